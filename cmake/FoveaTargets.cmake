@@ -1,0 +1,17 @@
+# Common settings for Fovea's own targets: warnings as errors and optional sanitizers.
+option(FOVEA_WERROR "Treat warnings as errors in Fovea targets" ON)
+set(FOVEA_SANITIZE "" CACHE STRING "Sanitizers to build with: '', 'address,undefined' or 'thread'")
+
+if(FOVEA_SANITIZE)
+  add_compile_options(-fsanitize=${FOVEA_SANITIZE} -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=${FOVEA_SANITIZE})
+endif()
+
+# Applies Fovea's warning policy to a target we own (never to generated code).
+function(fovea_target_defaults target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra)
+  if(FOVEA_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  target_include_directories(${target} PUBLIC ${PROJECT_SOURCE_DIR})
+endfunction()

@@ -1,0 +1,30 @@
+#pragma once
+// BatchNormalization in inference mode: y = scale * (x - mean) / sqrt(var + epsilon) + bias, per channel (axis 1).
+// Usually folded into the preceding Conv by engine/passes; this op runs the ones that cannot be folded.
+
+#include <memory>
+
+#include "engine/op.h"
+
+namespace fovea::engine::ops {
+
+struct BatchNormParams {
+  float epsilon = 1e-5f;
+};
+
+// Inputs: X [N, C, ...], scale [C], B [C], mean [C], var [C]. Output: Y like X. (Training-mode outputs unsupported.)
+class BatchNorm final : public Op {
+ public:
+  static StatusOr<std::unique_ptr<BatchNorm>> Create(const BatchNormParams& params);
+
+  std::string_view type() const override { return "BatchNormalization"; }
+  const BatchNormParams& params() const { return params_; }
+  StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
+  StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+
+ private:
+  explicit BatchNorm(const BatchNormParams& params) : params_(params) {}
+  BatchNormParams params_;
+};
+
+}  // namespace fovea::engine::ops

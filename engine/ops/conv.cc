@@ -1,0 +1,194 @@
+#include "engine/ops/conv.h"
+
+#include <algorithm>
+
+#include "engine/ops/binary.h"
+
+namespace fovea::engine::ops {
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+constexpr int64_t kSpatialRank = 2;
+constexpr int64_t kConvRank = kSpatialRank + 2;
+
+// oneDNN counts dilation from 0 (no gaps), ONNX from 1.
+memory::dims DnnlDilations(const Window& w) {
+  return {w.dilations[0] - 1, w.dilations[1] - 1};
+}
+
+dnnl::post_ops BuildPostOps(const std::vector<ConvPostOp>& post_ops) {
+  dnnl::post_ops ops;
+  for (const auto& op : post_ops) {
+    if (op.kind == ConvPostOp::Kind::kSum) {
+      ops.append_sum(1.0f);
+    } else {
+      const EltwiseSpec spec = ToEltwise(op.activation);
+      ops.append_eltwise(1.0f, spec.algorithm, spec.alpha, spec.beta);
+    }
+  }
+  return ops;
+}
+
+// Weight dims as oneDNN wants them: grouped convolutions get a leading group axis.
+memory::dims WeightDims(const Shape& w, int64_t group) {
+  if (group == 1) return ToDims(w);
+  return {group, w[0] / group, w[1], w[2], w[3]};
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Conv>> Conv::Create(const ConvParams& params) {
+  if (params.group < 1) return InvalidArgument("group must be at least 1, got " + std::to_string(params.group));
+  const auto sums = std::count_if(params.post_ops.begin(), params.post_ops.end(),
+                                  [](const ConvPostOp& p) { return p.kind == ConvPostOp::Kind::kSum; });
+  if (sums > 1) return InvalidArgument("at most one sum post-op");
+  return std::unique_ptr<Conv>(new Conv(params));
+}
+
+bool Conv::has_sum() const {
+  return std::any_of(params_.post_ops.begin(), params_.post_ops.end(),
+                     [](const ConvPostOp& p) { return p.kind == ConvPostOp::Kind::kSum; });
+}
+
+StatusOr<Window> Conv::Geometry(const Shape& x, const Shape& w) const {
+  if (static_cast<int64_t>(x.size()) != kConvRank) {
+    return Unimplemented("only 2-D convolution is supported (X must be 4-D NCHW), X is " + ShapeToString(x));
+  }
+  if (w.size() != x.size()) return InvalidArgument("W " + ShapeToString(w) + " must have the rank of X");
+  if (x[1] != w[1] * params_.group || w[0] % params_.group != 0) {
+    return InvalidArgument("X " + ShapeToString(x) + " and W " + ShapeToString(w) + " disagree for group " +
+                           std::to_string(params_.group));
+  }
+  return ResolveWindow(params_.window, {x[2], x[3]}, {w[2], w[3]});
+}
+
+StatusOr<std::vector<Tensor>> Conv::Reference(std::span<const Tensor> inputs) const {
+  if (inputs.size() < 2) return InvalidArgument("Conv needs X and W");
+  const Tensor& x = inputs[0];
+  const Tensor& w = inputs[1];
+  const Tensor* b = inputs.size() > 2 && inputs[2].has_data() ? &inputs[2] : nullptr;
+  const Tensor* residual = has_sum() && inputs.size() > 3 ? &inputs[3] : nullptr;
+  FOVEA_ASSIGN_OR_RETURN(Window g, Geometry(x.shape(), w.shape()));
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
+  const int64_t m = w.dim(0), cg = w.dim(1), kh = w.dim(2), kw = w.dim(3);
+  const int64_t oh = g.output[0], ow = g.output[1];
+  const int64_t mg = m / params_.group;
+  Tensor y(DataType::kFloat32, {n, m, oh, ow});
+  const float* xp = x.data<float>();
+  const float* wp = w.data<float>();
+  float* yp = y.data<float>();
+  for (int64_t in = 0; in < n; ++in) {
+    for (int64_t om = 0; om < m; ++om) {
+      const int64_t grp = om / mg;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double acc = b ? b->data<float>()[om] : 0.0;
+          for (int64_t ic = 0; ic < cg; ++ic) {
+            const int64_t xc = grp * cg + ic;
+            for (int64_t ky = 0; ky < kh; ++ky) {
+              const int64_t iy = oy * g.strides[0] - g.pads_begin[0] + ky * g.dilations[0];
+              if (iy < 0 || iy >= h) continue;
+              for (int64_t kx = 0; kx < kw; ++kx) {
+                const int64_t ix = ox * g.strides[1] - g.pads_begin[1] + kx * g.dilations[1];
+                if (ix < 0 || ix >= wd) continue;
+                acc += static_cast<double>(xp[((in * c + xc) * h + iy) * wd + ix]) *
+                       wp[((om * cg + ic) * kh + ky) * kw + kx];
+              }
+            }
+          }
+          const int64_t idx = ((in * m + om) * oh + oy) * ow + ox;
+          float v = static_cast<float>(acc);
+          for (const auto& post : params_.post_ops) {
+            if (post.kind == ConvPostOp::Kind::kSum) {
+              if (residual == nullptr) return InvalidArgument("fused sum needs the residual input");
+              v += residual->data<float>()[idx];
+            } else {
+              v = ApplyActivation(post.activation, v);
+            }
+          }
+          yp[idx] = v;
+        }
+      }
+    }
+  }
+  return std::vector<Tensor>{y};
+}
+
+// A fused Add whose operand turns out to broadcast (known only once shapes are) cannot be a sum post-op: run the
+// Conv with the post-ops before the sum, then the Add and the remaining activations as separate primitives.
+StatusOr<std::vector<PlanValue>> Conv::EmitUnfused(PlanBuilder& builder, std::span<const PlanValue> inputs) const {
+  ConvParams head = params_;
+  const auto sum = std::find_if(head.post_ops.begin(), head.post_ops.end(),
+                                [](const ConvPostOp& p) { return p.kind == ConvPostOp::Kind::kSum; });
+  const std::vector<ConvPostOp> tail(sum + 1, head.post_ops.end());
+  head.post_ops.erase(sum, head.post_ops.end());
+  FOVEA_ASSIGN_OR_RETURN(auto conv, Conv::Create(head));
+  FOVEA_ASSIGN_OR_RETURN(auto y, conv->Emit(builder, inputs.subspan(0, 3)));
+  FOVEA_ASSIGN_OR_RETURN(auto add, Binary::Create({BinaryParams::Kind::kAdd}));
+  const PlanValue add_inputs[] = {y[0], inputs[3]};
+  FOVEA_ASSIGN_OR_RETURN(y, add->Emit(builder, add_inputs));
+  for (const auto& post : tail) {
+    FOVEA_ASSIGN_OR_RETURN(auto act, Activation::Create(post.activation));
+    FOVEA_ASSIGN_OR_RETURN(y, act->Emit(builder, std::span<const PlanValue>(y.data(), 1)));
+  }
+  return y;
+}
+
+StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const {
+  if (inputs.size() < 2 || !inputs[1].present()) return InvalidArgument("Conv needs X and W");
+  const PlanValue& x = inputs[0];
+  const PlanValue& w = inputs[1];
+  const bool has_bias = inputs.size() > 2 && inputs[2].present();
+  FOVEA_ASSIGN_OR_RETURN(Window g, Geometry(x.shape, w.shape));
+  const Shape y_shape = {x.shape[0], w.shape[0], g.output[0], g.output[1]};
+  if (has_sum()) {
+    if (inputs.size() < 4 || !inputs[3].present()) return InvalidArgument("fused sum needs the residual input");
+    if (inputs[3].shape != y_shape) return EmitUnfused(builder, inputs);
+  }
+
+  const memory::dims weight_dims = WeightDims(w.shape, params_.group);
+  // Constant weights let oneDNN pick its blocked layout (reordered once, now); runtime weights stay plain.
+  const memory::desc weights_any(weight_dims, memory::data_type::f32, Tag::any);
+  const memory::desc weights_plain(weight_dims, memory::data_type::f32, params_.group == 1 ? Tag::oihw : Tag::goihw);
+  const memory::desc src_any(ToDims(x.shape), memory::data_type::f32, Tag::any);
+  const memory::desc dst_any(ToDims(y_shape), memory::data_type::f32, Tag::any);
+  const memory::desc bias_desc({w.shape[0]}, memory::data_type::f32, Tag::a);
+
+  dnnl::primitive_attr attr = builder.DefaultAttr();
+  attr.set_post_ops(BuildPostOps(params_.post_ops));
+  const auto weights_md = w.is_constant() ? weights_any : weights_plain;
+  const memory::dims strides = {g.strides[0], g.strides[1]};
+  const memory::dims pad_l = {g.pads_begin[0], g.pads_begin[1]};
+  const memory::dims pad_r = {g.pads_end[0], g.pads_end[1]};
+  auto desc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                          dnnl::algorithm::convolution_direct, src_any, weights_md,
+                                                          bias_desc, dst_any, strides, DnnlDilations(g), pad_l, pad_r)
+                       : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                          dnnl::algorithm::convolution_direct, src_any, weights_md,
+                                                          dst_any, strides, DnnlDilations(g), pad_l, pad_r);
+  auto pd = dnnl::convolution_forward::primitive_desc(desc, attr, builder.engine());
+
+  std::vector<PlanArg> args;
+  args.push_back(builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()));
+  if (w.is_constant()) {
+    args.push_back(builder.Arg(DNNL_ARG_WEIGHTS, w, pd.weights_desc()));
+  } else {
+    const PlanValue w_view = builder.Alias(builder.Plain(w), Shape(weight_dims.begin(), weight_dims.end()));
+    args.push_back(builder.Arg(DNNL_ARG_WEIGHTS, w_view, pd.weights_desc()));
+  }
+  if (has_bias) args.push_back(builder.Arg(DNNL_ARG_BIAS, inputs[2], bias_desc));
+  PlanValue y;
+  if (has_sum()) {
+    // The sum post-op accumulates into dst, so dst starts as a private copy of the residual.
+    y = builder.Copied(inputs[3], pd.dst_desc());
+  } else {
+    y = builder.NewValue(y_shape, pd.dst_desc());
+  }
+  args.push_back({DNNL_ARG_DST, y.id, {}});
+  builder.AddStep(dnnl::convolution_forward(pd), std::move(args), pd.scratchpad_desc());
+  return std::vector<PlanValue>{y};
+}
+
+}  // namespace fovea::engine::ops

@@ -1,0 +1,49 @@
+#pragma once
+// 2-D convolution (ONNX Conv) with groups (depthwise included), strides, pads, dilations and auto_pad, plus the
+// post-ops graph passes fuse into it: a residual sum and activations, executed by oneDNN in the same pass over dst.
+
+#include <memory>
+#include <vector>
+
+#include "engine/op.h"
+#include "engine/ops/activation.h"
+#include "engine/ops/spatial.h"
+
+namespace fovea::engine::ops {
+
+// One step applied to the convolution result, in order: add the residual input, or apply an activation.
+struct ConvPostOp {
+  enum class Kind { kSum, kActivation } kind = Kind::kActivation;
+  ActivationParams activation;  // for kActivation
+
+  static ConvPostOp Sum() { return {Kind::kSum, {}}; }
+  static ConvPostOp Act(const ActivationParams& a) { return {Kind::kActivation, a}; }
+};
+
+struct ConvParams {
+  WindowAttributes window;  // window.kernel may be empty: taken from W
+  int64_t group = 1;
+  std::vector<ConvPostOp> post_ops;  // at most one kSum
+};
+
+// Inputs: X [N, C, H, W], W [M, C/group, kH, kW], optional B [M], and, when post_ops has a sum, the residual
+// [N, M, oH, oW] as the fourth input. Output: Y [N, M, oH, oW].
+class Conv final : public Op {
+ public:
+  static StatusOr<std::unique_ptr<Conv>> Create(const ConvParams& params);
+
+  std::string_view type() const override { return "Conv"; }
+  const ConvParams& params() const { return params_; }
+  bool has_sum() const;
+  StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
+  StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+
+ private:
+  explicit Conv(ConvParams params) : params_(std::move(params)) {}
+  // Geometry for input X and weights W shapes, with their consistency checked.
+  StatusOr<Window> Geometry(const Shape& x, const Shape& w) const;
+  StatusOr<std::vector<PlanValue>> EmitUnfused(PlanBuilder& builder, std::span<const PlanValue> inputs) const;
+  ConvParams params_;
+};
+
+}  // namespace fovea::engine::ops

@@ -1,0 +1,35 @@
+#pragma once
+// Sliding-window geometry shared by Conv and the pooling ops: ONNX's kernel/stride/dilation/pads/auto_pad/ceil_mode
+// turned into concrete per-axis pads and output sizes for one input size.
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace fovea::engine::ops {
+
+enum class AutoPad { kNotSet, kSameUpper, kSameLower, kValid };
+
+// The attributes as the model states them. Empty vectors take ONNX defaults (stride 1, dilation 1, pad 0).
+struct WindowAttributes {
+  std::vector<int64_t> kernel;  // per spatial axis; for Conv, empty = taken from the weights
+  std::vector<int64_t> strides;
+  std::vector<int64_t> dilations;
+  std::vector<int64_t> pads_begin;
+  std::vector<int64_t> pads_end;
+  AutoPad auto_pad = AutoPad::kNotSet;
+  bool ceil_mode = false;
+};
+
+// Concrete geometry for one input: every vector has one entry per spatial axis.
+struct Window {
+  std::vector<int64_t> kernel, strides, dilations, pads_begin, pads_end, output;
+};
+
+// Resolves `attributes` for `input` spatial sizes (and `kernel` when the attributes leave it to the weights).
+// ceil_mode grows pads_end so that oneDNN's floor arithmetic yields ONNX's ceil output size.
+StatusOr<Window> ResolveWindow(const WindowAttributes& attributes, const std::vector<int64_t>& input,
+                               const std::vector<int64_t>& kernel);
+
+}  // namespace fovea::engine::ops

@@ -1,0 +1,234 @@
+#include "engine/plan.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+
+namespace fovea::engine {
+namespace {
+
+constexpr size_t kArenaAlignment = 64;
+
+size_t AlignUp(size_t n) { return (n + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
+
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+
+Status CheckInputShape(const ValueInfo& info, const Shape& shape) {
+  bool matches = info.shape.size() == shape.size();
+  for (size_t i = 0; matches && i < shape.size(); ++i) {
+    // The leading dimension is the batch: any size is accepted, as every CNN serving runtime does.
+    matches = i == 0 || info.shape[i] < 0 || info.shape[i] == shape[i];
+  }
+  if (!matches) {
+    return InvalidArgument("input '" + info.name + "' has shape " + ShapeToString(shape) + " but the model expects " +
+                           ShapeToString(info.shape) + " (-1 = any)");
+  }
+  if (info.dtype != DataType::kFloat32) {
+    return Unimplemented("input '" + info.name + "' is " + DataTypeName(info.dtype) + "; runtime inputs must be float32");
+  }
+  for (int64_t d : shape) {
+    if (d <= 0) return InvalidArgument("input '" + info.name + "' has an empty dimension: " + ShapeToString(shape));
+  }
+  return OkStatus();
+}
+
+// Evaluates a node whose inputs are all known at plan time with its reference kernel.
+StatusOr<std::vector<PlanValue>> FoldNode(const Node& node, std::span<const PlanValue> args) {
+  std::vector<Tensor> tensors;
+  for (const auto& a : args) tensors.push_back(a.present() ? *a.constant : Tensor());
+  FOVEA_ASSIGN_OR_RETURN(auto outs, node.op->Reference(tensors));
+  std::vector<PlanValue> values;
+  for (auto& t : outs) values.push_back(PlanValue::Constant(std::move(t)));
+  return values;
+}
+
+StatusOr<std::vector<PlanValue>> EmitNode(const Node& node, PlanBuilder& builder, std::span<const PlanValue> args) {
+  const bool all_constant = std::all_of(args.begin(), args.end(),
+                                        [](const PlanValue& v) { return !v.present() || v.is_constant(); });
+  if (all_constant && node.op->FoldsConstants()) return FoldNode(node, args);
+  try {
+    return node.op->Emit(builder, args);
+  } catch (const dnnl::error& e) {
+    return Unimplemented(std::string("oneDNN cannot run this configuration: ") + e.what());
+  }
+}
+
+}  // namespace
+
+struct Plan::ExecutionContext {
+  std::unique_ptr<void, FreeDeleter> arena;
+  dnnl::stream stream;
+  std::vector<dnnl::memory> memories;  // one per buffer; externals get their handle per run
+  std::vector<std::unordered_map<int, dnnl::memory>> step_args;
+};
+
+Plan::~Plan() = default;
+
+StatusOr<std::unique_ptr<Plan>> Plan::Compile(const Graph& graph, std::span<const Shape> input_shapes,
+                                              const dnnl::engine& engine) {
+  if (input_shapes.size() != graph.inputs.size()) {
+    return InvalidArgument("the model has " + std::to_string(graph.inputs.size()) + " inputs, got " +
+                           std::to_string(input_shapes.size()));
+  }
+  std::unique_ptr<Plan> plan(new Plan());
+  plan->engine_ = engine;
+  PlanBuilder builder(engine);
+  std::map<std::string, PlanValue> values;
+  for (const auto& [name, tensor] : graph.initializers) values[name] = PlanValue::Constant(tensor);
+  for (size_t i = 0; i < graph.inputs.size(); ++i) {
+    FOVEA_RETURN_IF_ERROR(CheckInputShape(graph.inputs[i], input_shapes[i]));
+    PlanValue v = builder.NewExternalValue(input_shapes[i]);
+    plan->input_buffers_.push_back(v.id);
+    values[graph.inputs[i].name] = v;
+  }
+  for (const auto& node : graph.nodes) {
+    std::vector<PlanValue> args;
+    for (const auto& in : node.inputs) args.push_back(in.empty() ? PlanValue() : values.at(in));
+    auto outs = EmitNode(node, builder, args);
+    if (!outs.ok()) return outs.status().WithContext("node '" + node.name + "' (" + std::string(node.op->type()) + ")");
+    for (size_t i = 0; i < node.outputs.size() && i < outs->size(); ++i) {
+      if (!node.outputs[i].empty()) values[node.outputs[i]] = (*outs)[i];
+    }
+  }
+  for (const auto& out : graph.outputs) {
+    const PlanValue& v = values.at(out.name);
+    plan->output_shapes_.push_back(v.shape);
+    if (v.is_constant()) {
+      plan->output_buffers_.push_back(-1);
+      plan->constant_outputs_.push_back(*v.constant);
+      continue;
+    }
+    PlanValue external = builder.NewExternalValue(v.shape);
+    auto pd = dnnl::reorder::primitive_desc(engine, v.desc, engine, external.desc, builder.DefaultAttr());
+    builder.AddStep(dnnl::reorder(pd), {{DNNL_ARG_FROM, v.id, {}}, {DNNL_ARG_TO, external.id, {}}},
+                    pd.scratchpad_desc());
+    plan->output_buffers_.push_back(external.id);
+    plan->constant_outputs_.emplace_back();
+  }
+  plan->steps_ = builder.TakeSteps();
+  plan->buffers_ = builder.buffers();
+  plan->scratchpad_bytes_ = AlignUp(builder.scratchpad_bytes());
+  plan->AssignStorageOffsets(builder.storage_sizes());
+  return plan;
+}
+
+// Gives each internal storage an arena offset, reusing the bytes of storages whose last use has passed
+// (first-fit over the live blocks), so the arena stays near the peak working set instead of the sum of all layers.
+void Plan::AssignStorageOffsets(const std::vector<size_t>& storage_sizes) {
+  const size_t n = storage_sizes.size();
+  std::vector<int> first(n, -1), last(n, -1);
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    for (const auto& arg : steps_[s].args) {
+      if (arg.value_id < 0) continue;
+      const auto storage = static_cast<size_t>(buffers_[static_cast<size_t>(arg.value_id)].storage);
+      if (first[storage] < 0) first[storage] = static_cast<int>(s);
+      last[storage] = static_cast<int>(s);
+    }
+  }
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return first[a] < first[b]; });
+
+  struct Block {
+    size_t offset, size;
+    int last;
+  };
+  std::vector<Block> live;  // sorted by offset
+  storage_offsets_.assign(n, 0);
+  arena_bytes_ = 0;
+  for (size_t s : order) {
+    if (storage_sizes[s] == 0 || first[s] < 0) continue;
+    std::erase_if(live, [&](const Block& b) { return b.last < first[s]; });
+    const size_t size = AlignUp(storage_sizes[s]);
+    size_t offset = 0;
+    auto it = live.begin();
+    for (; it != live.end(); ++it) {
+      if (it->offset >= offset + size) break;
+      offset = std::max(offset, it->offset + it->size);
+    }
+    live.insert(it, {offset, size, last[s]});
+    storage_offsets_[s] = offset;
+    arena_bytes_ = std::max(arena_bytes_, offset + size);
+  }
+}
+
+std::unique_ptr<Plan::ExecutionContext> Plan::NewContext() const {
+  auto context = std::make_unique<ExecutionContext>();
+  const size_t bytes = AlignUp(arena_bytes_ + scratchpad_bytes_) + kArenaAlignment;
+  context->arena.reset(std::aligned_alloc(kArenaAlignment, bytes));
+  auto* base = static_cast<char*>(context->arena.get());
+  context->stream = dnnl::stream(engine_);
+  for (const auto& buffer : buffers_) {
+    void* handle = buffer.external ? nullptr : base + storage_offsets_[static_cast<size_t>(buffer.storage)];
+    context->memories.emplace_back(buffer.desc, engine_, handle);
+  }
+  dnnl::memory scratchpad(dnnl::memory::desc({static_cast<dnnl::memory::dim>(scratchpad_bytes_)},
+                                             dnnl::memory::data_type::u8, dnnl::memory::format_tag::a),
+                          engine_, base + arena_bytes_);
+  for (const auto& step : steps_) {
+    std::unordered_map<int, dnnl::memory> args;
+    for (const auto& arg : step.args) {
+      args[arg.dnnl_arg] = arg.value_id >= 0 ? context->memories[static_cast<size_t>(arg.value_id)] : arg.constant;
+    }
+    if (scratchpad_bytes_ > 0) args[DNNL_ARG_SCRATCHPAD] = scratchpad;
+    context->step_args.push_back(std::move(args));
+  }
+  return context;
+}
+
+std::unique_ptr<Plan::ExecutionContext> Plan::AcquireContext() const {
+  {
+    std::lock_guard lock(pool_mutex_);
+    if (!pool_.empty()) {
+      auto context = std::move(pool_.back());
+      pool_.pop_back();
+      return context;
+    }
+  }
+  return NewContext();
+}
+
+void Plan::ReleaseContext(std::unique_ptr<ExecutionContext> context) const {
+  std::lock_guard lock(pool_mutex_);
+  pool_.push_back(std::move(context));
+}
+
+Status Plan::Run(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
+  if (inputs.size() != input_buffers_.size() || outputs.size() != output_buffers_.size()) {
+    return InvalidArgument("wrong number of inputs or outputs for this plan");
+  }
+  auto context = AcquireContext();
+  try {
+    // Inputs and outputs are bound by storage, so aliases of an external buffer (a reshaped input) follow too.
+    std::vector<void*> external_handles(storage_offsets_.size(), nullptr);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const auto storage = static_cast<size_t>(buffers_[static_cast<size_t>(input_buffers_[i])].storage);
+      external_handles[storage] = const_cast<void*>(inputs[i].raw_data());
+    }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      if (output_buffers_[i] < 0) {
+        std::memcpy(outputs[i].raw_data(), constant_outputs_[i].raw_data(), outputs[i].byte_size());
+        continue;
+      }
+      const auto storage = static_cast<size_t>(buffers_[static_cast<size_t>(output_buffers_[i])].storage);
+      external_handles[storage] = outputs[i].raw_data();
+    }
+    for (size_t b = 0; b < buffers_.size(); ++b) {
+      if (buffers_[b].external) {
+        context->memories[b].set_data_handle(external_handles[static_cast<size_t>(buffers_[b].storage)]);
+      }
+    }
+    for (size_t s = 0; s < steps_.size(); ++s) steps_[s].primitive.execute(context->stream, context->step_args[s]);
+    context->stream.wait();
+  } catch (const dnnl::error& e) {
+    return Internal(std::string("oneDNN execution failed: ") + e.what());
+  }
+  ReleaseContext(std::move(context));
+  return OkStatus();
+}
+
+}  // namespace fovea::engine

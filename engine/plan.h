@@ -1,0 +1,60 @@
+#pragma once
+// Plan: the compiled form of a graph for one set of input shapes. It owns the oneDNN primitives and the weights in the
+// layouts those primitives chose; running it needs only a per-execution context (buffers, scratchpad, stream).
+//
+// Threading: a Plan is immutable after compilation and Run() may be called from many threads at once. Every
+// primitive is created with scratchpad_mode::user, and each execution takes its own ExecutionContext (arena,
+// scratchpad, stream) from a pool, so no two concurrent executions share writable memory.
+
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "engine/graph.h"
+#include "engine/plan_builder.h"
+
+namespace fovea::engine {
+
+class Plan {
+ public:
+  // Compiles `graph` for inputs of exactly `input_shapes` (in graph input order).
+  static StatusOr<std::unique_ptr<Plan>> Compile(const Graph& graph, std::span<const Shape> input_shapes,
+                                                 const dnnl::engine& engine);
+  ~Plan();
+
+  const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+  size_t num_steps() const { return steps_.size(); }
+  // Bytes of intermediate memory one execution needs (after buffer reuse), plus scratchpad.
+  size_t arena_bytes() const { return arena_bytes_ + scratchpad_bytes_; }
+
+  // Runs the plan. `outputs` must hold tensors of output_shapes() (allocated by the caller). Thread-safe.
+  Status Run(std::span<const Tensor> inputs, std::span<Tensor> outputs) const;
+
+ private:
+  struct ExecutionContext;
+  Plan() = default;
+  void AssignStorageOffsets(const std::vector<size_t>& storage_sizes);
+  std::unique_ptr<ExecutionContext> NewContext() const;
+  std::unique_ptr<ExecutionContext> AcquireContext() const;
+  void ReleaseContext(std::unique_ptr<ExecutionContext> context) const;
+
+  dnnl::engine engine_;
+  std::vector<PlanStep> steps_;
+  std::vector<PlanBuffer> buffers_;
+  std::vector<size_t> storage_offsets_;  // byte offset of each storage in the arena
+  size_t arena_bytes_ = 0;
+  size_t scratchpad_bytes_ = 0;
+  std::vector<int> input_buffers_;   // buffer id bound to each graph input
+  std::vector<int> output_buffers_;  // buffer id bound to each graph output, or -1 for a constant output
+  std::vector<Tensor> constant_outputs_;
+  std::vector<Shape> output_shapes_;
+
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<std::unique_ptr<ExecutionContext>> pool_;
+};
+
+}  // namespace fovea::engine

@@ -1,0 +1,125 @@
+#include "engine/plan_builder.h"
+
+#include <cstring>
+
+namespace fovea::engine {
+
+using dnnl::memory;
+
+PlanValue PlanValue::Constant(Tensor t) {
+  PlanValue v;
+  v.dtype = t.dtype();
+  v.shape = t.shape();
+  v.constant = std::move(t);
+  return v;
+}
+
+memory::dims ToDims(const Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
+
+memory::desc PlainDesc(const Shape& shape) {
+  // oneDNN has no rank-0 memory; a scalar is a one-element vector.
+  Shape dims = shape.empty() ? Shape{1} : shape;
+  memory::dims strides(dims.size(), 1);
+  for (int i = static_cast<int>(dims.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
+  return memory::desc(ToDims(dims), memory::data_type::f32, strides);
+}
+
+PlanBuilder::PlanBuilder(dnnl::engine engine) : engine_(std::move(engine)), stream_(engine_) {}
+
+dnnl::primitive_attr PlanBuilder::DefaultAttr() const {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+int PlanBuilder::AddBuffer(const memory::desc& desc, bool external) {
+  PlanBuffer buffer;
+  buffer.desc = desc;
+  buffer.external = external;
+  buffer.storage = static_cast<int>(storage_sizes_.size());
+  storage_sizes_.push_back(external ? 0 : desc.get_size());
+  buffers_.push_back(buffer);
+  return static_cast<int>(buffers_.size()) - 1;
+}
+
+PlanValue PlanBuilder::NewValue(const Shape& shape, const memory::desc& desc) {
+  PlanValue v;
+  v.shape = shape;
+  v.desc = desc;
+  v.id = AddBuffer(desc, /*external=*/false);
+  return v;
+}
+
+PlanValue PlanBuilder::NewExternalValue(const Shape& shape) {
+  PlanValue v;
+  v.shape = shape;
+  v.desc = PlainDesc(shape);
+  v.id = AddBuffer(v.desc, /*external=*/true);
+  return v;
+}
+
+PlanValue PlanBuilder::Alias(const PlanValue& value, const Shape& shape) {
+  PlanValue v = value;
+  v.shape = shape;
+  if (value.is_constant()) {
+    v.constant = value.constant->Reshaped(shape).value();
+    return v;
+  }
+  PlanBuffer buffer = buffers_[static_cast<size_t>(value.id)];
+  buffer.desc = PlainDesc(shape);
+  buffers_.push_back(buffer);
+  v.desc = buffer.desc;
+  v.id = static_cast<int>(buffers_.size()) - 1;
+  return v;
+}
+
+PlanValue PlanBuilder::Reordered(const PlanValue& value, const memory::desc& desc) {
+  if (value.is_constant()) {
+    PlanValue v = NewValue(value.shape, desc);
+    AddStep(dnnl::reorder(dnnl::reorder::primitive_desc(engine_, desc, engine_, desc)),
+            {ConstantArg(DNNL_ARG_FROM, ConstantMemory(*value.constant, desc)), {DNNL_ARG_TO, v.id, {}}}, {});
+    return v;
+  }
+  if (value.desc == desc) return value;
+  return Copied(value, desc);
+}
+
+PlanValue PlanBuilder::Copied(const PlanValue& value, const memory::desc& desc) {
+  if (value.is_constant()) return Reordered(value, desc);
+  PlanValue v = NewValue(value.shape, desc);
+  auto pd = dnnl::reorder::primitive_desc(engine_, value.desc, engine_, desc, DefaultAttr());
+  AddStep(dnnl::reorder(pd), {{DNNL_ARG_FROM, value.id, {}}, {DNNL_ARG_TO, v.id, {}}}, pd.scratchpad_desc());
+  return v;
+}
+
+PlanValue PlanBuilder::Plain(const PlanValue& value) {
+  if (value.is_constant()) return value;
+  return Reordered(value, PlainDesc(value.shape));
+}
+
+PlanArg PlanBuilder::Arg(int dnnl_arg, const PlanValue& value, const memory::desc& desc) {
+  if (value.is_constant()) return ConstantArg(dnnl_arg, ConstantMemory(*value.constant, desc));
+  const PlanValue v = Reordered(value, desc);
+  return {dnnl_arg, v.id, {}};
+}
+
+PlanArg PlanBuilder::ConstantArg(int dnnl_arg, const memory& memory) { return {dnnl_arg, -1, memory}; }
+
+void PlanBuilder::AddStep(dnnl::primitive primitive, std::vector<PlanArg> args, const memory::desc& scratchpad) {
+  scratchpad_bytes_ = std::max(scratchpad_bytes_, scratchpad.get_size());
+  steps_.push_back({std::move(primitive), std::move(args)});
+}
+
+memory PlanBuilder::ConstantMemory(const Tensor& tensor, const memory::desc& desc) {
+  // The constant as it is stored (plain), then one reorder into the layout the primitive asked for.
+  Tensor source = tensor;
+  memory::desc plain = PlainDesc(tensor.shape());
+  if (plain.dims() != desc.dims()) plain = plain.reshape(desc.dims());
+  memory src(plain, engine_, const_cast<void*>(source.raw_data()));
+  memory dst(desc, engine_);
+  dnnl::reorder(src, dst).execute(stream_, src, dst);
+  stream_.wait();
+  return dst;
+}
+
+}  // namespace fovea::engine

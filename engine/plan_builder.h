@@ -1,0 +1,108 @@
+#pragma once
+// PlanBuilder: what ops see while a plan is being compiled. It hands out runtime buffers, inserts reorders between
+// layouts, reorders constant weights once into the layout a primitive chose, and records primitives in order.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "engine/tensor.h"
+
+namespace fovea::engine {
+
+// What the builder knows of one value: its logical shape and either its constant or its runtime buffer and layout.
+struct PlanValue {
+  DataType dtype = DataType::kFloat32;
+  Shape shape;
+  std::optional<Tensor> constant;  // set when the value is known at plan time (weights, shape arithmetic)
+  int id = -1;                     // runtime buffer id, when not constant
+  dnnl::memory::desc desc;         // runtime layout (plain or blocked), when not constant
+
+  bool present() const { return constant.has_value() || id >= 0; }
+  bool is_constant() const { return constant.has_value(); }
+
+  static PlanValue Constant(Tensor t);
+};
+
+// Where a primitive argument comes from: a runtime buffer, or a memory the plan owns (weights).
+struct PlanArg {
+  int dnnl_arg = 0;
+  int value_id = -1;
+  dnnl::memory constant;
+};
+
+// One primitive with its arguments, in execution order.
+struct PlanStep {
+  dnnl::primitive primitive;
+  std::vector<PlanArg> args;
+};
+
+// A runtime buffer: its layout and which storage it lives in (aliases share the storage of another buffer).
+struct PlanBuffer {
+  dnnl::memory::desc desc;
+  int storage = -1;    // index into storage sizes; an alias points at its root's storage
+  bool external = false;  // bound to a caller's tensor at run time (graph inputs and outputs)
+};
+
+// Plain row-major f32 memory descriptor for `shape`. Runtime values are always float32: int64 values (shape
+// arithmetic) exist only as plan-time constants, since oneDNN 2.6 has no 64-bit integer type.
+dnnl::memory::desc PlainDesc(const Shape& shape);
+dnnl::memory::dims ToDims(const Shape& shape);
+
+class PlanBuilder {
+ public:
+  explicit PlanBuilder(dnnl::engine engine);
+
+  const dnnl::engine& engine() const { return engine_; }
+  // Primitive attributes every op should start from (user-managed scratchpad, so executions can run concurrently).
+  dnnl::primitive_attr DefaultAttr() const;
+
+  // A fresh runtime buffer with the given logical shape and layout.
+  PlanValue NewValue(const Shape& shape, const dnnl::memory::desc& desc);
+  // A caller-provided plain float32 buffer (graph input or output).
+  PlanValue NewExternalValue(const Shape& shape);
+  // The same bytes as `value` seen with another shape; `value` must have a plain layout (see Plain()).
+  PlanValue Alias(const PlanValue& value, const Shape& shape);
+
+  // `value` as a runtime buffer in layout `desc`: itself when it already matches, otherwise a reorder into a new
+  // buffer. Constants become runtime values with a plan-owned memory copied in at plan time.
+  PlanValue Reordered(const PlanValue& value, const dnnl::memory::desc& desc);
+  // A new buffer holding a copy of `value` in layout `desc`, even when the layout already matches: for primitives
+  // that write into their operand (the sum post-op) while other consumers still need the original.
+  PlanValue Copied(const PlanValue& value, const dnnl::memory::desc& desc);
+  // `value` in a plain row-major layout.
+  PlanValue Plain(const PlanValue& value);
+
+  // An argument binding `value` in layout `desc`: constants are reordered once now and owned by the plan; runtime
+  // values are reordered by an added step when their layout differs.
+  PlanArg Arg(int dnnl_arg, const PlanValue& value, const dnnl::memory::desc& desc);
+  PlanArg Arg(int dnnl_arg, const PlanValue& value) { return Arg(dnnl_arg, value, value.desc); }
+  PlanArg ConstantArg(int dnnl_arg, const dnnl::memory& memory);
+
+  // Appends a primitive; `scratchpad` is its primitive descriptor's scratchpad_desc().
+  void AddStep(dnnl::primitive primitive, std::vector<PlanArg> args, const dnnl::memory::desc& scratchpad);
+
+  // A plan-owned memory holding `tensor` converted to layout `desc` (done once, here).
+  dnnl::memory ConstantMemory(const Tensor& tensor, const dnnl::memory::desc& desc);
+
+  std::vector<PlanStep> TakeSteps() { return std::move(steps_); }
+  const std::vector<PlanBuffer>& buffers() const { return buffers_; }
+  const std::vector<size_t>& storage_sizes() const { return storage_sizes_; }
+  size_t scratchpad_bytes() const { return scratchpad_bytes_; }
+
+ private:
+  int AddBuffer(const dnnl::memory::desc& desc, bool external);
+
+  dnnl::engine engine_;
+  dnnl::stream stream_;  // for plan-time reorders of constants
+  std::vector<PlanStep> steps_;
+  std::vector<PlanBuffer> buffers_;
+  std::vector<size_t> storage_sizes_;
+  size_t scratchpad_bytes_ = 0;
+};
+
+}  // namespace fovea::engine

@@ -1,0 +1,71 @@
+#include "engine/session.h"
+
+namespace fovea::engine {
+
+Session::Session(std::shared_ptr<const Model> model)
+    : model_(std::move(model)), engine_(dnnl::engine::kind::cpu, 0) {}
+
+StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> model) {
+  if (!model) return InvalidArgument("no model");
+  try {
+    return std::unique_ptr<Session>(new Session(std::move(model)));
+  } catch (const dnnl::error& e) {
+    return Internal(std::string("cannot create the oneDNN CPU engine: ") + e.what());
+  }
+}
+
+StatusOr<std::shared_ptr<const Plan>> Session::PlanFor(std::span<const Shape> input_shapes) const {
+  std::vector<Shape> key(input_shapes.begin(), input_shapes.end());
+  std::promise<StatusOr<std::shared_ptr<const Plan>>> promise;
+  PlanFuture future;
+  bool compile_here = false;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = plans_.find(key);
+    if (it == plans_.end()) {
+      future = promise.get_future().share();
+      plans_.emplace(key, future);
+      compile_here = true;
+    } else {
+      future = it->second;
+    }
+  }
+  if (compile_here) {
+    auto plan = Plan::Compile(model_->graph(), input_shapes, engine_);
+    if (plan.ok()) {
+      promise.set_value(std::shared_ptr<const Plan>(std::move(plan).value()));
+    } else {
+      promise.set_value(plan.status());
+      // Failed shapes are not cached: the error is usually the caller's input, and the map must not grow with it.
+      std::lock_guard lock(mutex_);
+      plans_.erase(key);
+    }
+  }
+  return future.get();
+}
+
+StatusOr<std::vector<Tensor>> Session::Run(std::span<const Tensor> inputs) const {
+  std::vector<Shape> shapes;
+  for (const auto& t : inputs) shapes.push_back(t.shape());
+  const auto& graph_inputs = model_->graph().inputs;
+  for (size_t i = 0; i < inputs.size() && i < graph_inputs.size(); ++i) {
+    if (inputs[i].dtype() != graph_inputs[i].dtype) {
+      return InvalidArgument("input '" + graph_inputs[i].name + "' must be " + DataTypeName(graph_inputs[i].dtype) +
+                             ", got " + DataTypeName(inputs[i].dtype()));
+    }
+  }
+  FOVEA_ASSIGN_OR_RETURN(auto plan, PlanFor(shapes));
+  std::vector<Tensor> outputs;
+  for (size_t i = 0; i < plan->output_shapes().size(); ++i) {
+    outputs.emplace_back(model_->graph().outputs[i].dtype, plan->output_shapes()[i]);
+  }
+  FOVEA_RETURN_IF_ERROR(plan->Run(inputs, outputs));
+  return outputs;
+}
+
+size_t Session::cached_plans() const {
+  std::lock_guard lock(mutex_);
+  return plans_.size();
+}
+
+}  // namespace fovea::engine

@@ -1,0 +1,46 @@
+#pragma once
+// Session: runs a Model on any batch size. Plans are compiled on first use for each set of input shapes and cached.
+//
+// Threading: Run() may be called from many threads at once. Plans are immutable and shared; each execution takes
+// its own buffers and scratchpad (oneDNN scratchpad_mode::user), see engine/plan.h. Two threads asking for the same
+// new shape compile it once; the others wait for that compilation, not for unrelated shapes.
+
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "engine/model.h"
+#include "engine/plan.h"
+
+namespace fovea::engine {
+
+class Session {
+ public:
+  static StatusOr<std::unique_ptr<Session>> Create(std::shared_ptr<const Model> model);
+
+  const Model& model() const { return *model_; }
+
+  // Runs the model on plain tensors given in graph input order; returns outputs in graph output order.
+  StatusOr<std::vector<Tensor>> Run(std::span<const Tensor> inputs) const;
+
+  // Compiles (or finds) the plan for these input shapes without running it, e.g. to warm up a batch size.
+  StatusOr<std::shared_ptr<const Plan>> PlanFor(std::span<const Shape> input_shapes) const;
+
+  size_t cached_plans() const;
+
+ private:
+  explicit Session(std::shared_ptr<const Model> model);
+
+  using PlanFuture = std::shared_future<StatusOr<std::shared_ptr<const Plan>>>;
+  std::shared_ptr<const Model> model_;
+  dnnl::engine engine_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::vector<Shape>, PlanFuture> plans_;
+};
+
+}  // namespace fovea::engine

@@ -1,0 +1,36 @@
+#pragma once
+// ONNX → engine import: parse, run the ONNX checker, map each node through the op table (modelio/op_table.h), read
+// initializers (raw or typed fields) and the `fovea.*` metadata (docs/model-format.md). The only code besides
+// modelio/onnx_export that sees ONNX protobuf.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "engine/model.h"
+
+namespace fovea::modelio {
+
+// Hard limits that keep a hostile file from exhausting memory before it is rejected.
+struct ImportLimits {
+  size_t max_file_bytes = size_t{2} << 30;         // 2 GiB, protobuf's own ceiling
+  int64_t max_tensor_elements = int64_t{1} << 31;  // per initializer
+  int64_t max_nodes = 100000;
+};
+
+// A graph as the file describes it, before inference passes.
+struct ImportedModel {
+  engine::Graph graph;
+  engine::ModelMetadata metadata;
+  int64_t opset = 0;  // of the default ("ai.onnx") domain
+};
+
+// Parses and checks ONNX bytes. Errors name the node, the op and what is supported.
+StatusOr<ImportedModel> ImportOnnx(std::string_view bytes, const ImportLimits& limits = {});
+
+// Reads, imports and optimizes a model file into a ready-to-serve Model.
+StatusOr<std::shared_ptr<const engine::Model>> LoadOnnxModel(const std::string& path,
+                                                             const engine::ModelOptions& options = {},
+                                                             const ImportLimits& limits = {});
+
+}  // namespace fovea::modelio

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package Fovea needs to build, test and benchmark. Idempotent: installs only what is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libdnnl-dev ocl-icd-opencl-dev opencl-headers libonnx-dev libonnx-testdata dataset-fashion-mnist
+  libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
+  libspdlog-dev libfmt-dev libgtest-dev libgmock-dev prometheus-cpp-dev
+  libpng-dev libspng-dev libjpeg62-turbo-dev zlib1g-dev
+  python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy
+  python3-grpcio python3-protobuf
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+echo "install-deps: installing ${missing[*]}"
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
