@@ -73,6 +73,17 @@ PlanValue PlanBuilder::Alias(const PlanValue& value, const Shape& shape) {
   return v;
 }
 
+PlanValue PlanBuilder::View(const PlanValue& value, const Shape& shape, const memory::desc& desc) {
+  PlanBuffer buffer = buffers_[static_cast<size_t>(value.id)];
+  buffer.desc = desc;
+  buffers_.push_back(buffer);
+  PlanValue v = value;
+  v.shape = shape;
+  v.desc = desc;
+  v.id = static_cast<int>(buffers_.size()) - 1;
+  return v;
+}
+
 PlanValue PlanBuilder::Reordered(const PlanValue& value, const memory::desc& desc) {
   if (value.is_constant()) {
     PlanValue v = NewValue(value.shape, desc);

@@ -67,6 +67,9 @@ class PlanBuilder {
   PlanValue NewExternalValue(const Shape& shape);
   // The same bytes as `value` seen with another shape; `value` must have a plain layout (see Plain()).
   PlanValue Alias(const PlanValue& value, const Shape& shape);
+  // The same bytes as runtime `value` (plain) read through another layout `desc` of logical `shape`, e.g. a transposed
+  // view with swapped strides. The caller guarantees `desc` addresses only bytes inside `value`'s buffer.
+  PlanValue View(const PlanValue& value, const Shape& shape, const dnnl::memory::desc& desc);
 
   // `value` as a runtime buffer in layout `desc`: itself when it already matches, otherwise a reorder into a new
   // buffer. Constants become runtime values with a plan-owned memory copied in at plan time.

@@ -1,0 +1,90 @@
+// engine_bench: throughput and latency of one ONNX model in the Fovea engine, batch by batch. Threads come from
+// OMP_NUM_THREADS (oneDNN's OpenMP runtime), so a driver script can compare 1 and 2 threads.
+//
+// usage: engine_bench MODEL [--batches 1,8,64,256] [--seconds 3] [--input C,H,W]
+// prints one JSON object per batch size: images/s, p50 and p99 latency in milliseconds, runs.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "engine/session.h"
+#include "modelio/onnx_import.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kWarmupRuns = 3;
+
+std::vector<int64_t> ParseList(const std::string& text) {
+  std::vector<int64_t> values;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) values.push_back(std::stoll(part));
+  return values;
+}
+
+double Percentile(std::vector<double> samples, double q) {
+  std::sort(samples.begin(), samples.end());
+  const auto index = static_cast<size_t>(q * static_cast<double>(samples.size() - 1) + 0.5);
+  return samples[index];
+}
+
+void BenchBatch(const fovea::engine::Session& session, const fovea::engine::Shape& item, int64_t batch,
+                double seconds) {
+  fovea::engine::Shape shape = item;
+  shape.insert(shape.begin(), batch);
+  fovea::engine::Tensor input(fovea::engine::DataType::kFloat32, shape);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+  for (float& v : input.floats()) v = dist(rng);
+  const std::span<const fovea::engine::Tensor> inputs(&input, 1);
+  for (int i = 0; i < kWarmupRuns; ++i) (void)session.Run(inputs);
+  std::vector<double> latencies_ms;
+  const auto start = Clock::now();
+  while (std::chrono::duration<double>(Clock::now() - start).count() < seconds || latencies_ms.size() < 10) {
+    const auto t0 = Clock::now();
+    auto out = session.Run(inputs);
+    latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (!out.ok()) {
+      std::fprintf(stderr, "run failed: %s\n", out.status().ToString().c_str());
+      return;
+    }
+  }
+  const double total_s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("{\"batch\": %ld, \"images_per_s\": %.1f, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"runs\": %zu}\n",
+              static_cast<long>(batch), static_cast<double>(batch * static_cast<int64_t>(latencies_ms.size())) / total_s,
+              Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.99), latencies_ms.size());
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: engine_bench MODEL [--batches 1,8,64,256] [--seconds 3] [--input C,H,W]\n");
+    return 2;
+  }
+  std::vector<int64_t> batches = {1, 8, 64, 256};
+  std::vector<int64_t> item = {1, 28, 28};
+  double seconds = 3.0;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--batches") batches = ParseList(argv[i + 1]);
+    if (flag == "--seconds") seconds = std::stod(argv[i + 1]);
+    if (flag == "--input") item = ParseList(argv[i + 1]);
+  }
+  auto model = fovea::modelio::LoadOnnxModel(argv[1]);
+  if (!model.ok()) {
+    std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+    return 1;
+  }
+  auto session = fovea::engine::Session::Create(*model);
+  if (!session.ok()) return 1;
+  for (int64_t batch : batches) BenchBatch(**session, item, batch, seconds);
+  return 0;
+}
