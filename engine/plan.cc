@@ -97,6 +97,7 @@ StatusOr<std::unique_ptr<Plan>> Plan::Compile(const Graph& graph, std::span<cons
   for (const auto& out : graph.outputs) {
     const PlanValue& v = values.at(out.name);
     plan->output_shapes_.push_back(v.shape);
+    plan->output_dtypes_.push_back(v.dtype);
     if (v.is_constant()) {
       plan->output_buffers_.push_back(-1);
       plan->constant_outputs_.push_back(*v.constant);
@@ -200,6 +201,12 @@ void Plan::ReleaseContext(std::unique_ptr<ExecutionContext> context) const {
 Status Plan::Run(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {
   if (inputs.size() != input_buffers_.size() || outputs.size() != output_buffers_.size()) {
     return InvalidArgument("wrong number of inputs or outputs for this plan");
+  }
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].shape() != output_shapes_[i] || outputs[i].dtype() != output_dtypes_[i]) {
+      return InvalidArgument("output " + std::to_string(i) + " must be " + DataTypeName(output_dtypes_[i]) + " " +
+                             ShapeToString(output_shapes_[i]));
+    }
   }
   auto context = AcquireContext();
   try {

@@ -27,11 +27,14 @@ class Plan {
   ~Plan();
 
   const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+  // float32 for computed outputs; a constant output (e.g. a Shape result) keeps its own dtype.
+  const std::vector<DataType>& output_dtypes() const { return output_dtypes_; }
   size_t num_steps() const { return steps_.size(); }
   // Bytes of intermediate memory one execution needs (after buffer reuse), plus scratchpad.
   size_t arena_bytes() const { return arena_bytes_ + scratchpad_bytes_; }
 
-  // Runs the plan. `outputs` must hold tensors of output_shapes() (allocated by the caller). Thread-safe.
+  // Runs the plan. `outputs` must hold tensors of output_shapes() and output_dtypes() (allocated by the caller).
+  // Thread-safe.
   Status Run(std::span<const Tensor> inputs, std::span<Tensor> outputs) const;
 
  private:
@@ -52,6 +55,7 @@ class Plan {
   std::vector<int> output_buffers_;  // buffer id bound to each graph output, or -1 for a constant output
   std::vector<Tensor> constant_outputs_;
   std::vector<Shape> output_shapes_;
+  std::vector<DataType> output_dtypes_;
 
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<ExecutionContext>> pool_;

@@ -57,7 +57,7 @@ StatusOr<std::vector<Tensor>> Session::Run(std::span<const Tensor> inputs) const
   FOVEA_ASSIGN_OR_RETURN(auto plan, PlanFor(shapes));
   std::vector<Tensor> outputs;
   for (size_t i = 0; i < plan->output_shapes().size(); ++i) {
-    outputs.emplace_back(model_->graph().outputs[i].dtype, plan->output_shapes()[i]);
+    outputs.emplace_back(plan->output_dtypes()[i], plan->output_shapes()[i]);
   }
   FOVEA_RETURN_IF_ERROR(plan->Run(inputs, outputs));
   return outputs;

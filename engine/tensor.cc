@@ -59,13 +59,15 @@ Tensor::Tensor(DataType dtype, Shape shape) : dtype_(dtype), shape_(std::move(sh
 
 Tensor Tensor::FromFloats(Shape shape, std::span<const float> values) {
   Tensor t(DataType::kFloat32, std::move(shape));
-  std::memcpy(t.data_, values.data(), std::min(values.size_bytes(), t.byte_size()));
+  // memcpy from an empty span's null pointer is undefined even for zero bytes.
+  if (!values.empty()) std::memcpy(t.data_, values.data(), std::min(values.size_bytes(), t.byte_size()));
   return t;
 }
 
 Tensor Tensor::FromInt64s(Shape shape, std::span<const int64_t> values) {
   Tensor t(DataType::kInt64, std::move(shape));
-  std::memcpy(t.data_, values.data(), std::min(values.size_bytes(), t.byte_size()));
+  // memcpy from an empty span's null pointer is undefined even for zero bytes.
+  if (!values.empty()) std::memcpy(t.data_, values.data(), std::min(values.size_bytes(), t.byte_size()));
   return t;
 }
 

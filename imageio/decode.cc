@@ -55,19 +55,19 @@ std::string FormatPixels(int64_t pixels) {
 namespace internal {
 
 Status CheckDimensions(const char* format_name, int64_t width, int64_t height, const DecodeLimits& limits) {
-  const std::string claim = std::string(format_name) + " header claims " + std::to_string(width) + "x" +
-                            std::to_string(height);
+  std::string claim =
+      std::string(format_name) + " header claims " + std::to_string(width) + "x" + std::to_string(height);
   if (width <= 0 || height <= 0) return InvalidArgument(claim + ": an image needs a non-zero width and height");
-  const int64_t pixels = width * height;  // both are below 2^32, so the product fits in int64
+  const int64_t pixels = width * height;  // both come from 32-bit header fields, so the product fits in int64
+  claim += " = " + FormatPixels(pixels);
+  if (pixels > limits.max_pixels) {
+    return InvalidArgument(claim + ", above the limit of " + FormatPixels(limits.max_pixels));
+  }
   if (width > limits.max_width) {
     return InvalidArgument(claim + ": width above the limit of " + std::to_string(limits.max_width));
   }
   if (height > limits.max_height) {
     return InvalidArgument(claim + ": height above the limit of " + std::to_string(limits.max_height));
-  }
-  if (pixels > limits.max_pixels) {
-    return InvalidArgument(claim + " = " + FormatPixels(pixels) + ", above the limit of " +
-                           FormatPixels(limits.max_pixels));
   }
   return OkStatus();
 }

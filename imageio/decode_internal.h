@@ -10,7 +10,8 @@
 
 namespace fovea::imageio::internal {
 
-// Returns OK when a `format_name` image of width x height fits `limits`, else InvalidArgument naming the size and limit.
+// Returns OK when a `format_name` image of width x height fits `limits`, else InvalidArgument naming the size and
+// limit.
 Status CheckDimensions(const char* format_name, int64_t width, int64_t height, const DecodeLimits& limits);
 
 // Decodes a PNG whose signature has already been recognized.

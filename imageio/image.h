@@ -36,21 +36,31 @@ ImageFormat DetectFormat(std::span<const uint8_t> bytes);
 
 // Decodes PNG (8/16-bit, gray, gray+alpha, RGB, RGBA, palette) or JPEG (gray, RGB, CMYK) into 8-bit pixels with
 // 1, 3 or 4 channels. 16-bit samples are scaled to 8 bits; gray+alpha becomes RGBA. Dimensions and byte size are
-// checked against `limits` from the header, before decoding. Errors name the problem (truncated, not an image,
-// too large: with the numbers).
+// checked against `limits` from the header, before decoding. Errors are InvalidArgument and name the problem
+// (truncated, corrupt, not an image, too large: with the numbers). Gamma and colour profiles are not applied; JPEG
+// EXIF orientation is not applied; corrupt-data warnings inside a JPEG's entropy data are tolerated, a JPEG that ends
+// early is an error.
 StatusOr<Image> Decode(std::span<const uint8_t> bytes, const DecodeLimits& limits = {});
 
-// Converts to `channels` (1, 3 or 4): gray↔RGB by ITU-R BT.601 luma, alpha composited over black when dropped.
+// Converts to `channels` (1, 3 or 4; 2 = gray+alpha also works): gray↔RGB by ITU-R BT.601 luma, alpha composited
+// over black when dropped, alpha 255 when added. Returns an empty image when either channel count is outside 1..4.
 Image ConvertChannels(const Image& image, int64_t channels);
 
-// Bilinear resize (half-pixel centers, as OpenCV's INTER_LINEAR and PIL for upscaling).
+// ITU-R BT.601 luma (0.299 R + 0.587 G + 0.114 B), rounded: the gray value ConvertChannels produces.
+uint8_t LumaBt601(uint8_t red, uint8_t green, uint8_t blue);
+
+// Resizes to width x height, each axis on its own. Enlarging, or shrinking by less than 2x: bilinear with half-pixel
+// centers and edge clamping (within one level of OpenCV's INTER_LINEAR). Shrinking by 2x or more: area averaging (each
+// output pixel is the overlap-weighted mean of the source pixels it covers, like OpenCV's INTER_AREA), because bilinear
+// would skip source pixels and alias; at exactly 2x both give the same result. Rounds to nearest. Returns an empty
+// image when a requested or source dimension is not positive.
 Image Resize(const Image& image, int64_t width, int64_t height);
 
-// Writes `image` as planar float32 CHW into `dst` (channels * height * width floats): pixel / 255, then
-// (x - mean[c]) / std[c] when mean/std are given (one entry per channel).
+// Writes `image` as planar float32 CHW into `dst` (caller-owned, channels * height * width floats): pixel / 255, then
+// (x - mean[c]) / std[c]. mean and std may be empty; a channel without an entry uses mean 0 and std 1.
 void ToPlanarFloat(const Image& image, std::span<const float> mean, std::span<const float> std, float* dst);
 
-// Encodes an 8-bit image as PNG.
+// Encodes an 8-bit image (1 to 4 channels) as PNG; InvalidArgument when the pixel buffer does not match the size.
 StatusOr<std::string> EncodePng(const Image& image);
 
 }  // namespace fovea::imageio

@@ -3,6 +3,7 @@
 // initializers (raw or typed fields) and the `fovea.*` metadata (docs/model-format.md). The only code besides
 // modelio/onnx_export that sees ONNX protobuf.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -10,6 +11,10 @@
 #include "engine/model.h"
 
 namespace fovea::modelio {
+
+// The opsets of the default ONNX domain that the op table implements; models importing others are rejected.
+inline constexpr int64_t kMinSupportedOpset = 9;
+inline constexpr int64_t kMaxSupportedOpset = 17;
 
 // Hard limits that keep a hostile file from exhausting memory before it is rejected.
 struct ImportLimits {

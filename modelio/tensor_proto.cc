@@ -43,9 +43,12 @@ std::string TensorLabel(const onnx::TensorProto& proto) {
 
 StatusOr<DataType> FromOnnxDataType(int32_t onnx_type) {
   switch (onnx_type) {
-    case onnx::TensorProto::FLOAT: return DataType::kFloat32;
-    case onnx::TensorProto::INT64: return DataType::kInt64;
-    default: return Unimplemented("dtype " + OnnxDataTypeName(onnx_type) + " is not supported (FLOAT or INT64 only)");
+    case onnx::TensorProto::FLOAT:
+      return DataType::kFloat32;
+    case onnx::TensorProto::INT64:
+      return DataType::kInt64;
+    default:
+      return Unimplemented("dtype " + OnnxDataTypeName(onnx_type) + " is not supported (FLOAT or INT64 only)");
   }
 }
 

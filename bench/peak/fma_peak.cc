@@ -27,7 +27,11 @@ float FmaChains(long iterations) {
   }
   __m512 sum = acc[0];
   for (int i = 1; i < kAccumulators; ++i) sum = _mm512_add_ps(sum, acc[i]);
-  return _mm512_reduce_add_ps(sum);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  float total = 0;
+  for (float lane : lanes) total += lane;
+  return total;
 }
 
 double MeasureGflops(int threads) {

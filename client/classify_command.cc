@@ -1,0 +1,256 @@
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "client/cli_args.h"
+#include "client/commands.h"
+#include "client/fovea_client.h"
+#include "client/input_files.h"
+#include "client/progress_bar.h"
+#include "client/result_output.h"
+#include "imageio/image.h"
+
+namespace fovea::client {
+namespace {
+
+constexpr int kDefaultBatchSize = 16;
+constexpr int kDefaultConcurrency = 4;
+constexpr int kMaxBatchSize = 4096;
+constexpr int kMaxConcurrency = 256;
+constexpr int kDefaultTimeoutSeconds = 120;
+
+struct ClassifyOptions {
+  std::string server = kDefaultServer;
+  std::string model;  // empty: the server's only model
+  int64_t version = 0;
+  std::optional<int32_t> top_k;
+  int batch_size = kDefaultBatchSize;
+  int concurrency = kDefaultConcurrency;
+  OutputFormat format = OutputFormat::kTable;
+  bool decode_locally = false;
+  int timeout_seconds = kDefaultTimeoutSeconds;
+};
+
+const std::vector<FlagDef> kClassifyFlags = {{"server"},     {"model"},      {"version"},
+                                             {"top-k"},      {"batch-size"}, {"concurrency"},
+                                             {"format"},     {"timeout"},    {"decode-locally", false},
+                                             {"help", false}};
+
+// Reads one integer flag into `field`; returns an error message or "".
+template <typename T>
+std::string ReadInteger(const ParsedArgs& args, const std::string& name, long long min, long long max, T& field) {
+  if (!args.values.contains(name)) return "";
+  const std::optional<long long> value = ParseInteger(args.values.at(name), min, max);
+  if (!value) return "--" + name + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  field = static_cast<T>(*value);
+  return "";
+}
+
+std::string ReadOptions(const ParsedArgs& args, ClassifyOptions& options) {
+  options.server = args.value_or("server", options.server);
+  options.model = args.value_or("model", "");
+  options.decode_locally = args.has("decode-locally");
+  if (args.values.contains("top-k")) {
+    // Passed through unchecked: the server owns the valid range and names it in its error.
+    int32_t top_k = 0;
+    if (std::string error = ReadInteger(args, "top-k", INT32_MIN, INT32_MAX, top_k); !error.empty()) return error;
+    options.top_k = top_k;
+  }
+  for (std::string error : {ReadInteger(args, "version", 0, INT64_MAX, options.version),
+                            ReadInteger(args, "batch-size", 1, kMaxBatchSize, options.batch_size),
+                            ReadInteger(args, "concurrency", 1, kMaxConcurrency, options.concurrency),
+                            ReadInteger(args, "timeout", 1, INT32_MAX, options.timeout_seconds)}) {
+    if (!error.empty()) return error;
+  }
+  const std::optional<OutputFormat> format = ParseOutputFormat(args.value_or("format", "table"));
+  if (!format) return "--format must be table, csv or json";
+  options.format = *format;
+  return "";
+}
+
+// The model to ask for: --model, or the server's only model. On failure sets `exit_code`.
+std::optional<std::string> ResolveModel(const FoveaClient& client, const ClassifyOptions& options, std::ostream& err,
+                                        int& exit_code) {
+  if (!options.model.empty()) return options.model;
+  v1::ListModelsResponse models;
+  const grpc::Status status = client.ListModels(&models);
+  if (!status.ok()) {
+    err << "fovea: cannot list models on " << options.server << ": " << status.error_message() << "\n";
+    exit_code = kExitFailure;
+    return std::nullopt;
+  }
+  if (models.models_size() != 1) {
+    err << "fovea: the server has " << models.models_size() << " models; choose one with --model\n";
+    exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  return models.models(0).name();
+}
+
+void SetError(ImageOutcome& outcome, int code, std::string message) {
+  outcome.error_code = code;
+  outcome.error_message = std::move(message);
+}
+
+// Fills `image` from the file at `path` (encoded bytes, or decoded pixels with --decode-locally).
+bool LoadImage(const std::string& path, bool decode_locally, v1::ImageInput& image, ImageOutcome& outcome) {
+  std::ifstream file(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  if (!file.good() && !file.eof()) {
+    SetError(outcome, static_cast<int>(grpc::StatusCode::NOT_FOUND), "cannot read file");
+    return false;
+  }
+  image.set_id(path);
+  if (!decode_locally) {
+    image.set_encoded(std::move(bytes));
+    return true;
+  }
+  const auto decoded = imageio::Decode({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  if (!decoded.ok()) {
+    SetError(outcome, static_cast<int>(decoded.status().code()), "decoding locally: " + decoded.status().message());
+    return false;
+  }
+  v1::RawTensor* tensor = image.mutable_tensor();
+  tensor->set_dtype(v1::DATA_TYPE_UINT8);
+  for (int64_t dim : {decoded->height, decoded->width, decoded->channels}) tensor->add_shape(dim);
+  tensor->set_data(decoded->pixels.data(), decoded->pixels.size());
+  return true;
+}
+
+// Sends one batch of inputs and records each image's outcome.
+void ClassifyBatch(const FoveaClient& client, const ClassifyOptions& options, const std::string& model,
+                   const std::vector<size_t>& batch, std::vector<ImageOutcome>& outcomes) {
+  v1::ClassifyRequest request;
+  request.set_model_name(model);
+  request.set_model_version(options.version);
+  if (options.top_k) request.set_top_k(*options.top_k);
+  std::vector<size_t> sent;
+  for (size_t index : batch) {
+    if (LoadImage(outcomes[index].path, options.decode_locally, *request.add_images(), outcomes[index])) {
+      sent.push_back(index);
+    } else {
+      request.mutable_images()->RemoveLast();
+    }
+  }
+  if (sent.empty()) return;
+  v1::ClassifyResponse response;
+  const grpc::Status status = client.Classify(request, &response);
+  for (size_t i = 0; i < sent.size(); ++i) {
+    ImageOutcome& outcome = outcomes[sent[i]];
+    if (!status.ok()) {
+      SetError(outcome, status.error_code(), status.error_message());
+    } else if (static_cast<int>(i) >= response.results_size()) {
+      SetError(outcome, static_cast<int>(grpc::StatusCode::INTERNAL), "server returned too few results");
+    } else if (response.results(static_cast<int>(i)).has_error()) {
+      const v1::ImageError& error = response.results(static_cast<int>(i)).error();
+      SetError(outcome, error.code(), error.message());
+    } else {
+      const auto& predictions = response.results(static_cast<int>(i)).predictions();
+      outcome.predictions.assign(predictions.begin(), predictions.end());
+    }
+  }
+}
+
+// Splits the inputs that resolved to files into batches of `batch_size`, in input order.
+std::vector<std::vector<size_t>> MakeBatches(const std::vector<ImageOutcome>& outcomes, int batch_size) {
+  std::vector<std::vector<size_t>> batches;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (outcomes[i].failed()) continue;
+    if (batches.empty() || batches.back().size() == static_cast<size_t>(batch_size)) batches.emplace_back();
+    batches.back().push_back(i);
+  }
+  return batches;
+}
+
+void RunBatches(const FoveaClient& client, const ClassifyOptions& options, const std::string& model,
+                std::vector<ImageOutcome>& outcomes) {
+  const std::vector<std::vector<size_t>> batches = MakeBatches(outcomes, options.batch_size);
+  size_t image_count = 0;
+  for (const auto& batch : batches) image_count += batch.size();
+  ProgressBar progress(image_count, StderrIsTerminal());
+  std::atomic<size_t> next_batch{0};
+  // Each batch writes only its own outcomes, so workers share the vector without a lock.
+  auto worker = [&] {
+    for (size_t b = next_batch++; b < batches.size(); b = next_batch++) {
+      ClassifyBatch(client, options, model, batches[b], outcomes);
+      progress.Advance(batches[b].size());
+    }
+  };
+  std::vector<std::thread> workers;
+  const size_t thread_count = std::min(static_cast<size_t>(options.concurrency), batches.size());
+  for (size_t t = 0; t < thread_count; ++t) workers.emplace_back(worker);
+  for (std::thread& thread : workers) thread.join();
+  progress.Finish();
+}
+
+void WriteSummary(std::ostream& err, const std::vector<ImageOutcome>& outcomes, int skipped, double seconds) {
+  const auto failures = std::count_if(outcomes.begin(), outcomes.end(), [](const auto& o) { return o.failed(); });
+  std::ostringstream line;
+  line.setf(std::ios::fixed);
+  line.precision(1);
+  line << outcomes.size() << " images, " << failures << " failed, " << skipped << " non-image files skipped, "
+       << (seconds > 0 ? static_cast<double>(outcomes.size()) / seconds : 0.0) << " images/s (" << seconds << " s)\n";
+  err << line.str();
+}
+
+}  // namespace
+
+std::string ClassifyHelp() {
+  return "Usage: fovea classify [FLAGS] PATH...\n\n"
+         "Classifies image files, folders (recursively; non-image files in them are skipped and counted) and\n"
+         "globs. Every input appears once in the output with its labels or its error; the exit status is 1 when any\n"
+         "failed, 2 on a usage error.\n\n"
+         "  --server HOST:PORT   server address (default localhost:50051)\n"
+         "  --model NAME         model to use (default: the server's only model)\n"
+         "  --version N          model version (default 0 = latest)\n"
+         "  --top-k K            classes per image (default: the server's, min(5, classes))\n"
+         "  --batch-size N       images per request (default 16)\n"
+         "  --concurrency N      requests in flight (default 4)\n"
+         "  --format F           table, csv or json (default table)\n"
+         "  --timeout SECONDS    deadline per request (default 120)\n"
+         "  --decode-locally     decode images here and send pixels instead of the encoded file\n";
+}
+
+int RunClassify(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const ParsedArgs parsed = ParseArgs(args, kClassifyFlags);
+  if (parsed.has("help")) {
+    out << ClassifyHelp();
+    return kExitSuccess;
+  }
+  ClassifyOptions options;
+  std::string error = parsed.error.empty() ? ReadOptions(parsed, options) : parsed.error;
+  if (error.empty() && parsed.positionals.empty()) error = "no PATH given";
+  if (!error.empty()) {
+    err << "fovea classify: " << error << "\n" << ClassifyHelp();
+    return kExitUsage;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  ClientOptions client_options;
+  client_options.timeout = std::chrono::seconds(options.timeout_seconds);
+  const std::unique_ptr<FoveaClient> client = FoveaClient::Connect(options.server, client_options);
+  int exit_code = kExitSuccess;
+  const std::optional<std::string> model = ResolveModel(*client, options, err, exit_code);
+  if (!model) return exit_code;
+
+  const InputList inputs = ExpandInputs(parsed.positionals);
+  std::vector<ImageOutcome> outcomes(inputs.files.size());
+  for (size_t i = 0; i < inputs.files.size(); ++i) {
+    outcomes[i].path = inputs.files[i].path;
+    if (!inputs.files[i].error.empty()) {
+      SetError(outcomes[i], static_cast<int>(grpc::StatusCode::NOT_FOUND), inputs.files[i].error);
+    }
+  }
+  RunBatches(*client, options, *model, outcomes);
+  WriteOutcomes(out, options.format, outcomes);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  WriteSummary(err, outcomes, inputs.skipped_non_images, seconds);
+  const bool any_failed = std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) { return o.failed(); });
+  return any_failed ? kExitFailure : kExitSuccess;
+}
+
+}  // namespace fovea::client

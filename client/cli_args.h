@@ -1,0 +1,34 @@
+#pragma once
+// Command-line parsing for the `fovea` CLI: "--name value", "--name=value", boolean "--switch", positionals, and
+// "--" to end the flags.
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace fovea::client {
+
+struct FlagDef {
+  std::string name;  // without "--"
+  bool takes_value = true;
+};
+
+struct ParsedArgs {
+  std::map<std::string, std::string> values;
+  std::set<std::string> switches;
+  std::vector<std::string> positionals;
+  std::string error;  // empty on success; otherwise names the bad argument
+
+  bool has(const std::string& name) const { return values.contains(name) || switches.contains(name); }
+  std::string value_or(const std::string& name, const std::string& fallback) const;
+};
+
+// Parses `args` against `flags`; an unknown flag or a missing value sets `error`.
+ParsedArgs ParseArgs(const std::vector<std::string>& args, const std::vector<FlagDef>& flags);
+
+// Parses a whole decimal number in [min, max]; std::nullopt otherwise.
+std::optional<long long> ParseInteger(const std::string& text, long long min, long long max);
+
+}  // namespace fovea::client

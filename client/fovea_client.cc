@@ -1,0 +1,62 @@
+#include "client/fovea_client.h"
+
+#include <array>
+
+namespace fovea::client {
+
+std::unique_ptr<FoveaClient> FoveaClient::Connect(const std::string& target, ClientOptions options) {
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
+  arguments.SetMaxSendMessageSize(options.max_message_bytes);
+  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), arguments);
+  return std::unique_ptr<FoveaClient>(new FoveaClient(std::move(channel), options));
+}
+
+FoveaClient::FoveaClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
+    : options_(options),
+      channel_(std::move(channel)),
+      inference_(v1::Inference::NewStub(channel_)),
+      health_(grpc::health::v1::Health::NewStub(channel_)) {}
+
+std::unique_ptr<grpc::ClientContext> FoveaClient::NewContext() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() + options_.timeout);
+  return context;
+}
+
+grpc::Status FoveaClient::Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) const {
+  return inference_->Classify(NewContext().get(), request, response);
+}
+
+grpc::Status FoveaClient::ListModels(v1::ListModelsResponse* response) const {
+  return inference_->ListModels(NewContext().get(), v1::ListModelsRequest(), response);
+}
+
+grpc::Status FoveaClient::GetModel(const std::string& name, int64_t version, v1::GetModelResponse* response) const {
+  v1::GetModelRequest request;
+  request.set_model_name(name);
+  request.set_model_version(version);
+  return inference_->GetModel(NewContext().get(), request, response);
+}
+
+grpc::Status FoveaClient::CheckHealth(const std::string& service,
+                                      grpc::health::v1::HealthCheckResponse::ServingStatus* status) const {
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status result = health_->Check(NewContext().get(), request, &response);
+  *status = result.ok() ? response.status() : grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  return result;
+}
+
+const char* GrpcCodeName(int code) {
+  static constexpr std::array<const char*, 17> kNames = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
+  if (code < 0 || code >= static_cast<int>(kNames.size())) return "UNKNOWN_CODE";
+  return kNames[static_cast<size_t>(code)];
+}
+
+}  // namespace fovea::client

@@ -1,0 +1,48 @@
+#pragma once
+// FoveaClient: a small synchronous client for fovea.v1.Inference and grpc.health.v1.Health. Errors are plain
+// grpc::Status values, exactly as the server sent them. Thread-safe: one client may be shared by many threads.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "fovea/v1/inference.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace fovea::client {
+
+struct ClientOptions {
+  std::chrono::milliseconds timeout{60000};  // deadline of each call
+  int max_message_bytes = 64 << 20;          // largest request or response message
+};
+
+class FoveaClient {
+ public:
+  // Creates a client for `target` ("host:port"); connects lazily on the first call.
+  static std::unique_ptr<FoveaClient> Connect(const std::string& target, ClientOptions options = {});
+
+  grpc::Status Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) const;
+  grpc::Status ListModels(v1::ListModelsResponse* response) const;
+  // `version` 0 asks for the latest.
+  grpc::Status GetModel(const std::string& name, int64_t version, v1::GetModelResponse* response) const;
+  // The health status of `service` ("" = the whole server).
+  grpc::Status CheckHealth(const std::string& service,
+                           grpc::health::v1::HealthCheckResponse::ServingStatus* status) const;
+
+ private:
+  FoveaClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options);
+  // A fresh context carrying the deadline.
+  std::unique_ptr<grpc::ClientContext> NewContext() const;
+
+  ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Inference::Stub> inference_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+};
+
+// "INVALID_ARGUMENT" for code 3, etc.; "UNKNOWN_CODE" outside the canonical range.
+const char* GrpcCodeName(int code);
+
+}  // namespace fovea::client

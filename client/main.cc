@@ -1,0 +1,35 @@
+// fovea: the command-line client of fovea-server (classify, models, health).
+
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "client/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "Usage: fovea COMMAND [FLAGS] [ARGS]\n\n"
+    "Commands:\n"
+    "  classify PATH...   classify image files, folders and globs\n"
+    "  models             list the served models\n"
+    "  health             check that the server is SERVING\n\n"
+    "Every command takes --server HOST:PORT (default localhost:50051); `fovea COMMAND --help` describes its flags.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace fovea::client;
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    (argc < 2 ? std::cerr : std::cout) << kUsage;
+    return argc < 2 ? kExitUsage : kExitSuccess;
+  }
+  const std::string command = argv[1];
+  const std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "classify") return RunClassify(args, std::cout, std::cerr);
+  if (command == "models") return RunModels(args, std::cout, std::cerr);
+  if (command == "health") return RunHealth(args, std::cout, std::cerr);
+  std::cerr << "fovea: unknown command '" << command << "'\n" << kUsage;
+  return kExitUsage;
+}

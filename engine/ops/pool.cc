@@ -1,0 +1,141 @@
+#include "engine/ops/pool.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+
+namespace fovea::engine::ops {
+namespace {
+
+using dnnl::memory;
+
+constexpr int64_t kPoolRank = 4;  // N, C, H, W
+
+// The extent along one axis that average pooling with count_include_pad divides by: the window clipped to the input
+// plus the padding the model asked for (not the extra padding ceil_mode adds), as PyTorch and onnxruntime do.
+int64_t IncludedCount(int64_t start, int64_t kernel, int64_t dilation, int64_t input, int64_t pad_begin,
+                      int64_t pad_end) {
+  int64_t count = 0;
+  for (int64_t k = 0; k < kernel; ++k) {
+    const int64_t i = start + k * dilation;
+    if (i >= -pad_begin && i < input + pad_end) ++count;
+  }
+  return count;
+}
+
+// Pads after the input as the model states them (auto_pad resolved), without the ceil_mode extension.
+StatusOr<std::vector<int64_t>> ModelPadsEnd(WindowAttributes attributes, const Shape& x, const Window& window) {
+  attributes.kernel = window.kernel;
+  attributes.ceil_mode = false;
+  // Floor mode never grows pads_end, but it rejects windows that only fit thanks to ceil_mode; those windows
+  // were then never padded by the model itself, so the stated pads are the answer.
+  auto floor_window = ResolveWindow(attributes, {x[2], x[3]}, window.kernel);
+  if (!floor_window.ok()) return attributes.pads_end.empty() ? std::vector<int64_t>(2, 0) : attributes.pads_end;
+  return floor_window->pads_end;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Pool>> Pool::Create(const PoolParams& params) {
+  if (!params.global && params.window.kernel.empty()) return InvalidArgument("pooling needs kernel_shape");
+  if (params.kind == PoolParams::Kind::kMax && params.count_include_pad) {
+    return InvalidArgument("count_include_pad applies only to AveragePool");
+  }
+  return std::unique_ptr<Pool>(new Pool(params));
+}
+
+std::string_view Pool::type() const {
+  if (params_.kind == PoolParams::Kind::kMax) return params_.global ? "GlobalMaxPool" : "MaxPool";
+  return params_.global ? "GlobalAveragePool" : "AveragePool";
+}
+
+StatusOr<Window> Pool::Geometry(const Shape& x) const {
+  if (static_cast<int64_t>(x.size()) != kPoolRank) {
+    return Unimplemented("only 2-D pooling is supported (X must be 4-D NCHW), X is " + ShapeToString(x));
+  }
+  if (params_.global) {
+    WindowAttributes whole;
+    whole.kernel = {x[2], x[3]};
+    return ResolveWindow(whole, {x[2], x[3]}, whole.kernel);
+  }
+  return ResolveWindow(params_.window, {x[2], x[3]}, params_.window.kernel);
+}
+
+StatusOr<std::vector<Tensor>> Pool::Reference(std::span<const Tensor> inputs) const {
+  if (inputs.empty() || inputs[0].dtype() != DataType::kFloat32) return InvalidArgument("X must be float32");
+  const Tensor& x = inputs[0];
+  FOVEA_ASSIGN_OR_RETURN(Window g, Geometry(x.shape()));
+  std::vector<int64_t> model_pads_end = g.pads_end;
+  if (!params_.global) {
+    FOVEA_ASSIGN_OR_RETURN(model_pads_end, ModelPadsEnd(params_.window, x.shape(), g));
+  }
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+  const int64_t oh = g.output[0], ow = g.output[1];
+  Tensor y(DataType::kFloat32, {n, c, oh, ow});
+  const auto* xp = x.data<float>();
+  auto* yp = y.data<float>();
+  const bool is_max = params_.kind == PoolParams::Kind::kMax;
+  for (int64_t plane = 0; plane < n * c; ++plane) {
+    for (int64_t oy = 0; oy < oh; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const int64_t y0 = oy * g.strides[0] - g.pads_begin[0], x0 = ox * g.strides[1] - g.pads_begin[1];
+        double sum = 0.0;
+        float max = -std::numeric_limits<float>::infinity();
+        int64_t valid = 0;
+        for (int64_t ky = 0; ky < g.kernel[0]; ++ky) {
+          const int64_t iy = y0 + ky * g.dilations[0];
+          if (iy < 0 || iy >= h) continue;
+          for (int64_t kx = 0; kx < g.kernel[1]; ++kx) {
+            const int64_t ix = x0 + kx * g.dilations[1];
+            if (ix < 0 || ix >= w) continue;
+            const float v = xp[(plane * h + iy) * w + ix];
+            sum += v;
+            max = std::max(max, v);
+            ++valid;
+          }
+        }
+        int64_t divisor = valid;
+        if (params_.count_include_pad) {
+          divisor = IncludedCount(y0, g.kernel[0], g.dilations[0], h, g.pads_begin[0], model_pads_end[0]) *
+                    IncludedCount(x0, g.kernel[1], g.dilations[1], w, g.pads_begin[1], model_pads_end[1]);
+        }
+        yp[(plane * oh + oy) * ow + ox] = is_max ? max : static_cast<float>(sum / static_cast<double>(divisor));
+      }
+    }
+  }
+  return std::vector<Tensor>{y};
+}
+
+StatusOr<std::vector<PlanValue>> Pool::Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const {
+  if (inputs.empty() || !inputs[0].present()) return InvalidArgument("pooling needs X");
+  // A constant X (only when folding is off) becomes a runtime copy; a runtime X keeps its producer's layout.
+  const PlanValue x = inputs[0].is_constant() ? builder.Reordered(inputs[0], PlainDesc(inputs[0].shape)) : inputs[0];
+  FOVEA_ASSIGN_OR_RETURN(Window g, Geometry(x.shape));
+  dnnl::algorithm algorithm = dnnl::algorithm::pooling_max;
+  if (params_.kind == PoolParams::Kind::kAverage) {
+    algorithm = params_.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
+                                          : dnnl::algorithm::pooling_avg_exclude_padding;
+  }
+  if (params_.count_include_pad) {
+    // oneDNN divides by the whole window, which differs from ONNX where ceil_mode pushes a window past the padding.
+    FOVEA_ASSIGN_OR_RETURN(auto model_pads_end, ModelPadsEnd(params_.window, x.shape, g));
+    if (model_pads_end != g.pads_end) {
+      return Unimplemented(
+          "AveragePool with count_include_pad=1 and ceil_mode=1 whose last window extends past the "
+          "padding is not supported");
+    }
+  }
+  const Shape y_shape = {x.shape[0], x.shape[1], g.output[0], g.output[1]};
+  const memory::desc dst_any(ToDims(y_shape), memory::data_type::f32, memory::format_tag::any);
+  auto desc = dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_inference, algorithm, x.desc, dst_any,
+                                             {g.strides[0], g.strides[1]}, {g.kernel[0], g.kernel[1]},
+                                             {g.dilations[0] - 1, g.dilations[1] - 1},
+                                             {g.pads_begin[0], g.pads_begin[1]}, {g.pads_end[0], g.pads_end[1]});
+  auto pd = dnnl::pooling_v2_forward::primitive_desc(desc, builder.DefaultAttr(), builder.engine());
+  PlanValue y = builder.NewValue(y_shape, pd.dst_desc());
+  builder.AddStep(dnnl::pooling_v2_forward(pd), {builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()), {DNNL_ARG_DST, y.id, {}}},
+                  pd.scratchpad_desc());
+  return std::vector<PlanValue>{y};
+}
+
+}  // namespace fovea::engine::ops

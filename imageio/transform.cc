@@ -1,0 +1,204 @@
+// Pixel-format conversion, resizing and normalization to planar float: the steps between a decoded image and a
+// model's input tensor.
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <vector>
+
+#include "imageio/image.h"
+
+namespace fovea::imageio {
+namespace {
+
+constexpr int kMaxSample = 255;
+constexpr float kMaxSampleF = 255.0f;
+// ITU-R BT.601 luma weights in thousandths, so gray conversion stays in exact integer arithmetic.
+constexpr int kLumaRed = 299;
+constexpr int kLumaGreen = 587;
+constexpr int kLumaBlue = 114;
+constexpr int kLumaScale = 1000;
+// Past this shrink factor bilinear sampling skips source pixels (aliasing), so Resize switches to area averaging.
+constexpr double kAreaAveragingMinShrink = 2.0;
+
+bool IsSupportedChannelCount(int64_t channels) { return channels >= 1 && channels <= 4; }
+
+// Reads one pixel of any supported layout as straight (non-premultiplied) RGBA.
+std::array<int, 4> ToRgba(const uint8_t* pixel, int64_t channels) {
+  switch (channels) {
+    case 1:
+      return {pixel[0], pixel[0], pixel[0], kMaxSample};
+    case 2:
+      return {pixel[0], pixel[0], pixel[0], pixel[1]};
+    case 3:
+      return {pixel[0], pixel[1], pixel[2], kMaxSample};
+    default:
+      return {pixel[0], pixel[1], pixel[2], pixel[3]};
+  }
+}
+
+int Luma(int red, int green, int blue) {
+  return (kLumaRed * red + kLumaGreen * green + kLumaBlue * blue + kLumaScale / 2) / kLumaScale;
+}
+
+int OverBlack(int value, int alpha) { return (value * alpha + kMaxSample / 2) / kMaxSample; }
+
+// Writes straight RGBA as `channels`; when alpha is dropped the colour is composited over black.
+void FromRgba(const std::array<int, 4>& rgba, int64_t channels, uint8_t* pixel) {
+  const bool keeps_alpha = channels == 2 || channels == 4;
+  const int alpha = keeps_alpha ? kMaxSample : rgba[3];
+  const int red = OverBlack(rgba[0], alpha);
+  const int green = OverBlack(rgba[1], alpha);
+  const int blue = OverBlack(rgba[2], alpha);
+  if (channels <= 2) {
+    pixel[0] = static_cast<uint8_t>(Luma(red, green, blue));
+  } else {
+    pixel[0] = static_cast<uint8_t>(red);
+    pixel[1] = static_cast<uint8_t>(green);
+    pixel[2] = static_cast<uint8_t>(blue);
+  }
+  if (keeps_alpha) pixel[channels - 1] = static_cast<uint8_t>(rgba[3]);
+}
+
+// For every output index along one axis: the first source index and the weights of consecutive source samples.
+struct AxisTaps {
+  std::vector<int64_t> first_source;
+  std::vector<size_t> weight_begin;  // output index i uses weights[weight_begin[i] .. weight_begin[i + 1])
+  std::vector<float> weights;
+};
+
+// Bilinear with half-pixel centers; coordinates outside the source clamp to the edge samples (as OpenCV).
+AxisTaps BilinearTaps(int64_t source_size, int64_t output_size) {
+  AxisTaps taps;
+  const double scale = static_cast<double>(source_size) / static_cast<double>(output_size);
+  for (int64_t out = 0; out < output_size; ++out) {
+    const double center = std::max(0.0, (static_cast<double>(out) + 0.5) * scale - 0.5);
+    const int64_t left = std::min(static_cast<int64_t>(center), source_size - 1);
+    const double fraction = left + 1 < source_size ? center - static_cast<double>(left) : 0.0;
+    taps.first_source.push_back(left);
+    taps.weight_begin.push_back(taps.weights.size());
+    taps.weights.push_back(static_cast<float>(1.0 - fraction));
+    if (left + 1 < source_size) taps.weights.push_back(static_cast<float>(fraction));
+  }
+  taps.weight_begin.push_back(taps.weights.size());
+  return taps;
+}
+
+// Each output sample is the mean of the source interval it covers, partial pixels weighted by their overlap.
+AxisTaps AreaTaps(int64_t source_size, int64_t output_size) {
+  AxisTaps taps;
+  const double scale = static_cast<double>(source_size) / static_cast<double>(output_size);
+  for (int64_t out = 0; out < output_size; ++out) {
+    const double start = static_cast<double>(out) * scale;
+    const double end = std::min(static_cast<double>(out + 1) * scale, static_cast<double>(source_size));
+    const auto first = static_cast<int64_t>(start);
+    taps.first_source.push_back(first);
+    taps.weight_begin.push_back(taps.weights.size());
+    for (int64_t source = first; static_cast<double>(source) < end; ++source) {
+      const double overlap = std::min(end, source + 1.0) - std::max(start, static_cast<double>(source));
+      taps.weights.push_back(static_cast<float>(overlap / (end - start)));
+    }
+  }
+  taps.weight_begin.push_back(taps.weights.size());
+  return taps;
+}
+
+AxisTaps TapsFor(int64_t source_size, int64_t output_size) {
+  const bool large_shrink =
+      static_cast<double>(source_size) >= kAreaAveragingMinShrink * static_cast<double>(output_size);
+  return large_shrink ? AreaTaps(source_size, output_size) : BilinearTaps(source_size, output_size);
+}
+
+// Weighted sum giving output sample `out` along one axis; consecutive source samples are `stride` floats apart.
+float ApplyTaps(const AxisTaps& taps, int64_t out, const float* source, size_t stride) {
+  float sum = 0.0f;
+  const float* sample = source + taps.first_source[out] * stride;
+  for (size_t w = taps.weight_begin[out]; w < taps.weight_begin[out + 1]; ++w, sample += stride) {
+    sum += taps.weights[w] * *sample;
+  }
+  return sum;
+}
+
+// Rounds half up. The value is non-negative after clamping, so adding 0.5 and truncating is exact rounding and far
+// cheaper than std::lround in the per-sample loops.
+uint8_t RoundToSample(float value) {
+  return static_cast<uint8_t>(std::clamp(value, 0.0f, kMaxSampleF) + 0.5f);  // NOLINT(bugprone-incorrect-roundings)
+}
+
+// Horizontal pass: every source row resized to the output width, kept as floats (height x out_row).
+std::vector<float> ResizeRowsHorizontally(const Image& image, const AxisTaps& horizontal, int64_t width) {
+  const auto channels = static_cast<size_t>(image.channels);
+  const size_t out_row = static_cast<size_t>(width) * channels;
+  std::vector<float> source_row(static_cast<size_t>(image.width) * channels);
+  std::vector<float> rows(static_cast<size_t>(image.height) * out_row);
+  for (int64_t y = 0; y < image.height; ++y) {
+    std::copy_n(image.row(y), source_row.size(), source_row.begin());
+    float* dst = rows.data() + y * out_row;
+    for (int64_t x = 0; x < width; ++x) {
+      for (size_t c = 0; c < channels; ++c) {
+        dst[x * channels + c] = ApplyTaps(horizontal, x, source_row.data() + c, channels);
+      }
+    }
+  }
+  return rows;
+}
+
+// Vertical pass: each output row is a weighted sum of whole float rows, accumulated row by row so the inner loop is
+// a contiguous multiply-add the compiler vectorizes.
+void CombineRowsVertically(const std::vector<float>& rows, const AxisTaps& vertical, Image& out) {
+  const auto out_row = static_cast<size_t>(out.width * out.channels);
+  std::vector<float> accumulator(out_row);
+  for (int64_t y = 0; y < out.height; ++y) {
+    std::fill(accumulator.begin(), accumulator.end(), 0.0f);
+    const float* source = rows.data() + vertical.first_source[y] * out_row;
+    for (size_t w = vertical.weight_begin[y]; w < vertical.weight_begin[y + 1]; ++w, source += out_row) {
+      const float weight = vertical.weights[w];
+      for (size_t i = 0; i < out_row; ++i) accumulator[i] += weight * source[i];
+    }
+    uint8_t* dst = out.row(y);
+    for (size_t i = 0; i < out_row; ++i) dst[i] = RoundToSample(accumulator[i]);
+  }
+}
+
+}  // namespace
+
+uint8_t LumaBt601(uint8_t red, uint8_t green, uint8_t blue) { return static_cast<uint8_t>(Luma(red, green, blue)); }
+
+Image ConvertChannels(const Image& image, int64_t channels) {
+  if (!IsSupportedChannelCount(channels) || !IsSupportedChannelCount(image.channels)) return {};
+  if (channels == image.channels) return image;
+  const int64_t pixel_count = image.width * image.height;
+  Image out{.width = image.width, .height = image.height, .channels = channels, .pixels = {}};
+  out.pixels.resize(static_cast<size_t>(pixel_count * channels));
+  for (int64_t i = 0; i < pixel_count; ++i) {
+    FromRgba(ToRgba(image.pixels.data() + i * image.channels, image.channels), channels,
+             out.pixels.data() + i * channels);
+  }
+  return out;
+}
+
+Image Resize(const Image& image, int64_t width, int64_t height) {
+  if (width <= 0 || height <= 0 || image.width <= 0 || image.height <= 0) return {};
+  // Separable: rows are resized horizontally first, then combined vertically.
+  const std::vector<float> rows = ResizeRowsHorizontally(image, TapsFor(image.width, width), width);
+  Image out{.width = width, .height = height, .channels = image.channels, .pixels = {}};
+  out.pixels.resize(static_cast<size_t>(width * height * image.channels));
+  CombineRowsVertically(rows, TapsFor(image.height, height), out);
+  return out;
+}
+
+void ToPlanarFloat(const Image& image, std::span<const float> mean, std::span<const float> std, float* dst) {
+  const int64_t plane = image.width * image.height;
+  for (int64_t c = 0; c < image.channels; ++c) {
+    // Channels without a mean/std entry are only scaled to [0, 1] (see the header).
+    const float channel_mean = static_cast<size_t>(c) < mean.size() ? mean[c] : 0.0f;
+    const float channel_std = static_cast<size_t>(c) < std.size() ? std[c] : 1.0f;
+    const float scale = 1.0f / (kMaxSampleF * channel_std);
+    const float shift = channel_mean / channel_std;
+    float* out = dst + c * plane;
+    const uint8_t* in = image.pixels.data() + c;
+    for (int64_t i = 0; i < plane; ++i) out[i] = static_cast<float>(in[i * image.channels]) * scale - shift;
+  }
+}
+
+}  // namespace fovea::imageio

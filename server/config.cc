@@ -1,0 +1,210 @@
+#include "server/config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <sstream>
+
+namespace fovea::server {
+namespace {
+
+constexpr int kMaxThreads = 1024;
+
+// One configurable setting: its flag, environment variable, help line and how a text value is applied.
+struct FlagSpec {
+  const char* name;  // without the leading "--"
+  const char* env;
+  const char* value_name;
+  const char* help;
+  std::function<Status(const std::string& value, ServerConfig& config)> apply;
+  std::function<std::string(const ServerConfig& config)> show_default;
+};
+
+StatusOr<int64_t> ParseInt(const std::string& text, int64_t min, int64_t max) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, error] = std::from_chars(text.data(), end, value);
+  if (error != std::errc() || ptr != end) return InvalidArgument("'" + text + "' is not an integer");
+  if (value < min || value > max) {
+    return InvalidArgument(text + " is outside [" + std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  return value;
+}
+
+// Accepts a byte count with an optional binary suffix: "1048576", "512KiB", "64MiB", "1GiB".
+StatusOr<size_t> ParseBytes(const std::string& text) {
+  constexpr std::pair<const char*, int> kSuffixes[] = {{"KiB", 10}, {"MiB", 20}, {"GiB", 30}};
+  std::string digits = text;
+  int shift = 0;
+  for (const auto& [suffix, bits] : kSuffixes) {
+    const std::string s = suffix;
+    if (text.size() > s.size() && text.ends_with(s)) {
+      digits = text.substr(0, text.size() - s.size());
+      shift = bits;
+    }
+  }
+  constexpr int64_t kMaxBytes = int64_t{1} << 40;
+  FOVEA_ASSIGN_OR_RETURN(int64_t value, ParseInt(digits, 1, kMaxBytes >> shift));
+  return static_cast<size_t>(value) << shift;
+}
+
+template <typename T>
+std::function<Status(const std::string&, ServerConfig&)> IntSetter(T ServerConfig::*field, int64_t min, int64_t max) {
+  return [field, min, max](const std::string& value, ServerConfig& config) -> Status {
+    FOVEA_ASSIGN_OR_RETURN(int64_t parsed, ParseInt(value, min, max));
+    config.*field = static_cast<T>(parsed);
+    return OkStatus();
+  };
+}
+
+std::function<Status(const std::string&, ServerConfig&)> BytesSetter(size_t ServerConfig::*field) {
+  return [field](const std::string& value, ServerConfig& config) -> Status {
+    FOVEA_ASSIGN_OR_RETURN(config.*field, ParseBytes(value));
+    return OkStatus();
+  };
+}
+
+Status SetLogFormat(const std::string& value, ServerConfig& config) {
+  if (value == "text") {
+    config.log_format = LogFormat::kText;
+  } else if (value == "json") {
+    config.log_format = LogFormat::kJson;
+  } else {
+    return InvalidArgument("'" + value + "' is not a log format (text, json)");
+  }
+  return OkStatus();
+}
+
+Status SetLogLevel(const std::string& value, ServerConfig& config) {
+  for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
+    if (value == level) {
+      config.log_level = value;
+      return OkStatus();
+    }
+  }
+  return InvalidArgument("'" + value + "' is not a log level (trace, debug, info, warn, error, critical, off)");
+}
+
+std::string ShowBytes(size_t bytes) {
+  if (bytes % (size_t{1} << 20) == 0) return std::to_string(bytes >> 20) + "MiB";
+  return std::to_string(bytes);
+}
+
+const std::vector<FlagSpec>& FlagSpecs() {
+  static const std::vector<FlagSpec> specs = {
+      {"address", "FOVEA_ADDRESS", "HOST:PORT", "Address the gRPC server listens on.",
+       [](const std::string& v, ServerConfig& c) {
+         if (v.empty()) return InvalidArgument("address is empty");
+         c.address = v;
+         return OkStatus();
+       },
+       [](const ServerConfig& c) { return c.address; }},
+      {"model-repository", "FOVEA_MODEL_REPOSITORY", "DIR",
+       "Folder of models laid out as <name>/<version>/model.onnx; every model is loaded, the highest version is "
+       "served by default.",
+       [](const std::string& v, ServerConfig& c) {
+         if (v.empty()) return InvalidArgument("model repository path is empty");
+         c.model_repository = v;
+         return OkStatus();
+       },
+       [](const ServerConfig& c) { return c.model_repository; }},
+      {"max-image-bytes", "FOVEA_MAX_IMAGE_BYTES", "BYTES",
+       "Largest encoded image or raw tensor accepted (suffixes KiB, MiB, GiB).",
+       BytesSetter(&ServerConfig::max_image_bytes), [](const ServerConfig& c) { return ShowBytes(c.max_image_bytes); }},
+      {"max-image-pixels", "FOVEA_MAX_IMAGE_PIXELS", "N",
+       "Largest width*height of one image, checked from the header before decoding.",
+       IntSetter(&ServerConfig::max_image_pixels, 1, int64_t{1} << 40),
+       [](const ServerConfig& c) { return std::to_string(c.max_image_pixels); }},
+      {"max-message-bytes", "FOVEA_MAX_MESSAGE_BYTES", "BYTES",
+       "Largest gRPC request or response message (suffixes KiB, MiB, GiB); larger requests fail with "
+       "RESOURCE_EXHAUSTED.",
+       BytesSetter(&ServerConfig::max_message_bytes),
+       [](const ServerConfig& c) { return ShowBytes(c.max_message_bytes); }},
+      {"max-images-per-request", "FOVEA_MAX_IMAGES_PER_REQUEST", "N",
+       "Most images one Classify request may carry (they run as one batch).",
+       IntSetter(&ServerConfig::max_images_per_request, 1, int64_t{1} << 20),
+       [](const ServerConfig& c) { return std::to_string(c.max_images_per_request); }},
+      {"threads", "FOVEA_THREADS", "N", "Inference worker threads; 0 means one per hardware thread.",
+       IntSetter(&ServerConfig::threads, 0, kMaxThreads),
+       [](const ServerConfig& c) { return std::to_string(c.threads); }},
+      {"shutdown-timeout", "FOVEA_SHUTDOWN_TIMEOUT", "SECONDS",
+       "On SIGTERM/SIGINT, how long in-flight requests may take to finish before they are cancelled.",
+       IntSetter(&ServerConfig::shutdown_timeout_seconds, 0, 3600),
+       [](const ServerConfig& c) { return std::to_string(c.shutdown_timeout_seconds); }},
+      {"log-format", "FOVEA_LOG_FORMAT", "text|json", "Log line format on stderr.", SetLogFormat,
+       [](const ServerConfig& c) { return std::string(c.log_format == LogFormat::kJson ? "json" : "text"); }},
+      {"log-level", "FOVEA_LOG_LEVEL", "LEVEL",
+       "Least severe level logged: trace, debug, info, warn, error, critical, off.", SetLogLevel,
+       [](const ServerConfig& c) { return c.log_level; }},
+  };
+  return specs;
+}
+
+const FlagSpec* FindFlag(const std::string& name) {
+  for (const FlagSpec& spec : FlagSpecs()) {
+    if (name == spec.name) return &spec;
+  }
+  return nullptr;
+}
+
+// Applies "--name=value" and "--name value" arguments over `config`.
+Status ApplyArgs(const std::vector<std::string>& args, ParsedFlags& parsed) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      parsed.help_requested = true;
+      continue;
+    }
+    if (!arg.starts_with("--")) return InvalidArgument("unexpected argument '" + arg + "' (see --help)");
+    const size_t equals = arg.find('=');
+    const std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
+    const FlagSpec* spec = FindFlag(name);
+    if (spec == nullptr) return InvalidArgument("unknown flag --" + name + " (see --help)");
+    std::string value;
+    if (equals != std::string::npos) {
+      value = arg.substr(equals + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return InvalidArgument("flag --" + name + " needs a value");
+    }
+    FOVEA_RETURN_IF_ERROR(spec->apply(value, parsed.config).WithContext("flag --" + name));
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+std::optional<std::string> ProcessEnv(const std::string& name) {
+  const char* value = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe): read once at startup
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+StatusOr<ParsedFlags> ParseServerFlags(const std::vector<std::string>& args, const EnvLookup& env) {
+  ParsedFlags parsed;
+  for (const FlagSpec& spec : FlagSpecs()) {
+    if (std::optional<std::string> value = env(spec.env)) {
+      FOVEA_RETURN_IF_ERROR(spec.apply(*value, parsed.config).WithContext(std::string("environment ") + spec.env));
+    }
+  }
+  FOVEA_RETURN_IF_ERROR(ApplyArgs(args, parsed));
+  return parsed;
+}
+
+std::string ServerHelpText() {
+  const ServerConfig defaults;
+  std::ostringstream out;
+  out << "Usage: fovea-server [FLAGS]\n\n"
+      << "Serves the ONNX models of a model repository over gRPC: fovea.v1.Inference (Classify, ListModels,\n"
+      << "GetModel), grpc.health.v1.Health and server reflection, all on one port. SIGTERM or SIGINT stops\n"
+      << "accepting requests, lets in-flight ones finish and exits 0.\n\nFlags (each also read from its environment "
+      << "variable; a flag wins over the variable):\n";
+  for (const FlagSpec& spec : FlagSpecs()) {
+    out << "  --" << spec.name << "=" << spec.value_name << "  [$" << spec.env << ", default "
+        << spec.show_default(defaults) << "]\n      " << spec.help << "\n";
+  }
+  out << "  --help\n      Print this text and exit.\n";
+  return out.str();
+}
+
+}  // namespace fovea::server

@@ -1,0 +1,50 @@
+#pragma once
+// fovea-server configuration: every setting is a command-line flag with a FOVEA_* environment variable equivalent.
+// Precedence: flag, then environment, then the built-in default.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+
+namespace fovea::server {
+
+enum class LogFormat { kText, kJson };
+
+struct ServerConfig {
+  std::string address = "0.0.0.0:50051";
+  std::string model_repository = "models";
+  size_t max_image_bytes = size_t{32} << 20;     // per encoded image or raw tensor
+  int64_t max_image_pixels = int64_t{64} << 20;  // width * height of one image, checked before decoding
+  size_t max_message_bytes = size_t{64} << 20;   // largest request gRPC accepts (its own default is 4 MB)
+  int64_t max_images_per_request = 1024;
+  int threads = 0;                        // inference workers; 0 = one per hardware thread
+  int64_t shutdown_timeout_seconds = 30;  // grace period for in-flight requests on SIGTERM/SIGINT
+  LogFormat log_format = LogFormat::kText;
+  std::string log_level = "info";
+};
+
+// The result of parsing: a configuration, or a request for the help text.
+struct ParsedFlags {
+  ServerConfig config;
+  bool help_requested = false;
+};
+
+// Looks up an environment variable; std::nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+
+// The process environment, as an EnvLookup.
+std::optional<std::string> ProcessEnv(const std::string& name);
+
+// Parses `args` (without the program name) and FOVEA_* variables from `env`. Errors name the flag or variable and
+// the bad value.
+StatusOr<ParsedFlags> ParseServerFlags(const std::vector<std::string>& args, const EnvLookup& env);
+
+// The --help text: every flag, its environment variable, its default and what it does.
+std::string ServerHelpText();
+
+}  // namespace fovea::server

@@ -1,0 +1,43 @@
+#pragma once
+// Image pipeline: turns one fovea.v1.ImageInput into the model-ready planar float input of one image.
+//
+// Resize policy: every image is converted to the model's channel count (gray↔RGB by BT.601 luma, alpha composited
+// over black) and resized with bilinear interpolation straight to the model's height × width. The aspect ratio is not
+// kept (no crop, no padding): the models are trained on images resized the same way. Then pixels are scaled to
+// [0, 1] and normalized with the model's mean/std. A DATA_TYPE_FLOAT32 tensor skips all of this and must already
+// have the model's exact [channels, height, width] shape.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/status.h"
+#include "fovea/v1/inference.pb.h"
+
+namespace fovea::server {
+
+// What one image must become: [channels, height, width] floats, normalized with mean/std (empty = none).
+struct InputSpec {
+  int64_t channels = 0;
+  int64_t height = 0;
+  int64_t width = 0;
+  std::vector<float> mean;
+  std::vector<float> std;
+
+  int64_t num_elements() const { return channels * height * width; }
+};
+
+// Limits checked before any pixel buffer is allocated.
+struct ImageLimits {
+  size_t max_image_bytes = size_t{32} << 20;     // encoded bytes or raw tensor bytes
+  int64_t max_image_pixels = int64_t{64} << 20;  // width * height
+};
+
+// Writes the image's model input into `dst` (spec.num_elements() floats). Errors name the problem:
+// RESOURCE_EXHAUSTED for bytes over max_image_bytes; INVALID_ARGUMENT for anything else (undecodable or truncated
+// bytes, dimensions over the pixel limit, a malformed tensor).
+Status PrepareImage(const v1::ImageInput& input, const InputSpec& spec, const ImageLimits& limits,
+                    std::span<float> dst);
+
+}  // namespace fovea::server

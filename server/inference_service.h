@@ -1,0 +1,35 @@
+#pragma once
+// InferenceService: fovea.v1.Inference on gRPC's callback API. Thin by design: validate, look the model up, hand the
+// work to the engine-facing code (classifier.h) on a worker thread, convert the answer back.
+
+#include <grpcpp/grpcpp.h>
+
+#include "fovea/v1/inference.grpc.pb.h"
+#include "server/classifier.h"
+#include "server/model_repository.h"
+#include "server/worker_pool.h"
+
+namespace fovea::server {
+
+class InferenceService final : public v1::Inference::CallbackService {
+ public:
+  // `repository` and `workers` are borrowed and must outlive the service.
+  InferenceService(const ModelRepository& repository, WorkerPool& workers, ClassifyOptions options);
+
+  grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context, const v1::ClassifyRequest* request,
+                                     v1::ClassifyResponse* response) override;
+  grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context, const v1::ListModelsRequest* request,
+                                       v1::ListModelsResponse* response) override;
+  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context, const v1::GetModelRequest* request,
+                                     v1::GetModelResponse* response) override;
+
+ private:
+  const ModelRepository& repository_;
+  WorkerPool& workers_;
+  ClassifyOptions options_;
+};
+
+// Fills `response` with the description of `model`; `versions` lists every loaded version of it.
+void DescribeModel(const ServedModel& model, const std::vector<int64_t>& versions, v1::GetModelResponse& response);
+
+}  // namespace fovea::server

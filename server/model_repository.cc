@@ -1,0 +1,201 @@
+#include "server/model_repository.h"
+
+#include <charconv>
+#include <system_error>
+
+#include <spdlog/spdlog.h>
+
+namespace fovea::server {
+namespace {
+
+constexpr size_t kMaxModelNameLength = 128;
+constexpr char kModelFileName[] = "model.onnx";
+constexpr int64_t kImageRank = 4;   // NCHW
+constexpr int64_t kScoresRank = 2;  // [batch, classes]
+
+std::string ModelTitle(const std::string& name, int64_t version) {
+  return "model '" + name + "' version " + std::to_string(version);
+}
+
+template <typename Container, typename Format>
+std::string JoinKeys(const Container& items, Format format) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + format(item);
+  return out.empty() ? "none" : out;
+}
+
+// One image dimension: the metadata value when set, else the graph's static size, else an error naming the key.
+StatusOr<int64_t> ResolveDimension(int64_t from_metadata, int64_t from_graph, const char* key) {
+  if (from_metadata > 0 && from_graph > 0 && from_metadata != from_graph) {
+    return FailedPrecondition(std::string(key) + " is " + std::to_string(from_metadata) + " but the graph input has " +
+                              std::to_string(from_graph));
+  }
+  if (from_metadata > 0) return from_metadata;
+  if (from_graph > 0) return from_graph;
+  return FailedPrecondition(std::string("the graph input leaves this size free and metadata key ") + key +
+                            " is not set");
+}
+
+Status ResolveGeometry(const engine::Model& model, ServedModel& served) {
+  const engine::Graph& graph = model.graph();
+  if (graph.inputs.size() != 1 || graph.inputs[0].shape.size() != kImageRank) {
+    return FailedPrecondition("a classifier needs exactly one NCHW input, the graph has " +
+                              std::to_string(graph.inputs.size()));
+  }
+  if (graph.outputs.empty()) return FailedPrecondition("the graph has no output");
+  const engine::ModelMetadata& metadata = model.metadata();
+  if (metadata.input_layout != "NCHW") {
+    return FailedPrecondition("input layout " + metadata.input_layout + " is not served; Classify feeds NCHW");
+  }
+  const engine::Shape& shape = graph.inputs[0].shape;
+  FOVEA_ASSIGN_OR_RETURN(served.channels, ResolveDimension(metadata.input_channels, shape[1], "fovea.input.channels"));
+  FOVEA_ASSIGN_OR_RETURN(served.height, ResolveDimension(metadata.input_height, shape[2], "fovea.input.height"));
+  FOVEA_ASSIGN_OR_RETURN(served.width, ResolveDimension(metadata.input_width, shape[3], "fovea.input.width"));
+  // One value applies to every channel (docs/model-format.md); otherwise one per channel.
+  const auto channel_count = static_cast<size_t>(served.channels);
+  for (const std::vector<float>* values : {&metadata.mean, &metadata.std}) {
+    if (values->size() > 1 && values->size() != channel_count) {
+      return FailedPrecondition("fovea.input.mean/std need 1 value or one per input channel (" +
+                                std::to_string(served.channels) + ")");
+    }
+  }
+  const int producer = graph.ProducerOf(graph.outputs[0].name);
+  served.outputs_probabilities = producer >= 0 && graph.nodes[static_cast<size_t>(producer)].op->type() == "Softmax";
+  return OkStatus();
+}
+
+// Runs one zero image to compile the batch-1 plan and learn the class count from the real output.
+Status WarmUp(ServedModel& served) {
+  const engine::Tensor zeros(engine::DataType::kFloat32, {1, served.channels, served.height, served.width});
+  FOVEA_ASSIGN_OR_RETURN(std::vector<engine::Tensor> outputs, served.session->Run({&zeros, 1}));
+  if (outputs.empty() || outputs[0].rank() != kScoresRank || outputs[0].dim(0) != 1 || outputs[0].dim(1) < 1) {
+    return FailedPrecondition("a classifier must output [batch, classes] scores, got " +
+                              (outputs.empty() ? std::string("nothing") : engine::ShapeToString(outputs[0].shape())));
+  }
+  served.num_classes = outputs[0].dim(1);
+  const auto& labels = served.model->metadata().labels;
+  if (!labels.empty() && static_cast<int64_t>(labels.size()) != served.num_classes) {
+    return FailedPrecondition("fovea.labels has " + std::to_string(labels.size()) + " labels but the model outputs " +
+                              std::to_string(served.num_classes) + " classes");
+  }
+  return OkStatus();
+}
+
+// A version folder's name as a positive integer, or 0 when it is not one.
+int64_t ParseVersion(const std::string& text) {
+  int64_t version = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), version);
+  if (error != std::errc() || end != text.data() + text.size() || version <= 0) return 0;
+  return version;
+}
+
+// Loads the versions of one model folder into `versions`, skipping (and logging) what cannot serve.
+void ScanModelFolder(const std::filesystem::path& folder, const std::string& name, const ModelLoader& loader,
+                     std::map<int64_t, std::shared_ptr<const ServedModel>>& versions) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
+    const std::string version_text = entry.path().filename().string();
+    const int64_t version = ParseVersion(version_text);
+    const std::filesystem::path file = entry.path() / kModelFileName;
+    if (version == 0 || !std::filesystem::is_regular_file(file, error)) {
+      spdlog::warn("model repository: skipping {} (not <positive version>/{})", entry.path().string(), kModelFileName);
+      continue;
+    }
+    StatusOr<std::shared_ptr<const engine::Model>> model = loader(file.string());
+    StatusOr<std::shared_ptr<const ServedModel>> served =
+        model.ok() ? PrepareModel(name, version, *model) : StatusOr<std::shared_ptr<const ServedModel>>(model.status());
+    if (!served.ok()) {
+      spdlog::error("model repository: {} not loaded: {}", file.string(), served.status().ToString());
+      continue;
+    }
+    spdlog::info("model repository: loaded {} ({}x{}x{} input, {} classes)", ModelTitle(name, version),
+                 (*served)->channels, (*served)->height, (*served)->width, (*served)->num_classes);
+    versions[version] = std::move(*served);
+  }
+}
+
+}  // namespace
+
+Status ValidateModelName(std::string_view name) {
+  if (name.empty()) return InvalidArgument("model name is empty");
+  if (name.size() > kMaxModelNameLength) {
+    return InvalidArgument("model name is longer than " + std::to_string(kMaxModelNameLength) + " characters");
+  }
+  for (char c : name) {
+    const bool allowed =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!allowed || name.front() == '.') {
+      return InvalidArgument("model name '" + std::string(name) +
+                             "' is invalid: use letters, digits, '.', '_' and '-', not starting with '.'");
+    }
+  }
+  return OkStatus();
+}
+
+StatusOr<std::shared_ptr<const ServedModel>> PrepareModel(std::string name, int64_t version,
+                                                          std::shared_ptr<const engine::Model> model) {
+  auto served = std::make_shared<ServedModel>();
+  served->name = std::move(name);
+  served->version = version;
+  served->model = std::move(model);
+  const std::string title = ModelTitle(served->name, version);
+  FOVEA_RETURN_IF_ERROR(ResolveGeometry(*served->model, *served).WithContext(title));
+  FOVEA_ASSIGN_OR_RETURN(served->session, engine::Session::Create(served->model));
+  FOVEA_RETURN_IF_ERROR(WarmUp(*served).WithContext(title));
+  return std::shared_ptr<const ServedModel>(std::move(served));
+}
+
+StatusOr<ModelCatalog> ScanRepository(const std::filesystem::path& root, const ModelLoader& loader) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(root, error)) {
+    return NotFound("model repository " + root.string() + " is not a directory");
+  }
+  ModelCatalog catalog;
+  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_directory(error) || !ValidateModelName(name).ok()) {
+      spdlog::warn("model repository: skipping {} (not a model folder)", entry.path().string());
+      continue;
+    }
+    std::map<int64_t, std::shared_ptr<const ServedModel>> versions;
+    ScanModelFolder(entry.path(), name, loader, versions);
+    if (!versions.empty()) catalog[name] = std::move(versions);
+  }
+  if (error) return NotFound("model repository " + root.string() + " cannot be read: " + error.message());
+  return catalog;
+}
+
+ModelRepository::ModelRepository(ModelCatalog catalog)
+    : catalog_(std::make_shared<const ModelCatalog>(std::move(catalog))) {}
+
+std::shared_ptr<const ModelCatalog> ModelRepository::Snapshot() const {
+  std::lock_guard lock(mutex_);
+  return catalog_;
+}
+
+void ModelRepository::Replace(ModelCatalog catalog) {
+  auto next = std::make_shared<const ModelCatalog>(std::move(catalog));
+  std::lock_guard lock(mutex_);
+  catalog_ = std::move(next);
+}
+
+StatusOr<std::shared_ptr<const ServedModel>> ModelRepository::Find(std::string_view name, int64_t version) const {
+  FOVEA_RETURN_IF_ERROR(ValidateModelName(name));
+  if (version < 0) return InvalidArgument("model version " + std::to_string(version) + " is negative");
+  const std::shared_ptr<const ModelCatalog> catalog = Snapshot();
+  const auto model = catalog->find(std::string(name));
+  if (model == catalog->end() || model->second.empty()) {
+    return NotFound("model '" + std::string(name) +
+                    "' not found; served models: " + JoinKeys(*catalog, [](const auto& item) { return item.first; }));
+  }
+  const auto& versions = model->second;
+  const auto found = version == 0 ? std::prev(versions.end()) : versions.find(version);
+  if (found == versions.end()) {
+    return NotFound(
+        "model '" + std::string(name) + "' has no version " + std::to_string(version) +
+        "; loaded versions: " + JoinKeys(versions, [](const auto& item) { return std::to_string(item.first); }));
+  }
+  return found->second;
+}
+
+}  // namespace fovea::server

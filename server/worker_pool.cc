@@ -1,0 +1,51 @@
+#include "server/worker_pool.h"
+
+#include <algorithm>
+
+namespace fovea::server {
+
+WorkerPool::WorkerPool(int threads) {
+  const int count = std::max(threads, 1);
+  workers_.reserve(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) workers_.emplace_back([this] { RunWorker(); });
+}
+
+WorkerPool::~WorkerPool() { Stop(); }
+
+bool WorkerPool::Submit(std::function<void()> job) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return false;
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void WorkerPool::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+}
+
+void WorkerPool::RunWorker() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+      // Drain before exiting: every accepted request gets its answer during shutdown.
+      if (jobs_.empty()) return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job();
+  }
+}
+
+}  // namespace fovea::server

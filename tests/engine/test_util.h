@@ -1,0 +1,70 @@
+#pragma once
+// Helpers for engine tests: seeded random tensors, one-node graphs, running a graph through Session, and comparing
+// tensors with a tolerance.
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "engine/graph.h"
+#include "engine/session.h"
+
+namespace fovea::engine::testing {
+
+// Relative tolerance of the oneDNN paths against the double-accumulating reference kernels.
+constexpr float kRelativeTolerance = 1e-4f;
+
+// A float32 tensor of `shape` with values uniform in [low, high), from a generator seeded with `seed`.
+Tensor RandomTensor(const Shape& shape, uint32_t seed, float low = -1.0f, float high = 1.0f);
+
+// An operand of a one-node graph: a graph input (runtime) or an initializer (constant). An absent optional input is
+// an Operand whose tensor has no data.
+struct Operand {
+  Tensor tensor;
+  bool constant = false;
+};
+Operand Runtime(Tensor t);
+Operand Constant(Tensor t);
+Operand Absent();
+
+// A graph with one node running `op` on `operands`, named in0, in1, ...; its single output is "out".
+Graph OneNodeGraph(std::shared_ptr<const Op> op, const std::vector<Operand>& operands);
+
+// Appends a node computing `outputs` from `inputs` with `op` (a StatusOr from an op's Create; fails the test on error).
+template <typename OpOr>
+void AddNode(Graph& graph, const std::string& name, OpOr op, std::vector<std::string> inputs,
+             std::vector<std::string> outputs) {
+  ASSERT_TRUE(op.ok()) << name << ": " << op.status().ToString();
+  graph.nodes.push_back(
+      {name, std::shared_ptr<const Op>(std::move(op).value()), std::move(inputs), std::move(outputs)});
+}
+
+// Runs `graph` through a Session (graph passes off) on `inputs`; fails the test on error.
+StatusOr<std::vector<Tensor>> RunSession(const Graph& graph, const std::vector<Tensor>& inputs, bool optimize = false);
+
+// Asserts that `actual` matches `expected` in shape and every element within kRelativeTolerance (relative to
+// max(1, |expected|)).
+::testing::AssertionResult TensorsNear(const Tensor& expected, const Tensor& actual,
+                                       float tolerance = kRelativeTolerance);
+
+// Builds the one-node graph, runs it through Session and checks the output against op->Reference on the same values.
+::testing::AssertionResult EmitMatchesReference(std::shared_ptr<const Op> op, const std::vector<Operand>& operands,
+                                                float tolerance = kRelativeTolerance);
+
+// A tensor from explicit values, for hand-computed checks.
+Tensor Floats(const Shape& shape, std::vector<float> values);
+Tensor Int64s(const Shape& shape, std::vector<int64_t> values);
+
+// Unwraps a StatusOr in tests: aborts the current test body with the status message when it failed.
+#define FOVEA_ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  FOVEA_ASSERT_OK_AND_ASSIGN_IMPL(FOVEA_CONCAT(test_or_, __LINE__), lhs, expr)
+#define FOVEA_ASSERT_OK_AND_ASSIGN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                    \
+  ASSERT_TRUE(tmp.ok()) << tmp.status().ToString();     \
+  lhs = std::move(tmp).value()
+
+}  // namespace fovea::engine::testing

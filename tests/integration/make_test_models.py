@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""Writes the model repository and sample files the integration tests serve and send.
+
+Usage: make_test_models.py OUTPUT_DIR
+
+OUTPUT_DIR/models/tiny/1/model.onnx   1x28x28 gray -> 10 classes, ends in Softmax
+OUTPUT_DIR/models/tiny/2/model.onnx   same architecture, other weights, outputs logits (the server applies softmax)
+OUTPUT_DIR/models/rgb/1/model.onnx    3x16x16 RGB -> 3 classes, per-channel mean/std
+OUTPUT_DIR/models/broken/1/model.onnx not an ONNX file: the server must skip it and serve the others
+OUTPUT_DIR/images/sample.jpg          a JPEG (the C++ tests write their PNGs themselves)
+Weights come from fixed seeds, so every run writes the same files.
+"""
+import os
+import sys
+
+import cv2
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 13
+IR_VERSION = 8
+
+
+def classifier(seed, channels, size, classes, labels, mean, std, softmax):
+    """conv3x3(8) -> relu -> global average pool -> flatten -> gemm(classes) [-> softmax]."""
+    rng = np.random.RandomState(seed)
+    filters = 8
+    weights = [
+        numpy_helper.from_array(rng.randn(filters, channels, 3, 3).astype(np.float32), "conv.weight"),
+        numpy_helper.from_array(rng.randn(filters).astype(np.float32) * 0.1, "conv.bias"),
+        numpy_helper.from_array(rng.randn(classes, filters).astype(np.float32) * 0.3, "fc.weight"),
+        numpy_helper.from_array(rng.randn(classes).astype(np.float32) * 0.1, "fc.bias"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["input", "conv.weight", "conv.bias"], ["conv"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["conv"], ["relu"], name="relu"),
+        helper.make_node("GlobalAveragePool", ["relu"], ["pool"], name="pool"),
+        helper.make_node("Flatten", ["pool"], ["flat"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["flat", "fc.weight", "fc.bias"], ["logits" if softmax else "scores"], name="fc",
+                         transB=1),
+    ]
+    if softmax:
+        nodes.append(helper.make_node("Softmax", ["logits"], ["scores"], name="softmax", axis=1))
+    graph = helper.make_graph(
+        nodes, "test_classifier",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", channels, size, size])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", classes])],
+        initializer=weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="fovea-tests")
+    model.ir_version = IR_VERSION
+    metadata = {
+        "fovea.labels": "\n".join(labels),
+        "fovea.input.channels": str(channels),
+        "fovea.input.height": str(size),
+        "fovea.input.width": str(size),
+        "fovea.input.mean": ", ".join(str(m) for m in mean),
+        "fovea.input.std": ", ".join(str(s) for s in std),
+    }
+    helper.set_model_props(model, metadata)
+    onnx.checker.check_model(model)
+    return model
+
+
+def save(model, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(model, path)
+
+
+def main():
+    out = sys.argv[1]
+    digits = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    save(classifier(1, 1, 28, 10, digits, [0.5], [0.25], softmax=True), f"{out}/models/tiny/1/model.onnx")
+    save(classifier(2, 1, 28, 10, digits, [0.5], [0.25], softmax=False), f"{out}/models/tiny/2/model.onnx")
+    save(classifier(3, 3, 16, 3, ["red", "green", "blue"], [0.485, 0.456, 0.406], [0.229, 0.224, 0.225],
+                    softmax=True), f"{out}/models/rgb/1/model.onnx")
+    os.makedirs(f"{out}/models/broken/1", exist_ok=True)
+    with open(f"{out}/models/broken/1/model.onnx", "wb") as f:
+        f.write(b"this is not an ONNX model")
+    os.makedirs(f"{out}/images", exist_ok=True)
+    gradient = np.tile(np.arange(0, 256, 8, dtype=np.uint8), (24, 1))
+    image = np.dstack([gradient, gradient[::-1], np.full_like(gradient, 128)])
+    ok, jpeg = cv2.imencode(".jpg", image)
+    assert ok
+    with open(f"{out}/images/sample.jpg", "wb") as f:
+        f.write(jpeg.tobytes())
+
+
+if __name__ == "__main__":
+    main()

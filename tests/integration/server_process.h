@@ -1,0 +1,62 @@
+#pragma once
+// Runs the real fovea-server binary on a free 127.0.0.1 port for a test, and runs the real `fovea` CLI.
+// Binary and data paths come from CMake (FOVEA_SERVER_BINARY, FOVEA_CLI_BINARY, FOVEA_TEST_DATA_DIR).
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fovea::testing {
+
+// Folder with models/ (the test model repository) and images/, written by make_test_models.py at build time.
+std::string TestDataDir();
+
+// A fresh empty folder under $TMPDIR (or /tmp), removed by the caller if it cares.
+std::string MakeTempDir();
+
+class ServerProcess {
+ public:
+  // Starts fovea-server with --address 127.0.0.1:<free port>, the test model repository and `extra_args`, then waits
+  // until grpc.health.v1 answers SERVING. Returns nullptr (after a gtest failure naming why) when it does not.
+  static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& extra_args = {});
+  ~ServerProcess();  // kills the server if it still runs and removes its log folder
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  const std::string& address() const { return address_; }
+
+  // Sends `signal` and waits for the exit; returns the exit status, or -1 when it died by a signal or took longer
+  // than the timeout.
+  int StopWith(int signal);
+
+  // Everything the server wrote to stderr so far.
+  std::string Log() const;
+
+ private:
+  ServerProcess(pid_t pid, std::string address, std::string log_dir)
+      : pid_(pid), address_(std::move(address)), log_dir_(std::move(log_dir)) {}
+  bool WaitUntilServing();
+
+  pid_t pid_;
+  std::string address_;
+  std::string log_dir_;  // holds server.log; removed with the ServerProcess
+};
+
+struct CommandResult {
+  int exit_code = -1;  // -1 when killed by a signal
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` (argv[0] a path) to completion, capturing stdout and stderr; `env` entries are set in the child's
+// environment on top of the test's own.
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const std::vector<std::pair<std::string, std::string>>& env = {});
+
+// Runs the `fovea` CLI with `args`.
+CommandResult RunCli(const std::vector<std::string>& args);
+
+}  // namespace fovea::testing

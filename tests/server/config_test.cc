@@ -1,0 +1,99 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "server/grpc_status.h"
+
+namespace fovea::server {
+namespace {
+
+EnvLookup FakeEnv(std::map<std::string, std::string> values) {
+  return [values](const std::string& name) -> std::optional<std::string> {
+    const auto found = values.find(name);
+    if (found == values.end()) return std::nullopt;
+    return found->second;
+  };
+}
+
+TEST(ServerConfigTest, DefaultsMatchTheDocumentedOnes) {
+  const auto parsed = ParseServerFlags({}, FakeEnv({}));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->config.address, "0.0.0.0:50051");
+  EXPECT_EQ(parsed->config.model_repository, "models");
+  EXPECT_EQ(parsed->config.max_message_bytes, size_t{64} << 20);
+  EXPECT_EQ(parsed->config.log_format, LogFormat::kText);
+  EXPECT_FALSE(parsed->help_requested);
+}
+
+TEST(ServerConfigTest, EnvironmentAppliesAndFlagsWinOverIt) {
+  const auto parsed = ParseServerFlags({"--address=127.0.0.1:9000", "--max-image-bytes", "512KiB"},
+                                       FakeEnv({{"FOVEA_ADDRESS", "0.0.0.0:1"},
+                                                {"FOVEA_LOG_FORMAT", "json"},
+                                                {"FOVEA_MAX_MESSAGE_BYTES", "2GiB"},
+                                                {"FOVEA_THREADS", "3"}}));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->config.address, "127.0.0.1:9000");
+  EXPECT_EQ(parsed->config.log_format, LogFormat::kJson);
+  EXPECT_EQ(parsed->config.max_image_bytes, size_t{512} << 10);
+  EXPECT_EQ(parsed->config.max_message_bytes, size_t{2} << 30);
+  EXPECT_EQ(parsed->config.threads, 3);
+}
+
+struct BadConfigCase {
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string expected_fragment;
+};
+
+class BadServerConfigTest : public ::testing::TestWithParam<BadConfigCase> {};
+
+TEST_P(BadServerConfigTest, ErrorNamesTheFlagOrVariable) {
+  const auto parsed = ParseServerFlags(GetParam().args, FakeEnv(GetParam().env));
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(parsed.status().message().find(GetParam().expected_fragment), std::string::npos)
+      << parsed.status().message();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadServerConfigTest,
+    ::testing::Values(BadConfigCase{{"--threads", "lots"}, {}, "flag --threads: 'lots' is not an integer"},
+                      BadConfigCase{{"--threads", "-1"}, {}, "-1 is outside [0, 1024]"},
+                      BadConfigCase{{"--log-format", "xml"}, {}, "'xml' is not a log format"},
+                      BadConfigCase{{"--log-level", "loud"}, {}, "'loud' is not a log level"},
+                      BadConfigCase{{"--max-message-bytes", "12XB"}, {}, "--max-message-bytes"},
+                      BadConfigCase{{"--no-such-flag"}, {}, "unknown flag --no-such-flag"},
+                      BadConfigCase{{"--address"}, {}, "flag --address needs a value"},
+                      BadConfigCase{{"positional"}, {}, "unexpected argument 'positional'"},
+                      BadConfigCase{{}, {{"FOVEA_MAX_IMAGE_PIXELS", "0"}}, "environment FOVEA_MAX_IMAGE_PIXELS"}));
+
+TEST(ServerConfigTest, HelpListsEveryFlagWithVariableAndDefault) {
+  const auto parsed = ParseServerFlags({"--help"}, FakeEnv({}));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_TRUE(parsed->help_requested);
+  const std::string help = ServerHelpText();
+  for (const char* text : {"--address", "FOVEA_ADDRESS", "--model-repository", "FOVEA_MODEL_REPOSITORY",
+                           "--max-image-bytes", "--max-image-pixels", "--max-message-bytes", "default 64MiB",
+                           "--threads", "--log-format", "--log-level", "--shutdown-timeout", "--help"}) {
+    EXPECT_NE(help.find(text), std::string::npos) << text;
+  }
+}
+
+TEST(GrpcStatusTest, EveryCodeKeepsItsMeaningAndMessage) {
+  for (StatusCode code :
+       {StatusCode::kCancelled, StatusCode::kInvalidArgument, StatusCode::kDeadlineExceeded, StatusCode::kNotFound,
+        StatusCode::kAlreadyExists, StatusCode::kFailedPrecondition, StatusCode::kOutOfRange,
+        StatusCode::kUnimplemented, StatusCode::kInternal, StatusCode::kUnavailable, StatusCode::kDataLoss,
+        StatusCode::kResourceExhausted, StatusCode::kUnauthenticated}) {
+    const grpc::Status status = ToGrpcStatus(Status(code, "why"));
+    EXPECT_EQ(status.error_message(), "why");
+    // The gRPC name of the mapped code is the name our Status prints.
+    EXPECT_EQ(static_cast<int>(status.error_code()), static_cast<int>(code)) << StatusCodeName(code);
+  }
+  EXPECT_TRUE(ToGrpcStatus(OkStatus()).ok());
+}
+
+}  // namespace
+}  // namespace fovea::server

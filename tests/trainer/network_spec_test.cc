@@ -1,0 +1,66 @@
+// Architecture spec parsing: tokens, presets, the appended classifier, shapes, and errors naming the bad token.
+
+#include <gtest/gtest.h>
+
+#include "trainer/network.h"
+#include "trainer/network_spec.h"
+
+namespace fovea::trainer {
+namespace {
+
+TEST(NetworkSpec, ExpandsConvBlocksPoolsAndClassifier) {
+  auto layers = ParseNetworkSpec("c32,c64k5s2,p,gap", 10);
+  ASSERT_TRUE(layers.ok()) << layers.status().ToString();
+  // conv + bn(with fused relu) twice, max pool, global pool, classifier.
+  ASSERT_EQ(layers->size(), 7u);
+  EXPECT_TRUE(std::holds_alternative<ConvLayerParams>((*layers)[0].params));
+  ASSERT_TRUE(std::holds_alternative<BatchNormLayerParams>((*layers)[1].params));
+  EXPECT_TRUE(std::get<BatchNormLayerParams>((*layers)[1].params).fuse_relu);
+  EXPECT_EQ((*layers)[2].kernel, 5);
+  EXPECT_EQ(std::get<ConvLayerParams>((*layers)[2].params).window.strides, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(std::get<ConvLayerParams>((*layers)[2].params).window.pads_begin, (std::vector<int64_t>{2, 2}));
+  EXPECT_TRUE(std::get<PoolLayerParams>((*layers)[5].params).global);
+  EXPECT_EQ(layers->back().name, "classifier");
+  EXPECT_EQ(layers->back().out_features, 10);
+}
+
+TEST(NetworkSpec, PresetsParseAndDefaultHasGlobalAveragePoolHead) {
+  for (const auto& [name, spec] : Presets()) {
+    auto layers = ParseNetworkSpec(name, 10);
+    ASSERT_TRUE(layers.ok()) << name << ": " << layers.status().ToString();
+  }
+  auto layers = ParseNetworkSpec("default", 10);
+  ASSERT_TRUE(layers.ok());
+  const auto& before_classifier = (*layers)[layers->size() - 2];
+  ASSERT_TRUE(std::holds_alternative<PoolLayerParams>(before_classifier.params));
+  EXPECT_TRUE(std::get<PoolLayerParams>(before_classifier.params).global);
+}
+
+TEST(NetworkSpec, BadTokensAreNamed) {
+  for (const std::string bad : {"c32,x7", "c", "c32k", "fc", "p2q3", "c32,,p", "c99999"}) {
+    auto layers = ParseNetworkSpec(bad, 10);
+    ASSERT_FALSE(layers.ok()) << bad;
+    EXPECT_NE(layers.status().message().find("architecture"), std::string::npos) << bad;
+  }
+  auto layers = ParseNetworkSpec("c32,x7", 10);
+  EXPECT_NE(layers.status().message().find("'x7'"), std::string::npos);
+}
+
+TEST(NetworkSpec, NetworkShapesFollowTheLayers) {
+  auto network = Network::Create("c8,p,c16s2,fc32", {1, 28, 28}, 10, 1);
+  ASSERT_TRUE(network.ok()) << network.status().ToString();
+  EXPECT_EQ((*network)->shapes().back(), (engine::Shape{1, 10}));
+  // After the stride-2 conv block: 28 → pool 14 → conv s2 7.
+  const auto* fc = (*network)->parameters().Find("fc1.weight");
+  ASSERT_NE(fc, nullptr);
+  EXPECT_EQ(fc->shape, (engine::Shape{32, 16, 7, 7}));
+  EXPECT_EQ((*network)->parameters().Find("classifier.weight")->shape, (engine::Shape{10, 32}));
+}
+
+TEST(NetworkSpec, WindowLargerThanTheImageIsAnError) {
+  auto network = Network::Create("p,p,p,p,p,p", {1, 28, 28}, 10, 1);
+  EXPECT_FALSE(network.ok());
+}
+
+}  // namespace
+}  // namespace fovea::trainer

@@ -1,0 +1,55 @@
+#include "trainer/engine_check.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/session.h"
+#include "modelio/onnx_import.h"
+#include "trainer/loss.h"
+
+namespace fovea::trainer {
+namespace {
+
+constexpr int64_t kEngineBatch = 200;
+
+}  // namespace
+
+StatusOr<EngineAgreement> CompareWithEngine(const std::string& onnx_bytes, const Dataset& dataset,
+                                            const Normalization& normalization, const EvaluationResult& own) {
+  FOVEA_ASSIGN_OR_RETURN(modelio::ImportedModel imported, modelio::ImportOnnx(onnx_bytes));
+  EngineAgreement agreement;
+  agreement.metadata = imported.metadata;
+  FOVEA_ASSIGN_OR_RETURN(auto model, engine::Model::Create(std::move(imported.graph), imported.metadata));
+  FOVEA_ASSIGN_OR_RETURN(auto session, engine::Session::Create(model));
+  const int64_t classes = dataset.num_classes();
+  std::vector<int32_t> labels(kEngineBatch);
+  for (int64_t start = 0; start < dataset.size(); start += kEngineBatch) {
+    const int64_t count = std::min(kEngineBatch, dataset.size() - start);
+    std::vector<int64_t> indices(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) indices[static_cast<size_t>(i)] = start + i;
+    engine::Tensor input(engine::DataType::kFloat32, {count, dataset.channels, dataset.height, dataset.width});
+    AssembleBatch(dataset, indices, normalization, nullptr, 0, input.data<float>(), labels.data());
+    const engine::Tensor inputs[] = {input};
+    FOVEA_ASSIGN_OR_RETURN(auto outputs, session->Run(inputs));
+    if (outputs.empty() || outputs[0].num_elements() != count * classes) {
+      return Internal(
+          "the engine returned " + engine::ShapeToString(outputs.empty() ? engine::Shape{} : outputs[0].shape()) +
+          " for a batch of " + std::to_string(count) + " images of " + std::to_string(classes) + " classes");
+    }
+    const auto values = outputs[0].floats();
+    agreement.probabilities.insert(agreement.probabilities.end(), values.begin(), values.end());
+  }
+  agreement.images = dataset.size();
+  for (int64_t i = 0; i < dataset.size(); ++i) {
+    const std::span<const float> row(agreement.probabilities.data() + i * classes, static_cast<size_t>(classes));
+    if (ArgMax(row) == own.predictions[static_cast<size_t>(i)]) ++agreement.same_top1;
+    for (int64_t k = 0; k < classes; ++k) {
+      const double difference =
+          std::fabs(row[static_cast<size_t>(k)] - own.probabilities[static_cast<size_t>(i * classes + k)]);
+      agreement.max_probability_difference = std::max(agreement.max_probability_difference, difference);
+    }
+  }
+  return agreement;
+}
+
+}  // namespace fovea::trainer

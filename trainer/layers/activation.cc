@@ -1,0 +1,70 @@
+// Activation layer: the engine's activation kinds (ToEltwise maps them to oneDNN eltwise) with eltwise backward.
+
+#include "trainer/layers/layers.h"
+
+namespace fovea::trainer {
+namespace {
+
+using dnnl::memory;
+
+class ActivationLayer final : public Layer {
+ public:
+  explicit ActivationLayer(const LayerContext& context) : context_(context) {}
+
+  void Init(const engine::ops::ActivationParams& params, const memory::desc& src);
+  const memory::desc& dst_desc() const override { return src_desc_; }
+  const memory& Forward(const memory& src) override;
+  memory Backward(const memory& diff_dst) override;
+
+ private:
+  LayerContext context_;
+  memory::desc src_desc_;
+  dnnl::eltwise_forward forward_;
+  dnnl::eltwise_backward::primitive_desc backward_pd_;
+  dnnl::eltwise_backward backward_;
+  memory dst_, saved_src_, diff_src_;
+  LayoutAdapter diff_dst_adapter_;
+};
+
+void ActivationLayer::Init(const engine::ops::ActivationParams& params, const memory::desc& src) {
+  src_desc_ = src;
+  const engine::ops::EltwiseSpec spec = engine::ops::ToEltwise(params);
+  const auto prop = context_.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+  const dnnl::eltwise_forward::desc desc(prop, spec.algorithm, src, spec.alpha, spec.beta);
+  const dnnl::eltwise_forward::primitive_desc forward_pd(desc, context_.engine);
+  forward_ = dnnl::eltwise_forward(forward_pd);
+  dst_ = NewMemory(forward_pd.dst_desc(), context_);
+  if (!context_.training) return;
+  const dnnl::eltwise_backward::desc backward_desc(spec.algorithm, src, src, spec.alpha, spec.beta);
+  backward_pd_ = dnnl::eltwise_backward::primitive_desc(backward_desc, context_.engine, forward_pd);
+  backward_ = dnnl::eltwise_backward(backward_pd_);
+  diff_src_ = NewMemory(backward_pd_.diff_src_desc(), context_);
+}
+
+const memory& ActivationLayer::Forward(const memory& src) {
+  saved_src_ = src;
+  forward_.execute(context_.stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst_}});
+  return dst_;
+}
+
+memory ActivationLayer::Backward(const memory& diff_dst) {
+  const memory dd = diff_dst_adapter_.Adapt(diff_dst, backward_pd_.diff_dst_desc(), context_);
+  backward_.execute(context_.stream,
+                    {{DNNL_ARG_SRC, saved_src_}, {DNNL_ARG_DIFF_DST, dd}, {DNNL_ARG_DIFF_SRC, diff_src_}});
+  return diff_src_;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Layer>> MakeActivationLayer(const engine::ops::ActivationParams& params,
+                                                     const memory::desc& src, const LayerContext& context) {
+  auto layer = std::make_unique<ActivationLayer>(context);
+  try {
+    layer->Init(params, src);
+  } catch (const dnnl::error& e) {
+    return Internal(std::string("activation: oneDNN rejected the primitive: ") + e.what());
+  }
+  return std::unique_ptr<Layer>(std::move(layer));
+}
+
+}  // namespace fovea::trainer

@@ -1,0 +1,169 @@
+// fovea-train: trains a classifier on oneDNN, evaluates it, exports ONNX with metadata and writes the model card.
+
+#include <omp.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "trainer/background.h"
+#include "trainer/dataset_folder.h"
+#include "trainer/dataset_idx.h"
+#include "trainer/engine_check.h"
+#include "trainer/export.h"
+#include "trainer/options.h"
+#include "trainer/progress.h"
+#include "trainer/report.h"
+
+namespace fovea::trainer {
+namespace {
+
+struct Data {
+  Dataset train, validation, test;
+};
+
+StatusOr<Data> LoadData(const CommandLine& c) {
+  Dataset all_train, test;
+  if (c.image_folder.empty()) {
+    FOVEA_ASSIGN_OR_RETURN(all_train, LoadFashionMnist(c.data_dir, "train"));
+    FOVEA_ASSIGN_OR_RETURN(test, LoadFashionMnist(c.data_dir, "t10k"));
+  } else {
+    const FolderDatasetOptions folder{c.image_channels, c.image_height, c.image_width};
+    FOVEA_ASSIGN_OR_RETURN(all_train, LoadImageFolder(c.image_folder, folder));
+    if (!c.test_folder.empty()) {
+      FOVEA_ASSIGN_OR_RETURN(test, LoadImageFolder(c.test_folder, folder));
+    }
+  }
+  all_train = LimitPerClass(all_train, c.limit_per_class);
+  test = LimitPerClass(test, c.test_limit_per_class);
+  if (c.background_class) {
+    // As many background images as an average class has, in every split.
+    AddBackgroundClass(all_train, all_train.size() / all_train.num_classes(), c.train.seed);
+    if (test.size() > 0) AddBackgroundClass(test, test.size() / test.num_classes(), c.train.seed + 1);
+  }
+  FOVEA_ASSIGN_OR_RETURN(Split split, SplitValidation(all_train, c.validation_fraction, c.train.seed));
+  if (test.size() == 0) test = split.validation;
+  return Data{std::move(split.train), std::move(split.validation), std::move(test)};
+}
+
+engine::ModelMetadata BuildMetadata(const CommandLine& c, const Network& network, const Data& data,
+                                    const EvaluationResult& test) {
+  engine::ModelMetadata m;
+  m.labels = data.train.class_names;
+  if (c.background_class) m.background_class = static_cast<int64_t>(m.labels.size()) - 1;
+  m.input_channels = network.input().channels;
+  m.input_height = network.input().height;
+  m.input_width = network.input().width;
+  m.mean = c.train.normalization.mean;
+  m.std = c.train.normalization.std;
+  m.properties["fovea.train.data"] = (c.image_folder.empty() ? c.data_dir : c.image_folder) + " (" +
+                                     std::to_string(data.train.size()) + " training images)";
+  m.properties["fovea.train.architecture"] = network.spec();
+  m.properties["fovea.train.recipe"] = RecipeSummary(c.train);
+  m.properties["fovea.train.seed"] = std::to_string(c.train.seed);
+  m.properties["fovea.train.epochs"] = std::to_string(c.train.epochs);
+  m.properties["fovea.train.accuracy"] = fmt::format("{:.4f}", test.accuracy);
+  m.properties["fovea.train.command"] = c.command;
+  return m;
+}
+
+Status WritePredictions(const std::string& path, const Dataset& test, const EvaluationResult& result) {
+  std::ofstream out(path, std::ios::trunc);
+  out << "test_index,label,predicted,probability\n";
+  const int64_t classes = test.num_classes();
+  for (int64_t i = 0; i < test.size(); ++i) {
+    const auto predicted = result.predictions[static_cast<size_t>(i)];
+    out << i << ',' << test.labels[static_cast<size_t>(i)] << ',' << predicted << ','
+        << result.probabilities[static_cast<size_t>(i * classes + predicted)] << '\n';
+  }
+  if (!out) return Internal(path + ": cannot write predictions");
+  return OkStatus();
+}
+
+// The exported file as the server will run it (modelio import, engine), compared with the trainer's evaluation.
+StatusOr<EngineAgreement> CheckExportWithEngine(const std::string& model_path, const Dataset& test,
+                                                const CommandLine& c, const EvaluationResult& own) {
+  std::ifstream in(model_path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  FOVEA_ASSIGN_OR_RETURN(EngineAgreement agreement, CompareWithEngine(bytes, test, c.train.normalization, own));
+  spdlog::info("engine check of {}: same top-1 on {}/{} test images, max probability difference {:.2g}", model_path,
+               agreement.same_top1, agreement.images, agreement.max_probability_difference);
+  if (agreement.same_top1 != agreement.images) {
+    return Internal(model_path + ": the engine disagrees with the trainer on " +
+                    std::to_string(agreement.images - agreement.same_top1) + " test images");
+  }
+  return agreement;
+}
+
+Status Run(const CommandLine& c) {
+  if (c.threads > 0) omp_set_num_threads(c.threads);
+  std::filesystem::create_directories(c.output_dir);
+  FOVEA_ASSIGN_OR_RETURN(Data data, LoadData(c));
+  spdlog::info("data: {} training, {} validation, {} test images of {}x{}x{}", data.train.size(),
+               data.validation.size(), data.test.size(), data.train.channels, data.train.height, data.train.width);
+  const InputGeometry geometry{data.train.channels, data.train.height, data.train.width};
+  FOVEA_ASSIGN_OR_RETURN(auto network,
+                         Network::Create(c.architecture, geometry, data.train.num_classes(), c.train.seed));
+  spdlog::info("architecture {} with {} parameters; {}", network->spec(), network->parameters().TrainableCount(),
+               RecipeSummary(c.train));
+  FOVEA_ASSIGN_OR_RETURN(auto trainer, Trainer::Create(*network, data.train, data.validation, c.train));
+  FOVEA_RETURN_IF_ERROR(trainer->Run());
+
+  const EvaluationResult test = Evaluate(trainer->inference_network(), data.test, c.train.normalization);
+  const std::string model_path = c.output_dir + "/model.onnx";
+  FOVEA_RETURN_IF_ERROR(ExportNetwork(*network, BuildMetadata(c, *network, data, test), model_path));
+  FOVEA_ASSIGN_OR_RETURN(const EngineAgreement agreement, CheckExportWithEngine(model_path, data.test, c, test));
+  ReportInputs report{
+      c.model_name,
+      c.command,
+      network->spec(),
+      RecipeSummary(c.train),
+      c.image_folder.empty() ? c.data_dir + " train" : c.image_folder,
+      c.image_folder.empty() ? c.data_dir + " t10k" : (c.test_folder.empty() ? "validation split" : c.test_folder),
+      data.train.size(),
+      data.validation.size(),
+      data.test.size(),
+      network->parameters().TrainableCount(),
+      c.threads > 0 ? c.threads : omp_get_max_threads(),
+      c.train.seed,
+      trainer->training_seconds(),
+      data.train.class_names,
+      trainer->history(),
+      test,
+      agreement.same_top1,
+      agreement.max_probability_difference};
+  FOVEA_RETURN_IF_ERROR(WriteReport(c.output_dir, report));
+  if (!c.predictions_path.empty()) FOVEA_RETURN_IF_ERROR(WritePredictions(c.predictions_path, data.test, test));
+  spdlog::info("done: test accuracy {:.2f}% (loss {:.4f}) on {} images; training time {} ({:.0f} s)",
+               100.0 * test.accuracy, test.loss, data.test.size(), FormatDuration(trainer->training_seconds()),
+               trainer->training_seconds());
+  spdlog::info("wrote {}, {}/MODEL.md, training_curves.svg, confusion_matrix.svg", model_path, c.output_dir);
+  return OkStatus();
+}
+
+}  // namespace
+}  // namespace fovea::trainer
+
+int main(int argc, char** argv) {
+  using namespace fovea::trainer;
+  // Progress and summaries go to stderr, like every diagnostic; stdout carries only --help.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("fovea-train"));
+  spdlog::set_pattern("[%H:%M:%S] %v");
+  const auto parsed = ParseCommandLine(std::vector<std::string>(argv, argv + argc));
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "fovea-train: %s\n", parsed.status().message().c_str());
+    return 2;
+  }
+  if (parsed->help) {
+    std::fputs(HelpText().c_str(), stdout);
+    return 0;
+  }
+  const fovea::Status status = Run(*parsed);
+  if (!status.ok()) {
+    spdlog::error("{}", status.ToString());
+    return 1;
+  }
+  return 0;
+}

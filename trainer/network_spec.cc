@@ -1,0 +1,148 @@
+#include "trainer/network_spec.h"
+
+#include <cctype>
+#include <sstream>
+
+namespace fovea::trainer {
+namespace {
+
+constexpr int64_t kDefaultConvKernel = 3;
+constexpr int64_t kDefaultPoolWindow = 2;
+constexpr int64_t kMaxWidth = 4096;
+
+// Reads the number right after position `pos` (none → `fallback`), advancing `pos`; -1 when it is malformed.
+int64_t ReadNumber(const std::string& token, size_t& pos, int64_t fallback) {
+  if (pos >= token.size() || !std::isdigit(static_cast<unsigned char>(token[pos]))) return fallback;
+  int64_t value = 0;
+  while (pos < token.size() && std::isdigit(static_cast<unsigned char>(token[pos]))) {
+    value = value * 10 + (token[pos++] - '0');
+    if (value > kMaxWidth) return -1;
+  }
+  return value;
+}
+
+// Parses the optional "kK" and "sS" suffixes after a token's first number.
+bool ReadSuffixes(const std::string& token, size_t pos, int64_t& kernel, int64_t& stride) {
+  while (pos < token.size()) {
+    const char key = token[pos++];
+    const int64_t value = ReadNumber(token, pos, -1);
+    if (value <= 0) return false;
+    if (key == 'k') {
+      kernel = value;
+    } else if (key == 's') {
+      stride = value;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status BadToken(const std::string& token) {
+  return InvalidArgument("architecture token '" + token +
+                         "' is not one of cN[kK][sS], p[K][sS], a[K][sS], gap, fcN (see --help)");
+}
+
+Status AppendToken(const std::string& token, std::vector<LayerDef>& layers, int& conv_count, int& fc_count) {
+  const engine::ops::ActivationParams relu{engine::ops::ActivationKind::kRelu};
+  if (token == "gap") {
+    layers.push_back({"gap", PoolLayerParams{PoolLayerParams::Kind::kAverage, true, {}}});
+    return OkStatus();
+  }
+  if (token.rfind("fc", 0) == 0) {
+    size_t pos = 2;
+    const int64_t width = ReadNumber(token, pos, -1);
+    if (width <= 0 || pos != token.size()) return BadToken(token);
+    const std::string name = "fc" + std::to_string(++fc_count);
+    layers.push_back({name, LinearLayerParams{name}, width});
+    layers.push_back({name + ".relu", relu});
+    return OkStatus();
+  }
+  if (token.empty()) return BadToken(token);
+  size_t pos = 1;
+  if (token[0] == 'c') {
+    const int64_t filters = ReadNumber(token, pos, -1);
+    int64_t kernel = kDefaultConvKernel, stride = 1;
+    if (filters <= 0 || !ReadSuffixes(token, pos, kernel, stride)) return BadToken(token);
+    const int index = ++conv_count;
+    const std::string name = "conv" + std::to_string(index);
+    const int64_t pad = kernel / 2;
+    ConvLayerParams conv{name, {}, false};
+    conv.window.strides = {stride, stride};
+    conv.window.pads_begin = conv.window.pads_end = {pad, pad};
+    layers.push_back({name, conv, filters, kernel});
+    // The block's ReLU runs fused into the batch normalization (exported as its own Relu node).
+    BatchNormLayerParams bn{"bn" + std::to_string(index)};
+    bn.fuse_relu = true;
+    layers.push_back({bn.name, bn});
+    return OkStatus();
+  }
+  if (token[0] == 'p' || token[0] == 'a') {
+    int64_t window = ReadNumber(token, pos, kDefaultPoolWindow), stride = -1, ignored = 0;
+    if (window <= 0 || !ReadSuffixes(token, pos, ignored, stride) || ignored != 0) return BadToken(token);
+    if (stride < 0) stride = window;
+    const auto kind = token[0] == 'p' ? PoolLayerParams::Kind::kMax : PoolLayerParams::Kind::kAverage;
+    const std::string name = (token[0] == 'p' ? "maxpool" : "avgpool") + std::to_string(layers.size());
+    PoolLayerParams pool{kind, false, {}};
+    pool.window.kernel = {window, window};
+    pool.window.strides = {stride, stride};
+    layers.push_back({name, pool});
+    return OkStatus();
+  }
+  return BadToken(token);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> Presets() {
+  return {{"default", "c32,c32,p,c64,c64,p,c128,c128,gap"},
+          {"small", "c32,p,c64,p,c128,gap"},
+          {"tiny", "c8,p,c16,p,gap"},
+          {"wide", "c64,c64,p,c128,c128,p,c256,c256,gap"}};
+}
+
+std::string ResolvePreset(const std::string& text) {
+  for (const auto& [name, spec] : Presets()) {
+    if (name == text) return spec;
+  }
+  return text;
+}
+
+StatusOr<std::vector<LayerDef>> ParseNetworkSpec(const std::string& spec, int64_t num_classes) {
+  if (num_classes < 2)
+    return InvalidArgument("a classifier needs at least 2 classes, got " + std::to_string(num_classes));
+  std::vector<LayerDef> layers;
+  int conv_count = 0, fc_count = 0;
+  std::stringstream stream(ResolvePreset(spec));
+  std::string token;
+  while (std::getline(stream, token, ',')) {
+    token.erase(0, token.find_first_not_of(" \t"));
+    token.erase(token.find_last_not_of(" \t") + 1);
+    FOVEA_RETURN_IF_ERROR(AppendToken(token, layers, conv_count, fc_count));
+  }
+  if (layers.empty()) return InvalidArgument("architecture '" + spec + "' has no layers");
+  layers.push_back({"classifier", LinearLayerParams{"classifier"}, num_classes});
+  return layers;
+}
+
+StatusOr<engine::Shape> OutputShape(const LayerDef& layer, const engine::Shape& shape) {
+  if (const auto* linear = std::get_if<LinearLayerParams>(&layer.params)) {
+    (void)linear;
+    return engine::Shape{shape[0], layer.out_features};
+  }
+  if (const auto* conv = std::get_if<ConvLayerParams>(&layer.params)) {
+    if (shape.size() != 4) return InvalidArgument(layer.name + " needs an image input, not a flat vector");
+    FOVEA_ASSIGN_OR_RETURN(
+        auto w, engine::ops::ResolveWindow(conv->window, {shape[2], shape[3]}, {layer.kernel, layer.kernel}));
+    return engine::Shape{shape[0], layer.out_features, w.output[0], w.output[1]};
+  }
+  if (const auto* pool = std::get_if<PoolLayerParams>(&layer.params)) {
+    if (shape.size() != 4) return InvalidArgument(layer.name + " needs an image input, not a flat vector");
+    if (pool->global) return engine::Shape{shape[0], shape[1], 1, 1};
+    FOVEA_ASSIGN_OR_RETURN(auto w, engine::ops::ResolveWindow(pool->window, {shape[2], shape[3]}, {}));
+    return engine::Shape{shape[0], shape[1], w.output[0], w.output[1]};
+  }
+  return shape;
+}
+
+}  // namespace fovea::trainer

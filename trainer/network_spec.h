@@ -1,0 +1,44 @@
+#pragma once
+// Architecture specs: a short comma-separated text such as "c32,c32,p,c64,c64,p,c128,gap", or a preset name, expanded
+// into the concrete layer sequence the trainer compiles and the exporter writes.
+//
+// Tokens:  cN[kK][sS]  convolution with N filters (kernel K, default 3; stride S, default 1; "same" padding),
+//                      followed by batch normalization and ReLU (one fused layer)
+//          p[K][sS]    max pooling (window K, default 2; stride S, default K)
+//          a[K][sS]    average pooling
+//          gap         global average pooling
+//          fcN         fully connected layer with N outputs, followed by ReLU
+// The classifier (fully connected to the class count) is appended automatically.
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "engine/ops/activation.h"
+#include "engine/tensor.h"
+#include "trainer/layers/layers.h"
+
+namespace fovea::trainer {
+
+// One concrete layer: its name (the parameter prefix) and kind-specific parameters.
+using LayerParams = std::variant<ConvLayerParams, BatchNormLayerParams, engine::ops::ActivationParams, PoolLayerParams,
+                                 LinearLayerParams>;
+struct LayerDef {
+  std::string name;
+  LayerParams params;
+  int64_t out_features = 0;  // conv filters or linear outputs (0 for other kinds)
+  int64_t kernel = 0;        // conv kernel size
+};
+
+// Returns the spec of a named preset ("default", "small", "tiny", "wide") or `text` itself when it is not a name.
+std::string ResolvePreset(const std::string& text);
+// Names of the presets with their specs, for --help.
+std::vector<std::pair<std::string, std::string>> Presets();
+
+// Parses `spec` (or a preset name) and appends the classifier for `num_classes`. Errors name the bad token.
+StatusOr<std::vector<LayerDef>> ParseNetworkSpec(const std::string& spec, int64_t num_classes);
+
+// The output shape of `layer` for input `shape` ([N, C, H, W] or [N, F]).
+StatusOr<engine::Shape> OutputShape(const LayerDef& layer, const engine::Shape& shape);
+
+}  // namespace fovea::trainer
