@@ -15,6 +15,7 @@
 #include "engine/ops/gemm.h"
 #include "engine/ops/identity.h"
 #include "engine/ops/matmul.h"
+#include "engine/ops/pad.h"
 #include "engine/ops/pool.h"
 #include "engine/ops/reshape.h"
 #include "engine/ops/shape_of.h"
@@ -34,6 +35,7 @@ constexpr std::string_view kConstantOp = "Constant";
 // Opsets at which ONNX moved an attribute into an input or changed a default.
 constexpr int64_t kClipBoundsAsInputsOpset = 11;
 constexpr int64_t kSoftmaxAxisOpset = 13;
+constexpr int64_t kPadsAsInputsOpset = 11;
 constexpr int64_t kSqueezeAxesAsInputOpset = 13;
 constexpr int64_t kLegacySoftmaxAxis = 1;
 constexpr float kDefaultLeakyReluAlpha = 0.01f;
@@ -227,6 +229,19 @@ OpResult CreateCast(const onnx::NodeProto& node, int64_t) {
   return Share(ops::Cast::Create(params));
 }
 
+OpResult CreatePad(const onnx::NodeProto& node, int64_t opset) {
+  FOVEA_ASSIGN_OR_RETURN(std::string mode, StringAttribute(node, "mode", "constant"));
+  if (mode != "constant") return Unimplemented("mode '" + mode + "' is not supported; supported: constant");
+  ops::PadParams params;
+  if (opset < kPadsAsInputsOpset) {
+    FOVEA_ASSIGN_OR_RETURN(params.pads, IntsAttribute(node, "pads"));
+    FOVEA_ASSIGN_OR_RETURN(params.value, FloatAttribute(node, "value", 0.0f));
+  } else if (node.input_size() > 3 && !node.input(3).empty()) {
+    return Unimplemented("the axes input (opset 18) is not supported");
+  }
+  return Share(ops::Pad::Create(params));
+}
+
 // ONNX op type → factory. Constant has no factory: the importer folds it (see IsConstantNode).
 const std::map<std::string, OpFactory, std::less<>>& OpTable() {
   using Kind = ops::BinaryParams::Kind;
@@ -253,6 +268,7 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"MatMul", CreateMatMul},
       {"MaxPool", CreateMaxPool},
       {"Mul", CreateBinary<Kind::kMul>},
+      {"Pad", CreatePad},
       {"Relu", CreateRelu},
       {"Reshape", CreateReshape},
       {"Shape", CreateShape},
