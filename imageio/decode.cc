@@ -61,13 +61,13 @@ Status CheckDimensions(const char* format_name, int64_t width, int64_t height, c
   const int64_t pixels = width * height;  // both come from 32-bit header fields, so the product fits in int64
   claim += " = " + FormatPixels(pixels);
   if (pixels > limits.max_pixels) {
-    return InvalidArgument(claim + ", above the limit of " + FormatPixels(limits.max_pixels));
+    return ResourceExhausted(claim + ", above the limit of " + FormatPixels(limits.max_pixels));
   }
   if (width > limits.max_width) {
-    return InvalidArgument(claim + ": width above the limit of " + std::to_string(limits.max_width));
+    return ResourceExhausted(claim + ": width above the limit of " + std::to_string(limits.max_width));
   }
   if (height > limits.max_height) {
-    return InvalidArgument(claim + ": height above the limit of " + std::to_string(limits.max_height));
+    return ResourceExhausted(claim + ": height above the limit of " + std::to_string(limits.max_height));
   }
   return OkStatus();
 }
@@ -83,7 +83,7 @@ ImageFormat DetectFormat(std::span<const uint8_t> bytes) {
 StatusOr<Image> Decode(std::span<const uint8_t> bytes, const DecodeLimits& limits) {
   if (bytes.empty()) return InvalidArgument("empty image: 0 bytes");
   if (bytes.size() > limits.max_encoded_bytes) {
-    return InvalidArgument("encoded image is " + std::to_string(bytes.size()) + " bytes, above the limit of " +
+    return ResourceExhausted("encoded image is " + std::to_string(bytes.size()) + " bytes, above the limit of " +
                            std::to_string(limits.max_encoded_bytes));
   }
   switch (DetectFormat(bytes)) {

@@ -89,8 +89,8 @@ Status PreparePixelTensor(const v1::RawTensor& tensor, const InputSpec& spec, co
   FOVEA_ASSIGN_OR_RETURN(int64_t elements, CheckedElementCount(tensor));
   const int64_t pixels = tensor.shape(0) * tensor.shape(1);
   if (pixels > limits.max_image_pixels) {
-    // Same code as imageio's header check for an encoded image of this size.
-    return InvalidArgument("tensor is " + std::to_string(tensor.shape(1)) + "x" + std::to_string(tensor.shape(0)) +
+    // Same code as imageio's header check for an encoded image of this size: a configured limit, not a bad value.
+    return ResourceExhausted("tensor is " + std::to_string(tensor.shape(1)) + "x" + std::to_string(tensor.shape(0)) +
                            " pixels, over the limit of " + std::to_string(limits.max_image_pixels));
   }
   FOVEA_RETURN_IF_ERROR(CheckByteCount(tensor, elements, sizeof(uint8_t)));

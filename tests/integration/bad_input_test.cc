@@ -105,7 +105,7 @@ TEST_F(BadInputTest, EmptyImage) {
 }
 
 TEST_F(BadInputTest, PngHeaderClaimingSixtyThousandSquaredIsRejectedBeforeAllocation) {
-  ExpectImageError(EncodedImage(MakePngWithHugeHeader(kHugeSide, kHugeSide)), grpc::StatusCode::INVALID_ARGUMENT,
+  ExpectImageError(EncodedImage(MakePngWithHugeHeader(kHugeSide, kHugeSide)), grpc::StatusCode::RESOURCE_EXHAUSTED,
                    "PNG header claims 60000x60000");
 }
 

@@ -78,7 +78,7 @@ TEST(ImagePipelineTest, LimitsAreCheckedBeforeDecoding) {
   big.set_encoded(std::string(9, 'x'));
   EXPECT_EQ(PrepareImage(big, spec, limits, dst).code(), StatusCode::kResourceExhausted);
   const Status too_many_pixels = PrepareImage(PixelTensor(5, 4, 1, std::string(20, '\0')), spec, {8 << 10, 16}, dst);
-  EXPECT_EQ(too_many_pixels.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(too_many_pixels.code(), StatusCode::kResourceExhausted);
   EXPECT_NE(too_many_pixels.message().find("4x5 pixels, over the limit of 16"), std::string::npos)
       << too_many_pixels.message();
 }
