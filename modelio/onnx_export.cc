@@ -117,7 +117,7 @@ StatusOr<std::string> ExportOnnx(const ExportGraph& graph, const engine::ModelMe
   onnx::ModelProto model = BuildModel(graph, metadata, options);
   try {
     onnx::checker::check_model(model);
-    // Strict shape inference catches shape errors (a weight that does not fit its input) the checker alone misses.
+    // Strict shape inference runs every op's shape function too, which the structural checker does not.
     onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
                                        onnx::ShapeInferenceOptions{true, 1, false});
   } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include "trainer/optimizer.h"
 
 #include <cmath>
+#include <utility>
 
 namespace fovea::trainer {
 namespace {
@@ -16,8 +17,8 @@ std::vector<std::vector<float>> ZeroState(const ParameterStore& store) {
 
 class SgdOptimizer final : public Optimizer {
  public:
-  SgdOptimizer(const OptimizerOptions& options, const ParameterStore& store)
-      : options_(options), velocity_(ZeroState(store)) {}
+  SgdOptimizer(OptimizerOptions options, const ParameterStore& store)
+      : options_(std::move(options)), velocity_(ZeroState(store)) {}
 
   void Step(ParameterStore& store, float lr) override {
     size_t index = 0;
@@ -52,8 +53,8 @@ class SgdOptimizer final : public Optimizer {
 
 class AdamWOptimizer final : public Optimizer {
  public:
-  AdamWOptimizer(const OptimizerOptions& options, const ParameterStore& store)
-      : options_(options), first_(ZeroState(store)), second_(ZeroState(store)), step_(1, 0.0f) {}
+  AdamWOptimizer(OptimizerOptions options, const ParameterStore& store)
+      : options_(std::move(options)), first_(ZeroState(store)), second_(ZeroState(store)), step_(1, 0.0f) {}
 
   void Step(ParameterStore& store, float lr) override {
     // The step count lives in a state vector so that checkpoints restore the bias correction too.

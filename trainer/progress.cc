@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace fovea::trainer {
@@ -14,7 +15,7 @@ constexpr auto kRedrawInterval = std::chrono::milliseconds(200);
 }  // namespace
 
 std::string FormatDuration(double seconds) {
-  const auto total = static_cast<int64_t>(seconds + 0.5);
+  const auto total = static_cast<int64_t>(std::lround(seconds));
   char text[32];
   if (total >= 3600) {
     std::snprintf(text, sizeof(text), "%lld:%02lld:%02lld", static_cast<long long>(total / 3600),

@@ -32,11 +32,7 @@ std::string CurvesSvg(const std::vector<EpochRecord>& history) {
   // Accuracy and loss have different ranges; two stacked charts in one file keep both readable.
   const std::string top = LineChartSvg("Accuracy per epoch", "accuracy", {train_acc, val_acc});
   const std::string bottom = LineChartSvg("Loss per epoch", "loss", {train_loss, val_loss});
-  const auto inner = [](const std::string& svg) {
-    return svg.substr(svg.find('>') + 1, svg.rfind("</svg>") - svg.find('>') - 1);
-  };
-  return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"640\" height=\"800\">\n<g>" + inner(top) +
-         "</g>\n<g transform=\"translate(0,400)\">" + inner(bottom) + "</g>\n</svg>\n";
+  return StackedChartsSvg({top, bottom});
 }
 
 std::string ModelCard(const ReportInputs& in) {

@@ -29,11 +29,11 @@ StatusOr<Schedule> Schedule::Create(const ScheduleOptions& options, int64_t tota
 
 float Schedule::LearningRate(int64_t step) const {
   const double peak = options_.peak_lr;
-  const double t = static_cast<double>(step);
-  const double total = static_cast<double>(total_steps_);
+  const auto t = static_cast<double>(step);
+  const auto total = static_cast<double>(total_steps_);
   if (options_.kind == "constant") return options_.peak_lr;
   if (options_.kind == "cosine") {
-    const double warmup = static_cast<double>(options_.warmup_steps);
+    const auto warmup = static_cast<double>(options_.warmup_steps);
     if (t < warmup) return static_cast<float>(peak * (t + 1.0) / warmup);
     return static_cast<float>(CosineBetween(peak, 0.0, (t - warmup) / std::max(1.0, total - warmup)));
   }

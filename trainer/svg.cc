@@ -9,8 +9,8 @@
 namespace fovea::trainer {
 namespace {
 
-constexpr double kChartWidth = 640, kChartHeight = 400;
-constexpr double kMarginLeft = 70, kMarginRight = 150, kMarginTop = 40, kMarginBottom = 50;
+constexpr double kChartWidth = 700, kChartHeight = 400;
+constexpr double kMarginLeft = 70, kMarginRight = 210, kMarginTop = 40, kMarginBottom = 50;
 constexpr int kYTicks = 5;
 constexpr double kCell = 44, kMatrixLeft = 120, kMatrixTop = 60;
 
@@ -95,10 +95,22 @@ std::string LineChartSvg(const std::string& title, const std::string& y_label, c
   return svg + "</svg>\n";
 }
 
+std::string StackedChartsSvg(const std::vector<std::string>& charts) {
+  std::string svg = Header(kChartWidth, kChartHeight * static_cast<double>(charts.size()));
+  for (size_t i = 0; i < charts.size(); ++i) {
+    // Each chart's own <svg> wrapper is dropped; its content is shifted down into its slot.
+    const size_t begin = charts[i].find('>') + 1;
+    const size_t end = charts[i].rfind("</svg>");
+    svg += fmt::format("<g transform=\"translate(0,{:.0f})\">", kChartHeight * static_cast<double>(i)) +
+           charts[i].substr(begin, end - begin) + "</g>\n";
+  }
+  return svg + "</svg>\n";
+}
+
 std::string ConfusionMatrixSvg(const std::vector<int64_t>& confusion, const std::vector<std::string>& labels) {
   const size_t k = labels.size();
   const double size = kCell * static_cast<double>(k);
-  std::string svg = Header(kMatrixLeft + size + 20, kMatrixTop + size + 110);
+  std::string svg = Header(kMatrixLeft + size + 80, kMatrixTop + size + 110);
   svg += "<text x=\"10\" y=\"24\" font-size=\"16\">Confusion matrix (rows: true class, columns: predicted)</text>\n";
   for (size_t t = 0; t < k; ++t) {
     int64_t row_total = 0;

@@ -16,6 +16,9 @@ struct ChartSeries {
 // A line chart with axes, ticks, a legend and a title; y range fits every series.
 std::string LineChartSvg(const std::string& title, const std::string& y_label, const std::vector<ChartSeries>& series);
 
+// Line charts from LineChartSvg stacked vertically in one picture.
+std::string StackedChartsSvg(const std::vector<std::string>& charts);
+
 // A confusion matrix heat map: rows = true class, columns = predicted, cells shaded by row-normalized count and
 // labelled with the count.
 std::string ConfusionMatrixSvg(const std::vector<int64_t>& confusion, const std::vector<std::string>& labels);

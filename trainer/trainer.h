@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "trainer/augment.h"
@@ -59,8 +60,8 @@ class Trainer {
   CompiledNetwork& inference_network() { return *inference_; }
 
  private:
-  Trainer(Network& network, const Dataset& train, const Dataset& validation, const TrainOptions& options)
-      : network_(network), train_(train), validation_(validation), options_(options) {}
+  Trainer(Network& network, const Dataset& train, const Dataset& validation, TrainOptions options)
+      : network_(network), train_(train), validation_(validation), options_(std::move(options)) {}
   EpochRecord TrainEpoch(int64_t epoch, class ProgressLine& progress);
   int64_t steps_per_epoch() const { return train_.size() / options_.batch_size; }
 

@@ -25,7 +25,7 @@ class FolderTest : public ::testing::Test {
 
   // Writes a 4x2 RGB PNG whose every pixel is (value, value, value).
   void WritePng(const fs::path& path, uint8_t value) {
-    imageio::Image image{4, 2, 3, std::vector<uint8_t>(4 * 2 * 3, value)};
+    imageio::Image image{4, 2, 3, std::vector<uint8_t>(size_t{4 * 2 * 3}, value)};
     auto png = imageio::EncodePng(image);
     ASSERT_TRUE(png.ok());
     std::ofstream(path, std::ios::binary) << *png;

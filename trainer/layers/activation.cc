@@ -9,7 +9,7 @@ using dnnl::memory;
 
 class ActivationLayer final : public Layer {
  public:
-  explicit ActivationLayer(const LayerContext& context) : context_(context) {}
+  explicit ActivationLayer(LayerContext context) : context_(std::move(context)) {}
 
   void Init(const engine::ops::ActivationParams& params, const memory::desc& src);
   const memory::desc& dst_desc() const override { return src_desc_; }

@@ -11,8 +11,8 @@ using Flags = dnnl::normalization_flags;
 
 class BatchNormLayer final : public Layer {
  public:
-  BatchNormLayer(const LayerContext& context, const BatchNormLayerParams& params)
-      : context_(context), params_(params) {}
+  BatchNormLayer(LayerContext context, BatchNormLayerParams params)
+      : context_(std::move(context)), params_(std::move(params)) {}
 
   Status Init(ParameterStore& store, const memory::desc& src);
   const memory::desc& dst_desc() const override { return src_desc_; }

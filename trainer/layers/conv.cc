@@ -10,8 +10,8 @@ using dnnl::memory;
 
 class ConvLayer final : public Layer {
  public:
-  ConvLayer(const LayerContext& context, Parameter* weight, Parameter* bias)
-      : context_(context), weight_(weight), bias_(bias) {}
+  ConvLayer(LayerContext context, Parameter* weight, Parameter* bias)
+      : context_(std::move(context)), weight_(weight), bias_(bias) {}
 
   Status Init(const engine::ops::WindowAttributes& attributes, const memory::desc& src, bool needs_diff_src);
   const memory::desc& dst_desc() const override { return dst_desc_; }

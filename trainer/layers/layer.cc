@@ -2,14 +2,12 @@
 
 namespace fovea::trainer {
 
-dnnl::memory NewMemory(const dnnl::memory::desc& desc, const LayerContext& context) {
-  return dnnl::memory(desc, context.engine);
-}
+dnnl::memory NewMemory(const dnnl::memory::desc& desc, const LayerContext& context) { return {desc, context.engine}; }
 
 dnnl::memory::desc PlainF32(const dnnl::memory::dims& dims) {
   using Tag = dnnl::memory::format_tag;
   static constexpr Tag kTags[] = {Tag::a, Tag::ab, Tag::abc, Tag::abcd, Tag::abcde};
-  return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, kTags[dims.size() - 1]);
+  return {dims, dnnl::memory::data_type::f32, kTags[dims.size() - 1]};
 }
 
 dnnl::memory LayoutAdapter::Adapt(const dnnl::memory& src, const dnnl::memory::desc& want,

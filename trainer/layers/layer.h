@@ -4,6 +4,7 @@
 // plain in the ParameterStore and are reordered at the primitive's edge.
 
 #include <memory>
+#include <utility>
 
 #include <oneapi/dnnl/dnnl.hpp>
 

@@ -10,8 +10,8 @@ using dnnl::memory;
 
 class LinearLayer final : public Layer {
  public:
-  LinearLayer(const LayerContext& context, Parameter* weight, Parameter* bias)
-      : context_(context), weight_(weight), bias_(bias) {}
+  LinearLayer(LayerContext context, Parameter* weight, Parameter* bias)
+      : context_(std::move(context)), weight_(weight), bias_(bias) {}
 
   void Init(const memory::desc& src, bool needs_diff_src);
   const memory::desc& dst_desc() const override { return dst_desc_; }

@@ -12,7 +12,7 @@ using dnnl::memory;
 
 class PoolLayer final : public Layer {
  public:
-  explicit PoolLayer(const LayerContext& context) : context_(context) {}
+  explicit PoolLayer(LayerContext context) : context_(std::move(context)) {}
 
   Status Init(const PoolLayerParams& params, const memory::desc& src);
   const memory::desc& dst_desc() const override { return dst_desc_; }
