@@ -23,6 +23,7 @@ struct ServerConfig {
   size_t max_message_bytes = size_t{64} << 20;   // largest request gRPC accepts (its own default is 4 MB)
   int64_t max_images_per_request = 1024;
   int threads = 0;                        // inference workers; 0 = one per hardware thread
+  int compute_threads = 0;                // oneDNN threads per worker; 0 = hardware threads / workers (at least 1)
   int64_t shutdown_timeout_seconds = 30;  // grace period for in-flight requests on SIGTERM/SIGINT
   LogFormat log_format = LogFormat::kText;
   std::string log_level = "info";

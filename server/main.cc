@@ -10,6 +10,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
+#include "engine/threading.h"
 #include "modelio/onnx_import.h"
 #include "server/config.h"
 #include "server/inference_service.h"
@@ -24,9 +25,14 @@ constexpr int kExitOk = 0;
 constexpr int kExitStartupFailure = 1;
 constexpr int kExitUsage = 2;
 
-int WorkerCount(const ServerConfig& config) {
-  if (config.threads > 0) return config.threads;
-  return static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+int HardwareThreads() { return static_cast<int>(std::max(1U, std::thread::hardware_concurrency())); }
+
+int WorkerCount(const ServerConfig& config) { return config.threads > 0 ? config.threads : HardwareThreads(); }
+
+// Workers share the cores: each worker's oneDNN team gets its part, so concurrent requests never oversubscribe.
+int ComputeThreadsPerWorker(const ServerConfig& config) {
+  if (config.compute_threads > 0) return config.compute_threads;
+  return std::max(1, HardwareThreads() / WorkerCount(config));
 }
 
 // gRPC takes message limits as int; anything larger than INT_MAX means "as large as gRPC allows".
@@ -60,7 +66,8 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   if (catalog->empty()) spdlog::warn("model repository {} has no loadable model", config.model_repository);
   const size_t model_count = catalog->size();
   ModelRepository repository(std::move(*catalog));
-  WorkerPool workers(WorkerCount(config));
+  const int compute_threads = ComputeThreadsPerWorker(config);
+  WorkerPool workers(WorkerCount(config), [compute_threads] { engine::SetComputeThreadsForThisThread(compute_threads); });
   InferenceService service(repository, workers,
                            {{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request});
   std::unique_ptr<grpc::Server> server = StartServer(config, service);
@@ -68,8 +75,8 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
     spdlog::critical("cannot listen on {}", config.address);
     return kExitStartupFailure;
   }
-  spdlog::info("fovea-server listening on {} with {} model(s), {} worker thread(s)", config.address, model_count,
-               WorkerCount(config));
+  spdlog::info("fovea-server listening on {} with {} model(s), {} worker thread(s) x {} compute thread(s)",
+               config.address, model_count, WorkerCount(config), compute_threads);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

@@ -4,10 +4,15 @@
 
 namespace fovea::server {
 
-WorkerPool::WorkerPool(int threads) {
+WorkerPool::WorkerPool(int threads, const std::function<void()>& on_start) {
   const int count = std::max(threads, 1);
   workers_.reserve(static_cast<size_t>(count));
-  for (int i = 0; i < count; ++i) workers_.emplace_back([this] { RunWorker(); });
+  for (int i = 0; i < count; ++i) {
+    workers_.emplace_back([this, on_start] {
+      if (on_start) on_start();
+      RunWorker();
+    });
+  }
 }
 
 WorkerPool::~WorkerPool() { Stop(); }

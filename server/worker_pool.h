@@ -12,8 +12,8 @@ namespace fovea::server {
 
 class WorkerPool {
  public:
-  // Starts `threads` workers (at least one).
-  explicit WorkerPool(int threads);
+  // Starts `threads` workers (at least one); each runs `on_start` first (e.g. to size its compute team).
+  explicit WorkerPool(int threads, const std::function<void()>& on_start = {});
   // Stop()s the pool.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;

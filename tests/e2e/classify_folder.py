@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""End-to-end: 1,000 Fashion-MNIST test images as PNG files, classified by `fovea classify` through the real server.
+"""End-to-end: Fashion-MNIST test images as PNG files (1,000 by default), classified by `fovea classify` through the
+real server, serving the bundled model or a freshly trained one (--model-file).
 
 Asserts: one CSV row per file, no errors, and an accuracy equal to the engine's offline accuracy on the same pixels
 (onnx_run on one batch, normalized as the model's metadata says). Talks only to 127.0.0.1.
@@ -9,6 +10,7 @@ import csv
 import gzip
 import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -70,17 +72,22 @@ def main():
     parser.add_argument("--server-bin", required=True)
     parser.add_argument("--cli-bin", required=True)
     parser.add_argument("--onnx-run", required=True)
-    parser.add_argument("--model-repository", required=True)
+    parser.add_argument("--model-repository", help="folder of <name>/<version>/model.onnx")
+    parser.add_argument("--model-file", help="serve this ONNX file as <--model>/1 from a temporary repository")
     parser.add_argument("--model", default="fashion-mnist")
     parser.add_argument("--count", type=int, default=1000)
     args = parser.parse_args()
 
-    model_path = os.path.join(args.model_repository, args.model, "1", "model.onnx")
-    labels, mean, std = model_metadata(model_path)
     images = read_idx(os.path.join(DATASET, "t10k-images-idx3-ubyte.gz"))[:args.count]
     truth = read_idx(os.path.join(DATASET, "t10k-labels-idx1-ubyte.gz"))[:args.count]
 
     with tempfile.TemporaryDirectory() as workdir:
+        if args.model_file:
+            args.model_repository = os.path.join(workdir, "repository")
+            os.makedirs(os.path.join(args.model_repository, args.model, "1"))
+            shutil.copy(args.model_file, os.path.join(args.model_repository, args.model, "1", "model.onnx"))
+        model_path = os.path.join(args.model_repository, args.model, "1", "model.onnx")
+        labels, mean, std = model_metadata(model_path)
         folder = os.path.join(workdir, "images")
         os.makedirs(folder)
         names = []

@@ -52,10 +52,10 @@ TEST(OpTableTest, SupportedOpsAreSortedAndComplete) {
                          "Concat",        "Dropout",
                          "Identity",      "Constant",
                          "Shape",         "Gather",
-                         "Cast"}) {
+                         "Cast",          "Pad"}) {
     EXPECT_TRUE(std::binary_search(ops.begin(), ops.end(), op)) << op;
   }
-  EXPECT_EQ(ops.size(), 29u);
+  EXPECT_EQ(ops.size(), 30u);
 }
 
 TEST(OpTableTest, EveryNonConstantOpCreates) {

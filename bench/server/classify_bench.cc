@@ -1,0 +1,111 @@
+// classify_bench: Classify latency and throughput over gRPC, batch 1, at several client concurrencies. Each request
+// carries one raw float32 tensor of the model's input shape, so the figures measure serving plus inference, not
+// image decoding. Paired with engine_bench on the same model by bench/server/run.py to get the serving overhead.
+//
+// usage: classify_bench --server HOST:PORT --model NAME [--input 1,28,28] [--concurrency 1,8,32] [--seconds 5]
+// prints one JSON object per concurrency.
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/fovea_client.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kWarmupRequests = 20;
+
+std::vector<int64_t> ParseList(const std::string& text) {
+  std::vector<int64_t> values;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) values.push_back(std::stoll(part));
+  return values;
+}
+
+fovea::v1::ClassifyRequest MakeRequest(const std::string& model, const std::vector<int64_t>& shape) {
+  int64_t elements = 1;
+  for (int64_t d : shape) elements *= d;
+  std::vector<float> values(static_cast<size_t>(elements));
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(0.0f, 1.0f);
+  for (float& v : values) v = dist(rng);
+  fovea::v1::ClassifyRequest request;
+  request.set_model_name(model);
+  request.set_top_k(1);
+  auto* tensor = request.add_images()->mutable_tensor();
+  tensor->set_dtype(fovea::v1::DATA_TYPE_FLOAT32);
+  for (int64_t d : shape) tensor->add_shape(d);
+  tensor->set_data(values.data(), values.size() * sizeof(float));
+  return request;
+}
+
+double Percentile(std::vector<double>& sorted, double q) {
+  return sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5)];
+}
+
+void RunConcurrency(const fovea::client::FoveaClient& client, const fovea::v1::ClassifyRequest& request,
+                    int64_t concurrency, double seconds) {
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(concurrency));
+  std::atomic<int64_t> errors{0};
+  const auto stop_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const auto start = Clock::now();
+  std::vector<std::thread> workers;
+  for (int64_t w = 0; w < concurrency; ++w) {
+    workers.emplace_back([&, w] {
+      fovea::v1::ClassifyResponse response;
+      while (Clock::now() < stop_at) {
+        const auto t0 = Clock::now();
+        const grpc::Status status = client.Classify(request, &response);
+        latencies[static_cast<size_t>(w)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        if (!status.ok() || response.results_size() != 1 || response.results(0).has_error()) ++errors;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+  std::sort(all.begin(), all.end());
+  std::printf("{\"concurrency\": %ld, \"requests_per_s\": %.1f, \"p50_ms\": %.4f, \"p99_ms\": %.4f, "
+              "\"requests\": %zu, \"errors\": %ld}\n",
+              static_cast<long>(concurrency), static_cast<double>(all.size()) / elapsed, Percentile(all, 0.5),
+              Percentile(all, 0.99), all.size(), static_cast<long>(errors.load()));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> flags = {{"--server", "localhost:50051"}, {"--model", ""},
+                                              {"--input", "1,28,28"}, {"--concurrency", "1,8,32"},
+                                              {"--seconds", "5"}};
+  for (int i = 1; i + 1 < argc; i += 2) flags[argv[i]] = argv[i + 1];
+  if (flags["--model"].empty()) {
+    std::fprintf(stderr, "usage: classify_bench --server HOST:PORT --model NAME [--input C,H,W] "
+                         "[--concurrency 1,8,32] [--seconds 5]\n");
+    return 2;
+  }
+  auto client = fovea::client::FoveaClient::Connect(flags["--server"]);
+  const auto request = MakeRequest(flags["--model"], ParseList(flags["--input"]));
+  fovea::v1::ClassifyResponse response;
+  for (int i = 0; i < kWarmupRequests; ++i) {
+    const grpc::Status status = client->Classify(request, &response);
+    if (!status.ok()) {
+      std::fprintf(stderr, "warm-up request failed: %s\n", status.error_message().c_str());
+      return 1;
+    }
+  }
+  for (int64_t concurrency : ParseList(flags["--concurrency"])) {
+    RunConcurrency(*client, request, concurrency, std::stod(flags["--seconds"]));
+  }
+  return 0;
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""Serving overhead: Classify over loopback (batch 1, raw float32 tensor) vs the engine alone on the same model.
+
+Starts fovea-server on a free 127.0.0.1 port with the given model repository, runs classify_bench at concurrency
+1, 8 and 32, runs engine_bench at batch 1 on the same ONNX file with the same thread count, and prints a table with
+the server's added p50 latency (server p50 at concurrency 1 minus engine p50 at batch 1).
+
+usage: /usr/bin/python3 bench/server/run.py --bin build/bin [--models models] [--model fashion-mnist] [--seconds 5]
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.strip().splitlines() if line.startswith("{")]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True, help="folder with fovea-server, fovea, classify_bench, engine_bench")
+    parser.add_argument("--models", default="models")
+    parser.add_argument("--model", default="fashion-mnist")
+    parser.add_argument("--input", default="1,28,28")
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--threads", type=int, default=0, help="fovea-server --threads (0 = one per core)")
+    args = parser.parse_args()
+    tool = lambda name: os.path.join(args.bin, name)
+    model_file = os.path.join(args.models, args.model, "1", "model.onnx")
+
+    engine = json_lines(subprocess.run([tool("engine_bench"), model_file, "--batches", "1", "--seconds",
+                                        str(args.seconds), "--input", args.input], capture_output=True, text=True,
+                                       check=True).stdout)[0]
+    address = f"127.0.0.1:{free_port()}"
+    server = subprocess.Popen([tool("fovea-server"), "--address", address, "--model-repository", args.models,
+                               "--threads", str(args.threads), "--log-level", "warn"])
+    try:
+        deadline = time.time() + 60
+        while subprocess.run([tool("fovea"), "health", "--server", address], capture_output=True).returncode != 0:
+            if time.time() > deadline:
+                raise SystemExit("server did not become healthy")
+            time.sleep(0.2)
+        served = json_lines(subprocess.run([tool("classify_bench"), "--server", address, "--model", args.model,
+                                            "--input", args.input, "--concurrency", "1,8,32", "--seconds",
+                                            str(args.seconds)], capture_output=True, text=True, check=True).stdout)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+    print(f"engine alone, batch 1: p50 {engine['p50_ms'] * 1e3:.0f} us, p99 {engine['p99_ms'] * 1e3:.0f} us, "
+          f"{engine['images_per_s']:.0f} img/s")
+    print("\n| concurrency | requests/s | p50 us | p99 us | errors |\n|---|---|---|---|---|")
+    for r in served:
+        print(f"| {r['concurrency']} | {r['requests_per_s']:.0f} | {r['p50_ms'] * 1e3:.0f} | {r['p99_ms'] * 1e3:.0f} |"
+              f" {r['errors']} |")
+    added = (served[0]["p50_ms"] - engine["p50_ms"]) * 1e3
+    print(f"\nserver's added latency at p50 (concurrency 1, batch 1, raw tensor): {added:.0f} us (target <= 60 us)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+#include "engine/threading.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+namespace fovea::engine {
+
+void SetComputeThreadsForThisThread(int threads) { omp_set_num_threads(std::max(threads, 1)); }
+
+int ComputeThreadsForThisThread() { return omp_get_max_threads(); }
+
+}  // namespace fovea::engine
