@@ -38,8 +38,12 @@ def main():
     tool = lambda name: os.path.join(args.bin, name)
     model_file = os.path.join(args.models, args.model, "1", "model.onnx")
 
+    # The engine alone runs with the oneDNN team size each server worker gets (fovea-server --compute-threads 0).
+    workers = args.threads or os.cpu_count()
+    compute_threads = max(1, os.cpu_count() // workers)
     engine = json_lines(subprocess.run([tool("engine_bench"), model_file, "--batches", "1", "--seconds",
                                         str(args.seconds), "--input", args.input], capture_output=True, text=True,
+                                       env=dict(os.environ, OMP_NUM_THREADS=str(compute_threads)),
                                        check=True).stdout)[0]
     address = f"127.0.0.1:{free_port()}"
     server = subprocess.Popen([tool("fovea-server"), "--address", address, "--model-repository", args.models,
@@ -57,6 +61,8 @@ def main():
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
 
+    print(f"fovea-server: {workers} worker(s) x {compute_threads} compute thread(s); engine alone with "
+          f"{compute_threads} thread(s)")
     print(f"engine alone, batch 1: p50 {engine['p50_ms'] * 1e3:.0f} us, p99 {engine['p99_ms'] * 1e3:.0f} us, "
           f"{engine['images_per_s']:.0f} img/s")
     print("\n| concurrency | requests/s | p50 us | p99 us | errors |\n|---|---|---|---|---|")
