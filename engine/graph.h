@@ -21,7 +21,7 @@ struct ValueInfo {
 
 struct Node {
   std::string name;
-  std::shared_ptr<const Op> op;  // shared: graph passes copy graphs, ops are immutable
+  std::shared_ptr<const Op> op;      // shared: graph passes copy graphs, ops are immutable
   std::vector<std::string> inputs;   // value names; "" marks an absent optional input
   std::vector<std::string> outputs;  // value names; "" marks an unused optional output
 };
@@ -30,7 +30,7 @@ struct Graph {
   std::vector<ValueInfo> inputs;
   std::vector<ValueInfo> outputs;
   std::map<std::string, Tensor> initializers;  // constants: weights and folded Constant nodes
-  std::vector<Node> nodes;                      // topological order
+  std::vector<Node> nodes;                     // topological order
 
   // Index of the node producing `value`, or -1 (graph input, initializer or unknown).
   int ProducerOf(const std::string& value) const;

@@ -21,7 +21,7 @@ struct ModelMetadata {
   int64_t input_width = 0;
   std::vector<float> mean;  // per channel, applied to pixels scaled to [0, 1]: (x - mean) / std
   std::vector<float> std;
-  int64_t background_class = -1;  // index of the "nothing here" class, if trained with one
+  int64_t background_class = -1;                  // index of the "nothing here" class, if trained with one
   std::map<std::string, std::string> properties;  // every metadata_props entry, verbatim
 };
 

@@ -68,8 +68,8 @@ StatusOr<bool> TryFoldBatchNorm(Graph& graph, size_t bn_index) {
   Tensor folded_b(DataType::kFloat32, {m});
   const int64_t per_channel = w->num_elements() / m;
   for (int64_t c = 0; c < m; ++c) {
-    const double s = gamma->data<float>()[c] / std::sqrt(static_cast<double>(var->data<float>()[c]) +
-                                                         bn_op->params().epsilon);
+    const double s =
+        gamma->data<float>()[c] / std::sqrt(static_cast<double>(var->data<float>()[c]) + bn_op->params().epsilon);
     for (int64_t k = 0; k < per_channel; ++k) folded_w.data<float>()[c * per_channel + k] *= static_cast<float>(s);
     const double bias = has_bias ? b->data<float>()[c] : 0.0;
     folded_b.data<float>()[c] = static_cast<float>((bias - mean->data<float>()[c]) * s + beta->data<float>()[c]);

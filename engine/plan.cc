@@ -28,7 +28,8 @@ Status CheckInputShape(const ValueInfo& info, const Shape& shape) {
                            ShapeToString(info.shape) + " (-1 = any)");
   }
   if (info.dtype != DataType::kFloat32) {
-    return Unimplemented("input '" + info.name + "' is " + DataTypeName(info.dtype) + "; runtime inputs must be float32");
+    return Unimplemented("input '" + info.name + "' is " + DataTypeName(info.dtype) +
+                         "; runtime inputs must be float32");
   }
   for (int64_t d : shape) {
     if (d <= 0) return InvalidArgument("input '" + info.name + "' has an empty dimension: " + ShapeToString(shape));
@@ -47,8 +48,8 @@ StatusOr<std::vector<PlanValue>> FoldNode(const Node& node, std::span<const Plan
 }
 
 StatusOr<std::vector<PlanValue>> EmitNode(const Node& node, PlanBuilder& builder, std::span<const PlanValue> args) {
-  const bool all_constant = std::all_of(args.begin(), args.end(),
-                                        [](const PlanValue& v) { return !v.present() || v.is_constant(); });
+  const bool all_constant =
+      std::all_of(args.begin(), args.end(), [](const PlanValue& v) { return !v.present() || v.is_constant(); });
   if (all_constant && node.op->FoldsConstants()) return FoldNode(node, args);
   try {
     return node.op->Emit(builder, args);

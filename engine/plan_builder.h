@@ -44,7 +44,7 @@ struct PlanStep {
 // A runtime buffer: its layout and which storage it lives in (aliases share the storage of another buffer).
 struct PlanBuffer {
   dnnl::memory::desc desc;
-  int storage = -1;    // index into storage sizes; an alias points at its root's storage
+  int storage = -1;       // index into storage sizes; an alias points at its root's storage
   bool external = false;  // bound to a caller's tensor at run time (graph inputs and outputs)
 };
 

@@ -2,8 +2,7 @@
 
 namespace fovea::engine {
 
-Session::Session(std::shared_ptr<const Model> model)
-    : model_(std::move(model)), engine_(dnnl::engine::kind::cpu, 0) {}
+Session::Session(std::shared_ptr<const Model> model) : model_(std::move(model)), engine_(dnnl::engine::kind::cpu, 0) {}
 
 StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> model) {
   if (!model) return InvalidArgument("no model");

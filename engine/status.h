@@ -88,9 +88,9 @@ class [[nodiscard]] StatusOr {
 #define FOVEA_CONCAT(a, b) FOVEA_CONCAT_INNER(a, b)
 
 // Returns from the current function when `expr` yields a non-OK Status.
-#define FOVEA_RETURN_IF_ERROR(expr)              \
-  do {                                           \
-    ::fovea::Status fovea_status_ = (expr);      \
+#define FOVEA_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::fovea::Status fovea_status_ = (expr);        \
     if (!fovea_status_.ok()) return fovea_status_; \
   } while (false)
 

@@ -22,16 +22,20 @@ std::shared_ptr<void> AllocateAligned(size_t bytes) {
 
 const char* DataTypeName(DataType type) {
   switch (type) {
-    case DataType::kFloat32: return "float32";
-    case DataType::kInt64: return "int64";
+    case DataType::kFloat32:
+      return "float32";
+    case DataType::kInt64:
+      return "int64";
   }
   return "unknown";
 }
 
 size_t DataTypeSize(DataType type) {
   switch (type) {
-    case DataType::kFloat32: return sizeof(float);
-    case DataType::kInt64: return sizeof(int64_t);
+    case DataType::kFloat32:
+      return sizeof(float);
+    case DataType::kInt64:
+      return sizeof(int64_t);
   }
   return 0;
 }

@@ -67,7 +67,8 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   const size_t model_count = catalog->size();
   ModelRepository repository(std::move(*catalog));
   const int compute_threads = ComputeThreadsPerWorker(config);
-  WorkerPool workers(WorkerCount(config), [compute_threads] { engine::SetComputeThreadsForThisThread(compute_threads); });
+  WorkerPool workers(WorkerCount(config),
+                     [compute_threads] { engine::SetComputeThreadsForThisThread(compute_threads); });
   InferenceService service(repository, workers,
                            {{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request});
   std::unique_ptr<grpc::Server> server = StartServer(config, service);

@@ -57,7 +57,8 @@ void BenchBatch(const fovea::engine::Session& session, const fovea::engine::Shap
   }
   const double total_s = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf("{\"batch\": %ld, \"images_per_s\": %.1f, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"runs\": %zu}\n",
-              static_cast<long>(batch), static_cast<double>(batch * static_cast<int64_t>(latencies_ms.size())) / total_s,
+              static_cast<long>(batch),
+              static_cast<double>(batch * static_cast<int64_t>(latencies_ms.size())) / total_s,
               Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.99), latencies_ms.size());
   std::fflush(stdout);
 }

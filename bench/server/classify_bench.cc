@@ -56,7 +56,8 @@ void RunConcurrency(const fovea::client::FoveaClient& client, const fovea::v1::C
                     int64_t concurrency, double seconds) {
   std::vector<std::vector<double>> latencies(static_cast<size_t>(concurrency));
   std::atomic<int64_t> errors{0};
-  const auto stop_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const auto stop_at =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   const auto start = Clock::now();
   std::vector<std::thread> workers;
   for (int64_t w = 0; w < concurrency; ++w) {
@@ -65,7 +66,8 @@ void RunConcurrency(const fovea::client::FoveaClient& client, const fovea::v1::C
       while (Clock::now() < stop_at) {
         const auto t0 = Clock::now();
         const grpc::Status status = client.Classify(request, &response);
-        latencies[static_cast<size_t>(w)].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        latencies[static_cast<size_t>(w)].push_back(
+            std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
         if (!status.ok() || response.results_size() != 1 || response.results(0).has_error()) ++errors;
       }
     });
@@ -75,23 +77,27 @@ void RunConcurrency(const fovea::client::FoveaClient& client, const fovea::v1::C
   std::vector<double> all;
   for (const auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
   std::sort(all.begin(), all.end());
-  std::printf("{\"concurrency\": %ld, \"requests_per_s\": %.1f, \"p50_ms\": %.4f, \"p99_ms\": %.4f, "
-              "\"requests\": %zu, \"errors\": %ld}\n",
-              static_cast<long>(concurrency), static_cast<double>(all.size()) / elapsed, Percentile(all, 0.5),
-              Percentile(all, 0.99), all.size(), static_cast<long>(errors.load()));
+  std::printf(
+      "{\"concurrency\": %ld, \"requests_per_s\": %.1f, \"p50_ms\": %.4f, \"p99_ms\": %.4f, "
+      "\"requests\": %zu, \"errors\": %ld}\n",
+      static_cast<long>(concurrency), static_cast<double>(all.size()) / elapsed, Percentile(all, 0.5),
+      Percentile(all, 0.99), all.size(), static_cast<long>(errors.load()));
   std::fflush(stdout);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::map<std::string, std::string> flags = {{"--server", "localhost:50051"}, {"--model", ""},
-                                              {"--input", "1,28,28"}, {"--concurrency", "1,8,32"},
+  std::map<std::string, std::string> flags = {{"--server", "localhost:50051"},
+                                              {"--model", ""},
+                                              {"--input", "1,28,28"},
+                                              {"--concurrency", "1,8,32"},
                                               {"--seconds", "5"}};
   for (int i = 1; i + 1 < argc; i += 2) flags[argv[i]] = argv[i + 1];
   if (flags["--model"].empty()) {
-    std::fprintf(stderr, "usage: classify_bench --server HOST:PORT --model NAME [--input C,H,W] "
-                         "[--concurrency 1,8,32] [--seconds 5]\n");
+    std::fprintf(stderr,
+                 "usage: classify_bench --server HOST:PORT --model NAME [--input C,H,W] "
+                 "[--concurrency 1,8,32] [--seconds 5]\n");
     return 2;
   }
   auto client = fovea::client::FoveaClient::Connect(flags["--server"]);

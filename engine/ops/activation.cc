@@ -8,20 +8,28 @@ namespace fovea::engine::ops {
 
 EltwiseSpec ToEltwise(const ActivationParams& params) {
   switch (params.kind) {
-    case ActivationKind::kRelu: return {dnnl::algorithm::eltwise_relu, 0.0f, 0.0f};
-    case ActivationKind::kLeakyRelu: return {dnnl::algorithm::eltwise_relu, params.alpha, 0.0f};
-    case ActivationKind::kClip: return {dnnl::algorithm::eltwise_clip_v2, params.alpha, params.beta};
-    case ActivationKind::kSigmoid: return {dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f};
+    case ActivationKind::kRelu:
+      return {dnnl::algorithm::eltwise_relu, 0.0f, 0.0f};
+    case ActivationKind::kLeakyRelu:
+      return {dnnl::algorithm::eltwise_relu, params.alpha, 0.0f};
+    case ActivationKind::kClip:
+      return {dnnl::algorithm::eltwise_clip_v2, params.alpha, params.beta};
+    case ActivationKind::kSigmoid:
+      return {dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f};
   }
   return {dnnl::algorithm::eltwise_relu, 0.0f, 0.0f};
 }
 
 float ApplyActivation(const ActivationParams& params, float x) {
   switch (params.kind) {
-    case ActivationKind::kRelu: return x > 0.0f ? x : 0.0f;
-    case ActivationKind::kLeakyRelu: return x >= 0.0f ? x : params.alpha * x;
-    case ActivationKind::kClip: return std::min(std::max(x, params.alpha), params.beta);
-    case ActivationKind::kSigmoid: return 1.0f / (1.0f + std::exp(-x));
+    case ActivationKind::kRelu:
+      return x > 0.0f ? x : 0.0f;
+    case ActivationKind::kLeakyRelu:
+      return x >= 0.0f ? x : params.alpha * x;
+    case ActivationKind::kClip:
+      return std::min(std::max(x, params.alpha), params.beta);
+    case ActivationKind::kSigmoid:
+      return 1.0f / (1.0f + std::exp(-x));
   }
   return x;
 }
@@ -35,10 +43,14 @@ StatusOr<std::unique_ptr<Activation>> Activation::Create(const ActivationParams&
 
 std::string_view Activation::type() const {
   switch (params_.kind) {
-    case ActivationKind::kRelu: return "Relu";
-    case ActivationKind::kLeakyRelu: return "LeakyRelu";
-    case ActivationKind::kClip: return "Clip";
-    case ActivationKind::kSigmoid: return "Sigmoid";
+    case ActivationKind::kRelu:
+      return "Relu";
+    case ActivationKind::kLeakyRelu:
+      return "LeakyRelu";
+    case ActivationKind::kClip:
+      return "Clip";
+    case ActivationKind::kSigmoid:
+      return "Sigmoid";
   }
   return "Activation";
 }
@@ -77,8 +89,8 @@ StatusOr<std::vector<PlanValue>> Activation::Emit(PlanBuilder& builder, std::spa
   FOVEA_ASSIGN_OR_RETURN(ActivationParams p, Resolve(bounds));
   const PlanValue& x = inputs[0];
   const EltwiseSpec spec = ToEltwise(p);
-  auto desc = dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, spec.algorithm, x.desc, spec.alpha,
-                                          spec.beta);
+  auto desc =
+      dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, spec.algorithm, x.desc, spec.alpha, spec.beta);
   auto pd = dnnl::eltwise_forward::primitive_desc(desc, builder.DefaultAttr(), builder.engine());
   PlanValue y = builder.NewValue(x.shape, pd.dst_desc());
   builder.AddStep(dnnl::eltwise_forward(pd), {builder.Arg(DNNL_ARG_SRC, x), {DNNL_ARG_DST, y.id, {}}},

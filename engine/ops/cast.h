@@ -1,5 +1,6 @@
 #pragma once
-// Cast (ONNX) between float32 and int64. Runtime float32→float32 is a no-op view; other runtime casts are rejected with a clear error.
+// Cast (ONNX) between float32 and int64. Runtime float32→float32 is a no-op view; other runtime casts are rejected with
+// a clear error.
 
 #include <memory>
 #include <vector>

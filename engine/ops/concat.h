@@ -1,5 +1,6 @@
 #pragma once
-// Concat (ONNX) along one axis: channel concatenation at runtime on oneDNN concat, and int64 shape arithmetic at plan time.
+// Concat (ONNX) along one axis: channel concatenation at runtime on oneDNN concat, and int64 shape arithmetic at plan
+// time.
 
 #include <memory>
 #include <vector>

@@ -14,9 +14,7 @@ constexpr int64_t kSpatialRank = 2;
 constexpr int64_t kConvRank = kSpatialRank + 2;
 
 // oneDNN counts dilation from 0 (no gaps), ONNX from 1.
-memory::dims DnnlDilations(const Window& w) {
-  return {w.dilations[0] - 1, w.dilations[1] - 1};
-}
+memory::dims DnnlDilations(const Window& w) { return {w.dilations[0] - 1, w.dilations[1] - 1}; }
 
 dnnl::post_ops BuildPostOps(const std::vector<ConvPostOp>& post_ops) {
   dnnl::post_ops ops;
@@ -163,11 +161,11 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
   const memory::dims pad_l = {g.pads_begin[0], g.pads_begin[1]};
   const memory::dims pad_r = {g.pads_end[0], g.pads_end[1]};
   auto desc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                          dnnl::algorithm::convolution_direct, src_any, weights_md,
-                                                          bias_desc, dst_any, strides, DnnlDilations(g), pad_l, pad_r)
+                                                         dnnl::algorithm::convolution_direct, src_any, weights_md,
+                                                         bias_desc, dst_any, strides, DnnlDilations(g), pad_l, pad_r)
                        : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                          dnnl::algorithm::convolution_direct, src_any, weights_md,
-                                                          dst_any, strides, DnnlDilations(g), pad_l, pad_r);
+                                                         dnnl::algorithm::convolution_direct, src_any, weights_md,
+                                                         dst_any, strides, DnnlDilations(g), pad_l, pad_r);
   auto pd = dnnl::convolution_forward::primitive_desc(desc, attr, builder.engine());
 
   std::vector<PlanArg> args;

@@ -1,5 +1,6 @@
 #pragma once
-// Flatten (ONNX): [d0..dn] → [d0*..*d(axis-1), d(axis)*..*dn]. A view of a plain layout: no data moves when the input is already plain.
+// Flatten (ONNX): [d0..dn] → [d0*..*d(axis-1), d(axis)*..*dn]. A view of a plain layout: no data moves when the input
+// is already plain.
 
 #include <memory>
 #include <vector>

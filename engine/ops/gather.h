@@ -1,5 +1,6 @@
 #pragma once
-// Gather (ONNX) on values known at plan time (PyTorch's shape arithmetic); a runtime Gather is rejected with a clear error.
+// Gather (ONNX) on values known at plan time (PyTorch's shape arithmetic); a runtime Gather is rejected with a clear
+// error.
 
 #include <memory>
 #include <vector>

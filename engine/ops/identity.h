@@ -1,5 +1,6 @@
 #pragma once
-// Identity and Dropout (inference): the output is the input. Removed by engine/passes; kept runnable for graphs that skip the passes.
+// Identity and Dropout (inference): the output is the input. Removed by engine/passes; kept runnable for graphs that
+// skip the passes.
 
 #include <memory>
 #include <vector>

@@ -18,9 +18,7 @@ const Tensor* Present(std::span<const Tensor> inputs, size_t i) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Pad>> Pad::Create(const PadParams& params) {
-  return std::unique_ptr<Pad>(new Pad(params));
-}
+StatusOr<std::unique_ptr<Pad>> Pad::Create(const PadParams& params) { return std::unique_ptr<Pad>(new Pad(params)); }
 
 StatusOr<PadParams> Pad::Resolve(int64_t rank, const Tensor* pads, const Tensor* value) const {
   PadParams p = params_;
@@ -73,8 +71,8 @@ StatusOr<std::vector<PlanValue>> Pad::Emit(PlanBuilder& builder, std::span<const
     constants[i] = *inputs[i].constant;
   }
   const PlanValue& x = inputs[0];
-  FOVEA_ASSIGN_OR_RETURN(PadParams p, Resolve(static_cast<int64_t>(x.shape.size()), Present(constants, 1),
-                                              Present(constants, 2)));
+  FOVEA_ASSIGN_OR_RETURN(PadParams p,
+                         Resolve(static_cast<int64_t>(x.shape.size()), Present(constants, 1), Present(constants, 2)));
   if (std::all_of(p.pads.begin(), p.pads.end(), [](int64_t v) { return v == 0; })) return std::vector<PlanValue>{x};
   const Shape out_shape = PaddedShape(x.shape, p.pads);
   const dnnl::memory::desc out_desc = PlainDesc(out_shape);

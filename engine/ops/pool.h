@@ -10,8 +10,8 @@ namespace fovea::engine::ops {
 
 struct PoolParams {
   enum class Kind { kMax, kAverage } kind = Kind::kMax;
-  bool global = false;           // window = the whole spatial extent
-  WindowAttributes window;       // ignored when global; window.ceil_mode honoured
+  bool global = false;             // window = the whole spatial extent
+  WindowAttributes window;         // ignored when global; window.ceil_mode honoured
   bool count_include_pad = false;  // AveragePool: divide by the full window, padding included
 };
 

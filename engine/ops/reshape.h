@@ -1,5 +1,6 @@
 #pragma once
-// Reshape (ONNX) with a shape known at plan time (a constant, or PyTorch's Shape/Gather/Concat arithmetic folded at load). A view of a plain layout.
+// Reshape (ONNX) with a shape known at plan time (a constant, or PyTorch's Shape/Gather/Concat arithmetic folded at
+// load). A view of a plain layout.
 
 #include <memory>
 #include <vector>

@@ -1,8 +1,9 @@
 #pragma once
-// Shape (ONNX): the dimensions of its input as an int64 tensor. Always known at plan time, because a plan is compiled for concrete input shapes; this is what lets PyTorch's exported shape arithmetic fold away.
+// Shape (ONNX): the dimensions of its input as an int64 tensor. Always known at plan time, because a plan is compiled
+// for concrete input shapes; this is what lets PyTorch's exported shape arithmetic fold away.
 
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "engine/op.h"
