@@ -22,6 +22,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr int kWarmupRequests = 20;
+constexpr int kRoundTripSamples = 2000;
 
 std::vector<int64_t> ParseList(const std::string& text) {
   std::vector<int64_t> values;
@@ -50,6 +51,20 @@ fovea::v1::ClassifyRequest MakeRequest(const std::string& model, const std::vect
 
 double Percentile(std::vector<double>& sorted, double q) {
   return sorted[static_cast<size_t>(q * static_cast<double>(sorted.size() - 1) + 0.5)];
+}
+
+// The floor under every Classify figure: a unary call that does almost nothing on the server (ListModels).
+void MeasureRoundTrip(const fovea::client::FoveaClient& client) {
+  std::vector<double> latencies;
+  fovea::v1::ListModelsResponse response;
+  for (int i = 0; i < kRoundTripSamples; ++i) {
+    const auto t0 = Clock::now();
+    (void)client.ListModels(&response);
+    latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::sort(latencies.begin(), latencies.end());
+  std::printf("{\"rpc\": \"ListModels\", \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"requests\": %zu}\n",
+              Percentile(latencies, 0.5), Percentile(latencies, 0.99), latencies.size());
 }
 
 void RunConcurrency(const fovea::client::FoveaClient& client, const fovea::v1::ClassifyRequest& request,
@@ -110,6 +125,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  MeasureRoundTrip(*client);
   for (int64_t concurrency : ParseList(flags["--concurrency"])) {
     RunConcurrency(*client, request, concurrency, std::stod(flags["--seconds"]));
   }

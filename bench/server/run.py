@@ -54,9 +54,11 @@ def main():
             if time.time() > deadline:
                 raise SystemExit("server did not become healthy")
             time.sleep(0.2)
-        served = json_lines(subprocess.run([tool("classify_bench"), "--server", address, "--model", args.model,
+        lines = json_lines(subprocess.run([tool("classify_bench"), "--server", address, "--model", args.model,
                                             "--input", args.input, "--concurrency", "1,8,32", "--seconds",
                                             str(args.seconds)], capture_output=True, text=True, check=True).stdout)
+        round_trip = next(r for r in lines if r.get("rpc") == "ListModels")
+        served = [r for r in lines if "concurrency" in r]
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
@@ -65,6 +67,8 @@ def main():
           f"{compute_threads} thread(s)")
     print(f"engine alone, batch 1: p50 {engine['p50_ms'] * 1e3:.0f} us, p99 {engine['p99_ms'] * 1e3:.0f} us, "
           f"{engine['images_per_s']:.0f} img/s")
+    print(f"gRPC unary round trip on loopback (ListModels, no inference): p50 {round_trip['p50_ms'] * 1e3:.0f} us, "
+          f"p99 {round_trip['p99_ms'] * 1e3:.0f} us")
     print("\n| concurrency | requests/s | p50 us | p99 us | errors |\n|---|---|---|---|---|")
     for r in served:
         print(f"| {r['concurrency']} | {r['requests_per_s']:.0f} | {r['p50_ms'] * 1e3:.0f} | {r['p99_ms'] * 1e3:.0f} |"
