@@ -5,6 +5,7 @@
 #include <iomanip>
 
 #include "client/fovea_client.h"
+#include "common/json_text.h"
 
 namespace fovea::client {
 namespace {
@@ -116,35 +117,9 @@ std::string CsvField(const std::string& text) {
 }
 
 std::string JsonString(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
+  std::string quoted(1, '"');
+  quoted.append(common::JsonEscape(text)).push_back('"');
+  return quoted;
 }
 
 }  // namespace fovea::client

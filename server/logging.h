@@ -14,7 +14,5 @@ void SetUpLogging(const ServerConfig& config);
 // otherwise a new random 16-hex-digit id.
 std::string RequestIdFrom(const std::string& client_value);
 
-// Escapes `text` for use inside a JSON string literal.
-std::string JsonEscape(const std::string& text);
 
 }  // namespace fovea::server
