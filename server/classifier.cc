@@ -49,37 +49,6 @@ InputSpec SpecOf(const ServedModel& model) {
           PerChannel(metadata.std, model.channels)};
 }
 
-// Runs the first good_images.size() images packed in `staging` (a shared handle) as one batch and fills their
-// predictions.
-Status RunBatch(const ServedModel& model, engine::Tensor staging, const std::vector<int>& good_images, int64_t top_k,
-                v1::ClassifyResponse& response) {
-  const auto batch = static_cast<int64_t>(good_images.size());
-  engine::Shape batch_shape = staging.shape();
-  batch_shape[0] = batch;
-  // A view of the packed front of the staging buffer; the shared handle keeps that buffer alive.
-  const engine::Tensor input = engine::Tensor::Wrap(engine::DataType::kFloat32, batch_shape, staging.raw_data(),
-                                                    std::make_shared<const engine::Tensor>(staging));
-  StatusOr<std::vector<engine::Tensor>> outputs = model.session->Run({&input, 1});
-  if (!outputs.ok()) return outputs.status().WithContext("model '" + model.name + "'");
-  const engine::Tensor& scores = (*outputs)[0];
-  if (scores.rank() != 2 || scores.dim(0) != batch || scores.dim(1) != model.num_classes) {
-    return Internal("model '" + model.name + "' returned scores of shape " + engine::ShapeToString(scores.shape()));
-  }
-  const auto num_classes = static_cast<size_t>(model.num_classes);
-  for (size_t row = 0; row < good_images.size(); ++row) {
-    v1::ImageResult* result = response.mutable_results(good_images[row]);
-    const auto top =
-        TopClasses(scores.floats().subspan(row * num_classes, num_classes), top_k, model.outputs_probabilities);
-    for (const auto& [index, probability] : top) {
-      v1::Prediction* prediction = result->add_predictions();
-      prediction->set_class_index(index);
-      prediction->set_label(model.model->Label(index));
-      prediction->set_probability(probability);
-    }
-  }
-  return OkStatus();
-}
-
 }  // namespace
 
 std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k,
@@ -108,32 +77,69 @@ std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores,
   return top;
 }
 
-Status ClassifyImages(const ServedModel& model, const v1::ClassifyRequest& request, const ClassifyOptions& options,
-                      v1::ClassifyResponse& response) {
+StatusOr<PreparedClassify> PrepareClassify(const ServedModel& model, const v1::ClassifyRequest& request,
+                                           const ClassifyOptions& options, v1::ClassifyResponse& response) {
   FOVEA_RETURN_IF_ERROR(ValidateRequest(request, options));
-  FOVEA_ASSIGN_OR_RETURN(const int64_t top_k, ResolveTopK(request, model.num_classes));
+  PreparedClassify prepared;
+  FOVEA_ASSIGN_OR_RETURN(prepared.top_k, ResolveTopK(request, model.num_classes));
   response.set_model_name(model.name);
   response.set_model_version(model.version);
 
-  // Decode straight into the batch tensor; failed images leave their slot unused and drop out below.
+  // Decode straight into the request's batch tensor; failed images leave their slot unused and drop out below.
   const InputSpec spec = SpecOf(model);
   const auto image_elements = static_cast<size_t>(spec.num_elements());
   engine::Tensor staging(engine::DataType::kFloat32, {request.images_size(), spec.channels, spec.height, spec.width});
-  std::vector<int> good_images;
   for (int i = 0; i < request.images_size(); ++i) {
     v1::ImageResult* result = response.add_results();
     result->set_id(request.images(i).id());
-    const std::span<float> slot = staging.floats().subspan(good_images.size() * image_elements, image_elements);
+    const std::span<float> slot =
+        staging.floats().subspan(prepared.good_images.size() * image_elements, image_elements);
     const Status status = PrepareImage(request.images(i), spec, options.image_limits, slot);
     if (status.ok()) {
-      good_images.push_back(i);
+      prepared.good_images.push_back(i);
     } else {
       SetImageError(*result, i, status);
     }
   }
-  if (good_images.empty()) return OkStatus();
+  if (prepared.good_images.empty()) return prepared;
+  engine::Shape batch_shape = staging.shape();
+  batch_shape[0] = static_cast<int64_t>(prepared.good_images.size());
+  // A view of the packed front of the staging buffer; the shared handle keeps that buffer alive.
+  prepared.images = engine::Tensor::Wrap(engine::DataType::kFloat32, batch_shape, staging.raw_data(),
+                                         std::make_shared<const engine::Tensor>(staging));
+  return prepared;
+}
 
-  return RunBatch(model, staging, good_images, top_k, response);
+Status FillPredictions(const ServedModel& model, const PreparedClassify& prepared, std::span<const float> scores,
+                       v1::ClassifyResponse& response) {
+  const auto num_classes = static_cast<size_t>(model.num_classes);
+  if (scores.size() != prepared.good_images.size() * num_classes) {
+    return Internal("model '" + model.name + "' returned " + std::to_string(scores.size()) + " scores for " +
+                    std::to_string(prepared.good_images.size()) + " images of " + std::to_string(num_classes) +
+                    " classes");
+  }
+  for (size_t row = 0; row < prepared.good_images.size(); ++row) {
+    v1::ImageResult* result = response.mutable_results(prepared.good_images[row]);
+    const auto top =
+        TopClasses(scores.subspan(row * num_classes, num_classes), prepared.top_k, model.outputs_probabilities);
+    for (const auto& [index, probability] : top) {
+      v1::Prediction* prediction = result->add_predictions();
+      prediction->set_class_index(index);
+      prediction->set_label(model.model->Label(index));
+      prediction->set_probability(probability);
+    }
+  }
+  return OkStatus();
+}
+
+StatusOr<engine::Tensor> RunClassifier(const ServedModel& model, const engine::Tensor& batch) {
+  FOVEA_ASSIGN_OR_RETURN(std::vector<engine::Tensor> outputs, model.session->Run({&batch, 1}));
+  engine::Tensor& scores = outputs[0];
+  if (scores.rank() != 2 || scores.dim(0) != batch.dim(0) || scores.dim(1) != model.num_classes) {
+    return Internal("returned scores of shape " + engine::ShapeToString(scores.shape()) + " for a batch of " +
+                    std::to_string(batch.dim(0)));
+  }
+  return std::move(scores);
 }
 
 }  // namespace fovea::server

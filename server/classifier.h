@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/status.h"
+#include "engine/tensor.h"
 #include "fovea/v1/inference.pb.h"
 #include "server/image_pipeline.h"
 #include "server/model_repository.h"
@@ -22,11 +23,26 @@ struct ClassifyOptions {
 // top_k when the request leaves it unset (capped at the class count).
 inline constexpr int64_t kDefaultTopK = 5;
 
-// Answers `request` with `model` into `response`. Request-level problems (no images, too many, bad top_k) fail the
-// call; a bad image gets its own error in its result while the others are answered. The good images run through the
-// engine as one batch.
-Status ClassifyImages(const ServedModel& model, const v1::ClassifyRequest& request, const ClassifyOptions& options,
-                      v1::ClassifyResponse& response);
+// The decoded images of one Classify request, ready for the engine.
+struct PreparedClassify {
+  engine::Tensor images;         // [good images, channels, height, width]; empty when every image failed
+  std::vector<int> good_images;  // the request index of each row of `images`
+  int64_t top_k = 0;
+};
+
+// Checks `request` against `options` and `model` and decodes its images. Request-level problems (no images, too
+// many, bad top_k) fail the call; `response` gets the model's name and version and one result per image, with its
+// own error for an image that cannot be used, so one bad image never fails the others.
+StatusOr<PreparedClassify> PrepareClassify(const ServedModel& model, const v1::ClassifyRequest& request,
+                                           const ClassifyOptions& options, v1::ClassifyResponse& response);
+
+// Fills the predictions of the good images from `scores` (one row of num_classes scores per row of
+// `prepared.images`, in order).
+Status FillPredictions(const ServedModel& model, const PreparedClassify& prepared, std::span<const float> scores,
+                       v1::ClassifyResponse& response);
+
+// Runs `batch` ([n, channels, height, width]) through `model`'s Session and returns its [n, classes] scores.
+StatusOr<engine::Tensor> RunClassifier(const ServedModel& model, const engine::Tensor& batch);
 
 // The `k` most probable classes of one row of scores as (class index, probability), most probable first. When
 // `already_probabilities` is false the scores are logits and go through a softmax first.

@@ -22,8 +22,13 @@ struct ServerConfig {
   int64_t max_image_pixels = int64_t{64} << 20;  // width * height of one image, checked before decoding
   size_t max_message_bytes = size_t{64} << 20;   // largest request gRPC accepts (its own default is 4 MB)
   int64_t max_images_per_request = 1024;
-  int threads = 0;                        // inference workers; 0 = one per hardware thread
-  int compute_threads = 0;                // oneDNN threads per worker; 0 = hardware threads / workers (at least 1)
+  int threads = 0;              // image-decoding workers; 0 = one per hardware thread
+  int compute_threads = 0;      // oneDNN threads per batcher instance; 0 = hardware threads / instances
+  int64_t max_batch_size = 64;  // batching defaults; models/<name>/config.txt may override them
+  int64_t max_queue_delay_us = 0;
+  int64_t max_queue_size = 1024;
+  int instances = 1;                      // batcher instances (threads running the engine) per model
+  int metrics_port = 9090;                // Prometheus /metrics on the --address host; 0 = off
   int64_t shutdown_timeout_seconds = 30;  // grace period for in-flight requests on SIGTERM/SIGINT
   LogFormat log_format = LogFormat::kText;
   std::string log_level = "info";

@@ -13,26 +13,30 @@ namespace {
 
 constexpr char kRequestIdKey[] = "x-request-id";
 
-// What every call logs: its id (sent back as `x-request-id` initial metadata), method and start time.
+// What every call logs and counts: its id (sent back as `x-request-id` initial metadata), method, start time, and
+// the model it was served by ("" until one is found, so unknown names never become metric labels).
 struct CallLog {
   std::string request_id;
   const char* method;
   std::chrono::steady_clock::time_point start;
+  Metrics* metrics;
+  std::string model;
 };
 
-CallLog StartCall(grpc::CallbackServerContext* context, const char* method) {
+CallLog StartCall(grpc::CallbackServerContext* context, const char* method, Metrics& metrics) {
   const auto& metadata = context->client_metadata();
   const auto found = metadata.find(kRequestIdKey);
   const std::string client_id = found == metadata.end() ? "" : std::string(found->second.data(), found->second.size());
-  CallLog log{RequestIdFrom(client_id), method, std::chrono::steady_clock::now()};
+  CallLog log{RequestIdFrom(client_id), method, std::chrono::steady_clock::now(), &metrics, ""};
   context->AddInitialMetadata(kRequestIdKey, log.request_id);
   return log;
 }
 
 void FinishCall(grpc::ServerUnaryReactor* reactor, const CallLog& log, const Status& status,
                 const std::string& detail) {
-  const double elapsed_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - log.start).count();
+  const std::chrono::duration<double, std::micro> elapsed = std::chrono::steady_clock::now() - log.start;
+  log.metrics->RecordRequest(log.model, log.method, status.code(), elapsed.count());
+  const double elapsed_ms = elapsed.count() / 1000.0;
   if (status.ok()) {
     spdlog::info("[{}] {} OK {} ({:.1f} ms)", log.request_id, log.method, detail, elapsed_ms);
   } else {
@@ -49,15 +53,44 @@ std::string ClassifySummary(const v1::ClassifyResponse& response) {
          " images=" + std::to_string(response.results_size()) + " failed=" + std::to_string(failed);
 }
 
-// Runs one Classify on a worker thread; no exception may escape into gRPC.
-Status RunClassify(grpc::CallbackServerContext* context, const ServedModel& model, const v1::ClassifyRequest& request,
-                   const ClassifyOptions& options, v1::ClassifyResponse& response) {
-  if (context->IsCancelled()) return {StatusCode::kCancelled, "request was cancelled before it ran"};
-  try {
-    return ClassifyImages(model, request, options, response);
-  } catch (const std::exception& error) {
-    return Internal(std::string("classification failed: ") + error.what());
+// The call's deadline on the batcher's clock; time_point::max() when the client set none.
+BatchClock::time_point SteadyDeadline(const grpc::CallbackServerContext* context) {
+  const std::chrono::system_clock::time_point deadline = context->deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return BatchClock::time_point::max();
+  const auto remaining = deadline - std::chrono::system_clock::now();
+  return BatchClock::now() + std::chrono::duration_cast<BatchClock::duration>(remaining);
+}
+
+// Decodes the request on a worker thread and queues its good images on the model's batcher; the call is answered
+// from the batcher's completion (or here, when nothing reaches the batcher). No exception may escape into gRPC.
+void DecodeAndSubmit(grpc::CallbackServerContext* context, const std::shared_ptr<const ServedModel>& model,
+                     Batcher& batcher, const v1::ClassifyRequest& request, const ClassifyOptions& options,
+                     v1::ClassifyResponse* response, grpc::ServerUnaryReactor* reactor, const CallLog& log) {
+  if (context->IsCancelled()) {
+    FinishCall(reactor, log, {StatusCode::kCancelled, "request was cancelled before it ran"}, "");
+    return;
   }
+  StatusOr<PreparedClassify> prepared = Internal("not prepared");
+  try {
+    prepared = PrepareClassify(*model, request, options, *response);
+  } catch (const std::exception& error) {
+    prepared = Internal(std::string("classification failed: ") + error.what());
+  }
+  if (!prepared.ok() || prepared->good_images.empty()) {
+    FinishCall(reactor, log, prepared.status(), ClassifySummary(*response));
+    return;
+  }
+  auto shared = std::make_shared<PreparedClassify>(std::move(*prepared));
+  BatchItem item;
+  item.images = shared->images;
+  item.deadline = SteadyDeadline(context);
+  item.cancelled = [context] { return context->IsCancelled(); };
+  item.done = [model, shared, response, reactor, log](StatusOr<std::span<const float>> scores) {
+    const Status status = scores.ok() ? FillPredictions(*model, *shared, *scores, *response) : scores.status();
+    FinishCall(reactor, log, status, ClassifySummary(*response));
+  };
+  const Status submitted = batcher.Submit(std::move(item));
+  if (!submitted.ok()) FinishCall(reactor, log, submitted, "");
 }
 
 std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& name) {
@@ -70,27 +103,34 @@ std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& 
 
 }  // namespace
 
-InferenceService::InferenceService(const ModelRepository& repository, WorkerPool& workers, ClassifyOptions options)
-    : repository_(repository), workers_(workers), options_(options) {}
+InferenceService::InferenceService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers,
+                                   Metrics& metrics, ClassifyOptions options)
+    : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {}
 
 grpc::ServerUnaryReactor* InferenceService::Classify(grpc::CallbackServerContext* context,
                                                      const v1::ClassifyRequest* request,
                                                      v1::ClassifyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  CallLog log = StartCall(context, "Classify");
+  CallLog log = StartCall(context, "Classify", metrics_);
   StatusOr<std::shared_ptr<const ServedModel>> model =
       repository_.Find(request->model_name(), request->model_version());
   if (!model.ok()) {
     FinishCall(reactor, log, model.status(), "");
     return reactor;
   }
+  log.model = (*model)->name;
+  StatusOr<std::shared_ptr<Batcher>> batcher = batchers_.For(*model);
+  if (!batcher.ok()) {
+    FinishCall(reactor, log, batcher.status(), "");
+    return reactor;
+  }
   spdlog::debug("[{}] Classify started: model={} images={}", log.request_id, request->model_name(),
                 request->images_size());
-  // Inference is CPU-bound; gRPC's callback threads must stay free to accept and answer other calls.
-  const bool queued = workers_.Submit([this, context, request, response, reactor, log, model = *model] {
-    const Status status = RunClassify(context, *model, *request, options_, *response);
-    FinishCall(reactor, log, status, ClassifySummary(*response));
-  });
+  // Decoding is CPU-bound; gRPC's callback threads must stay free to accept and answer other calls.
+  const bool queued =
+      workers_.Submit([this, context, request, response, reactor, log, model = *model, batcher = *batcher] {
+        DecodeAndSubmit(context, model, *batcher, *request, options_, response, reactor, log);
+      });
   if (!queued) FinishCall(reactor, log, {StatusCode::kUnavailable, "server is shutting down"}, "");
   return reactor;
 }
@@ -99,7 +139,7 @@ grpc::ServerUnaryReactor* InferenceService::ListModels(grpc::CallbackServerConte
                                                        const v1::ListModelsRequest* /*request*/,
                                                        v1::ListModelsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const CallLog log = StartCall(context, "ListModels");
+  const CallLog log = StartCall(context, "ListModels", metrics_);
   const std::shared_ptr<const ModelCatalog> catalog = repository_.Snapshot();
   for (const auto& [name, versions] : *catalog) {
     if (versions.empty()) continue;
@@ -116,10 +156,13 @@ grpc::ServerUnaryReactor* InferenceService::GetModel(grpc::CallbackServerContext
                                                      const v1::GetModelRequest* request,
                                                      v1::GetModelResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const CallLog log = StartCall(context, "GetModel");
+  CallLog log = StartCall(context, "GetModel", metrics_);
   StatusOr<std::shared_ptr<const ServedModel>> model =
       repository_.Find(request->model_name(), request->model_version());
-  if (model.ok()) DescribeModel(**model, VersionsOf(*repository_.Snapshot(), (*model)->name), *response);
+  if (model.ok()) {
+    log.model = (*model)->name;
+    DescribeModel(**model, VersionsOf(*repository_.Snapshot(), (*model)->name), *response);
+  }
   FinishCall(reactor, log, model.status(), "model=" + request->model_name());
   return reactor;
 }

@@ -1,11 +1,14 @@
 #pragma once
-// InferenceService: fovea.v1.Inference on gRPC's callback API. Thin by design: validate, look the model up, hand the
-// work to the engine-facing code (classifier.h) on a worker thread, convert the answer back.
+// InferenceService: fovea.v1.Inference on gRPC's callback API. Thin by design: validate, look the model up, decode the
+// images on a worker thread (classifier.h), hand them to the model's dynamic batcher (batcher.h) and convert the
+// answer back when the batch that carried them has run.
 
 #include <grpcpp/grpcpp.h>
 
 #include "fovea/v1/inference.grpc.pb.h"
 #include "server/classifier.h"
+#include "server/metrics.h"
+#include "server/model_batchers.h"
 #include "server/model_repository.h"
 #include "server/worker_pool.h"
 
@@ -13,8 +16,9 @@ namespace fovea::server {
 
 class InferenceService final : public v1::Inference::CallbackService {
  public:
-  // `repository` and `workers` are borrowed and must outlive the service.
-  InferenceService(const ModelRepository& repository, WorkerPool& workers, ClassifyOptions options);
+  // Everything is borrowed and must outlive the service.
+  InferenceService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers, Metrics& metrics,
+                   ClassifyOptions options);
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context, const v1::ClassifyRequest* request,
                                      v1::ClassifyResponse* response) override;
@@ -26,6 +30,8 @@ class InferenceService final : public v1::Inference::CallbackService {
  private:
   const ModelRepository& repository_;
   WorkerPool& workers_;
+  ModelBatchers& batchers_;
+  Metrics& metrics_;
   ClassifyOptions options_;
 };
 

@@ -10,11 +10,12 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
-#include "engine/threading.h"
 #include "modelio/onnx_import.h"
 #include "server/config.h"
 #include "server/inference_service.h"
 #include "server/logging.h"
+#include "server/metrics.h"
+#include "server/model_batchers.h"
 #include "server/model_repository.h"
 #include "server/worker_pool.h"
 
@@ -29,10 +30,23 @@ int HardwareThreads() { return static_cast<int>(std::max(1U, std::thread::hardwa
 
 int WorkerCount(const ServerConfig& config) { return config.threads > 0 ? config.threads : HardwareThreads(); }
 
-// Workers share the cores: each worker's oneDNN team gets its part, so concurrent requests never oversubscribe.
-int ComputeThreadsPerWorker(const ServerConfig& config) {
-  if (config.compute_threads > 0) return config.compute_threads;
-  return std::max(1, HardwareThreads() / WorkerCount(config));
+// A model's instances share the cores: each instance's oneDNN team gets its part, so concurrent batches never
+// oversubscribe them.
+BatchingOptions BatchingDefaults(const ServerConfig& config) {
+  BatchingOptions options;
+  options.max_batch_size = config.max_batch_size;
+  options.max_queue_delay_us = config.max_queue_delay_us;
+  options.max_queue_size = config.max_queue_size;
+  options.instances = config.instances;
+  options.compute_threads =
+      config.compute_threads > 0 ? config.compute_threads : std::max(1, HardwareThreads() / config.instances);
+  return options;
+}
+
+// The host part of --address ("0.0.0.0:50051" → "0.0.0.0"), where metrics listen too.
+std::string HostOf(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
 }
 
 // gRPC takes message limits as int; anything larger than INT_MAX means "as large as gRPC allows".
@@ -64,29 +78,44 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
     return kExitStartupFailure;
   }
   if (catalog->empty()) spdlog::warn("model repository {} has no loadable model", config.model_repository);
-  const size_t model_count = catalog->size();
+  size_t model_count = 0;
+  for (const auto& [name, versions] : *catalog) model_count += versions.size();
+  Metrics metrics;
+  metrics.SetModelsLoaded(static_cast<int64_t>(model_count));
+  if (config.metrics_port != 0) {
+    if (Status serving = metrics.Serve(HostOf(config.address), config.metrics_port); !serving.ok()) {
+      spdlog::critical("{}", serving.message());
+      return kExitStartupFailure;
+    }
+  }
   ModelRepository repository(std::move(*catalog));
-  const int compute_threads = ComputeThreadsPerWorker(config);
-  WorkerPool workers(WorkerCount(config),
-                     [compute_threads] { engine::SetComputeThreadsForThisThread(compute_threads); });
-  InferenceService service(repository, workers,
+  const BatchingOptions batching = BatchingDefaults(config);
+  ModelBatchers batchers(repository, config.model_repository, batching, metrics);
+  batchers.CreateAll();
+  WorkerPool workers(WorkerCount(config));
+  InferenceService service(repository, workers, batchers, metrics,
                            {{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request});
   std::unique_ptr<grpc::Server> server = StartServer(config, service);
   if (server == nullptr) {
     spdlog::critical("cannot listen on {}", config.address);
     return kExitStartupFailure;
   }
-  spdlog::info("fovea-server listening on {} with {} model(s), {} worker thread(s) x {} compute thread(s)",
-               config.address, model_count, WorkerCount(config), compute_threads);
+  spdlog::info("fovea-server listening on {} with {} model version(s), {} decoding worker(s); metrics {}",
+               config.address, model_count, WorkerCount(config),
+               config.metrics_port == 0 ? std::string("off")
+                                        : "on " + HostOf(config.address) + ":" + std::to_string(config.metrics_port));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("received signal {}; draining in-flight requests (up to {} s)", signal_number,
                config.shutdown_timeout_seconds);
   server->GetHealthCheckService()->SetServingStatus(false);
-  // Shutdown stops accepting calls and waits for in-flight ones, which need the workers running until it returns.
+  // Shutdown stops accepting calls and waits for in-flight ones, which need the workers and batchers running until
+  // it returns. Then the workers finish what they hold (handing it to the batchers), and the batchers answer
+  // everything still queued before the server object goes away.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(config.shutdown_timeout_seconds));
   workers.Stop();
+  batchers.StopAll();
   server->Wait();
   spdlog::info("fovea-server stopped");
   return kExitOk;

@@ -52,7 +52,7 @@ def main():
                                        env=engine_env, check=True).stdout)[0]
     address = f"127.0.0.1:{free_port()}"
     server = subprocess.Popen([tool("fovea-server"), "--address", address, "--model-repository", args.models,
-                               "--threads", str(args.threads), "--log-level", "warn"])
+                               "--threads", str(args.threads), "--log-level", "warn", "--metrics-port", "0"])
     try:
         deadline = time.time() + 60
         while subprocess.run([tool("fovea"), "health", "--server", address], capture_output=True).returncode != 0:

@@ -102,12 +102,14 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::strin
   std::string log;
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
     const std::string address = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
+    const int metrics_port = FreeLoopbackPort();
     const std::string log_dir = MakeTempDir();
-    std::vector<std::string> argv = {FOVEA_SERVER_BINARY,       "--address", address, "--model-repository",
-                                     TestDataDir() + "/models", "--threads", "2"};
+    std::vector<std::string> argv = {FOVEA_SERVER_BINARY,         "--address", address, "--model-repository",
+                                     TestDataDir() + "/models",   "--threads", "2",     "--metrics-port",
+                                     std::to_string(metrics_port)};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     const pid_t pid = Spawn(argv, log_dir + "/stdout.log", log_dir + "/server.log");
-    std::unique_ptr<ServerProcess> server(new ServerProcess(pid, address, log_dir));
+    std::unique_ptr<ServerProcess> server(new ServerProcess(pid, address, metrics_port, log_dir));
     if (server->WaitUntilServing()) return server;
     log = server->Log();
     // Another process may have taken the free port between our probe and the server's bind; try a new one.
@@ -157,6 +159,26 @@ int ServerProcess::StopWith(int signal) {
 }
 
 std::string ServerProcess::Log() const { return ReadFile(log_dir_ + "/server.log"); }
+
+std::string ServerProcess::FetchMetrics() const {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(metrics_port_));
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
+    const std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      ssize_t got = 0;
+      while ((got = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, static_cast<size_t>(got));
+    }
+  }
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  return body == std::string::npos ? "" : response.substr(body + 4);
+}
 
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::vector<std::pair<std::string, std::string>>& env) {

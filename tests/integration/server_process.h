@@ -28,6 +28,10 @@ class ServerProcess {
 
   const std::string& address() const { return address_; }
 
+  // The body of GET http://127.0.0.1:<metrics port>/metrics (the server gets a free metrics port), or "" when it does
+  // not answer.
+  std::string FetchMetrics() const;
+
   // Sends `signal` and waits for the exit; returns the exit status, or -1 when it died by a signal or took longer
   // than the timeout.
   int StopWith(int signal);
@@ -36,12 +40,13 @@ class ServerProcess {
   std::string Log() const;
 
  private:
-  ServerProcess(pid_t pid, std::string address, std::string log_dir)
-      : pid_(pid), address_(std::move(address)), log_dir_(std::move(log_dir)) {}
+  ServerProcess(pid_t pid, std::string address, int metrics_port, std::string log_dir)
+      : pid_(pid), address_(std::move(address)), metrics_port_(metrics_port), log_dir_(std::move(log_dir)) {}
   bool WaitUntilServing();
 
   pid_t pid_;
   std::string address_;
+  int metrics_port_;
   std::string log_dir_;  // holds server.log; removed with the ServerProcess
 };
 

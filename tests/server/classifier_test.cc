@@ -39,7 +39,7 @@ TEST(TopClassesTest, KIsClampedToTheClassCount) {
   EXPECT_EQ(TopClasses(std::vector<float>{0.5F, 0.5F}, 7, true).size(), 2U);
 }
 
-TEST(ClassifyImagesTest, RequestLevelProblemsFailBeforeTheEngineRuns) {
+TEST(PrepareClassifyTest, RequestLevelProblemsFailBeforeTheEngineRuns) {
   // No session: these checks must fail before anything would run the model.
   ServedModel model;
   model.name = "net";
@@ -49,16 +49,16 @@ TEST(ClassifyImagesTest, RequestLevelProblemsFailBeforeTheEngineRuns) {
   v1::ClassifyResponse response;
 
   v1::ClassifyRequest empty;
-  EXPECT_EQ(ClassifyImages(model, empty, options, response).message(), "request has no images");
+  EXPECT_EQ(PrepareClassify(model, empty, options, response).status().message(), "request has no images");
 
   v1::ClassifyRequest too_many;
   for (int i = 0; i < 3; ++i) too_many.add_images()->set_encoded("x");
-  EXPECT_EQ(ClassifyImages(model, too_many, options, response).code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(PrepareClassify(model, too_many, options, response).status().code(), StatusCode::kResourceExhausted);
 
   v1::ClassifyRequest bad_top_k;
   bad_top_k.add_images()->set_encoded("x");
   bad_top_k.set_top_k(5);
-  EXPECT_EQ(ClassifyImages(model, bad_top_k, options, response).message(),
+  EXPECT_EQ(PrepareClassify(model, bad_top_k, options, response).status().message(),
             "top_k 5 is outside [1, 4] (the model has 4 classes)");
 }
 

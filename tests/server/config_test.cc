@@ -69,14 +69,53 @@ INSTANTIATE_TEST_SUITE_P(
                       BadConfigCase{{"positional"}, {}, "unexpected argument 'positional'"},
                       BadConfigCase{{}, {{"FOVEA_MAX_IMAGE_PIXELS", "0"}}, "environment FOVEA_MAX_IMAGE_PIXELS"}));
 
+TEST(ServerConfigTest, BatchingAndMetricsFlagsHaveDefaultsAndVariables) {
+  auto parsed = ParseServerFlags({}, FakeEnv({}));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->config.max_batch_size, 64);
+  EXPECT_EQ(parsed->config.max_queue_delay_us, 0);
+  EXPECT_EQ(parsed->config.max_queue_size, 1024);
+  EXPECT_EQ(parsed->config.instances, 1);
+  EXPECT_EQ(parsed->config.metrics_port, 9090);
+  parsed = ParseServerFlags({"--max-batch-size=8", "--instances", "2", "--metrics-port=0"},
+                            FakeEnv({{"FOVEA_MAX_QUEUE_DELAY_US", "300"}, {"FOVEA_MAX_QUEUE_SIZE", "5"}}));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->config.max_batch_size, 8);
+  EXPECT_EQ(parsed->config.instances, 2);
+  EXPECT_EQ(parsed->config.metrics_port, 0);
+  EXPECT_EQ(parsed->config.max_queue_delay_us, 300);
+  EXPECT_EQ(parsed->config.max_queue_size, 5);
+  EXPECT_FALSE(ParseServerFlags({"--max-queue-size=0"}, FakeEnv({})).ok());
+  EXPECT_FALSE(ParseServerFlags({"--instances=0"}, FakeEnv({})).ok());
+  EXPECT_FALSE(ParseServerFlags({"--metrics-port=70000"}, FakeEnv({})).ok());
+}
+
 TEST(ServerConfigTest, HelpListsEveryFlagWithVariableAndDefault) {
   const auto parsed = ParseServerFlags({"--help"}, FakeEnv({}));
   ASSERT_TRUE(parsed.ok());
   EXPECT_TRUE(parsed->help_requested);
   const std::string help = ServerHelpText();
-  for (const char* text : {"--address", "FOVEA_ADDRESS", "--model-repository", "FOVEA_MODEL_REPOSITORY",
-                           "--max-image-bytes", "--max-image-pixels", "--max-message-bytes", "default 64MiB",
-                           "--threads", "--log-format", "--log-level", "--shutdown-timeout", "--help"}) {
+  for (const char* text : {"--address",
+                           "FOVEA_ADDRESS",
+                           "--model-repository",
+                           "FOVEA_MODEL_REPOSITORY",
+                           "--max-image-bytes",
+                           "--max-image-pixels",
+                           "--max-message-bytes",
+                           "default 64MiB",
+                           "--threads",
+                           "--log-format",
+                           "--log-level",
+                           "--shutdown-timeout",
+                           "--help",
+                           "--max-batch-size",
+                           "FOVEA_MAX_BATCH_SIZE",
+                           "--max-queue-delay-us",
+                           "--max-queue-size",
+                           "--instances",
+                           "FOVEA_INSTANCES",
+                           "--metrics-port",
+                           "FOVEA_METRICS_PORT"}) {
     EXPECT_NE(help.find(text), std::string::npos) << text;
   }
 }

@@ -1,0 +1,90 @@
+#pragma once
+// Metrics: the server's Prometheus registry and the narrow interface the rest of the server reports through. Names
+// are `fovea_*` and documented in the README (metrics table); durations are in microseconds.
+//
+// Threading: every method may be called from any thread. ForModel() returns a reference that stays valid for the
+// lifetime of the Metrics object (model series are never removed, so a reloaded model keeps its counts).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine/status.h"
+
+namespace prometheus {
+class Counter;
+class Exposer;
+class Gauge;
+class Histogram;
+class Registry;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace fovea::server {
+
+// The series of one model: what its batcher and its requests report.
+class ModelMetrics {
+ public:
+  // Items entered (+) or left (-) the batcher's queue.
+  void AddPending(int64_t delta);
+  // One item left the queue after waiting `queue_us`.
+  void ObserveQueue(double queue_us);
+  // One engine run over `images` images took `compute_us`.
+  void ObserveExecution(int64_t images, double compute_us);
+
+ private:
+  friend class Metrics;
+  prometheus::Gauge* pending_ = nullptr;
+  prometheus::Histogram* queue_us_ = nullptr;
+  prometheus::Histogram* compute_us_ = nullptr;
+  prometheus::Histogram* batch_size_ = nullptr;
+  prometheus::Counter* inferences_ = nullptr;
+  prometheus::Counter* executions_ = nullptr;
+};
+
+class Metrics {
+ public:
+  // A registry with every family registered; nothing is served until Serve().
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // Serves the text format at http://`host`:`port`/metrics. UNAVAILABLE naming the address when it cannot listen.
+  Status Serve(const std::string& host, int port);
+
+  // The series of model `name` (created on first use).
+  ModelMetrics& ForModel(const std::string& name);
+
+  // One finished call of `rpc` on `model` ("" when the request named no servable model): success or failure by
+  // `code` (its gRPC name is the `reason` label), and its duration.
+  void RecordRequest(const std::string& model, const std::string& rpc, StatusCode code, double duration_us);
+
+  // How many model versions are loaded now.
+  void SetModelsLoaded(int64_t count);
+
+  // Everything in the Prometheus text exposition format (what /metrics answers).
+  std::string Render() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  prometheus::Family<prometheus::Counter>* success_ = nullptr;
+  prometheus::Family<prometheus::Counter>* failure_ = nullptr;
+  prometheus::Family<prometheus::Counter>* inferences_ = nullptr;
+  prometheus::Family<prometheus::Counter>* executions_ = nullptr;
+  prometheus::Family<prometheus::Gauge>* pending_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* queue_us_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* compute_us_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* request_us_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* batch_size_ = nullptr;
+  prometheus::Gauge* models_loaded_ = nullptr;
+
+  std::mutex mutex_;
+  std::map<std::string, std::unique_ptr<ModelMetrics>> models_;
+};
+
+}  // namespace fovea::server

@@ -1,0 +1,93 @@
+#include "server/model_batchers.h"
+
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "server/classifier.h"
+#include "server/model_config.h"
+
+namespace fovea::server {
+namespace {
+
+std::string TitleOf(const ServedModel& model) { return model.name + ":" + std::to_string(model.version); }
+
+}  // namespace
+
+ModelBatchers::ModelBatchers(const ModelRepository& repository, std::filesystem::path repository_root,
+                             BatchingOptions defaults, Metrics& metrics)
+    : repository_(repository), repository_root_(std::move(repository_root)), defaults_(defaults), metrics_(metrics) {}
+
+ModelBatchers::~ModelBatchers() { StopAll(); }
+
+StatusOr<std::shared_ptr<Batcher>> ModelBatchers::For(const std::shared_ptr<const ServedModel>& model) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return Status(StatusCode::kUnavailable, "server is shutting down");
+    const auto found = batchers_.find(model.get());
+    if (found != batchers_.end()) return found->second;
+  }
+  // Created outside the lock: reading the config file and starting threads must not stall other models' requests.
+  FOVEA_ASSIGN_OR_RETURN(std::shared_ptr<Batcher> created, Create(model));
+  std::vector<std::shared_ptr<Batcher>> retired;
+  std::shared_ptr<Batcher> batcher;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return Status(StatusCode::kUnavailable, "server is shutting down");
+    // Two first requests may race; the first to get here wins and the other's batcher is released below.
+    batcher = batchers_.try_emplace(model.get(), created).first->second;
+    retired = TakeRetired();
+  }
+  return batcher;
+}
+
+void ModelBatchers::CreateAll() {
+  const std::shared_ptr<const ModelCatalog> catalog = repository_.Snapshot();
+  for (const auto& [name, versions] : *catalog) {
+    for (const auto& [version, model] : versions) {
+      StatusOr<std::shared_ptr<Batcher>> batcher = For(model);
+      if (!batcher.ok()) spdlog::error("model {}: {}", TitleOf(*model), batcher.status().message());
+    }
+  }
+}
+
+void ModelBatchers::StopAll() {
+  std::map<const ServedModel*, std::shared_ptr<Batcher>> batchers;
+  {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    batchers.swap(batchers_);
+  }
+  for (auto& [model, batcher] : batchers) batcher->Stop();
+}
+
+StatusOr<std::shared_ptr<Batcher>> ModelBatchers::Create(const std::shared_ptr<const ServedModel>& model) const {
+  FOVEA_ASSIGN_OR_RETURN(const BatchingOptions options, LoadModelConfig(repository_root_ / model->name, defaults_));
+  spdlog::info(
+      "model {}: batching up to {} image(s), queue delay {} us, queue size {}, {} instance(s) x {} compute thread(s)",
+      TitleOf(*model), options.max_batch_size, options.max_queue_delay_us, options.max_queue_size, options.instances,
+      options.compute_threads);
+  return std::make_shared<Batcher>(
+      TitleOf(*model), engine::Shape{model->channels, model->height, model->width}, options,
+      [model](const engine::Tensor& batch) { return RunClassifier(*model, batch); }, &metrics_.ForModel(model->name));
+}
+
+std::vector<std::shared_ptr<Batcher>> ModelBatchers::TakeRetired() {
+  const std::shared_ptr<const ModelCatalog> catalog = repository_.Snapshot();
+  std::set<const ServedModel*> current;
+  for (const auto& [name, versions] : *catalog) {
+    for (const auto& [version, model] : versions) current.insert(model.get());
+  }
+  std::vector<std::shared_ptr<Batcher>> retired;
+  for (auto it = batchers_.begin(); it != batchers_.end();) {
+    if (current.count(it->first) != 0) {
+      ++it;
+      continue;
+    }
+    retired.push_back(std::move(it->second));
+    it = batchers_.erase(it);
+  }
+  return retired;
+}
+
+}  // namespace fovea::server

@@ -1,0 +1,328 @@
+// The dynamic batcher with a fake model: deterministic because the fake can hold a batch until the test releases it,
+// so what queues behind it is known exactly.
+
+#include "server/batcher.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <numeric>
+#include <optional>
+#include <thread>
+
+#include "server/metrics.h"
+
+namespace fovea::server {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr int64_t kImageElements = 4;  // each fake image is [2, 2]
+const engine::Shape kImageShape = {2, 2};
+
+// A model whose output row for an image is the sum of its elements. It records every batch size and can be held.
+class FakeModel {
+ public:
+  BatchFunction Function() {
+    return [this](const engine::Tensor& batch) -> StatusOr<engine::Tensor> {
+      {
+        std::unique_lock lock(mutex_);
+        batch_sizes_.push_back(batch.dim(0));
+        ++started_;
+        changed_.notify_all();
+        changed_.wait(lock, [this] { return !held_; });
+      }
+      if (fail_) return Internal("fake engine failure");
+      std::vector<float> sums;
+      const std::span<const float> values = batch.floats();
+      for (int64_t i = 0; i < batch.dim(0); ++i) {
+        const auto row = values.subspan(static_cast<size_t>(i * kImageElements), kImageElements);
+        sums.push_back(std::accumulate(row.begin(), row.end(), 0.0F));
+      }
+      return engine::Tensor::FromFloats({batch.dim(0), 1}, sums);
+    };
+  }
+
+  void Hold() {
+    std::lock_guard lock(mutex_);
+    held_ = true;
+  }
+  void Release() {
+    std::lock_guard lock(mutex_);
+    held_ = false;
+    changed_.notify_all();
+  }
+  // Waits until `count` batches have started running.
+  void WaitForStarted(int count) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return started_ >= count; });
+  }
+  std::vector<int64_t> batch_sizes() {
+    std::lock_guard lock(mutex_);
+    return batch_sizes_;
+  }
+  void FailRuns() { fail_ = true; }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool held_ = false;
+  int started_ = 0;
+  std::atomic<bool> fail_{false};
+  std::vector<int64_t> batch_sizes_;
+};
+
+// What one item's completion delivered.
+struct Outcome {
+  Status status;
+  std::vector<float> rows;
+};
+
+// An item of `count` images whose elements all equal `value`, and a future for its outcome.
+std::pair<BatchItem, std::future<Outcome>> MakeItem(int64_t count, float value) {
+  auto promise = std::make_shared<std::promise<Outcome>>();
+  BatchItem item;
+  std::vector<float> values(static_cast<size_t>(count * kImageElements), value);
+  item.images = engine::Tensor::FromFloats({count, 2, 2}, values);
+  item.done = [promise](StatusOr<std::span<const float>> rows) {
+    Outcome outcome;
+    if (rows.ok()) {
+      outcome.rows.assign(rows->begin(), rows->end());
+    } else {
+      outcome.status = rows.status();
+    }
+    promise->set_value(outcome);
+  };
+  return {std::move(item), promise->get_future()};
+}
+
+BatchingOptions Options(int64_t max_batch_size, int64_t max_queue_size = 100, int64_t delay_us = 0) {
+  BatchingOptions options;
+  options.max_batch_size = max_batch_size;
+  options.max_queue_size = max_queue_size;
+  options.max_queue_delay_us = delay_us;
+  options.instances = 1;
+  options.compute_threads = 1;
+  return options;
+}
+
+TEST(BatcherTest, RequestsQueuedBehindABusyInstanceRunAsOneBatchAndGetTheirOwnRows) {
+  FakeModel model;
+  Batcher batcher("m:1", kImageShape, Options(64), model.Function());
+  model.Hold();
+  auto [first, first_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(first)).ok());
+  model.WaitForStarted(1);
+  std::vector<std::future<Outcome>> outcomes;
+  for (int i = 0; i < 3; ++i) {
+    auto [item, done] = MakeItem(i + 1, static_cast<float>(i + 2));  // 1, 2, 3 images
+    ASSERT_TRUE(batcher.Submit(std::move(item)).ok());
+    outcomes.push_back(std::move(done));
+  }
+  model.Release();
+  EXPECT_EQ(first_done.get().rows, std::vector<float>{4.0F});
+  for (int i = 0; i < 3; ++i) {
+    const Outcome outcome = outcomes[static_cast<size_t>(i)].get();
+    ASSERT_TRUE(outcome.status.ok()) << outcome.status.ToString();
+    const float sum = static_cast<float>(i + 2) * kImageElements;
+    EXPECT_EQ(outcome.rows, std::vector<float>(static_cast<size_t>(i + 1), sum)) << "item " << i;
+  }
+  EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1, 6}));
+}
+
+TEST(BatcherTest, BatchesNeverExceedMaxBatchSizeAndKeepArrivalOrder) {
+  FakeModel model;
+  Batcher batcher("m:1", kImageShape, Options(3), model.Function());
+  model.Hold();
+  std::vector<std::future<Outcome>> outcomes;
+  for (int64_t count : {1, 2, 2, 1, 1, 5}) {  // the 5-image item is larger than a batch: it runs alone
+    auto [item, done] = MakeItem(count, 1.0F);
+    ASSERT_TRUE(batcher.Submit(std::move(item)).ok());
+    outcomes.push_back(std::move(done));
+    if (outcomes.size() == 1) model.WaitForStarted(1);
+  }
+  model.Release();
+  for (auto& outcome : outcomes) EXPECT_TRUE(outcome.get().status.ok());
+  // Queued behind the first: [2] (2 + 2 > 3), [2, 1], [1] (1 + 5 > 3), [5] alone.
+  EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1, 2, 3, 1, 5}));
+}
+
+TEST(BatcherTest, AFullQueueRefusesWithResourceExhaustedNamingTheModelAndLimit) {
+  FakeModel model;
+  Batcher batcher("tiny:2", kImageShape, Options(64, /*max_queue_size=*/1), model.Function());
+  model.Hold();
+  auto [running, running_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(running)).ok());
+  model.WaitForStarted(1);  // the running item no longer counts against the queue
+  auto [queued, queued_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(queued)).ok());
+  auto [refused, refused_done] = MakeItem(1, 1.0F);
+  const Status status = batcher.Submit(std::move(refused));
+  EXPECT_EQ(status.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(status.message().find("tiny:2"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("max_queue_size 1"), std::string::npos) << status.message();
+  model.Release();
+  EXPECT_TRUE(running_done.get().status.ok());
+  EXPECT_TRUE(queued_done.get().status.ok());
+}
+
+TEST(BatcherTest, WorkWhoseDeadlinePassedInTheQueueIsAnsweredButNeverComputed) {
+  FakeModel model;
+  Batcher batcher("m:1", kImageShape, Options(64), model.Function());
+  model.Hold();
+  auto [running, running_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(running)).ok());
+  model.WaitForStarted(1);
+  auto [late, late_done] = MakeItem(1, 1.0F);
+  late.deadline = BatchClock::now() + milliseconds(5);
+  ASSERT_TRUE(batcher.Submit(std::move(late)).ok());
+  std::this_thread::sleep_for(milliseconds(20));
+  model.Release();
+  EXPECT_TRUE(running_done.get().status.ok());
+  const Outcome outcome = late_done.get();
+  EXPECT_EQ(outcome.status.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_NE(outcome.status.message().find("not computed"), std::string::npos);
+  EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1})) << "the expired item must not reach the model";
+}
+
+TEST(BatcherTest, ADeadlineAlreadyPassedIsRefusedAtSubmit) {
+  FakeModel model;
+  Batcher batcher("m:1", kImageShape, Options(64), model.Function());
+  auto [item, done] = MakeItem(1, 1.0F);
+  item.deadline = BatchClock::now() - milliseconds(1);
+  EXPECT_EQ(batcher.Submit(std::move(item)).code(), StatusCode::kDeadlineExceeded);
+}
+
+TEST(BatcherTest, CancelledWorkIsDroppedBeforeItRuns) {
+  FakeModel model;
+  Batcher batcher("m:1", kImageShape, Options(64), model.Function());
+  model.Hold();
+  auto [running, running_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(running)).ok());
+  model.WaitForStarted(1);
+  auto cancelled = std::make_shared<std::atomic<bool>>(false);
+  auto [item, done] = MakeItem(1, 1.0F);
+  item.cancelled = [cancelled] { return cancelled->load(); };
+  ASSERT_TRUE(batcher.Submit(std::move(item)).ok());
+  cancelled->store(true);
+  model.Release();
+  EXPECT_EQ(done.get().status.code(), StatusCode::kCancelled);
+  EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1}));
+}
+
+TEST(BatcherTest, ImagesOfTheWrongShapeAreRefused) {
+  FakeModel model;
+  Batcher batcher("m:1", kImageShape, Options(64), model.Function());
+  BatchItem item;
+  item.images = engine::Tensor(engine::DataType::kFloat32, {1, 3, 2});
+  item.done = [](StatusOr<std::span<const float>>) {};
+  const Status status = batcher.Submit(std::move(item));
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("[1, 3, 2]"), std::string::npos) << status.message();
+}
+
+TEST(BatcherTest, AFullBatchRunsWithoutWaitingForTheQueueDelay) {
+  FakeModel model;
+  // A 60 s delay: if a full batch waited for it, the test would time out.
+  Batcher batcher("m:1", kImageShape, Options(2, 100, 60'000'000), model.Function());
+  auto [a, a_done] = MakeItem(1, 1.0F);
+  auto [b, b_done] = MakeItem(1, 2.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(a)).ok());
+  ASSERT_TRUE(batcher.Submit(std::move(b)).ok());
+  EXPECT_EQ(a_done.get().rows, std::vector<float>{4.0F});
+  EXPECT_EQ(b_done.get().rows, std::vector<float>{8.0F});
+  EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{2}));
+}
+
+TEST(BatcherTest, TheQueueDelayGathersRequestsThatArriveApart) {
+  FakeModel model;
+  Batcher batcher("m:1", kImageShape, Options(64, 100, /*delay_us=*/2'000'000), model.Function());
+  auto [a, a_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(a)).ok());
+  std::this_thread::sleep_for(milliseconds(50));  // well inside the 2 s delay
+  auto [b, b_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(b)).ok());
+  EXPECT_TRUE(a_done.get().status.ok());
+  EXPECT_TRUE(b_done.get().status.ok());
+  EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{2}));
+}
+
+TEST(BatcherTest, AnEngineErrorAnswersEveryItemOfTheBatch) {
+  FakeModel model;
+  model.FailRuns();
+  Batcher batcher("m:1", kImageShape, Options(2, 100, 60'000'000), model.Function());
+  auto [a, a_done] = MakeItem(1, 1.0F);
+  auto [b, b_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(a)).ok());
+  ASSERT_TRUE(batcher.Submit(std::move(b)).ok());
+  for (auto* done : {&a_done, &b_done}) {
+    const Outcome outcome = done->get();
+    EXPECT_EQ(outcome.status.code(), StatusCode::kInternal);
+    EXPECT_NE(outcome.status.message().find("fake engine failure"), std::string::npos);
+  }
+}
+
+TEST(BatcherTest, StopAnswersEverythingQueuedThenRefusesNewWork) {
+  FakeModel model;
+  Batcher batcher("m:1", kImageShape, Options(1, 100, 60'000'000), model.Function());
+  model.Hold();
+  std::vector<std::future<Outcome>> outcomes;
+  for (int i = 0; i < 4; ++i) {
+    auto [item, done] = MakeItem(1, 1.0F);
+    ASSERT_TRUE(batcher.Submit(std::move(item)).ok());
+    outcomes.push_back(std::move(done));
+  }
+  model.WaitForStarted(1);
+  std::thread stopper([&] { batcher.Stop(); });
+  model.Release();
+  stopper.join();
+  for (auto& outcome : outcomes) EXPECT_TRUE(outcome.get().status.ok());
+  EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1, 1, 1, 1}));
+  auto [late, late_done] = MakeItem(1, 1.0F);
+  EXPECT_EQ(batcher.Submit(std::move(late)).code(), StatusCode::kUnavailable);
+}
+
+TEST(BatcherTest, SeveralInstancesRunBatchesAtTheSameTime) {
+  FakeModel model;
+  BatchingOptions options = Options(1);
+  options.instances = 2;
+  Batcher batcher("m:1", kImageShape, options, model.Function());
+  model.Hold();
+  auto [a, a_done] = MakeItem(1, 1.0F);
+  auto [b, b_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(a)).ok());
+  ASSERT_TRUE(batcher.Submit(std::move(b)).ok());
+  model.WaitForStarted(2);  // both held at once: two instances are inside the model
+  model.Release();
+  EXPECT_TRUE(a_done.get().status.ok());
+  EXPECT_TRUE(b_done.get().status.ok());
+}
+
+TEST(BatcherTest, MetricsCountImagesExecutionsAndBatchSizes) {
+  Metrics metrics;
+  FakeModel model;
+  Batcher batcher("m:1", kImageShape, Options(64), model.Function(), &metrics.ForModel("m"));
+  model.Hold();
+  auto [first, first_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(first)).ok());
+  model.WaitForStarted(1);
+  auto [second, second_done] = MakeItem(2, 1.0F);
+  auto [third, third_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(second)).ok());
+  ASSERT_TRUE(batcher.Submit(std::move(third)).ok());
+  EXPECT_NE(metrics.Render().find("fovea_pending_requests{model=\"m\"} 2"), std::string::npos) << metrics.Render();
+  model.Release();
+  for (auto* done : {&first_done, &second_done, &third_done}) EXPECT_TRUE(done->get().status.ok());
+  batcher.Stop();
+  const std::string text = metrics.Render();
+  EXPECT_NE(text.find("fovea_inference_count_total{model=\"m\"} 4"), std::string::npos) << text;
+  EXPECT_NE(text.find("fovea_execution_count_total{model=\"m\"} 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("fovea_batch_size_bucket{model=\"m\",le=\"2\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("fovea_batch_size_bucket{model=\"m\",le=\"4\"} 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("fovea_pending_requests{model=\"m\"} 0"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace fovea::server
