@@ -43,7 +43,8 @@ def main():
     tool = lambda name: os.path.join(args.bin, name)
     model_file = os.path.join(args.models, args.model, "1", "model.onnx")
 
-    # The engine alone runs with the oneDNN team size each server worker gets (fovea-server --compute-threads 0).
+    # The engine alone runs with the oneDNN team size each server instance gets; the server runs as many batch-1
+    # instances as --threads asks, without batching, so the figures stay comparable with the earlier runs.
     workers = args.threads or os.cpu_count()
     compute_threads = max(1, os.cpu_count() // workers)
     engine_env = dict(os.environ, OMP_NUM_THREADS=str(compute_threads))
@@ -52,7 +53,9 @@ def main():
                                        env=engine_env, check=True).stdout)[0]
     address = f"127.0.0.1:{free_port()}"
     server = subprocess.Popen([tool("fovea-server"), "--address", address, "--model-repository", args.models,
-                               "--threads", str(args.threads), "--log-level", "warn", "--metrics-port", "0"])
+                               "--threads", str(args.threads), "--instances", str(workers), "--compute-threads",
+                               str(compute_threads), "--max-batch-size", "1", "--log-level", "warn", "--metrics-port",
+                               "0"])
     try:
         deadline = time.time() + 60
         while subprocess.run([tool("fovea"), "health", "--server", address], capture_output=True).returncode != 0:

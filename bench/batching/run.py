@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""Dynamic batching: throughput of 32 concurrent batch-1 clients vs the engine's offline batch-64 throughput, single
+client p50 latency with and without batching, the batch sizes the batcher formed, and the pure serving overhead on a
+no-op model.
+
+Starts three fovea-server processes on free 127.0.0.1 ports: "batching" (the given batching flags), "no batching"
+(--max-batch-size 1) and "no-op" (a generated ONNX model that only flattens a 1x2x2 input into 4 scores, so the
+engine does next to nothing). Engine and server measurements alternate in rounds, because the machine is shared and
+its speed drifts; the ratios of each round are reported with their median.
+
+usage: /usr/bin/python3 bench/batching/run.py --bin build/bin [--models models] [--model fashion-mnist]
+           [--rounds 3] [--seconds 3] [--instances 1] [--compute-threads 2] [--max-queue-delay-us 0]
+"""
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.strip().splitlines() if line.startswith("{")]
+
+
+def write_noop_model(path):
+    """An Identity-like classifier: Flatten of a [N, 1, 2, 2] input into [N, 4] scores, no weights."""
+    import onnx
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(
+        [helper.make_node("Flatten", ["image"], ["scores"], axis=1)], "noop",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 1, 2, 2])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    onnx.save(model, path)
+
+
+class Server:
+    def __init__(self, tool, models, extra):
+        self.address = f"127.0.0.1:{free_port()}"
+        self.metrics_port = free_port()
+        self.process = subprocess.Popen([tool("fovea-server"), "--address", self.address, "--model-repository", models,
+                                         "--log-level", "warn", "--metrics-port", str(self.metrics_port)] + extra)
+        deadline = time.time() + 60
+        while subprocess.run([tool("fovea"), "health", "--server", self.address], capture_output=True).returncode:
+            if time.time() > deadline:
+                raise SystemExit("server did not become healthy")
+            time.sleep(0.2)
+
+    def metrics(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics") as response:
+            return response.read().decode()
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def batch_histogram(text, model):
+    """le → cumulative count of fovea_batch_size for `model`."""
+    pattern = r'fovea_batch_size_bucket\{model="' + re.escape(model) + r'",le="([^"]+)"\} (\S+)'
+    return {le: float(count) for le, count in re.findall(pattern, text)}
+
+
+def classify_bench(tool, server, model, input_shape, concurrency, seconds):
+    out = subprocess.run([tool("classify_bench"), "--server", server.address, "--model", model, "--input",
+                          input_shape, "--concurrency", str(concurrency), "--seconds", str(seconds)],
+                         capture_output=True, text=True, check=True).stdout
+    lines = json_lines(out)
+    return lines[0], lines[1]  # ListModels round trip, Classify
+
+
+def engine_bench(tool, model_file, batch, seconds, threads, input_shape):
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    out = subprocess.run([tool("engine_bench"), model_file, "--batches", str(batch), "--seconds", str(seconds),
+                          "--input", input_shape], capture_output=True, text=True, env=env, check=True).stdout
+    return json_lines(out)[0]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True, help="folder with fovea-server, fovea, classify_bench, engine_bench")
+    parser.add_argument("--models", default="models")
+    parser.add_argument("--model", default="fashion-mnist")
+    parser.add_argument("--input", default="1,28,28")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--instances", type=int, default=1)
+    parser.add_argument("--compute-threads", type=int, default=2)
+    parser.add_argument("--max-queue-delay-us", type=int, default=0)
+    parser.add_argument("--clients", type=int, default=32)
+    args = parser.parse_args()
+    tool = lambda name: os.path.join(args.bin, name)
+    model_file = os.path.join(args.models, args.model, "1", "model.onnx")
+    engine_threads = args.instances * args.compute_threads
+    common = ["--instances", str(args.instances), "--compute-threads", str(args.compute_threads)]
+    batching = Server(tool, args.models, common + ["--max-batch-size", "64", "--max-queue-delay-us",
+                                                   str(args.max_queue_delay_us)])
+    unbatched = Server(tool, args.models, common + ["--max-batch-size", "1"])
+    print(f"batching server: max batch 64, queue delay {args.max_queue_delay_us} us, {args.instances} instance(s) x "
+          f"{args.compute_threads} compute thread(s); engine alone with {engine_threads} thread(s)")
+    rows = []
+    histogram = {}
+    try:
+        # Warm-up: the batcher compiles an engine plan the first time it sees each batch size.
+        classify_bench(tool, batching, args.model, args.input, args.clients, 2)
+        for round_index in range(args.rounds):
+            engine = engine_bench(tool, model_file, 64, args.seconds, engine_threads, args.input)
+            before = batch_histogram(batching.metrics(), args.model)
+            _, loaded = classify_bench(tool, batching, args.model, args.input, args.clients, args.seconds)
+            after = batch_histogram(batching.metrics(), args.model)
+            for le, count in after.items():
+                histogram[le] = histogram.get(le, 0) + count - before.get(le, 0)
+            _, single = classify_bench(tool, batching, args.model, args.input, 1, args.seconds)
+            _, single_unbatched = classify_bench(tool, unbatched, args.model, args.input, 1, args.seconds)
+            rows.append((engine, loaded, single, single_unbatched))
+    finally:
+        batching.stop()
+        unbatched.stop()
+
+    print(f"\n| round | engine batch-64 img/s | server {args.clients} clients req/s | ratio | errors | "
+          "p50 1 client, batching (ms) | p50 1 client, no batching (ms) | difference (us) |")
+    print("|---|---|---|---|---|---|---|---|")
+    ratios, differences = [], []
+    for i, (engine, loaded, single, single_unbatched) in enumerate(rows):
+        ratio = loaded["requests_per_s"] / engine["images_per_s"]
+        difference = (single["p50_ms"] - single_unbatched["p50_ms"]) * 1000
+        ratios.append(ratio)
+        differences.append(difference)
+        print(f"| {i + 1} | {engine['images_per_s']:.0f} | {loaded['requests_per_s']:.0f} | {ratio:.2f} | "
+              f"{loaded['errors']} | {single['p50_ms']:.3f} | {single_unbatched['p50_ms']:.3f} | {difference:.0f} |")
+    print(f"\nmedian throughput ratio {statistics.median(ratios):.2f} (target >= 0.85); median single-client p50 "
+          f"difference {statistics.median(differences):.0f} us (allowed: queue delay {args.max_queue_delay_us} us)")
+    print("\nbatch sizes formed during the loaded runs (images per engine run):")
+    previous = 0
+    for le in sorted(histogram, key=lambda v: float("inf") if v == "+Inf" else float(v)):
+        print(f"  <= {le}: {histogram[le] - previous:.0f}")
+        previous = histogram[le]
+
+    with tempfile.TemporaryDirectory() as repository:
+        write_noop_model(os.path.join(repository, "noop", "1", "model.onnx"))
+        for label, extra in (("batching", []), ("no batching", ["--max-batch-size", "1"])):
+            noop = Server(tool, repository, common + extra)
+            try:
+                round_trip, result = classify_bench(tool, noop, "noop", "1,2,2", 1, args.seconds)
+            finally:
+                noop.stop()
+            print(f"\nno-op model, 1 client, {label}: Classify p50 {result['p50_ms'] * 1000:.0f} us, p99 "
+                  f"{result['p99_ms'] * 1000:.0f} us ({result['requests_per_s']:.0f} req/s); gRPC floor (ListModels) "
+                  f"p50 {round_trip['p50_ms'] * 1000:.0f} us, p99 {round_trip['p99_ms'] * 1000:.0f} us")
+
+
+if __name__ == "__main__":
+    main()
