@@ -9,6 +9,7 @@
 
 #include "client/cli_args.h"
 #include "client/commands.h"
+#include "client/connection_flags.h"
 #include "client/fovea_client.h"
 #include "client/input_files.h"
 #include "client/progress_bar.h"
@@ -36,10 +37,15 @@ struct ClassifyOptions {
   int timeout_seconds = kDefaultTimeoutSeconds;
 };
 
-const std::vector<FlagDef> kClassifyFlags = {{"server"},     {"model"},      {"version"},
-                                             {"top-k"},      {"batch-size"}, {"concurrency"},
-                                             {"format"},     {"timeout"},    {"decode-locally", false},
-                                             {"help", false}};
+const std::vector<FlagDef> kClassifyFlags = WithConnectionFlags({{"model"},
+                                                                 {"version"},
+                                                                 {"top-k"},
+                                                                 {"batch-size"},
+                                                                 {"concurrency"},
+                                                                 {"format"},
+                                                                 {"timeout"},
+                                                                 {"decode-locally", false},
+                                                                 {"help", false}});
 
 // Reads one integer flag into `field`; returns an error message or "".
 template <typename T>
@@ -51,8 +57,8 @@ std::string ReadInteger(const ParsedArgs& args, const std::string& name, long lo
   return "";
 }
 
-std::string ReadOptions(const ParsedArgs& args, ClassifyOptions& options) {
-  options.server = args.value_or("server", options.server);
+std::string ReadOptions(const ParsedArgs& args, ClassifyOptions& options, ClientOptions& client_options) {
+  if (std::string error = ReadConnectionFlags(args, options.server, client_options); !error.empty()) return error;
   options.model = args.value_or("model", "");
   options.decode_locally = args.has("decode-locally");
   if (args.values.contains("top-k")) {
@@ -205,7 +211,6 @@ std::string ClassifyHelp() {
          "Classifies image files, folders (recursively; non-image files in them are skipped and counted) and\n"
          "globs. Every input appears once in the output with its labels or its error; the exit status is 1 when any\n"
          "failed, 2 on a usage error.\n\n"
-         "  --server HOST:PORT   server address (default localhost:50051)\n"
          "  --model NAME         model to use (default: the server's only model)\n"
          "  --version N          model version (default 0 = latest)\n"
          "  --top-k K            classes per image (default: the server's, min(5, classes))\n"
@@ -213,7 +218,8 @@ std::string ClassifyHelp() {
          "  --concurrency N      requests in flight (default 4)\n"
          "  --format F           table, csv or json (default table)\n"
          "  --timeout SECONDS    deadline per request (default 120)\n"
-         "  --decode-locally     decode images here and send pixels instead of the encoded file\n";
+         "  --decode-locally     decode images here and send pixels instead of the encoded file\n" +
+         ConnectionHelp();
 }
 
 int RunClassify(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -223,14 +229,14 @@ int RunClassify(const std::vector<std::string>& args, std::ostream& out, std::os
     return kExitSuccess;
   }
   ClassifyOptions options;
-  std::string error = parsed.error.empty() ? ReadOptions(parsed, options) : parsed.error;
+  ClientOptions client_options;
+  std::string error = parsed.error.empty() ? ReadOptions(parsed, options, client_options) : parsed.error;
   if (error.empty() && parsed.positionals.empty()) error = "no PATH given";
   if (!error.empty()) {
     err << "fovea classify: " << error << "\n" << ClassifyHelp();
     return kExitUsage;
   }
   const auto start = std::chrono::steady_clock::now();
-  ClientOptions client_options;
   client_options.timeout = std::chrono::seconds(options.timeout_seconds);
   const std::unique_ptr<FoveaClient> client = FoveaClient::Connect(options.server, client_options);
   int exit_code = kExitSuccess;

@@ -3,12 +3,26 @@
 #include <array>
 
 namespace fovea::client {
+namespace {
+
+constexpr char kAuthorizationKey[] = "authorization";
+
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const ClientOptions& options) {
+  if (!options.tls && options.tls_root_certs.empty()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options.tls_root_certs;
+  ssl.pem_cert_chain = options.tls_cert_chain;
+  ssl.pem_private_key = options.tls_private_key;
+  return grpc::SslCredentials(ssl);
+}
+
+}  // namespace
 
 std::unique_ptr<FoveaClient> FoveaClient::Connect(const std::string& target, ClientOptions options) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
   arguments.SetMaxSendMessageSize(options.max_message_bytes);
-  auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), arguments);
+  auto channel = grpc::CreateCustomChannel(target, ChannelCredentials(options), arguments);
   return std::unique_ptr<FoveaClient>(new FoveaClient(std::move(channel), options));
 }
 
@@ -21,6 +35,8 @@ FoveaClient::FoveaClient(std::shared_ptr<grpc::Channel> channel, ClientOptions o
 std::unique_ptr<grpc::ClientContext> FoveaClient::NewContext() const {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + options_.timeout);
+  // Plain metadata rather than gRPC call credentials, so that the header is the same whatever the channel.
+  if (!options_.bearer_token.empty()) context->AddMetadata(kAuthorizationKey, "Bearer " + options_.bearer_token);
   return context;
 }
 

@@ -15,7 +15,12 @@ namespace fovea::client {
 
 struct ClientOptions {
   std::chrono::milliseconds timeout{60000};  // deadline of each call
-  int max_message_bytes = 64 << 20;          // largest request or response message
+  int max_message_bytes = 64 << 20;          // largest request or response message (gRPC's own default is 4 MB)
+  bool tls = false;                          // speak TLS; implied by tls_root_certs
+  std::string tls_root_certs;                // PEM CA bundle the server certificate must chain to; "" = system roots
+  std::string tls_cert_chain;                // PEM client certificate, for servers that require mutual TLS
+  std::string tls_private_key;               // PEM key of tls_cert_chain
+  std::string bearer_token;                  // sent as "authorization: Bearer <token>" on every call; "" = none
 };
 
 class FoveaClient {

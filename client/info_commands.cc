@@ -4,22 +4,29 @@
 
 #include "client/cli_args.h"
 #include "client/commands.h"
+#include "client/connection_flags.h"
 #include "client/fovea_client.h"
 
 namespace fovea::client {
 namespace {
 
-const std::vector<FlagDef> kInfoFlags = {{"server"}, {"service"}, {"help", false}};
+const std::vector<FlagDef> kInfoFlags = WithConnectionFlags({{"service"}, {"help", false}});
 
-// Parses the flags shared by the info commands; returns false (after printing why) on a usage error.
-bool ParseInfoArgs(const std::vector<std::string>& args, const std::string& help, std::ostream& err,
-                   ParsedArgs& parsed) {
+// Parses the flags shared by the info commands and connects. Returns nullptr for --help, and (after printing why,
+// with `parsed.error` set) on a usage error.
+std::unique_ptr<FoveaClient> ParseInfoArgs(const std::vector<std::string>& args, const std::string& help,
+                                           std::ostream& err, ParsedArgs& parsed) {
   parsed = ParseArgs(args, kInfoFlags);
   std::string error = parsed.error;
   if (error.empty() && !parsed.positionals.empty()) error = "unexpected argument '" + parsed.positionals[0] + "'";
-  if (error.empty()) return true;
+  if (error.empty() && parsed.has("help")) return nullptr;
+  std::string server;
+  ClientOptions options;
+  if (error.empty()) error = ReadConnectionFlags(parsed, server, options);
+  if (error.empty()) return FoveaClient::Connect(server, options);
   err << error << "\n" << help;
-  return false;
+  parsed.error = error;
+  return nullptr;
 }
 
 std::string InputText(const v1::InputSpec& input) {
@@ -38,25 +45,28 @@ std::string VersionsText(const v1::ModelSummary& model) {
 }  // namespace
 
 std::string ModelsHelp() {
-  return "Usage: fovea models [--server HOST:PORT]\n\n"
+  return "Usage: fovea models [FLAGS]\n\n"
          "Lists the served models: name, loaded versions, latest version, input (channels x height x width) and\n"
-         "class count of the latest version.\n";
+         "class count of the latest version.\n\n" +
+         ConnectionHelp();
 }
 
 std::string HealthHelp() {
-  return "Usage: fovea health [--server HOST:PORT] [--service NAME]\n\n"
+  return "Usage: fovea health [FLAGS]\n\n"
          "Asks grpc.health.v1.Health for the status of the server (or of one service) and prints it. Exit status 0\n"
-         "only when SERVING.\n";
+         "only when SERVING.\n\n"
+         "  --service NAME          one service, e.g. fovea.v1.Inference (default: the whole server)\n" +
+         ConnectionHelp();
 }
 
 int RunModels(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   ParsedArgs parsed;
-  if (!ParseInfoArgs(args, ModelsHelp(), err, parsed)) return kExitUsage;
-  if (parsed.has("help")) {
+  const std::unique_ptr<FoveaClient> client = ParseInfoArgs(args, ModelsHelp(), err, parsed);
+  if (parsed.has("help") && parsed.error.empty()) {
     out << ModelsHelp();
     return kExitSuccess;
   }
-  const auto client = FoveaClient::Connect(parsed.value_or("server", kDefaultServer));
+  if (client == nullptr) return kExitUsage;
   v1::ListModelsResponse models;
   if (const grpc::Status status = client->ListModels(&models); !status.ok()) {
     err << "fovea models: " << GrpcCodeName(status.error_code()) << ": " << status.error_message() << "\n";
@@ -79,12 +89,12 @@ int RunModels(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
 int RunHealth(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   ParsedArgs parsed;
-  if (!ParseInfoArgs(args, HealthHelp(), err, parsed)) return kExitUsage;
-  if (parsed.has("help")) {
+  const std::unique_ptr<FoveaClient> client = ParseInfoArgs(args, HealthHelp(), err, parsed);
+  if (parsed.has("help") && parsed.error.empty()) {
     out << HealthHelp();
     return kExitSuccess;
   }
-  const auto client = FoveaClient::Connect(parsed.value_or("server", kDefaultServer));
+  if (client == nullptr) return kExitUsage;
   grpc::health::v1::HealthCheckResponse::ServingStatus serving = grpc::health::v1::HealthCheckResponse::UNKNOWN;
   if (const grpc::Status status = client->CheckHealth(parsed.value_or("service", ""), &serving); !status.ok()) {
     err << "fovea health: " << GrpcCodeName(status.error_code()) << ": " << status.error_message() << "\n";

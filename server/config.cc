@@ -84,6 +84,16 @@ Status SetLogLevel(const std::string& value, ServerConfig& config) {
   return InvalidArgument("'" + value + "' is not a log level (trace, debug, info, warn, error, critical, off)");
 }
 
+// A setter for a file path flag; the file itself is read (and its errors reported) when the server starts.
+std::function<Status(const std::string&, ServerConfig&)> PathSetter(std::string ServerConfig::*field) {
+  return [field](const std::string& value, ServerConfig& config) -> Status {
+    config.*field = value;
+    return OkStatus();
+  };
+}
+
+std::string ShowPath(const std::string& path) { return path.empty() ? "unset" : path; }
+
 std::string ShowBytes(size_t bytes) {
   if (bytes % (size_t{1} << 20) == 0) return std::to_string(bytes >> 20) + "MiB";
   return std::to_string(bytes);
@@ -107,6 +117,18 @@ const std::vector<FlagSpec>& FlagSpecs() {
          return OkStatus();
        },
        [](const ServerConfig& c) { return c.model_repository; }},
+      {"version-policy", "FOVEA_VERSION_POLICY", "latest:N|all|specific:V,...",
+       "Versions of each model to load: the N highest that load, every one, or the listed ones.",
+       [](const std::string& v, ServerConfig& c) -> Status {
+         FOVEA_ASSIGN_OR_RETURN(c.version_policy, ParseVersionPolicy(v));
+         return OkStatus();
+       },
+       [](const ServerConfig& c) { return VersionPolicyText(c.version_policy); }},
+      {"repository-poll-secs", "FOVEA_REPOSITORY_POLL_SECS", "SECONDS",
+       "How often the model repository is rescanned for added, changed and removed versions; 0 loads it only at "
+       "start-up.",
+       IntSetter(&ServerConfig::repository_poll_seconds, 0, 86400),
+       [](const ServerConfig& c) { return std::to_string(c.repository_poll_seconds); }},
       {"max-image-bytes", "FOVEA_MAX_IMAGE_BYTES", "BYTES",
        "Largest encoded image or raw tensor accepted (suffixes KiB, MiB, GiB).",
        BytesSetter(&ServerConfig::max_image_bytes), [](const ServerConfig& c) { return ShowBytes(c.max_image_bytes); }},
@@ -159,6 +181,18 @@ const std::vector<FlagSpec>& FlagSpecs() {
       {"log-level", "FOVEA_LOG_LEVEL", "LEVEL",
        "Least severe level logged: trace, debug, info, warn, error, critical, off.", SetLogLevel,
        [](const ServerConfig& c) { return c.log_level; }},
+      {"tls-cert", "FOVEA_TLS_CERT", "FILE", "PEM certificate chain; with --tls-key the server speaks TLS only.",
+       PathSetter(&ServerConfig::tls_cert_file), [](const ServerConfig& c) { return ShowPath(c.tls_cert_file); }},
+      {"tls-key", "FOVEA_TLS_KEY", "FILE", "PEM private key of --tls-cert.", PathSetter(&ServerConfig::tls_key_file),
+       [](const ServerConfig& c) { return ShowPath(c.tls_key_file); }},
+      {"tls-client-ca", "FOVEA_TLS_CLIENT_CA", "FILE",
+       "PEM CA bundle; clients must present a certificate signed by it (mutual TLS). Needs --tls-cert.",
+       PathSetter(&ServerConfig::tls_client_ca_file),
+       [](const ServerConfig& c) { return ShowPath(c.tls_client_ca_file); }},
+      {"auth-token-file", "FOVEA_AUTH_TOKEN_FILE", "FILE",
+       "File holding a bearer token; every RPC except grpc.health.v1.Health must send 'authorization: Bearer "
+       "<token>'. Needs --tls-cert.",
+       PathSetter(&ServerConfig::auth_token_file), [](const ServerConfig& c) { return ShowPath(c.auth_token_file); }},
   };
   return specs;
 }

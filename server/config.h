@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/status.h"
+#include "server/version_policy.h"
 
 namespace fovea::server {
 
@@ -18,6 +19,8 @@ enum class LogFormat { kText, kJson };
 struct ServerConfig {
   std::string address = "0.0.0.0:50051";
   std::string model_repository = "models";
+  VersionPolicy version_policy;                  // which versions of each model are loaded (latest:1)
+  int64_t repository_poll_seconds = 5;           // how often the repository is rescanned; 0 = only at start-up
   size_t max_image_bytes = size_t{32} << 20;     // per encoded image or raw tensor
   int64_t max_image_pixels = int64_t{64} << 20;  // width * height of one image, checked before decoding
   size_t max_message_bytes = size_t{64} << 20;   // largest request gRPC accepts (its own default is 4 MB)
@@ -32,6 +35,10 @@ struct ServerConfig {
   int64_t shutdown_timeout_seconds = 30;  // grace period for in-flight requests on SIGTERM/SIGINT
   LogFormat log_format = LogFormat::kText;
   std::string log_level = "info";
+  std::string tls_cert_file;       // PEM certificate chain; set (with tls_key_file) to serve TLS only
+  std::string tls_key_file;        // PEM private key of tls_cert_file
+  std::string tls_client_ca_file;  // PEM CA bundle; set to require client certificates signed by it (mutual TLS)
+  std::string auth_token_file;     // file holding the bearer token every RPC but health must carry
 };
 
 // The result of parsing: a configuration, or a request for the help text.

@@ -17,6 +17,8 @@
 #include "server/metrics.h"
 #include "server/model_batchers.h"
 #include "server/model_repository.h"
+#include "server/repository_poller.h"
+#include "server/security.h"
 #include "server/worker_pool.h"
 
 namespace fovea::server {
@@ -54,12 +56,14 @@ int MessageLimit(size_t bytes) {
   return static_cast<int>(std::min<size_t>(bytes, static_cast<size_t>(std::numeric_limits<int>::max())));
 }
 
-std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config, InferenceService& service) {
+std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config,
+                                          const std::shared_ptr<grpc::ServerCredentials>& credentials,
+                                          InferenceService& service) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
-  builder.AddListeningPort(config.address, grpc::InsecureServerCredentials(), &bound_port);
+  builder.AddListeningPort(config.address, credentials, &bound_port);
   // gRPC sets SO_REUSEPORT by default, which would let a second server silently share the port and half the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(MessageLimit(config.max_message_bytes));
@@ -70,45 +74,77 @@ std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config, InferenceS
   return server;
 }
 
+// Health answers for the whole server ("") and for each service; all turn SERVING together, once every model of
+// the first repository pass is loaded and warmed up.
+void SetServing(grpc::Server& server, bool serving) {
+  for (const std::string service : {"", v1::Inference::service_full_name()}) {
+    server.GetHealthCheckService()->SetServingStatus(service, serving);
+  }
+}
+
+std::string SecuritySummary(const ServerConfig& config) {
+  std::string summary = config.tls_cert_file.empty()        ? "plaintext"
+                        : config.tls_client_ca_file.empty() ? "TLS"
+                                                            : "mutual TLS";
+  return summary + (config.auth_token_file.empty() ? "" : ", bearer token required");
+}
+
 int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
-  StatusOr<ModelCatalog> catalog =
-      ScanRepository(config.model_repository, [](const std::string& path) { return modelio::LoadOnnxModel(path); });
-  if (!catalog.ok()) {
-    spdlog::critical("{}", catalog.status().ToString());
+  StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = BuildServerCredentials(config);
+  if (!credentials.ok()) {
+    spdlog::critical("{}", credentials.status().message());
     return kExitStartupFailure;
   }
-  if (catalog->empty()) spdlog::warn("model repository {} has no loadable model", config.model_repository);
-  size_t model_count = 0;
-  for (const auto& [name, versions] : *catalog) model_count += versions.size();
   Metrics metrics;
-  metrics.SetModelsLoaded(static_cast<int64_t>(model_count));
   if (config.metrics_port != 0) {
     if (Status serving = metrics.Serve(HostOf(config.address), config.metrics_port); !serving.ok()) {
       spdlog::critical("{}", serving.message());
       return kExitStartupFailure;
     }
   }
-  ModelRepository repository(std::move(*catalog));
+  ModelRepository repository;
+  repository.SetReplaceListener([&metrics](const ModelCatalog& catalog) {
+    metrics.SetModelsLoaded(static_cast<int64_t>(CountVersions(catalog)));
+  });
+  RepositoryPoller poller(config.model_repository, config.version_policy,
+                          PreparingLoader([](const std::string& path) { return modelio::LoadOnnxModel(path); }),
+                          repository);
   const BatchingOptions batching = BatchingDefaults(config);
   ModelBatchers batchers(repository, config.model_repository, batching, metrics);
-  batchers.CreateAll();
   WorkerPool workers(WorkerCount(config));
   InferenceService service(repository, workers, batchers, metrics,
                            {{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request});
-  std::unique_ptr<grpc::Server> server = StartServer(config, service);
+  std::unique_ptr<grpc::Server> server = StartServer(config, *credentials, service);
   if (server == nullptr) {
-    spdlog::critical("cannot listen on {}", config.address);
+    spdlog::critical("cannot listen on {}{}", config.address,
+                     config.tls_cert_file.empty() ? "" : " (or the TLS certificate and key are not a valid PEM pair)");
     return kExitStartupFailure;
   }
-  spdlog::info("fovea-server listening on {} with {} model version(s), {} decoding worker(s); metrics {}",
-               config.address, model_count, WorkerCount(config),
-               config.metrics_port == 0 ? std::string("off")
-                                        : "on " + HostOf(config.address) + ":" + std::to_string(config.metrics_port));
+  // Listening while the models load lets probes see the process alive but NOT_SERVING.
+  SetServing(*server, false);
+  if (!poller.Sync().ok()) {  // the poller has logged why
+    server->Shutdown();
+    return kExitStartupFailure;
+  }
+  const size_t model_count = CountVersions(*repository.Snapshot());
+  if (model_count == 0) spdlog::warn("model repository {} has no loadable model", config.model_repository);
+  batchers.CreateAll();
+  SetServing(*server, true);
+  if (config.repository_poll_seconds > 0) poller.Start(std::chrono::seconds(config.repository_poll_seconds));
+  spdlog::info(
+      "fovea-server listening on {} ({}) with {} model version(s) (version policy {}, repository polled every {} s), "
+      "{} "
+      "decoding worker(s); metrics {}",
+      config.address, SecuritySummary(config), model_count, VersionPolicyText(config.version_policy),
+      config.repository_poll_seconds, WorkerCount(config),
+      config.metrics_port == 0 ? std::string("off")
+                               : "on " + HostOf(config.address) + ":" + std::to_string(config.metrics_port));
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("received signal {}; draining in-flight requests (up to {} s)", signal_number,
                config.shutdown_timeout_seconds);
+  poller.Stop();
   server->GetHealthCheckService()->SetServingStatus(false);
   // Shutdown stops accepting calls and waits for in-flight ones, which need the workers and batchers running until
   // it returns. Then the workers finish what they hold (handing it to the batchers), and the batchers answer

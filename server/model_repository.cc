@@ -1,21 +1,11 @@
 #include "server/model_repository.h"
 
-#include <charconv>
-#include <system_error>
-
-#include <spdlog/spdlog.h>
-
 namespace fovea::server {
 namespace {
 
 constexpr size_t kMaxModelNameLength = 128;
-constexpr char kModelFileName[] = "model.onnx";
 constexpr int64_t kImageRank = 4;   // NCHW
 constexpr int64_t kScoresRank = 2;  // [batch, classes]
-
-std::string ModelTitle(const std::string& name, int64_t version) {
-  return "model '" + name + "' version " + std::to_string(version);
-}
 
 template <typename Container, typename Format>
 std::string JoinKeys(const Container& items, Format format) {
@@ -81,40 +71,11 @@ Status WarmUp(ServedModel& served) {
   return OkStatus();
 }
 
-// A version folder's name as a positive integer, or 0 when it is not one.
-int64_t ParseVersion(const std::string& text) {
-  int64_t version = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), version);
-  if (error != std::errc() || end != text.data() + text.size() || version <= 0) return 0;
-  return version;
-}
-
-// Loads the versions of one model folder into `versions`, skipping (and logging) what cannot serve.
-void ScanModelFolder(const std::filesystem::path& folder, const std::string& name, const ModelLoader& loader,
-                     std::map<int64_t, std::shared_ptr<const ServedModel>>& versions) {
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator(folder, error)) {
-    const std::string version_text = entry.path().filename().string();
-    const int64_t version = ParseVersion(version_text);
-    const std::filesystem::path file = entry.path() / kModelFileName;
-    if (version == 0 || !std::filesystem::is_regular_file(file, error)) {
-      spdlog::warn("model repository: skipping {} (not <positive version>/{})", entry.path().string(), kModelFileName);
-      continue;
-    }
-    StatusOr<std::shared_ptr<const engine::Model>> model = loader(file.string());
-    StatusOr<std::shared_ptr<const ServedModel>> served =
-        model.ok() ? PrepareModel(name, version, *model) : StatusOr<std::shared_ptr<const ServedModel>>(model.status());
-    if (!served.ok()) {
-      spdlog::error("model repository: {} not loaded: {}", file.string(), served.status().ToString());
-      continue;
-    }
-    spdlog::info("model repository: loaded {} ({}x{}x{} input, {} classes)", ModelTitle(name, version),
-                 (*served)->channels, (*served)->height, (*served)->width, (*served)->num_classes);
-    versions[version] = std::move(*served);
-  }
-}
-
 }  // namespace
+
+std::string ModelTitle(const std::string& name, int64_t version) {
+  return "model '" + name + "' version " + std::to_string(version);
+}
 
 Status ValidateModelName(std::string_view name) {
   if (name.empty()) return InvalidArgument("model name is empty");
@@ -145,28 +106,10 @@ StatusOr<std::shared_ptr<const ServedModel>> PrepareModel(std::string name, int6
   return std::shared_ptr<const ServedModel>(std::move(served));
 }
 
-StatusOr<ModelCatalog> ScanRepository(const std::filesystem::path& root, const ModelLoader& loader) {
-  std::error_code error;
-  if (!std::filesystem::is_directory(root, error)) {
-    return NotFound("model repository " + root.string() + " is not a directory");
-  }
-  ModelCatalog catalog;
-  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_directory(error) || !ValidateModelName(name).ok()) {
-      spdlog::warn("model repository: skipping {} (not a model folder)", entry.path().string());
-      continue;
-    }
-    std::map<int64_t, std::shared_ptr<const ServedModel>> versions;
-    ScanModelFolder(entry.path(), name, loader, versions);
-    if (!versions.empty()) catalog[name] = std::move(versions);
-  }
-  if (error) return NotFound("model repository " + root.string() + " cannot be read: " + error.message());
-  return catalog;
-}
+ModelRepository::ModelRepository() : catalog_(std::make_shared<const ModelCatalog>()) {}
 
 ModelRepository::ModelRepository(ModelCatalog catalog)
-    : catalog_(std::make_shared<const ModelCatalog>(std::move(catalog))) {}
+    : catalog_(std::make_shared<const ModelCatalog>(std::move(catalog))), ready_(true) {}
 
 std::shared_ptr<const ModelCatalog> ModelRepository::Snapshot() const {
   std::lock_guard lock(mutex_);
@@ -175,13 +118,38 @@ std::shared_ptr<const ModelCatalog> ModelRepository::Snapshot() const {
 
 void ModelRepository::Replace(ModelCatalog catalog) {
   auto next = std::make_shared<const ModelCatalog>(std::move(catalog));
+  ReplaceListener listener;
+  {
+    std::lock_guard lock(mutex_);
+    catalog_ = next;
+    ready_ = true;
+    listener = listener_;
+  }
+  if (listener) listener(*next);
+}
+
+void ModelRepository::SetReplaceListener(ReplaceListener listener) {
   std::lock_guard lock(mutex_);
-  catalog_ = std::move(next);
+  listener_ = std::move(listener);
+}
+
+size_t CountVersions(const ModelCatalog& catalog) {
+  size_t count = 0;
+  for (const auto& [name, versions] : catalog) count += versions.size();
+  return count;
+}
+
+bool ModelRepository::ready() const {
+  std::lock_guard lock(mutex_);
+  return ready_;
 }
 
 StatusOr<std::shared_ptr<const ServedModel>> ModelRepository::Find(std::string_view name, int64_t version) const {
   FOVEA_RETURN_IF_ERROR(ValidateModelName(name));
   if (version < 0) return InvalidArgument("model version " + std::to_string(version) + " is negative");
+  if (!ready()) {
+    return Status{StatusCode::kUnavailable, "the model repository is still loading; retry when health reports SERVING"};
+  }
   const std::shared_ptr<const ModelCatalog> catalog = Snapshot();
   const auto model = catalog->find(std::string(name));
   if (model == catalog->end() || model->second.empty()) {

@@ -1,8 +1,8 @@
 #pragma once
 // ModelRepository: the models the server answers with, loaded from `<root>/<name>/<version>/model.onnx`.
 //
-// The catalog is an immutable snapshot behind a shared_ptr; lookups copy the pointer, so a later reload (polling is a
-// future feature) can build a new catalog and swap it in without disturbing requests in flight.
+// The catalog is an immutable snapshot behind a shared_ptr; lookups copy the pointer, so a reload
+// (server/repository_poller.h) builds a new catalog and swaps it in without disturbing requests in flight.
 
 #include <cstdint>
 #include <filesystem>
@@ -49,28 +49,42 @@ Status ValidateModelName(std::string_view name);
 StatusOr<std::shared_ptr<const ServedModel>> PrepareModel(std::string name, int64_t version,
                                                           std::shared_ptr<const engine::Model> model);
 
-// Loads every `<name>/<version>/model.onnx` under `root`. Folders that are not valid names or positive integer
-// versions, and models that fail to load, are logged and skipped so one bad file cannot keep the others from
-// serving. Fails only when `root` is not a readable directory.
-StatusOr<ModelCatalog> ScanRepository(const std::filesystem::path& root, const ModelLoader& loader);
+// "model 'name' version N", the way logs and errors name one version.
+std::string ModelTitle(const std::string& name, int64_t version);
 
 class ModelRepository {
  public:
+  // An empty repository that is not ready yet: Find answers UNAVAILABLE until the first Replace.
+  ModelRepository();
+  // A ready repository serving `catalog`.
   explicit ModelRepository(ModelCatalog catalog);
 
   // The model `name` at `version` (0 = the latest). INVALID_ARGUMENT for a bad name, NOT_FOUND for an unknown
-  // model or version (the message lists what exists).
+  // model or version (the message lists what exists), UNAVAILABLE before the first catalog is in place.
   StatusOr<std::shared_ptr<const ServedModel>> Find(std::string_view name, int64_t version) const;
 
   // The current catalog snapshot.
   std::shared_ptr<const ModelCatalog> Snapshot() const;
 
-  // Swaps in a new catalog atomically; requests holding models from the old one keep them alive.
+  // Swaps in a new catalog atomically and marks the repository ready; requests holding models from the old one keep
+  // them alive.
   void Replace(ModelCatalog catalog);
+
+  // True once a catalog is in place (every model of it loaded and warmed up).
+  bool ready() const;
+
+  // Called with each new catalog after it is swapped in (on the thread that called Replace), e.g. to update metrics.
+  using ReplaceListener = std::function<void(const ModelCatalog&)>;
+  void SetReplaceListener(ReplaceListener listener);
 
  private:
   mutable std::mutex mutex_;
   std::shared_ptr<const ModelCatalog> catalog_;
+  bool ready_ = false;
+  ReplaceListener listener_;
 };
+
+// Number of model versions in `catalog`, over all models.
+size_t CountVersions(const ModelCatalog& catalog);
 
 }  // namespace fovea::server

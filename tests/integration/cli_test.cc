@@ -157,6 +157,10 @@ TEST(ServerBinaryTest, HelpDocumentsEveryFlagWithItsEnvironmentVariable) {
                            "FOVEA_MODEL_REPOSITORY", "FOVEA_LOG_LEVEL", "0.0.0.0:50051", "64MiB"}) {
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
   }
+  for (const char* flag : {"--version-policy", "latest:1", "FOVEA_REPOSITORY_POLL_SECS", "--tls-cert", "--tls-key",
+                           "--tls-client-ca", "--auth-token-file"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+  }
 }
 
 TEST(ServerBinaryTest, BadFlagsAndMissingRepositoryFailFast) {

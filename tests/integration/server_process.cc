@@ -98,19 +98,22 @@ std::string MakeTempDir() {
   return pattern;
 }
 
-std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::string>& extra_args) {
+std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::string>& extra_args,
+                                                    const client::ClientOptions& probe) {
   std::string log;
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
     const std::string address = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
     const int metrics_port = FreeLoopbackPort();
     const std::string log_dir = MakeTempDir();
-    std::vector<std::string> argv = {FOVEA_SERVER_BINARY,         "--address", address, "--model-repository",
-                                     TestDataDir() + "/models",   "--threads", "2",     "--metrics-port",
-                                     std::to_string(metrics_port)};
+    // Every version of the test models is loaded (the server's default is latest:1); tests override it with their
+    // own --version-policy, which comes later and wins.
+    std::vector<std::string> argv = {FOVEA_SERVER_BINARY,          "--address",        address, "--model-repository",
+                                     TestDataDir() + "/models",    "--threads",        "2",     "--metrics-port",
+                                     std::to_string(metrics_port), "--version-policy", "all"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     const pid_t pid = Spawn(argv, log_dir + "/stdout.log", log_dir + "/server.log");
     std::unique_ptr<ServerProcess> server(new ServerProcess(pid, address, metrics_port, log_dir));
-    if (server->WaitUntilServing()) return server;
+    if (server->WaitUntilServing(probe)) return server;
     log = server->Log();
     // Another process may have taken the free port between our probe and the server's bind; try a new one.
     if (log.find("cannot listen on") == std::string::npos) break;
@@ -119,8 +122,7 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::strin
   return nullptr;
 }
 
-bool ServerProcess::WaitUntilServing() {
-  client::ClientOptions options;
+bool ServerProcess::WaitUntilServing(client::ClientOptions options) {
   options.timeout = std::chrono::milliseconds(500);
   const auto deadline = std::chrono::steady_clock::now() + kStartupTimeout;
   while (std::chrono::steady_clock::now() < deadline) {

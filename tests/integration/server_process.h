@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "client/fovea_client.h"
+
 namespace fovea::testing {
 
 // Folder with models/ (the test model repository) and images/, written by make_test_models.py at build time.
@@ -19,9 +21,12 @@ std::string MakeTempDir();
 
 class ServerProcess {
  public:
-  // Starts fovea-server with --address 127.0.0.1:<free port>, the test model repository and `extra_args`, then waits
-  // until grpc.health.v1 answers SERVING. Returns nullptr (after a gtest failure naming why) when it does not.
-  static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& extra_args = {});
+  // Starts fovea-server with --address 127.0.0.1:<free port>, the test model repository, --version-policy all (every
+  // test model version) and `extra_args` (later flags win), then waits
+  // until grpc.health.v1 answers SERVING to a client made with `probe` (TLS settings for a TLS server). Returns
+  // nullptr (after a gtest failure naming why) when it does not.
+  static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& extra_args = {},
+                                              const client::ClientOptions& probe = {});
   ~ServerProcess();  // kills the server if it still runs and removes its log folder
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -42,7 +47,7 @@ class ServerProcess {
  private:
   ServerProcess(pid_t pid, std::string address, int metrics_port, std::string log_dir)
       : pid_(pid), address_(std::move(address)), metrics_port_(metrics_port), log_dir_(std::move(log_dir)) {}
-  bool WaitUntilServing();
+  bool WaitUntilServing(client::ClientOptions probe);
 
   pid_t pid_;
   std::string address_;

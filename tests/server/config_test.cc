@@ -27,6 +27,30 @@ TEST(ServerConfigTest, DefaultsMatchTheDocumentedOnes) {
   EXPECT_FALSE(parsed->help_requested);
 }
 
+TEST(ServerConfigTest, RepositoryAndSecurityFlags) {
+  const auto defaults = ParseServerFlags({}, FakeEnv({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(VersionPolicyText(defaults->config.version_policy), "latest:1");
+  EXPECT_EQ(defaults->config.repository_poll_seconds, 5);
+  EXPECT_TRUE(defaults->config.tls_cert_file.empty());
+  const auto parsed = ParseServerFlags({"--version-policy", "specific:2,1", "--tls-cert", "c.pem", "--tls-key=k.pem"},
+                                       FakeEnv({{"FOVEA_VERSION_POLICY", "all"},
+                                                {"FOVEA_REPOSITORY_POLL_SECS", "0"},
+                                                {"FOVEA_AUTH_TOKEN_FILE", "token.txt"},
+                                                {"FOVEA_TLS_CLIENT_CA", "ca.pem"}}));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(VersionPolicyText(parsed->config.version_policy), "specific:1,2");
+  EXPECT_EQ(parsed->config.repository_poll_seconds, 0);
+  EXPECT_EQ(parsed->config.tls_cert_file, "c.pem");
+  EXPECT_EQ(parsed->config.tls_key_file, "k.pem");
+  EXPECT_EQ(parsed->config.tls_client_ca_file, "ca.pem");
+  EXPECT_EQ(parsed->config.auth_token_file, "token.txt");
+  const auto bad = ParseServerFlags({"--version-policy", "newest"}, FakeEnv({}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--version-policy"), std::string::npos) << bad.status().message();
+  EXPECT_FALSE(ParseServerFlags({"--repository-poll-secs", "-1"}, FakeEnv({})).ok());
+}
+
 TEST(ServerConfigTest, EnvironmentAppliesAndFlagsWinOverIt) {
   const auto parsed = ParseServerFlags({"--address=127.0.0.1:9000", "--max-image-bytes", "512KiB"},
                                        FakeEnv({{"FOVEA_ADDRESS", "0.0.0.0:1"},

@@ -2,13 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <fstream>
-
 namespace fovea::server {
 namespace {
-
-namespace fs = std::filesystem;
 
 class ModelNameTest : public ::testing::TestWithParam<std::pair<const char*, bool>> {};
 
@@ -70,45 +65,13 @@ TEST(ModelRepositoryTest, ReplaceSwapsTheCatalogWhileOldLookupsStayValid) {
   EXPECT_EQ(held->version, 1);
 }
 
-class ScanRepositoryTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "fovea-repo-XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(root_); }
-  void Touch(const fs::path& relative) {
-    fs::create_directories((root_ / relative).parent_path());
-    std::ofstream(root_ / relative) << "bytes";
-  }
-  fs::path root_;
-};
-
-TEST_F(ScanRepositoryTest, SkipsBadFoldersAndModelsThatFailToLoad) {
-  Touch("good/1/model.onnx");
-  Touch("good/notaversion/model.onnx");
-  Touch("good/0/model.onnx");
-  Touch(".hidden/1/model.onnx");
-  Touch("empty/1/other.onnx");
-  std::vector<std::string> loaded;
-  const auto catalog =
-      ScanRepository(root_, [&](const std::string& path) -> StatusOr<std::shared_ptr<const engine::Model>> {
-        loaded.push_back(fs::relative(path, root_).string());
-        return InvalidArgument("cannot parse");
-      });
-  ASSERT_TRUE(catalog.ok()) << catalog.status().ToString();
-  EXPECT_TRUE(catalog->empty()) << "a model that fails to load is skipped, not fatal";
-  EXPECT_EQ(loaded, std::vector<std::string>{"good/1/model.onnx"}) << "only <name>/<positive version>/model.onnx";
-}
-
-TEST_F(ScanRepositoryTest, MissingRootIsAnError) {
-  const auto catalog =
-      ScanRepository(root_ / "absent", [](const std::string&) -> StatusOr<std::shared_ptr<const engine::Model>> {
-        return Internal("must not be called");
-      });
-  EXPECT_EQ(catalog.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(catalog.status().message().find("absent is not a directory"), std::string::npos);
+TEST(ModelRepositoryTest, AnEmptyRepositoryIsUnavailableUntilTheFirstCatalog) {
+  ModelRepository repository;
+  EXPECT_FALSE(repository.ready());
+  EXPECT_EQ(repository.Find("net", 0).status().code(), StatusCode::kUnavailable);
+  repository.Replace({});
+  EXPECT_TRUE(repository.ready());
+  EXPECT_EQ(repository.Find("net", 0).status().code(), StatusCode::kNotFound);
 }
 
 }  // namespace
