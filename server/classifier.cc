@@ -43,12 +43,6 @@ std::vector<float> PerChannel(const std::vector<float>& values, int64_t channels
   return std::vector<float>(static_cast<size_t>(channels), values[0]);
 }
 
-InputSpec SpecOf(const ServedModel& model) {
-  const engine::ModelMetadata& metadata = model.model->metadata();
-  return {model.channels, model.height, model.width, PerChannel(metadata.mean, model.channels),
-          PerChannel(metadata.std, model.channels)};
-}
-
 // Runs the first good_images.size() images packed in `staging` (a shared handle) as one batch and fills their
 // predictions.
 Status RunBatch(const ServedModel& model, engine::Tensor staging, const std::vector<int>& good_images, int64_t top_k,
@@ -81,6 +75,12 @@ Status RunBatch(const ServedModel& model, engine::Tensor staging, const std::vec
 }
 
 }  // namespace
+
+InputSpec ModelInputSpec(const ServedModel& model) {
+  const engine::ModelMetadata& metadata = model.model->metadata();
+  return {model.channels, model.height, model.width, PerChannel(metadata.mean, model.channels),
+          PerChannel(metadata.std, model.channels)};
+}
 
 std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k,
                                                   bool already_probabilities) {
@@ -116,7 +116,7 @@ Status ClassifyImages(const ServedModel& model, const v1::ClassifyRequest& reque
   response.set_model_version(model.version);
 
   // Decode straight into the batch tensor; failed images leave their slot unused and drop out below.
-  const InputSpec spec = SpecOf(model);
+  const InputSpec spec = ModelInputSpec(model);
   const auto image_elements = static_cast<size_t>(spec.num_elements());
   engine::Tensor staging(engine::DataType::kFloat32, {request.images_size(), spec.channels, spec.height, spec.width});
   std::vector<int> good_images;

@@ -28,6 +28,9 @@ inline constexpr int64_t kDefaultTopK = 5;
 Status ClassifyImages(const ServedModel& model, const v1::ClassifyRequest& request, const ClassifyOptions& options,
                       v1::ClassifyResponse& response);
 
+// What one image becomes for `model`: its input size and channels, with per-channel mean/std from its metadata.
+InputSpec ModelInputSpec(const ServedModel& model);
+
 // The `k` most probable classes of one row of scores as (class index, probability), most probable first. When
 // `already_probabilities` is false the scores are logits and go through a softmax first.
 std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k, bool already_probabilities);
