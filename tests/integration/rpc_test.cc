@@ -277,7 +277,7 @@ TEST_F(RpcTest, ReflectionListsEveryServiceAndDescribesTheApi) {
   ASSERT_TRUE(descriptor.ParseFromString(file.file_descriptor_response().file_descriptor_proto(0)));
   EXPECT_EQ(descriptor.name(), "fovea/v1/inference.proto");
   ASSERT_EQ(descriptor.service_size(), 1);
-  EXPECT_EQ(descriptor.service(0).method_size(), 3);
+  EXPECT_EQ(descriptor.service(0).method_size(), 4);  // Classify, ListModels, GetModel, Localize
   EXPECT_TRUE(stream->Finish().ok());
 }
 
