@@ -140,7 +140,8 @@ def main():
             print(json.dumps(dict(row, threads=threads)))
         median = lambda key: statistics.median(r[key] for r in rows)
         print(f"threads {threads}: dense {median('dense_ms'):.1f} ms, per-window {median('per_window_ms'):.0f} ms "
-              f"(speedup {statistics.median(r['per_window_ms'] / r['dense_ms'] for r in rows):.1f}x), "
+              f"(speedup {statistics.median(r['per_window_ms'] / r['dense_ms'] for r in rows):.1f}x wall, "
+              f"{statistics.median(r['cpu_speedup'] for r in rows):.1f}x CPU time), "
               f"torch eager {median('torch_eager_ms'):.1f} ms, torchscript {median('torch_script_ms'):.1f} ms "
               f"(ours/best torch time {statistics.median(r['dense_ms'] / min(r['torch_eager_ms'], r['torch_script_ms']) for r in rows):.2f}), "
               f"max |ours - torch| {max(r['torch_max_abs_difference'] for r in rows):.2e}, "
