@@ -79,25 +79,6 @@ std::string ReadOptions(const ParsedArgs& args, ClassifyOptions& options, Client
   return "";
 }
 
-// The model to ask for: --model, or the server's only model. On failure sets `exit_code`.
-std::optional<std::string> ResolveModel(const FoveaClient& client, const ClassifyOptions& options, std::ostream& err,
-                                        int& exit_code) {
-  if (!options.model.empty()) return options.model;
-  v1::ListModelsResponse models;
-  const grpc::Status status = client.ListModels(&models);
-  if (!status.ok()) {
-    err << "fovea: cannot list models on " << options.server << ": " << status.error_message() << "\n";
-    exit_code = kExitFailure;
-    return std::nullopt;
-  }
-  if (models.models_size() != 1) {
-    err << "fovea: the server has " << models.models_size() << " models; choose one with --model\n";
-    exit_code = kExitUsage;
-    return std::nullopt;
-  }
-  return models.models(0).name();
-}
-
 void SetError(ImageOutcome& outcome, int code, std::string message) {
   outcome.error_code = code;
   outcome.error_message = std::move(message);
@@ -240,7 +221,7 @@ int RunClassify(const std::vector<std::string>& args, std::ostream& out, std::os
   client_options.timeout = std::chrono::seconds(options.timeout_seconds);
   const std::unique_ptr<FoveaClient> client = FoveaClient::Connect(options.server, client_options);
   int exit_code = kExitSuccess;
-  const std::optional<std::string> model = ResolveModel(*client, options, err, exit_code);
+  const std::optional<std::string> model = ResolveModel(*client, options.server, options.model, err, exit_code);
   if (!model) return exit_code;
 
   const InputList inputs = ExpandInputs(parsed.positionals);

@@ -44,6 +44,10 @@ grpc::Status FoveaClient::Classify(const v1::ClassifyRequest& request, v1::Class
   return inference_->Classify(NewContext().get(), request, response);
 }
 
+grpc::Status FoveaClient::Localize(const v1::LocalizeRequest& request, v1::LocalizeResponse* response) const {
+  return inference_->Localize(NewContext().get(), request, response);
+}
+
 grpc::Status FoveaClient::ListModels(v1::ListModelsResponse* response) const {
   return inference_->ListModels(NewContext().get(), v1::ListModelsRequest(), response);
 }

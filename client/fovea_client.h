@@ -29,6 +29,7 @@ class FoveaClient {
   static std::unique_ptr<FoveaClient> Connect(const std::string& target, ClientOptions options = {});
 
   grpc::Status Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) const;
+  grpc::Status Localize(const v1::LocalizeRequest& request, v1::LocalizeResponse* response) const;
   grpc::Status ListModels(v1::ListModelsResponse* response) const;
   // `version` 0 asks for the latest.
   grpc::Status GetModel(const std::string& name, int64_t version, v1::GetModelResponse* response) const;

@@ -44,6 +44,24 @@ std::string VersionsText(const v1::ModelSummary& model) {
 
 }  // namespace
 
+std::optional<std::string> ResolveModel(const FoveaClient& client, const std::string& server, const std::string& model,
+                                        std::ostream& err, int& exit_code) {
+  if (!model.empty()) return model;
+  v1::ListModelsResponse models;
+  const grpc::Status status = client.ListModels(&models);
+  if (!status.ok()) {
+    err << "fovea: cannot list models on " << server << ": " << status.error_message() << "\n";
+    exit_code = kExitFailure;
+    return std::nullopt;
+  }
+  if (models.models_size() != 1) {
+    err << "fovea: the server has " << models.models_size() << " models; choose one with --model\n";
+    exit_code = kExitUsage;
+    return std::nullopt;
+  }
+  return models.models(0).name();
+}
+
 std::string ModelsHelp() {
   return "Usage: fovea models [FLAGS]\n\n"
          "Lists the served models: name, loaded versions, latest version, input (channels x height x width) and\n"

@@ -1,4 +1,4 @@
-// fovea: the command-line client of fovea-server (classify, models, health).
+// fovea: the command-line client of fovea-server (classify, localize, models, health).
 
 #include <cstring>
 #include <iostream>
@@ -13,6 +13,7 @@ constexpr char kUsage[] =
     "Usage: fovea COMMAND [FLAGS] [ARGS]\n\n"
     "Commands:\n"
     "  classify PATH...   classify image files, folders and globs\n"
+    "  localize IMAGE...  heatmap overlays and detections (--out DIR)\n"
     "  models             list the served models\n"
     "  health             check that the server is SERVING\n\n"
     "Every command takes --server HOST:PORT (default localhost:50051); `fovea COMMAND --help` describes its flags.\n";
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "classify") return RunClassify(args, std::cout, std::cerr);
+  if (command == "localize") return RunLocalize(args, std::cout, std::cerr);
   if (command == "models") return RunModels(args, std::cout, std::cerr);
   if (command == "health") return RunHealth(args, std::cout, std::cerr);
   std::cerr << "fovea: unknown command '" << command << "'\n" << kUsage;

@@ -43,13 +43,13 @@ std::vector<float> PerChannel(const std::vector<float>& values, int64_t channels
   return std::vector<float>(static_cast<size_t>(channels), values[0]);
 }
 
-InputSpec SpecOf(const ServedModel& model) {
+}  // namespace
+
+InputSpec ModelInputSpec(const ServedModel& model) {
   const engine::ModelMetadata& metadata = model.model->metadata();
   return {model.channels, model.height, model.width, PerChannel(metadata.mean, model.channels),
           PerChannel(metadata.std, model.channels)};
 }
-
-}  // namespace
 
 std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k,
                                                   bool already_probabilities) {
@@ -85,8 +85,8 @@ StatusOr<PreparedClassify> PrepareClassify(const ServedModel& model, const v1::C
   response.set_model_name(model.name);
   response.set_model_version(model.version);
 
-  // Decode straight into the request's batch tensor; failed images leave their slot unused and drop out below.
-  const InputSpec spec = SpecOf(model);
+  // Decode straight into the batch tensor; failed images leave their slot unused and drop out below.
+  const InputSpec spec = ModelInputSpec(model);
   const auto image_elements = static_cast<size_t>(spec.num_elements());
   engine::Tensor staging(engine::DataType::kFloat32, {request.images_size(), spec.channels, spec.height, spec.width});
   for (int i = 0; i < request.images_size(); ++i) {

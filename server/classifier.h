@@ -44,6 +44,9 @@ Status FillPredictions(const ServedModel& model, const PreparedClassify& prepare
 // Runs `batch` ([n, channels, height, width]) through `model`'s Session and returns its [n, classes] scores.
 StatusOr<engine::Tensor> RunClassifier(const ServedModel& model, const engine::Tensor& batch);
 
+// What one image becomes for `model`: its input size and channels, with per-channel mean/std from its metadata.
+InputSpec ModelInputSpec(const ServedModel& model);
+
 // The `k` most probable classes of one row of scores as (class index, probability), most probable first. When
 // `already_probabilities` is false the scores are logits and go through a softmax first.
 std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k, bool already_probabilities);

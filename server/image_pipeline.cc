@@ -19,7 +19,8 @@ std::string Bytes(size_t count) { return std::to_string(count) + " bytes"; }
 
 bool IsSupportedChannelCount(int64_t channels) { return channels == 1 || channels == 3 || channels == 4; }
 
-// Converts decoded pixels to the model's channels and size, then normalizes them into `dst`.
+}  // namespace
+
 Status PixelsToInput(const imageio::Image& image, const InputSpec& spec, std::span<float> dst) {
   if (!IsSupportedChannelCount(spec.channels)) {
     return InvalidArgument("the model takes " + std::to_string(spec.channels) +
@@ -40,8 +41,9 @@ Status PixelsToInput(const imageio::Image& image, const InputSpec& spec, std::sp
   return OkStatus();
 }
 
-Status PrepareEncoded(const std::string& bytes, const InputSpec& spec, const ImageLimits& limits,
-                      std::span<float> dst) {
+namespace {
+
+StatusOr<imageio::Image> DecodeEncoded(const std::string& bytes, const ImageLimits& limits) {
   if (bytes.empty()) return InvalidArgument("encoded image is empty");
   if (bytes.size() > limits.max_image_bytes) {
     return ResourceExhausted("encoded image is " + Bytes(bytes.size()) + ", over the limit of " +
@@ -51,8 +53,7 @@ Status PrepareEncoded(const std::string& bytes, const InputSpec& spec, const Ima
   decode_limits.max_encoded_bytes = limits.max_image_bytes;
   decode_limits.max_pixels = limits.max_image_pixels;
   const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-  FOVEA_ASSIGN_OR_RETURN(imageio::Image image, imageio::Decode(data, decode_limits));
-  return PixelsToInput(image, spec, dst);
+  return imageio::Decode(data, decode_limits);
 }
 
 // product(shape) with every dimension positive and no overflow, or an error naming the shape.
@@ -80,8 +81,7 @@ Status CheckByteCount(const v1::RawTensor& tensor, int64_t elements, size_t elem
   return OkStatus();
 }
 
-Status PreparePixelTensor(const v1::RawTensor& tensor, const InputSpec& spec, const ImageLimits& limits,
-                          std::span<float> dst) {
+StatusOr<imageio::Image> PixelTensorImage(const v1::RawTensor& tensor, const ImageLimits& limits) {
   if (tensor.shape_size() != kPixelTensorRank || !IsSupportedChannelCount(tensor.shape(2))) {
     return InvalidArgument(
         "a DATA_TYPE_UINT8 tensor must have shape [height, width, channels] with 1, 3 or 4 channels");
@@ -91,7 +91,7 @@ Status PreparePixelTensor(const v1::RawTensor& tensor, const InputSpec& spec, co
   if (pixels > limits.max_image_pixels) {
     // Same code as imageio's header check for an encoded image of this size: a configured limit, not a bad value.
     return ResourceExhausted("tensor is " + std::to_string(tensor.shape(1)) + "x" + std::to_string(tensor.shape(0)) +
-                           " pixels, over the limit of " + std::to_string(limits.max_image_pixels));
+                             " pixels, over the limit of " + std::to_string(limits.max_image_pixels));
   }
   FOVEA_RETURN_IF_ERROR(CheckByteCount(tensor, elements, sizeof(uint8_t)));
   imageio::Image image;
@@ -99,7 +99,7 @@ Status PreparePixelTensor(const v1::RawTensor& tensor, const InputSpec& spec, co
   image.width = tensor.shape(1);
   image.channels = tensor.shape(2);
   image.pixels.assign(tensor.data().begin(), tensor.data().end());
-  return PixelsToInput(image, spec, dst);
+  return image;
 }
 
 Status PrepareFloatTensor(const v1::RawTensor& tensor, const InputSpec& spec, std::span<float> dst) {
@@ -127,8 +127,10 @@ Status PrepareTensor(const v1::RawTensor& tensor, const InputSpec& spec, const I
                              Bytes(limits.max_image_bytes));
   }
   switch (tensor.dtype()) {
-    case v1::DATA_TYPE_UINT8:
-      return PreparePixelTensor(tensor, spec, limits, dst);
+    case v1::DATA_TYPE_UINT8: {
+      FOVEA_ASSIGN_OR_RETURN(imageio::Image image, PixelTensorImage(tensor, limits));
+      return PixelsToInput(image, spec, dst);
+    }
     case v1::DATA_TYPE_FLOAT32:
       return PrepareFloatTensor(tensor, spec, dst);
     default:
@@ -142,10 +144,32 @@ Status PrepareTensor(const v1::RawTensor& tensor, const InputSpec& spec, const I
 Status PrepareImage(const v1::ImageInput& input, const InputSpec& spec, const ImageLimits& limits,
                     std::span<float> dst) {
   switch (input.data_case()) {
-    case v1::ImageInput::kEncoded:
-      return PrepareEncoded(input.encoded(), spec, limits, dst);
+    case v1::ImageInput::kEncoded: {
+      FOVEA_ASSIGN_OR_RETURN(imageio::Image image, DecodeEncoded(input.encoded(), limits));
+      return PixelsToInput(image, spec, dst);
+    }
     case v1::ImageInput::kTensor:
       return PrepareTensor(input.tensor(), spec, limits, dst);
+    case v1::ImageInput::DATA_NOT_SET:
+      break;
+  }
+  return InvalidArgument("image has neither encoded bytes nor a tensor");
+}
+
+StatusOr<imageio::Image> DecodePixels(const v1::ImageInput& input, const ImageLimits& limits) {
+  switch (input.data_case()) {
+    case v1::ImageInput::kEncoded:
+      return DecodeEncoded(input.encoded(), limits);
+    case v1::ImageInput::kTensor:
+      if (input.tensor().data().size() > limits.max_image_bytes) {
+        return ResourceExhausted("tensor data is " + Bytes(input.tensor().data().size()) + ", over the limit of " +
+                                 Bytes(limits.max_image_bytes));
+      }
+      if (input.tensor().dtype() != v1::DATA_TYPE_UINT8) {
+        return InvalidArgument("localization takes encoded bytes or a DATA_TYPE_UINT8 pixel tensor; a " +
+                               v1::DataType_Name(input.tensor().dtype()) + " tensor has no native resolution");
+      }
+      return PixelTensorImage(input.tensor(), limits);
     case v1::ImageInput::DATA_NOT_SET:
       break;
   }

@@ -14,6 +14,7 @@
 
 #include "engine/status.h"
 #include "fovea/v1/inference.pb.h"
+#include "imageio/image.h"
 
 namespace fovea::server {
 
@@ -39,5 +40,14 @@ struct ImageLimits {
 // bytes, dimensions over the pixel limit, a malformed tensor).
 Status PrepareImage(const v1::ImageInput& input, const InputSpec& spec, const ImageLimits& limits,
                     std::span<float> dst);
+
+// Decodes an encoded image or takes a DATA_TYPE_UINT8 pixel tensor as is, with the same limits and errors as
+// PrepareImage; a DATA_TYPE_FLOAT32 tensor (already model-sized) is INVALID_ARGUMENT. For callers that need the
+// pixels themselves (localization keeps the native resolution and draws overlays on them).
+StatusOr<imageio::Image> DecodePixels(const v1::ImageInput& input, const ImageLimits& limits);
+
+// Converts `image` to spec.channels, resizes it to spec.height x spec.width when it differs, and writes it
+// normalized into `dst` (spec.num_elements() floats). INVALID_ARGUMENT when the model's channel count is not 1, 3 or 4.
+Status PixelsToInput(const imageio::Image& image, const InputSpec& spec, std::span<float> dst);
 
 }  // namespace fovea::server

@@ -93,6 +93,25 @@ void DecodeAndSubmit(grpc::CallbackServerContext* context, const std::shared_ptr
   if (!submitted.ok()) FinishCall(reactor, log, submitted, "");
 }
 
+std::string LocalizeSummary(const v1::LocalizeResponse& response) {
+  return "model=" + response.model_name() + ":" + std::to_string(response.model_version()) +
+         " method=" + v1::LocalizationMethod_Name(response.method()) +
+         " image=" + std::to_string(response.image_width()) + "x" + std::to_string(response.image_height()) +
+         " heatmaps=" + std::to_string(response.heatmaps_size()) +
+         " detections=" + std::to_string(response.detections_size());
+}
+
+// Runs one Localize on a worker thread; no exception may escape into gRPC.
+Status RunLocalize(grpc::CallbackServerContext* context, const ServedModel& model, const v1::LocalizeRequest& request,
+                   const LocalizeOptions& options, v1::LocalizeResponse& response) {
+  if (context->IsCancelled()) return {StatusCode::kCancelled, "request was cancelled before it ran"};
+  try {
+    return LocalizeImage(model, request, options, response);
+  } catch (const std::exception& error) {
+    return Internal(std::string("localization failed: ") + error.what());
+  }
+}
+
 std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& name) {
   std::vector<int64_t> versions;
   const auto found = catalog.find(name);
@@ -131,6 +150,27 @@ grpc::ServerUnaryReactor* InferenceService::Classify(grpc::CallbackServerContext
       workers_.Submit([this, context, request, response, reactor, log, model = *model, batcher = *batcher] {
         DecodeAndSubmit(context, model, *batcher, *request, options_, response, reactor, log);
       });
+  if (!queued) FinishCall(reactor, log, {StatusCode::kUnavailable, "server is shutting down"}, "");
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* InferenceService::Localize(grpc::CallbackServerContext* context,
+                                                     const v1::LocalizeRequest* request,
+                                                     v1::LocalizeResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  CallLog log = StartCall(context, "Localize");
+  StatusOr<std::shared_ptr<const ServedModel>> model =
+      repository_.Find(request->model_name(), request->model_version());
+  if (!model.ok()) {
+    FinishCall(reactor, log, model.status(), "");
+    return reactor;
+  }
+  // Like Classify: the engine work runs on the worker pool, never on gRPC's callback threads.
+  const LocalizeOptions options{options_.image_limits};
+  const bool queued = workers_.Submit([context, request, response, reactor, log, options, model = *model] {
+    const Status status = RunLocalize(context, *model, *request, options, *response);
+    FinishCall(reactor, log, status, LocalizeSummary(*response));
+  });
   if (!queued) FinishCall(reactor, log, {StatusCode::kUnavailable, "server is shutting down"}, "");
   return reactor;
 }

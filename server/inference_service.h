@@ -7,6 +7,7 @@
 
 #include "fovea/v1/inference.grpc.pb.h"
 #include "server/classifier.h"
+#include "server/localizer.h"
 #include "server/metrics.h"
 #include "server/model_batchers.h"
 #include "server/model_repository.h"
@@ -22,6 +23,8 @@ class InferenceService final : public v1::Inference::CallbackService {
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context, const v1::ClassifyRequest* request,
                                      v1::ClassifyResponse* response) override;
+  grpc::ServerUnaryReactor* Localize(grpc::CallbackServerContext* context, const v1::LocalizeRequest* request,
+                                     v1::LocalizeResponse* response) override;
   grpc::ServerUnaryReactor* ListModels(grpc::CallbackServerContext* context, const v1::ListModelsRequest* request,
                                        v1::ListModelsResponse* response) override;
   grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context, const v1::GetModelRequest* request,

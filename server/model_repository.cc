@@ -103,6 +103,7 @@ StatusOr<std::shared_ptr<const ServedModel>> PrepareModel(std::string name, int6
   FOVEA_RETURN_IF_ERROR(ResolveGeometry(*served->model, *served).WithContext(title));
   FOVEA_ASSIGN_OR_RETURN(served->session, engine::Session::Create(served->model));
   FOVEA_RETURN_IF_ERROR(WarmUp(*served).WithContext(title));
+  served->localizer = engine::localization::Localizer::Create(served->model);
   return std::shared_ptr<const ServedModel>(std::move(served));
 }
 

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/localization/localizer.h"
 #include "engine/model.h"
 #include "engine/session.h"
 
@@ -32,6 +33,8 @@ struct ServedModel {
   int64_t num_classes = 0;
   // True when the graph already ends in Softmax; otherwise the server applies softmax to the outputs.
   bool outputs_probabilities = false;
+  // CAM, Grad-CAM and dense maps for this model (each knows whether the model supports it). Thread-safe.
+  std::unique_ptr<const engine::localization::Localizer> localizer;
 };
 
 // Reads an ONNX file into a Model (modelio::LoadOnnxModel in the server; a fake in tests).

@@ -7,6 +7,8 @@ OUTPUT_DIR/models/tiny/1/model.onnx   1x28x28 gray -> 10 classes, ends in Softma
 OUTPUT_DIR/models/tiny/2/model.onnx   same architecture, other weights, outputs logits (the server applies softmax)
 OUTPUT_DIR/models/rgb/1/model.onnx    3x16x16 RGB -> 3 classes, per-channel mean/std
 OUTPUT_DIR/models/broken/1/model.onnx not an ONNX file: the server must skip it and serve the others
+OUTPUT_DIR/localize-models/flathead/1/model.onnx  1x28x28 -> 10 classes with a conv/maxpool/flatten/gemm head:
+                                      no global average pooling, so CAM is impossible while Grad-CAM and dense work
 OUTPUT_DIR/images/sample.jpg          a JPEG (the C++ tests write their PNGs themselves)
 Weights come from fixed seeds, so every run writes the same files.
 """
@@ -62,6 +64,36 @@ def classifier(seed, channels, size, classes, labels, mean, std, softmax):
     return model
 
 
+def flat_head_classifier(seed):
+    """conv3x3(4, pad 1) -> relu -> maxpool 2 -> flatten -> gemm(10) -> softmax, scale-only input."""
+    rng = np.random.RandomState(seed)
+    weights = [
+        numpy_helper.from_array(rng.randn(4, 1, 3, 3).astype(np.float32), "conv.weight"),
+        numpy_helper.from_array(rng.randn(4).astype(np.float32) * 0.1, "conv.bias"),
+        numpy_helper.from_array(rng.randn(10, 4 * 14 * 14).astype(np.float32) * 0.05, "fc.weight"),
+        numpy_helper.from_array(rng.randn(10).astype(np.float32) * 0.1, "fc.bias"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["input", "conv.weight", "conv.bias"], ["conv"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["conv"], ["relu"], name="relu"),
+        helper.make_node("MaxPool", ["relu"], ["pool"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Flatten", ["pool"], ["flat"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["flat", "fc.weight", "fc.bias"], ["logits"], name="fc", transB=1),
+        helper.make_node("Softmax", ["logits"], ["scores"], name="softmax", axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "flat_head_classifier",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 28, 28])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 10])],
+        initializer=weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="fovea-tests")
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, {"fovea.input.channels": "1", "fovea.input.height": "28",
+                                   "fovea.input.width": "28"})
+    onnx.checker.check_model(model)
+    return model
+
+
 def save(model, path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     onnx.save(model, path)
@@ -74,6 +106,7 @@ def main():
     save(classifier(2, 1, 28, 10, digits, [0.5], [0.25], softmax=False), f"{out}/models/tiny/2/model.onnx")
     save(classifier(3, 3, 16, 3, ["red", "green", "blue"], [0.485, 0.456, 0.406], [0.229, 0.224, 0.225],
                     softmax=True), f"{out}/models/rgb/1/model.onnx")
+    save(flat_head_classifier(4), f"{out}/localize-models/flathead/1/model.onnx")
     os.makedirs(f"{out}/models/broken/1", exist_ok=True)
     with open(f"{out}/models/broken/1/model.onnx", "wb") as f:
         f.write(b"this is not an ONNX model")

@@ -1,0 +1,181 @@
+#include "engine/localization/fully_convolutional.h"
+
+#include <algorithm>
+
+#include "engine/ops/activation.h"
+#include "engine/ops/conv.h"
+#include "engine/ops/gemm.h"
+#include "engine/ops/pool.h"
+#include "engine/ops/softmax.h"
+
+namespace fovea::engine::localization {
+namespace {
+
+constexpr int64_t kChannelAxis = 1;
+
+// What a head value is in the rewritten network: still a spatial feature map, a vector of features per cell, or a
+// spatial map the original model flattened (its next Gemm sees every position of the window at once).
+enum class Form { kMap, kVector, kFlattened };
+
+struct Rewriter {
+  const Graph& source;
+  const std::map<std::string, Shape>& shapes;
+  Graph out;
+  std::map<std::string, std::string> renamed;  // value of a dropped node → the value that replaces it
+  Form form = Form::kMap;
+  Shape flattened;  // the [N, C, h, w] shape a Flatten consumed, for Form::kFlattened
+
+  std::string Resolve(const std::string& value) const {
+    const auto found = renamed.find(value);
+    return found == renamed.end() ? value : found->second;
+  }
+
+  StatusOr<Shape> ShapeOf(const std::string& value) const {
+    const auto found = shapes.find(value);
+    if (found == shapes.end()) return Internal("no shape recorded for head value '" + value + "'");
+    return found->second;
+  }
+
+  void Emit(const Node& original, std::shared_ptr<const Op> op, std::vector<std::string> inputs) {
+    for (auto& in : inputs) in = Resolve(in);
+    out.nodes.push_back({original.name, std::move(op), std::move(inputs), original.outputs});
+  }
+
+  void Drop(const Node& node) { renamed[node.outputs.at(0)] = Resolve(node.inputs.at(0)); }
+
+  Status GlobalPool(const Node& node, const ops::Pool& pool) {
+    FOVEA_ASSIGN_OR_RETURN(const Shape in, ShapeOf(node.inputs.at(0)));
+    ops::PoolParams params = pool.params();
+    params.global = false;
+    params.window = {};
+    params.window.kernel = {in[2], in[3]};
+    params.window.strides = {1, 1};
+    FOVEA_ASSIGN_OR_RETURN(auto windowed, ops::Pool::Create(params));
+    Emit(node, std::move(windowed), {node.inputs[0]});
+    form = Form::kVector;
+    return OkStatus();
+  }
+
+  Status Reshape(const Node& node) {
+    if (form == Form::kMap) {
+      FOVEA_ASSIGN_OR_RETURN(const Shape in, ShapeOf(node.inputs.at(0)));
+      if (in.size() != 4) return FailedPrecondition("node '" + node.name + "' reshapes a non-4-D value");
+      const bool single_cell = in[2] == 1 && in[3] == 1;
+      form = single_cell ? Form::kVector : Form::kFlattened;
+      flattened = in;
+    }
+    Drop(node);
+    return OkStatus();
+  }
+
+  // The Gemm's weights as a convolution kernel over the current form.
+  StatusOr<Tensor> ConvWeights(const Node& node, const Tensor& b, const ops::GemmParams& params) const {
+    Tensor weights = GemmClassWeights(b, params.trans_b, params.alpha);
+    const int64_t classes = weights.dim(0), features = weights.dim(1);
+    Shape kernel = {classes, features, 1, 1};
+    if (form == Form::kFlattened) kernel = {classes, flattened[1], flattened[2], flattened[3]};
+    if (NumElements(kernel) != weights.num_elements()) {
+      return FailedPrecondition("Gemm node '" + node.name + "' has " + std::to_string(features) +
+                                " inputs, which does not match the feature map " + ShapeToString(flattened));
+    }
+    return weights.Reshaped(kernel);
+  }
+
+  Status Gemm(const Node& node, const ops::Gemm& gemm) {
+    const auto b = source.initializers.find(node.inputs.at(1));
+    if (b == source.initializers.end() || gemm.params().trans_a || form == Form::kMap) {
+      return FailedPrecondition("Gemm node '" + node.name +
+                                "' needs constant weights, no transA and a pooled or flattened input to become a "
+                                "convolution");
+    }
+    FOVEA_ASSIGN_OR_RETURN(Tensor weights, ConvWeights(node, b->second, gemm.params()));
+    const int64_t classes = weights.dim(0);
+    Tensor bias(DataType::kFloat32, {classes});
+    if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
+      const auto c = source.initializers.find(node.inputs[2]);
+      if (c == source.initializers.end() || (c->second.num_elements() != classes && c->second.num_elements() != 1)) {
+        return FailedPrecondition("Gemm node '" + node.name + "' needs a constant per-class bias");
+      }
+      const bool scalar = c->second.num_elements() == 1;
+      for (int64_t k = 0; k < classes; ++k) {
+        bias.data<float>()[k] = gemm.params().beta * c->second.data<float>()[scalar ? 0 : k];
+      }
+    }
+    out.initializers[node.name + "/as_conv.weight"] = weights;
+    out.initializers[node.name + "/as_conv.bias"] = bias;
+    FOVEA_ASSIGN_OR_RETURN(auto conv, ops::Conv::Create({}));
+    Emit(node, std::move(conv), {node.inputs[0], node.name + "/as_conv.weight", node.name + "/as_conv.bias"});
+    form = Form::kVector;
+    return OkStatus();
+  }
+
+  Status HeadNode(const Node& node) {
+    const Op& op = *node.op;
+    if (const auto* pool = dynamic_cast<const ops::Pool*>(&op)) {
+      if (pool->params().global) return GlobalPool(node, *pool);
+      if (form == Form::kMap) {
+        out.nodes.push_back(node);
+        return OkStatus();
+      }
+    }
+    if (IsReshapeLike(op)) return Reshape(node);
+    if (const auto* gemm = dynamic_cast<const ops::Gemm*>(&op)) return Gemm(node, *gemm);
+    if (dynamic_cast<const ops::Activation*>(&op) != nullptr) {
+      Emit(node, node.op, node.inputs);
+      return OkStatus();
+    }
+    return FailedPrecondition("dense maps cannot turn " + std::string(op.type()) + " node '" + node.name +
+                              "' of the classifier head into a convolution");
+  }
+};
+
+// Removes nodes none of whose outputs is read (e.g. the shape arithmetic of a dropped Reshape).
+void RemoveDeadNodes(Graph& graph) {
+  bool removed = true;
+  while (removed) {
+    removed = false;
+    for (size_t i = graph.nodes.size(); i-- > 0;) {
+      const auto& outs = graph.nodes[i].outputs;
+      const bool dead = std::all_of(outs.begin(), outs.end(),
+                                    [&](const std::string& v) { return v.empty() || graph.UseCount(v) == 0; });
+      if (dead) {
+        graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+        removed = true;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+StatusOr<Graph> FullyConvolutional(const Graph& graph, const ClassifierHead& head,
+                                   const std::map<std::string, Shape>& shapes) {
+  if (head.chain.empty()) return FailedPrecondition("the model ends at its last convolution; there is no classifier");
+  Rewriter rewriter{graph, shapes, {}, {}, Form::kMap, {}};
+  rewriter.out.initializers = graph.initializers;
+  rewriter.out.inputs = graph.inputs;
+  Shape& input_shape = rewriter.out.inputs[0].shape;
+  if (input_shape.size() != 4) return FailedPrecondition("the image input must be 4-D NCHW");
+  input_shape = {-1, input_shape[1], -1, -1};
+  const std::vector<int>& chain = head.chain;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& node = graph.nodes[i];
+    const bool in_chain = std::find(chain.begin(), chain.end(), static_cast<int>(i)) != chain.end();
+    if (in_chain) {
+      FOVEA_RETURN_IF_ERROR(rewriter.HeadNode(node));
+    } else if (node.outputs.at(0) != head.output || !head.ends_in_softmax) {
+      rewriter.out.nodes.push_back(node);
+    }
+  }
+  if (rewriter.form != Form::kVector) {
+    return FailedPrecondition("the classifier head does not reduce the feature map to class scores");
+  }
+  FOVEA_ASSIGN_OR_RETURN(auto softmax, ops::Softmax::Create({.axis = kChannelAxis}));
+  rewriter.out.nodes.push_back({"dense_softmax", std::move(softmax), {rewriter.Resolve(head.logits)}, {kDenseOutput}});
+  rewriter.out.outputs = {{kDenseOutput, DataType::kFloat32, {-1, -1, -1, -1}}};
+  RemoveDeadNodes(rewriter.out);
+  FOVEA_RETURN_IF_ERROR(ValidateGraph(rewriter.out));
+  return std::move(rewriter.out);
+}
+
+}  // namespace fovea::engine::localization

@@ -1,0 +1,103 @@
+// CAM against a hand computation from the feature map (reference interpreter) and the classifier weights.
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "engine/localization/localizer.h"
+#include "engine/model.h"
+#include "tests/engine/localization/test_networks.h"
+#include "tests/engine/test_util.h"
+
+namespace fovea::engine::testing {
+namespace {
+
+using localization::Localizer;
+
+constexpr int64_t kSize = 16;
+constexpr int64_t kClasses = 4;
+constexpr int64_t kFeatureChannels = 6;
+
+NetBuilder GapNet() {
+  NetBuilder net(1, kSize, kSize);
+  net.Conv(4, 3, 1).MaxPool(2).Conv(kFeatureChannels, 3, 1);
+  return net;
+}
+
+TEST(Cam, EqualsFeatureMapWeightedByClassifierRow) {
+  NetBuilder net = GapNet();
+  const std::string feature = net.last();
+  net.GlobalAveragePool().Flatten().Gemm(kClasses);
+  const std::string classifier = net.last();
+  const Graph graph = net.Softmax().Build();
+  const Tensor image = RandomTensor({1, 1, kSize, kSize}, 3, 0.0f, 1.0f);
+
+  // The feature map from the reference interpreter, on a copy of the graph that outputs it.
+  Graph trunk = graph;
+  trunk.outputs = {{feature, DataType::kFloat32, {}}};
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto features, RunReference(trunk, std::vector<Tensor>{image}));
+  const Tensor& f = features[0];
+  ASSERT_EQ((Shape{1, kFeatureChannels, kSize / 2, kSize / 2}), f.shape());
+  const Tensor& weights = graph.initializers.at(classifier + ".w");
+
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto model, Model::Create(graph, {}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto tap, localization::FeatureTap::Create(model, ""));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto run, tap->Run(image));
+  EXPECT_TRUE(TensorsNear(f, run.values.at(tap->target())));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto linear, localization::GapLinearHead(model->graph(), tap->head()));
+  const auto localizer = Localizer::Create(model);
+  ASSERT_TRUE(localizer->cam_status().ok()) << localizer->cam_status().ToString();
+  const int64_t cells = f.dim(2) * f.dim(3);
+  int positive_classes = 0;
+  for (int64_t c = 0; c < kClasses; ++c) {
+    std::vector<float> expected(static_cast<size_t>(cells), 0.0f);
+    for (int64_t i = 0; i < cells; ++i) {
+      double sum = 0.0;
+      for (int64_t k = 0; k < kFeatureChannels; ++k) {
+        sum += static_cast<double>(weights.data<float>()[c * kFeatureChannels + k]) * f.data<float>()[k * cells + i];
+      }
+      expected[static_cast<size_t>(i)] = static_cast<float>(sum);
+    }
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto raw, localization::ClassActivationMap(run.values.at(tap->target()), linear, c));
+    EXPECT_TRUE(TensorsNear(Floats({f.dim(2), f.dim(3)}, expected), raw)) << "class " << c;
+
+    // The served map: negatives cut, scaled so the strongest cell is 1 (all zero without positive evidence).
+    const float max = std::max(0.0f, *std::max_element(expected.begin(), expected.end()));
+    positive_classes += max > 0.0f ? 1 : 0;
+    for (float& v : expected) v = max > 0.0f ? std::max(0.0f, v) / max : 0.0f;
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto maps, localizer->Cam(image, std::vector<int64_t>{c}));
+    EXPECT_TRUE(TensorsNear(Floats({f.dim(2), f.dim(3)}, expected), maps.maps[0])) << "class " << c;
+  }
+  EXPECT_GT(positive_classes, 0);
+}
+
+TEST(Cam, DefaultsToTheTopClassAndReportsProbabilities) {
+  const Graph graph = GapNet().GlobalAveragePool().Flatten().Gemm(kClasses).Softmax().Build();
+  const Tensor image = RandomTensor({1, 1, kSize, kSize}, 5, 0.0f, 1.0f);
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto expected, RunReference(graph, std::vector<Tensor>{image}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto model, Model::Create(graph, {}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto maps, Localizer::Create(model)->Cam(image, {}));
+  const auto probabilities = expected[0].floats();
+  const int64_t top = std::max_element(probabilities.begin(), probabilities.end()) - probabilities.begin();
+  ASSERT_EQ(1u, maps.classes.size());
+  EXPECT_EQ(top, maps.classes[0]);
+  EXPECT_TRUE(TensorsNear(expected[0].Reshaped({kClasses}).value(), maps.probabilities));
+}
+
+TEST(Cam, RejectsModelsWithoutAGapHeadAndUnknownClasses) {
+  const Graph flatten_head = GapNet().Flatten().Gemm(kClasses).Build();
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto model, Model::Create(flatten_head, {}));
+  const auto localizer = Localizer::Create(model);
+  EXPECT_EQ(StatusCode::kFailedPrecondition, localizer->cam_status().code());
+  EXPECT_NE(std::string::npos, localizer->cam_status().message().find("GlobalAveragePool"));
+  EXPECT_TRUE(localizer->grad_cam_status().ok());
+
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto gap_model,
+                             Model::Create(GapNet().GlobalAveragePool().Flatten().Gemm(kClasses).Build(), {}));
+  const Tensor image = RandomTensor({1, 1, kSize, kSize}, 5);
+  const auto result = Localizer::Create(gap_model)->Cam(image, std::vector<int64_t>{kClasses});
+  EXPECT_EQ(StatusCode::kInvalidArgument, result.status().code());
+}
+
+}  // namespace
+}  // namespace fovea::engine::testing
