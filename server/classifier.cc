@@ -43,11 +43,15 @@ std::vector<float> PerChannel(const std::vector<float>& values, int64_t channels
   return std::vector<float>(static_cast<size_t>(channels), values[0]);
 }
 
-InputSpec SpecOf(const ServedModel& model) {
+}  // namespace
+
+InputSpec InputSpecOf(const ServedModel& model) {
   const engine::ModelMetadata& metadata = model.model->metadata();
   return {model.channels, model.height, model.width, PerChannel(metadata.mean, model.channels),
           PerChannel(metadata.std, model.channels)};
 }
+
+namespace {
 
 // Runs the first good_images.size() images packed in `staging` (a shared handle) as one batch and fills their
 // predictions.
@@ -82,8 +86,7 @@ Status RunBatch(const ServedModel& model, engine::Tensor staging, const std::vec
 
 }  // namespace
 
-std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k,
-                                                  bool already_probabilities) {
+std::vector<float> ToProbabilities(std::span<const float> scores, bool already_probabilities) {
   std::vector<float> probabilities(scores.begin(), scores.end());
   if (!already_probabilities && !probabilities.empty()) {
     // Subtracting the max keeps exp() from overflowing on large logits.
@@ -92,6 +95,12 @@ std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores,
     for (float& p : probabilities) sum += (p = std::exp(p - max_score));
     for (float& p : probabilities) p /= sum;
   }
+  return probabilities;
+}
+
+std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k,
+                                                  bool already_probabilities) {
+  const std::vector<float> probabilities = ToProbabilities(scores, already_probabilities);
   std::vector<int64_t> order(probabilities.size());
   std::iota(order.begin(), order.end(), 0);
   const auto count = static_cast<size_t>(std::clamp<int64_t>(k, 0, static_cast<int64_t>(order.size())));
@@ -116,7 +125,7 @@ Status ClassifyImages(const ServedModel& model, const v1::ClassifyRequest& reque
   response.set_model_version(model.version);
 
   // Decode straight into the batch tensor; failed images leave their slot unused and drop out below.
-  const InputSpec spec = SpecOf(model);
+  const InputSpec spec = InputSpecOf(model);
   const auto image_elements = static_cast<size_t>(spec.num_elements());
   engine::Tensor staging(engine::DataType::kFloat32, {request.images_size(), spec.channels, spec.height, spec.width});
   std::vector<int> good_images;

@@ -28,6 +28,12 @@ inline constexpr int64_t kDefaultTopK = 5;
 Status ClassifyImages(const ServedModel& model, const v1::ClassifyRequest& request, const ClassifyOptions& options,
                       v1::ClassifyResponse& response);
 
+// The model input one image becomes: the model's geometry with its mean/std expanded to one value per channel.
+InputSpec InputSpecOf(const ServedModel& model);
+
+// One row of scores as probabilities: a copy when `already_probabilities`, otherwise their softmax.
+std::vector<float> ToProbabilities(std::span<const float> scores, bool already_probabilities);
+
 // The `k` most probable classes of one row of scores as (class index, probability), most probable first. When
 // `already_probabilities` is false the scores are logits and go through a softmax first.
 std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k, bool already_probabilities);

@@ -10,10 +10,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "engine/status.h"
 #include "fovea/v1/inference.pb.h"
+#include "imageio/image.h"
 
 namespace fovea::server {
 
@@ -39,5 +41,24 @@ struct ImageLimits {
 // bytes, dimensions over the pixel limit, a malformed tensor).
 Status PrepareImage(const v1::ImageInput& input, const InputSpec& spec, const ImageLimits& limits,
                     std::span<float> dst);
+
+// The pieces PrepareImage is built from, for images arriving in other envelopes (the Open Inference Protocol service).
+// Same checks, codes and messages as PrepareImage.
+
+// Decodes PNG/JPEG `bytes` into the model input in `dst`.
+Status PrepareEncodedImage(std::string_view bytes, const InputSpec& spec, const ImageLimits& limits,
+                           std::span<float> dst);
+
+// Whether 8-bit pixels with this many channels (gray, RGB, RGBA) can be converted to a model input.
+bool IsSupportedChannelCount(int64_t channels);
+
+// RESOURCE_EXHAUSTED when a height x width pixel buffer is over the limit; checked before the buffer is allocated.
+Status CheckPixelCount(int64_t height, int64_t width, const ImageLimits& limits);
+
+// Converts 8-bit interleaved pixels to the model's channels and size and normalizes them into `dst`.
+Status PreparePixels(const imageio::Image& image, const InputSpec& spec, std::span<float> dst);
+
+// INVALID_ARGUMENT naming the first NaN or infinite element of a model-ready float input.
+Status CheckFinite(std::span<const float> values);
 
 }  // namespace fovea::server

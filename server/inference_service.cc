@@ -5,42 +5,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/grpc_status.h"
-#include "server/logging.h"
+#include "server/call_log.h"
 
 namespace fovea::server {
 namespace {
-
-constexpr char kRequestIdKey[] = "x-request-id";
-
-// What every call logs: its id (sent back as `x-request-id` initial metadata), method and start time.
-struct CallLog {
-  std::string request_id;
-  const char* method;
-  std::chrono::steady_clock::time_point start;
-};
-
-CallLog StartCall(grpc::CallbackServerContext* context, const char* method) {
-  const auto& metadata = context->client_metadata();
-  const auto found = metadata.find(kRequestIdKey);
-  const std::string client_id = found == metadata.end() ? "" : std::string(found->second.data(), found->second.size());
-  CallLog log{RequestIdFrom(client_id), method, std::chrono::steady_clock::now()};
-  context->AddInitialMetadata(kRequestIdKey, log.request_id);
-  return log;
-}
-
-void FinishCall(grpc::ServerUnaryReactor* reactor, const CallLog& log, const Status& status,
-                const std::string& detail) {
-  const double elapsed_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - log.start).count();
-  if (status.ok()) {
-    spdlog::info("[{}] {} OK {} ({:.1f} ms)", log.request_id, log.method, detail, elapsed_ms);
-  } else {
-    spdlog::warn("[{}] {} {}: {} ({:.1f} ms)", log.request_id, log.method, StatusCodeName(status.code()),
-                 status.message(), elapsed_ms);
-  }
-  reactor->Finish(ToGrpcStatus(status));
-}
 
 std::string ClassifySummary(const v1::ClassifyResponse& response) {
   int failed = 0;
@@ -60,6 +28,8 @@ Status RunClassify(grpc::CallbackServerContext* context, const ServedModel& mode
   }
 }
 
+}  // namespace
+
 std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& name) {
   std::vector<int64_t> versions;
   const auto found = catalog.find(name);
@@ -67,8 +37,6 @@ std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& 
   for (const auto& [version, model] : found->second) versions.push_back(version);
   return versions;
 }
-
-}  // namespace
 
 InferenceService::InferenceService(const ModelRepository& repository, WorkerPool& workers, ClassifyOptions options)
     : repository_(repository), workers_(workers), options_(options) {}

@@ -16,6 +16,7 @@
 #include "server/inference_service.h"
 #include "server/logging.h"
 #include "server/model_repository.h"
+#include "server/oip_service.h"
 #include "server/worker_pool.h"
 
 namespace fovea::server {
@@ -40,7 +41,7 @@ int MessageLimit(size_t bytes) {
   return static_cast<int>(std::min<size_t>(bytes, static_cast<size_t>(std::numeric_limits<int>::max())));
 }
 
-std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config, InferenceService& service) {
+std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config, const std::vector<grpc::Service*>& services) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -50,7 +51,7 @@ std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config, InferenceS
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(MessageLimit(config.max_message_bytes));
   builder.SetMaxSendMessageSize(MessageLimit(config.max_message_bytes));
-  builder.RegisterService(&service);
+  for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) return nullptr;
   return server;
@@ -69,9 +70,10 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   const int compute_threads = ComputeThreadsPerWorker(config);
   WorkerPool workers(WorkerCount(config),
                      [compute_threads] { engine::SetComputeThreadsForThisThread(compute_threads); });
-  InferenceService service(repository, workers,
-                           {{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request});
-  std::unique_ptr<grpc::Server> server = StartServer(config, service);
+  const ClassifyOptions options{{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request};
+  InferenceService service(repository, workers, options);
+  OipService oip_service(repository, workers, options);
+  std::unique_ptr<grpc::Server> server = StartServer(config, {&service, &oip_service});
   if (server == nullptr) {
     spdlog::critical("cannot listen on {}", config.address);
     return kExitStartupFailure;
@@ -84,6 +86,7 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   spdlog::info("received signal {}; draining in-flight requests (up to {} s)", signal_number,
                config.shutdown_timeout_seconds);
   server->GetHealthCheckService()->SetServingStatus(false);
+  oip_service.SetDraining();
   // Shutdown stops accepting calls and waits for in-flight ones, which need the workers running until it returns.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(config.shutdown_timeout_seconds));
   workers.Stop();
