@@ -267,7 +267,8 @@ TEST_F(RpcTest, ReflectionListsEveryServiceAndDescribesTheApi) {
   ASSERT_TRUE(stream->Read(&services));
   std::set<std::string> names;
   for (const auto& service : services.list_services_response().service()) names.insert(service.name());
-  for (const char* name : {"fovea.v1.Inference", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}) {
+  for (const char* name : {"fovea.v1.Inference", "inference.GRPCInferenceService", "grpc.health.v1.Health",
+                           "grpc.reflection.v1alpha.ServerReflection"}) {
     EXPECT_TRUE(names.contains(name)) << name;
   }
   reflection::ServerReflectionResponse file;
@@ -277,7 +278,7 @@ TEST_F(RpcTest, ReflectionListsEveryServiceAndDescribesTheApi) {
   ASSERT_TRUE(descriptor.ParseFromString(file.file_descriptor_response().file_descriptor_proto(0)));
   EXPECT_EQ(descriptor.name(), "fovea/v1/inference.proto");
   ASSERT_EQ(descriptor.service_size(), 1);
-  EXPECT_EQ(descriptor.service(0).method_size(), 3);
+  EXPECT_EQ(descriptor.service(0).method_size(), 4);  // Classify, ListModels, GetModel, Localize
   EXPECT_TRUE(stream->Finish().ok());
 }
 
