@@ -51,8 +51,7 @@ InputSpec ModelInputSpec(const ServedModel& model) {
           PerChannel(metadata.std, model.channels)};
 }
 
-std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k,
-                                                  bool already_probabilities) {
+std::vector<float> ToProbabilities(std::span<const float> scores, bool already_probabilities) {
   std::vector<float> probabilities(scores.begin(), scores.end());
   if (!already_probabilities && !probabilities.empty()) {
     // Subtracting the max keeps exp() from overflowing on large logits.
@@ -61,6 +60,12 @@ std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores,
     for (float& p : probabilities) sum += (p = std::exp(p - max_score));
     for (float& p : probabilities) p /= sum;
   }
+  return probabilities;
+}
+
+std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k,
+                                                  bool already_probabilities) {
+  const std::vector<float> probabilities = ToProbabilities(scores, already_probabilities);
   std::vector<int64_t> order(probabilities.size());
   std::iota(order.begin(), order.end(), 0);
   const auto count = static_cast<size_t>(std::clamp<int64_t>(k, 0, static_cast<int64_t>(order.size())));

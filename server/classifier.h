@@ -47,6 +47,9 @@ StatusOr<engine::Tensor> RunClassifier(const ServedModel& model, const engine::T
 // What one image becomes for `model`: its input size and channels, with per-channel mean/std from its metadata.
 InputSpec ModelInputSpec(const ServedModel& model);
 
+// One row of scores as probabilities: a copy when `already_probabilities`, otherwise their softmax.
+std::vector<float> ToProbabilities(std::span<const float> scores, bool already_probabilities);
+
 // The `k` most probable classes of one row of scores as (class index, probability), most probable first. When
 // `already_probabilities` is false the scores are logits and go through a softmax first.
 std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k, bool already_probabilities);

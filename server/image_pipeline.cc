@@ -17,11 +17,24 @@ constexpr int64_t kFloatTensorRank = 3;  // [channels, height, width]
 
 std::string Bytes(size_t count) { return std::to_string(count) + " bytes"; }
 
-bool IsSupportedChannelCount(int64_t channels) { return channels == 1 || channels == 3 || channels == 4; }
+StatusOr<imageio::Image> DecodeEncoded(std::string_view bytes, const ImageLimits& limits) {
+  if (bytes.empty()) return InvalidArgument("encoded image is empty");
+  if (bytes.size() > limits.max_image_bytes) {
+    return ResourceExhausted("encoded image is " + Bytes(bytes.size()) + ", over the limit of " +
+                             Bytes(limits.max_image_bytes));
+  }
+  imageio::DecodeLimits decode_limits;
+  decode_limits.max_encoded_bytes = limits.max_image_bytes;
+  decode_limits.max_pixels = limits.max_image_pixels;
+  const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  return imageio::Decode(data, decode_limits);
+}
 
 }  // namespace
 
-Status PixelsToInput(const imageio::Image& image, const InputSpec& spec, std::span<float> dst) {
+bool IsSupportedChannelCount(int64_t channels) { return channels == 1 || channels == 3 || channels == 4; }
+
+Status PreparePixels(const imageio::Image& image, const InputSpec& spec, std::span<float> dst) {
   if (!IsSupportedChannelCount(spec.channels)) {
     return InvalidArgument("the model takes " + std::to_string(spec.channels) +
                            "-channel input, which only a DATA_TYPE_FLOAT32 tensor can provide");
@@ -41,20 +54,33 @@ Status PixelsToInput(const imageio::Image& image, const InputSpec& spec, std::sp
   return OkStatus();
 }
 
-namespace {
-
-StatusOr<imageio::Image> DecodeEncoded(const std::string& bytes, const ImageLimits& limits) {
-  if (bytes.empty()) return InvalidArgument("encoded image is empty");
-  if (bytes.size() > limits.max_image_bytes) {
-    return ResourceExhausted("encoded image is " + Bytes(bytes.size()) + ", over the limit of " +
-                             Bytes(limits.max_image_bytes));
-  }
-  imageio::DecodeLimits decode_limits;
-  decode_limits.max_encoded_bytes = limits.max_image_bytes;
-  decode_limits.max_pixels = limits.max_image_pixels;
-  const std::span<const uint8_t> data(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-  return imageio::Decode(data, decode_limits);
+Status PrepareEncodedImage(std::string_view bytes, const InputSpec& spec, const ImageLimits& limits,
+                           std::span<float> dst) {
+  FOVEA_ASSIGN_OR_RETURN(imageio::Image image, DecodeEncoded(bytes, limits));
+  return PreparePixels(image, spec, dst);
 }
+
+Status CheckPixelCount(int64_t height, int64_t width, const ImageLimits& limits) {
+  int64_t pixels = 0;
+  if (__builtin_mul_overflow(height, width, &pixels) || pixels > limits.max_image_pixels) {
+    // Same code as imageio's header check for an encoded image of this size: a configured limit, not a bad value.
+    return ResourceExhausted("image is " + std::to_string(width) + "x" + std::to_string(height) +
+                             " pixels, over the limit of " + std::to_string(limits.max_image_pixels));
+  }
+  return OkStatus();
+}
+
+Status CheckFinite(std::span<const float> values) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return InvalidArgument("tensor element " + std::to_string(i) + " is " +
+                             (std::isnan(values[i]) ? "NaN" : "infinite"));
+    }
+  }
+  return OkStatus();
+}
+
+namespace {
 
 // product(shape) with every dimension positive and no overflow, or an error naming the shape.
 StatusOr<int64_t> CheckedElementCount(const v1::RawTensor& tensor) {
@@ -87,12 +113,7 @@ StatusOr<imageio::Image> PixelTensorImage(const v1::RawTensor& tensor, const Ima
         "a DATA_TYPE_UINT8 tensor must have shape [height, width, channels] with 1, 3 or 4 channels");
   }
   FOVEA_ASSIGN_OR_RETURN(int64_t elements, CheckedElementCount(tensor));
-  const int64_t pixels = tensor.shape(0) * tensor.shape(1);
-  if (pixels > limits.max_image_pixels) {
-    // Same code as imageio's header check for an encoded image of this size: a configured limit, not a bad value.
-    return ResourceExhausted("tensor is " + std::to_string(tensor.shape(1)) + "x" + std::to_string(tensor.shape(0)) +
-                             " pixels, over the limit of " + std::to_string(limits.max_image_pixels));
-  }
+  FOVEA_RETURN_IF_ERROR(CheckPixelCount(tensor.shape(0), tensor.shape(1), limits));
   FOVEA_RETURN_IF_ERROR(CheckByteCount(tensor, elements, sizeof(uint8_t)));
   imageio::Image image;
   image.height = tensor.shape(0);
@@ -111,13 +132,7 @@ Status PrepareFloatTensor(const v1::RawTensor& tensor, const InputSpec& spec, st
   }
   FOVEA_RETURN_IF_ERROR(CheckByteCount(tensor, spec.num_elements(), sizeof(float)));
   std::memcpy(dst.data(), tensor.data().data(), tensor.data().size());
-  for (size_t i = 0; i < dst.size(); ++i) {
-    if (!std::isfinite(dst[i])) {
-      return InvalidArgument("tensor element " + std::to_string(i) + " is " +
-                             (std::isnan(dst[i]) ? "NaN" : "infinite"));
-    }
-  }
-  return OkStatus();
+  return CheckFinite(dst);
 }
 
 Status PrepareTensor(const v1::RawTensor& tensor, const InputSpec& spec, const ImageLimits& limits,
@@ -129,7 +144,7 @@ Status PrepareTensor(const v1::RawTensor& tensor, const InputSpec& spec, const I
   switch (tensor.dtype()) {
     case v1::DATA_TYPE_UINT8: {
       FOVEA_ASSIGN_OR_RETURN(imageio::Image image, PixelTensorImage(tensor, limits));
-      return PixelsToInput(image, spec, dst);
+      return PreparePixels(image, spec, dst);
     }
     case v1::DATA_TYPE_FLOAT32:
       return PrepareFloatTensor(tensor, spec, dst);
@@ -144,10 +159,8 @@ Status PrepareTensor(const v1::RawTensor& tensor, const InputSpec& spec, const I
 Status PrepareImage(const v1::ImageInput& input, const InputSpec& spec, const ImageLimits& limits,
                     std::span<float> dst) {
   switch (input.data_case()) {
-    case v1::ImageInput::kEncoded: {
-      FOVEA_ASSIGN_OR_RETURN(imageio::Image image, DecodeEncoded(input.encoded(), limits));
-      return PixelsToInput(image, spec, dst);
-    }
+    case v1::ImageInput::kEncoded:
+      return PrepareEncodedImage(input.encoded(), spec, limits, dst);
     case v1::ImageInput::kTensor:
       return PrepareTensor(input.tensor(), spec, limits, dst);
     case v1::ImageInput::DATA_NOT_SET:

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "engine/status.h"
@@ -46,8 +47,24 @@ Status PrepareImage(const v1::ImageInput& input, const InputSpec& spec, const Im
 // pixels themselves (localization keeps the native resolution and draws overlays on them).
 StatusOr<imageio::Image> DecodePixels(const v1::ImageInput& input, const ImageLimits& limits);
 
+// The pieces PrepareImage is built from, for images arriving in other envelopes (the Open Inference Protocol service)
+// or needing other steps (localization). Same checks, codes and messages as PrepareImage.
+
+// Decodes PNG/JPEG `bytes` into the model input in `dst`.
+Status PrepareEncodedImage(std::string_view bytes, const InputSpec& spec, const ImageLimits& limits,
+                           std::span<float> dst);
+
+// Whether 8-bit pixels with this many channels (gray, RGB, RGBA) can be converted to a model input.
+bool IsSupportedChannelCount(int64_t channels);
+
+// RESOURCE_EXHAUSTED when a height x width pixel buffer is over the limit; checked before the buffer is allocated.
+Status CheckPixelCount(int64_t height, int64_t width, const ImageLimits& limits);
+
 // Converts `image` to spec.channels, resizes it to spec.height x spec.width when it differs, and writes it
 // normalized into `dst` (spec.num_elements() floats). INVALID_ARGUMENT when the model's channel count is not 1, 3 or 4.
-Status PixelsToInput(const imageio::Image& image, const InputSpec& spec, std::span<float> dst);
+Status PreparePixels(const imageio::Image& image, const InputSpec& spec, std::span<float> dst);
+
+// INVALID_ARGUMENT naming the first NaN or infinite element of a model-ready float input.
+Status CheckFinite(std::span<const float> values);
 
 }  // namespace fovea::server

@@ -5,60 +5,16 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/grpc_status.h"
-#include "server/logging.h"
+#include "server/call_log.h"
 
 namespace fovea::server {
 namespace {
-
-constexpr char kRequestIdKey[] = "x-request-id";
-
-// What every call logs and counts: its id (sent back as `x-request-id` initial metadata), method, start time, and
-// the model it was served by ("" until one is found, so unknown names never become metric labels).
-struct CallLog {
-  std::string request_id;
-  const char* method;
-  std::chrono::steady_clock::time_point start;
-  Metrics* metrics;
-  std::string model;
-};
-
-CallLog StartCall(grpc::CallbackServerContext* context, const char* method, Metrics& metrics) {
-  const auto& metadata = context->client_metadata();
-  const auto found = metadata.find(kRequestIdKey);
-  const std::string client_id = found == metadata.end() ? "" : std::string(found->second.data(), found->second.size());
-  CallLog log{RequestIdFrom(client_id), method, std::chrono::steady_clock::now(), &metrics, ""};
-  context->AddInitialMetadata(kRequestIdKey, log.request_id);
-  return log;
-}
-
-void FinishCall(grpc::ServerUnaryReactor* reactor, const CallLog& log, const Status& status,
-                const std::string& detail) {
-  const std::chrono::duration<double, std::micro> elapsed = std::chrono::steady_clock::now() - log.start;
-  log.metrics->RecordRequest(log.model, log.method, status.code(), elapsed.count());
-  const double elapsed_ms = elapsed.count() / 1000.0;
-  if (status.ok()) {
-    spdlog::info("[{}] {} OK {} ({:.1f} ms)", log.request_id, log.method, detail, elapsed_ms);
-  } else {
-    spdlog::warn("[{}] {} {}: {} ({:.1f} ms)", log.request_id, log.method, StatusCodeName(status.code()),
-                 status.message(), elapsed_ms);
-  }
-  reactor->Finish(ToGrpcStatus(status));
-}
 
 std::string ClassifySummary(const v1::ClassifyResponse& response) {
   int failed = 0;
   for (const v1::ImageResult& result : response.results()) failed += result.has_error() ? 1 : 0;
   return "model=" + response.model_name() + ":" + std::to_string(response.model_version()) +
          " images=" + std::to_string(response.results_size()) + " failed=" + std::to_string(failed);
-}
-
-// The call's deadline on the batcher's clock; time_point::max() when the client set none.
-BatchClock::time_point SteadyDeadline(const grpc::CallbackServerContext* context) {
-  const std::chrono::system_clock::time_point deadline = context->deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return BatchClock::time_point::max();
-  const auto remaining = deadline - std::chrono::system_clock::now();
-  return BatchClock::now() + std::chrono::duration_cast<BatchClock::duration>(remaining);
 }
 
 // Decodes the request on a worker thread and queues its good images on the model's batcher; the call is answered
@@ -112,6 +68,8 @@ Status RunLocalize(grpc::CallbackServerContext* context, const ServedModel& mode
   }
 }
 
+}  // namespace
+
 std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& name) {
   std::vector<int64_t> versions;
   const auto found = catalog.find(name);
@@ -119,8 +77,6 @@ std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& 
   for (const auto& [version, model] : found->second) versions.push_back(version);
   return versions;
 }
-
-}  // namespace
 
 InferenceService::InferenceService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers,
                                    Metrics& metrics, ClassifyOptions options)
@@ -158,13 +114,14 @@ grpc::ServerUnaryReactor* InferenceService::Localize(grpc::CallbackServerContext
                                                      const v1::LocalizeRequest* request,
                                                      v1::LocalizeResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  CallLog log = StartCall(context, "Localize");
+  CallLog log = StartCall(context, "Localize", metrics_);
   StatusOr<std::shared_ptr<const ServedModel>> model =
       repository_.Find(request->model_name(), request->model_version());
   if (!model.ok()) {
     FinishCall(reactor, log, model.status(), "");
     return reactor;
   }
+  log.model = (*model)->name;
   // Like Classify: the engine work runs on the worker pool, never on gRPC's callback threads.
   const LocalizeOptions options{options_.image_limits};
   const bool queued = workers_.Submit([context, request, response, reactor, log, options, model = *model] {

@@ -75,7 +75,7 @@ StatusOr<MethodResult> RunAttribution(const ServedModel& model, const imageio::I
                                       const v1::LocalizeRequest& request, v1::LocalizationMethod method) {
   const InputSpec spec = ModelInputSpec(model);
   engine::Tensor input(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width});
-  FOVEA_RETURN_IF_ERROR(PixelsToInput(image, spec, input.floats()));
+  FOVEA_RETURN_IF_ERROR(PreparePixels(image, spec, input.floats()));
   const std::vector<int64_t> classes(request.class_indices().begin(), request.class_indices().end());
   const loc::Localizer& localizer = *model.localizer;
   FOVEA_ASSIGN_OR_RETURN(loc::AttributionMaps maps, method == v1::LOCALIZATION_METHOD_CAM
@@ -113,12 +113,12 @@ StatusOr<MethodResult> RunDense(const ServedModel& model, const imageio::Image& 
                            std::to_string(mapper->window_height()) + " input; DENSE needs at least one window");
   }
   FOVEA_ASSIGN_OR_RETURN(const int64_t stride, mapper->ResolveStride(request.stride()));
-  // Native resolution: the spec takes the image's own size, so PixelsToInput converts and normalizes only.
+  // Native resolution: the spec takes the image's own size, so PreparePixels converts and normalizes only.
   InputSpec spec = ModelInputSpec(model);
   spec.height = image.height;
   spec.width = image.width;
   engine::Tensor input(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width});
-  FOVEA_RETURN_IF_ERROR(PixelsToInput(image, spec, input.floats()));
+  FOVEA_RETURN_IF_ERROR(PreparePixels(image, spec, input.floats()));
   FOVEA_ASSIGN_OR_RETURN(loc::ClassMaps maps, mapper->Compute(input, stride));
   MethodResult result;
   result.geometry = maps.geometry;

@@ -17,6 +17,7 @@
 #include "server/metrics.h"
 #include "server/model_batchers.h"
 #include "server/model_repository.h"
+#include "server/oip_service.h"
 #include "server/repository_poller.h"
 #include "server/security.h"
 #include "server/worker_pool.h"
@@ -58,7 +59,7 @@ int MessageLimit(size_t bytes) {
 
 std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config,
                                           const std::shared_ptr<grpc::ServerCredentials>& credentials,
-                                          InferenceService& service) {
+                                          const std::vector<grpc::Service*>& services) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -68,7 +69,7 @@ std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config,
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(MessageLimit(config.max_message_bytes));
   builder.SetMaxSendMessageSize(MessageLimit(config.max_message_bytes));
-  builder.RegisterService(&service);
+  for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) return nullptr;
   return server;
@@ -77,7 +78,8 @@ std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config,
 // Health answers for the whole server ("") and for each service; all turn SERVING together, once every model of
 // the first repository pass is loaded and warmed up.
 void SetServing(grpc::Server& server, bool serving) {
-  for (const std::string service : {"", v1::Inference::service_full_name()}) {
+  for (const std::string service :
+       {"", v1::Inference::service_full_name(), ::inference::GRPCInferenceService::service_full_name()}) {
     server.GetHealthCheckService()->SetServingStatus(service, serving);
   }
 }
@@ -112,9 +114,10 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   const BatchingOptions batching = BatchingDefaults(config);
   ModelBatchers batchers(repository, config.model_repository, batching, metrics);
   WorkerPool workers(WorkerCount(config));
-  InferenceService service(repository, workers, batchers, metrics,
-                           {{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request});
-  std::unique_ptr<grpc::Server> server = StartServer(config, *credentials, service);
+  const ClassifyOptions options{{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request};
+  InferenceService service(repository, workers, batchers, metrics, options);
+  OipService oip_service(repository, workers, batchers, metrics, options);
+  std::unique_ptr<grpc::Server> server = StartServer(config, *credentials, {&service, &oip_service});
   if (server == nullptr) {
     spdlog::critical("cannot listen on {}{}", config.address,
                      config.tls_cert_file.empty() ? "" : " (or the TLS certificate and key are not a valid PEM pair)");
@@ -146,6 +149,7 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
                config.shutdown_timeout_seconds);
   poller.Stop();
   server->GetHealthCheckService()->SetServingStatus(false);
+  oip_service.SetDraining();
   // Shutdown stops accepting calls and waits for in-flight ones, which need the workers and batchers running until
   // it returns. Then the workers finish what they hold (handing it to the batchers), and the batchers answer
   // everything still queued before the server object goes away.

@@ -267,7 +267,8 @@ TEST_F(RpcTest, ReflectionListsEveryServiceAndDescribesTheApi) {
   ASSERT_TRUE(stream->Read(&services));
   std::set<std::string> names;
   for (const auto& service : services.list_services_response().service()) names.insert(service.name());
-  for (const char* name : {"fovea.v1.Inference", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"}) {
+  for (const char* name : {"fovea.v1.Inference", "inference.GRPCInferenceService", "grpc.health.v1.Health",
+                           "grpc.reflection.v1alpha.ServerReflection"}) {
     EXPECT_TRUE(names.contains(name)) << name;
   }
   reflection::ServerReflectionResponse file;

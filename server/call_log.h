@@ -1,0 +1,33 @@
+#pragma once
+// CallLog: the request id, log lines and final status every unary RPC of every service shares.
+
+#include <chrono>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "engine/status.h"
+#include "server/metrics.h"
+
+namespace fovea::server {
+
+// What every call logs and counts: its id (sent back as `x-request-id` initial metadata), method, start time, and
+// the model it was served by ("" until one is found, so unknown names never become metric labels).
+struct CallLog {
+  std::string request_id;
+  const char* method;
+  std::chrono::steady_clock::time_point start;
+  Metrics* metrics;  // borrowed; outlives every call
+  std::string model;
+};
+
+// Starts the log of a call: picks its request id and adds it to the initial metadata.
+CallLog StartCall(grpc::CallbackServerContext* context, const char* method, Metrics& metrics);
+
+// The call's deadline on the steady clock (the batcher's); time_point::max() when the client set none.
+std::chrono::steady_clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context);
+
+// Logs and counts the outcome (with `detail` on success) and finishes the call with `status` mapped to gRPC.
+void FinishCall(grpc::ServerUnaryReactor* reactor, const CallLog& log, const Status& status, const std::string& detail);
+
+}  // namespace fovea::server

@@ -1,0 +1,62 @@
+#pragma once
+// OipService: the Open Inference Protocol v2 (inference.GRPCInferenceService, as KServe and Triton name it) on gRPC's
+// callback API, next to fovea.v1 on the same port. Thin like InferenceService: metadata calls answer on the callback
+// thread; ModelInfer converts its inputs on the shared WorkerPool (oip_infer.h, oip_inputs.h) and is scored on the
+// model's dynamic batcher, together with Classify calls for the same model.
+
+#include <atomic>
+
+#include <grpcpp/grpcpp.h>
+
+#include "inference/grpc_service.grpc.pb.h"
+#include "server/classifier.h"
+#include "server/metrics.h"
+#include "server/model_batchers.h"
+#include "server/model_repository.h"
+#include "server/worker_pool.h"
+
+namespace fovea::server {
+
+class OipService final : public ::inference::GRPCInferenceService::CallbackService {
+ public:
+  // `repository`, `workers`, `batchers` and `metrics` are borrowed and must outlive the service; `options` are the
+  // same limits Classify has.
+  OipService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers, Metrics& metrics,
+             ClassifyOptions options);
+
+  // From now on ServerReady answers false (the server is draining for shutdown). Thread-safe.
+  void SetDraining();
+
+  grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
+                                       const ::inference::ServerLiveRequest* request,
+                                       ::inference::ServerLiveResponse* response) override;
+  grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* context,
+                                        const ::inference::ServerReadyRequest* request,
+                                        ::inference::ServerReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* context,
+                                       const ::inference::ModelReadyRequest* request,
+                                       ::inference::ModelReadyResponse* response) override;
+  grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* context,
+                                           const ::inference::ServerMetadataRequest* request,
+                                           ::inference::ServerMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
+                                          const ::inference::ModelMetadataRequest* request,
+                                          ::inference::ModelMetadataResponse* response) override;
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
+                                       const ::inference::ModelInferRequest* request,
+                                       ::inference::ModelInferResponse* response) override;
+
+ private:
+  // The model `name` at protocol version string `version`: INVALID_ARGUMENT for a bad name or version string,
+  // NOT_FOUND for an unknown model or version.
+  StatusOr<std::shared_ptr<const ServedModel>> Find(const std::string& name, const std::string& version) const;
+
+  const ModelRepository& repository_;
+  WorkerPool& workers_;
+  ModelBatchers& batchers_;
+  Metrics& metrics_;
+  ClassifyOptions options_;
+  std::atomic<bool> draining_{false};
+};
+
+}  // namespace fovea::server
