@@ -74,10 +74,10 @@ StatusOr<std::shared_ptr<const ServedModel>> OipService::Find(const std::string&
 grpc::ServerUnaryReactor* OipService::ServerLive(grpc::CallbackServerContext* context,
                                                  const oip::ServerLiveRequest* /*request*/,
                                                  oip::ServerLiveResponse* response) {
+  // Liveness and readiness probes are not logged: orchestrators call them every few seconds.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const CallLog log = StartCall(context, "ServerLive", metrics_);
   response->set_live(true);
-  FinishCall(reactor, log, OkStatus(), "live=true");
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
@@ -85,10 +85,9 @@ grpc::ServerUnaryReactor* OipService::ServerReady(grpc::CallbackServerContext* c
                                                   const oip::ServerReadyRequest* /*request*/,
                                                   oip::ServerReadyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const CallLog log = StartCall(context, "ServerReady", metrics_);
-  // Ready means a model can be served: not draining, and at least one model loaded.
+  // Ready means a model can be served: not draining, and at least one model loaded and warmed up.
   response->set_ready(!draining_ && repository_.ready() && !repository_.Snapshot()->empty());
-  FinishCall(reactor, log, OkStatus(), response->ready() ? "ready=true" : "ready=false");
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
