@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <optional>
+#include <ranges>
 #include <system_error>
 
 #include <spdlog/spdlog.h>
@@ -110,13 +111,11 @@ RepositoryPoller::LoadedModels RepositoryPoller::Reconcile(const Listing& listin
   for (const auto& [name, files] : listing) {
     std::map<int64_t, LoadedVersion> versions;
     // Newest first, so latest:N takes the N highest versions that load.
-    for (auto file = files.rbegin(); file != files.rend(); ++file) {
+    for (const auto& [version, file] : std::views::reverse(files)) {
       if (!policy_.WantsMore(static_cast<int64_t>(versions.size()))) break;
-      if (!policy_.Allows(file->first)) continue;
+      if (!policy_.Allows(version)) continue;
       LoadedVersion fresh;
-      if (const LoadedVersion* chosen = Resolve(name, file->first, file->second, fresh)) {
-        versions[file->first] = *chosen;
-      }
+      if (const LoadedVersion* chosen = Resolve(name, version, file, fresh)) versions[version] = *chosen;
     }
     if (!versions.empty()) next[name] = std::move(versions);
   }
