@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <optional>
+#include <ranges>
 #include <system_error>
 
 #include <spdlog/spdlog.h>
@@ -57,9 +58,23 @@ StatusOr<RepositoryPoller::Listing> RepositoryPoller::List() {
     if (!warned_.contains(path.string())) spdlog::warn("model repository: skipping {} ({})", path.string(), why);
     skipped.insert(path.string());
   };
+  // Advancing a directory_iterator throws on a read error; the poller thread must survive a folder that changes or
+  // vanishes under it, so that becomes an error status and the next pass tries again.
+  try {
+    ListInto(listing, skip, error);
+  } catch (const std::filesystem::filesystem_error& failure) {
+    return NotFound("model repository " + root_.string() + " cannot be read: " + failure.what());
+  }
+  if (error) return NotFound("model repository " + root_.string() + " cannot be read: " + error.message());
+  warned_ = std::move(skipped);
+  return listing;
+}
+
+void RepositoryPoller::ListInto(Listing& listing, const SkipFn& skip, std::error_code& error) const {
   for (const auto& model_entry : std::filesystem::directory_iterator(root_, error)) {
     const std::string name = model_entry.path().filename().string();
-    if (!model_entry.is_directory(error) || !ValidateModelName(name).ok()) {
+    std::error_code entry_error;
+    if (!model_entry.is_directory(entry_error) || !ValidateModelName(name).ok()) {
       skip(model_entry.path(), "not a model folder");
       continue;
     }
@@ -74,9 +89,17 @@ StatusOr<RepositoryPoller::Listing> RepositoryPoller::List() {
       listing[name][version] = {entry.path() / kModelFileName, *stamp};
     }
   }
-  if (error) return NotFound("model repository " + root_.string() + " cannot be read: " + error.message());
-  warned_ = std::move(skipped);
-  return listing;
+}
+
+StatusOr<std::shared_ptr<const ServedModel>> RepositoryPoller::LoadGuarded(const std::string& name, int64_t version,
+                                                                           const std::string& path) const {
+  // A model file is untrusted input and the poller thread must outlive any one of them (e.g. bad_alloc on a file
+  // claiming huge tensors).
+  try {
+    return loader_(name, version, path);
+  } catch (const std::exception& failure) {
+    return Internal(std::string("loading threw: ") + failure.what());
+  }
 }
 
 const RepositoryPoller::LoadedVersion* RepositoryPoller::Resolve(const std::string& name, int64_t version,
@@ -90,7 +113,7 @@ const RepositoryPoller::LoadedVersion* RepositoryPoller::Resolve(const std::stri
   if (const auto failed = failed_.find(key); failed != failed_.end() && failed->second == file.stamp) {
     return previous;  // already reported; wait for the file to change
   }
-  StatusOr<std::shared_ptr<const ServedModel>> served = loader_(name, version, file.path.string());
+  StatusOr<std::shared_ptr<const ServedModel>> served = LoadGuarded(name, version, file.path.string());
   if (!served.ok()) {
     spdlog::error("model repository: {} not loaded: {}{}", file.path.string(), served.status().ToString(),
                   previous != nullptr ? "; the copy loaded before keeps serving" : "");
@@ -110,13 +133,11 @@ RepositoryPoller::LoadedModels RepositoryPoller::Reconcile(const Listing& listin
   for (const auto& [name, files] : listing) {
     std::map<int64_t, LoadedVersion> versions;
     // Newest first, so latest:N takes the N highest versions that load.
-    for (auto file = files.rbegin(); file != files.rend(); ++file) {
+    for (const auto& [version, file] : std::views::reverse(files)) {
       if (!policy_.WantsMore(static_cast<int64_t>(versions.size()))) break;
-      if (!policy_.Allows(file->first)) continue;
+      if (!policy_.Allows(version)) continue;
       LoadedVersion fresh;
-      if (const LoadedVersion* chosen = Resolve(name, file->first, file->second, fresh)) {
-        versions[file->first] = *chosen;
-      }
+      if (const LoadedVersion* chosen = Resolve(name, version, file, fresh)) versions[version] = *chosen;
     }
     if (!versions.empty()) next[name] = std::move(versions);
   }

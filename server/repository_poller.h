@@ -76,7 +76,14 @@ class RepositoryPoller {
   };
   using Listing = std::map<std::string, std::map<int64_t, VersionFile>>;
 
+  using SkipFn = std::function<void(const std::filesystem::path& path, const char* why)>;
+
   StatusOr<Listing> List();
+  // Walks the folders into `listing`; `skip` reports what is not a model version. May throw filesystem_error.
+  void ListInto(Listing& listing, const SkipFn& skip, std::error_code& error) const;
+  // The loader, with any exception it throws turned into an INTERNAL status.
+  StatusOr<std::shared_ptr<const ServedModel>> LoadGuarded(const std::string& name, int64_t version,
+                                                           const std::string& path) const;
   LoadedModels Reconcile(const Listing& listing);
   // The copy of `name`:`version` to serve for `file`: the loaded one when the file is unchanged, else a fresh load,
   // else (the file is broken) the loaded one if any. nullptr when there is nothing to serve.

@@ -207,6 +207,9 @@ TEST_F(SecurityTest, ImpossibleCombinationsFailAtStartupNamingTheFlag) {
       run({"--tls-cert", File("server.pem"), "--tls-key", File("server.key"), "--auth-token-file", File("absent")});
   EXPECT_EQ(missing_file.exit_code, 1);
   EXPECT_NE(missing_file.err.find("--auth-token-file"), std::string::npos) << missing_file.err;
+  const CommandResult not_pem = run({"--tls-cert", File("token"), "--tls-key", File("token")});
+  EXPECT_EQ(not_pem.exit_code, 1);
+  EXPECT_NE(not_pem.err.find("not a valid PEM pair"), std::string::npos) << not_pem.err;
   const CommandResult cli = RunCli({"models", "--auth-token-file", File("token")});
   EXPECT_EQ(cli.exit_code, 2);
   EXPECT_NE(cli.err.find("needs TLS"), std::string::npos) << cli.err;

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace fovea::server {
@@ -37,7 +38,8 @@ class RepositoryPollerTest : public ::testing::Test {
     fs::rename(temporary, target);
   }
 
-  // The fake loader: "classes N" → a model with N classes; also records every path it was asked to load.
+  // The fake loader: "classes N" → a model with N classes, "throw" → an exception; also records every path it was asked
+  // to load.
   VersionLoader FakeLoader() {
     return [this](const std::string& name, int64_t version,
                   const std::string& path) -> StatusOr<std::shared_ptr<const ServedModel>> {
@@ -46,7 +48,8 @@ class RepositoryPollerTest : public ::testing::Test {
       std::ifstream file(path);
       std::string word;
       int64_t classes = 0;
-      if (!(file >> word >> classes) || word != "classes") return InvalidArgument("cannot parse " + path);
+      if (file >> word && word == "throw") throw std::runtime_error("loader blew up");
+      if (!(file >> classes) || word != "classes") return InvalidArgument("cannot parse " + path);
       auto served = std::make_shared<ServedModel>();
       served->name = name;
       served->version = version;
@@ -167,6 +170,13 @@ TEST_F(RepositoryPollerTest, ABrokenChangeKeepsTheOldCopyServingAndIsTriedOncePe
   WriteAtomically("net/2/model.onnx", "classes 2");  // the copy finished
   ASSERT_TRUE(poller->Sync().ok());
   EXPECT_EQ(Served("net"), "v2:2");
+}
+
+TEST_F(RepositoryPollerTest, ALoaderThatThrowsCountsAsABrokenFile) {
+  WriteAtomically("net/1/model.onnx", "classes 1");
+  WriteAtomically("net/2/model.onnx", "throw");
+  ASSERT_TRUE(MakePoller("latest:1")->Sync().ok());
+  EXPECT_EQ(Served("net"), "v1:1");
 }
 
 TEST_F(RepositoryPollerTest, RemovedVersionsAndModelsAreUnloaded) {
