@@ -91,7 +91,7 @@ Status PreparePixelTensor(const v1::RawTensor& tensor, const InputSpec& spec, co
   if (pixels > limits.max_image_pixels) {
     // Same code as imageio's header check for an encoded image of this size: a configured limit, not a bad value.
     return ResourceExhausted("tensor is " + std::to_string(tensor.shape(1)) + "x" + std::to_string(tensor.shape(0)) +
-                           " pixels, over the limit of " + std::to_string(limits.max_image_pixels));
+                             " pixels, over the limit of " + std::to_string(limits.max_image_pixels));
   }
   FOVEA_RETURN_IF_ERROR(CheckByteCount(tensor, elements, sizeof(uint8_t)));
   imageio::Image image;

@@ -14,5 +14,4 @@ void SetUpLogging(const ServerConfig& config);
 // otherwise a new random 16-hex-digit id.
 std::string RequestIdFrom(const std::string& client_value);
 
-
 }  // namespace fovea::server
