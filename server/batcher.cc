@@ -20,6 +20,14 @@ engine::Shape ItemShapeOf(const engine::Tensor& images) {
   return engine::Shape(images.shape().begin() + (images.rank() > 0 ? 1 : 0), images.shape().end());
 }
 
+// Powers of two below `max_batch_size`, then `max_batch_size` itself.
+std::vector<int64_t> BatchSizesUpTo(int64_t max_batch_size) {
+  std::vector<int64_t> sizes;
+  for (int64_t size = 1; size < max_batch_size; size *= 2) sizes.push_back(size);
+  sizes.push_back(std::max<int64_t>(max_batch_size, 1));
+  return sizes;
+}
+
 // Calls `done` without letting an exception escape into the instance thread.
 void Answer(const BatchDone& done, StatusOr<std::span<const float>> rows) {
   try {
@@ -37,7 +45,8 @@ Batcher::Batcher(std::string model_title, engine::Shape item_shape, BatchingOpti
       item_shape_(std::move(item_shape)),
       options_(options),
       run_(std::move(run)),
-      metrics_(metrics) {
+      metrics_(metrics),
+      batch_sizes_(BatchSizesUpTo(options_.max_batch_size)) {
   const int instances = std::max(options_.instances, 1);
   instances_.reserve(static_cast<size_t>(instances));
   for (int i = 0; i < instances; ++i) instances_.emplace_back([this] { RunInstance(); });
@@ -129,6 +138,7 @@ void Batcher::WaitForCompany(std::unique_lock<std::mutex>& lock) {
 
 std::vector<Batcher::Queued> Batcher::TakeBatch(std::vector<std::pair<Queued, Status>>& dropped) {
   const BatchClock::time_point now = BatchClock::now();
+  const int64_t target = SizeAtMost(std::min(queued_images_, options_.max_batch_size));
   std::vector<Queued> batch;
   int64_t images = 0;
   while (!queue_.empty()) {
@@ -136,7 +146,7 @@ std::vector<Batcher::Queued> Batcher::TakeBatch(std::vector<std::pair<Queued, St
     const int64_t count = front.item.images.dim(0);
     if (Status why = Expired(front, now); !why.ok()) {
       dropped.emplace_back(std::move(front), std::move(why));
-    } else if (batch.empty() || images + count <= options_.max_batch_size) {
+    } else if (batch.empty() || images + count <= target) {
       images += count;
       batch.push_back(std::move(front));
     } else {
@@ -168,25 +178,28 @@ void Batcher::Execute(std::vector<Queued>& batch) {
     images += queued.item.images.dim(0);
     if (metrics_ != nullptr) metrics_->ObserveQueue(MicrosecondsSince(queued.enqueued, start));
   }
-  // A lone item runs from its own buffer; several are copied once into one batch tensor.
-  const engine::Tensor input = batch.size() == 1 ? batch.front().item.images : Concatenate(batch, images);
-  StatusOr<engine::Tensor> output = RunBatch(input, images);
+  // A lone item of a compiled size runs from its own buffer; otherwise the items are copied once into one batch
+  // tensor, padded with zero images up to a compiled size.
+  const int64_t rows = images > options_.max_batch_size ? images : SizeAtLeast(images);
+  const engine::Tensor input =
+      batch.size() == 1 && rows == images ? batch.front().item.images : Concatenate(batch, rows);
+  StatusOr<engine::Tensor> output = RunBatch(input, rows);
   if (metrics_ != nullptr) metrics_->ObserveExecution(images, MicrosecondsSince(start, BatchClock::now()));
   if (!output.ok()) {
     for (Queued& queued : batch) Answer(queued.item.done, output.status());
     return;
   }
   const std::span<const float> values = output->floats();
-  const size_t row = values.size() / static_cast<size_t>(images);
+  const size_t row_size = values.size() / static_cast<size_t>(rows);
   size_t offset = 0;
   for (Queued& queued : batch) {
-    const size_t rows = static_cast<size_t>(queued.item.images.dim(0)) * row;
-    Answer(queued.item.done, values.subspan(offset, rows));
-    offset += rows;
+    const size_t item_size = static_cast<size_t>(queued.item.images.dim(0)) * row_size;
+    Answer(queued.item.done, values.subspan(offset, item_size));
+    offset += item_size;
   }
 }
 
-StatusOr<engine::Tensor> Batcher::RunBatch(const engine::Tensor& input, int64_t images) {
+StatusOr<engine::Tensor> Batcher::RunBatch(const engine::Tensor& input, int64_t rows) {
   StatusOr<engine::Tensor> output = Internal("not run");
   try {
     output = run_(input);
@@ -194,16 +207,26 @@ StatusOr<engine::Tensor> Batcher::RunBatch(const engine::Tensor& input, int64_t 
     output = Internal(std::string("inference failed: ") + error.what());
   }
   if (!output.ok()) return output.status().WithContext("model '" + model_title_ + "'");
-  if (output->dtype() != engine::DataType::kFloat32 || output->rank() < 1 || output->dim(0) != images) {
+  if (output->dtype() != engine::DataType::kFloat32 || output->rank() < 1 || output->dim(0) != rows) {
     return Internal("model '" + model_title_ + "' returned output of shape " + engine::ShapeToString(output->shape()) +
-                    " for a batch of " + std::to_string(images));
+                    " for a batch of " + std::to_string(rows));
   }
   return output;
 }
 
-engine::Tensor Batcher::Concatenate(const std::vector<Queued>& batch, int64_t images) const {
+int64_t Batcher::SizeAtMost(int64_t images) const {
+  const auto above = std::upper_bound(batch_sizes_.begin(), batch_sizes_.end(), images);
+  return above == batch_sizes_.begin() ? batch_sizes_.front() : *std::prev(above);
+}
+
+int64_t Batcher::SizeAtLeast(int64_t images) const {
+  const auto found = std::lower_bound(batch_sizes_.begin(), batch_sizes_.end(), images);
+  return found == batch_sizes_.end() ? images : *found;
+}
+
+engine::Tensor Batcher::Concatenate(const std::vector<Queued>& batch, int64_t rows) const {
   engine::Shape shape = item_shape_;
-  shape.insert(shape.begin(), images);
+  shape.insert(shape.begin(), rows);
   engine::Tensor input(engine::DataType::kFloat32, shape);
   auto* dst = static_cast<std::byte*>(input.raw_data());
   for (const Queued& queued : batch) {

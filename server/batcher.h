@@ -3,9 +3,13 @@
 // of several requests into one engine batch, runs the model once and hands each request its rows of the output.
 //
 // Policy: an instance thread takes work as soon as `max_batch_size` images are queued or the oldest queued item has
-// waited `max_queue_delay_us`, whichever comes first. It takes whole items in arrival order while they fit in
-// `max_batch_size` images; an item larger than that runs alone (items are never split). Items whose deadline has
-// passed or whose call was cancelled are answered DEADLINE_EXCEEDED / CANCELLED at that moment and never computed.
+// waited `max_queue_delay_us`, whichever comes first. Engine batches come in a few sizes only (BatchSizes(): powers
+// of two and max_batch_size), because the engine compiles a plan per batch size and a compilation costs as much as
+// hundreds of runs; the model's owner compiles them up front. An instance aims at the largest of those sizes that the
+// queued images fill, takes whole items in arrival order while they fit, and pads the batch with zero images up to
+// the next size when whole items do not fill it exactly. Items are never split; one larger than `max_batch_size`
+// runs alone, at its own size. What is left stays queued for the next run, which starts at once. Items whose deadline
+// has passed or whose call was cancelled are answered DEADLINE_EXCEEDED / CANCELLED at that moment and never computed.
 // At most `max_queue_size` items wait (items being computed do not count); Submit refuses more with
 // RESOURCE_EXHAUSTED.
 //
@@ -88,6 +92,9 @@ class Batcher {
 
   const BatchingOptions& options() const { return options_; }
 
+  // The engine batch sizes this batcher uses (ascending), for compiling their plans before serving.
+  const std::vector<int64_t>& BatchSizes() const { return batch_sizes_; }
+
  private:
   struct Queued {
     BatchItem item;
@@ -107,14 +114,18 @@ class Batcher {
   // Why `queued` must not run, or OK.
   Status Expired(const Queued& queued, BatchClock::time_point now) const;
   void Execute(std::vector<Queued>& batch);
-  StatusOr<engine::Tensor> RunBatch(const engine::Tensor& input, int64_t images);
-  engine::Tensor Concatenate(const std::vector<Queued>& batch, int64_t images) const;
+  StatusOr<engine::Tensor> RunBatch(const engine::Tensor& input, int64_t rows);
+  engine::Tensor Concatenate(const std::vector<Queued>& batch, int64_t rows) const;
+  // The largest batch size <= `images` (at least the smallest), and the smallest one >= `images`.
+  int64_t SizeAtMost(int64_t images) const;
+  int64_t SizeAtLeast(int64_t images) const;
 
   const std::string model_title_;
   const engine::Shape item_shape_;
   const BatchingOptions options_;
   const BatchFunction run_;
   ModelMetrics* const metrics_;
+  const std::vector<int64_t> batch_sizes_;
 
   std::mutex mutex_;
   std::condition_variable wake_;

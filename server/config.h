@@ -30,7 +30,7 @@ struct ServerConfig {
   int64_t max_batch_size = 64;  // batching defaults; models/<name>/config.txt may override them
   int64_t max_queue_delay_us = 0;
   int64_t max_queue_size = 1024;
-  int instances = 1;                      // batcher instances (threads running the engine) per model
+  int instances = 0;                      // batcher instances per model; 0 = one per hardware thread
   int metrics_port = 9090;                // Prometheus /metrics on the --address host; 0 = off
   int64_t shutdown_timeout_seconds = 30;  // grace period for in-flight requests on SIGTERM/SIGINT
   LogFormat log_format = LogFormat::kText;

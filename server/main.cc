@@ -40,9 +40,11 @@ BatchingOptions BatchingDefaults(const ServerConfig& config) {
   options.max_batch_size = config.max_batch_size;
   options.max_queue_delay_us = config.max_queue_delay_us;
   options.max_queue_size = config.max_queue_size;
-  options.instances = config.instances;
+  // One single-threaded instance per core by default: under contention from other processes a multi-threaded OpenMP
+  // team stalls at every barrier (bench/RESULTS.md), while independent instances keep going.
+  options.instances = config.instances > 0 ? config.instances : HardwareThreads();
   options.compute_threads =
-      config.compute_threads > 0 ? config.compute_threads : std::max(1, HardwareThreads() / config.instances);
+      config.compute_threads > 0 ? config.compute_threads : std::max(1, HardwareThreads() / options.instances);
   return options;
 }
 

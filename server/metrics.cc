@@ -63,7 +63,8 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                           "Time of one engine run (one batch), microseconds.", r);
   request_us_ = &Register(prometheus::BuildHistogram(), "fovea_request_duration_us",
                           "Time from receiving a call to answering it, microseconds.", r);
-  batch_size_ = &Register(prometheus::BuildHistogram(), "fovea_batch_size", "Images per engine run.", r);
+  batch_size_ = &Register(prometheus::BuildHistogram(), "fovea_batch_size",
+                          "Images per engine run (zero images padding a batch to a compiled size not counted).", r);
   models_loaded_ = &Register(prometheus::BuildGauge(), "fovea_models_loaded", "Model versions loaded.", r).Add({});
 }
 

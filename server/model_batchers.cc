@@ -1,5 +1,6 @@
 #include "server/model_batchers.h"
 
+#include <chrono>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -11,6 +12,21 @@ namespace fovea::server {
 namespace {
 
 std::string TitleOf(const ServedModel& model) { return model.name + ":" + std::to_string(model.version); }
+
+// Compiles the engine plan of every batch size the batcher will use, so that no request waits for a compilation
+// (each costs as much as hundreds of runs). A failure here only means the plan is compiled on first use.
+void WarmUp(const ServedModel& model, const std::vector<int64_t>& batch_sizes) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t size : batch_sizes) {
+    const engine::Shape shape = {size, model.channels, model.height, model.width};
+    if (StatusOr<std::shared_ptr<const engine::Plan>> plan = model.session->PlanFor({&shape, 1}); !plan.ok()) {
+      spdlog::warn("model {}: cannot compile batch size {} ahead of time: {}", TitleOf(model), size,
+                   plan.status().message());
+    }
+  }
+  spdlog::info("model {}: compiled {} batch size(s) in {:.0f} ms", TitleOf(model), batch_sizes.size(),
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+}
 
 }  // namespace
 
@@ -67,9 +83,11 @@ StatusOr<std::shared_ptr<Batcher>> ModelBatchers::Create(const std::shared_ptr<c
       "model {}: batching up to {} image(s), queue delay {} us, queue size {}, {} instance(s) x {} compute thread(s)",
       TitleOf(*model), options.max_batch_size, options.max_queue_delay_us, options.max_queue_size, options.instances,
       options.compute_threads);
-  return std::make_shared<Batcher>(
+  auto batcher = std::make_shared<Batcher>(
       TitleOf(*model), engine::Shape{model->channels, model->height, model->width}, options,
       [model](const engine::Tensor& batch) { return RunClassifier(*model, batch); }, &metrics_.ForModel(model->name));
+  WarmUp(*model, batcher->BatchSizes());
+  return batcher;
 }
 
 std::vector<std::shared_ptr<Batcher>> ModelBatchers::TakeRetired() {

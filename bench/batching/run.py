@@ -9,18 +9,31 @@ engine does next to nothing). Engine and server measurements alternate in rounds
 its speed drifts; the ratios of each round are reported with their median.
 
 usage: /usr/bin/python3 bench/batching/run.py --bin build/bin [--models models] [--model fashion-mnist]
-           [--rounds 3] [--seconds 3] [--instances 1] [--compute-threads 2] [--max-queue-delay-us 0]
+           [--rounds 3] [--seconds 3] [--instances CORES] [--compute-threads 1] [--max-queue-delay-us 0]
 """
 import argparse
 import json
 import os
 import re
+import resource
 import socket
 import statistics
 import subprocess
 import tempfile
 import time
 import urllib.request
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid):
+    """user + system CPU time of a running process, from /proc (fields 14 and 15, in clock ticks)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port():
@@ -81,11 +94,35 @@ def classify_bench(tool, server, model, input_shape, concurrency, seconds):
     return lines[0], lines[1]  # ListModels round trip, Classify
 
 
-def engine_bench(tool, model_file, batch, seconds, threads, input_shape):
+def classify_bench_cpu(tool, server, model, input_shape, concurrency, seconds):
+    """Classify at `concurrency`, plus the server's requests per CPU-second it used (the engine and the serving)."""
+    server_before = process_cpu_seconds(server.process.pid)
+    _, result = classify_bench(tool, server, model, input_shape, concurrency, seconds)
+    # classify_bench's own warm-up and ListModels calls also cost server CPU; count them against the server.
+    result["requests_per_server_cpu_s"] = result["requests"] / (process_cpu_seconds(server.process.pid) - server_before)
+    return result
+
+
+ENGINE_WARMUP_RUNS = 3  # engine_bench runs this many untimed batches first
+
+
+def engine_bench(tool, model_file, batch, seconds, threads, input_shape, processes=1, short=None):
+    """Offline throughput: `processes` engine_bench runs at once with `threads` oneDNN threads each, summed. Images
+    per CPU-second are marginal against `short` (the same command with a near-zero duration), so that loading and
+    plan compilation do not count."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    out = subprocess.run([tool("engine_bench"), model_file, "--batches", str(batch), "--seconds", str(seconds),
-                          "--input", input_shape], capture_output=True, text=True, env=env, check=True).stdout
-    return json_lines(out)[0]
+    cpu_before = children_cpu_seconds()
+    runs = [subprocess.Popen([tool("engine_bench"), model_file, "--batches", str(batch), "--seconds", str(seconds),
+                              "--input", input_shape], stdout=subprocess.PIPE, text=True, env=env)
+            for _ in range(processes)]
+    results = [json_lines(run.communicate()[0])[0] for run in runs]
+    images = sum((r["runs"] + ENGINE_WARMUP_RUNS) * batch for r in results)
+    cpu = children_cpu_seconds() - cpu_before
+    result = {"images_per_s": sum(r["images_per_s"] for r in results), "images": images / processes,
+              "cpu_s": cpu / processes}
+    if short is not None:
+        result["images_per_cpu_s"] = (images - short["images"] * processes) / (cpu - short["cpu_s"] * processes)
+    return result
 
 
 def main():
@@ -96,14 +133,15 @@ def main():
     parser.add_argument("--input", default="1,28,28")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3)
-    parser.add_argument("--instances", type=int, default=1)
-    parser.add_argument("--compute-threads", type=int, default=2)
+    parser.add_argument("--instances", type=int, default=os.cpu_count())
+    parser.add_argument("--compute-threads", type=int, default=1)
     parser.add_argument("--max-queue-delay-us", type=int, default=0)
     parser.add_argument("--clients", type=int, default=32)
     args = parser.parse_args()
     tool = lambda name: os.path.join(args.bin, name)
     model_file = os.path.join(args.models, args.model, "1", "model.onnx")
     engine_threads = args.instances * args.compute_threads
+    cores = os.cpu_count()
     common = ["--instances", str(args.instances), "--compute-threads", str(args.compute_threads)]
     batching = Server(tool, args.models, common + ["--max-batch-size", "64", "--max-queue-delay-us",
                                                    str(args.max_queue_delay_us)])
@@ -112,35 +150,59 @@ def main():
           f"{args.compute_threads} compute thread(s); engine alone with {engine_threads} thread(s)")
     rows = []
     histogram = {}
+    # What an engine_bench process costs besides its timed runs: the same command with a near-zero duration.
+    short = {threads: engine_bench(tool, model_file, 64, 0.001, threads, args.input) for threads in
+             {cores, args.compute_threads}}
     try:
         # Warm-up: the batcher compiles an engine plan the first time it sees each batch size.
         classify_bench(tool, batching, args.model, args.input, args.clients, 2)
         for round_index in range(args.rounds):
-            engine = engine_bench(tool, model_file, 64, args.seconds, engine_threads, args.input)
+            # The engine's best offline arrangement on this machine (all cores in one process) and the server's own
+            # arrangement (one process per instance, each with the instance's threads).
+            engine = engine_bench(tool, model_file, 64, args.seconds, cores, args.input, 1, short[cores])
+            engine_same = engine_bench(tool, model_file, 64, args.seconds, args.compute_threads, args.input,
+                                       args.instances, short[args.compute_threads])
             before = batch_histogram(batching.metrics(), args.model)
-            _, loaded = classify_bench(tool, batching, args.model, args.input, args.clients, args.seconds)
+            loaded = classify_bench_cpu(tool, batching, args.model, args.input, args.clients, args.seconds)
             after = batch_histogram(batching.metrics(), args.model)
             for le, count in after.items():
                 histogram[le] = histogram.get(le, 0) + count - before.get(le, 0)
             _, single = classify_bench(tool, batching, args.model, args.input, 1, args.seconds)
             _, single_unbatched = classify_bench(tool, unbatched, args.model, args.input, 1, args.seconds)
-            rows.append((engine, loaded, single, single_unbatched))
+            rows.append((engine, engine_same, loaded, single, single_unbatched))
     finally:
         batching.stop()
         unbatched.stop()
 
-    print(f"\n| round | engine batch-64 img/s | server {args.clients} clients req/s | ratio | errors | "
-          "p50 1 client, batching (ms) | p50 1 client, no batching (ms) | difference (us) |")
-    print("|---|---|---|---|---|---|---|---|")
-    ratios, differences = [], []
-    for i, (engine, loaded, single, single_unbatched) in enumerate(rows):
+    print(f"\n| round | engine batch-64 img/s, {cores} threads | engine batch-64 img/s, {args.instances} x "
+          f"{args.compute_threads} thread(s) | server {args.clients} clients req/s | ratio to best | ratio to same | "
+          "errors | p50 1 client, batching (ms) | p50 1 client, no batching (ms) | difference (us) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    ratios, same_ratios, differences = [], [], []
+    for i, (engine, engine_same, loaded, single, single_unbatched) in enumerate(rows):
         ratio = loaded["requests_per_s"] / engine["images_per_s"]
+        same_ratio = loaded["requests_per_s"] / engine_same["images_per_s"]
         difference = (single["p50_ms"] - single_unbatched["p50_ms"]) * 1000
         ratios.append(ratio)
+        same_ratios.append(same_ratio)
         differences.append(difference)
-        print(f"| {i + 1} | {engine['images_per_s']:.0f} | {loaded['requests_per_s']:.0f} | {ratio:.2f} | "
-              f"{loaded['errors']} | {single['p50_ms']:.3f} | {single_unbatched['p50_ms']:.3f} | {difference:.0f} |")
-    print(f"\nmedian throughput ratio {statistics.median(ratios):.2f} (target >= 0.85); median single-client p50 "
+        print(f"| {i + 1} | {engine['images_per_s']:.0f} | {engine_same['images_per_s']:.0f} | "
+              f"{loaded['requests_per_s']:.0f} | {ratio:.2f} | {same_ratio:.2f} | {loaded['errors']} | "
+              f"{single['p50_ms']:.3f} | {single_unbatched['p50_ms']:.3f} | {difference:.0f} |")
+    print("\nCPU efficiency (robust on a shared machine, where wall-clock shares depend on thread counts):")
+    print("| round | engine best: images per CPU-s | engine same: images per CPU-s | server: requests per server "
+          "CPU-s | ratio to best | ratio to same |")
+    print("|---|---|---|---|---|---|")
+    efficiency, same_efficiency = [], []
+    for i, (engine, engine_same, loaded, _, _) in enumerate(rows):
+        efficiency.append(loaded["requests_per_server_cpu_s"] / engine["images_per_cpu_s"])
+        same_efficiency.append(loaded["requests_per_server_cpu_s"] / engine_same["images_per_cpu_s"])
+        print(f"| {i + 1} | {engine['images_per_cpu_s']:.0f} | {engine_same['images_per_cpu_s']:.0f} | "
+              f"{loaded['requests_per_server_cpu_s']:.0f} | {efficiency[-1]:.2f} | {same_efficiency[-1]:.2f} |")
+    print(f"median CPU-efficiency ratio {statistics.median(efficiency):.2f} to the best engine arrangement, "
+          f"{statistics.median(same_efficiency):.2f} to the same arrangement (target >= 0.85)")
+    print(f"\nmedian throughput ratio {statistics.median(ratios):.2f} to the best engine arrangement, "
+          f"{statistics.median(same_ratios):.2f} to the same arrangement (target >= 0.85); median single-client p50 "
           f"difference {statistics.median(differences):.0f} us (allowed: queue delay {args.max_queue_delay_us} us)")
     print("\nbatch sizes formed during the loaded runs (images per engine run):")
     previous = 0

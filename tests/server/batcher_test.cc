@@ -115,21 +115,57 @@ TEST(BatcherTest, RequestsQueuedBehindABusyInstanceRunAsOneBatchAndGetTheirOwnRo
   auto [first, first_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(first)).ok());
   model.WaitForStarted(1);
+  const std::vector<int64_t> counts = {1, 2, 1, 4};  // 8 images: one full compiled size
   std::vector<std::future<Outcome>> outcomes;
-  for (int i = 0; i < 3; ++i) {
-    auto [item, done] = MakeItem(i + 1, static_cast<float>(i + 2));  // 1, 2, 3 images
+  for (size_t i = 0; i < counts.size(); ++i) {
+    auto [item, done] = MakeItem(counts[i], static_cast<float>(i + 2));
     ASSERT_TRUE(batcher.Submit(std::move(item)).ok());
     outcomes.push_back(std::move(done));
   }
   model.Release();
   EXPECT_EQ(first_done.get().rows, std::vector<float>{4.0F});
-  for (int i = 0; i < 3; ++i) {
-    const Outcome outcome = outcomes[static_cast<size_t>(i)].get();
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const Outcome outcome = outcomes[i].get();
     ASSERT_TRUE(outcome.status.ok()) << outcome.status.ToString();
     const float sum = static_cast<float>(i + 2) * kImageElements;
-    EXPECT_EQ(outcome.rows, std::vector<float>(static_cast<size_t>(i + 1), sum)) << "item " << i;
+    EXPECT_EQ(outcome.rows, std::vector<float>(static_cast<size_t>(counts[i]), sum)) << "item " << i;
   }
-  EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1, 6}));
+  EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1, 8}));
+}
+
+TEST(BatcherTest, EngineBatchesComeOnlyInCompiledSizes) {
+  FakeModel model;
+  Batcher batcher("m:1", kImageShape, Options(24), model.Function());
+  EXPECT_EQ(batcher.BatchSizes(), (std::vector<int64_t>{1, 2, 4, 8, 16, 24}));
+  model.Hold();
+  auto [first, first_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(first)).ok());
+  model.WaitForStarted(1);
+  // 5 batch-1 items behind it: 4 run together (a compiled size), the fifth right after, alone.
+  std::vector<std::future<Outcome>> singles;
+  for (int i = 0; i < 5; ++i) {
+    auto [item, done] = MakeItem(1, static_cast<float>(i));
+    ASSERT_TRUE(batcher.Submit(std::move(item)).ok());
+    singles.push_back(std::move(done));
+  }
+  model.Release();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(singles[static_cast<size_t>(i)].get().rows, std::vector<float>{i * 4.0F});
+  model.Hold();
+  auto [blocker, blocker_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(blocker)).ok());
+  model.WaitForStarted(4);
+  // Whole items of 3 and 2 images: the batch aims at 4, takes the 3 and pads it with one zero image (rows
+  // unaffected); the 2 runs next at its own compiled size.
+  auto [triple, triple_done] = MakeItem(3, 1.0F);
+  auto [pair, pair_done] = MakeItem(2, 3.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(triple)).ok());
+  ASSERT_TRUE(batcher.Submit(std::move(pair)).ok());
+  model.Release();
+  EXPECT_EQ(triple_done.get().rows, (std::vector<float>{4.0F, 4.0F, 4.0F}));
+  EXPECT_EQ(pair_done.get().rows, (std::vector<float>{12.0F, 12.0F}));
+  EXPECT_TRUE(first_done.get().status.ok());
+  EXPECT_TRUE(blocker_done.get().status.ok());
+  EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1, 4, 1, 1, 4, 2}));
 }
 
 TEST(BatcherTest, BatchesNeverExceedMaxBatchSizeAndKeepArrivalOrder) {
@@ -309,7 +345,7 @@ TEST(BatcherTest, MetricsCountImagesExecutionsAndBatchSizes) {
   ASSERT_TRUE(batcher.Submit(std::move(first)).ok());
   model.WaitForStarted(1);
   auto [second, second_done] = MakeItem(2, 1.0F);
-  auto [third, third_done] = MakeItem(1, 1.0F);
+  auto [third, third_done] = MakeItem(2, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(second)).ok());
   ASSERT_TRUE(batcher.Submit(std::move(third)).ok());
   EXPECT_NE(metrics.Render().find("fovea_pending_requests{model=\"m\"} 2"), std::string::npos) << metrics.Render();
@@ -317,7 +353,7 @@ TEST(BatcherTest, MetricsCountImagesExecutionsAndBatchSizes) {
   for (auto* done : {&first_done, &second_done, &third_done}) EXPECT_TRUE(done->get().status.ok());
   batcher.Stop();
   const std::string text = metrics.Render();
-  EXPECT_NE(text.find("fovea_inference_count_total{model=\"m\"} 4"), std::string::npos) << text;
+  EXPECT_NE(text.find("fovea_inference_count_total{model=\"m\"} 5"), std::string::npos) << text;
   EXPECT_NE(text.find("fovea_execution_count_total{model=\"m\"} 2"), std::string::npos) << text;
   EXPECT_NE(text.find("fovea_batch_size_bucket{model=\"m\",le=\"2\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("fovea_batch_size_bucket{model=\"m\",le=\"4\"} 2"), std::string::npos) << text;

@@ -99,7 +99,7 @@ TEST(ServerConfigTest, BatchingAndMetricsFlagsHaveDefaultsAndVariables) {
   EXPECT_EQ(parsed->config.max_batch_size, 64);
   EXPECT_EQ(parsed->config.max_queue_delay_us, 0);
   EXPECT_EQ(parsed->config.max_queue_size, 1024);
-  EXPECT_EQ(parsed->config.instances, 1);
+  EXPECT_EQ(parsed->config.instances, 0);
   EXPECT_EQ(parsed->config.metrics_port, 9090);
   parsed = ParseServerFlags({"--max-batch-size=8", "--instances", "2", "--metrics-port=0"},
                             FakeEnv({{"FOVEA_MAX_QUEUE_DELAY_US", "300"}, {"FOVEA_MAX_QUEUE_SIZE", "5"}}));
@@ -110,7 +110,7 @@ TEST(ServerConfigTest, BatchingAndMetricsFlagsHaveDefaultsAndVariables) {
   EXPECT_EQ(parsed->config.max_queue_delay_us, 300);
   EXPECT_EQ(parsed->config.max_queue_size, 5);
   EXPECT_FALSE(ParseServerFlags({"--max-queue-size=0"}, FakeEnv({})).ok());
-  EXPECT_FALSE(ParseServerFlags({"--instances=0"}, FakeEnv({})).ok());
+  EXPECT_FALSE(ParseServerFlags({"--instances=65"}, FakeEnv({})).ok());
   EXPECT_FALSE(ParseServerFlags({"--metrics-port=70000"}, FakeEnv({})).ok());
 }
 
