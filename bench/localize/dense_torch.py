@@ -60,6 +60,8 @@ class DenseModel:
                 pool = F.max_pool2d if op == "MaxPool" else F.avg_pool2d
                 out = pool(args[0], _attribute(node, "kernel_shape"), _attribute(node, "strides"))
             elif op == "GlobalAveragePool":
+                if dense is None:  # cam(): the feature map and the classifier weights are all it needs
+                    return args[0]
                 if dense:
                     cells = (self.window[0] // self.natural_stride, self.window[1] // self.natural_stride)
                     out = F.avg_pool2d(args[0], cells, 1)
@@ -88,6 +90,19 @@ class DenseModel:
     def classify(self, windows):
         """Probabilities [n, classes] for n gray uint8 windows of the input size."""
         return self._run(self.normalize(windows)[:, None], dense=False).numpy()
+
+    @torch.no_grad()
+    def cam(self, gray, class_index):
+        """Class activation map of one gray uint8 image resized to the input size (bilinear): the last feature map
+        weighted by the class's classifier row, [rows, cols] at the feature resolution, min-max normalized."""
+        import cv2
+        resized = cv2.resize(gray, (self.window[1], self.window[0]), interpolation=cv2.INTER_LINEAR)
+        features = self._run(self.normalize(resized)[None, None], dense=None)[0]
+        gemm = next(n for n in self.nodes if n.op_type == "Gemm")
+        weight = self.weights[gemm.input[1]]
+        row = weight[class_index] if _attribute(gemm, "transB", 0) else weight[:, class_index]
+        cam = torch.einsum("k,khw->hw", row, features).numpy()
+        return (cam - cam.min()) / max(float(cam.max() - cam.min()), 1e-12)
 
     @torch.no_grad()
     def dense(self, gray, stride=0):
@@ -145,3 +160,20 @@ def detections_from_maps(maps, stride, window, classes, threshold, nms_iou):
         found += [(c, score, box) for score, box in kept]
     found.sort(key=lambda d: -d[1])
     return found
+
+
+@torch.no_grad()
+def window_agreement(model, images, labels):
+    """Per-window classification against the dense pass on the same windows: each image centred in a black canvas
+    one window larger on every side (a multiple of the natural stride), its cell of the dense map compared with the
+    plain classification. They differ because padded convolutions see zeros in one and the activations of the black
+    surroundings in the other. Returns (per-window accuracy, dense-cell accuracy, top-1 agreement)."""
+    h, w = model.window
+    margin_y = -(-h // model.natural_stride) * model.natural_stride
+    margin_x = -(-w // model.natural_stride) * model.natural_stride
+    canvas = np.zeros((len(images), h + 2 * margin_y, w + 2 * margin_x), dtype=np.uint8)
+    canvas[:, margin_y:margin_y + h, margin_x:margin_x + w] = images
+    per_window = model.classify(images).argmax(axis=1)
+    cells = model._run(model.normalize(canvas)[:, None], dense=True).numpy()
+    dense = cells[:, :, margin_y // model.natural_stride, margin_x // model.natural_stride].argmax(axis=1)
+    return float(np.mean(per_window == labels)), float(np.mean(dense == labels)), float(np.mean(per_window == dense))

@@ -157,6 +157,7 @@ class ServerBackend:
         self.stub = grpc_pb.InferenceStub(self.channel)
         self.model, self.version = model, version
         self.engine = f"fovea-server at {address}"
+        self.methods = ["dense", "cam", "grad-cam"]
 
     def wait_ready(self, seconds):
         import grpc
@@ -202,13 +203,21 @@ class TorchBackend:
         self.dense_torch = dense_torch
         self.model = dense_torch.DenseModel(path)
         self.engine = f"PyTorch reference (dense_torch.py) on {path}"
+        self.methods = ["dense", "cam"]
 
     def describe(self):
         return self.model.labels, self.model.background, self.model.window
 
     def localize(self, png, gray, method, classes, stride, min_score, nms_iou):
+        if method == "cam":
+            heatmaps = {}
+            for c in classes:
+                cam = self.model.cam(gray, c)
+                sy, sx = gray.shape[0] / cam.shape[0], gray.shape[1] / cam.shape[1]
+                heatmaps[c] = {"values": cam, "stride_x": sx, "stride_y": sy, "offset_x": sx / 2, "offset_y": sy / 2}
+            return [], heatmaps
         if method != "dense":
-            raise ValueError("the PyTorch reference computes DENSE maps only")
+            raise ValueError(f"the PyTorch reference has no {method}")
         if not classes:  # as the RPC: every non-background class
             classes = [c for c in range(len(self.model.labels)) if c != self.model.background]
         maps, used = self.model.dense(gray, stride)
@@ -308,6 +317,10 @@ def print_report(result, labels, backend, args, scenes):
         if method in result:
             print(f"pointing game ({method}, {result[method + '_crops']} single-item crops, margin "
                   f"{args.cam_margin} px): {result[method]:.4f}")
+    if "agreement" in result:
+        window, dense, agree = result["agreement"]
+        print(f"first {args.agreement} test images alone on black: per-window accuracy {window:.4f}, dense-cell "
+              f"accuracy {dense:.4f}, top-1 agreement {agree:.4f}")
     print(f"{result['seconds_per_scene'] * 1000:.1f} ms per scene (whole call, shared machine)")
 
 
@@ -377,9 +390,15 @@ def run(backend, args):
     scene_names, scenes = load_scenes(args.scenes, args.limit)
     result = evaluate_dense(backend, args, scene_names, scenes, labels, background)
     if args.cam_crops > 0:
-        for method in ("cam", "grad-cam"):
+        for method in backend.methods[1:]:
             result[method], result[method + "_crops"] = evaluate_cam(backend, args, scene_names, scenes, labels,
                                                                      method)
+    if args.agreement > 0:
+        if not isinstance(backend, TorchBackend):
+            raise RuntimeError("--agreement needs --torch-model")
+        images, truth = make_scenes.load_test_set(args.data)
+        result["agreement"] = backend.dense_torch.window_agreement(backend.model, images[:args.agreement],
+                                                                  truth[:args.agreement])
     print_report(result, labels, backend, args, scenes)
     if args.json_out:
         with open(args.json_out, "w") as f:
@@ -414,6 +433,8 @@ def main():
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for a detection to match a truth")
     parser.add_argument("--cam-crops", type=int, default=0, help="CAM/Grad-CAM pointing game on N single-item crops")
     parser.add_argument("--cam-margin", type=int, default=14)
+    parser.add_argument("--agreement", type=int, default=0,
+                        help="with --torch-model: per-window vs dense-cell top-1 on the first N test images")
     parser.add_argument("--min-map", type=float, default=0.0, help="exit 1 below this mAP")
     parser.add_argument("--min-pointing", type=float, default=0.0, help="exit 1 below this pointing-game accuracy")
     parser.add_argument("--json-out", help="also write the numbers as JSON")
