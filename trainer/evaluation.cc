@@ -19,6 +19,16 @@ std::vector<double> EvaluationResult::PerClassAccuracy(int64_t classes) const {
   return accuracy;
 }
 
+std::pair<double, int64_t> EvaluationResult::AccuracyExcluding(int64_t classes, int64_t excluded) const {
+  int64_t correct = 0, total = 0;
+  for (int64_t t = 0; t < classes; ++t) {
+    if (t == excluded) continue;
+    correct += confusion[static_cast<size_t>(t * classes + t)];
+    for (int64_t p = 0; p < classes; ++p) total += confusion[static_cast<size_t>(t * classes + p)];
+  }
+  return {total > 0 ? static_cast<double>(correct) / static_cast<double>(total) : 0.0, total};
+}
+
 EvaluationResult Evaluate(CompiledNetwork& network, const Dataset& dataset, const Normalization& normalization) {
   const int64_t batch = network.batch();
   const int64_t classes = network.num_classes();

@@ -3,6 +3,7 @@
 // loss, accuracy, per-image probabilities and the confusion matrix.
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "trainer/augment.h"
@@ -20,6 +21,9 @@ struct EvaluationResult {
 
   // Accuracy of each class (row of the confusion matrix), NaN-free: 0 for a class without images.
   std::vector<double> PerClassAccuracy(int64_t classes) const;
+  // Accuracy over the images of every class but `excluded` (e.g. the generated background class), still counting
+  // them wrong when predicted as `excluded`; with excluded < 0 the plain accuracy. Returns {accuracy, images}.
+  std::pair<double, int64_t> AccuracyExcluding(int64_t classes, int64_t excluded) const;
 };
 
 // Runs `network` (compiled for inference) over every image of `dataset`; the last partial batch is zero-padded and

@@ -39,9 +39,10 @@ StatusOr<Data> LoadData(const CommandLine& c) {
   all_train = LimitPerClass(all_train, c.limit_per_class);
   test = LimitPerClass(test, c.test_limit_per_class);
   if (c.background_class) {
-    // As many background images as an average class has, in every split.
-    AddBackgroundClass(all_train, all_train.size() / all_train.num_classes(), c.train.seed);
-    if (test.size() > 0) AddBackgroundClass(test, test.size() / test.num_classes(), c.train.seed + 1);
+    // Twice as many background images as an average class has, in every split: the class mixes five kinds of
+    // window (background.h), each needing enough examples.
+    AddBackgroundClass(all_train, 2 * all_train.size() / all_train.num_classes(), c.train.seed);
+    if (test.size() > 0) AddBackgroundClass(test, 2 * test.size() / test.num_classes(), c.train.seed + 1);
   }
   FOVEA_ASSIGN_OR_RETURN(Split split, SplitValidation(all_train, c.validation_fraction, c.train.seed));
   if (test.size() == 0) test = split.validation;
@@ -130,6 +131,7 @@ Status Run(const CommandLine& c) {
       c.train.seed,
       trainer->training_seconds(),
       data.train.class_names,
+      c.background_class ? data.train.num_classes() - 1 : -1,
       trainer->history(),
       test,
       agreement.same_top1,

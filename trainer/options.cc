@@ -163,7 +163,8 @@ Data
   --image-folder DIR      train on DIR/<class>/*.png|jpg instead (classes = sub-folder names, sorted)
   --test-folder DIR       the image-folder test set (default: report on the validation split)
   --channels N, --image-height N, --image-width N   what folder images become (default 1, 28, 28)
-  --background-class      add a "background" class of empty canvases, noise and partial-object crops
+  --background-class      add a "background" class: empty and noise windows, partial items, two items' facing
+                          parts, small fragments (twice an average class's count; see trainer/background.h)
   --validation F          fraction of the training images held out for per-epoch validation (default 0.05)
   --limit-per-class N     use only the first N training images of each class (default all)
   --test-limit-per-class N  likewise for the test set

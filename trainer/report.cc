@@ -41,6 +41,14 @@ std::string ModelCard(const ReportInputs& in) {
       "Trained by `fovea-train`. Test accuracy **{:.2f}%** on {} images; training wall time {} "
       "({:.0f} s) on {} thread(s).\n\n",
       100.0 * in.test.accuracy, in.test_images, FormatDuration(in.training_seconds), in.training_seconds, in.threads);
+  if (in.background_class >= 0) {
+    const auto [accuracy, images] =
+        in.test.AccuracyExcluding(static_cast<int64_t>(in.labels.size()), in.background_class);
+    md += fmt::format(
+        "On the {} real classes alone (the {} generated background images left out; a real image predicted as "
+        "background counts as wrong): **{:.2f}%** on {} images.\n\n",
+        in.labels.size() - 1, in.test_images - images, 100.0 * accuracy, images);
+  }
   md += fmt::format(
       "The exported `model.onnx`, run by the Fovea engine, gives the same top-1 class on {}/{} test "
       "images (largest probability difference {:.2g}).\n\n",

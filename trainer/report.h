@@ -22,6 +22,7 @@ struct ReportInputs {
   uint64_t seed = 0;
   double training_seconds = 0.0;
   std::vector<std::string> labels;
+  int64_t background_class = -1;  // index of the generated background class, -1 without one
   std::vector<EpochRecord> history;
   EvaluationResult test;               // final evaluation on the test set
   int64_t engine_same_top1 = 0;        // test images where the exported model run by the engine agrees on top-1

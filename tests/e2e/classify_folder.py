@@ -86,7 +86,9 @@ def main():
             args.model_repository = os.path.join(workdir, "repository")
             os.makedirs(os.path.join(args.model_repository, args.model, "1"))
             shutil.copy(args.model_file, os.path.join(args.model_repository, args.model, "1", "model.onnx"))
-        model_path = os.path.join(args.model_repository, args.model, "1", "model.onnx")
+        # The server answers with the latest version; the offline reference must run the same file.
+        versions = [int(v) for v in os.listdir(os.path.join(args.model_repository, args.model)) if v.isdigit()]
+        model_path = os.path.join(args.model_repository, args.model, str(max(versions)), "model.onnx")
         labels, mean, std = model_metadata(model_path)
         folder = os.path.join(workdir, "images")
         os.makedirs(folder)

@@ -36,6 +36,11 @@ ReportInputs SampleReport() {
   return r;
 }
 
+std::string ModelCardForTest(const fs::path& dir, const ReportInputs& inputs) {
+  EXPECT_TRUE(WriteReport(dir.string(), inputs).ok());
+  return ReadAll(dir / "MODEL.md");
+}
+
 TEST(Report, WritesModelCardAndPictures) {
   const fs::path dir = fs::temp_directory_path() / ("fovea_report_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
@@ -53,6 +58,24 @@ TEST(Report, WritesModelCardAndPictures) {
   const std::string curves = ReadAll(dir / "training_curves.svg");
   EXPECT_NE(curves.find("validation accuracy"), std::string::npos);
   EXPECT_EQ(std::count(curves.begin(), curves.end(), '<'), std::count(curves.begin(), curves.end(), '>'));
+  fs::remove_all(dir);
+}
+
+TEST(Report, StatesTheAccuracyOnTheRealClassesWhenABackgroundClassWasAdded) {
+  const fs::path dir = fs::temp_directory_path() / ("fovea_report_bg_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  ReportInputs r = SampleReport();
+  EXPECT_EQ(ModelCardForTest(dir, r).find("real classes"), std::string::npos);
+  r.labels = {"cat", "dog", "background"};
+  r.background_class = 2;
+  // Rows: true class. cat 4/5 right, dog 3/5 right (one taken for background), background 4/5 right.
+  r.test.confusion = {4, 0, 1, 1, 3, 1, 0, 1, 4};
+  r.test.accuracy = 11.0 / 15.0;
+  r.test_images = 15;
+  const std::string card = ModelCardForTest(dir, r);
+  EXPECT_NE(card.find("On the 2 real classes alone (the 5 generated background images left out"), std::string::npos)
+      << card;
+  EXPECT_NE(card.find("**70.00%** on 10 images"), std::string::npos) << card;
   fs::remove_all(dir);
 }
 
