@@ -52,7 +52,9 @@ std::string ReadInteger(const ParsedArgs& args, const std::string& name, long lo
 }
 
 std::string ReadOptions(const ParsedArgs& args, ClassifyOptions& options) {
-  options.server = args.value_or("server", options.server);
+  const ServerTarget server = ParseServerList(args.value_or("server", options.server));
+  if (!server.error.empty()) return server.error;
+  options.server = server.target;
   options.model = args.value_or("model", "");
   options.decode_locally = args.has("decode-locally");
   if (args.values.contains("top-k")) {
@@ -205,7 +207,8 @@ std::string ClassifyHelp() {
          "Classifies image files, folders (recursively; non-image files in them are skipped and counted) and\n"
          "globs. Every input appears once in the output with its labels or its error; the exit status is 1 when any\n"
          "failed, 2 on a usage error.\n\n"
-         "  --server HOST:PORT   server address (default localhost:50051)\n"
+         "  --server HOST:PORT   server address (default localhost:50051); a comma-separated list of IP:PORT or a\n"
+         "                       dns:///NAME:PORT balances round-robin over the replicas\n"
          "  --model NAME         model to use (default: the server's only model)\n"
          "  --version N          model version (default 0 = latest)\n"
          "  --top-k K            classes per image (default: the server's, min(5, classes))\n"

@@ -3,11 +3,38 @@
 #include <array>
 
 namespace fovea::client {
+namespace {
+
+// gRPC's own load balancing and retries, as a service config: round_robin over every address the target resolves
+// to, skipping replicas whose grpc.health.v1 status is not SERVING (a draining server leaves the rotation before it
+// stops), and every RPC of ours retried on UNAVAILABLE, on whichever replica round_robin picks next. All our RPCs are
+// idempotent reads (Classify computes, it changes nothing), so a retried call can never apply twice. gRPC caps
+// maxAttempts at 5; the backoff (0.1 s doubling, at most 2 s, jittered) spans a replica restart's few seconds.
+constexpr char kServiceConfig[] = R"json({
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "healthCheckConfig": {"serviceName": ""},
+  "methodConfig": [{
+    "name": [{"service": "fovea.v1.Inference"}, {"service": "grpc.health.v1.Health", "method": "Check"}],
+    "retryPolicy": {
+      "maxAttempts": 5,
+      "initialBackoff": "0.1s",
+      "maxBackoff": "2s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }]
+})json";
+
+}  // namespace
 
 std::unique_ptr<FoveaClient> FoveaClient::Connect(const std::string& target, ClientOptions options) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
   arguments.SetMaxSendMessageSize(options.max_message_bytes);
+  arguments.SetServiceConfigJSON(kServiceConfig);
+  // A call is retryable only while its request is still buffered; gRPC's default buffer (256 KiB) would make a batch
+  // of large images unretryable, so buffer up to the largest message we send.
+  arguments.SetInt(GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE, options.max_message_bytes);
   auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), arguments);
   return std::unique_ptr<FoveaClient>(new FoveaClient(std::move(channel), options));
 }

@@ -11,12 +11,18 @@ namespace {
 
 const std::vector<FlagDef> kInfoFlags = {{"server"}, {"service"}, {"help", false}};
 
-// Parses the flags shared by the info commands; returns false (after printing why) on a usage error.
-bool ParseInfoArgs(const std::vector<std::string>& args, const std::string& help, std::ostream& err,
-                   ParsedArgs& parsed) {
+// Parses the flags shared by the info commands and the channel target of --server; returns false (after printing
+// why) on a usage error.
+bool ParseInfoArgs(const std::vector<std::string>& args, const std::string& help, std::ostream& err, ParsedArgs& parsed,
+                   std::string& target) {
   parsed = ParseArgs(args, kInfoFlags);
   std::string error = parsed.error;
   if (error.empty() && !parsed.positionals.empty()) error = "unexpected argument '" + parsed.positionals[0] + "'";
+  if (error.empty()) {
+    const ServerTarget server = ParseServerList(parsed.value_or("server", kDefaultServer));
+    target = server.target;
+    error = server.error;
+  }
   if (error.empty()) return true;
   err << error << "\n" << help;
   return false;
@@ -51,12 +57,13 @@ std::string HealthHelp() {
 
 int RunModels(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   ParsedArgs parsed;
-  if (!ParseInfoArgs(args, ModelsHelp(), err, parsed)) return kExitUsage;
+  std::string target;
+  if (!ParseInfoArgs(args, ModelsHelp(), err, parsed, target)) return kExitUsage;
   if (parsed.has("help")) {
     out << ModelsHelp();
     return kExitSuccess;
   }
-  const auto client = FoveaClient::Connect(parsed.value_or("server", kDefaultServer));
+  const auto client = FoveaClient::Connect(target);
   v1::ListModelsResponse models;
   if (const grpc::Status status = client->ListModels(&models); !status.ok()) {
     err << "fovea models: " << GrpcCodeName(status.error_code()) << ": " << status.error_message() << "\n";
@@ -79,12 +86,13 @@ int RunModels(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
 int RunHealth(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   ParsedArgs parsed;
-  if (!ParseInfoArgs(args, HealthHelp(), err, parsed)) return kExitUsage;
+  std::string target;
+  if (!ParseInfoArgs(args, HealthHelp(), err, parsed, target)) return kExitUsage;
   if (parsed.has("help")) {
     out << HealthHelp();
     return kExitSuccess;
   }
-  const auto client = FoveaClient::Connect(parsed.value_or("server", kDefaultServer));
+  const auto client = FoveaClient::Connect(target);
   grpc::health::v1::HealthCheckResponse::ServingStatus serving = grpc::health::v1::HealthCheckResponse::UNKNOWN;
   if (const grpc::Status status = client->CheckHealth(parsed.value_or("service", ""), &serving); !status.ok()) {
     err << "fovea health: " << GrpcCodeName(status.error_code()) << ": " << status.error_message() << "\n";

@@ -15,7 +15,8 @@ constexpr char kUsage[] =
     "  classify PATH...   classify image files, folders and globs\n"
     "  models             list the served models\n"
     "  health             check that the server is SERVING\n\n"
-    "Every command takes --server HOST:PORT (default localhost:50051); `fovea COMMAND --help` describes its flags.\n";
+    "Every command takes --server HOST:PORT (default localhost:50051), or a comma-separated list of IP:PORT or a\n"
+    "dns:///NAME:PORT to balance round-robin over replicas; `fovea COMMAND --help` describes its flags.\n";
 
 }  // namespace
 
