@@ -37,12 +37,13 @@ grpc_port=$(free_port)
 metrics_port=$(free_port)
 trap 'podman rm -f "$container" >/dev/null 2>&1 || true' EXIT
 step "starting $container on 127.0.0.1:$grpc_port"
-podman run -d --init --network host --name "$container" \
+# Without systemd podman cannot schedule the HEALTHCHECK on its interval (it would log an error), so the timer is
+# off and the wait loop below runs the image's check itself.
+podman run -d --init --network host --name "$container" --health-interval disable \
   -e FOVEA_ADDRESS="127.0.0.1:$grpc_port" -e FOVEA_METRICS_PORT="$metrics_port" -e FOVEA_THREADS=2 \
   "$image" >/dev/null
 
-# Without systemd nothing runs the HEALTHCHECK on its interval, so run it here until it passes; inspect must then
-# agree that the container is healthy.
+# Runs the image's HEALTHCHECK until it passes; inspect must then agree that the container is healthy.
 health=starting
 for _ in $(seq "$health_wait_seconds"); do
   [ "$(podman inspect --format '{{.State.Running}}' "$container")" = true ] || break

@@ -15,7 +15,7 @@ if [ "${1:-}" != "--build-only" ]; then
     libonnx-testdata dataset-fashion-mnist
     python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy
     python3-grpcio python3-protobuf
-    podman runc debootstrap nginx  # make docker-test (podman) and the nginx scale-out test
+    podman runc catatonit debootstrap nginx  # make docker-test (podman --init) and the nginx scale-out test
   )
 fi
 
