@@ -5,7 +5,8 @@
 # Usage: docker/podman-env.sh CONF_DIR   (writes CONF_DIR/containers.conf; callers export CONTAINERS_CONF to it)
 set -euo pipefail
 
-conf_dir=${1:?usage: podman-env.sh CONF_DIR}
+mkdir -p "${1:?usage: podman-env.sh CONF_DIR}"
+conf_dir=$(realpath "$1")  # absolute: podman reads CONTAINERS_CONF from other working directories
 readonly kBaseImage=docker.io/library/debian:bookworm-slim
 readonly kMaxProcesses=32768
 
