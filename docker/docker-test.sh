@@ -35,13 +35,15 @@ podman build --format docker --network host -f docker/Dockerfile -t "$image" . >
 free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 grpc_port=$(free_port)
 metrics_port=$(free_port)
+podman_log="$build_dir/docker/podman.log"
+: >"$podman_log"
 trap 'podman rm -f "$container" >/dev/null 2>&1 || true' EXIT
 step "starting $container on 127.0.0.1:$grpc_port"
-# Without systemd podman cannot schedule the HEALTHCHECK on its interval (it would log an error), so the timer is
-# off and the wait loop below runs the image's check itself.
+# Without systemd podman cannot schedule the HEALTHCHECK on its interval, so the timer is off and the wait loop below
+# runs the image's check itself. podman still logs errors about the missing systemd timer; they go to $podman_log.
 podman run -d --init --network host --name "$container" --health-interval disable \
   -e FOVEA_ADDRESS="127.0.0.1:$grpc_port" -e FOVEA_METRICS_PORT="$metrics_port" -e FOVEA_THREADS=2 \
-  "$image" >/dev/null
+  "$image" >/dev/null 2>>"$podman_log"
 
 # Runs the image's HEALTHCHECK until it passes; inspect must then agree that the container is healthy.
 health=starting
@@ -66,7 +68,7 @@ step "container is healthy"
 }
 
 step "stopping with SIGTERM"
-podman stop -t "$stop_timeout_seconds" "$container" >/dev/null
+podman stop -t "$stop_timeout_seconds" "$container" >/dev/null 2>>"$podman_log"
 exit_code=$(podman inspect --format '{{.State.ExitCode}}' "$container")
 logs=$(podman logs "$container" 2>&1)
 [ "$exit_code" = 0 ] || fail "container exited with $exit_code after SIGTERM; logs: $logs"
