@@ -24,7 +24,8 @@ fail() {
 
 [ -x "$cli" ] || fail "$cli not found; build the host binaries first (make build)"
 docker/podman-env.sh "$build_dir/docker"
-export CONTAINERS_CONF="$(realpath "$build_dir")/docker/containers.conf"
+CONTAINERS_CONF="$(realpath "$build_dir")/docker/containers.conf"
+export CONTAINERS_CONF
 
 step "building $image (layers are cached between runs)"
 podman build --format docker --network host -f docker/Dockerfile -t "$image" . >"$build_dir/docker/build.log" 2>&1 || {
