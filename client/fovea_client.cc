@@ -1,6 +1,7 @@
 #include "client/fovea_client.h"
 
 #include <array>
+#include <thread>
 
 namespace fovea::client {
 namespace {
@@ -24,6 +25,18 @@ constexpr char kServiceConfig[] = R"json({
     }
   }]
 })json";
+
+// Attempts of one Classify call when a proxy in between resets it (see IsResetByProxy), and the pause before the
+// next one (doubling).
+constexpr int kResetAttempts = 4;
+constexpr auto kResetBackoff = std::chrono::milliseconds(100);
+
+// A load balancer such as nginx answers a call whose replica died after the proxy had started its response with
+// RST_STREAM(INTERNAL_ERROR). gRPC saw response headers, so its own retry policy treats the call as committed; the
+// server never answered it, though, and Classify is idempotent, so the call is sent again.
+bool IsResetByProxy(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().starts_with("Received RST_STREAM");
+}
 
 }  // namespace
 
@@ -52,7 +65,13 @@ std::unique_ptr<grpc::ClientContext> FoveaClient::NewContext() const {
 }
 
 grpc::Status FoveaClient::Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) const {
-  return inference_->Classify(NewContext().get(), request, response);
+  auto backoff = kResetBackoff;
+  for (int attempt = 1;; ++attempt) {
+    const grpc::Status status = inference_->Classify(NewContext().get(), request, response);
+    if (!IsResetByProxy(status) || attempt == kResetAttempts) return status;
+    std::this_thread::sleep_for(backoff);
+    backoff *= 2;
+  }
 }
 
 grpc::Status FoveaClient::ListModels(v1::ListModelsResponse* response) const {

@@ -39,6 +39,12 @@ int ClassifyCallsServed(const ServerProcess& server) {
   return count;
 }
 
+// The CSV line that starts with `path`, or "" (for failure messages).
+std::string RowOf(const std::string& csv, const std::string& path) {
+  const size_t start = csv.find(path + ",");
+  return start == std::string::npos ? "" : csv.substr(start, csv.find('\n', start) - start);
+}
+
 // nginx as a gRPC load balancer in front of `backends`, on a free 127.0.0.1 port, with its config, pid file, logs
 // and temp folders in a private folder. Stopped (and the folder removed) on destruction.
 class NginxBalancer {
@@ -143,8 +149,9 @@ class ScaleOutTest : public ::testing::Test {
     EXPECT_EQ(result.exit_code, 0) << result.err;
     EXPECT_NE(result.err.find(std::to_string(kImages) + " images, 0 failed"), std::string::npos) << result.err;
     for (int i = 0; i < kImages; ++i) {
-      const std::string row = (folder_ / ("image" + std::to_string(i) + ".png")).string() + ",ok,";
-      EXPECT_NE(result.out.find(row), std::string::npos) << "no result row for image " << i;
+      const std::string path = (folder_ / ("image" + std::to_string(i) + ".png")).string();
+      EXPECT_NE(result.out.find(path + ",ok,"), std::string::npos)
+          << "no result row for image " << i << ": " << RowOf(result.out, path);
     }
   }
 
