@@ -4,7 +4,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 ADDRESS ?= 0.0.0.0:50051
 
-.PHONY: deps configure build test run clean
+.PHONY: deps configure build test run clean docker-test
 
 deps:
 	@scripts/install-deps.sh
@@ -20,6 +20,10 @@ test: build
 
 run: build
 	$(BUILD_DIR)/bin/fovea-server --model-repository models --address $(ADDRESS)
+
+# Builds docker/Dockerfile with podman, runs the image, classifies 100 PNGs through it with the host CLI (root needed).
+docker-test: build
+	docker/docker-test.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -28,6 +28,16 @@ struct ParsedArgs {
 // Parses `args` against `flags`; an unknown flag or a missing value sets `error`.
 ParsedArgs ParseArgs(const std::vector<std::string>& args, const std::vector<FlagDef>& flags);
 
+// The gRPC channel target for a --server value. One address ("host:port") or URI ("dns:///name:port",
+// "ipv4:...") passes through unchanged. A comma-separated list becomes one "ipv4:" (or "ipv6:") URI with every
+// address, which the client balances round-robin; list entries must be IP literals ("localhost" means 127.0.0.1)
+// of one family. `error` is set (and the target empty) when the list cannot be expressed that way.
+struct ServerTarget {
+  std::string target;
+  std::string error;
+};
+ServerTarget ParseServerList(const std::string& servers);
+
 // Parses a whole decimal number in [min, max]; std::nullopt otherwise.
 std::optional<long long> ParseInteger(const std::string& text, long long min, long long max);
 

@@ -35,7 +35,9 @@ std::vector<FlagDef> WithConnectionFlags(std::vector<FlagDef> command_flags) {
 }
 
 std::string ReadConnectionFlags(const ParsedArgs& args, std::string& server, ClientOptions& options) {
-  server = args.value_or("server", kDefaultServer);
+  const ServerTarget target = ParseServerList(args.value_or("server", kDefaultServer));
+  if (!target.error.empty()) return target.error;
+  server = target.target;
   std::string error;
   std::string token_file;
   if (!ReadFlagFile(args, "tls-ca", options.tls_root_certs, error) ||
@@ -56,7 +58,8 @@ std::string ReadConnectionFlags(const ParsedArgs& args, std::string& server, Cli
 }
 
 std::string ConnectionHelp() {
-  return "  --server HOST:PORT      server address (default localhost:50051)\n"
+  return "  --server HOST:PORT      server address (default localhost:50051); a comma-separated list of IP:PORT or\n"
+         "                          a dns:///NAME:PORT balances round-robin over the replicas\n"
          "  --tls                   connect with TLS, trusting the system's CA certificates\n"
          "  --tls-ca FILE           connect with TLS, trusting the CA certificates in FILE (PEM)\n"
          "  --tls-cert FILE         client certificate (PEM) for servers that require mutual TLS; with --tls-key\n"

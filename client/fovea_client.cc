@@ -1,6 +1,7 @@
 #include "client/fovea_client.h"
 
 #include <array>
+#include <thread>
 
 namespace fovea::client {
 namespace {
@@ -16,12 +17,48 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const ClientOptions
   return grpc::SslCredentials(ssl);
 }
 
+// gRPC's own load balancing and retries, as a service config: round_robin over every address the target resolves
+// to, skipping replicas whose grpc.health.v1 status is not SERVING (a draining server leaves the rotation before it
+// stops), and every RPC of ours retried on UNAVAILABLE, on whichever replica round_robin picks next. All our RPCs are
+// idempotent reads (Classify computes, it changes nothing), so a retried call can never apply twice. gRPC caps
+// maxAttempts at 5; the backoff (0.1 s doubling, at most 2 s, jittered) spans a replica restart's few seconds.
+constexpr char kServiceConfig[] = R"json({
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "healthCheckConfig": {"serviceName": ""},
+  "methodConfig": [{
+    "name": [{"service": "fovea.v1.Inference"}, {"service": "grpc.health.v1.Health", "method": "Check"}],
+    "retryPolicy": {
+      "maxAttempts": 5,
+      "initialBackoff": "0.1s",
+      "maxBackoff": "2s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }]
+})json";
+
+// Attempts of one Classify call when a proxy in between resets it (see IsResetByProxy), and the pause before the
+// next one (doubling).
+constexpr int kResetAttempts = 4;
+constexpr auto kResetBackoff = std::chrono::milliseconds(100);
+
+// A load balancer such as nginx answers a call whose replica died after the proxy had started its response with
+// RST_STREAM(INTERNAL_ERROR). gRPC saw response headers, so its own retry policy treats the call as committed; the
+// server never answered it, though, and Classify is idempotent, so the call is sent again.
+bool IsResetByProxy(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().starts_with("Received RST_STREAM");
+}
+
 }  // namespace
 
 std::unique_ptr<FoveaClient> FoveaClient::Connect(const std::string& target, ClientOptions options) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
   arguments.SetMaxSendMessageSize(options.max_message_bytes);
+  arguments.SetServiceConfigJSON(kServiceConfig);
+  // A call is retryable only while its request is still buffered; gRPC's default buffer (256 KiB) would make a batch
+  // of large images unretryable, so buffer up to the largest message we send.
+  arguments.SetInt(GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE, options.max_message_bytes);
   auto channel = grpc::CreateCustomChannel(target, ChannelCredentials(options), arguments);
   return std::unique_ptr<FoveaClient>(new FoveaClient(std::move(channel), options));
 }
@@ -41,7 +78,13 @@ std::unique_ptr<grpc::ClientContext> FoveaClient::NewContext() const {
 }
 
 grpc::Status FoveaClient::Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) const {
-  return inference_->Classify(NewContext().get(), request, response);
+  auto backoff = kResetBackoff;
+  for (int attempt = 1;; ++attempt) {
+    const grpc::Status status = inference_->Classify(NewContext().get(), request, response);
+    if (!IsResetByProxy(status) || attempt == kResetAttempts) return status;
+    std::this_thread::sleep_for(backoff);
+    backoff *= 2;
+  }
 }
 
 grpc::Status FoveaClient::Localize(const v1::LocalizeRequest& request, v1::LocalizeResponse* response) const {

@@ -25,7 +25,9 @@ struct ClientOptions {
 
 class FoveaClient {
  public:
-  // Creates a client for `target` ("host:port"); connects lazily on the first call.
+  // Creates a client for `target` (a gRPC target: "host:port", "dns:///name:port", "ipv4:a:p,b:q"; see
+  // ParseServerList); connects lazily on the first call. Calls are balanced round-robin over the addresses the target
+  // resolves to and retried on UNAVAILABLE; Classify is also resent when a proxy resets it (fovea_client.cc).
   static std::unique_ptr<FoveaClient> Connect(const std::string& target, ClientOptions options = {});
 
   grpc::Status Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) const;

@@ -16,7 +16,8 @@ constexpr char kUsage[] =
     "  localize IMAGE...  heatmap overlays and detections (--out DIR)\n"
     "  models             list the served models\n"
     "  health             check that the server is SERVING\n\n"
-    "Every command takes --server HOST:PORT (default localhost:50051); `fovea COMMAND --help` describes its flags.\n";
+    "Every command takes --server HOST:PORT (default localhost:50051), or a comma-separated list of IP:PORT or a\n"
+    "dns:///NAME:PORT to balance round-robin over replicas; `fovea COMMAND --help` describes its flags.\n";
 
 }  // namespace
 

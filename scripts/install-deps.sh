@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Installs every Debian package Fovea needs to build, test and benchmark. Idempotent: installs only what is missing.
+# --build-only: just what compiling the binaries and the unit tests needs (the Docker image's build stage).
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libdnnl-dev ocl-icd-opencl-dev opencl-headers libonnx-dev libonnx-testdata dataset-fashion-mnist
+  libdnnl-dev ocl-icd-opencl-dev opencl-headers libonnx-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev prometheus-cpp-dev
   libpng-dev libspng-dev libjpeg62-turbo-dev zlib1g-dev
-  python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy
-  python3-grpcio python3-protobuf
 )
+if [ "${1:-}" != "--build-only" ]; then
+  packages+=(
+    libonnx-testdata dataset-fashion-mnist
+    python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy
+    python3-grpcio python3-protobuf
+    podman runc catatonit debootstrap nginx  # make docker-test (podman --init) and the nginx scale-out test
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -192,7 +192,8 @@ TEST_F(SecurityTest, BearerTokenIsRequiredEverywhereButHealth) {
 TEST_F(SecurityTest, ImpossibleCombinationsFailAtStartupNamingTheFlag) {
   const std::string repository = TestDataDir() + "/models";
   const auto run = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv = {FOVEA_SERVER_BINARY, "--address", "127.0.0.1:0", "--model-repository", repository};
+    std::vector<std::string> argv = {FOVEA_SERVER_BINARY,  "--address", "127.0.0.1:0", "--metrics-port", "0",
+                                     "--model-repository", repository};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv);
   };

@@ -27,8 +27,8 @@ constexpr auto kStopTimeout = std::chrono::seconds(30);
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 constexpr int kStartAttempts = 3;
 
-// Asks the kernel for a free loopback port. Another process could take it before the server binds; Start() then
-// retries with a new port.
+}  // namespace
+
 int FreeLoopbackPort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
@@ -44,6 +44,8 @@ int FreeLoopbackPort() {
   close(fd);
   return port;
 }
+
+namespace {
 
 std::string ReadFile(const std::string& path) {
   std::ifstream file(path, std::ios::binary);

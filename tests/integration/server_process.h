@@ -16,6 +16,10 @@ namespace fovea::testing {
 // Folder with models/ (the test model repository) and images/, written by make_test_models.py at build time.
 std::string TestDataDir();
 
+// Asks the kernel for a free 127.0.0.1 port. Another process could take it before ours binds, so callers retry on a
+// bind failure (ServerProcess::Start does).
+int FreeLoopbackPort();
+
 // A fresh empty folder under $TMPDIR (or /tmp), removed by the caller if it cares.
 std::string MakeTempDir();
 
