@@ -10,6 +10,7 @@
 
 #include "client/cli_args.h"
 #include "client/commands.h"
+#include "client/connection_flags.h"
 #include "client/fovea_client.h"
 #include "client/input_files.h"
 #include "common/json_text.h"
@@ -42,9 +43,16 @@ struct LocalizeOutcome {
   std::string error_message;
 };
 
-const std::vector<FlagDef> kLocalizeFlags = {{"server"},  {"model"},   {"version"},    {"out"},
-                                             {"method"},  {"classes"}, {"stride"},     {"threshold"},
-                                             {"nms-iou"}, {"timeout"}, {"help", false}};
+const std::vector<FlagDef> kLocalizeFlags = WithConnectionFlags({{"model"},
+                                                                 {"version"},
+                                                                 {"out"},
+                                                                 {"method"},
+                                                                 {"classes"},
+                                                                 {"stride"},
+                                                                 {"threshold"},
+                                                                 {"nms-iou"},
+                                                                 {"timeout"},
+                                                                 {"help", false}});
 
 std::optional<v1::LocalizationMethod> ParseMethod(const std::string& text) {
   if (text == "cam") return v1::LOCALIZATION_METHOD_CAM;
@@ -75,8 +83,8 @@ std::string ReadClasses(const std::string& text, std::vector<int64_t>& classes) 
   return "";
 }
 
-std::string ReadOptions(const ParsedArgs& args, LocalizeOptions& options) {
-  options.server = args.value_or("server", options.server);
+std::string ReadOptions(const ParsedArgs& args, LocalizeOptions& options, ClientOptions& client_options) {
+  if (std::string error = ReadConnectionFlags(args, options.server, client_options); !error.empty()) return error;
   options.model = args.value_or("model", "");
   options.out = args.value_or("out", "");
   if (options.out.empty()) return "--out DIR is required";
@@ -242,10 +250,10 @@ std::string LocalizeHelp() {
          "  --stride N           dense window step in pixels (default 0 = the model's natural stride)\n"
          "  --threshold T        minimum detection score in [0, 1] (default 0.5)\n"
          "  --nms-iou T          overlap above which same-class boxes are merged (default 0.3)\n"
-         "  --server HOST:PORT   server address (default localhost:50051)\n"
          "  --model NAME         model to use (default: the server's only model)\n"
          "  --version N          model version (default 0 = latest)\n"
-         "  --timeout SECONDS    deadline per request (default 120)\n";
+         "  --timeout SECONDS    deadline per request (default 120)\n" +
+         ConnectionHelp();
 }
 
 int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -255,7 +263,8 @@ int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::os
     return kExitSuccess;
   }
   LocalizeOptions options;
-  std::string error = parsed.error.empty() ? ReadOptions(parsed, options) : parsed.error;
+  ClientOptions client_options;
+  std::string error = parsed.error.empty() ? ReadOptions(parsed, options, client_options) : parsed.error;
   if (error.empty() && parsed.positionals.empty()) error = "no IMAGE given";
   if (!error.empty()) {
     err << "fovea localize: " << error << "\n" << LocalizeHelp();
@@ -267,7 +276,6 @@ int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::os
     err << "fovea localize: cannot create " << options.out.string() << ": " << created.message() << "\n";
     return kExitFailure;
   }
-  ClientOptions client_options;
   client_options.timeout = std::chrono::seconds(options.timeout_seconds);
   const std::unique_ptr<FoveaClient> client = FoveaClient::Connect(options.server, client_options);
   int exit_code = kExitSuccess;
