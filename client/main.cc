@@ -14,7 +14,8 @@ constexpr char kUsage[] =
     "Commands:\n"
     "  classify PATH...   classify image files, folders and globs\n"
     "  models             list the served models\n"
-    "  health             check that the server is SERVING\n\n"
+    "  health             check that the server is SERVING\n"
+    "  bench [IMAGE...]   load-test the server: throughput, latency percentiles, errors\n\n"
     "Every command takes --server HOST:PORT (default localhost:50051); `fovea COMMAND --help` describes its flags.\n";
 
 }  // namespace
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   if (command == "classify") return RunClassify(args, std::cout, std::cerr);
   if (command == "models") return RunModels(args, std::cout, std::cerr);
   if (command == "health") return RunHealth(args, std::cout, std::cerr);
+  if (command == "bench") return RunBench(args, std::cout, std::cerr);
   std::cerr << "fovea: unknown command '" << command << "'\n" << kUsage;
   return kExitUsage;
 }

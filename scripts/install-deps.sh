@@ -10,6 +10,7 @@ packages=(
   libpng-dev libspng-dev libjpeg62-turbo-dev zlib1g-dev
   python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy
   python3-grpcio python3-protobuf
+  clang libclang-rt-14-dev
 )
 
 missing=()
