@@ -21,12 +21,16 @@ class ServerProcess {
  public:
   // Starts fovea-server with --address 127.0.0.1:<free port>, the test model repository and `extra_args`, then waits
   // until grpc.health.v1 answers SERVING. Returns nullptr (after a gtest failure naming why) when it does not.
-  static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& extra_args = {});
+  // A non-empty `address` ("127.0.0.1:PORT") is used instead of a free port (to restart on the same port).
+  static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& extra_args = {},
+                                              const std::string& address = "");
   ~ServerProcess();  // kills the server if it still runs and removes its log folder
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   const std::string& address() const { return address_; }
+  // The server's process id (for /proc sampling); -1 once it has exited and been reaped.
+  pid_t pid() const { return pid_; }
 
   // Sends `signal` and waits for the exit; returns the exit status, or -1 when it died by a signal or took longer
   // than the timeout.
