@@ -46,6 +46,7 @@ else
   exit 2
 fi
 
+build_dir="$(cd "$build_dir" && pwd)"
 start=$SECONDS
 cmake --build "$build_dir" -j "$jobs" --target "${suites[@]}" fovea-server fovea
 echo "sanitizer build: $((SECONDS - start)) s"
