@@ -56,7 +56,7 @@ for target in "${targets[@]}"; do
   [[ -z "$runs" ]] || limit+=(-runs="$runs")
   log="$build_dir/$target.log"
   set +e
-  "$build_dir/bin/$target" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  "$build_dir/bin/$target" "${limit[@]}" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$corpus" "$root/tests/fuzz/corpus/$target" >"$log" 2>&1
   status=$?
   set -e
