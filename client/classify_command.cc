@@ -47,16 +47,6 @@ const std::vector<FlagDef> kClassifyFlags = WithConnectionFlags({{"model"},
                                                                  {"decode-locally", false},
                                                                  {"help", false}});
 
-// Reads one integer flag into `field`; returns an error message or "".
-template <typename T>
-std::string ReadInteger(const ParsedArgs& args, const std::string& name, long long min, long long max, T& field) {
-  if (!args.values.contains(name)) return "";
-  const std::optional<long long> value = ParseInteger(args.values.at(name), min, max);
-  if (!value) return "--" + name + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
-  field = static_cast<T>(*value);
-  return "";
-}
-
 std::string ReadOptions(const ParsedArgs& args, ClassifyOptions& options, ClientOptions& client_options) {
   if (std::string error = ReadConnectionFlags(args, options.server, client_options); !error.empty()) return error;
   options.model = args.value_or("model", "");
@@ -64,13 +54,13 @@ std::string ReadOptions(const ParsedArgs& args, ClassifyOptions& options, Client
   if (args.values.contains("top-k")) {
     // Passed through unchecked: the server owns the valid range and names it in its error.
     int32_t top_k = 0;
-    if (std::string error = ReadInteger(args, "top-k", INT32_MIN, INT32_MAX, top_k); !error.empty()) return error;
+    if (std::string error = ReadIntegerFlag(args, "top-k", INT32_MIN, INT32_MAX, top_k); !error.empty()) return error;
     options.top_k = top_k;
   }
-  for (std::string error : {ReadInteger(args, "version", 0, INT64_MAX, options.version),
-                            ReadInteger(args, "batch-size", 1, kMaxBatchSize, options.batch_size),
-                            ReadInteger(args, "concurrency", 1, kMaxConcurrency, options.concurrency),
-                            ReadInteger(args, "timeout", 1, INT32_MAX, options.timeout_seconds)}) {
+  for (std::string error : {ReadIntegerFlag(args, "version", 0, INT64_MAX, options.version),
+                            ReadIntegerFlag(args, "batch-size", 1, kMaxBatchSize, options.batch_size),
+                            ReadIntegerFlag(args, "concurrency", 1, kMaxConcurrency, options.concurrency),
+                            ReadIntegerFlag(args, "timeout", 1, INT32_MAX, options.timeout_seconds)}) {
     if (!error.empty()) return error;
   }
   const std::optional<OutputFormat> format = ParseOutputFormat(args.value_or("format", "table"));

@@ -41,4 +41,15 @@ ServerTarget ParseServerList(const std::string& servers);
 // Parses a whole decimal number in [min, max]; std::nullopt otherwise.
 std::optional<long long> ParseInteger(const std::string& text, long long min, long long max);
 
+// Reads the integer flag `name` (when given) into `field`; returns an error message naming the flag and its range,
+// or "" when the flag is absent or valid.
+template <typename T>
+std::string ReadIntegerFlag(const ParsedArgs& args, const std::string& name, long long min, long long max, T& field) {
+  if (!args.values.contains(name)) return "";
+  const std::optional<long long> value = ParseInteger(args.values.at(name), min, max);
+  if (!value) return "--" + name + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  field = static_cast<T>(*value);
+  return "";
+}
+
 }  // namespace fovea::client

@@ -22,11 +22,14 @@ int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::os
 int RunModels(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 // `fovea health`: prints the server's health status; exit 0 only when SERVING.
 int RunHealth(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+// `fovea bench [IMAGE...]`: load generator; reports throughput, latency percentiles and errors; see BenchHelp().
+int RunBench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 std::string ClassifyHelp();
 std::string LocalizeHelp();
 std::string ModelsHelp();
 std::string HealthHelp();
+std::string BenchHelp();
 
 class FoveaClient;
 

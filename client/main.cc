@@ -15,7 +15,8 @@ constexpr char kUsage[] =
     "  classify PATH...   classify image files, folders and globs\n"
     "  localize IMAGE...  heatmap overlays and detections (--out DIR)\n"
     "  models             list the served models\n"
-    "  health             check that the server is SERVING\n\n"
+    "  health             check that the server is SERVING\n"
+    "  bench [IMAGE...]   load-test the server: throughput, latency percentiles, errors\n\n"
     "Every command takes --server HOST:PORT (default localhost:50051), or a comma-separated list of IP:PORT or a\n"
     "dns:///NAME:PORT to balance round-robin over replicas; `fovea COMMAND --help` describes its flags.\n";
 
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   if (command == "localize") return RunLocalize(args, std::cout, std::cerr);
   if (command == "models") return RunModels(args, std::cout, std::cerr);
   if (command == "health") return RunHealth(args, std::cout, std::cerr);
+  if (command == "bench") return RunBench(args, std::cout, std::cerr);
   std::cerr << "fovea: unknown command '" << command << "'\n" << kUsage;
   return kExitUsage;
 }

@@ -41,6 +41,9 @@ size_t DataTypeSize(DataType type) {
 }
 
 int64_t NumElements(const Shape& shape) {
+  // A zero dimension makes the product zero. Checking it first keeps shapes that hold no data but have huge other
+  // dimensions (the importer allows them, e.g. [2^60, 5890, 0]) from overflowing on the way (found by fuzzing).
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   int64_t n = 1;
   for (int64_t d : shape) n *= d;
   return n;

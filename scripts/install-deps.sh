@@ -9,6 +9,7 @@ packages=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev prometheus-cpp-dev
   libpng-dev libspng-dev libjpeg62-turbo-dev zlib1g-dev
+  clang libclang-rt-14-dev  # tests/fuzz (libFuzzer) and the sanitizer subset
 )
 if [ "${1:-}" != "--build-only" ]; then
   packages+=(

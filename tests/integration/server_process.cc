@@ -101,10 +101,12 @@ std::string MakeTempDir() {
 }
 
 std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::string>& extra_args,
-                                                    const client::ClientOptions& probe) {
+                                                    const client::ClientOptions& probe,
+                                                    const std::string& fixed_address) {
   std::string log;
   for (int attempt = 0; attempt < kStartAttempts; ++attempt) {
-    const std::string address = "127.0.0.1:" + std::to_string(FreeLoopbackPort());
+    const std::string address =
+        fixed_address.empty() ? "127.0.0.1:" + std::to_string(FreeLoopbackPort()) : fixed_address;
     const int metrics_port = FreeLoopbackPort();
     const std::string log_dir = MakeTempDir();
     // Every version of the test models is loaded (the server's default is latest:1); tests override it with their
@@ -118,7 +120,7 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::strin
     if (server->WaitUntilServing(probe)) return server;
     log = server->Log();
     // Another process may have taken the free port between our probe and the server's bind; try a new one.
-    if (log.find("cannot listen on") == std::string::npos) break;
+    if (!fixed_address.empty() || log.find("cannot listen on") == std::string::npos) break;
   }
   ADD_FAILURE() << "fovea-server did not become SERVING; its log:\n" << log;
   return nullptr;

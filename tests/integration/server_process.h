@@ -26,16 +26,19 @@ std::string MakeTempDir();
 class ServerProcess {
  public:
   // Starts fovea-server with --address 127.0.0.1:<free port>, the test model repository, --version-policy all (every
-  // test model version) and `extra_args` (later flags win), then waits
-  // until grpc.health.v1 answers SERVING to a client made with `probe` (TLS settings for a TLS server). Returns
-  // nullptr (after a gtest failure naming why) when it does not.
+  // test model version) and `extra_args` (later flags win), then waits until grpc.health.v1 answers SERVING to a
+  // client made with `probe` (TLS settings for a TLS server). Returns nullptr (after a gtest failure naming why) when
+  // it does not. A non-empty `address` ("127.0.0.1:PORT") is used instead of a free port (to restart on the same
+  // port).
   static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& extra_args = {},
-                                              const client::ClientOptions& probe = {});
+                                              const client::ClientOptions& probe = {}, const std::string& address = "");
   ~ServerProcess();  // kills the server if it still runs and removes its log folder
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   const std::string& address() const { return address_; }
+  // The server's process id (for /proc sampling); -1 once it has exited and been reaped.
+  pid_t pid() const { return pid_; }
 
   // The body of GET http://127.0.0.1:<metrics port>/metrics (the server gets a free metrics port), or "" when it does
   // not answer.

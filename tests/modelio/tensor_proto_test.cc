@@ -79,5 +79,18 @@ TEST(TensorProtoTest, ElementCountIsCheckedWithoutOverflow) {
   EXPECT_EQ(CheckedElementCount({0, -1}, kLimit, "t").status().code(), StatusCode::kInvalidArgument);
 }
 
+// Regression (onnx_import_fuzz): an empty initializer whose other dims multiply past int64 made the tensor's element
+// count overflow (undefined behaviour, reported by UBSan) before the zero dimension was reached.
+TEST(TensorProtoTest, EmptyTensorWithHugeOtherDimsHasNoElements) {
+  onnx::TensorProto proto;
+  proto.set_name("empty");
+  proto.set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t dim : {int64_t{1481094092940789600}, int64_t{5890}, int64_t{0}}) proto.add_dims(dim);
+  const auto tensor = TensorFromProto(proto, kLimit);
+  ASSERT_TRUE(tensor.ok()) << tensor.status().ToString();
+  EXPECT_EQ(tensor->num_elements(), 0);
+  EXPECT_EQ(engine::NumElements({int64_t{1} << 62, 4, 0}), 0);
+}
+
 }  // namespace
 }  // namespace fovea::modelio

@@ -1,0 +1,307 @@
+// `fovea bench`: a load generator for fovea-server. Closed loop by default (every worker sends its next request as soon
+// as the last one answers); with --rate the requests follow a fixed schedule and each latency is measured from the
+// request's scheduled time, so a server that falls behind shows it in the percentiles instead of hiding it.
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <thread>
+
+#include "client/bench_stats.h"
+#include "client/cli_args.h"
+#include "client/commands.h"
+#include "client/connection_flags.h"
+#include "client/fovea_client.h"
+#include "imageio/image.h"
+
+namespace fovea::client {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kMaxConcurrency = 1024;
+constexpr int kMaxBatchSize = 4096;
+constexpr double kDefaultDurationSeconds = 10;
+constexpr int kDefaultTimeoutSeconds = 30;
+constexpr int kMaxDistinctRequests = 64;  // prebuilt requests cycled through when many image files are given
+
+struct BenchOptions {
+  std::string server = kDefaultServer;
+  std::string model;
+  int64_t version = 0;
+  int concurrency = 4;
+  double rate = 0;  // requests per second over all workers; 0 = closed loop
+  double duration_seconds = kDefaultDurationSeconds;
+  int64_t requests = 0;  // when > 0, stop after this many requests instead of after the duration
+  double warmup_seconds = 0;
+  int batch_size = 1;
+  bool raw = false;
+  int timeout_seconds = kDefaultTimeoutSeconds;
+  std::string json_path;
+  std::vector<std::string> files;
+};
+
+const std::vector<FlagDef> kBenchFlags = WithConnectionFlags({{"model"},
+                                                              {"version"},
+                                                              {"concurrency"},
+                                                              {"rate"},
+                                                              {"duration"},
+                                                              {"requests"},
+                                                              {"warmup"},
+                                                              {"batch-size"},
+                                                              {"raw", false},
+                                                              {"timeout"},
+                                                              {"json"},
+                                                              {"help", false}});
+
+// Parses a finite decimal number in [min, max].
+std::optional<double> ParseDecimal(const std::string& text, double min, double max) {
+  double value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || ptr != end || !(value >= min && value <= max)) return std::nullopt;
+  return value;
+}
+
+std::string ReadDecimal(const ParsedArgs& args, const std::string& name, double min, double max, double& field) {
+  if (!args.values.contains(name)) return "";
+  const std::optional<double> value = ParseDecimal(args.values.at(name), min, max);
+  if (!value) return "--" + name + " must be a number in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  field = *value;
+  return "";
+}
+
+std::string ReadOptions(const ParsedArgs& args, BenchOptions& options, ClientOptions& client_options) {
+  if (std::string error = ReadConnectionFlags(args, options.server, client_options); !error.empty()) return error;
+  options.model = args.value_or("model", "");
+  options.json_path = args.value_or("json", "");
+  options.raw = args.has("raw");
+  options.files = args.positionals;
+  constexpr double kMaxSeconds = 7 * 24 * 3600;
+  for (const std::string& error : {ReadIntegerFlag(args, "version", 0, INT64_MAX, options.version),
+                                   ReadIntegerFlag(args, "concurrency", 1, kMaxConcurrency, options.concurrency),
+                                   ReadIntegerFlag(args, "requests", 1, INT64_MAX, options.requests),
+                                   ReadIntegerFlag(args, "batch-size", 1, kMaxBatchSize, options.batch_size),
+                                   ReadIntegerFlag(args, "timeout", 1, INT32_MAX, options.timeout_seconds),
+                                   ReadDecimal(args, "rate", 0, 1e7, options.rate),
+                                   ReadDecimal(args, "duration", 0.001, kMaxSeconds, options.duration_seconds),
+                                   ReadDecimal(args, "warmup", 0, kMaxSeconds, options.warmup_seconds)}) {
+    if (!error.empty()) return error;
+  }
+  if (args.has("requests") && args.has("duration")) return "give --duration or --requests, not both";
+  return "";
+}
+
+// Encoded bytes (or, with --raw, decoded pixels) of one image, ready to be copied into requests.
+StatusOr<v1::ImageInput> ImageFromBytes(const std::string& name, std::string bytes, bool raw) {
+  v1::ImageInput input;
+  input.set_id(name);
+  if (!raw) {
+    input.set_encoded(std::move(bytes));
+    return input;
+  }
+  const auto decoded = imageio::Decode({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+  if (!decoded.ok()) return Status(decoded.status().code(), name + ": " + decoded.status().message());
+  v1::RawTensor* tensor = input.mutable_tensor();
+  tensor->set_dtype(v1::DATA_TYPE_UINT8);
+  for (int64_t dim : {decoded->height, decoded->width, decoded->channels}) tensor->add_shape(dim);
+  tensor->set_data(decoded->pixels.data(), decoded->pixels.size());
+  return input;
+}
+
+// A diagonal gradient of the model's input size, so generated load costs the server what a real image would.
+StatusOr<std::string> GeneratedPng(int64_t width, int64_t height, int64_t channels) {
+  imageio::Image image{width, height, channels, {}};
+  image.pixels.resize(static_cast<size_t>(width * height * channels));
+  for (int64_t y = 0; y < height; ++y) {
+    for (int64_t x = 0; x < width * channels; ++x) image.row(y)[x] = static_cast<uint8_t>((x + 3 * y) % 256);
+  }
+  return imageio::EncodePng(image);
+}
+
+StatusOr<std::vector<v1::ImageInput>> LoadImages(const FoveaClient& client, const BenchOptions& options,
+                                                 const std::string& model) {
+  std::vector<v1::ImageInput> images;
+  for (const std::string& path : options.files) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) return Status(StatusCode::kNotFound, "cannot read " + path);
+    std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    FOVEA_ASSIGN_OR_RETURN(v1::ImageInput input, ImageFromBytes(path, std::move(bytes), options.raw));
+    images.push_back(std::move(input));
+  }
+  if (!images.empty()) return images;
+  v1::GetModelResponse description;
+  const grpc::Status status = client.GetModel(model, options.version, &description);
+  if (!status.ok())
+    return Status(StatusCode::kUnavailable, "cannot describe model " + model + ": " + status.error_message());
+  const v1::InputSpec& spec = description.input();
+  FOVEA_ASSIGN_OR_RETURN(std::string png, GeneratedPng(spec.width(), spec.height(), spec.channels()));
+  FOVEA_ASSIGN_OR_RETURN(v1::ImageInput input, ImageFromBytes("generated", std::move(png), options.raw));
+  images.push_back(std::move(input));
+  return images;
+}
+
+// Requests of batch_size images each, cycling through `images` so every image is sent.
+std::vector<v1::ClassifyRequest> BuildRequests(const std::vector<v1::ImageInput>& images, const BenchOptions& options,
+                                               const std::string& model) {
+  const size_t distinct = std::min(images.size(), static_cast<size_t>(kMaxDistinctRequests));
+  std::vector<v1::ClassifyRequest> requests(distinct);
+  for (size_t r = 0; r < distinct; ++r) {
+    requests[r].set_model_name(model);
+    requests[r].set_model_version(options.version);
+    for (int i = 0; i < options.batch_size; ++i) {
+      *requests[r].add_images() = images[(r * options.batch_size + static_cast<size_t>(i)) % images.size()];
+    }
+  }
+  return requests;
+}
+
+// What one worker saw.
+struct WorkerTally {
+  std::vector<double> latencies_ms;
+  std::map<std::string, int64_t> errors;
+};
+
+// The error code of a response: the call's, or the first failed image's; 0 when everything succeeded.
+int FailureCode(const grpc::Status& status, const v1::ClassifyResponse& response) {
+  if (!status.ok()) return status.error_code();
+  for (const v1::ImageResult& result : response.results()) {
+    if (result.has_error()) return result.error().code() != 0 ? result.error().code() : grpc::StatusCode::UNKNOWN;
+  }
+  return 0;
+}
+
+// Runs the load for `seconds` (or `request_limit` requests when > 0) and tallies every answer.
+WorkerTally RunPhase(const FoveaClient& client, const BenchOptions& options,
+                     const std::vector<v1::ClassifyRequest>& requests, double seconds, int64_t request_limit,
+                     double& elapsed_seconds) {
+  const Clock::time_point start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::atomic<int64_t> next{0};
+  std::vector<WorkerTally> tallies(static_cast<size_t>(options.concurrency));
+  auto worker = [&](WorkerTally& tally) {
+    for (int64_t k = next++; request_limit == 0 || k < request_limit; k = next++) {
+      Clock::time_point sent = Clock::now();
+      if (options.rate > 0) {
+        sent = start + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(static_cast<double>(k) / options.rate));
+        if (request_limit == 0 && sent >= end) break;
+        std::this_thread::sleep_until(sent);
+      } else if (request_limit == 0 && sent >= end) {
+        break;
+      }
+      v1::ClassifyResponse response;
+      const grpc::Status status = client.Classify(requests[static_cast<size_t>(k) % requests.size()], &response);
+      const int code = FailureCode(status, response);
+      if (code != 0) {
+        ++tally.errors[GrpcCodeName(code)];
+      } else {
+        tally.latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (WorkerTally& tally : tallies) threads.emplace_back(worker, std::ref(tally));
+  for (std::thread& thread : threads) thread.join();
+  elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  WorkerTally total;
+  for (WorkerTally& tally : tallies) {
+    total.latencies_ms.insert(total.latencies_ms.end(), tally.latencies_ms.begin(), tally.latencies_ms.end());
+    for (const auto& [code, count] : tally.errors) total.errors[code] += count;
+  }
+  return total;
+}
+
+// The model to load: --model, or the server's only one. Empty (after a message on `err`) when neither works.
+std::string ResolveModel(const FoveaClient& client, const BenchOptions& options, std::ostream& err) {
+  if (!options.model.empty()) return options.model;
+  v1::ListModelsResponse models;
+  const grpc::Status status = client.ListModels(&models);
+  if (!status.ok()) {
+    err << "fovea bench: cannot list models on " << options.server << ": " << status.error_message() << "\n";
+    return "";
+  }
+  if (models.models_size() != 1) {
+    err << "fovea bench: the server has " << models.models_size() << " models; choose one with --model\n";
+    return "";
+  }
+  return models.models(0).name();
+}
+
+}  // namespace
+
+std::string BenchHelp() {
+  return "Usage: fovea bench [FLAGS] [IMAGE...]\n\n"
+         "Sends Classify requests to a server and reports throughput, latency percentiles (p50/p90/p99/max) and\n"
+         "errors by gRPC code. Without IMAGE files it sends a generated image of the model's input size. The exit\n"
+         "status is 1 when any request failed, 2 on a usage error.\n\n"
+         "  --model NAME         model to use (default: the server's only model)\n"
+         "  --version N          model version (default 0 = latest)\n"
+         "  --concurrency N      requests in flight (default 4)\n"
+         "  --rate R             requests per second in total, on a fixed schedule; latency counts from each\n"
+         "                       request's scheduled time (default: closed loop, as fast as answers come)\n"
+         "  --duration SECONDS   how long to measure (default 10)\n"
+         "  --requests N         send exactly N requests instead of running for a duration\n"
+         "  --warmup SECONDS     send load for this long first, unmeasured (default 0)\n"
+         "  --batch-size N       images per request (default 1)\n"
+         "  --raw                decode here and send uint8 pixels instead of encoded files\n"
+         "  --timeout SECONDS    deadline per request (default 30)\n"
+         "  --json FILE          also write the report as JSON to FILE\n" +
+         ConnectionHelp();
+}
+
+int RunBench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const ParsedArgs parsed = ParseArgs(args, kBenchFlags);
+  if (parsed.has("help")) {
+    out << BenchHelp();
+    return kExitSuccess;
+  }
+  BenchOptions options;
+  ClientOptions client_options;
+  const std::string error = parsed.error.empty() ? ReadOptions(parsed, options, client_options) : parsed.error;
+  if (!error.empty()) {
+    err << "fovea bench: " << error << "\n" << BenchHelp();
+    return kExitUsage;
+  }
+  client_options.timeout = std::chrono::seconds(options.timeout_seconds);
+  const std::unique_ptr<FoveaClient> client = FoveaClient::Connect(options.server, client_options);
+  const std::string model = ResolveModel(*client, options, err);
+  if (model.empty()) return kExitFailure;
+  const auto images = LoadImages(*client, options, model);
+  if (!images.ok()) {
+    err << "fovea bench: " << images.status().message() << "\n";
+    return kExitFailure;
+  }
+  const std::vector<v1::ClassifyRequest> requests = BuildRequests(*images, options, model);
+
+  double elapsed = 0;
+  if (options.warmup_seconds > 0) (void)RunPhase(*client, options, requests, options.warmup_seconds, 0, elapsed);
+  const WorkerTally tally = RunPhase(*client, options, requests, options.duration_seconds, options.requests, elapsed);
+
+  BenchReport report{options.server,
+                     model,
+                     options.raw ? "raw" : "encoded",
+                     options.concurrency,
+                     options.batch_size,
+                     options.rate,
+                     elapsed,
+                     static_cast<int64_t>(tally.latencies_ms.size()),
+                     tally.errors,
+                     Summarize(tally.latencies_ms)};
+  out << FormatBenchText(report);
+  if (!options.json_path.empty()) {
+    std::ofstream json(options.json_path);
+    json << FormatBenchJson(report);
+    if (!json) {
+      err << "fovea bench: cannot write " << options.json_path << "\n";
+      return kExitFailure;
+    }
+  }
+  return report.requests_failed() == 0 ? kExitSuccess : kExitFailure;
+}
+
+}  // namespace fovea::client

@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+"""Writes the committed seed corpora of the fuzz targets into tests/fuzz/corpus/<target>/.
+
+Usage: tests/fuzz/make_seeds.py [CORPUS_DIR]   (default: the corpus/ folder next to this script)
+
+onnx_import_fuzz/       tiny_classifier.onnx (also the model classify_request_fuzz serves), a logits variant, a
+                        model with an unsupported op, an empty file
+image_decode_fuzz/      small PNGs (gray, RGB, RGBA, 16-bit, palette) and JPEGs (gray, RGB)
+classify_request_fuzz/  serialized fovea.v1.ClassifyRequest messages: encoded PNG/JPEG, raw uint8 pixels, float32
+                        tensors, top_k, bad model names and versions
+Deterministic: fixed seeds, so rerunning rewrites the same bytes.
+"""
+import os
+import struct
+import sys
+
+import cv2
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+SIDE = 8  # the tiny model's input: 1 x 8 x 8 gray
+CLASSES = 3
+
+
+def tiny_classifier(softmax=True, op="Relu"):
+    """conv3x3(4) -> relu -> global average pool -> flatten -> gemm(3) [-> softmax], with fovea.* metadata."""
+    rng = np.random.RandomState(7)
+    weights = [
+        numpy_helper.from_array(rng.randn(4, 1, 3, 3).astype(np.float32), "conv.weight"),
+        numpy_helper.from_array(rng.randn(4).astype(np.float32) * 0.1, "conv.bias"),
+        numpy_helper.from_array(rng.randn(CLASSES, 4).astype(np.float32) * 0.3, "fc.weight"),
+        numpy_helper.from_array(rng.randn(CLASSES).astype(np.float32) * 0.1, "fc.bias"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["input", "conv.weight", "conv.bias"], ["conv"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node(op, ["conv"], ["relu"], name="act"),
+        helper.make_node("GlobalAveragePool", ["relu"], ["pool"], name="pool"),
+        helper.make_node("Flatten", ["pool"], ["flat"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["flat", "fc.weight", "fc.bias"], ["logits" if softmax else "scores"], name="fc",
+                         transB=1),
+    ]
+    if softmax:
+        nodes.append(helper.make_node("Softmax", ["logits"], ["scores"], name="softmax", axis=1))
+    graph = helper.make_graph(nodes, "fuzz_classifier",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, SIDE, SIDE])],
+                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", CLASSES])],
+                              initializer=weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="fovea-fuzz")
+    model.ir_version = 8
+    helper.set_model_props(model, {"fovea.labels": "a\nb\nc", "fovea.input.channels": "1",
+                                   "fovea.input.height": str(SIDE), "fovea.input.width": str(SIDE),
+                                   "fovea.input.mean": "0.5", "fovea.input.std": "0.25"})
+    return model.SerializeToString()
+
+
+def images():
+    rng = np.random.RandomState(11)
+    gray = rng.randint(0, 256, (6, 5), dtype=np.uint8)
+    rgb = rng.randint(0, 256, (4, 7, 3), dtype=np.uint8)
+    rgba = rng.randint(0, 256, (3, 3, 4), dtype=np.uint8)
+    wide = (rng.randint(0, 65536, (2, 3, 3))).astype(np.uint16)
+    out = {}
+    for name, image, ext in [("gray.png", gray, ".png"), ("rgb.png", rgb, ".png"), ("rgba.png", rgba, ".png"),
+                             ("rgb16.png", wide, ".png"), ("gray.jpg", gray, ".jpg"), ("rgb.jpg", rgb, ".jpg")]:
+        ok, data = cv2.imencode(ext, image)
+        assert ok
+        out[name] = data.tobytes()
+    out["palette.png"] = palette_png()
+    return out
+
+
+def png_chunk(kind, body):
+    import zlib
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def palette_png():
+    """A 2x2 palette PNG, written by hand because OpenCV never writes palette images."""
+    import zlib
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 3, 0, 0, 0)
+    rows = b"\x00\x00\x01" + b"\x00\x02\x00"
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"PLTE", b"\xff\x00\x00\x00\xff\x00\x00\x00\xff")
+            + png_chunk(b"IDAT", zlib.compress(rows)) + png_chunk(b"IEND", b""))
+
+
+# A minimal protobuf writer: the fuzz seeds only need varints and length-delimited fields.
+def varint(value):
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def field_varint(number, value):
+    return varint(number << 3) + varint(value)
+
+
+def field_bytes(number, data):
+    return varint((number << 3) | 2) + varint(len(data)) + data
+
+
+def image_input(encoded=None, tensor=None, image_id=b""):
+    body = field_bytes(1, encoded) if encoded is not None else field_bytes(2, tensor)
+    return body + (field_bytes(3, image_id) if image_id else b"")
+
+
+def raw_tensor(dtype, shape, data):
+    return field_varint(1, dtype) + b"".join(field_varint(2, d) for d in shape) + field_bytes(3, data)
+
+
+def classify_request(name, inputs, version=0, top_k=None):
+    body = field_bytes(1, name) + (field_varint(2, version) if version else b"")
+    body += b"".join(field_bytes(3, i) for i in inputs)
+    return body + (field_varint(4, top_k) if top_k is not None else b"")
+
+
+def requests(pictures):
+    pixels = bytes(range(SIDE * SIDE))
+    floats = struct.pack("<%df" % (SIDE * SIDE), *[i / 64.0 for i in range(SIDE * SIDE)])
+    return {
+        "png.bin": classify_request(b"tiny", [image_input(pictures["gray.png"], image_id=b"g")]),
+        "jpeg_top2.bin": classify_request(b"tiny", [image_input(pictures["rgb.jpg"])], top_k=2),
+        "mixed.bin": classify_request(b"tiny", [image_input(pictures["rgba.png"]), image_input(b"not an image"),
+                                                image_input(tensor=raw_tensor(1, [SIDE, SIDE, 1], pixels))],
+                                      version=1),
+        "uint8_rgb.bin": classify_request(b"tiny", [image_input(tensor=raw_tensor(1, [2, 2, 3], bytes(12)))]),
+        "float32.bin": classify_request(b"tiny", [image_input(tensor=raw_tensor(2, [1, SIDE, SIDE], floats))]),
+        "bad_name.bin": classify_request(b"../tiny", [image_input(pictures["gray.png"])]),
+        "no_images.bin": classify_request(b"tiny", []),
+        "bad_top_k.bin": classify_request(b"tiny", [image_input(pictures["gray.png"])], top_k=-1),
+    }
+
+
+def write(folder, files):
+    os.makedirs(folder, exist_ok=True)
+    for name, data in files.items():
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(data)
+
+
+def main():
+    corpus = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+    pictures = images()
+    write(os.path.join(corpus, "onnx_import_fuzz"), {
+        "tiny_classifier.onnx": tiny_classifier(),
+        "tiny_logits.onnx": tiny_classifier(softmax=False),
+        "unsupported_op.onnx": tiny_classifier(op="Celu"),
+        "empty.onnx": b"",
+    })
+    write(os.path.join(corpus, "image_decode_fuzz"), pictures)
+    write(os.path.join(corpus, "classify_request_fuzz"), requests(pictures))
+
+
+if __name__ == "__main__":
+    main()
