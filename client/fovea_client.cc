@@ -18,15 +18,14 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const ClientOptions
 }
 
 // gRPC's own load balancing and retries, as a service config: round_robin over every address the target resolves
-// to, skipping replicas whose grpc.health.v1 status is not SERVING (a draining server leaves the rotation before it
-// stops), and every RPC of ours retried on UNAVAILABLE, on whichever replica round_robin picks next. All our RPCs are
+// to, and every fovea.v1 RPC retried on UNAVAILABLE, on whichever replica round_robin picks next. All our RPCs are
 // idempotent reads (Classify computes, it changes nothing), so a retried call can never apply twice. gRPC caps
-// maxAttempts at 5; the backoff (0.1 s doubling, at most 2 s, jittered) spans a replica restart's few seconds.
-constexpr char kServiceConfig[] = R"json({
+// maxAttempts at 5; the backoff (0.1 s doubling, at most 2 s, jittered) spans a replica restart's few seconds. Health
+// checks are not retried: a probe wants the state now.
+constexpr char kRoundRobinWithRetries[] = R"json(
   "loadBalancingConfig": [{"round_robin": {}}],
-  "healthCheckConfig": {"serviceName": ""},
   "methodConfig": [{
-    "name": [{"service": "fovea.v1.Inference"}, {"service": "grpc.health.v1.Health", "method": "Check"}],
+    "name": [{"service": "fovea.v1.Inference"}],
     "retryPolicy": {
       "maxAttempts": 5,
       "initialBackoff": "0.1s",
@@ -34,8 +33,16 @@ constexpr char kServiceConfig[] = R"json({
       "backoffMultiplier": 2,
       "retryableStatusCodes": ["UNAVAILABLE"]
     }
-  }]
-})json";
+  }])json";
+
+// With several replicas, round_robin also skips those whose grpc.health.v1 status is not SERVING (a draining server
+// leaves the rotation before it stops). A single server is not health-filtered: `fovea health` must see its
+// NOT_SERVING answer rather than a channel that waits for it to turn SERVING.
+std::string ServiceConfig(const std::string& target) {
+  const bool replicas = target.starts_with("ipv4:") || target.starts_with("ipv6:") || target.starts_with("dns:");
+  return std::string("{") + (replicas ? R"json("healthCheckConfig": {"serviceName": ""},)json" : "") +
+         kRoundRobinWithRetries + "}";
+}
 
 // Attempts of one Classify call when a proxy in between resets it (see IsResetByProxy), and the pause before the
 // next one (doubling).
@@ -55,7 +62,10 @@ std::unique_ptr<FoveaClient> FoveaClient::Connect(const std::string& target, Cli
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(options.max_message_bytes);
   arguments.SetMaxSendMessageSize(options.max_message_bytes);
-  arguments.SetServiceConfigJSON(kServiceConfig);
+  arguments.SetServiceConfigJSON(ServiceConfig(target));
+  // Each client owns its connections. gRPC otherwise shares subchannels between channels to the same address, so a
+  // new client made after a server restart would inherit an older client's reconnect backoff (about a second).
+  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   // A call is retryable only while its request is still buffered; gRPC's default buffer (256 KiB) would make a batch
   // of large images unretryable, so buffer up to the largest message we send.
   arguments.SetInt(GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE, options.max_message_bytes);
