@@ -132,8 +132,10 @@ RepositoryPoller::LoadedModels RepositoryPoller::Reconcile(const Listing& listin
   LoadedModels next;
   for (const auto& [name, files] : listing) {
     std::map<int64_t, LoadedVersion> versions;
-    // Newest first, so latest:N takes the N highest versions that load.
-    for (const auto& [version, file] : std::views::reverse(files)) {
+    // Newest first, so latest:N takes the N highest versions that load. (Reverse iterators rather than
+    // std::views::reverse, which clang 14 cannot compile with libstdc++ 12: the fuzz and sanitizer builds use clang.)
+    for (auto it = files.rbegin(); it != files.rend(); ++it) {
+      const auto& [version, file] = *it;
       if (!policy_.WantsMore(static_cast<int64_t>(versions.size()))) break;
       if (!policy_.Allows(version)) continue;
       LoadedVersion fresh;

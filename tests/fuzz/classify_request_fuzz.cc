@@ -1,6 +1,7 @@
 // libFuzzer target: a serialized fovea.v1.ClassifyRequest in, a status out. Runs what the Classify RPC runs after
-// gRPC hands over the message: model lookup (name and version validation) and ClassifyImages (request checks, image
-// decoding or raw tensors, the engine on a small real model, top-k). FOVEA_FUZZ_MODEL names the ONNX file served.
+// gRPC hands over the message: model lookup (name and version validation), PrepareClassify, RunClassifier and
+// FillPredictions (request checks, image decoding or raw tensors, the engine on a small real model, top-k).
+// FOVEA_FUZZ_MODEL names the ONNX file served.
 
 #include <cstddef>
 #include <cstdint>
@@ -55,7 +56,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;  // gRPC would reject it before the service
   const auto model = repository->Find(request.model_name(), request.model_version());
   if (!model.ok()) return 0;
+  // What the server does with a request, minus the batcher that would group it with others: prepare (request checks
+  // and decoding), run the engine on the good images, fill the predictions.
   fovea::v1::ClassifyResponse response;
-  (void)fovea::server::ClassifyImages(**model, request, options, response);
+  const auto prepared = fovea::server::PrepareClassify(**model, request, options, response);
+  if (!prepared.ok() || prepared->good_images.empty()) return 0;
+  const auto scores = fovea::server::RunClassifier(**model, prepared->images);
+  if (scores.ok()) (void)fovea::server::FillPredictions(**model, *prepared, scores->floats(), response);
   return 0;
 }
