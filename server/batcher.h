@@ -22,8 +22,8 @@
 //   back into the Batcher (grpc::ServerContext::IsCancelled() is fine).
 // - Each instance thread sets its oneDNN team size to `compute_threads` once, then runs batches one after another;
 //   `instances` threads may run the model at the same time (Session::Run is thread-safe).
-// Ownership: the Batcher owns its queue and threads; the BatchFunction (and what it captures, e.g. the model's
-// Session) must outlive the Batcher.
+// Ownership: the Batcher owns its queue, threads and BatchFunction; anything the function refers to without owning it
+// must outlive the Batcher. The destructor joins the instance threads, so it must not run on one of them.
 
 #include <chrono>
 #include <condition_variable>

@@ -94,18 +94,18 @@ grpc::ServerUnaryReactor* InferenceService::Classify(grpc::CallbackServerContext
     return reactor;
   }
   log.model = (*model)->name;
-  StatusOr<std::shared_ptr<Batcher>> batcher = batchers_.For(*model);
-  if (!batcher.ok()) {
-    FinishCall(reactor, log, batcher.status(), "");
-    return reactor;
-  }
   spdlog::debug("[{}] Classify started: model={} images={}", log.request_id, request->model_name(),
                 request->images_size());
-  // Decoding is CPU-bound; gRPC's callback threads must stay free to accept and answer other calls.
-  const bool queued =
-      workers_.Submit([this, context, request, response, reactor, log, model = *model, batcher = *batcher] {
-        DecodeAndSubmit(context, model, *batcher, *request, options_, response, reactor, log);
-      });
+  // Decoding is CPU-bound (and a model's first request creates its batcher, compiling plans); gRPC's callback threads
+  // must stay free to accept and answer other calls.
+  const bool queued = workers_.Submit([this, context, request, response, reactor, log, model = *model] {
+    StatusOr<std::shared_ptr<Batcher>> batcher = batchers_.For(model);
+    if (!batcher.ok()) {
+      FinishCall(reactor, log, batcher.status(), "");
+      return;
+    }
+    DecodeAndSubmit(context, model, **batcher, *request, options_, response, reactor, log);
+  });
   if (!queued) FinishCall(reactor, log, {StatusCode::kUnavailable, "server is shutting down"}, "");
   return reactor;
 }
