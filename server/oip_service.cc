@@ -139,18 +139,18 @@ grpc::ServerUnaryReactor* OipService::ModelInfer(grpc::CallbackServerContext* co
     return reactor;
   }
   log.model = (*model)->name;
-  StatusOr<std::shared_ptr<Batcher>> batcher = batchers_.For(*model);
-  if (!batcher.ok()) {
-    FinishCall(reactor, log, batcher.status(), "");
-    return reactor;
-  }
   spdlog::debug("[{}] ModelInfer started: model={} inputs={}", log.request_id, request->model_name(),
                 request->inputs_size());
-  // Converting (and decoding BYTES inputs) is CPU-bound; gRPC's callback threads must stay free.
-  const bool queued =
-      workers_.Submit([this, context, request, response, reactor, log, model = *model, batcher = *batcher] {
-        ConvertAndSubmit(context, model, *batcher, *request, options_, response, reactor, log);
-      });
+  // Converting (and decoding BYTES inputs) is CPU-bound, and a model's first request creates its batcher (compiling
+  // plans); gRPC's callback threads must stay free.
+  const bool queued = workers_.Submit([this, context, request, response, reactor, log, model = *model] {
+    StatusOr<std::shared_ptr<Batcher>> batcher = batchers_.For(model);
+    if (!batcher.ok()) {
+      FinishCall(reactor, log, batcher.status(), "");
+      return;
+    }
+    ConvertAndSubmit(context, model, **batcher, *request, options_, response, reactor, log);
+  });
   if (!queued) FinishCall(reactor, log, {StatusCode::kUnavailable, "server is shutting down"}, "");
   return reactor;
 }
