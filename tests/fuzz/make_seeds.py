@@ -8,6 +8,8 @@ onnx_import_fuzz/       tiny_classifier.onnx (also the model classify_request_fu
 image_decode_fuzz/      small PNGs (gray, RGB, RGBA, 16-bit, palette) and JPEGs (gray, RGB)
 classify_request_fuzz/  serialized fovea.v1.ClassifyRequest messages: encoded PNG/JPEG, raw uint8 pixels, float32
                         tensors, top_k, bad model names and versions
+model_infer_request_fuzz/  serialized inference.ModelInferRequest messages: FP32, UINT8 and BYTES inputs in raw and
+                        typed contents, the classification output parameter, bad versions, names and shapes
 Deterministic: fixed seeds, so rerunning rewrites the same bytes.
 """
 import os
@@ -136,6 +138,53 @@ def requests(pictures):
     }
 
 
+def packed_int64(number, values):
+    return field_bytes(number, b"".join(varint(v) for v in values))
+
+
+def string_map_entry(number, key, value):
+    """One entry of a map<string, InferParameter> field: key 1, value 2."""
+    return field_bytes(number, field_bytes(1, key) + field_bytes(2, value))
+
+
+def infer_input(datatype, shape, contents=None, name=b"input"):
+    body = field_bytes(1, name) + field_bytes(2, datatype) + packed_int64(3, shape)
+    return body + (field_bytes(5, contents) if contents is not None else b"")
+
+
+def infer_request(inputs, raw=(), outputs=(), name=b"tiny", version=b""):
+    body = field_bytes(1, name) + (field_bytes(2, version) if version else b"") + field_bytes(3, b"seed")
+    body += b"".join(field_bytes(5, i) for i in inputs) + b"".join(field_bytes(6, o) for o in outputs)
+    return body + b"".join(field_bytes(7, r) for r in raw)
+
+
+def classification_output(top_k):
+    return field_bytes(1, b"scores") + string_map_entry(2, b"classification", field_varint(2, top_k))
+
+
+def length_prefixed(*elements):
+    return b"".join(struct.pack("<I", len(e)) + e for e in elements)
+
+
+def infer_requests(pictures):
+    floats = struct.pack("<%df" % (SIDE * SIDE), *[i / 64.0 for i in range(SIDE * SIDE)])
+    pixels = bytes(range(SIDE * SIDE))
+    return {
+        "fp32_raw.bin": infer_request([infer_input(b"FP32", [1, 1, SIDE, SIDE])], raw=[floats]),
+        "fp32_typed.bin": infer_request([infer_input(b"FP32", [1, 1, SIDE, SIDE], field_bytes(6, floats))],
+                                        version=b"1"),
+        "uint8_raw_top2.bin": infer_request([infer_input(b"UINT8", [1, SIDE, SIDE, 1])], raw=[pixels],
+                                            outputs=[classification_output(2)]),
+        "bytes_raw.bin": infer_request([infer_input(b"BYTES", [2])],
+                                       raw=[length_prefixed(pictures["gray.png"], pictures["rgb.jpg"])]),
+        "bytes_typed.bin": infer_request([infer_input(b"BYTES", [1, 1], field_bytes(8, pictures["rgba.png"]))],
+                                         outputs=[classification_output(3)]),
+        "bad_version.bin": infer_request([infer_input(b"FP32", [1, 1, SIDE, SIDE])], raw=[floats], version=b"x1"),
+        "bad_shape.bin": infer_request([infer_input(b"FP32", [1, 3, SIDE, SIDE])], raw=[floats]),
+        "bad_bytes_prefix.bin": infer_request([infer_input(b"BYTES", [1])], raw=[b"\xff\xff\x00"]),
+    }
+
+
 def write(folder, files):
     os.makedirs(folder, exist_ok=True)
     for name, data in files.items():
@@ -154,6 +203,7 @@ def main():
     })
     write(os.path.join(corpus, "image_decode_fuzz"), pictures)
     write(os.path.join(corpus, "classify_request_fuzz"), requests(pictures))
+    write(os.path.join(corpus, "model_infer_request_fuzz"), infer_requests(pictures))
 
 
 if __name__ == "__main__":
