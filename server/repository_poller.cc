@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <optional>
-#include <ranges>
 #include <system_error>
 
 #include <spdlog/spdlog.h>
