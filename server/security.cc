@@ -40,6 +40,12 @@ Status CheckCombination(const ServerConfig& config) {
         "--auth-token-file needs --tls-cert and --tls-key: a bearer token sent in plaintext can be read and replayed "
         "by anyone on the network path");
   }
+  if (has_cert && config.http_port != 0) {
+    return InvalidArgument(
+        "--http-port serves plaintext HTTP only (Debian's civetweb cannot do TLS with OpenSSL 3), so it cannot run "
+        "beside a TLS gRPC port: pass --http-port 0 (FOVEA_HTTP_PORT=0), or serve REST without --tls-cert behind a "
+        "TLS-terminating proxy");
+  }
   return OkStatus();
 }
 
