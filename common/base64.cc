@@ -1,7 +1,7 @@
 #include "common/base64.h"
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <cstdint>
 
 namespace fovea::common {
@@ -18,7 +18,8 @@ const std::array<int, 256>& DecodeTable() {
   static const std::array<int, 256> table = [] {
     std::array<int, 256> values{};
     values.fill(kInvalid);
-    for (size_t i = 0; i < kAlphabet.size(); ++i) values[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
+    for (size_t i = 0; i < kAlphabet.size(); ++i)
+      values[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
     return values;
   }();
   return table;

@@ -176,7 +176,8 @@ const std::vector<FlagSpec>& FlagSpecs() {
       {"http-port", "FOVEA_HTTP_PORT", "PORT",
        "Port for the Open Inference Protocol v2 REST API and the demo page (http://HOST:PORT/, HOST from "
        "--address); plaintext only, so it cannot be combined with --tls-cert; 0 turns it off.",
-       IntSetter(&ServerConfig::http_port, 0, 65535), [](const ServerConfig& c) { return std::to_string(c.http_port); }},
+       IntSetter(&ServerConfig::http_port, 0, 65535),
+       [](const ServerConfig& c) { return std::to_string(c.http_port); }},
       {"shutdown-timeout", "FOVEA_SHUTDOWN_TIMEOUT", "SECONDS",
        "On SIGTERM/SIGINT, how long in-flight requests may take to finish before they are cancelled.",
        IntSetter(&ServerConfig::shutdown_timeout_seconds, 0, 3600),

@@ -48,8 +48,8 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& host,
                                                         RestApi& api) {
   std::unique_ptr<HttpServer> server(new HttpServer(api, max_body_bytes));
   const std::string address = host + ":" + std::to_string(port);
-  const char* options[] = {"listening_ports", address.c_str(), "num_threads", kHandlerThreads,
-                           "enable_keep_alive", "no", nullptr};
+  const char* options[] = {
+      "listening_ports", address.c_str(), "num_threads", kHandlerThreads, "enable_keep_alive", "no", nullptr};
   mg_callbacks callbacks{};
   // civetweb logs through this callback; a non-zero return keeps it from printing to stderr itself.
   callbacks.log_message = [](const mg_connection* /*connection*/, const char* message) {

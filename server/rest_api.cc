@@ -35,8 +35,8 @@ HttpResponse Error(int status, std::string_view message) { return Json(status, E
 HttpResponse Finish(const CallLog& log, const Status& status, bool payload_error, std::string ok_body,
                     const std::string& detail) {
   RecordCall(log, status, detail);
-  HttpResponse response = status.ok() ? Json(kHttpOk, std::move(ok_body))
-                                      : Error(HttpStatusFor(status, payload_error), status.message());
+  HttpResponse response =
+      status.ok() ? Json(kHttpOk, std::move(ok_body)) : Error(HttpStatusFor(status, payload_error), status.message());
   response.request_id = log.request_id;
   return response;
 }
@@ -243,7 +243,8 @@ HttpResponse RestApi::Route(const HttpRequest& request) {
     // NAME | NAME/ACTION | NAME/versions/V | NAME/versions/V/ACTION
     const bool versioned = segments.size() >= 3 && segments[1] == kVersionsSegment;
     const size_t action_index = versioned ? 3 : 1;
-    const bool shaped = !segments[0].empty() && segments.size() <= action_index + 1 && (!versioned || !segments[2].empty());
+    const bool shaped =
+        !segments[0].empty() && segments.size() <= action_index + 1 && (!versioned || !segments[2].empty());
     if (shaped) {
       const std::string action = segments.size() > action_index ? segments[action_index] : "";
       return ModelRoute(request, segments[0], versioned ? segments[2] : "", action);
@@ -340,7 +341,8 @@ HttpResponse RestApi::Localize(const HttpRequest& request, const std::string& na
       answered.set_value(Internal(std::string("localization failed: ") + error.what()));
     }
   });
-  const Status status = queued ? answered.get_future().get() : Status(StatusCode::kUnavailable, "server is shutting down");
+  const Status status =
+      queued ? answered.get_future().get() : Status(StatusCode::kUnavailable, "server is shutting down");
   return Finish(log, status, true, status.ok() ? LocalizeResponseJson(response) : "",
                 "model=" + name + " heatmaps=" + std::to_string(response.heatmaps_size()));
 }

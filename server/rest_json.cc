@@ -36,8 +36,7 @@ StatusOr<const Json*> Member(const Json& object, const std::string& key, const s
   return &*found;
 }
 
-StatusOr<std::string> StringMember(const Json& object, const std::string& key, const std::string& path,
-                                   bool required) {
+StatusOr<std::string> StringMember(const Json& object, const std::string& key, const std::string& path, bool required) {
   FOVEA_ASSIGN_OR_RETURN(const Json* value, Member(object, key, path, required));
   if (value == nullptr) return std::string();
   if (!value->is_string()) return FieldError(path + "." + key, "must be a string");
@@ -248,16 +247,17 @@ std::string InferResponseJson(const oip::ModelInferResponse& response) {
 
 std::string ModelMetadataJson(const oip::ModelMetadataResponse& response) {
   return Dump(Json{{"name", response.name()},
-              {"versions", std::vector<std::string>(response.versions().begin(), response.versions().end())},
-              {"platform", response.platform()},
-              {"inputs", TensorMetadataJson(response.inputs())},
-              {"outputs", TensorMetadataJson(response.outputs())}});
+                   {"versions", std::vector<std::string>(response.versions().begin(), response.versions().end())},
+                   {"platform", response.platform()},
+                   {"inputs", TensorMetadataJson(response.inputs())},
+                   {"outputs", TensorMetadataJson(response.outputs())}});
 }
 
 std::string ServerMetadataJson(const oip::ServerMetadataResponse& response) {
-  return Dump(Json{{"name", response.name()},
-              {"version", response.version()},
-              {"extensions", std::vector<std::string>(response.extensions().begin(), response.extensions().end())}});
+  return Dump(
+      Json{{"name", response.name()},
+           {"version", response.version()},
+           {"extensions", std::vector<std::string>(response.extensions().begin(), response.extensions().end())}});
 }
 
 std::string RepositoryIndexJson(const ModelCatalog& catalog) {
@@ -289,13 +289,13 @@ std::string LocalizeResponseJson(const v1::LocalizeResponse& response) {
   Json heatmaps = Json::array();
   for (const v1::Heatmap& heatmap : response.heatmaps()) heatmaps.push_back(HeatmapJson(heatmap));
   return Dump(Json{{"model_name", response.model_name()},
-              {"model_version", std::to_string(response.model_version())},
-              {"method", MethodName(response.method())},
-              {"image_width", response.image_width()},
-              {"image_height", response.image_height()},
-              {"predictions", std::move(predictions)},
-              {"detections", std::move(detections)},
-              {"heatmaps", std::move(heatmaps)}});
+                   {"model_version", std::to_string(response.model_version())},
+                   {"method", MethodName(response.method())},
+                   {"image_width", response.image_width()},
+                   {"image_height", response.image_height()},
+                   {"predictions", std::move(predictions)},
+                   {"detections", std::move(detections)},
+                   {"heatmaps", std::move(heatmaps)}});
 }
 
 StatusOr<v1::LocalizationMethod> ParseLocalizationMethod(std::string_view text) {

@@ -23,7 +23,7 @@ namespace fovea::server {
 // such as "inputs[0].shape"), a data element of the wrong type, a BYTES element that is neither a string nor valid
 // {"b64": ...}. Shapes, datatypes and element counts are checked later by ConvertInferInput, as for gRPC.
 StatusOr<::inference::ModelInferRequest> ParseInferRequestJson(std::string_view body, const std::string& name,
-                                                                const std::string& version);
+                                                               const std::string& version);
 
 // The response as the protocol's JSON: {"model_name", "model_version", "id", "outputs": [{"name", "datatype",
 // "shape", "data"}]}, data flat row-major (FP32 numbers, BYTES strings).
