@@ -30,16 +30,21 @@ void Send(mg_connection* connection, const HttpResponse& response) {
   mg_write(connection, response.body.data(), response.body.size());
 }
 
-// Reads the body, at most `limit` bytes; false when there is more (or the declared length says so).
-bool ReadBody(mg_connection* connection, long long declared_length, size_t limit, std::string& body) {
-  if (declared_length > static_cast<long long>(limit)) return false;
+enum class BodyRead { kComplete, kTooLarge, kTruncated };
+
+// Reads the body, at most `limit` bytes: refused from the declared length before reading, or once more arrives.
+BodyRead ReadBody(mg_connection* connection, long long declared_length, size_t limit, std::string& body) {
+  if (declared_length > static_cast<long long>(limit)) return BodyRead::kTooLarge;
   std::string chunk(kReadChunkBytes, '\0');
   while (true) {
     const int read = mg_read(connection, chunk.data(), chunk.size());
-    if (read <= 0) return true;
+    if (read <= 0) break;
     body.append(chunk.data(), static_cast<size_t>(read));
-    if (body.size() > limit) return false;
+    if (body.size() > limit) return BodyRead::kTooLarge;
   }
+  // A client that closes (or stalls past civetweb's request timeout) mid-body must not have a prefix of it served.
+  const bool short_body = declared_length >= 0 && body.size() < static_cast<size_t>(declared_length);
+  return short_body ? BodyRead::kTruncated : BodyRead::kComplete;
 }
 
 }  // namespace
@@ -79,14 +84,17 @@ int HttpServer::HandleRequest(mg_connection* connection, void* self) {
   request.query = info->query_string != nullptr ? info->query_string : "";
   request.content_type = HeaderOr(connection, "Content-Type");
   request.request_id = HeaderOr(connection, kRequestIdHeader);
-  if (!ReadBody(connection, info->content_length, server.max_body_bytes_, request.body)) {
-    spdlog::warn("REST {} {}: body over the {} byte limit refused", request.method, request.path,
-                 server.max_body_bytes_);
-    Send(connection, {kHttpPayloadTooLarge, "application/json",
-                      ErrorJson("request body is larger than the limit of " + std::to_string(server.max_body_bytes_) +
-                                " bytes (--max-message-bytes)"),
-                      ""});
-    return kHttpPayloadTooLarge;
+  const BodyRead read = ReadBody(connection, info->content_length, server.max_body_bytes_, request.body);
+  if (read != BodyRead::kComplete) {
+    const std::string message = read == BodyRead::kTooLarge
+                                    ? "request body is larger than the limit of " +
+                                          std::to_string(server.max_body_bytes_) + " bytes (--max-message-bytes)"
+                                    : "request body ended after " + std::to_string(request.body.size()) + " of the " +
+                                          std::to_string(info->content_length) + " bytes its Content-Length declares";
+    spdlog::warn("REST {} {}: {}", request.method, request.path, message);
+    const int status = read == BodyRead::kTooLarge ? kHttpPayloadTooLarge : kHttpBadRequest;
+    Send(connection, {status, "application/json", ErrorJson(message), ""});
+    return status;
   }
   const HttpResponse response = server.api_.Handle(request);
   Send(connection, response);
