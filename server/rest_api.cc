@@ -1,9 +1,11 @@
 #include "server/rest_api.h"
 
+#include <algorithm>
 #include <charconv>
 #include <exception>
 #include <future>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -183,11 +185,11 @@ int HttpStatusFor(const Status& status, bool payload_error) {
     case StatusCode::kResourceExhausted:
       return payload_error ? kHttpPayloadTooLarge : kHttpTooManyRequests;
     case StatusCode::kUnauthenticated:
-      return 401;
+      return kHttpUnauthorized;
     case StatusCode::kUnimplemented:
-      return 501;
+      return kHttpNotImplemented;
     case StatusCode::kDeadlineExceeded:
-      return 504;
+      return kHttpGatewayTimeout;
     case StatusCode::kUnavailable:
       return kHttpServiceUnavailable;
     default:

@@ -28,13 +28,15 @@ namespace fovea::server {
 
 inline constexpr int kHttpOk = 200;
 inline constexpr int kHttpBadRequest = 400;
+inline constexpr int kHttpUnauthorized = 401;
 inline constexpr int kHttpNotFound = 404;
 inline constexpr int kHttpMethodNotAllowed = 405;
 inline constexpr int kHttpPayloadTooLarge = 413;
-inline constexpr int kHttpUnsupportedMediaType = 415;
 inline constexpr int kHttpTooManyRequests = 429;
 inline constexpr int kHttpInternalError = 500;
+inline constexpr int kHttpNotImplemented = 501;
 inline constexpr int kHttpServiceUnavailable = 503;
+inline constexpr int kHttpGatewayTimeout = 504;
 
 struct HttpRequest {
   std::string method;        // "GET", "POST", ...
