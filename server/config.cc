@@ -260,7 +260,8 @@ std::string ServerHelpText() {
   std::ostringstream out;
   out << "Usage: fovea-server [FLAGS]\n\n"
       << "Serves the ONNX models of a model repository over gRPC: fovea.v1.Inference (Classify, ListModels,\n"
-      << "GetModel), grpc.health.v1.Health and server reflection, all on one port. SIGTERM or SIGINT stops\n"
+      << "GetModel), grpc.health.v1.Health and server reflection, all on one port; the Open Inference Protocol\n"
+      << "v2 over REST and a demo page on --http-port. SIGTERM or SIGINT stops\n"
       << "accepting requests, lets in-flight ones finish and exits 0.\n\nFlags (each also read from its environment "
       << "variable; a flag wins over the variable):\n";
   for (const FlagSpec& spec : FlagSpecs()) {
