@@ -36,6 +36,7 @@ podman build --format docker --network host -f docker/Dockerfile -t "$image" . >
 free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 grpc_port=$(free_port)
 metrics_port=$(free_port)
+http_port=$(free_port)
 podman_log="$build_dir/docker/podman.log"
 : >"$podman_log"
 trap 'podman rm -f "$container" >/dev/null 2>&1 || true' EXIT
@@ -43,7 +44,7 @@ step "starting $container on 127.0.0.1:$grpc_port"
 # Without systemd podman cannot schedule the HEALTHCHECK on its interval, so the timer is off and the wait loop below
 # runs the image's check itself. podman still logs errors about the missing systemd timer; they go to $podman_log.
 podman run -d --init --network host --name "$container" --health-interval disable \
-  -e FOVEA_ADDRESS="127.0.0.1:$grpc_port" -e FOVEA_METRICS_PORT="$metrics_port" -e FOVEA_THREADS=2 \
+  -e FOVEA_ADDRESS="127.0.0.1:$grpc_port" -e FOVEA_METRICS_PORT="$metrics_port" -e FOVEA_HTTP_PORT="$http_port" -e FOVEA_THREADS=2 \
   "$image" >/dev/null 2>>"$podman_log"
 
 # Runs the image's HEALTHCHECK until it passes; inspect must then agree that the container is healthy.
@@ -67,6 +68,11 @@ step "container is healthy"
   podman logs "$container" 2>&1 | tail -n 20 >&2
   fail "classification through the container"
 }
+
+# REST from the image: readiness, and the demo page embedded in the binary.
+curl -sf "http://127.0.0.1:$http_port/v2/health/ready" >/dev/null || fail "REST readiness on port $http_port"
+curl -sf "http://127.0.0.1:$http_port/" | grep -q "<title>Fovea</title>" || fail "demo page on port $http_port"
+echo "PASS REST readiness and the demo page"
 
 step "stopping with SIGTERM"
 podman stop -t "$stop_timeout_seconds" "$container" >/dev/null 2>>"$podman_log"

@@ -9,6 +9,7 @@ packages=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev prometheus-cpp-dev
   libpng-dev libspng-dev libjpeg62-turbo-dev zlib1g-dev
+  libcivetweb-dev nlohmann-json3-dev  # the REST port
   clang libclang-rt-14-dev  # tests/fuzz (libFuzzer) and the sanitizer subset
 )
 if [ "${1:-}" != "--build-only" ]; then
@@ -17,6 +18,7 @@ if [ "${1:-}" != "--build-only" ]; then
     python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy
     python3-grpcio python3-protobuf
     podman runc catatonit debootstrap nginx  # make docker-test (podman --init) and the nginx scale-out test
+    chromium nodejs  # tests/browser: the demo page in headless Chromium (playwright-core from npm, below)
   )
 fi
 
@@ -24,13 +26,24 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
-fi
-
 sudo_cmd=()
 [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-echo "install-deps: installing ${missing[*]}"
-"${sudo_cmd[@]}" apt-get update -qq
-DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# tests/browser: playwright-core exactly as package-lock.json pins it (node_modules stays out of git). Debian's nodejs
+# ships npm separately; a nodejs from elsewhere may bundle its own.
+if [ "${1:-}" != "--build-only" ]; then
+  browser_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+  if [ ! -f "$browser_dir/node_modules/playwright-core/package.json" ]; then
+    command -v npm >/dev/null ||
+      DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm
+    echo "install-deps: npm ci in $browser_dir"
+    (cd "$browser_dir" && npm ci --no-audit --no-fund)
+  fi
+fi

@@ -16,9 +16,13 @@ CallLog StartCall(grpc::CallbackServerContext* context, const char* method, Metr
   const auto& metadata = context->client_metadata();
   const auto found = metadata.find(kRequestIdKey);
   const std::string client_id = found == metadata.end() ? "" : std::string(found->second.data(), found->second.size());
-  CallLog log{RequestIdFrom(client_id), method, std::chrono::steady_clock::now(), &metrics, ""};
+  CallLog log = StartCall(client_id, method, metrics);
   context->AddInitialMetadata(kRequestIdKey, log.request_id);
   return log;
+}
+
+CallLog StartCall(const std::string& client_request_id, const char* method, Metrics& metrics) {
+  return {RequestIdFrom(client_request_id), method, std::chrono::steady_clock::now(), &metrics, ""};
 }
 
 std::chrono::steady_clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context) {
@@ -28,8 +32,7 @@ std::chrono::steady_clock::time_point SteadyDeadline(const grpc::CallbackServerC
   return std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining);
 }
 
-void FinishCall(grpc::ServerUnaryReactor* reactor, const CallLog& log, const Status& status,
-                const std::string& detail) {
+void RecordCall(const CallLog& log, const Status& status, const std::string& detail) {
   const std::chrono::duration<double, std::micro> elapsed = std::chrono::steady_clock::now() - log.start;
   log.metrics->RecordRequest(log.model, log.method, status.code(), elapsed.count());
   const double elapsed_ms = elapsed.count() / 1000.0;
@@ -39,6 +42,11 @@ void FinishCall(grpc::ServerUnaryReactor* reactor, const CallLog& log, const Sta
     spdlog::warn("[{}] {} {}: {} ({:.1f} ms)", log.request_id, log.method, StatusCodeName(status.code()),
                  status.message(), elapsed_ms);
   }
+}
+
+void FinishCall(grpc::ServerUnaryReactor* reactor, const CallLog& log, const Status& status,
+                const std::string& detail) {
+  RecordCall(log, status, detail);
   reactor->Finish(ToGrpcStatus(status));
 }
 

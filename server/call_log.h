@@ -24,10 +24,17 @@ struct CallLog {
 // Starts the log of a call: picks its request id and adds it to the initial metadata.
 CallLog StartCall(grpc::CallbackServerContext* context, const char* method, Metrics& metrics);
 
+// Starts the log of a call that did not come through gRPC (the REST port): `client_request_id` is the client's
+// x-request-id header ("" when it sent none).
+CallLog StartCall(const std::string& client_request_id, const char* method, Metrics& metrics);
+
 // The call's deadline on the steady clock (the batcher's); time_point::max() when the client set none.
 std::chrono::steady_clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context);
 
-// Logs and counts the outcome (with `detail` on success) and finishes the call with `status` mapped to gRPC.
+// Logs and counts the outcome of a call (with `detail` on success), whatever its transport.
+void RecordCall(const CallLog& log, const Status& status, const std::string& detail);
+
+// RecordCall, then finishes the gRPC call with `status` mapped to gRPC.
 void FinishCall(grpc::ServerUnaryReactor* reactor, const CallLog& log, const Status& status, const std::string& detail);
 
 }  // namespace fovea::server

@@ -173,6 +173,11 @@ const std::vector<FlagSpec>& FlagSpecs() {
        "Port for Prometheus metrics (http://HOST:PORT/metrics, HOST from --address); 0 turns them off.",
        IntSetter(&ServerConfig::metrics_port, 0, 65535),
        [](const ServerConfig& c) { return std::to_string(c.metrics_port); }},
+      {"http-port", "FOVEA_HTTP_PORT", "PORT",
+       "Port for the Open Inference Protocol v2 REST API and the demo page (http://HOST:PORT/, HOST from "
+       "--address); plaintext only, so it cannot be combined with --tls-cert; 0 turns it off.",
+       IntSetter(&ServerConfig::http_port, 0, 65535),
+       [](const ServerConfig& c) { return std::to_string(c.http_port); }},
       {"shutdown-timeout", "FOVEA_SHUTDOWN_TIMEOUT", "SECONDS",
        "On SIGTERM/SIGINT, how long in-flight requests may take to finish before they are cancelled.",
        IntSetter(&ServerConfig::shutdown_timeout_seconds, 0, 3600),
@@ -255,7 +260,8 @@ std::string ServerHelpText() {
   std::ostringstream out;
   out << "Usage: fovea-server [FLAGS]\n\n"
       << "Serves the ONNX models of a model repository over gRPC: fovea.v1.Inference (Classify, ListModels,\n"
-      << "GetModel), grpc.health.v1.Health and server reflection, all on one port. SIGTERM or SIGINT stops\n"
+      << "GetModel), grpc.health.v1.Health and server reflection, all on one port; the Open Inference Protocol\n"
+      << "v2 over REST and a demo page on --http-port. SIGTERM or SIGINT stops\n"
       << "accepting requests, lets in-flight ones finish and exits 0.\n\nFlags (each also read from its environment "
       << "variable; a flag wins over the variable):\n";
   for (const FlagSpec& spec : FlagSpecs()) {

@@ -32,6 +32,7 @@ struct ServerConfig {
   int64_t max_queue_size = 1024;
   int instances = 0;                      // batcher instances per model; 0 = one per hardware thread
   int metrics_port = 9090;                // Prometheus /metrics on the --address host; 0 = off
+  int http_port = 8000;                   // OIP v2 REST and the demo page on the --address host; 0 = off
   int64_t shutdown_timeout_seconds = 30;  // grace period for in-flight requests on SIGTERM/SIGINT
   LogFormat log_format = LogFormat::kText;
   std::string log_level = "info";

@@ -12,6 +12,7 @@
 
 #include "modelio/onnx_import.h"
 #include "server/config.h"
+#include "server/http_server.h"
 #include "server/inference_service.h"
 #include "server/logging.h"
 #include "server/metrics.h"
@@ -19,6 +20,7 @@
 #include "server/model_repository.h"
 #include "server/oip_service.h"
 #include "server/repository_poller.h"
+#include "server/rest_api.h"
 #include "server/security.h"
 #include "server/worker_pool.h"
 
@@ -125,6 +127,18 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
                      config.tls_cert_file.empty() ? "" : " (or the TLS certificate and key are not a valid PEM pair)");
     return kExitStartupFailure;
   }
+  RestApi rest_api(repository, workers, batchers, metrics, options);
+  std::unique_ptr<HttpServer> http_server;
+  if (config.http_port != 0) {
+    StatusOr<std::unique_ptr<HttpServer>> started =
+        HttpServer::Start(HostOf(config.address), config.http_port, config.max_message_bytes, rest_api);
+    if (!started.ok()) {
+      spdlog::critical("{}", started.status().message());
+      server->Shutdown();
+      return kExitStartupFailure;
+    }
+    http_server = std::move(*started);
+  }
   // Listening while the models load lets probes see the process alive but NOT_SERVING.
   SetServing(*server, false);
   if (!poller.Sync().ok()) {  // the poller has logged why
@@ -139,11 +153,13 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   spdlog::info(
       "fovea-server listening on {} ({}) with {} model version(s) (version policy {}, repository polled every {} s), "
       "{} "
-      "decoding worker(s); metrics {}",
+      "decoding worker(s); metrics {}; REST {}",
       config.address, SecuritySummary(config), model_count, VersionPolicyText(config.version_policy),
       config.repository_poll_seconds, WorkerCount(config),
       config.metrics_port == 0 ? std::string("off")
-                               : "on " + HostOf(config.address) + ":" + std::to_string(config.metrics_port));
+                               : "on " + HostOf(config.address) + ":" + std::to_string(config.metrics_port),
+      config.http_port == 0 ? std::string("off")
+                            : "on http://" + HostOf(config.address) + ":" + std::to_string(config.http_port) + "/");
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -152,6 +168,9 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   poller.Stop();
   server->GetHealthCheckService()->SetServingStatus(false);
   oip_service.SetDraining();
+  rest_api.SetDraining();
+  // REST requests in flight are answered first (mg_stop waits for them); they need the workers and batchers too.
+  if (http_server) http_server->Stop();
   // Shutdown stops accepting calls and waits for in-flight ones, which need the workers and batchers running until
   // it returns. Then the workers finish what they hold (handing it to the batchers), and the batchers answer
   // everything still queued before the server object goes away.

@@ -12,7 +12,6 @@ constexpr char kFp32[] = "FP32";
 constexpr char kBytes[] = "BYTES";
 constexpr int64_t kAnyBatch = -1;
 
-const std::string& InputName(const ServedModel& model) { return model.model->graph().inputs[0].name; }
 const std::string& OutputName(const ServedModel& model) { return model.model->graph().outputs[0].name; }
 
 void AddTensorMetadata(const std::string& name, const engine::Shape& shape,
@@ -74,12 +73,22 @@ StatusOr<int64_t> ParseModelVersion(std::string_view version) {
   return parsed;
 }
 
+StatusOr<std::shared_ptr<const ServedModel>> FindOipModel(const ModelRepository& repository, const std::string& name,
+                                                          const std::string& version) {
+  FOVEA_ASSIGN_OR_RETURN(const int64_t parsed, ParseModelVersion(version));
+  return repository.Find(name, parsed);
+}
+
+bool CanServe(const ModelRepository& repository) { return repository.ready() && !repository.Snapshot()->empty(); }
+
+const std::string& OipInputName(const ServedModel& model) { return model.model->graph().inputs[0].name; }
+
 void DescribeOipModel(const ServedModel& model, const std::vector<int64_t>& versions,
                       oip::ModelMetadataResponse& response) {
   response.set_name(model.name);
   for (int64_t version : versions) response.add_versions(std::to_string(version));
   response.set_platform(kPlatform);
-  AddTensorMetadata(InputName(model), {kAnyBatch, model.channels, model.height, model.width},
+  AddTensorMetadata(OipInputName(model), {kAnyBatch, model.channels, model.height, model.width},
                     *response.mutable_inputs());
   AddTensorMetadata(OutputName(model), {kAnyBatch, model.num_classes}, *response.mutable_outputs());
 }

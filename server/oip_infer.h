@@ -35,6 +35,18 @@ struct RequestedOutput {
 // anything else is INVALID_ARGUMENT.
 StatusOr<int64_t> ParseModelVersion(std::string_view version);
 
+// The model `name` at protocol version string `version`: INVALID_ARGUMENT for a bad name or version string,
+// NOT_FOUND for an unknown model or version, UNAVAILABLE before the repository's first load.
+StatusOr<std::shared_ptr<const ServedModel>> FindOipModel(const ModelRepository& repository, const std::string& name,
+                                                          const std::string& version);
+
+// True when `repository` can serve a request: loaded and warmed up, with at least one model. The protocol's server
+// readiness is this, unless the server is draining.
+bool CanServe(const ModelRepository& repository);
+
+// The name of the model's one input, as ModelMetadata reports it and ModelInfer requests must use it.
+const std::string& OipInputName(const ServedModel& model);
+
 // Describes `model` (with every loaded version in `versions`) as ModelMetadata: platform "onnx", the graph's input as
 // FP32 [-1, C, H, W] and its output as FP32 [-1, classes].
 void DescribeOipModel(const ServedModel& model, const std::vector<int64_t>& versions,

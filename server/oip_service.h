@@ -59,4 +59,7 @@ class OipService final : public ::inference::GRPCInferenceService::CallbackServi
   std::atomic<bool> draining_{false};
 };
 
+// ServerMetadata's answer: the server's name, version and protocol extensions.
+void DescribeOipServer(::inference::ServerMetadataResponse& response);
+
 }  // namespace fovea::server

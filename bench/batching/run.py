@@ -64,7 +64,7 @@ class Server:
         self.address = f"127.0.0.1:{free_port()}"
         self.metrics_port = free_port()
         self.process = subprocess.Popen([tool("fovea-server"), "--address", self.address, "--model-repository", models,
-                                         "--log-level", "warn", "--metrics-port", str(self.metrics_port)] + extra)
+                                         "--log-level", "warn", "--metrics-port", str(self.metrics_port), "--http-port", "0"] + extra)
         deadline = time.time() + 60
         while subprocess.run([tool("fovea"), "health", "--server", self.address], capture_output=True).returncode:
             if time.time() > deadline:

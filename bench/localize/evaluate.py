@@ -460,7 +460,7 @@ def main():
                 parser.error("--server-bin needs --models")
             address = f"127.0.0.1:{free_port()}"
             server = subprocess.Popen([args.server_bin, "--address", address, "--model-repository", args.models,
-                                       "--metrics-port", "0"],
+                                       "--metrics-port", "0", "--http-port", "0"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             backend = ServerBackend(address, args.model, args.version, workdir)

@@ -55,7 +55,7 @@ def main():
     server = subprocess.Popen([tool("fovea-server"), "--address", address, "--model-repository", args.models,
                                "--threads", str(args.threads), "--instances", str(workers), "--compute-threads",
                                str(compute_threads), "--max-batch-size", "1", "--log-level", "warn", "--metrics-port",
-                               "0"])
+                               "0", "--http-port", "0"])
     try:
         deadline = time.time() + 60
         while subprocess.run([tool("fovea"), "health", "--server", address], capture_output=True).returncode != 0:

@@ -101,7 +101,7 @@ def main():
 
         address = f"127.0.0.1:{free_port()}"
         server = subprocess.Popen([args.server_bin, "--address", address, "--model-repository",
-                                   args.model_repository, "--metrics-port", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                   args.model_repository, "--metrics-port", "0", "--http-port", "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             if not wait_healthy(args.cli_bin, address):
                 print("FAIL: server never became healthy")

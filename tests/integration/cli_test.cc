@@ -168,20 +168,21 @@ TEST(ServerBinaryTest, BadFlagsAndMissingRepositoryFailFast) {
   EXPECT_EQ(bad_flag.exit_code, 2);
   EXPECT_NE(bad_flag.err.find("--threads"), std::string::npos) << bad_flag.err;
   const CommandResult missing = RunCommand({FOVEA_SERVER_BINARY, "--address", "127.0.0.1:0", "--metrics-port", "0",
-                                            "--model-repository", "/nonexistent/fovea/models"});
+                                            "--http-port", "0", "--model-repository", "/nonexistent/fovea/models"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("/nonexistent/fovea/models is not a directory"), std::string::npos) << missing.err;
 }
 
 TEST(ServerBinaryTest, EnvironmentVariablesConfigureTheServerAndFlagsWin) {
   // No fixed metrics port: tests run in parallel, and the default (9090) would collide.
-  const CommandResult from_env = RunCommand({FOVEA_SERVER_BINARY, "--address", "127.0.0.1:0", "--metrics-port", "0"},
-                                            {{"FOVEA_MODEL_REPOSITORY", "/nonexistent/from-env"}});
+  const CommandResult from_env =
+      RunCommand({FOVEA_SERVER_BINARY, "--address", "127.0.0.1:0", "--metrics-port", "0", "--http-port", "0"},
+                 {{"FOVEA_MODEL_REPOSITORY", "/nonexistent/from-env"}});
   EXPECT_EQ(from_env.exit_code, 1);
   EXPECT_NE(from_env.err.find("/nonexistent/from-env is not a directory"), std::string::npos) << from_env.err;
   const CommandResult flag_wins =
-      RunCommand({FOVEA_SERVER_BINARY, "--address", "127.0.0.1:0", "--metrics-port", "0", "--model-repository",
-                  "/nonexistent/from-flag"},
+      RunCommand({FOVEA_SERVER_BINARY, "--address", "127.0.0.1:0", "--metrics-port", "0", "--http-port", "0",
+                  "--model-repository", "/nonexistent/from-flag"},
                  {{"FOVEA_MODEL_REPOSITORY", "/nonexistent/from-env"}, {"FOVEA_LOG_FORMAT", "json"}});
   EXPECT_EQ(flag_wins.exit_code, 1);
   EXPECT_NE(flag_wins.err.find("/nonexistent/from-flag is not a directory"), std::string::npos) << flag_wins.err;
@@ -205,8 +206,9 @@ TEST(ServerBinaryTest, ClassifyPicksTheOnlyModelWhenNoneIsNamed) {
 TEST(ServerBinaryTest, APortInUseIsAStartupFailure) {
   auto first = ServerProcess::Start();
   ASSERT_NE(first, nullptr);
-  const CommandResult second = RunCommand({FOVEA_SERVER_BINARY, "--address", first->address(), "--metrics-port", "0",
-                                           "--model-repository", TestDataDir() + "/models", "--threads", "1"});
+  const CommandResult second =
+      RunCommand({FOVEA_SERVER_BINARY, "--address", first->address(), "--metrics-port", "0", "--http-port", "0",
+                  "--model-repository", TestDataDir() + "/models", "--threads", "1"});
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("cannot listen on " + first->address()), std::string::npos) << second.err;
 }

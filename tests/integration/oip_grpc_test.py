@@ -87,7 +87,8 @@ class Server:
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [ARGS.server_bin, "--address", self.address, "--model-repository",
-             os.path.join(ARGS.test_data, "models"), "--metrics-port", "0", "--version-policy", "all"],
+             os.path.join(ARGS.test_data, "models"), "--metrics-port", "0", "--http-port", "0",
+             "--version-policy", "all"],
             stdout=subprocess.DEVNULL, stderr=self.log)
         self.channel = grpc.insecure_channel(self.address)
         self.stub = pb_grpc.GRPCInferenceServiceStub(self.channel)

@@ -114,6 +114,8 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::vector<std::strin
     std::vector<std::string> argv = {FOVEA_SERVER_BINARY,          "--address",        address, "--model-repository",
                                      TestDataDir() + "/models",    "--threads",        "2",     "--metrics-port",
                                      std::to_string(metrics_port), "--version-policy", "all"};
+    // No REST port unless a test asks for one: parallel tests would all try its default, 8000.
+    argv.insert(argv.end(), {"--http-port", "0"});
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     const pid_t pid = Spawn(argv, log_dir + "/stdout.log", log_dir + "/server.log");
     std::unique_ptr<ServerProcess> server(new ServerProcess(pid, address, metrics_port, log_dir));

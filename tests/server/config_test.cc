@@ -101,6 +101,7 @@ TEST(ServerConfigTest, BatchingAndMetricsFlagsHaveDefaultsAndVariables) {
   EXPECT_EQ(parsed->config.max_queue_size, 1024);
   EXPECT_EQ(parsed->config.instances, 0);
   EXPECT_EQ(parsed->config.metrics_port, 9090);
+  EXPECT_EQ(parsed->config.http_port, 8000);
   parsed = ParseServerFlags({"--max-batch-size=8", "--instances", "2", "--metrics-port=0"},
                             FakeEnv({{"FOVEA_MAX_QUEUE_DELAY_US", "300"}, {"FOVEA_MAX_QUEUE_SIZE", "5"}}));
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
@@ -112,6 +113,10 @@ TEST(ServerConfigTest, BatchingAndMetricsFlagsHaveDefaultsAndVariables) {
   EXPECT_FALSE(ParseServerFlags({"--max-queue-size=0"}, FakeEnv({})).ok());
   EXPECT_FALSE(ParseServerFlags({"--instances=65"}, FakeEnv({})).ok());
   EXPECT_FALSE(ParseServerFlags({"--metrics-port=70000"}, FakeEnv({})).ok());
+  parsed = ParseServerFlags({}, FakeEnv({{"FOVEA_HTTP_PORT", "0"}}));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->config.http_port, 0);
+  EXPECT_FALSE(ParseServerFlags({"--http-port=-1"}, FakeEnv({})).ok());
 }
 
 TEST(ServerConfigTest, HelpListsEveryFlagWithVariableAndDefault) {
@@ -139,7 +144,9 @@ TEST(ServerConfigTest, HelpListsEveryFlagWithVariableAndDefault) {
                            "--instances",
                            "FOVEA_INSTANCES",
                            "--metrics-port",
-                           "FOVEA_METRICS_PORT"}) {
+                           "FOVEA_METRICS_PORT",
+                           "--http-port",
+                           "FOVEA_HTTP_PORT"}) {
     EXPECT_NE(help.find(text), std::string::npos) << text;
   }
 }

@@ -77,6 +77,9 @@ TEST(SecurityTest, ImpossibleFlagCombinationsAreRejected) {
   config.tls_cert_file = "/nonexistent/cert.pem";
   config.tls_key_file = "/nonexistent/key.pem";
   expect_error(config, "--tls-cert: cannot read /nonexistent/cert.pem");
+  config = {};
+  config.http_port = 8000;
+  EXPECT_TRUE(BuildServerCredentials(config).ok()) << "plaintext gRPC and REST together";
 }
 
 }  // namespace

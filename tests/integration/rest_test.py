@@ -1,0 +1,434 @@
+#!/usr/bin/python3
+"""Open Inference Protocol v2 REST and the localization extension, end to end: the real fovea-server on 127.0.0.1
+with the bundled Fashion-MNIST model, called over plain HTTP (urllib and raw sockets). Every route, its happy path and
+its errors (bad JSON, wrong shapes and datatypes, unknown model, oversize body, image and batch), the metrics the calls
+leave, and that the server keeps serving and exits 0 on SIGTERM afterwards.
+
+Usage: rest_test.py --server-bin BIN --models DIR --version X.Y.Z [unittest args]
+"""
+import argparse
+import base64
+import gzip
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+import cv2
+import numpy as np
+
+ARGS = None
+STARTUP_SECONDS = 60
+HTTP_TIMEOUT_SECONDS = 60
+PROBABILITY_TOLERANCE = 1e-5
+DATASET = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist
+MODEL = "fashion-mnist"
+CLASSES = 10
+# Small limits, so the oversize cases are cheap to send.
+MAX_MESSAGE_BYTES = 1 << 20
+MAX_IMAGE_BYTES = 64 << 10
+MAX_IMAGES_PER_REQUEST = 16
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_idx(path):
+    with gzip.open(path) as f:
+        data = f.read()
+    dims = data[3]
+    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def png(image):
+    ok, encoded = cv2.imencode(".png", image)
+    assert ok
+    return encoded.tobytes()
+
+
+def png_size(data):
+    """(width, height) from a PNG's IHDR chunk."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:8]
+    return struct.unpack(">II", data[16:24])
+
+
+class Server:
+    """The real fovea-server with gRPC, metrics and REST on free loopback ports."""
+
+    def __init__(self):
+        self.grpc_address = f"127.0.0.1:{free_port()}"
+        self.metrics_port = free_port()
+        self.http_port = free_port()
+        self.base = f"http://127.0.0.1:{self.http_port}"
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            [ARGS.server_bin, "--address", self.grpc_address, "--model-repository", ARGS.models,
+             "--metrics-port", str(self.metrics_port), "--http-port", str(self.http_port), "--threads", "2",
+             "--max-message-bytes", str(MAX_MESSAGE_BYTES), "--max-image-bytes", str(MAX_IMAGE_BYTES),
+             "--max-images-per-request", str(MAX_IMAGES_PER_REQUEST)],
+            stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.time() + STARTUP_SECONDS
+        while time.time() < deadline:
+            try:
+                if request("GET", self.base + "/v2/health/ready")[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("fovea-server did not become ready:\n" + self.log_text())
+
+    def log_text(self):
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+def request(method, url, body=None, content_type=None, headers=None):
+    """(status, headers, body bytes) of one HTTP call; error statuses are answers too, not exceptions."""
+    all_headers = dict(headers or {})
+    if content_type is not None:
+        all_headers["Content-Type"] = content_type
+    call = urllib.request.Request(url, data=body, method=method, headers=all_headers)
+    try:
+        with urllib.request.urlopen(call, timeout=HTTP_TIMEOUT_SECONDS) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+class RestTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+        cls.base = cls.server.base
+        images = read_idx(os.path.join(DATASET, "t10k-images-idx3-ubyte.gz"))
+        labels = read_idx(os.path.join(DATASET, "t10k-labels-idx1-ubyte.gz"))
+        cls.pixels = images[:8]
+        cls.truth = [int(label) for label in labels[:8]]
+        cls.pngs = [png(image) for image in cls.pixels]
+
+    @classmethod
+    def tearDownClass(cls):
+        # After every error case the server still answers, and drains and exits cleanly.
+        status, _, body = request("POST", cls.base + f"/v2/models/{MODEL}/infer?classification=1", cls.pngs[0],
+                                  "image/png")
+        still_serving = status == 200 and json.loads(body)["outputs"][0]["data"][0].endswith(":Ankle boot")
+        exit_code = cls.server.stop()
+        if not still_serving:
+            raise AssertionError(f"server stopped serving after the error cases ({status} {body!r}):\n"
+                                 + cls.server.log_text())
+        if exit_code != 0:
+            raise AssertionError(f"fovea-server exited {exit_code} on SIGTERM:\n{cls.server.log_text()}")
+
+    # Helpers
+
+    def call(self, method, path, body=None, content_type=None, headers=None):
+        return request(method, self.base + path, body, content_type, headers)
+
+    def call_json(self, method, path, payload=None, expect=200, raw=None, content_type="application/json"):
+        body = raw if raw is not None else (json.dumps(payload).encode() if payload is not None else None)
+        status, headers, data = self.call(method, path, body, content_type if body is not None else None)
+        self.assertEqual(status, expect, data)
+        self.assertTrue(headers["Content-Type"].startswith("application/json"), headers["Content-Type"])
+        return json.loads(data)
+
+    def assert_error(self, method, path, status, *message_parts, payload=None, raw=None,
+                     content_type="application/json"):
+        answer = self.call_json(method, path, payload, expect=status, raw=raw, content_type=content_type)
+        self.assertEqual(list(answer), ["error"], answer)
+        for part in message_parts:
+            self.assertIn(part, answer["error"])
+        return answer["error"]
+
+    def infer(self, payload, version=""):
+        prefix = f"/v2/models/{MODEL}" + (f"/versions/{version}" if version else "")
+        return self.call_json("POST", prefix + "/infer", payload)
+
+    def bytes_input(self, images, name="input"):
+        return {"name": name, "datatype": "BYTES", "shape": [len(images)],
+                "data": [{"b64": base64.b64encode(image).decode()} for image in images]}
+
+    def probabilities(self, answer, batch):
+        output = answer["outputs"][0]
+        self.assertEqual(output["datatype"], "FP32")
+        self.assertEqual(output["shape"], [batch, CLASSES])
+        rows = np.array(output["data"], dtype=np.float64).reshape(batch, CLASSES)
+        np.testing.assert_allclose(rows.sum(axis=1), 1.0, atol=1e-4)
+        return rows
+
+    def metrics(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.server.metrics_port}/metrics", timeout=10) as response:
+            return response.read().decode()
+
+    # Health, server and repository
+
+    def test_health_live_and_ready(self):
+        self.assertEqual(self.call_json("GET", "/v2/health/live"), {"live": True})
+        self.assertEqual(self.call_json("GET", "/v2/health/ready"), {"ready": True})
+
+    def test_server_metadata(self):
+        answer = self.call_json("GET", "/v2")
+        self.assertEqual(answer["name"], "fovea")
+        self.assertEqual(answer["version"], ARGS.version)
+        self.assertIn("classification", answer["extensions"])
+
+    def test_repository_index_by_get_and_post(self):
+        for method in ("GET", "POST"):
+            self.assertEqual(self.call_json(method, "/v2/repository/index"),
+                             [{"name": MODEL, "version": "1", "state": "READY"}])
+
+    def test_demo_page_is_served_at_the_root(self):
+        status, headers, body = self.call("GET", "/")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/html"))
+        page = body.decode()
+        self.assertIn("<title>Fovea</title>", page)
+        # Offline: the page loads nothing from another origin.
+        self.assertNotIn("http://", page.replace("http://127.0.0.1", ""))
+        self.assertNotIn("https://", page)
+
+    # Model metadata and readiness
+
+    def test_model_metadata_with_and_without_version(self):
+        for path in (f"/v2/models/{MODEL}", f"/v2/models/{MODEL}/versions/1"):
+            answer = self.call_json("GET", path)
+            self.assertEqual(answer["name"], MODEL)
+            self.assertEqual(answer["versions"], ["1"])
+            self.assertEqual(answer["platform"], "onnx")
+            self.assertEqual(answer["inputs"], [{"name": "input", "datatype": "FP32", "shape": [-1, 1, 28, 28]}])
+            self.assertEqual(answer["outputs"],
+                             [{"name": "probabilities", "datatype": "FP32", "shape": [-1, CLASSES]}])
+
+    def test_model_metadata_errors(self):
+        self.assert_error("GET", "/v2/models/no-such-model", 404, "no-such-model", "fashion-mnist")
+        self.assert_error("GET", f"/v2/models/{MODEL}/versions/7", 404, "7")
+        self.assert_error("GET", f"/v2/models/{MODEL}/versions/x", 400, "not a positive integer")
+        self.assert_error("GET", "/v2/models/a%20b", 400, "model name 'a b' is invalid")
+        # A path that climbs out is normalized by the HTTP layer before routing: it names no model.
+        self.assert_error("GET", "/v2/models/..%2F..%2Fetc", 404, "no route")
+
+    def test_model_ready(self):
+        for path in (f"/v2/models/{MODEL}/ready", f"/v2/models/{MODEL}/versions/1/ready"):
+            self.assertEqual(self.call_json("GET", path), {"ready": True})
+        self.assert_error("GET", "/v2/models/no-such-model/ready", 404, "no-such-model")
+        self.assert_error("GET", f"/v2/models/{MODEL}/versions/3/ready", 404)
+
+    # Inference
+
+    def test_png_body_with_classification(self):
+        status, headers, body = self.call("POST", f"/v2/models/{MODEL}/infer?classification=3", self.pngs[0],
+                                          "image/png", {"X-Request-Id": "rest-test-42"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(headers["X-Request-Id"], "rest-test-42")
+        output = json.loads(body)["outputs"][0]
+        self.assertEqual((output["name"], output["datatype"], output["shape"]), ("probabilities", "BYTES", [1, 3]))
+        score, index, label = output["data"][0].split(":", 2)
+        self.assertEqual((int(index), label), (self.truth[0], "Ankle boot"))
+        scores = [float(entry.split(":")[0]) for entry in output["data"]]
+        self.assertEqual(scores, sorted(scores, reverse=True))
+        self.assertGreater(float(score), 0.5)
+
+    def test_json_bytes_batch_matches_single_png_calls_and_labels(self):
+        answer = self.infer({"id": "batch-1", "inputs": [self.bytes_input(self.pngs)],
+                             "outputs": [{"name": "probabilities"}]})
+        self.assertEqual((answer["model_name"], answer["model_version"], answer["id"]), (MODEL, "1", "batch-1"))
+        batch = self.probabilities(answer, len(self.pngs))
+        for i, image in enumerate(self.pngs):
+            status, _, body = self.call("POST", f"/v2/models/{MODEL}/versions/1/infer", image,
+                                        "application/octet-stream")
+            self.assertEqual(status, 200, body)
+            single = self.probabilities(json.loads(body), 1)
+            np.testing.assert_allclose(single[0], batch[i], atol=PROBABILITY_TOLERANCE)
+        correct = sum(int(np.argmax(row)) == truth for row, truth in zip(batch, self.truth))
+        self.assertGreaterEqual(correct, 7, f"{correct}/8 right (the model is 93.6% accurate)")
+
+    def test_json_uint8_nested_equals_png(self):
+        pixels = self.pixels[:2, :, :, None]  # [2, 28, 28, 1]
+        answer = self.infer({"inputs": [{"name": "input", "datatype": "UINT8", "shape": list(pixels.shape),
+                                         "data": pixels.tolist()}]})
+        from_pixels = self.probabilities(answer, 2)
+        from_png = self.probabilities(self.infer({"inputs": [self.bytes_input(self.pngs[:2])]}), 2)
+        np.testing.assert_allclose(from_pixels, from_png, atol=PROBABILITY_TOLERANCE)
+
+    def test_json_fp32_input(self):
+        answer = self.infer({"inputs": [{"name": "input", "datatype": "FP32", "shape": [2, 1, 28, 28],
+                                         "data": [0.0] * (2 * 28 * 28)}],
+                             "outputs": [{"name": "probabilities", "parameters": {"classification": 2}}]})
+        output = answer["outputs"][0]
+        self.assertEqual((output["datatype"], output["shape"]), ("BYTES", [2, 2]))
+        self.assertEqual(output["data"][0], output["data"][2])  # two identical inputs, identical answers
+
+    def test_bad_json_and_bad_fields_are_400(self):
+        path = f"/v2/models/{MODEL}/infer"
+        self.assert_error("POST", path, 400, "not valid JSON", raw=b'{"inputs": [')
+        self.assert_error("POST", path, 400, "not valid JSON", raw=b"")
+        self.assert_error("POST", path, 400, "JSON object", payload=[1, 2])
+        self.assert_error("POST", path, 400, "inputs is missing", payload={"outputs": []})
+        self.assert_error("POST", path, 400, "inputs[0].shape is missing",
+                          payload={"inputs": [{"name": "input", "datatype": "FP32", "data": []}]})
+        self.assert_error("POST", path, 400, "inputs[0].data element 1 must be a number",
+                          payload={"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 1, 28, 28],
+                                               "data": [0.0, "x"]}]})
+        self.assert_error("POST", path, 400, "not valid base64",
+                          payload={"inputs": [{"name": "input", "datatype": "BYTES", "shape": [1],
+                                               "data": [{"b64": "%%%"}]}]})
+        # curl -d sends JSON labelled as a form; it is still read as JSON.
+        self.assert_error("POST", path, 400, "not valid JSON", raw=b"inputs=1",
+                          content_type="application/x-www-form-urlencoded")
+
+    def test_wrong_shapes_datatypes_and_names_are_400(self):
+        path = f"/v2/models/{MODEL}/infer"
+
+        def fp32(shape, count, name="input", datatype="FP32"):
+            return {"inputs": [{"name": name, "datatype": datatype, "shape": shape, "data": [0.0] * count}]}
+
+        self.assert_error("POST", path, 400, "must have shape [N, 1, 28, 28]", "[1, 1, 2, 2]",
+                          payload=fp32([1, 1, 2, 2], 4))
+        self.assert_error("POST", path, 400, "needs 784 values", payload=fp32([1, 1, 28, 28], 10))
+        self.assert_error("POST", path, 400, "INT32", payload=fp32([1, 1, 28, 28], 784, datatype="INT32"))
+        self.assert_error("POST", path, 400, "unexpected input 'pixels'", payload=fp32([1, 1, 28, 28], 784, "pixels"))
+        self.assert_error("POST", path, 400, "unknown output 'scores'",
+                          payload={**fp32([1, 1, 28, 28], 784), "outputs": [{"name": "scores"}]})
+        self.assert_error("POST", path, 400, "outside [1, 10]",
+                          payload={**fp32([1, 1, 28, 28], 784),
+                                   "outputs": [{"name": "probabilities", "parameters": {"classification": 11}}]})
+        self.assert_error("POST", path, 400, "not a PNG or JPEG", raw=b"definitely not an image",
+                          content_type="image/png")
+        self.assert_error("POST", path + "?top_k=3", 400, "unknown query parameter 'top_k'", raw=self.pngs[0],
+                          content_type="image/png")
+
+    def test_unknown_model_route_and_method(self):
+        self.assert_error("POST", "/v2/models/no-such-model/infer", 404, "no-such-model", raw=self.pngs[0],
+                          content_type="image/png")
+        self.assert_error("POST", f"/v2/models/{MODEL}/versions/9/infer", 404, raw=self.pngs[0],
+                          content_type="image/png")
+        self.assert_error("GET", "/v2/nothing-here", 404, "no route")
+        self.assert_error("GET", f"/v2/models/{MODEL}/explain", 404, "not one of ready, infer, localize")
+        self.assert_error("GET", f"/v2/models/{MODEL}/infer", 405, "GET is not allowed")
+        self.assert_error("DELETE", "/v2/health/live", 405)
+
+    def test_oversize_body_is_413_and_the_connection_is_answered(self):
+        # The whole body sent: refused once it passes the limit.
+        body = b"\0" * (MAX_MESSAGE_BYTES + 1)
+        message = self.assert_error("POST", f"/v2/models/{MODEL}/infer", 413, "larger than the limit",
+                                    raw=body, content_type="image/png")
+        self.assertIn(str(MAX_MESSAGE_BYTES), message)
+        # Only the headers sent: refused from the declared length at once, before any of the body is read (the
+        # socket's timeout bounds the wait; the server then closes the connection).
+        with socket.create_connection(("127.0.0.1", self.server.http_port), timeout=10) as connection:
+            connection.sendall(f"POST /v2/models/{MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                               f"Content-Length: {10 * MAX_MESSAGE_BYTES}\r\n\r\n".encode())
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += connection.recv(65536)
+            head, _, body = answer.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            while len(body) < length:
+                body += connection.recv(65536)
+        self.assertTrue(head.startswith(b"HTTP/1.1 413"), head)
+        self.assertIn(b"Connection: close", head)
+        self.assertIn("larger than the limit", json.loads(body)["error"])
+
+    def test_body_shorter_than_declared_is_400(self):
+        with socket.create_connection(("127.0.0.1", self.server.http_port), timeout=60) as connection:
+            connection.sendall(f"POST /v2/models/{MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                               f"Content-Length: 1000\r\n\r\n".encode() + self.pngs[0][:100])
+            connection.shutdown(socket.SHUT_WR)  # the client gives up after 100 of the 1000 bytes
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        self.assertTrue(answer.startswith(b"HTTP/1.1 400"), answer[:200])
+        self.assertIn(b"ended after 100 of the 1000 bytes", answer)
+
+    def test_oversize_image_and_batch_are_413(self):
+        noise = np.random.RandomState(7).randint(0, 256, size=(300, 300), dtype=np.uint8)
+        big_png = png(noise)
+        self.assertGreater(len(big_png), MAX_IMAGE_BYTES)
+        self.assert_error("POST", f"/v2/models/{MODEL}/infer", 413, str(MAX_IMAGE_BYTES), raw=big_png,
+                          content_type="image/png")
+        too_many = [self.pngs[0]] * (MAX_IMAGES_PER_REQUEST + 1)
+        self.assert_error("POST", f"/v2/models/{MODEL}/infer", 413, str(MAX_IMAGES_PER_REQUEST),
+                          payload={"inputs": [self.bytes_input(too_many)]})
+
+    def test_rest_calls_are_counted_in_metrics(self):
+        self.infer({"inputs": [self.bytes_input(self.pngs[:1])]})
+        self.assert_error("POST", f"/v2/models/{MODEL}/infer", 400, raw=b"{}")
+        text = self.metrics()
+        self.assertRegex(text, r'fovea_request_success_total\{model="fashion-mnist",rpc="rest.ModelInfer"\} [1-9]')
+        self.assertRegex(text, r'fovea_request_failure_total\{model="fashion-mnist",reason="INVALID_ARGUMENT",'
+                               r'rpc="rest.ModelInfer"\} [1-9]')
+        self.assertRegex(text, r'fovea_inference_count_total\{model="fashion-mnist"\} [1-9]')
+
+    # Localization (Fovea extension)
+
+    def test_localize_each_method_returns_an_overlay(self):
+        for method in ("cam", "grad-cam", "dense", "auto"):
+            with self.subTest(method=method):
+                answer = self.call_json("POST", f"/v2/models/{MODEL}/localize?method={method}&classes=9",
+                                        raw=self.pngs[0], content_type="image/png")
+                self.assertEqual(answer["method"], "cam" if method == "auto" else method)
+                self.assertEqual((answer["image_width"], answer["image_height"]), (28, 28))
+                self.assertEqual(len(answer["heatmaps"]), 1)
+                heatmap = answer["heatmaps"][0]
+                self.assertEqual((heatmap["class_index"], heatmap["label"]), (9, "Ankle boot"))
+                self.assertEqual(len(heatmap["values"]), heatmap["width"] * heatmap["height"])
+                self.assertEqual(png_size(base64.b64decode(heatmap["overlay_png"])), (28, 28))
+                if method != "dense":
+                    self.assertEqual(answer["predictions"][0]["label"], "Ankle boot")
+
+    def test_localize_without_overlays_and_with_options(self):
+        answer = self.call_json("POST", f"/v2/models/{MODEL}/versions/1/localize?method=dense&stride=4&threshold=0.9"
+                                        "&nms_iou=0.5&overlays=false", raw=self.pngs[0],
+                                content_type="application/octet-stream")
+        self.assertEqual(len(answer["heatmaps"]), CLASSES)  # every class: the model has no background class
+        self.assertNotIn("overlay_png", answer["heatmaps"][0])
+        for detection in answer["detections"]:
+            self.assertGreaterEqual(detection["score"], 0.9)
+
+    def test_localize_errors(self):
+        path = f"/v2/models/{MODEL}/localize"
+        image = self.pngs[0]
+        self.assert_error("POST", path + "?method=saliency", 400, "not one of auto, cam, grad-cam, dense", raw=image,
+                          content_type="image/png")
+        self.assert_error("POST", path + "?classes=10", 400, "class index 10", raw=image, content_type="image/png")
+        self.assert_error("POST", path + "?threshold=2", 400, "outside [0, 1]", raw=image, content_type="image/png")
+        self.assert_error("POST", path + "?stride=x", 400, "not a number", raw=image, content_type="image/png")
+        self.assert_error("POST", path + "?color=red", 400, "unknown query parameter 'color'", raw=image,
+                          content_type="image/png")
+        self.assert_error("POST", path, 400, "encoded PNG or JPEG image as the body", payload={"image": "x"})
+        self.assert_error("POST", path, 400, "not a PNG or JPEG", raw=b"not an image", content_type="image/png")
+        self.assert_error("POST", "/v2/models/no-such-model/localize", 404, raw=image, content_type="image/png")
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--server-bin", required=True)
+    parser.add_argument("--models", required=True, help="model repository with fashion-mnist (the bundled models/)")
+    parser.add_argument("--version", required=True, help="the project version ServerMetadata must report")
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+if __name__ == "__main__":
+    main()
