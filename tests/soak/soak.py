@@ -96,7 +96,8 @@ def main():
     server_log = open(os.path.join(workdir, "server.log"), "w")
     # Warnings only: a log line per request would make the soak measure the log file.
     server = subprocess.Popen([args.server_binary, "--address", address, "--model-repository", args.models,
-                               "--log-level", "warn", "--http-port", "0", "--metrics-port", "0"], stdout=server_log, stderr=subprocess.STDOUT)
+                               "--log-level", "warn", "--http-port", "0", "--metrics-port", "0"],
+                              stdout=server_log, stderr=subprocess.STDOUT)
     try:
         wait_until_serving(args.cli_binary, address, server)
         bench_json = os.path.join(workdir, "bench.json")
