@@ -61,6 +61,15 @@ int MessageLimit(size_t bytes) {
   return static_cast<int>(std::min<size_t>(bytes, static_cast<size_t>(std::numeric_limits<int>::max())));
 }
 
+// Health answers for the whole server ("") and for each service; all turn SERVING together, once every model of
+// the first repository pass is loaded and warmed up.
+void SetServing(grpc::Server& server, bool serving) {
+  for (const std::string service :
+       {"", v1::Inference::service_full_name(), ::inference::GRPCInferenceService::service_full_name()}) {
+    server.GetHealthCheckService()->SetServingStatus(service, serving);
+  }
+}
+
 std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config,
                                           const std::shared_ptr<grpc::ServerCredentials>& credentials,
                                           const std::vector<grpc::Service*>& services) {
@@ -76,16 +85,10 @@ std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config,
   for (grpc::Service* service : services) builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) return nullptr;
+  // gRPC's default health service starts out SERVING: turn it off first thing, so the window in which a probe could see
+  // SERVING before the models load is these few instructions, not the time the rest of startup (the REST port) takes.
+  SetServing(*server, false);
   return server;
-}
-
-// Health answers for the whole server ("") and for each service; all turn SERVING together, once every model of
-// the first repository pass is loaded and warmed up.
-void SetServing(grpc::Server& server, bool serving) {
-  for (const std::string service :
-       {"", v1::Inference::service_full_name(), ::inference::GRPCInferenceService::service_full_name()}) {
-    server.GetHealthCheckService()->SetServingStatus(service, serving);
-  }
 }
 
 std::string SecuritySummary(const ServerConfig& config) {
@@ -139,8 +142,7 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
     }
     http_server = std::move(*started);
   }
-  // Listening while the models load lets probes see the process alive but NOT_SERVING.
-  SetServing(*server, false);
+  // Listening (NOT_SERVING since StartServer) while the models load lets probes see the process alive but not ready.
   if (!poller.Sync().ok()) {  // the poller has logged why
     server->Shutdown();
     return kExitStartupFailure;

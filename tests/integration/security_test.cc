@@ -118,7 +118,7 @@ client::ClientOptions Plaintext() {
 }
 
 TEST_F(SecurityTest, TlsHandshakeAndClassifyWorkAndPlaintextClientsFail) {
-  StartServer({}, Trusting());
+  ASSERT_NO_FATAL_FAILURE(StartServer({}, Trusting()));
   const grpc::Status secure = Classify(Trusting());
   EXPECT_TRUE(secure.ok()) << secure.error_message();
   EXPECT_EQ(Classify(Plaintext()).error_code(), grpc::StatusCode::UNAVAILABLE);
@@ -132,7 +132,7 @@ TEST_F(SecurityTest, TlsHandshakeAndClassifyWorkAndPlaintextClientsFail) {
 }
 
 TEST_F(SecurityTest, MutualTlsRequiresAClientCertificateFromTheClientCa) {
-  StartServer({"--tls-client-ca", File("ca.pem")}, Trusting("client"));
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--tls-client-ca", File("ca.pem")}, Trusting("client")));
   const grpc::Status with_cert = Classify(Trusting("client"));
   EXPECT_TRUE(with_cert.ok()) << with_cert.error_message();
   EXPECT_EQ(Classify(Trusting()).error_code(), grpc::StatusCode::UNAVAILABLE) << "no client certificate";
@@ -145,7 +145,7 @@ TEST_F(SecurityTest, MutualTlsRequiresAClientCertificateFromTheClientCa) {
 }
 
 TEST_F(SecurityTest, BearerTokenIsRequiredEverywhereButHealth) {
-  StartServer({"--auth-token-file", File("token")}, Trusting());
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--auth-token-file", File("token")}, Trusting()));
   const grpc::Status right = Classify(Trusting("", kToken));
   EXPECT_TRUE(right.ok()) << right.error_message();
   const grpc::Status missing = Classify(Trusting());

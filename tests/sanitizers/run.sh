@@ -30,7 +30,8 @@ done
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
-export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}"
+tsan_defaults="halt_on_error=1:second_deadlock_stack=1"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-$tsan_defaults:suppressions=$root/tests/sanitizers/tsan.supp}"
 suites=(server_tests imageio_tests modelio_tests client_tests integration_tests fault_tests)
 
 if [[ -n "$fuzz_build" ]]; then
@@ -50,6 +51,14 @@ build_dir="$(cd "$build_dir" && pwd)"
 start=$SECONDS
 cmake --build "$build_dir" -j "$jobs" --target "${suites[@]}" fovea-server fovea
 echo "sanitizer build: $((SECONDS - start)) s"
+if [[ "$preset" == tsan ]]; then
+  # The fixed suppressions plus one called_from_lib line per uninstrumented Abseil library (see tsan.supp).
+  suppressions="$build_dir/tsan.supp"
+  cp "$root/tests/sanitizers/tsan.supp" "$suppressions"
+  for suite in "${suites[@]}"; do ldd "$build_dir/bin/$suite"; done | grep -o 'libabsl_[a-z0-9_]*\.so' | sort -u |
+    sed 's/^/called_from_lib:/' >>"$suppressions"
+  [[ "$TSAN_OPTIONS" != "$tsan_defaults:"* ]] || export TSAN_OPTIONS="$tsan_defaults:suppressions=$suppressions"
+fi
 start=$SECONDS
 # Each suite's binary directly (not ctest): this build also registers targets it never built.
 failed=()
