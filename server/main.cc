@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/model_batchers.h"
+#include "server/model_config.h"
 #include "server/model_repository.h"
 #include "server/oip_service.h"
 #include "server/repository_poller.h"
@@ -93,6 +95,17 @@ std::string SecuritySummary(const ServerConfig& config) {
   return summary + (config.auth_token_file.empty() ? "" : ", bearer token required");
 }
 
+// Loads `<repository>/<name>/<version>/model.onnx` with the precision of its model folder's config.txt (the
+// --precision flag when that sets none).
+StatusOr<std::shared_ptr<const engine::Model>> LoadConfiguredModel(const std::string& path,
+                                                                   engine::Precision fallback) {
+  const std::filesystem::path model_folder = std::filesystem::path(path).parent_path().parent_path();
+  FOVEA_ASSIGN_OR_RETURN(const engine::Precision precision, LoadModelPrecision(model_folder, fallback));
+  FOVEA_ASSIGN_OR_RETURN(auto model, modelio::LoadOnnxModel(path, {.precision = precision}));
+  spdlog::info("{}: {}", path, model->quantized() ? "int8 (quantized model)" : engine::PrecisionName(precision));
+  return model;
+}
+
 int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = BuildServerCredentials(config);
   if (!credentials.ok()) {
@@ -110,9 +123,10 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   repository.SetReplaceListener([&metrics](const ModelCatalog& catalog) {
     metrics.SetModelsLoaded(static_cast<int64_t>(CountVersions(catalog)));
   });
-  RepositoryPoller poller(config.model_repository, config.version_policy,
-                          PreparingLoader([](const std::string& path) { return modelio::LoadOnnxModel(path); }),
-                          repository);
+  RepositoryPoller poller(
+      config.model_repository, config.version_policy,
+      PreparingLoader([&config](const std::string& path) { return LoadConfiguredModel(path, config.precision); }),
+      repository);
   const BatchingOptions batching = BatchingDefaults(config);
   ModelBatchers batchers(repository, config.model_repository, batching, metrics);
   WorkerPool workers(WorkerCount(config));
