@@ -257,6 +257,33 @@ StatusOr<Graph> MoveQuantizeBeforeMaxPool(Graph graph) {
   return graph;
 }
 
+StatusOr<Graph> DequantizeGraph(Graph graph) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    Node& node = graph.nodes[i];
+    const std::string_view type = node.op->type();
+    const bool qdq = type == "QuantizeLinear" || type == "DequantizeLinear";
+    if (qdq && !graph.initializers.contains(node.inputs[0]) && !IsGraphOutput(graph, node.outputs[0])) {
+      RenameUses(graph, node.outputs[0], node.inputs[0]);
+      continue;  // now unread; removed below
+    }
+    const auto* quantized = dynamic_cast<const ops::QuantizedConv*>(node.op.get());
+    const Tensor* w = quantized ? Initializer(graph, node.inputs, 1) : nullptr;
+    if (w == nullptr) continue;
+    ops::QuantizationSlices slices;
+    slices.scales = quantized->params().weight_scales;
+    slices.zero_points.assign(slices.scales.size(), 0);
+    slices.quantized_type = DataType::kInt8;
+    slices.inner = slices.per_tensor() ? 1 : w->num_elements() / w->dim(0);
+    const std::string w_name = node.name + "/dequantized_weight";
+    graph.initializers[w_name] = ops::DequantizeTensor(*w, slices);
+    FOVEA_ASSIGN_OR_RETURN(auto conv, ops::Conv::Create(quantized->params().conv));
+    node.op = std::move(conv);
+    node.inputs[1] = w_name;
+  }
+  RemoveDeadNodes(graph);
+  return graph;
+}
+
 StatusOr<Graph> FuseQuantizedConvs(Graph graph) {
   bool any = false;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {

@@ -25,7 +25,12 @@ StatusOr<Graph> MoveQuantizeBeforeMaxPool(Graph graph);
 // scales are per tensor; drops the QuantizeLinear/DequantizeLinear nodes nothing reads any more.
 StatusOr<Graph> FuseQuantizedConvs(Graph graph);
 
-// All of the above, in order.
+// The float twin of a quantized graph: every QLinearConv becomes a float Conv with its dequantized weights, and
+// QuantizeLinear/DequantizeLinear of runtime values are bypassed (their constant uses fold). Localization runs on it:
+// gradients and feature maps need float arithmetic, and the weights are the ones the int8 model uses.
+StatusOr<Graph> DequantizeGraph(Graph graph);
+
+// All of the above but DequantizeGraph, in order.
 StatusOr<Graph> OptimizeForInference(Graph graph);
 
 }  // namespace fovea::engine

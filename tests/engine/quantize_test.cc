@@ -191,6 +191,19 @@ TEST_P(QdqFusionTest, FusesIntoInt8ConvolutionsAndKeepsTheResult) {
 INSTANTIATE_TEST_SUITE_P(Layouts, QdqFusionTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "RequantizedPool" : "QuantizedConvInputs"; });
 
+TEST(QdqFusion, DequantizedTwinIsFloatAndClose) {
+  const Graph g = QdqNetwork(true);
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto model, Model::Create(g, {}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(Graph twin, DequantizeGraph(model->graph()));
+  std::vector<std::string> types;
+  for (const auto& node : twin.nodes) types.emplace_back(node.op->type());
+  EXPECT_EQ((std::vector<std::string>{"Conv", "MaxPool", "Conv"}), types);
+  const Tensor x = RandomTensor({1, kChannels, 8, 8}, 16, 0.0f, 3.0f);
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto expected, RunReference(g, std::vector<Tensor>{x}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto actual, RunSession(twin, {x}));
+  EXPECT_TRUE(TensorsNear(expected[0], actual[0], kQdqGraphTolerance));
+}
+
 TEST(QdqFusion, NonZeroZeroPointStaysUnfusedAndCorrect) {
   Graph g = QdqNetwork(false);
   Tensor z(DataType::kUint8, {});

@@ -32,14 +32,20 @@ std::filesystem::path TempDir(const std::string& name) {
   return dir;
 }
 
-TEST(Quantize, BundledModelQuantizesWithinTheAccuracyBound) {
+// Quantizing the bundled model into a fresh version folder `<temp>/<name>/2`.
+QuantizeOptions BundledOptions(const std::string& name, int64_t test_per_class) {
   QuantizeOptions options;
   options.model_path = FOVEA_BUNDLED_MODEL;
-  options.output_dir = (TempDir("int8") / "2").string();
+  options.output_dir = (TempDir(name) / "2").string();
   options.data_dir = kFashionMnistDir;
   options.calibration_images = kCalibrationImages;
-  options.test_limit_per_class = kTestPerClass;
+  options.test_limit_per_class = test_per_class;
   options.command = "quantize_test";
+  return options;
+}
+
+TEST(Quantize, BundledModelQuantizesWithinTheAccuracyBound) {
+  const QuantizeOptions options = BundledOptions("int8", kTestPerClass);
   auto report = QuantizeModel(options);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   EXPECT_EQ(report->test_images, 10 * kTestPerClass);
@@ -62,12 +68,7 @@ TEST(Quantize, BundledModelQuantizesWithinTheAccuracyBound) {
 }
 
 TEST(Quantize, ImpossibleBoundWritesNothing) {
-  QuantizeOptions options;
-  options.model_path = FOVEA_BUNDLED_MODEL;
-  options.output_dir = (TempDir("strict") / "2").string();
-  options.data_dir = kFashionMnistDir;
-  options.calibration_images = kCalibrationImages;
-  options.test_limit_per_class = 10;
+  QuantizeOptions options = BundledOptions("strict", 10);
   options.max_accuracy_drop = -1.0;  // int8 would have to beat float32 by 100 points
   auto report = QuantizeModel(options);
   ASSERT_FALSE(report.ok());
