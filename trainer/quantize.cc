@@ -204,8 +204,12 @@ Status WriteModelCard(const QuantizeOptions& options, const QuantizeReport& repo
        << "- Activations: one scale per tensor from min/max over " << report.calibration_images
        << " evenly spaced training images; uint8 where the calibrated minimum is ≥ 0.\n"
        << "- Stored as ONNX QuantizeLinear/DequantizeLinear (QDQ) around each quantized Conv; Fovea fuses each into an "
-          "int8 oneDNN convolution. Convolutions with fewer than "
-       << options.min_input_channels << " input channels, pooling and the classifier stay float32.\n\n"
+          "int8 oneDNN convolution. "
+       << (options.min_input_channels > 1
+               ? fmt::format("Convolutions with fewer than {} input channels stay float32, as do ",
+                             options.min_input_channels)
+               : std::string("Every convolution is int8; "))
+       << "the classifier and global pooling stay float32.\n\n"
        << "| | float32 | int8 |\n| --- | --- | --- |\n"
        << fmt::format("| test accuracy ({} images) | {:.2f}% | {:.2f}% |\n", report.test_images,
                       100.0 * report.float_accuracy, 100.0 * report.int8_accuracy)
@@ -326,7 +330,7 @@ Use a new version folder of the model (e.g. models/fashion-mnist/2) so the serve
   --data DIR                 Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)
   --calibration-images N     training images for the activation ranges (default 2000)
   --test-limit-per-class N   test images per class for the accuracy check (default 0 = all 10,000)
-  --min-input-channels N     convolutions with fewer input channels stay float32 (default 16)
+  --min-input-channels N     convolutions with fewer input channels stay float32 (default 1: all int8)
   --max-accuracy-drop P      refuse to write when int8 is more than P points below float32 (default 0.3)
 )";
 }

@@ -51,8 +51,8 @@ TEST(Quantize, BundledModelQuantizesWithinTheAccuracyBound) {
   EXPECT_EQ(report->test_images, 10 * kTestPerClass);
   EXPECT_LE(report->float_accuracy - report->int8_accuracy, kMaxAccuracyDrop);
   EXPECT_GE(static_cast<double>(report->same_top1), kMinInt8Agreement * static_cast<double>(report->test_images));
-  // The first convolution (one input channel) stays float32; the five others are quantized, all after ReLU (uint8).
-  ASSERT_EQ(report->layers.size(), 5u);
+  // All six convolutions are quantized; every input is non-negative (the [0, 1] image, then ReLU outputs): uint8.
+  ASSERT_EQ(report->layers.size(), 6u);
   for (const auto& layer : report->layers) EXPECT_TRUE(layer.unsigned_input) << layer.node;
 
   // The written file imports (the ONNX checker runs on import) and runs its convolutions as int8.
@@ -61,9 +61,26 @@ TEST(Quantize, BundledModelQuantizesWithinTheAccuracyBound) {
   EXPECT_TRUE((*model)->quantized());
   int int8_convs = 0;
   for (const auto& node : (*model)->graph().nodes) int8_convs += node.op->type() == "QLinearConv";
-  EXPECT_EQ(int8_convs, 5);
+  EXPECT_EQ(int8_convs, 6);
   EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(options.output_dir) / "MODEL.md"));
   EXPECT_NE((*model)->metadata().properties.count("fovea.quantization"), 0u);
+  std::filesystem::remove_all(std::filesystem::path(options.output_dir).parent_path());
+}
+
+TEST(Quantize, NarrowConvolutionsCanStayFloat) {
+  QuantizeOptions options = BundledOptions("first_float", 10);
+  options.min_input_channels = 16;  // the first convolution reads one channel
+  auto report = QuantizeModel(options);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->layers.size(), 5u);
+  auto model = modelio::LoadOnnxModel(report->model_path);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  std::vector<std::string> convs;
+  for (const auto& node : (*model)->graph().nodes) {
+    if (node.op->type() == "Conv" || node.op->type() == "QLinearConv") convs.emplace_back(node.op->type());
+  }
+  EXPECT_EQ(convs, (std::vector<std::string>{"Conv", "QLinearConv", "QLinearConv", "QLinearConv", "QLinearConv",
+                                             "QLinearConv"}));
   std::filesystem::remove_all(std::filesystem::path(options.output_dir).parent_path());
 }
 
