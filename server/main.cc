@@ -100,7 +100,11 @@ std::string SecuritySummary(const ServerConfig& config) {
 StatusOr<std::shared_ptr<const engine::Model>> LoadConfiguredModel(const std::string& path,
                                                                    engine::Precision fallback) {
   const std::filesystem::path model_folder = std::filesystem::path(path).parent_path().parent_path();
-  FOVEA_ASSIGN_OR_RETURN(const engine::Precision precision, LoadModelPrecision(model_folder, fallback));
+  // A bad config.txt must not keep the model from loading: its batcher reports the error to every request (naming
+  // the file and line) until the file is fixed, as for the batching keys.
+  const auto configured = LoadModelPrecision(model_folder, fallback);
+  if (!configured.ok()) spdlog::warn("{} (loading {} with --precision)", configured.status().message(), path);
+  const engine::Precision precision = configured.ok() ? *configured : fallback;
   FOVEA_ASSIGN_OR_RETURN(auto model, modelio::LoadOnnxModel(path, {.precision = precision}));
   spdlog::info("{}: {}", path, model->quantized() ? "int8 (quantized model)" : engine::PrecisionName(precision));
   return model;
