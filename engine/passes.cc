@@ -180,6 +180,9 @@ StatusOr<bool> TryFuseQuantizedConv(Graph& graph, size_t conv_index) {
   const auto x_dq = MatchQdq(graph, x_index);
   const auto w_dq = MatchQdq(graph, w_index);
   if (!x_dq || x_dq->quantize || !x_dq->slices.per_tensor() || !w_dq || w_dq->quantize) return false;
+  // Without a zero point the input's type (uint8 or int8) is only known at run time; the fused kernel needs it now.
+  const auto& x_inputs = graph.nodes[static_cast<size_t>(x_index)].inputs;
+  if (x_inputs.size() < 3 || x_inputs[2].empty()) return false;
   const Node& w_node = graph.nodes[static_cast<size_t>(w_index)];
   const Tensor* w = Initializer(graph, w_node.inputs, 0);
   if (w == nullptr || w->dtype() != DataType::kInt8 || (!w_dq->slices.per_tensor() && w_dq->slices.axis != 0)) {

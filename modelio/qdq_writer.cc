@@ -51,7 +51,7 @@ void InsertNodes(onnx::GraphProto& graph, int index, const std::vector<onnx::Nod
   for (auto& node : all) *graph.add_node() = std::move(node);
 }
 
-// Rewrites Conv node `index` as described by `conv`; returns the number of nodes inserted before it.
+// Rewrites the Conv node named in `conv`: Q/DQ before its input, DQ of its int8 weights, the folded bias.
 Status QuantizeConv(onnx::GraphProto& graph, const QdqConv& conv) {
   int index = FindNode(graph, conv.node, "Conv");
   if (index < 0) return NotFound("no Conv node named '" + conv.node + "'");
