@@ -4,13 +4,29 @@
 
 namespace fovea::engine {
 
+const char* PrecisionName(Precision precision) { return precision == Precision::kBf16 ? "bf16" : "fp32"; }
+
+StatusOr<Precision> ParsePrecision(const std::string& text) {
+  if (text == "fp32") return Precision::kFp32;
+  if (text == "bf16") return Precision::kBf16;
+  return InvalidArgument("precision must be fp32 or bf16, got '" + text + "'");
+}
+
 StatusOr<std::shared_ptr<const Model>> Model::Create(Graph graph, ModelMetadata metadata, ModelOptions options) {
   FOVEA_RETURN_IF_ERROR(ValidateGraph(graph));
   if (options.optimize) {
     FOVEA_ASSIGN_OR_RETURN(graph, OptimizeForInference(std::move(graph)));
     FOVEA_RETURN_IF_ERROR(ValidateGraph(graph));
   }
-  return std::shared_ptr<const Model>(new Model(std::move(graph), std::move(metadata)));
+  return std::shared_ptr<const Model>(new Model(std::move(graph), std::move(metadata), options.precision));
+}
+
+Model::Model(Graph graph, ModelMetadata metadata, Precision precision)
+    : graph_(std::move(graph)), metadata_(std::move(metadata)), precision_(precision) {
+  for (const auto& node : graph_.nodes) {
+    const std::string_view type = node.op->type();
+    quantized_ = quantized_ || type == "QuantizeLinear" || type == "DequantizeLinear" || type == "QLinearConv";
+  }
 }
 
 std::string Model::Label(int64_t index) const {

@@ -25,8 +25,22 @@ struct ModelMetadata {
   std::map<std::string, std::string> properties;  // every metadata_props entry, verbatim
 };
 
+// The arithmetic convolutions and inner products compute in. Graph inputs and outputs stay float32 either way.
+enum class Precision {
+  kFp32,  // everything in float32
+  kBf16,  // Conv/Gemm/MatMul read bf16 activations and weights and accumulate in float32 (AVX512-BF16: about 2x)
+};
+
+// "fp32" / "bf16", as config files and flags spell them.
+const char* PrecisionName(Precision precision);
+// Parses "fp32" or "bf16"; InvalidArgument naming the accepted values otherwise.
+StatusOr<Precision> ParsePrecision(const std::string& text);
+
 struct ModelOptions {
   bool optimize = true;  // run the inference graph passes (BN folding, post-op fusion, no-op removal)
+  // Float arithmetic of the float (non-quantized) layers. A model with QuantizeLinear/DequantizeLinear around its
+  // convolutions runs those as int8 whatever this says (see FuseQuantizedConvs in engine/passes.h).
+  Precision precision = Precision::kFp32;
 };
 
 class Model {
@@ -35,14 +49,20 @@ class Model {
 
   const Graph& graph() const { return graph_; }
   const ModelMetadata& metadata() const { return metadata_; }
+  Precision precision() const { return precision_; }
+  // True when the graph holds quantized ops (QuantizeLinear/DequantizeLinear, or the int8 convolutions they fused
+  // into).
+  bool quantized() const { return quantized_; }
 
   // Label of class `index`: the metadata label or the index as text.
   std::string Label(int64_t index) const;
 
  private:
-  Model(Graph graph, ModelMetadata metadata) : graph_(std::move(graph)), metadata_(std::move(metadata)) {}
+  Model(Graph graph, ModelMetadata metadata, Precision precision);
   Graph graph_;
   ModelMetadata metadata_;
+  Precision precision_;
+  bool quantized_ = false;
 };
 
 }  // namespace fovea::engine

@@ -1,11 +1,16 @@
 #include "engine/passes.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "engine/ops/batch_norm.h"
 #include "engine/ops/binary.h"
 #include "engine/ops/conv.h"
 #include "engine/ops/identity.h"
+#include "engine/ops/pool.h"
+#include "engine/ops/quantize.h"
+#include "engine/ops/quantized_conv.h"
 
 namespace fovea::engine {
 namespace {
@@ -129,7 +134,168 @@ StatusOr<bool> TryFuseNext(Graph& graph, size_t conv_index) {
   return true;
 }
 
+// What a QuantizeLinear/DequantizeLinear node does, when it is one and its scale and zero point are initializers.
+struct QdqNode {
+  bool quantize = false;  // QuantizeLinear (else DequantizeLinear)
+  ops::QuantizationSlices slices;
+};
+
+std::optional<QdqNode> MatchQdq(const Graph& graph, int index) {
+  if (index < 0) return std::nullopt;
+  const Node& node = graph.nodes[static_cast<size_t>(index)];
+  const auto* q = dynamic_cast<const ops::QuantizeLinear*>(node.op.get());
+  const auto* dq = dynamic_cast<const ops::DequantizeLinear*>(node.op.get());
+  if ((q == nullptr && dq == nullptr) || node.outputs.size() != 1) return std::nullopt;
+  const Tensor* scale = Initializer(graph, node.inputs, 1);
+  const Tensor* zero_point = Initializer(graph, node.inputs, 2);
+  const bool has_zero_point = node.inputs.size() > 2 && !node.inputs[2].empty();
+  if (scale == nullptr || (has_zero_point && zero_point == nullptr)) return std::nullopt;
+  // Per-axis scales only occur on constant weights here, whose shape the initializer gives.
+  const Tensor* x = Initializer(graph, node.inputs, 0);
+  auto slices =
+      ops::ResolveQuantization(x ? x->shape() : Shape{}, *scale, zero_point, q ? q->params().axis : dq->params().axis);
+  if (!slices.ok() || !slices->zero_points_are_zero()) return std::nullopt;
+  return QdqNode{q != nullptr, *slices};
+}
+
+// Removes nodes none of whose outputs is read (the QuantizeLinear/DequantizeLinear nodes a fusion bypassed).
+void RemoveDeadNodes(Graph& graph) {
+  for (int i = static_cast<int>(graph.nodes.size()) - 1; i >= 0; --i) {
+    const Node& node = graph.nodes[static_cast<size_t>(i)];
+    const bool dead = std::all_of(node.outputs.begin(), node.outputs.end(), [&](const std::string& out) {
+      return out.empty() || (graph.UseCount(out) == 0 && !IsGraphOutput(graph, out));
+    });
+    if (dead) graph.nodes.erase(graph.nodes.begin() + i);
+  }
+}
+
+// Fuses Conv node `conv_index` with the DequantizeLinear nodes feeding it and the QuantizeLinear reading it; returns
+// whether it did.
+StatusOr<bool> TryFuseQuantizedConv(Graph& graph, size_t conv_index) {
+  const Node& conv = graph.nodes[conv_index];
+  const auto* conv_op = dynamic_cast<const ops::Conv*>(conv.op.get());
+  if (conv_op == nullptr || conv_op->has_sum() || conv.inputs.size() < 2 || conv.outputs.size() != 1) return false;
+  const int x_index = graph.ProducerOf(conv.inputs[0]);
+  const int w_index = graph.ProducerOf(conv.inputs[1]);
+  const auto x_dq = MatchQdq(graph, x_index);
+  const auto w_dq = MatchQdq(graph, w_index);
+  if (!x_dq || x_dq->quantize || !x_dq->slices.per_tensor() || !w_dq || w_dq->quantize) return false;
+  // Without a zero point the input's type (uint8 or int8) is only known at run time; the fused kernel needs it now.
+  const auto& x_inputs = graph.nodes[static_cast<size_t>(x_index)].inputs;
+  if (x_inputs.size() < 3 || x_inputs[2].empty()) return false;
+  const Node& w_node = graph.nodes[static_cast<size_t>(w_index)];
+  const Tensor* w = Initializer(graph, w_node.inputs, 0);
+  if (w == nullptr || w->dtype() != DataType::kInt8 || (!w_dq->slices.per_tensor() && w_dq->slices.axis != 0)) {
+    return false;
+  }
+  const bool has_bias = conv.inputs.size() > 2 && !conv.inputs[2].empty();
+  if (has_bias && Initializer(graph, conv.inputs, 2) == nullptr) return false;
+
+  ops::QuantizedConvParams params;
+  params.conv = conv_op->params();
+  params.input_type = x_dq->slices.quantized_type;
+  params.input_scale = x_dq->slices.scales[0];
+  params.weight_scales = w_dq->slices.scales;
+  std::vector<std::string> outputs = conv.outputs;
+  const int q_index = SoleConsumer(graph, conv.outputs[0]);
+  const auto y_q = MatchQdq(graph, q_index);
+  if (y_q && y_q->quantize && y_q->slices.per_tensor()) {
+    params.quantized_output = true;
+    params.output_type = y_q->slices.quantized_type;
+    params.output_scale = y_q->slices.scales[0];
+    outputs = graph.nodes[static_cast<size_t>(q_index)].outputs;
+  }
+  FOVEA_ASSIGN_OR_RETURN(auto fused, ops::QuantizedConv::Create(params));
+  Node& target = graph.nodes[conv_index];
+  target.inputs = {graph.nodes[static_cast<size_t>(x_index)].inputs[0], w_node.inputs[0],
+                   has_bias ? conv.inputs[2] : std::string()};
+  target.op = std::move(fused);
+  target.outputs = std::move(outputs);
+  if (params.quantized_output) graph.nodes.erase(graph.nodes.begin() + q_index);
+  return true;
+}
+
 }  // namespace
+
+StatusOr<Graph> CancelRequantize(Graph graph) {
+  bool any = false;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const auto q = MatchQdq(graph, static_cast<int>(i));
+    if (!q || !q->quantize || IsGraphOutput(graph, graph.nodes[i].outputs[0])) continue;
+    const int dq_index = graph.ProducerOf(graph.nodes[i].inputs[0]);
+    const auto dq = MatchQdq(graph, dq_index);
+    if (!dq || dq->quantize || dq->slices.scales != q->slices.scales ||
+        dq->slices.quantized_type != q->slices.quantized_type || !q->slices.per_tensor()) {
+      continue;
+    }
+    RenameUses(graph, graph.nodes[i].outputs[0], graph.nodes[static_cast<size_t>(dq_index)].inputs[0]);
+    any = true;
+  }
+  if (any) RemoveDeadNodes(graph);
+  return graph;
+}
+
+StatusOr<Graph> MoveQuantizeBeforeMaxPool(Graph graph) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const auto q = MatchQdq(graph, static_cast<int>(i));
+    if (!q || !q->quantize || !q->slices.per_tensor()) continue;
+    const int pool_index = graph.ProducerOf(graph.nodes[i].inputs[0]);
+    if (pool_index < 0 || SoleConsumer(graph, graph.nodes[i].inputs[0]) != static_cast<int>(i)) continue;
+    Node& pool = graph.nodes[static_cast<size_t>(pool_index)];
+    const auto* pool_op = dynamic_cast<const ops::Pool*>(pool.op.get());
+    if (pool_op == nullptr || pool_op->params().kind != ops::PoolParams::Kind::kMax || pool.outputs.size() != 1) {
+      continue;
+    }
+    // Q now reads the pool's input and the pool reads Q's result; they swap places so the order stays topological.
+    Node quantize = graph.nodes[i];
+    Node pooled = pool;
+    const std::string quantized = pool.inputs[0] + "/quantized";
+    quantize.inputs[0] = pool.inputs[0];
+    quantize.outputs = {quantized};
+    pooled.inputs[0] = quantized;
+    pooled.outputs = graph.nodes[i].outputs;
+    graph.nodes[static_cast<size_t>(pool_index)] = std::move(quantize);
+    graph.nodes[i] = std::move(pooled);
+  }
+  return graph;
+}
+
+StatusOr<Graph> DequantizeGraph(Graph graph) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    Node& node = graph.nodes[i];
+    const std::string_view type = node.op->type();
+    const bool qdq = type == "QuantizeLinear" || type == "DequantizeLinear";
+    if (qdq && !graph.initializers.contains(node.inputs[0]) && !IsGraphOutput(graph, node.outputs[0])) {
+      RenameUses(graph, node.outputs[0], node.inputs[0]);
+      continue;  // now unread; removed below
+    }
+    const auto* quantized = dynamic_cast<const ops::QuantizedConv*>(node.op.get());
+    const Tensor* w = quantized ? Initializer(graph, node.inputs, 1) : nullptr;
+    if (w == nullptr) continue;
+    ops::QuantizationSlices slices;
+    slices.scales = quantized->params().weight_scales;
+    slices.zero_points.assign(slices.scales.size(), 0);
+    slices.quantized_type = DataType::kInt8;
+    slices.inner = slices.per_tensor() ? 1 : w->num_elements() / w->dim(0);
+    const std::string w_name = node.name + "/dequantized_weight";
+    graph.initializers[w_name] = ops::DequantizeTensor(*w, slices);
+    FOVEA_ASSIGN_OR_RETURN(auto conv, ops::Conv::Create(quantized->params().conv));
+    node.op = std::move(conv);
+    node.inputs[1] = w_name;
+  }
+  RemoveDeadNodes(graph);
+  return graph;
+}
+
+StatusOr<Graph> FuseQuantizedConvs(Graph graph) {
+  bool any = false;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    FOVEA_ASSIGN_OR_RETURN(bool fused, TryFuseQuantizedConv(graph, i));
+    any = any || fused;
+  }
+  if (any) RemoveDeadNodes(graph);
+  return graph;
+}
 
 StatusOr<Graph> RemoveNoOps(Graph graph) {
   for (size_t i = 0; i < graph.nodes.size();) {
@@ -170,6 +336,10 @@ StatusOr<Graph> OptimizeForInference(Graph graph) {
   FOVEA_ASSIGN_OR_RETURN(graph, RemoveNoOps(std::move(graph)));
   FOVEA_ASSIGN_OR_RETURN(graph, FoldBatchNorm(std::move(graph)));
   FOVEA_ASSIGN_OR_RETURN(graph, FusePostOps(std::move(graph)));
+  FOVEA_ASSIGN_OR_RETURN(graph, CancelRequantize(std::move(graph)));
+  FOVEA_ASSIGN_OR_RETURN(graph, MoveQuantizeBeforeMaxPool(std::move(graph)));
+  FOVEA_ASSIGN_OR_RETURN(graph, CancelRequantize(std::move(graph)));
+  FOVEA_ASSIGN_OR_RETURN(graph, FuseQuantizedConvs(std::move(graph)));
   return graph;
 }
 

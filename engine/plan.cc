@@ -70,14 +70,15 @@ struct Plan::ExecutionContext {
 Plan::~Plan() = default;
 
 StatusOr<std::unique_ptr<Plan>> Plan::Compile(const Graph& graph, std::span<const Shape> input_shapes,
-                                              const dnnl::engine& engine) {
+                                              const dnnl::engine& engine, Precision precision) {
   if (input_shapes.size() != graph.inputs.size()) {
     return InvalidArgument("the model has " + std::to_string(graph.inputs.size()) + " inputs, got " +
                            std::to_string(input_shapes.size()));
   }
   std::unique_ptr<Plan> plan(new Plan());
   plan->engine_ = engine;
-  PlanBuilder builder(engine);
+  PlanBuilder builder(engine,
+                      precision == Precision::kBf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32);
   std::map<std::string, PlanValue> values;
   for (const auto& [name, tensor] : graph.initializers) values[name] = PlanValue::Constant(tensor);
   for (size_t i = 0; i < graph.inputs.size(); ++i) {
@@ -104,7 +105,7 @@ StatusOr<std::unique_ptr<Plan>> Plan::Compile(const Graph& graph, std::span<cons
       plan->constant_outputs_.push_back(*v.constant);
       continue;
     }
-    PlanValue external = builder.NewExternalValue(v.shape);
+    PlanValue external = builder.NewExternalValue(v.shape, v.dtype);
     auto pd = dnnl::reorder::primitive_desc(engine, v.desc, engine, external.desc, builder.DefaultAttr());
     builder.AddStep(dnnl::reorder(pd), {{DNNL_ARG_FROM, v.id, {}}, {DNNL_ARG_TO, external.id, {}}},
                     pd.scratchpad_desc());

@@ -15,6 +15,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "engine/graph.h"
+#include "engine/model.h"
 #include "engine/plan_builder.h"
 
 namespace fovea::engine {
@@ -22,8 +23,9 @@ namespace fovea::engine {
 class Plan {
  public:
   // Compiles `graph` for inputs of exactly `input_shapes` (in graph input order).
+  // `precision` is the float arithmetic of convolutions and inner products (engine/model.h).
   static StatusOr<std::unique_ptr<Plan>> Compile(const Graph& graph, std::span<const Shape> input_shapes,
-                                                 const dnnl::engine& engine);
+                                                 const dnnl::engine& engine, Precision precision = Precision::kFp32);
   ~Plan();
 
   const std::vector<Shape>& output_shapes() const { return output_shapes_; }

@@ -16,15 +16,35 @@ PlanValue PlanValue::Constant(Tensor t) {
 
 memory::dims ToDims(const Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
 
-memory::desc PlainDesc(const Shape& shape) {
+memory::data_type DnnlDataType(DataType type) {
+  switch (type) {
+    case DataType::kUint8:
+      return memory::data_type::u8;
+    case DataType::kInt8:
+      return memory::data_type::s8;
+    case DataType::kFloat32:
+    case DataType::kInt64:
+      break;
+  }
+  return memory::data_type::f32;
+}
+
+memory::desc PlainDesc(const Shape& shape, memory::data_type type) {
   // oneDNN has no rank-0 memory; a scalar is a one-element vector.
   Shape dims = shape.empty() ? Shape{1} : shape;
   memory::dims strides(dims.size(), 1);
   for (int i = static_cast<int>(dims.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
-  return memory::desc(ToDims(dims), memory::data_type::f32, strides);
+  return memory::desc(ToDims(dims), type, strides);
 }
 
-PlanBuilder::PlanBuilder(dnnl::engine engine) : engine_(std::move(engine)), stream_(engine_) {}
+memory::desc WithDataType(const memory::desc& desc, memory::data_type type) {
+  memory::desc result = desc;
+  result.data.data_type = static_cast<dnnl_data_type_t>(type);
+  return result;
+}
+
+PlanBuilder::PlanBuilder(dnnl::engine engine, memory::data_type compute_type)
+    : engine_(std::move(engine)), compute_type_(compute_type), stream_(engine_) {}
 
 dnnl::primitive_attr PlanBuilder::DefaultAttr() const {
   dnnl::primitive_attr attr;
@@ -50,10 +70,11 @@ PlanValue PlanBuilder::NewValue(const Shape& shape, const memory::desc& desc) {
   return v;
 }
 
-PlanValue PlanBuilder::NewExternalValue(const Shape& shape) {
+PlanValue PlanBuilder::NewExternalValue(const Shape& shape, DataType dtype) {
   PlanValue v;
+  v.dtype = dtype;
   v.shape = shape;
-  v.desc = PlainDesc(shape);
+  v.desc = PlainDesc(shape, DnnlDataType(dtype));
   v.id = AddBuffer(v.desc, /*external=*/true);
   return v;
 }
@@ -66,7 +87,7 @@ PlanValue PlanBuilder::Alias(const PlanValue& value, const Shape& shape) {
     return v;
   }
   PlanBuffer buffer = buffers_[static_cast<size_t>(value.id)];
-  buffer.desc = PlainDesc(shape);
+  buffer.desc = PlainDesc(shape, value.desc.data_type());
   buffers_.push_back(buffer);
   v.desc = buffer.desc;
   v.id = static_cast<int>(buffers_.size()) - 1;
@@ -105,7 +126,10 @@ PlanValue PlanBuilder::Copied(const PlanValue& value, const memory::desc& desc) 
 
 PlanValue PlanBuilder::Plain(const PlanValue& value) {
   if (value.is_constant()) return value;
-  return Reordered(value, PlainDesc(value.shape));
+  // Float values become f32 (a bf16 layer's output included); quantized values keep their 8-bit type.
+  const memory::data_type type = value.desc.data_type();
+  const bool quantized = type == memory::data_type::u8 || type == memory::data_type::s8;
+  return Reordered(value, PlainDesc(value.shape, quantized ? type : memory::data_type::f32));
 }
 
 PlanArg PlanBuilder::Arg(int dnnl_arg, const PlanValue& value, const memory::desc& desc) {
@@ -124,7 +148,7 @@ void PlanBuilder::AddStep(dnnl::primitive primitive, std::vector<PlanArg> args, 
 memory PlanBuilder::ConstantMemory(const Tensor& tensor, const memory::desc& desc) {
   // The constant as it is stored (plain), then one reorder into the layout the primitive asked for.
   Tensor source = tensor;
-  memory::desc plain = PlainDesc(tensor.shape());
+  memory::desc plain = PlainDesc(tensor.shape(), DnnlDataType(tensor.dtype()));
   if (plain.dims() != desc.dims()) plain = plain.reshape(desc.dims());
   memory src(plain, engine_, const_cast<void*>(source.raw_data()));
   memory dst(desc, engine_);

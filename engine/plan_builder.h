@@ -48,23 +48,31 @@ struct PlanBuffer {
   bool external = false;  // bound to a caller's tensor at run time (graph inputs and outputs)
 };
 
-// Plain row-major f32 memory descriptor for `shape`. Runtime values are always float32: int64 values (shape
-// arithmetic) exist only as plan-time constants, since oneDNN 2.6 has no 64-bit integer type.
-dnnl::memory::desc PlainDesc(const Shape& shape);
+// Plain row-major memory descriptor for `shape` (f32 unless told). Runtime values are float32 (bf16 inside a bf16
+// plan) or, in quantized graphs, uint8/int8; int64 values (shape arithmetic) exist only as plan-time constants, since
+// oneDNN 2.6 has no 64-bit integer type.
+dnnl::memory::desc PlainDesc(const Shape& shape, dnnl::memory::data_type type = dnnl::memory::data_type::f32);
+// The oneDNN element type holding `type`: f32, or u8/s8 for quantized values (int64 is never a runtime value).
+dnnl::memory::data_type DnnlDataType(DataType type);
 dnnl::memory::dims ToDims(const Shape& shape);
+// `desc` with the same dims and layout but elements of `type` (e.g. the f32 twin of a bf16 blocked layout).
+dnnl::memory::desc WithDataType(const dnnl::memory::desc& desc, dnnl::memory::data_type type);
 
 class PlanBuilder {
  public:
-  explicit PlanBuilder(dnnl::engine engine);
+  // `compute_type` is what convolutions and inner products read their float activations and weights as: f32, or
+  // bf16 (they still accumulate in f32; values are converted at the edges by the reorders Arg() inserts).
+  explicit PlanBuilder(dnnl::engine engine, dnnl::memory::data_type compute_type = dnnl::memory::data_type::f32);
 
   const dnnl::engine& engine() const { return engine_; }
+  dnnl::memory::data_type compute_type() const { return compute_type_; }
   // Primitive attributes every op should start from (user-managed scratchpad, so executions can run concurrently).
   dnnl::primitive_attr DefaultAttr() const;
 
   // A fresh runtime buffer with the given logical shape and layout.
   PlanValue NewValue(const Shape& shape, const dnnl::memory::desc& desc);
-  // A caller-provided plain float32 buffer (graph input or output).
-  PlanValue NewExternalValue(const Shape& shape);
+  // A caller-provided plain buffer (graph input or output): float32, or uint8/int8 for a quantized graph output.
+  PlanValue NewExternalValue(const Shape& shape, DataType dtype = DataType::kFloat32);
   // The same bytes as `value` seen with another shape; `value` must have a plain layout (see Plain()).
   PlanValue Alias(const PlanValue& value, const Shape& shape);
   // The same bytes as runtime `value` (plain) read through another layout `desc` of logical `shape`, e.g. a transposed
@@ -77,7 +85,7 @@ class PlanBuilder {
   // A new buffer holding a copy of `value` in layout `desc`, even when the layout already matches: for primitives
   // that write into their operand (the sum post-op) while other consumers still need the original.
   PlanValue Copied(const PlanValue& value, const dnnl::memory::desc& desc);
-  // `value` in a plain row-major layout.
+  // `value` in a plain row-major layout: float32 for float values (bf16 converted), uint8/int8 for quantized ones.
   PlanValue Plain(const PlanValue& value);
 
   // An argument binding `value` in layout `desc`: constants are reordered once now and owned by the plan; runtime
@@ -101,6 +109,7 @@ class PlanBuilder {
   int AddBuffer(const dnnl::memory::desc& desc, bool external);
 
   dnnl::engine engine_;
+  dnnl::memory::data_type compute_type_;
   dnnl::stream stream_;  // for plan-time reorders of constants
   std::vector<PlanStep> steps_;
   std::vector<PlanBuffer> buffers_;

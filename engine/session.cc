@@ -30,7 +30,7 @@ StatusOr<std::shared_ptr<const Plan>> Session::PlanFor(std::span<const Shape> in
     }
   }
   if (compile_here) {
-    auto plan = Plan::Compile(model_->graph(), input_shapes, engine_);
+    auto plan = Plan::Compile(model_->graph(), input_shapes, engine_, model_->precision());
     if (plan.ok()) {
       promise.set_value(std::shared_ptr<const Plan>(std::move(plan).value()));
     } else {

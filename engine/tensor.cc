@@ -26,6 +26,10 @@ const char* DataTypeName(DataType type) {
       return "float32";
     case DataType::kInt64:
       return "int64";
+    case DataType::kUint8:
+      return "uint8";
+    case DataType::kInt8:
+      return "int8";
   }
   return "unknown";
 }
@@ -36,6 +40,10 @@ size_t DataTypeSize(DataType type) {
       return sizeof(float);
     case DataType::kInt64:
       return sizeof(int64_t);
+    case DataType::kUint8:
+      return sizeof(uint8_t);
+    case DataType::kInt8:
+      return sizeof(int8_t);
   }
   return 0;
 }

@@ -13,7 +13,8 @@
 
 namespace fovea::engine {
 
-enum class DataType { kFloat32, kInt64 };
+// kUint8/kInt8 hold quantized values (ONNX QuantizeLinear/DequantizeLinear); Fovea's arithmetic is float32.
+enum class DataType { kFloat32, kInt64, kUint8, kInt8 };
 
 const char* DataTypeName(DataType type);
 size_t DataTypeSize(DataType type);

@@ -115,6 +115,10 @@ std::vector<std::pair<std::string, std::string>> MetadataEntriesFor(const engine
 StatusOr<std::string> ExportOnnx(const ExportGraph& graph, const engine::ModelMetadata& metadata,
                                  const ExportOptions& options) {
   onnx::ModelProto model = BuildModel(graph, metadata, options);
+  return CheckAndSerialize(model);
+}
+
+StatusOr<std::string> CheckAndSerialize(onnx::ModelProto& model) {
   try {
     onnx::checker::check_model(model);
     // Strict shape inference runs every op's shape function too, which the structural checker does not.
@@ -131,6 +135,10 @@ StatusOr<std::string> ExportOnnx(const ExportGraph& graph, const engine::ModelMe
 Status WriteOnnxFile(const std::string& path, const ExportGraph& graph, const engine::ModelMetadata& metadata,
                      const ExportOptions& options) {
   FOVEA_ASSIGN_OR_RETURN(std::string bytes, ExportOnnx(graph, metadata, options));
+  return WriteFileAtomically(path, bytes);
+}
+
+Status WriteFileAtomically(const std::string& path, const std::string& bytes) {
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);

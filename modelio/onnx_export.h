@@ -11,6 +11,10 @@
 #include "engine/graph.h"
 #include "engine/model.h"
 
+namespace onnx {
+class ModelProto;
+}  // namespace onnx
+
 namespace fovea::modelio {
 
 // One node attribute; the alternative held decides the ONNX attribute type (INT, FLOAT, INTS, FLOATS, STRING).
@@ -56,5 +60,12 @@ StatusOr<std::string> ExportOnnx(const ExportGraph& graph, const engine::ModelMe
 // ExportOnnx, written to `path` (replaced atomically through a temporary file next to it).
 Status WriteOnnxFile(const std::string& path, const ExportGraph& graph, const engine::ModelMetadata& metadata,
                      const ExportOptions& options = {});
+
+// Runs onnx::checker and strict shape inference on `model` (which inference annotates) and serializes it. Errors
+// name the check that failed.
+StatusOr<std::string> CheckAndSerialize(onnx::ModelProto& model);
+
+// Writes `bytes` to `path` through a temporary file next to it, so readers never see a half-written model.
+Status WriteFileAtomically(const std::string& path, const std::string& bytes);
 
 }  // namespace fovea::modelio

@@ -127,11 +127,12 @@ StatusOr<engine::ValueInfo> ValueInfoFromProto(const onnx::ValueInfoProto& proto
   engine::ValueInfo info;
   info.name = proto.name();
   const bool float_only = role == "input";
-  if (elem_type != onnx::TensorProto::FLOAT && (float_only || elem_type != onnx::TensorProto::INT64)) {
+  auto dtype = FromOnnxDataType(elem_type);
+  if (!dtype.ok() || (float_only && *dtype != engine::DataType::kFloat32)) {
     return Unimplemented(what + " is " + OnnxDataTypeName(elem_type) + "; supported: FLOAT" +
-                         (float_only ? " (runtime inputs are float32 only)" : ", INT64"));
+                         (float_only ? " (runtime inputs are float32 only)" : ", INT64, UINT8, INT8"));
   }
-  info.dtype = elem_type == onnx::TensorProto::INT64 ? engine::DataType::kInt64 : engine::DataType::kFloat32;
+  info.dtype = *dtype;
   if (!tensor_type.has_shape()) {
     if (float_only) return InvalidArgument(what + " has no shape; Fovea needs at least its rank");
     return info;
@@ -192,6 +193,30 @@ Status ReadNodes(const onnx::GraphProto& proto, int64_t opset, const ImportLimit
   return OkStatus();
 }
 
+// 8-bit tensors (uint8/int8 initializers, QuantizeLinear results) exist for quantization only: Fovea's other ops
+// compute in float32, so any other reader is refused here rather than misreading the bytes.
+Status CheckQuantizedUses(const Graph& graph) {
+  std::set<std::string> quantized;
+  for (const auto& [name, tensor] : graph.initializers) {
+    if (tensor.dtype() == engine::DataType::kUint8 || tensor.dtype() == engine::DataType::kInt8) quantized.insert(name);
+  }
+  for (const auto& node : graph.nodes) {
+    const std::string_view type = node.op->type();
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      if (!quantized.contains(node.inputs[j])) continue;
+      const bool reads_quantized = (type == "DequantizeLinear" && j != 1) || (type == "QuantizeLinear" && j == 2);
+      if (!reads_quantized) {
+        return Unimplemented("node '" + node.name + "' (" + std::string(type) + ") reads the 8-bit tensor '" +
+                             node.inputs[j] +
+                             "'; 8-bit tensors are supported only as QuantizeLinear/DequantizeLinear "
+                             "data and zero points");
+      }
+    }
+    if (type == "QuantizeLinear") quantized.insert(node.outputs.begin(), node.outputs.end());
+  }
+  return OkStatus();
+}
+
 StatusOr<engine::ModelMetadata> ReadMetadata(const onnx::ModelProto& model, const Graph& graph) {
   MetadataEntries entries;
   for (const auto& entry : model.metadata_props()) entries.emplace_back(entry.key(), entry.value());
@@ -212,6 +237,7 @@ StatusOr<ImportedModel> ImportOnnx(std::string_view bytes, const ImportLimits& l
   const onnx::GraphProto& graph = model.graph();
   FOVEA_RETURN_IF_ERROR(ReadInitializers(graph, limits, imported.graph));
   FOVEA_RETURN_IF_ERROR(ReadNodes(graph, imported.opset, limits, imported.graph));
+  FOVEA_RETURN_IF_ERROR(CheckQuantizedUses(imported.graph));
   FOVEA_RETURN_IF_ERROR(ReadInputsAndOutputs(graph, imported.graph));
   FOVEA_RETURN_IF_ERROR(engine::ValidateGraph(imported.graph));
   FOVEA_ASSIGN_OR_RETURN(imported.metadata, ReadMetadata(model, imported.graph));

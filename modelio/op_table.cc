@@ -17,6 +17,7 @@
 #include "engine/ops/matmul.h"
 #include "engine/ops/pad.h"
 #include "engine/ops/pool.h"
+#include "engine/ops/quantize.h"
 #include "engine/ops/reshape.h"
 #include "engine/ops/shape_of.h"
 #include "engine/ops/softmax.h"
@@ -215,12 +216,20 @@ OpResult CreateGather(const onnx::NodeProto& node, int64_t) {
   return Share(ops::Gather::Create(params));
 }
 
+// QuantizeLinear / DequantizeLinear: `axis` (opset 13+; default 1) picks the axis of a 1-D scale.
+template <typename QuantizeOp>
+OpResult CreateQuantize(const onnx::NodeProto& node, int64_t) {
+  ops::QuantizeParams params;
+  FOVEA_ASSIGN_OR_RETURN(params.axis, IntAttribute(node, "axis", 1));
+  return Share(QuantizeOp::Create(params));
+}
+
 OpResult CreateCast(const onnx::NodeProto& node, int64_t) {
   const onnx::AttributeProto* to_attribute = FindAttribute(node, "to");
   if (to_attribute == nullptr) return InvalidArgument("attribute 'to' is required");
   FOVEA_ASSIGN_OR_RETURN(int64_t to, IntAttribute(node, "to", 0));
   auto dtype = FromOnnxDataType(static_cast<int32_t>(to));
-  if (!dtype.ok()) {
+  if (!dtype.ok() || (*dtype != engine::DataType::kFloat32 && *dtype != engine::DataType::kInt64)) {
     return Unimplemented("cast to " + OnnxDataTypeName(static_cast<int32_t>(to)) +
                          " is not supported; supported: FLOAT, INT64");
   }
@@ -256,6 +265,7 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {std::string(kConstantOp), nullptr},
       {"Conv", CreateConv},
       {"Div", CreateBinary<Kind::kDiv>},
+      {"DequantizeLinear", CreateQuantize<ops::DequantizeLinear>},
       {"Dropout", CreateDropout},
       {"Flatten", CreateFlatten},
       {"Gather", CreateGather},
@@ -269,6 +279,7 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"MaxPool", CreateMaxPool},
       {"Mul", CreateBinary<Kind::kMul>},
       {"Pad", CreatePad},
+      {"QuantizeLinear", CreateQuantize<ops::QuantizeLinear>},
       {"Relu", CreateRelu},
       {"Reshape", CreateReshape},
       {"Shape", CreateShape},

@@ -47,13 +47,28 @@ StatusOr<DataType> FromOnnxDataType(int32_t onnx_type) {
       return DataType::kFloat32;
     case onnx::TensorProto::INT64:
       return DataType::kInt64;
+    case onnx::TensorProto::UINT8:
+      return DataType::kUint8;
+    case onnx::TensorProto::INT8:
+      return DataType::kInt8;
     default:
-      return Unimplemented("dtype " + OnnxDataTypeName(onnx_type) + " is not supported (FLOAT or INT64 only)");
+      return Unimplemented("dtype " + OnnxDataTypeName(onnx_type) +
+                           " is not supported (FLOAT, INT64, and UINT8/INT8 for quantized tensors)");
   }
 }
 
 int32_t ToOnnxDataType(DataType type) {
-  return type == DataType::kInt64 ? onnx::TensorProto::INT64 : onnx::TensorProto::FLOAT;
+  switch (type) {
+    case DataType::kInt64:
+      return onnx::TensorProto::INT64;
+    case DataType::kUint8:
+      return onnx::TensorProto::UINT8;
+    case DataType::kInt8:
+      return onnx::TensorProto::INT8;
+    case DataType::kFloat32:
+      break;
+  }
+  return onnx::TensorProto::FLOAT;
 }
 
 std::string OnnxDataTypeName(int32_t onnx_type) {
@@ -95,6 +110,11 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, int64_t max_ele
     FOVEA_RETURN_IF_ERROR(CopyRawData(proto.raw_data(), tensor, what));
   } else if (*dtype == DataType::kFloat32) {
     FOVEA_RETURN_IF_ERROR((CopyTypedField<decltype(proto.float_data()), float>(proto.float_data(), tensor, what)));
+  } else if (*dtype == DataType::kUint8) {
+    // ONNX stores 8-bit integers one per int32_data entry.
+    FOVEA_RETURN_IF_ERROR((CopyTypedField<decltype(proto.int32_data()), uint8_t>(proto.int32_data(), tensor, what)));
+  } else if (*dtype == DataType::kInt8) {
+    FOVEA_RETURN_IF_ERROR((CopyTypedField<decltype(proto.int32_data()), int8_t>(proto.int32_data(), tensor, what)));
   } else {
     FOVEA_RETURN_IF_ERROR((CopyTypedField<decltype(proto.int64_data()), int64_t>(proto.int64_data(), tensor, what)));
   }

@@ -169,6 +169,14 @@ const std::vector<FlagSpec>& FlagSpecs() {
       {"instances", "FOVEA_INSTANCES", "N",
        "Batcher instances per model: threads that run its batches in parallel; 0 means one per hardware thread.",
        IntSetter(&ServerConfig::instances, 0, 64), [](const ServerConfig& c) { return std::to_string(c.instances); }},
+      {"precision", "FOVEA_PRECISION", "fp32|bf16",
+       "Float arithmetic of convolutions for models whose config.txt sets no precision; bf16 is about twice as "
+       "fast on CPUs with AVX512-BF16/AMX. Models quantized by `fovea-train quantize` run int8 either way.",
+       [](const std::string& v, ServerConfig& c) -> Status {
+         FOVEA_ASSIGN_OR_RETURN(c.precision, engine::ParsePrecision(v));
+         return OkStatus();
+       },
+       [](const ServerConfig& c) { return std::string(engine::PrecisionName(c.precision)); }},
       {"metrics-port", "FOVEA_METRICS_PORT", "PORT",
        "Port for Prometheus metrics (http://HOST:PORT/metrics, HOST from --address); 0 turns them off.",
        IntSetter(&ServerConfig::metrics_port, 0, 65535),

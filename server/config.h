@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model.h"
 #include "engine/status.h"
 #include "server/version_policy.h"
 
@@ -40,6 +41,8 @@ struct ServerConfig {
   std::string tls_key_file;        // PEM private key of tls_cert_file
   std::string tls_client_ca_file;  // PEM CA bundle; set to require client certificates signed by it (mutual TLS)
   std::string auth_token_file;     // file holding the bearer token every RPC but health must carry
+  // Float arithmetic of models whose config.txt has no `precision` key (quantized models run int8 regardless).
+  engine::Precision precision = engine::Precision::kFp32;
 };
 
 // The result of parsing: a configuration, or a request for the help text.

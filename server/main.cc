@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "server/logging.h"
 #include "server/metrics.h"
 #include "server/model_batchers.h"
+#include "server/model_config.h"
 #include "server/model_repository.h"
 #include "server/oip_service.h"
 #include "server/repository_poller.h"
@@ -98,6 +100,21 @@ std::string SecuritySummary(const ServerConfig& config) {
   return summary + (config.auth_token_file.empty() ? "" : ", bearer token required");
 }
 
+// Loads `<repository>/<name>/<version>/model.onnx` with the precision of its model folder's config.txt (the
+// --precision flag when that sets none).
+StatusOr<std::shared_ptr<const engine::Model>> LoadConfiguredModel(const std::string& path,
+                                                                   engine::Precision fallback) {
+  const std::filesystem::path model_folder = std::filesystem::path(path).parent_path().parent_path();
+  // A bad config.txt must not keep the model from loading: its batcher reports the error to every request (naming
+  // the file and line) until the file is fixed, as for the batching keys.
+  const auto configured = LoadModelPrecision(model_folder, fallback);
+  if (!configured.ok()) spdlog::warn("{} (loading {} with --precision)", configured.status().message(), path);
+  const engine::Precision precision = configured.ok() ? *configured : fallback;
+  FOVEA_ASSIGN_OR_RETURN(auto model, modelio::LoadOnnxModel(path, {.precision = precision}));
+  spdlog::info("{}: {}", path, model->quantized() ? "int8 (quantized model)" : engine::PrecisionName(precision));
+  return model;
+}
+
 int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = BuildServerCredentials(config);
   if (!credentials.ok()) {
@@ -115,9 +132,10 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   repository.SetReplaceListener([&metrics](const ModelCatalog& catalog) {
     metrics.SetModelsLoaded(static_cast<int64_t>(CountVersions(catalog)));
   });
-  RepositoryPoller poller(config.model_repository, config.version_policy,
-                          PreparingLoader([](const std::string& path) { return modelio::LoadOnnxModel(path); }),
-                          repository);
+  RepositoryPoller poller(
+      config.model_repository, config.version_policy,
+      PreparingLoader([&config](const std::string& path) { return LoadConfiguredModel(path, config.precision); }),
+      repository);
   const BatchingOptions batching = BatchingDefaults(config);
   ModelBatchers batchers(repository, config.model_repository, batching, metrics);
   WorkerPool workers(WorkerCount(config));

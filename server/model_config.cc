@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 namespace fovea::server {
@@ -35,11 +36,17 @@ std::string KnownKeys() {
   return names;
 }
 
-Status ApplyLine(const std::string& line, BatchingOptions& options) {
+constexpr char kPrecisionKey[] = "precision";
+
+Status ApplyLine(const std::string& line, BatchingOptions& options, std::optional<engine::Precision>& precision) {
   const size_t equals = line.find('=');
   if (equals == std::string::npos) return InvalidArgument("expected 'key = value', got '" + line + "'");
   const std::string name = Trim(line.substr(0, equals));
   const std::string value = Trim(line.substr(equals + 1));
+  if (name == kPrecisionKey) {
+    FOVEA_ASSIGN_OR_RETURN(precision, engine::ParsePrecision(value));
+    return OkStatus();
+  }
   for (const ConfigKey& key : kKeys) {
     if (name != key.name) continue;
     int64_t number = 0;
@@ -51,33 +58,56 @@ Status ApplyLine(const std::string& line, BatchingOptions& options) {
     key.apply(options, number);
     return OkStatus();
   }
-  return InvalidArgument("unknown key '" + name + "' (known: " + KnownKeys() + ")");
+  return InvalidArgument("unknown key '" + name + "' (known: " + KnownKeys() + ", " + kPrecisionKey + ")");
 }
 
-}  // namespace
-
-Status ParseModelConfig(const std::string& text, const std::string& source, BatchingOptions& options) {
+// Parses every line of `text` into `options` and `precision`.
+Status ParseLines(const std::string& text, const std::string& source, BatchingOptions& options,
+                  std::optional<engine::Precision>& precision) {
   std::istringstream lines(text);
   std::string line;
   for (int number = 1; std::getline(lines, line); ++number) {
     line = Trim(line);
     if (line.empty() || line.front() == '#') continue;
-    FOVEA_RETURN_IF_ERROR(ApplyLine(line, options).WithContext(source + " line " + std::to_string(number)));
+    FOVEA_RETURN_IF_ERROR(ApplyLine(line, options, precision).WithContext(source + " line " + std::to_string(number)));
   }
   return OkStatus();
 }
 
-StatusOr<BatchingOptions> LoadModelConfig(const std::filesystem::path& model_folder, const BatchingOptions& defaults) {
-  BatchingOptions options = defaults;
+// The text of `<model_folder>/config.txt`, or nullopt when there is none.
+StatusOr<std::optional<std::string>> ReadConfigFile(const std::filesystem::path& model_folder) {
   const std::filesystem::path path = model_folder / kModelConfigFileName;
   std::error_code error;
-  if (!std::filesystem::exists(path, error)) return options;
+  if (!std::filesystem::exists(path, error)) return std::optional<std::string>();
   std::ifstream file(path);
   if (!file) return InvalidArgument(path.string() + " cannot be read");
   std::ostringstream text;
   text << file.rdbuf();
-  FOVEA_RETURN_IF_ERROR(ParseModelConfig(text.str(), path.string(), options));
+  return std::optional<std::string>(text.str());
+}
+
+}  // namespace
+
+Status ParseModelConfig(const std::string& text, const std::string& source, BatchingOptions& options) {
+  std::optional<engine::Precision> precision;
+  return ParseLines(text, source, options, precision);
+}
+
+StatusOr<BatchingOptions> LoadModelConfig(const std::filesystem::path& model_folder, const BatchingOptions& defaults) {
+  BatchingOptions options = defaults;
+  FOVEA_ASSIGN_OR_RETURN(const auto text, ReadConfigFile(model_folder));
+  if (!text) return options;
+  FOVEA_RETURN_IF_ERROR(ParseModelConfig(*text, (model_folder / kModelConfigFileName).string(), options));
   return options;
+}
+
+StatusOr<engine::Precision> LoadModelPrecision(const std::filesystem::path& model_folder, engine::Precision fallback) {
+  FOVEA_ASSIGN_OR_RETURN(const auto text, ReadConfigFile(model_folder));
+  if (!text) return fallback;
+  BatchingOptions unused;
+  std::optional<engine::Precision> precision;
+  FOVEA_RETURN_IF_ERROR(ParseLines(*text, (model_folder / kModelConfigFileName).string(), unused, precision));
+  return precision.value_or(fallback);
 }
 
 }  // namespace fovea::server

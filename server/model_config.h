@@ -8,12 +8,15 @@
 //   max_queue_size      requests that may wait; more are refused with RESOURCE_EXHAUSTED (1..1048576)
 //   instances           threads running this model's batches in parallel (1..64)
 //   compute_threads     oneDNN threads of each instance (1..1024)
-// A plain key = value file needs no parser dependency, and every setting is a single number; an unknown key or a bad
+//   precision           fp32 or bf16: how the model's float convolutions compute (overrides --precision; read when
+//                       a version is loaded, so a change applies to versions loaded afterwards)
+// A plain key = value file needs no parser dependency, and every setting is a single word; an unknown key or a bad
 // value is an error naming the file, the line and the valid range, so a typo never silently keeps a default.
 
 #include <filesystem>
 #include <string>
 
+#include "engine/model.h"
 #include "engine/status.h"
 #include "server/batcher.h"
 
@@ -28,5 +31,9 @@ Status ParseModelConfig(const std::string& text, const std::string& source, Batc
 // `defaults` overridden by `<model_folder>/config.txt` when that file exists. INVALID_ARGUMENT naming the file and
 // line for a bad file; a missing file is not an error.
 StatusOr<BatchingOptions> LoadModelConfig(const std::filesystem::path& model_folder, const BatchingOptions& defaults);
+
+// The `precision` of `<model_folder>/config.txt`, or `fallback` when the file or the key is absent. INVALID_ARGUMENT
+// naming the file and line for a bad file.
+StatusOr<engine::Precision> LoadModelPrecision(const std::filesystem::path& model_folder, engine::Precision fallback);
 
 }  // namespace fovea::server

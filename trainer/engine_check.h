@@ -2,9 +2,12 @@
 // Cross-check of an exported model: the ONNX bytes imported by modelio and run by the engine (the server's path) on a
 // dataset, compared with the trainer's own evaluation of the same images.
 
+#include <functional>
+#include <span>
 #include <string>
 
 #include "engine/model.h"
+#include "engine/session.h"
 #include "trainer/augment.h"
 #include "trainer/dataset.h"
 #include "trainer/evaluation.h"
@@ -18,6 +21,16 @@ struct EngineAgreement {
   std::vector<float> probabilities;  // the engine's, images * classes
   engine::ModelMetadata metadata;    // as the importer read it back
 };
+
+// Runs `session` over images `indices` of `dataset` (normalized, in batches) and hands each batch's outputs with its
+// image count to `consume`; stops at the first error.
+Status ForEachEngineBatch(const engine::Session& session, const Dataset& dataset, std::span<const int64_t> indices,
+                          const Normalization& normalization,
+                          const std::function<Status(std::span<const engine::Tensor>, int64_t)>& consume);
+
+// The first output (class probabilities, images × classes) of `session` on every image of `dataset`.
+StatusOr<std::vector<float>> ClassifyWithEngine(const engine::Session& session, const Dataset& dataset,
+                                                const Normalization& normalization);
 
 // Imports `onnx_bytes`, runs every image of `dataset` through an engine Session and compares with `own` (the
 // trainer's Evaluate() on the same dataset).

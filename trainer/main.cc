@@ -15,6 +15,7 @@
 #include "trainer/export.h"
 #include "trainer/options.h"
 #include "trainer/progress.h"
+#include "trainer/quantize.h"
 #include "trainer/report.h"
 
 namespace fovea::trainer {
@@ -145,6 +146,26 @@ Status Run(const CommandLine& c) {
   return OkStatus();
 }
 
+// `fovea-train quantize ...`: see trainer/quantize.h.
+int QuantizeMain(const std::vector<std::string>& args) {
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    std::fputs(QuantizeHelpText().c_str(), stdout);
+    return 0;
+  }
+  const auto options = ParseQuantizeCommandLine(args);
+  if (!options.ok()) {
+    std::fprintf(stderr, "fovea-train quantize: %s\n", options.status().message().c_str());
+    return 2;
+  }
+  const auto report = QuantizeModel(*options);
+  if (!report.ok()) {
+    spdlog::error("{}", report.status().ToString());
+    return 1;
+  }
+  spdlog::info("wrote {} and {}/MODEL.md", report->model_path, options->output_dir);
+  return 0;
+}
+
 }  // namespace
 }  // namespace fovea::trainer
 
@@ -153,6 +174,8 @@ int main(int argc, char** argv) {
   // Progress and summaries go to stderr, like every diagnostic; stdout carries only --help.
   spdlog::set_default_logger(spdlog::stderr_color_mt("fovea-train"));
   spdlog::set_pattern("[%H:%M:%S] %v");
+  if (argc > 1 && std::string(argv[1]) == "quantize")
+    return QuantizeMain(std::vector<std::string>(argv + 2, argv + argc));
   const auto parsed = ParseCommandLine(std::vector<std::string>(argv, argv + argc));
   if (!parsed.ok()) {
     std::fprintf(stderr, "fovea-train: %s\n", parsed.status().message().c_str());

@@ -9,8 +9,6 @@
 #include "trainer/network_spec.h"
 
 namespace fovea::trainer {
-namespace {
-
 StatusOr<double> ParseNumber(const std::string& flag, const std::string& text) {
   double value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -19,6 +17,8 @@ StatusOr<double> ParseNumber(const std::string& flag, const std::string& text) {
   }
   return value;
 }
+
+namespace {
 
 StatusOr<std::vector<float>> ParseFloats(const std::string& flag, const std::string& text) {
   std::vector<float> values;
@@ -156,6 +156,7 @@ std::string HelpText() {
   return fmt::format(R"(fovea-train: trains a CNN classifier on oneDNN and exports it as ONNX with a model card.
 
 Usage: fovea-train --output DIR [flags]
+       fovea-train quantize --model FLOAT.onnx --output DIR [flags]   (int8; see fovea-train quantize --help)
 
 Data
   --data DIR              IDX dataset directory with train-{{images,labels}} and t10k-* files, gzipped or not

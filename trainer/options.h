@@ -31,6 +31,9 @@ struct CommandLine {
 // Parses argv. Unknown flags and malformed values are InvalidArgument errors naming the flag.
 StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
 
+// `text` as a number, or InvalidArgument naming `flag`.
+StatusOr<double> ParseNumber(const std::string& flag, const std::string& text);
+
 // The --help text.
 std::string HelpText();
 

@@ -1,8 +1,10 @@
 // engine_bench: throughput and latency of one ONNX model in the Fovea engine, batch by batch. Threads come from
 // OMP_NUM_THREADS (oneDNN's OpenMP runtime), so a driver script can compare 1 and 2 threads.
 //
-// usage: engine_bench MODEL [--batches 1,8,64,256] [--seconds 3] [--input C,H,W]
-// prints one JSON object per batch size: images/s, p50 and p99 latency in milliseconds, runs.
+// usage: engine_bench MODEL [--batches 1,8,64,256] [--seconds 3] [--input C,H,W] [--precision fp32|bf16]
+// prints one JSON object per batch size: images/s, p50 and p99 latency in milliseconds, runs, precision.
+// A quantized model (QuantizeLinear/DequantizeLinear around its convolutions) runs them in int8 whatever --precision
+// says; its JSON says "int8".
 
 #include <algorithm>
 #include <chrono>
@@ -34,8 +36,8 @@ double Percentile(std::vector<double> samples, double q) {
   return samples[index];
 }
 
-void BenchBatch(const fovea::engine::Session& session, const fovea::engine::Shape& item, int64_t batch,
-                double seconds) {
+void BenchBatch(const fovea::engine::Session& session, const fovea::engine::Shape& item, int64_t batch, double seconds,
+                const char* precision) {
   fovea::engine::Shape shape = item;
   shape.insert(shape.begin(), batch);
   fovea::engine::Tensor input(fovea::engine::DataType::kFloat32, shape);
@@ -56,10 +58,11 @@ void BenchBatch(const fovea::engine::Session& session, const fovea::engine::Shap
     }
   }
   const double total_s = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("{\"batch\": %ld, \"images_per_s\": %.1f, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"runs\": %zu}\n",
-              static_cast<long>(batch),
-              static_cast<double>(batch * static_cast<int64_t>(latencies_ms.size())) / total_s,
-              Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.99), latencies_ms.size());
+  std::printf(
+      "{\"batch\": %ld, \"images_per_s\": %.1f, \"p50_ms\": %.4f, \"p99_ms\": %.4f, \"runs\": %zu, "
+      "\"precision\": \"%s\"}\n",
+      static_cast<long>(batch), static_cast<double>(batch * static_cast<int64_t>(latencies_ms.size())) / total_s,
+      Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.99), latencies_ms.size(), precision);
   std::fflush(stdout);
 }
 
@@ -67,25 +70,37 @@ void BenchBatch(const fovea::engine::Session& session, const fovea::engine::Shap
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: engine_bench MODEL [--batches 1,8,64,256] [--seconds 3] [--input C,H,W]\n");
+    std::fprintf(stderr,
+                 "usage: engine_bench MODEL [--batches 1,8,64,256] [--seconds 3] [--input C,H,W] "
+                 "[--precision fp32|bf16]\n");
     return 2;
   }
   std::vector<int64_t> batches = {1, 8, 64, 256};
   std::vector<int64_t> item = {1, 28, 28};
   double seconds = 3.0;
+  fovea::engine::ModelOptions options;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     if (flag == "--batches") batches = ParseList(argv[i + 1]);
     if (flag == "--seconds") seconds = std::stod(argv[i + 1]);
     if (flag == "--input") item = ParseList(argv[i + 1]);
+    if (flag == "--precision") {
+      auto precision = fovea::engine::ParsePrecision(argv[i + 1]);
+      if (!precision.ok()) {
+        std::fprintf(stderr, "--precision: %s\n", precision.status().ToString().c_str());
+        return 2;
+      }
+      options.precision = *precision;
+    }
   }
-  auto model = fovea::modelio::LoadOnnxModel(argv[1]);
+  auto model = fovea::modelio::LoadOnnxModel(argv[1], options);
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
     return 1;
   }
   auto session = fovea::engine::Session::Create(*model);
   if (!session.ok()) return 1;
-  for (int64_t batch : batches) BenchBatch(**session, item, batch, seconds);
+  const char* precision = (*model)->quantized() ? "int8" : PrecisionName(options.precision);
+  for (int64_t batch : batches) BenchBatch(**session, item, batch, seconds, precision);
   return 0;
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "engine/passes.h"
+
 namespace fovea::engine::localization {
 namespace {
 
@@ -20,9 +22,20 @@ Status CheckClasses(std::span<const int64_t> classes, int64_t num_classes) {
   return OkStatus();
 }
 
+// A quantized model localizes through its float twin (engine/passes.h, DequantizeGraph): same weights, float
+// activations, so gradients and feature maps exist. Any other model localizes as it is.
+std::shared_ptr<const Model> LocalizableModel(std::shared_ptr<const Model> model) {
+  if (!model->quantized()) return model;
+  auto graph = DequantizeGraph(model->graph());
+  if (!graph.ok()) return model;
+  auto twin = Model::Create(std::move(graph).value(), model->metadata());
+  return twin.ok() ? std::move(twin).value() : model;
+}
+
 }  // namespace
 
 std::unique_ptr<Localizer> Localizer::Create(std::shared_ptr<const Model> model) {
+  model = LocalizableModel(std::move(model));
   std::unique_ptr<Localizer> localizer(new Localizer());
   auto grad_cam = GradCam::Create(model);
   localizer->grad_cam_status_ = grad_cam.status();

@@ -98,7 +98,9 @@ PlanValue AtRank(PlanBuilder& builder, const PlanValue& value, size_t rank) {
 // One oneDNN binary step: y = src0 (op) src1, where src0 has the full output shape. `negate` flips the sign of the
 // result (for A - B computed as -(B - A)).
 PlanValue EmitStep(PlanBuilder& builder, Kind kind, const PlanValue& src0, const PlanValue& src1, bool negate) {
-  const memory::desc src0_desc = src0.is_constant() ? PlainDesc(src0.shape) : src0.desc;
+  // Binary arithmetic is float32; a bf16 operand (from a bf16 convolution) is converted by the Arg reorder.
+  const memory::desc src0_desc =
+      src0.is_constant() ? PlainDesc(src0.shape) : WithDataType(src0.desc, memory::data_type::f32);
   // An operand of the same shape reads in src0's layout, so blocked layouts flow through without plain copies.
   const memory::desc src1_desc = src1.shape == src0.shape ? src0_desc : PlainDesc(src1.shape);
   dnnl::primitive_attr attr = builder.DefaultAttr();

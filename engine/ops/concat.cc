@@ -80,7 +80,10 @@ StatusOr<std::vector<PlanValue>> Concat::Emit(PlanBuilder& builder, std::span<co
   if (parts.size() == 1) return std::vector<PlanValue>{parts[0]};
   if (parts.empty()) return InvalidArgument("Concat of only empty tensors");
   std::vector<dnnl::memory::desc> descs;
-  for (const auto& v : parts) descs.push_back(v.is_constant() ? PlainDesc(v.shape) : v.desc);
+  // Parts of mixed element types (a bf16 convolution's output next to a float32 one) are concatenated as float32.
+  for (const auto& v : parts) {
+    descs.push_back(v.is_constant() ? PlainDesc(v.shape) : WithDataType(v.desc, dnnl::memory::data_type::f32));
+  }
   // Without a dst desc, oneDNN picks one matching the inputs' layouts, so blocked channels stay blocked.
   auto pd = dnnl::concat::primitive_desc(static_cast<int>(axis), descs, builder.engine(), builder.DefaultAttr());
   std::vector<PlanArg> args;

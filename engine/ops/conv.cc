@@ -147,11 +147,14 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
   }
 
   const memory::dims weight_dims = WeightDims(w.shape, params_.group);
+  // Constant weights are converted once to the plan's compute type (bf16 or f32); runtime weights stay f32 and so does
+  // the whole convolution then. dst keeps the compute type, so bf16 activations flow between bf16 layers.
+  const memory::data_type type = w.is_constant() ? builder.compute_type() : memory::data_type::f32;
   // Constant weights let oneDNN pick its blocked layout (reordered once, now); runtime weights stay plain.
-  const memory::desc weights_any(weight_dims, memory::data_type::f32, Tag::any);
+  const memory::desc weights_any(weight_dims, type, Tag::any);
   const memory::desc weights_plain(weight_dims, memory::data_type::f32, params_.group == 1 ? Tag::oihw : Tag::goihw);
-  const memory::desc src_any(ToDims(x.shape), memory::data_type::f32, Tag::any);
-  const memory::desc dst_any(ToDims(y_shape), memory::data_type::f32, Tag::any);
+  const memory::desc src_any(ToDims(x.shape), type, Tag::any);
+  const memory::desc dst_any(ToDims(y_shape), type, Tag::any);
   const memory::desc bias_desc({w.shape[0]}, memory::data_type::f32, Tag::a);
 
   dnnl::primitive_attr attr = builder.DefaultAttr();

@@ -4,6 +4,8 @@
 #include <limits>
 #include <string>
 
+#include "engine/ops/quantize.h"
+
 namespace fovea::engine::ops {
 namespace {
 
@@ -62,6 +64,18 @@ StatusOr<Window> Pool::Geometry(const Shape& x) const {
 }
 
 StatusOr<std::vector<Tensor>> Pool::Reference(std::span<const Tensor> inputs) const {
+  const bool quantized =
+      !inputs.empty() && (inputs[0].dtype() == DataType::kUint8 || inputs[0].dtype() == DataType::kInt8);
+  if (quantized && params_.kind == PoolParams::Kind::kMax) {
+    // Max pooling commutes with quantization (a monotonic map), so 8-bit values pool exactly as their integers.
+    QuantizationSlices identity;
+    identity.scales = {1.0f};
+    identity.zero_points = {0};
+    identity.quantized_type = inputs[0].dtype();
+    const Tensor as_float[] = {DequantizeTensor(inputs[0], identity)};
+    FOVEA_ASSIGN_OR_RETURN(auto y, Reference(as_float));
+    return std::vector<Tensor>{QuantizeTensor(y[0], identity)};
+  }
   if (inputs.empty() || inputs[0].dtype() != DataType::kFloat32) return InvalidArgument("X must be float32");
   const Tensor& x = inputs[0];
   FOVEA_ASSIGN_OR_RETURN(Window g, Geometry(x.shape()));
@@ -126,7 +140,8 @@ StatusOr<std::vector<PlanValue>> Pool::Emit(PlanBuilder& builder, std::span<cons
     }
   }
   const Shape y_shape = {x.shape[0], x.shape[1], g.output[0], g.output[1]};
-  const memory::desc dst_any(ToDims(y_shape), memory::data_type::f32, memory::format_tag::any);
+  // Pooling keeps its input's element type (bf16 or int8 activations pool without a conversion).
+  const memory::desc dst_any(ToDims(y_shape), x.desc.data_type(), memory::format_tag::any);
   auto desc = dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_inference, algorithm, x.desc, dst_any,
                                              {g.strides[0], g.strides[1]}, {g.kernel[0], g.kernel[1]},
                                              {g.dilations[0] - 1, g.dilations[1] - 1},

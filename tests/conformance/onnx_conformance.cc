@@ -17,7 +17,10 @@
 // Everything else that does not match the expected outputs is a failure.
 // Parameter inputs: ONNX node tests feed parameters (Reshape's shape, Squeeze's axes, Clip's bounds, Dropout's
 // ratio) as graph inputs. Fovea takes parameters at load time, as exported models carry them, so every int64 input
-// and every float32 scalar input is baked into an initializer holding the data set's value before import.
+// and every float32 scalar input is baked into an initializer holding the data set's value before import. So is every
+// uint8/int8 input (quantized data and zero points: Fovea's runtime inputs are float32; a quantized tensor only
+// flows inside a graph), which then folds through the op's reference kernel, and every scale input of a
+// QuantizeLinear/DequantizeLinear node. uint8/int8 outputs compare exactly.
 
 #include <algorithm>
 #include <array>
@@ -94,10 +97,20 @@ std::vector<const onnx::ValueInfoProto*> RuntimeInputs(const onnx::GraphProto& g
 
 int32_t ElementType(const onnx::ValueInfoProto& value) { return value.type().tensor_type().elem_type(); }
 
+// True for a graph input that a QuantizeLinear/DequantizeLinear node reads as its scale (input 1): quantization
+// parameters are initializers in real models, per-axis scales included.
+bool IsQuantizationScale(const onnx::GraphProto& graph, const std::string& name) {
+  for (const auto& node : graph.node()) {
+    const bool qdq = node.op_type() == "QuantizeLinear" || node.op_type() == "DequantizeLinear";
+    if (qdq && node.input_size() > 1 && node.input(1) == name) return true;
+  }
+  return false;
+}
+
 bool IsParameterInput(const onnx::ValueInfoProto& value) {
   const bool is_scalar = value.type().tensor_type().has_shape() && value.type().tensor_type().shape().dim_size() == 0;
-  return ElementType(value) == onnx::TensorProto::INT64 ||
-         (ElementType(value) == onnx::TensorProto::FLOAT && is_scalar);
+  return ElementType(value) == onnx::TensorProto::INT64 || ElementType(value) == onnx::TensorProto::UINT8 ||
+         ElementType(value) == onnx::TensorProto::INT8 || (ElementType(value) == onnx::TensorProto::FLOAT && is_scalar);
 }
 
 std::optional<std::string> OpsetSkipReason(const onnx::ModelProto& model) {
@@ -134,7 +147,9 @@ std::optional<std::string> StaticSkipReason(const onnx::ModelProto& model) {
     }
   }
   for (const auto& output : graph.output()) {
-    if (ElementType(output) != onnx::TensorProto::FLOAT && ElementType(output) != onnx::TensorProto::INT64) {
+    const std::set<int32_t> kComparable = {onnx::TensorProto::FLOAT, onnx::TensorProto::INT64, onnx::TensorProto::UINT8,
+                                           onnx::TensorProto::INT8};
+    if (!kComparable.contains(ElementType(output))) {
       return "dtype: output '" + output.name() + "' is " + TypeName(output);
     }
   }
@@ -157,6 +172,20 @@ bool Close(double actual, double expected) {
   return std::abs(actual - expected) <= kAbsoluteTolerance + kRelativeTolerance * std::abs(expected);
 }
 
+double ElementAsDouble(const Tensor& t, int64_t i) {
+  switch (t.dtype()) {
+    case engine::DataType::kFloat32:
+      return t.data<float>()[i];
+    case engine::DataType::kInt64:
+      return static_cast<double>(t.data<int64_t>()[i]);
+    case engine::DataType::kUint8:
+      return t.data<uint8_t>()[i];
+    case engine::DataType::kInt8:
+      return t.data<int8_t>()[i];
+  }
+  return 0.0;
+}
+
 // Empty when `actual` matches `expected`; otherwise what differs.
 std::string Compare(const Tensor& actual, const Tensor& expected, const std::string& name) {
   if (actual.shape() != expected.shape()) {
@@ -169,8 +198,8 @@ std::string Compare(const Tensor& actual, const Tensor& expected, const std::str
   }
   for (int64_t i = 0; i < expected.num_elements(); ++i) {
     const bool is_float = expected.dtype() == engine::DataType::kFloat32;
-    const double a = is_float ? actual.data<float>()[i] : static_cast<double>(actual.data<int64_t>()[i]);
-    const double e = is_float ? expected.data<float>()[i] : static_cast<double>(expected.data<int64_t>()[i]);
+    const double a = ElementAsDouble(actual, i);
+    const double e = ElementAsDouble(expected, i);
     if (!(is_float ? Close(a, e) : a == e)) {
       std::ostringstream message;
       message << "output '" << name << "' element " << i << " is " << a << ", expected " << e;
@@ -199,7 +228,7 @@ StatusOr<DataSet> ReadDataSet(onnx::ModelProto& model, const fs::path& dir) {
   std::vector<onnx::TensorProto> baked;
   for (size_t i = 0; i < inputs.size(); ++i) {
     FOVEA_ASSIGN_OR_RETURN(onnx::TensorProto proto, ReadTensorProto(dir / ("input_" + std::to_string(i) + ".pb")));
-    if (IsParameterInput(*inputs[i])) {
+    if (IsParameterInput(*inputs[i]) || IsQuantizationScale(model.graph(), inputs[i]->name())) {
       proto.set_name(inputs[i]->name());
       baked.push_back(std::move(proto));
       continue;

@@ -65,6 +65,18 @@ StatusOr<std::vector<Tensor>> RunSession(const Graph& graph, const std::vector<T
     }
     return ::testing::AssertionSuccess();
   }
+  if (expected.dtype() == DataType::kUint8 || expected.dtype() == DataType::kInt8) {
+    const auto value = [](const Tensor& t, int64_t i) {
+      return t.dtype() == DataType::kUint8 ? int{t.data<uint8_t>()[i]} : int{t.data<int8_t>()[i]};
+    };
+    for (int64_t i = 0; i < expected.num_elements(); ++i) {
+      if (std::abs(value(expected, i) - value(actual, i)) > kQuantizedStepTolerance) {
+        return ::testing::AssertionFailure()
+               << "element " << i << ": " << value(actual, i) << " != expected " << value(expected, i);
+      }
+    }
+    return ::testing::AssertionSuccess();
+  }
   const auto e = expected.floats();
   const auto a = actual.floats();
   for (size_t i = 0; i < e.size(); ++i) {

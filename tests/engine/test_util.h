@@ -17,6 +17,8 @@ namespace fovea::engine::testing {
 
 // Relative tolerance of the oneDNN paths against the double-accumulating reference kernels.
 constexpr float kRelativeTolerance = 1e-4f;
+// uint8/int8 results may differ by one step: the final rounding of two float paths can fall either way of a half.
+constexpr int kQuantizedStepTolerance = 1;
 
 // A float32 tensor of `shape` with values uniform in [low, high), from a generator seeded with `seed`.
 Tensor RandomTensor(const Shape& shape, uint32_t seed, float low = -1.0f, float high = 1.0f);
@@ -47,7 +49,7 @@ void AddNode(Graph& graph, const std::string& name, OpOr op, std::vector<std::st
 StatusOr<std::vector<Tensor>> RunSession(const Graph& graph, const std::vector<Tensor>& inputs, bool optimize = false);
 
 // Asserts that `actual` matches `expected` in shape and every element within kRelativeTolerance (relative to
-// max(1, |expected|)).
+// max(1, |expected|)); uint8/int8 elements within kQuantizedStepTolerance.
 ::testing::AssertionResult TensorsNear(const Tensor& expected, const Tensor& actual,
                                        float tolerance = kRelativeTolerance);
 

@@ -16,6 +16,7 @@
 namespace fovea::modelio {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::OnnxBuilder;
 using testing::RandomTensor;
@@ -301,6 +302,37 @@ TEST(OnnxImportTest, CheckerErrorsAreInvalidArgument) {
   ASSERT_FALSE(imported.ok());
   EXPECT_EQ(imported.status().code(), StatusCode::kInvalidArgument);
   EXPECT_THAT(imported.status().message(), HasSubstr("ONNX checker"));
+}
+
+TEST(OnnxImportTest, EightBitTensorOutsideQuantizationIsUnimplemented) {
+  OnnxBuilder b(13);
+  b.Input("x", {1, 4}).Output("y", {1, 4});
+  b.Initializer("bytes", engine::Tensor(engine::DataType::kUint8, {1, 4}));
+  b.Node("Add", {"x", "bytes"}, {"y"}, "add_bytes");
+  auto imported = ImportOnnx(b.Bytes());
+  ASSERT_FALSE(imported.ok());
+  EXPECT_EQ(imported.status().code(), StatusCode::kUnimplemented);
+  EXPECT_THAT(imported.status().message(), HasSubstr("node 'add_bytes' (Add) reads the 8-bit tensor 'bytes'"));
+}
+
+TEST(OnnxImportTest, QuantizeDequantizeRoundTripRuns) {
+  OnnxBuilder b(13);
+  b.Input("x", {1, 4}).Output("y", {1, 4});
+  b.Initializer("scale", engine::Tensor::FromFloats({}, std::vector<float>{0.5f}));
+  b.Initializer("zero", engine::Tensor(engine::DataType::kInt8, {}));
+  b.Node("QuantizeLinear", {"x", "scale", "zero"}, {"xq"}, "q");
+  b.Node("DequantizeLinear", {"xq", "scale", "zero"}, {"y"}, "dq");
+  auto model = ImportOnnx(b.Bytes());
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  auto built = engine::Model::Create(std::move(model->graph), model->metadata);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  auto session = engine::Session::Create(*built);
+  ASSERT_TRUE(session.ok());
+  const engine::Tensor x = engine::Tensor::FromFloats({1, 4}, std::vector<float>{0.3f, -1.0f, 100.0f, 0.75f});
+  auto y = (*session)->Run(std::vector<engine::Tensor>{x});
+  ASSERT_TRUE(y.ok()) << y.status().ToString();
+  // 0.3 → 0.5 (round 0.6 → 1), -1 exact, 100 saturates at 127 → 63.5, 0.75 → 1.5 → 2 (half to even) → 1.0.
+  EXPECT_THAT((*y)[0].floats(), ElementsAre(0.5f, -1.0f, 63.5f, 1.0f));
 }
 
 }  // namespace

@@ -38,24 +38,41 @@ const T& As(const std::shared_ptr<const engine::Op>& op) {
 TEST(OpTableTest, SupportedOpsAreSortedAndComplete) {
   const auto ops = SupportedOps();
   EXPECT_TRUE(std::is_sorted(ops.begin(), ops.end()));
-  for (const char* op : {"Conv",          "Relu",
-                         "LeakyRelu",     "Clip",
-                         "Sigmoid",       "MaxPool",
-                         "AveragePool",   "GlobalAveragePool",
-                         "GlobalMaxPool", "BatchNormalization",
-                         "Gemm",          "MatMul",
-                         "Add",           "Sub",
-                         "Mul",           "Div",
-                         "Flatten",       "Reshape",
-                         "Squeeze",       "Unsqueeze",
-                         "Softmax",       "LogSoftmax",
-                         "Concat",        "Dropout",
-                         "Identity",      "Constant",
-                         "Shape",         "Gather",
-                         "Cast",          "Pad"}) {
+  for (const char* op : {"Conv",
+                         "Relu",
+                         "LeakyRelu",
+                         "Clip",
+                         "Sigmoid",
+                         "MaxPool",
+                         "AveragePool",
+                         "GlobalAveragePool",
+                         "GlobalMaxPool",
+                         "BatchNormalization",
+                         "Gemm",
+                         "MatMul",
+                         "Add",
+                         "Sub",
+                         "Mul",
+                         "Div",
+                         "Flatten",
+                         "Reshape",
+                         "Squeeze",
+                         "Unsqueeze",
+                         "Softmax",
+                         "LogSoftmax",
+                         "Concat",
+                         "Dropout",
+                         "Identity",
+                         "Constant",
+                         "Shape",
+                         "Gather",
+                         "Cast",
+                         "Pad",
+                         "QuantizeLinear",
+                         "DequantizeLinear"}) {
     EXPECT_TRUE(std::binary_search(ops.begin(), ops.end(), op)) << op;
   }
-  EXPECT_EQ(ops.size(), 30u);
+  EXPECT_EQ(ops.size(), 32u);
 }
 
 TEST(OpTableTest, EveryNonConstantOpCreates) {

@@ -42,6 +42,26 @@ TEST(TensorProtoTest, TypedFieldsAreRead) {
   EXPECT_THAT(read->int64s(), ElementsAre(4, 5, 6));
 }
 
+TEST(TensorProtoTest, QuantizedTensorsReadFromBothForms) {
+  onnx::TensorProto typed;
+  typed.set_data_type(onnx::TensorProto::INT8);
+  typed.add_dims(3);
+  for (int32_t v : {-128, 0, 127}) typed.add_int32_data(v);
+  auto read = TensorFromProto(typed, kLimit);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  ASSERT_EQ(read->dtype(), engine::DataType::kInt8);
+  EXPECT_THAT(std::vector<int8_t>(read->data<int8_t>(), read->data<int8_t>() + 3), ElementsAre(-128, 0, 127));
+
+  engine::Tensor bytes(engine::DataType::kUint8, {2});
+  bytes.data<uint8_t>()[0] = 7;
+  bytes.data<uint8_t>()[1] = 255;
+  const onnx::TensorProto raw = TensorToProto(bytes, "z");
+  EXPECT_EQ(raw.data_type(), onnx::TensorProto::UINT8);
+  auto round_trip = TensorFromProto(raw, kLimit);
+  ASSERT_TRUE(round_trip.ok()) << round_trip.status().ToString();
+  EXPECT_THAT(std::vector<uint8_t>(round_trip->data<uint8_t>(), round_trip->data<uint8_t>() + 2), ElementsAre(7, 255));
+}
+
 TEST(TensorProtoTest, TypedFieldWithWrongCountIsAnError) {
   onnx::TensorProto proto;
   proto.set_name("b");

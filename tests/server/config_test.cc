@@ -51,6 +51,18 @@ TEST(ServerConfigTest, RepositoryAndSecurityFlags) {
   EXPECT_FALSE(ParseServerFlags({"--repository-poll-secs", "-1"}, FakeEnv({})).ok());
 }
 
+TEST(ServerConfigTest, PrecisionFlag) {
+  const auto defaults = ParseServerFlags({}, FakeEnv({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.precision, engine::Precision::kFp32);
+  const auto from_env = ParseServerFlags({}, FakeEnv({{"FOVEA_PRECISION", "bf16"}}));
+  ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
+  EXPECT_EQ(from_env->config.precision, engine::Precision::kBf16);
+  const auto bad = ParseServerFlags({"--precision", "int8"}, FakeEnv({}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--precision"), std::string::npos) << bad.status().message();
+}
+
 TEST(ServerConfigTest, EnvironmentAppliesAndFlagsWinOverIt) {
   const auto parsed = ParseServerFlags({"--address=127.0.0.1:9000", "--max-image-bytes", "512KiB"},
                                        FakeEnv({{"FOVEA_ADDRESS", "0.0.0.0:1"},

@@ -56,5 +56,25 @@ TEST(ModelConfigTest, AMissingFileMeansTheDefaults) {
   std::filesystem::remove_all(folder);
 }
 
+TEST(ModelConfigTest, PrecisionKeyOverridesTheServerDefault) {
+  const std::filesystem::path folder = std::filesystem::temp_directory_path() / "fovea-model-config-precision";
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  EXPECT_EQ(LoadModelPrecision(folder, engine::Precision::kBf16).value(), engine::Precision::kBf16);
+  std::ofstream(folder / kModelConfigFileName) << "max_batch_size = 12\n";
+  EXPECT_EQ(LoadModelPrecision(folder, engine::Precision::kBf16).value(), engine::Precision::kBf16);
+  std::ofstream(folder / kModelConfigFileName) << "# bf16 convolutions\nprecision = bf16\nmax_batch_size = 12\n";
+  EXPECT_EQ(LoadModelPrecision(folder, engine::Precision::kFp32).value(), engine::Precision::kBf16);
+  BatchingOptions options;
+  EXPECT_TRUE(LoadModelConfig(folder, options).ok());  // the batcher accepts the key it does not use
+
+  std::ofstream(folder / kModelConfigFileName) << "precision = int4\n";
+  const auto bad = LoadModelPrecision(folder, engine::Precision::kFp32);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("config.txt line 1"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("fp32 or bf16"), std::string::npos) << bad.status().message();
+  std::filesystem::remove_all(folder);
+}
+
 }  // namespace
 }  // namespace fovea::server
