@@ -27,6 +27,10 @@ CallLog StartCall(grpc::CallbackServerContext* context, const char* method, Metr
 // The call's deadline on the steady clock (the batcher's); time_point::max() when the client set none.
 std::chrono::steady_clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context);
 
+// Whether FinishCall logs the `detail` of a successful call (info level enabled): per-request summaries are built
+// only then, so a server running at warn level does not format strings it throws away.
+bool LogsCallDetail();
+
 // Logs and counts the outcome (with `detail` on success) and finishes the call with `status` mapped to gRPC.
 void FinishCall(grpc::ServerUnaryReactor* reactor, const CallLog& log, const Status& status, const std::string& detail);
 

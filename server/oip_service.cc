@@ -51,7 +51,7 @@ void ConvertAndSubmit(grpc::CallbackServerContext* context, const std::shared_pt
   item.done = [model, &request, output = *output, batch, response, reactor,
                log](StatusOr<std::span<const float>> scores) {
     if (scores.ok()) WriteInferResponse(*model, request, output, *scores, batch, *response);
-    FinishCall(reactor, log, scores.status(), InferSummary(*response));
+    FinishCall(reactor, log, scores.status(), LogsCallDetail() ? InferSummary(*response) : "");
   };
   const Status submitted = batcher.Submit(std::move(item));
   if (!submitted.ok()) FinishCall(reactor, log, submitted, "");
@@ -61,7 +61,9 @@ void ConvertAndSubmit(grpc::CallbackServerContext* context, const std::shared_pt
 
 OipService::OipService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers,
                        Metrics& metrics, ClassifyOptions options)
-    : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {}
+    : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {
+  SetMessageAllocatorFor_ModelInfer(&infer_messages_);
+}
 
 void OipService::SetDraining() { draining_ = true; }
 

@@ -220,6 +220,7 @@ def print_server_table(fovea, peer, peer_name):
 
 def run_server(args, workdir):
     import grpc
+    os.makedirs(os.path.join(workdir, "stubs"))
     pb, pb_grpc = peers.generate_stubs(os.path.join(workdir, "stubs"))
     stub_module = (pb, lambda address: pb_grpc.InferenceStub(grpc.insecure_channel(address)))
     repository = os.path.join(workdir, "models")
