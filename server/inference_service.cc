@@ -80,9 +80,7 @@ std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& 
 
 InferenceService::InferenceService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers,
                                    Metrics& metrics, ClassifyOptions options)
-    : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {
-  SetMessageAllocatorFor_Classify(&classify_messages_);
-}
+    : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {}
 
 grpc::ServerUnaryReactor* InferenceService::Classify(grpc::CallbackServerContext* context,
                                                      const v1::ClassifyRequest* request,

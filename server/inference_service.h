@@ -6,7 +6,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include "fovea/v1/inference.grpc.pb.h"
-#include "server/arena_allocator.h"
 #include "server/classifier.h"
 #include "server/localizer.h"
 #include "server/metrics.h"
@@ -37,7 +36,6 @@ class InferenceService final : public v1::Inference::CallbackService {
   ModelBatchers& batchers_;
   Metrics& metrics_;
   ClassifyOptions options_;
-  ArenaMessageAllocator<v1::ClassifyRequest, v1::ClassifyResponse> classify_messages_;
 };
 
 // The loaded versions of model `name` in `catalog`, oldest first (none when it is unknown).

@@ -61,9 +61,7 @@ void ConvertAndSubmit(grpc::CallbackServerContext* context, const std::shared_pt
 
 OipService::OipService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers,
                        Metrics& metrics, ClassifyOptions options)
-    : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {
-  SetMessageAllocatorFor_ModelInfer(&infer_messages_);
-}
+    : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {}
 
 void OipService::SetDraining() { draining_ = true; }
 

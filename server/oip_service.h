@@ -9,7 +9,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include "inference/grpc_service.grpc.pb.h"
-#include "server/arena_allocator.h"
 #include "server/classifier.h"
 #include "server/metrics.h"
 #include "server/model_batchers.h"
@@ -58,7 +57,6 @@ class OipService final : public ::inference::GRPCInferenceService::CallbackServi
   Metrics& metrics_;
   ClassifyOptions options_;
   std::atomic<bool> draining_{false};
-  ArenaMessageAllocator<::inference::ModelInferRequest, ::inference::ModelInferResponse> infer_messages_;
 };
 
 }  // namespace fovea::server

@@ -125,7 +125,8 @@ def print_report(args, command, workdir, rows, excluded, total):
     counted = sum(r[0] for r in rows)
     serving = [r for r in rows if not r[2].startswith(ENGINE_OBJECTS)]
     serving_total = sum(r[0] for r in serving)
-    print("server: " + " ".join(command[command.index("--tool=callgrind") - 1:]).replace(workdir, "TMP"))
+    server = " ".join(command[command.index("--tool=callgrind") - 1:])
+    print("server: " + (server.replace(workdir, "TMP") if workdir else server))
     print(f"thread entry frames left out: {', '.join(sorted({r[1][:40] for r in excluded}))}; the other functions "
           f"add up to {100 * counted / total:.1f}% of the total")
     print(f"\n{calls} Classify calls ({args.input}, batch 1): {total / calls:,.0f} instructions per request, of which "
