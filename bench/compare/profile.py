@@ -2,9 +2,9 @@
 """Instructions per Classify request in fovea-server, by function, from callgrind (repeatable where wall-clock
 profiles are not: the counts do not depend on how busy the shared machine is).
 
-Starts fovea-server under `valgrind --tool=callgrind` with OMP_WAIT_POLICY=passive (one worker, one batcher instance, one compute thread,
---max-batch-size 1, no repository polling, --metrics-port 0) on a temporary repository holding --model as version 1,
-sends one warm-up round of Classify calls with classify_bench, zeroes the counters (callgrind_control --zero), sends
+Starts fovea-server under `valgrind --tool=callgrind` with OMP_WAIT_POLICY=passive (one worker, one batcher instance,
+one compute thread, --max-batch-size 1, no repository polling, --metrics-port 0) on a temporary repository holding
+--model as version 1, sends one warm-up Classify call with classify_bench, zeroes the counters (callgrind_control --zero), sends
 --requests more calls (plus classify_bench's own 20 warm-up calls, all identical: one PNG or one raw float32 tensor,
 batch 1, concurrency 1), dumps the counters and prints the instructions per request: in total, by shared object, and
 for the top functions by self cost. Everything counted between zero and dump is charged to those requests, including
@@ -14,7 +14,8 @@ Valgrind emulates a CPU without AVX-512, so oneDNN runs its AVX2 kernels here: t
 the real server, but the serving path (gRPC, protobuf, decoding, batching, allocation) runs the same code.
 
 usage: /usr/bin/python3 bench/compare/profile.py --bin build/bin [--model models/fashion-mnist/1/model.onnx]
-           [--requests 200] [--input png|tensor] [--top 15] [--keep DIR]
+           [--requests 200] [--input png|tensor] [--top 15] [--keep FILE]
+       /usr/bin/python3 bench/compare/profile.py --bin build/bin --requests 100 --report FILE   (a kept dump again)
 """
 import argparse
 import os
@@ -88,7 +89,7 @@ def main():
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--input", choices=["png", "tensor"], default="png")
     parser.add_argument("--top", type=int, default=15)
-    parser.add_argument("--keep", help="copy the callgrind dump here")
+    parser.add_argument("--keep", help="copy the callgrind dump to this file")
     parser.add_argument("--report", help="only print the report of a dump kept earlier (same --requests, --input)")
     args = parser.parse_args()
     if args.report:

@@ -13,8 +13,7 @@ namespace fovea::server::testing {
 
 std::shared_ptr<const ServedModel> ChannelMeanModel(const std::string& name, int64_t version,
                                                     const std::vector<std::string>& labels, int64_t size, float mean,
-                                                    float std,
-                                                    const std::string& input_name = "pixels",
+                                                    float std, const std::string& input_name = "pixels",
                                                     const std::string& output_name = "scores");
 
 }  // namespace fovea::server::testing
