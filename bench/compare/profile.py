@@ -4,11 +4,11 @@ profiles are not: the counts do not depend on how busy the shared machine is).
 
 Starts fovea-server under `valgrind --tool=callgrind` with OMP_WAIT_POLICY=passive (one worker, one batcher instance,
 one compute thread, --max-batch-size 1, no repository polling, --metrics-port 0) on a temporary repository holding
---model as version 1, sends one warm-up Classify call with classify_bench, zeroes the counters (callgrind_control --zero), sends
---requests more calls (plus classify_bench's own 20 warm-up calls, all identical: one PNG or one raw float32 tensor,
-batch 1, concurrency 1), dumps the counters and prints the instructions per request: in total, by shared object, and
-for the top functions by self cost. Everything counted between zero and dump is charged to those requests, including
-idle gRPC threads (a few percent at most at this request rate).
+--model as version 1, sends one warm-up Classify call with classify_bench, zeroes the counters (callgrind_control
+--zero), sends --requests more calls (plus classify_bench's own 20 warm-up calls, all identical: one PNG or one raw
+float32 tensor, batch 1, concurrency 1), dumps the counters and prints the instructions per request: in total, by
+shared object, and for the top functions of the serving path (everything but oneDNN) by self cost. Everything
+counted between zero and dump is charged to those requests, including idle gRPC threads.
 
 Valgrind emulates a CPU without AVX-512, so oneDNN runs its AVX2 kernels here: the engine's share is not the one of
 the real server, but the serving path (gRPC, protobuf, decoding, batching, allocation) runs the same code.
