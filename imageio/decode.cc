@@ -55,19 +55,21 @@ std::string FormatPixels(int64_t pixels) {
 namespace internal {
 
 Status CheckDimensions(const char* format_name, int64_t width, int64_t height, const DecodeLimits& limits) {
-  std::string claim =
-      std::string(format_name) + " header claims " + std::to_string(width) + "x" + std::to_string(height);
-  if (width <= 0 || height <= 0) return InvalidArgument(claim + ": an image needs a non-zero width and height");
+  // The message is only built for an image that fails: this runs for every decoded image.
+  const auto claim = [&] {
+    return std::string(format_name) + " header claims " + std::to_string(width) + "x" + std::to_string(height);
+  };
+  if (width <= 0 || height <= 0) return InvalidArgument(claim() + ": an image needs a non-zero width and height");
   const int64_t pixels = width * height;  // both come from 32-bit header fields, so the product fits in int64
-  claim += " = " + FormatPixels(pixels);
+  const auto sized_claim = [&] { return claim() + " = " + FormatPixels(pixels); };
   if (pixels > limits.max_pixels) {
-    return ResourceExhausted(claim + ", above the limit of " + FormatPixels(limits.max_pixels));
+    return ResourceExhausted(sized_claim() + ", above the limit of " + FormatPixels(limits.max_pixels));
   }
   if (width > limits.max_width) {
-    return ResourceExhausted(claim + ": width above the limit of " + std::to_string(limits.max_width));
+    return ResourceExhausted(sized_claim() + ": width above the limit of " + std::to_string(limits.max_width));
   }
   if (height > limits.max_height) {
-    return ResourceExhausted(claim + ": height above the limit of " + std::to_string(limits.max_height));
+    return ResourceExhausted(sized_claim() + ": height above the limit of " + std::to_string(limits.max_height));
   }
   return OkStatus();
 }

@@ -197,7 +197,12 @@ void ToPlanarFloat(const Image& image, std::span<const float> mean, std::span<co
     const float shift = channel_mean / channel_std;
     float* out = dst + c * plane;
     const uint8_t* in = image.pixels.data() + c;
-    for (int64_t i = 0; i < plane; ++i) out[i] = static_cast<float>(in[i * image.channels]) * scale - shift;
+    if (image.channels == 1) {
+      // Contiguous samples: the compiler vectorizes this loop, not the strided one.
+      for (int64_t i = 0; i < plane; ++i) out[i] = static_cast<float>(in[i]) * scale - shift;
+    } else {
+      for (int64_t i = 0; i < plane; ++i) out[i] = static_cast<float>(in[i * image.channels]) * scale - shift;
+    }
   }
 }
 

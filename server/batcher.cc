@@ -105,7 +105,9 @@ void Batcher::RunInstance() {
   while (Take(taken)) {
     for (auto& [queued, status] : taken.dropped) Answer(queued.item.done, status);
     if (!taken.batch.empty()) Execute(taken.batch);
-    taken = Taken();
+    // Cleared, not replaced: the vectors keep their capacity for the next batch.
+    taken.batch.clear();
+    taken.dropped.clear();
   }
 }
 
@@ -117,7 +119,7 @@ bool Batcher::Take(Taken& taken) {
   // Another instance may have taken everything while this one waited.
   if (queue_.empty()) return true;
   const size_t before = queue_.size();
-  taken.batch = TakeBatch(taken.dropped);
+  TakeBatch(taken);
   const auto left = static_cast<int64_t>(before - queue_.size());
   const bool more = !queue_.empty();
   lock.unlock();
@@ -136,16 +138,16 @@ void Batcher::WaitForCompany(std::unique_lock<std::mutex>& lock) {
   }
 }
 
-std::vector<Batcher::Queued> Batcher::TakeBatch(std::vector<std::pair<Queued, Status>>& dropped) {
+void Batcher::TakeBatch(Taken& taken) {
   const BatchClock::time_point now = BatchClock::now();
   const int64_t target = SizeAtMost(std::min(queued_images_, options_.max_batch_size));
-  std::vector<Queued> batch;
+  std::vector<Queued>& batch = taken.batch;
   int64_t images = 0;
   while (!queue_.empty()) {
     Queued& front = queue_.front();
     const int64_t count = front.item.images.dim(0);
     if (Status why = Expired(front, now); !why.ok()) {
-      dropped.emplace_back(std::move(front), std::move(why));
+      taken.dropped.emplace_back(std::move(front), std::move(why));
     } else if (batch.empty() || images + count <= target) {
       images += count;
       batch.push_back(std::move(front));
@@ -155,20 +157,18 @@ std::vector<Batcher::Queued> Batcher::TakeBatch(std::vector<std::pair<Queued, St
     queued_images_ -= count;
     queue_.pop_front();
   }
-  return batch;
 }
 
 Status Batcher::Expired(const Queued& queued, BatchClock::time_point now) const {
+  const bool timed_out = queued.item.deadline <= now;
+  if (!timed_out && !(queued.item.cancelled && queued.item.cancelled())) return OkStatus();
   const std::string waited = std::to_string(static_cast<int64_t>(MicrosecondsSince(queued.enqueued, now)));
-  if (queued.item.deadline <= now) {
+  if (timed_out) {
     return {StatusCode::kDeadlineExceeded, "the request's deadline passed after " + waited +
                                                " us in the queue of model '" + model_title_ + "'; it was not computed"};
   }
-  if (queued.item.cancelled && queued.item.cancelled()) {
-    return {StatusCode::kCancelled, "the request was cancelled after " + waited + " us in the queue of model '" +
-                                        model_title_ + "'; it was not computed"};
-  }
-  return OkStatus();
+  return {StatusCode::kCancelled, "the request was cancelled after " + waited + " us in the queue of model '" +
+                                      model_title_ + "'; it was not computed"};
 }
 
 void Batcher::Execute(std::vector<Queued>& batch) {

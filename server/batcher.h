@@ -110,7 +110,8 @@ class Batcher {
   // Blocks until there is work (returns true) or the batcher stopped with an empty queue (returns false).
   bool Take(Taken& taken);
   void WaitForCompany(std::unique_lock<std::mutex>& lock);
-  std::vector<Queued> TakeBatch(std::vector<std::pair<Queued, Status>>& dropped);
+  // Moves the next batch into taken.batch and the expired items before it into taken.dropped.
+  void TakeBatch(Taken& taken);
   // Why `queued` must not run, or OK.
   Status Expired(const Queued& queued, BatchClock::time_point now) const;
   void Execute(std::vector<Queued>& batch);

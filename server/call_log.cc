@@ -32,6 +32,8 @@ std::chrono::steady_clock::time_point SteadyDeadline(const grpc::CallbackServerC
   return std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(remaining);
 }
 
+bool LogsCallDetail() { return spdlog::should_log(spdlog::level::info); }
+
 void RecordCall(const CallLog& log, const Status& status, const std::string& detail) {
   const std::chrono::duration<double, std::micro> elapsed = std::chrono::steady_clock::now() - log.start;
   log.metrics->RecordRequest(log.model, log.method, status.code(), elapsed.count());

@@ -31,6 +31,10 @@ CallLog StartCall(const std::string& client_request_id, const char* method, Metr
 // The call's deadline on the steady clock (the batcher's); time_point::max() when the client set none.
 std::chrono::steady_clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context);
 
+// Whether RecordCall logs the `detail` of a successful call (info level enabled): per-request summaries are built
+// only then, so a server running at warn level does not format strings it throws away.
+bool LogsCallDetail();
+
 // Logs and counts the outcome of a call (with `detail` on success), whatever its transport.
 void RecordCall(const CallLog& log, const Status& status, const std::string& detail);
 

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 #include <numeric>
+#include <optional>
 
 #include "engine/tensor.h"
 #include "server/grpc_status.h"
@@ -41,6 +43,38 @@ void SetImageError(v1::ImageResult& result, int index, const Status& status) {
 std::vector<float> PerChannel(const std::vector<float>& values, int64_t channels) {
   if (values.size() != 1) return values;
   return std::vector<float>(static_cast<size_t>(channels), values[0]);
+}
+
+// The engine's tensor buffers: 64-byte aligned (engine/tensor.cc).
+constexpr std::align_val_t kBufferAlignment{64};
+
+// `count` floats, uninitialized. Decoding writes every slot that is used, so zero-filling them first (what
+// engine::Tensor's constructor does) would write the whole batch once more per request.
+std::shared_ptr<float[]> UninitializedFloats(size_t count) {
+  return {static_cast<float*>(::operator new[](count * sizeof(float), kBufferAlignment)),
+          [](float* p) { ::operator delete[](p, kBufferAlignment); }};
+}
+
+// A request whose only image is a DATA_TYPE_FLOAT32 tensor runs straight from the request's bytes: gRPC keeps the
+// request until the call is finished, which is after its batch has run. Returns nothing when that does not apply
+// (the caller copies); otherwise the borrowing tensor, or an empty one after recording the image's error.
+std::optional<engine::Tensor> BorrowLoneFloatTensor(const v1::ClassifyRequest& request, const InputSpec& spec,
+                                                    const ImageLimits& limits, v1::ClassifyResponse& response) {
+  const v1::ImageInput& image = request.images(0);
+  if (request.images_size() != 1 || !image.has_tensor() || image.tensor().dtype() != v1::DATA_TYPE_FLOAT32) {
+    return std::nullopt;
+  }
+  StatusOr<std::span<const float>> values = FloatTensorView(image.tensor(), spec, limits);
+  if (values.status().code() == StatusCode::kFailedPrecondition) return std::nullopt;  // unaligned: copy instead
+  v1::ImageResult* result = response.add_results();
+  result->set_id(image.id());
+  if (!values.ok()) {
+    SetImageError(*result, 0, values.status());
+    return engine::Tensor();
+  }
+  // The engine only reads its inputs; Wrap takes a mutable pointer because tensors are also used as outputs.
+  return engine::Tensor::Wrap(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width},
+                              const_cast<float*>(values->data()), nullptr);
 }
 
 }  // namespace
@@ -90,15 +124,19 @@ StatusOr<PreparedClassify> PrepareClassify(const ServedModel& model, const v1::C
   response.set_model_name(model.name);
   response.set_model_version(model.version);
 
-  // Decode straight into the batch tensor; failed images leave their slot unused and drop out below.
   const InputSpec spec = ModelInputSpec(model);
+  if (std::optional<engine::Tensor> borrowed = BorrowLoneFloatTensor(request, spec, options.image_limits, response)) {
+    prepared.images = std::move(*borrowed);
+    if (prepared.images.has_data()) prepared.good_images.push_back(0);
+    return prepared;
+  }
+  // Decode straight into the batch tensor; failed images leave their slot unused and drop out below.
   const auto image_elements = static_cast<size_t>(spec.num_elements());
-  engine::Tensor staging(engine::DataType::kFloat32, {request.images_size(), spec.channels, spec.height, spec.width});
+  std::shared_ptr<float[]> staging = UninitializedFloats(static_cast<size_t>(request.images_size()) * image_elements);
   for (int i = 0; i < request.images_size(); ++i) {
     v1::ImageResult* result = response.add_results();
     result->set_id(request.images(i).id());
-    const std::span<float> slot =
-        staging.floats().subspan(prepared.good_images.size() * image_elements, image_elements);
+    const std::span<float> slot(staging.get() + prepared.good_images.size() * image_elements, image_elements);
     const Status status = PrepareImage(request.images(i), spec, options.image_limits, slot);
     if (status.ok()) {
       prepared.good_images.push_back(i);
@@ -107,11 +145,11 @@ StatusOr<PreparedClassify> PrepareClassify(const ServedModel& model, const v1::C
     }
   }
   if (prepared.good_images.empty()) return prepared;
-  engine::Shape batch_shape = staging.shape();
-  batch_shape[0] = static_cast<int64_t>(prepared.good_images.size());
-  // A view of the packed front of the staging buffer; the shared handle keeps that buffer alive.
-  prepared.images = engine::Tensor::Wrap(engine::DataType::kFloat32, batch_shape, staging.raw_data(),
-                                         std::make_shared<const engine::Tensor>(staging));
+  // The packed front of the staging buffer, which the tensor keeps alive.
+  const engine::Shape batch_shape = {static_cast<int64_t>(prepared.good_images.size()), spec.channels, spec.height,
+                                     spec.width};
+  float* front = staging.get();
+  prepared.images = engine::Tensor::Wrap(engine::DataType::kFloat32, batch_shape, front, std::move(staging));
   return prepared;
 }
 

@@ -25,14 +25,17 @@ inline constexpr int64_t kDefaultTopK = 5;
 
 // The decoded images of one Classify request, ready for the engine.
 struct PreparedClassify {
-  engine::Tensor images;         // [good images, channels, height, width]; empty when every image failed
+  // [good images, channels, height, width]; empty when every image failed. A request of one model-ready float32
+  // tensor is not copied: `images` then borrows the request's bytes and is valid only while the request is.
+  engine::Tensor images;
   std::vector<int> good_images;  // the request index of each row of `images`
   int64_t top_k = 0;
 };
 
 // Checks `request` against `options` and `model` and decodes its images. Request-level problems (no images, too
 // many, bad top_k) fail the call; `response` gets the model's name and version and one result per image, with its
-// own error for an image that cannot be used, so one bad image never fails the others.
+// own error for an image that cannot be used, so one bad image never fails the others. The result may borrow from
+// `request` (see PreparedClassify).
 StatusOr<PreparedClassify> PrepareClassify(const ServedModel& model, const v1::ClassifyRequest& request,
                                            const ClassifyOptions& options, v1::ClassifyResponse& response);
 

@@ -123,24 +123,33 @@ StatusOr<imageio::Image> PixelTensorImage(const v1::RawTensor& tensor, const Ima
   return image;
 }
 
-Status PrepareFloatTensor(const v1::RawTensor& tensor, const InputSpec& spec, std::span<float> dst) {
+Status CheckFloatTensorShape(const v1::RawTensor& tensor, const InputSpec& spec) {
   const engine::Shape shape(tensor.shape().begin(), tensor.shape().end());
   const engine::Shape expected = {spec.channels, spec.height, spec.width};
   if (tensor.shape_size() != kFloatTensorRank || shape != expected) {
     return InvalidArgument("a DATA_TYPE_FLOAT32 tensor must have the model's input shape " +
                            engine::ShapeToString(expected) + ", got " + engine::ShapeToString(shape));
   }
-  FOVEA_RETURN_IF_ERROR(CheckByteCount(tensor, spec.num_elements(), sizeof(float)));
+  return CheckByteCount(tensor, spec.num_elements(), sizeof(float));
+}
+
+Status PrepareFloatTensor(const v1::RawTensor& tensor, const InputSpec& spec, std::span<float> dst) {
+  FOVEA_RETURN_IF_ERROR(CheckFloatTensorShape(tensor, spec));
   std::memcpy(dst.data(), tensor.data().data(), tensor.data().size());
   return CheckFinite(dst);
 }
 
-Status PrepareTensor(const v1::RawTensor& tensor, const InputSpec& spec, const ImageLimits& limits,
-                     std::span<float> dst) {
+Status CheckTensorBytes(const v1::RawTensor& tensor, const ImageLimits& limits) {
   if (tensor.data().size() > limits.max_image_bytes) {
     return ResourceExhausted("tensor data is " + Bytes(tensor.data().size()) + ", over the limit of " +
                              Bytes(limits.max_image_bytes));
   }
+  return OkStatus();
+}
+
+Status PrepareTensor(const v1::RawTensor& tensor, const InputSpec& spec, const ImageLimits& limits,
+                     std::span<float> dst) {
+  FOVEA_RETURN_IF_ERROR(CheckTensorBytes(tensor, limits));
   switch (tensor.dtype()) {
     case v1::DATA_TYPE_UINT8: {
       FOVEA_ASSIGN_OR_RETURN(imageio::Image image, PixelTensorImage(tensor, limits));
@@ -155,6 +164,20 @@ Status PrepareTensor(const v1::RawTensor& tensor, const InputSpec& spec, const I
 }
 
 }  // namespace
+
+StatusOr<std::span<const float>> FloatTensorView(const v1::RawTensor& tensor, const InputSpec& spec,
+                                                 const ImageLimits& limits) {
+  FOVEA_RETURN_IF_ERROR(CheckTensorBytes(tensor, limits));
+  if (tensor.dtype() != v1::DATA_TYPE_FLOAT32) return InvalidArgument("tensor is not DATA_TYPE_FLOAT32");
+  FOVEA_RETURN_IF_ERROR(CheckFloatTensorShape(tensor, spec));
+  const char* bytes = tensor.data().data();
+  if (reinterpret_cast<uintptr_t>(bytes) % alignof(float) != 0) {
+    return FailedPrecondition("tensor bytes are not aligned for float reads");
+  }
+  const std::span<const float> values(reinterpret_cast<const float*>(bytes), static_cast<size_t>(spec.num_elements()));
+  FOVEA_RETURN_IF_ERROR(CheckFinite(values));
+  return values;
+}
 
 Status PrepareImage(const v1::ImageInput& input, const InputSpec& spec, const ImageLimits& limits,
                     std::span<float> dst) {

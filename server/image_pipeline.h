@@ -64,6 +64,12 @@ Status CheckPixelCount(int64_t height, int64_t width, const ImageLimits& limits)
 // normalized into `dst` (spec.num_elements() floats). INVALID_ARGUMENT when the model's channel count is not 1, 3 or 4.
 Status PreparePixels(const imageio::Image& image, const InputSpec& spec, std::span<float> dst);
 
+// The model input a DATA_TYPE_FLOAT32 tensor carries, as a view of the tensor's own bytes (no copy; valid while
+// `tensor` is), after the checks PrepareImage makes: size limit, shape, byte count, finite values.
+// FAILED_PRECONDITION when the bytes are not aligned for float reads (the caller copies instead).
+StatusOr<std::span<const float>> FloatTensorView(const v1::RawTensor& tensor, const InputSpec& spec,
+                                                 const ImageLimits& limits);
+
 // INVALID_ARGUMENT naming the first NaN or infinite element of a model-ready float input.
 Status CheckFinite(std::span<const float> values);
 

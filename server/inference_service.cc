@@ -33,7 +33,7 @@ void DecodeAndSubmit(grpc::CallbackServerContext* context, const std::shared_ptr
     prepared = Internal(std::string("classification failed: ") + error.what());
   }
   if (!prepared.ok() || prepared->good_images.empty()) {
-    FinishCall(reactor, log, prepared.status(), ClassifySummary(*response));
+    FinishCall(reactor, log, prepared.status(), LogsCallDetail() ? ClassifySummary(*response) : "");
     return;
   }
   auto shared = std::make_shared<PreparedClassify>(std::move(*prepared));
@@ -43,7 +43,7 @@ void DecodeAndSubmit(grpc::CallbackServerContext* context, const std::shared_ptr
   item.cancelled = [context] { return context->IsCancelled(); };
   item.done = [model, shared, response, reactor, log](StatusOr<std::span<const float>> scores) {
     const Status status = scores.ok() ? FillPredictions(*model, *shared, *scores, *response) : scores.status();
-    FinishCall(reactor, log, status, ClassifySummary(*response));
+    FinishCall(reactor, log, status, LogsCallDetail() ? ClassifySummary(*response) : "");
   };
   const Status submitted = batcher.Submit(std::move(item));
   if (!submitted.ok()) FinishCall(reactor, log, submitted, "");

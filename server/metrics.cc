@@ -97,13 +97,30 @@ ModelMetrics& Metrics::ForModel(const std::string& name) {
   return *model;
 }
 
-void Metrics::RecordRequest(const std::string& model, const std::string& rpc, StatusCode code, double duration_us) {
-  if (code == StatusCode::kOk) {
-    success_->Add({{"model", model}, {"rpc", rpc}}).Increment();
+const Metrics::RequestSeries& Metrics::SeriesFor(std::string_view model, std::string_view rpc, bool succeeded) {
+  auto by_model = request_series_.find(model);
+  if (by_model == request_series_.end()) by_model = request_series_.emplace(model, SeriesByRpc()).first;
+  auto by_rpc = by_model->second.find(rpc);
+  if (by_rpc == by_model->second.end()) by_rpc = by_model->second.emplace(rpc, RequestSeries()).first;
+  RequestSeries& series = by_rpc->second;
+  const auto labels = [&] { return prometheus::Labels{{"model", std::string(model)}, {"rpc", std::string(rpc)}}; };
+  if (series.duration_us == nullptr) series.duration_us = &request_us_->Add(labels(), DurationBucketsUs());
+  if (succeeded && series.success == nullptr) series.success = &success_->Add(labels());
+  return series;
+}
+
+void Metrics::RecordRequest(std::string_view model, std::string_view rpc, StatusCode code, double duration_us) {
+  const bool succeeded = code == StatusCode::kOk;
+  std::lock_guard lock(mutex_);
+  const RequestSeries& series = SeriesFor(model, rpc, succeeded);
+  if (succeeded) {
+    series.success->Increment();
   } else {
-    failure_->Add({{"model", model}, {"rpc", rpc}, {"reason", StatusCodeName(code)}}).Increment();
+    // Failures are rare and carry one more label (the reason); they take prometheus-cpp's own lookup.
+    failure_->Add({{"model", std::string(model)}, {"rpc", std::string(rpc)}, {"reason", StatusCodeName(code)}})
+        .Increment();
   }
-  request_us_->Add({{"model", model}, {"rpc", rpc}}, DurationBucketsUs()).Observe(duration_us);
+  series.duration_us->Observe(duration_us);
 }
 
 void Metrics::SetModelsLoaded(int64_t count) { models_loaded_->Set(static_cast<double>(count)); }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "engine/status.h"
 
@@ -61,7 +62,7 @@ class Metrics {
 
   // One finished call of `rpc` on `model` ("" when the request named no servable model): success or failure by
   // `code` (its gRPC name is the `reason` label), and its duration.
-  void RecordRequest(const std::string& model, const std::string& rpc, StatusCode code, double duration_us);
+  void RecordRequest(std::string_view model, std::string_view rpc, StatusCode code, double duration_us);
 
   // How many model versions are loaded now.
   void SetModelsLoaded(int64_t count);
@@ -83,8 +84,21 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* batch_size_ = nullptr;
   prometheus::Gauge* models_loaded_ = nullptr;
 
+  // The series every successful call of one (model, rpc) updates, looked up once: prometheus-cpp's Family::Add
+  // builds a new metric (a histogram with all its buckets) before it finds the existing one, on every call.
+  // Each is created on first use, so a (model, rpc) that never succeeded has no success series.
+  struct RequestSeries {
+    prometheus::Counter* success = nullptr;
+    prometheus::Histogram* duration_us = nullptr;
+  };
+  using SeriesByRpc = std::map<std::string, RequestSeries, std::less<>>;
+  // The series of (model, rpc), with the success counter when `succeeded`. Caller holds mutex_.
+  const RequestSeries& SeriesFor(std::string_view model, std::string_view rpc, bool succeeded);
+
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<ModelMetrics>> models_;
+  // model → rpc → series; entries are never removed, so references stay valid.
+  std::map<std::string, SeriesByRpc, std::less<>> request_series_;
 };
 
 }  // namespace fovea::server

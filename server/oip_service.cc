@@ -104,7 +104,7 @@ grpc::ServerUnaryReactor* OipService::ModelInfer(grpc::CallbackServerContext* co
   hooks.deadline = SteadyDeadline(context);
   hooks.cancelled = [context] { return context->IsCancelled(); };
   hooks.done = [reactor, log, response](const Status& status, InferStage /*stage*/) {
-    FinishCall(reactor, log, status, InferSummary(*response));
+    FinishCall(reactor, log, status, LogsCallDetail() ? InferSummary(*response) : "");
   };
   SubmitModelInfer(workers_, batchers_, options_, *model, *request, *response, std::move(hooks));
   return reactor;

@@ -60,9 +60,11 @@ def write_noop_model(path):
 
 
 class Server:
-    def __init__(self, tool, models, extra):
+    """fovea-server on a free 127.0.0.1 port, healthy when constructed; `metrics` False passes --metrics-port 0."""
+
+    def __init__(self, tool, models, extra, metrics=True):
         self.address = f"127.0.0.1:{free_port()}"
-        self.metrics_port = free_port()
+        self.metrics_port = free_port() if metrics else 0
         self.process = subprocess.Popen([tool("fovea-server"), "--address", self.address, "--model-repository", models,
                                          "--log-level", "warn", "--metrics-port", str(self.metrics_port), "--http-port", "0"] + extra)
         deadline = time.time() + 60

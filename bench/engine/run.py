@@ -37,8 +37,10 @@ def gap_cnn():
     return model.eval()
 
 
-def time_torch(fn, batch, seconds):
-    x = torch.rand(batch, 1, 28, 28)
+def time_torch(fn, batch, seconds, item_shape=(1, 28, 28)):
+    """Throughput and latency of fn(x) on a random [batch, *item_shape] tensor; fn may also be a non-torch callable
+    (bench/compare/run.py times OpenCV DNN through it)."""
+    x = torch.rand(batch, *item_shape)
     with torch.no_grad():
         for _ in range(3):
             fn(x)
@@ -54,18 +56,19 @@ def time_torch(fn, batch, seconds):
             "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * (len(latencies) - 1) + 0.5))]}
 
 
-def torch_variants(model):
-    example = torch.rand(1, 1, 28, 28)
+def torch_variants(model, item_shape=(1, 28, 28)):
+    example = torch.rand(1, *item_shape)
     with torch.no_grad():
         traced = torch.jit.freeze(torch.jit.trace(model, example))
         optimized = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, example)))
     return {"torch_eager": model, "torchscript": traced, "torchscript_optimized": optimized}
 
 
-def run_fovea(engine_bench, onnx_path, threads, seconds):
+def run_fovea(engine_bench, onnx_path, threads, seconds, batches=BATCHES, extra_args=()):
+    """engine_bench's JSON line per batch size, keyed by batch; `extra_args` are passed on (e.g. --precision)."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    out = subprocess.run([engine_bench, onnx_path, "--batches", ",".join(map(str, BATCHES)), "--seconds",
-                          str(seconds)], env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([engine_bench, onnx_path, "--batches", ",".join(map(str, batches)), "--seconds",
+                          str(seconds), *extra_args], env=env, capture_output=True, text=True, check=True).stdout
     return {r["batch"]: r for r in map(json.loads, out.strip().splitlines())}
 
 

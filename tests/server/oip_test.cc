@@ -9,11 +9,10 @@
 #include <functional>
 #include <tuple>
 
-#include "engine/ops/flatten.h"
-#include "engine/ops/pool.h"
 #include "imageio/image.h"
 #include "server/oip_infer.h"
 #include "server/oip_inputs.h"
+#include "tests/server/channel_mean_model.h"
 
 namespace fovea::server {
 namespace {
@@ -30,23 +29,7 @@ constexpr char kOutputName[] = "scores";
 
 // pixels [N, 3, 4, 4] → GlobalAveragePool → Flatten → scores [N, 3] (logits: the server applies softmax).
 std::shared_ptr<const ServedModel> ChannelMeanModel() {
-  engine::Graph graph;
-  graph.inputs.push_back({kInputName, engine::DataType::kFloat32, {-1, kChannels, kSize, kSize}});
-  graph.outputs.push_back({kOutputName, engine::DataType::kFloat32, {-1, kChannels}});
-  engine::ops::PoolParams pool;
-  pool.kind = engine::ops::PoolParams::Kind::kAverage;
-  pool.global = true;
-  graph.nodes.push_back({"pool", std::move(engine::ops::Pool::Create(pool)).value(), {kInputName}, {"pooled"}});
-  graph.nodes.push_back({"flatten", std::move(engine::ops::Flatten::Create({})).value(), {"pooled"}, {kOutputName}});
-  engine::ModelMetadata metadata;
-  metadata.labels = {"red", "green", "blue"};
-  metadata.mean = {kMean};
-  metadata.std = {kStd};
-  auto model = engine::Model::Create(std::move(graph), std::move(metadata));
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  auto served = PrepareModel("means", 2, *model);
-  EXPECT_TRUE(served.ok()) << served.status().ToString();
-  return *served;
+  return testing::ChannelMeanModel("means", 2, {"red", "green", "blue"}, kSize, kMean, kStd, kInputName, kOutputName);
 }
 
 float Normalized(uint8_t pixel) { return (static_cast<float>(pixel) / 255.0F - kMean) / kStd; }
