@@ -6,7 +6,7 @@
 // Exit status 0 when every check passed; otherwise 1 with the failed check and the server's log on stderr.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                         "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const IMAGE_SIDE = 28;
-// Fashion-MNIST test images the bundled model classifies confidently (models/fashion-mnist/1/MODEL.md).
+// Fashion-MNIST test images the bundled model classifies confidently (models/fashion-mnist/*/MODEL.md).
 const PICKED = { index: 0, label: "Ankle boot" };
 const DROPPED = { index: 1, label: "Pullover" };
 
@@ -90,6 +90,12 @@ function encodePng(pixels, width, height) {
   for (let y = 0; y < height; ++y) rows.push(Buffer.from([0]), pixels.subarray(y * width, (y + 1) * width));
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", header),
                         chunk("IDAT", deflateSync(Buffer.concat(rows))), chunk("IEND", Buffer.alloc(0))]);
+}
+
+// The version the server's default policy (latest:1) serves: the highest numbered folder of the bundled model.
+function servedVersion() {
+  const versions = readdirSync(join(args.models, "fashion-mnist")).filter((name) => /^\d+$/.test(name));
+  return String(Math.max(...versions.map(Number)));
 }
 
 // Test image `index` of the IDX file (magic, count, rows, columns, then the pixels).
@@ -180,7 +186,7 @@ async function run() {
     await page.goto(`${base}/`);
     await page.waitForFunction(() => document.querySelector("#model").options.length > 0,
                                null, { timeout: STEP_TIMEOUT_MS });
-    check(await page.inputValue("#model") === "fashion-mnist\n1", "the bundled model is selected");
+    check(await page.inputValue("#model") === `fashion-mnist\n${servedVersion()}`, "the bundled model is selected");
 
     await page.setInputFiles("#file", picked);  // "pick an image"
     await expectResult(page, PICKED.label);

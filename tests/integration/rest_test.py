@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 ARGS = None
+VERSION = None  # the bundled model's served version, from --models
 STARTUP_SECONDS = 60
 HTTP_TIMEOUT_SECONDS = 60
 PROBABILITY_TOLERANCE = 1e-5
@@ -36,6 +37,12 @@ CLASSES = 10
 MAX_MESSAGE_BYTES = 1 << 20
 MAX_IMAGE_BYTES = 64 << 10
 MAX_IMAGES_PER_REQUEST = 16
+
+
+def served_version(models):
+    """The version the server's default policy (latest:1) serves: the highest numbered folder of the model."""
+    folder = os.path.join(models, MODEL)
+    return str(max(int(name) for name in os.listdir(folder) if name.isdigit()))
 
 
 def free_port():
@@ -194,7 +201,7 @@ class RestTest(unittest.TestCase):
     def test_repository_index_by_get_and_post(self):
         for method in ("GET", "POST"):
             self.assertEqual(self.call_json(method, "/v2/repository/index"),
-                             [{"name": MODEL, "version": "1", "state": "READY"}])
+                             [{"name": MODEL, "version": VERSION, "state": "READY"}])
 
     def test_demo_page_is_served_at_the_root(self):
         status, headers, body = self.call("GET", "/")
@@ -209,10 +216,10 @@ class RestTest(unittest.TestCase):
     # Model metadata and readiness
 
     def test_model_metadata_with_and_without_version(self):
-        for path in (f"/v2/models/{MODEL}", f"/v2/models/{MODEL}/versions/1"):
+        for path in (f"/v2/models/{MODEL}", f"/v2/models/{MODEL}/versions/{VERSION}"):
             answer = self.call_json("GET", path)
             self.assertEqual(answer["name"], MODEL)
-            self.assertEqual(answer["versions"], ["1"])
+            self.assertEqual(answer["versions"], [VERSION])
             self.assertEqual(answer["platform"], "onnx")
             self.assertEqual(answer["inputs"], [{"name": "input", "datatype": "FP32", "shape": [-1, 1, 28, 28]}])
             self.assertEqual(answer["outputs"],
@@ -227,7 +234,7 @@ class RestTest(unittest.TestCase):
         self.assert_error("GET", "/v2/models/..%2F..%2Fetc", 404, "no route")
 
     def test_model_ready(self):
-        for path in (f"/v2/models/{MODEL}/ready", f"/v2/models/{MODEL}/versions/1/ready"):
+        for path in (f"/v2/models/{MODEL}/ready", f"/v2/models/{MODEL}/versions/{VERSION}/ready"):
             self.assertEqual(self.call_json("GET", path), {"ready": True})
         self.assert_error("GET", "/v2/models/no-such-model/ready", 404, "no-such-model")
         self.assert_error("GET", f"/v2/models/{MODEL}/versions/3/ready", 404)
@@ -250,10 +257,10 @@ class RestTest(unittest.TestCase):
     def test_json_bytes_batch_matches_single_png_calls_and_labels(self):
         answer = self.infer({"id": "batch-1", "inputs": [self.bytes_input(self.pngs)],
                              "outputs": [{"name": "probabilities"}]})
-        self.assertEqual((answer["model_name"], answer["model_version"], answer["id"]), (MODEL, "1", "batch-1"))
+        self.assertEqual((answer["model_name"], answer["model_version"], answer["id"]), (MODEL, VERSION, "batch-1"))
         batch = self.probabilities(answer, len(self.pngs))
         for i, image in enumerate(self.pngs):
-            status, _, body = self.call("POST", f"/v2/models/{MODEL}/versions/1/infer", image,
+            status, _, body = self.call("POST", f"/v2/models/{MODEL}/versions/{VERSION}/infer", image,
                                         "application/octet-stream")
             self.assertEqual(status, 200, body)
             single = self.probabilities(json.loads(body), 1)
@@ -397,7 +404,7 @@ class RestTest(unittest.TestCase):
                     self.assertEqual(answer["predictions"][0]["label"], "Ankle boot")
 
     def test_localize_without_overlays_and_with_options(self):
-        answer = self.call_json("POST", f"/v2/models/{MODEL}/versions/1/localize?method=dense&stride=4&threshold=0.9"
+        answer = self.call_json("POST", f"/v2/models/{MODEL}/versions/{VERSION}/localize?method=dense&stride=4&threshold=0.9"
                                         "&nms_iou=0.5&overlays=false", raw=self.pngs[0],
                                 content_type="application/octet-stream")
         self.assertEqual(len(answer["heatmaps"]), CLASSES)  # every class: the model has no background class
@@ -421,12 +428,13 @@ class RestTest(unittest.TestCase):
 
 
 def main():
-    global ARGS
+    global ARGS, VERSION
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server-bin", required=True)
     parser.add_argument("--models", required=True, help="model repository with fashion-mnist (the bundled models/)")
     parser.add_argument("--version", required=True, help="the project version ServerMetadata must report")
     ARGS, rest = parser.parse_known_args()
+    VERSION = served_version(ARGS.models)
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
 
 
