@@ -114,12 +114,14 @@ void RemoveUnusedInitializers(onnx::GraphProto& graph) {
 }
 
 void SetMetadata(onnx::ModelProto& model, const std::vector<std::pair<std::string, std::string>>& entries) {
-  for (const auto& [key, value] : entries) {
+  // A named pair rather than a structured binding: clang 14 (the fuzz and sanitizer builds) cannot capture a binding.
+  for (const auto& entry_pair : entries) {
+    const std::string& key = entry_pair.first;
     auto* props = model.mutable_metadata_props();
     auto it = std::find_if(props->begin(), props->end(), [&](const auto& p) { return p.key() == key; });
     auto* entry = it != props->end() ? &*it : model.add_metadata_props();
     entry->set_key(key);
-    entry->set_value(value);
+    entry->set_value(entry_pair.second);
   }
 }
 

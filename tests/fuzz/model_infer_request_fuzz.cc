@@ -1,57 +1,20 @@
 // libFuzzer target: a serialized inference.ModelInferRequest (Open Inference Protocol v2) in, a status out. Runs what
 // the ModelInfer RPC runs after gRPC hands over the message: version parsing, model lookup, output resolution, input
 // conversion (FP32 / UINT8 tensors, length-prefixed BYTES images, raw or typed contents), the engine on a small real
-// model and the response writer. FOVEA_FUZZ_MODEL names the ONNX file served.
+// model and the response writer.
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 
-#include <spdlog/spdlog.h>
-
 #include "inference/grpc_service.pb.h"
-#include "modelio/onnx_import.h"
 #include "server/oip_infer.h"
-#include "server/model_repository.h"
-
-namespace {
-
-constexpr char kModelName[] = "tiny";
-constexpr int64_t kModelVersion = 1;
-
-// Smaller than the server's defaults so inputs that pass every check stay cheap to run.
-fovea::server::ClassifyOptions FuzzOptions() {
-  fovea::server::ClassifyOptions options;
-  options.image_limits.max_image_bytes = size_t{1} << 20;
-  options.image_limits.max_image_pixels = int64_t{1} << 20;
-  options.max_images_per_request = 64;
-  return options;
-}
-
-[[noreturn]] void Die(const fovea::Status& status) {
-  std::fprintf(stderr, "model_infer_request_fuzz: cannot serve %s: %s\n", FOVEA_FUZZ_MODEL, status.ToString().c_str());
-  std::exit(1);
-}
-
-std::unique_ptr<fovea::server::ModelRepository> LoadRepository() {
-  spdlog::set_level(spdlog::level::off);
-  // The fuzzer is useless without its model: stop at once, saying why.
-  auto model = fovea::modelio::LoadOnnxModel(FOVEA_FUZZ_MODEL);
-  if (!model.ok()) Die(model.status());
-  auto served = fovea::server::PrepareModel(kModelName, kModelVersion, *model);
-  if (!served.ok()) Die(served.status());
-  fovea::server::ModelCatalog catalog;
-  catalog[kModelName][kModelVersion] = *served;
-  return std::make_unique<fovea::server::ModelRepository>(std::move(catalog));
-}
-
-}  // namespace
+#include "tests/fuzz/tiny_repository.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const std::unique_ptr<fovea::server::ModelRepository> repository = LoadRepository();
-  static const fovea::server::ClassifyOptions options = FuzzOptions();
+  static const std::unique_ptr<fovea::server::ModelRepository> repository =
+      fovea::fuzz::LoadTinyRepository("model_infer_request_fuzz");
+  static const fovea::server::ClassifyOptions options = fovea::fuzz::FuzzClassifyOptions();
   inference::ModelInferRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;  // gRPC would reject it before the service
   const auto version = fovea::server::ParseModelVersion(request.model_version());
