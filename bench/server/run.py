@@ -35,13 +35,14 @@ def main():
     parser.add_argument("--bin", required=True, help="folder with fovea-server, fovea, classify_bench, engine_bench")
     parser.add_argument("--models", default="models")
     parser.add_argument("--model", default="fashion-mnist")
+    parser.add_argument("--version", type=int, default=1, help="model version run by both the engine and the server")
     parser.add_argument("--input", default="1,28,28")
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--threads", type=int, default=0, help="fovea-server --threads (0 = one per core)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved engine/server rounds")
     args = parser.parse_args()
     tool = lambda name: os.path.join(args.bin, name)
-    model_file = os.path.join(args.models, args.model, "1", "model.onnx")
+    model_file = os.path.join(args.models, args.model, str(args.version), "model.onnx")
 
     # The engine alone runs with the oneDNN team size each server instance gets; the server runs as many batch-1
     # instances as --threads asks, without batching, so the figures stay comparable with the earlier runs.
@@ -55,7 +56,7 @@ def main():
     server = subprocess.Popen([tool("fovea-server"), "--address", address, "--model-repository", args.models,
                                "--threads", str(args.threads), "--instances", str(workers), "--compute-threads",
                                str(compute_threads), "--max-batch-size", "1", "--log-level", "warn", "--metrics-port",
-                               "0", "--http-port", "0"])
+                               "0", "--http-port", "0", "--version-policy", f"specific:{args.version}"])
     try:
         deadline = time.time() + 60
         while subprocess.run([tool("fovea"), "health", "--server", address], capture_output=True).returncode != 0:
