@@ -132,6 +132,7 @@ def main():
     parser.add_argument("--bin", required=True, help="folder with fovea-server, fovea, classify_bench, engine_bench")
     parser.add_argument("--models", default="models")
     parser.add_argument("--model", default="fashion-mnist")
+    parser.add_argument("--version", type=int, default=1, help="model version run by the engine and the servers")
     parser.add_argument("--input", default="1,28,28")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3)
@@ -141,10 +142,11 @@ def main():
     parser.add_argument("--clients", type=int, default=32)
     args = parser.parse_args()
     tool = lambda name: os.path.join(args.bin, name)
-    model_file = os.path.join(args.models, args.model, "1", "model.onnx")
+    model_file = os.path.join(args.models, args.model, str(args.version), "model.onnx")
     engine_threads = args.instances * args.compute_threads
     cores = os.cpu_count()
-    common = ["--instances", str(args.instances), "--compute-threads", str(args.compute_threads)]
+    common = ["--instances", str(args.instances), "--compute-threads", str(args.compute_threads), "--version-policy",
+              f"specific:{args.version}"]
     batching = Server(tool, args.models, common + ["--max-batch-size", "64", "--max-queue-delay-us",
                                                    str(args.max_queue_delay_us)])
     unbatched = Server(tool, args.models, common + ["--max-batch-size", "1"])
