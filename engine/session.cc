@@ -1,5 +1,7 @@
 #include "engine/session.h"
 
+#include "engine/threading.h"
+
 namespace fovea::engine {
 
 Session::Session(std::shared_ptr<const Model> model) : model_(std::move(model)), engine_(dnnl::engine::kind::cpu, 0) {}
@@ -14,7 +16,7 @@ StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> 
 }
 
 StatusOr<std::shared_ptr<const Plan>> Session::PlanFor(std::span<const Shape> input_shapes) const {
-  std::vector<Shape> key(input_shapes.begin(), input_shapes.end());
+  PlanKey key{ComputeThreadsForThisThread(), std::vector<Shape>(input_shapes.begin(), input_shapes.end())};
   std::promise<StatusOr<std::shared_ptr<const Plan>>> promise;
   PlanFuture future;
   bool compile_here = false;

@@ -1,5 +1,8 @@
 #pragma once
-// Session: runs a Model on any batch size. Plans are compiled on first use for each set of input shapes and cached.
+// Session: runs a Model on any batch size. Plans are compiled on first use for each set of input shapes and compute
+// team size (engine/threading.h) and cached. The team size is part of the key because oneDNN fixes a primitive's
+// thread count when it is created: a plan compiled on a thread with a team of 2 runs teams of 2 even from a thread
+// that was given 1, and two such single-thread workers then oversubscribe two cores.
 //
 // Threading: Run() may be called from many threads at once. Plans are immutable and shared; each execution takes
 // its own buffers and scratchpad (oneDNN scratchpad_mode::user), see engine/plan.h. Two threads asking for the same
@@ -28,7 +31,8 @@ class Session {
   // Runs the model on plain tensors given in graph input order; returns outputs in graph output order.
   StatusOr<std::vector<Tensor>> Run(std::span<const Tensor> inputs) const;
 
-  // Compiles (or finds) the plan for these input shapes without running it, e.g. to warm up a batch size.
+  // Compiles (or finds) the plan for these input shapes and the calling thread's team size without running it, e.g.
+  // to warm up a batch size.
   StatusOr<std::shared_ptr<const Plan>> PlanFor(std::span<const Shape> input_shapes) const;
 
   size_t cached_plans() const;
@@ -37,10 +41,15 @@ class Session {
   explicit Session(std::shared_ptr<const Model> model);
 
   using PlanFuture = std::shared_future<StatusOr<std::shared_ptr<const Plan>>>;
+  struct PlanKey {
+    int compute_threads;
+    std::vector<Shape> input_shapes;
+    auto operator<=>(const PlanKey&) const = default;
+  };
   std::shared_ptr<const Model> model_;
   dnnl::engine engine_;
   mutable std::mutex mutex_;
-  mutable std::map<std::vector<Shape>, PlanFuture> plans_;
+  mutable std::map<PlanKey, PlanFuture> plans_;
 };
 
 }  // namespace fovea::engine

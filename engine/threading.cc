@@ -10,4 +10,10 @@ void SetComputeThreadsForThisThread(int threads) { omp_set_num_threads(std::max(
 
 int ComputeThreadsForThisThread() { return omp_get_max_threads(); }
 
+ScopedComputeThreads::ScopedComputeThreads(int threads) : previous_(ComputeThreadsForThisThread()) {
+  SetComputeThreadsForThisThread(threads);
+}
+
+ScopedComputeThreads::~ScopedComputeThreads() { SetComputeThreadsForThisThread(previous_); }
+
 }  // namespace fovea::engine

@@ -11,4 +11,17 @@ void SetComputeThreadsForThisThread(int threads);
 // The team size oneDNN would use for primitives executed from the calling thread.
 int ComputeThreadsForThisThread();
 
+// Sets the calling thread's team size for its lifetime and restores the previous one, e.g. to compile plans ahead of
+// time for worker threads that will run them with a different team size.
+class ScopedComputeThreads {
+ public:
+  explicit ScopedComputeThreads(int threads);
+  ~ScopedComputeThreads();
+  ScopedComputeThreads(const ScopedComputeThreads&) = delete;
+  ScopedComputeThreads& operator=(const ScopedComputeThreads&) = delete;
+
+ private:
+  int previous_;
+};
+
 }  // namespace fovea::engine

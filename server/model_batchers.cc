@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "engine/threading.h"
 #include "server/classifier.h"
 #include "server/model_config.h"
 
@@ -13,10 +14,12 @@ namespace {
 
 std::string TitleOf(const ServedModel& model) { return model.name + ":" + std::to_string(model.version); }
 
-// Compiles the engine plan of every batch size the batcher will use, so that no request waits for a compilation
-// (each costs as much as hundreds of runs). A failure here only means the plan is compiled on first use.
-void WarmUp(const ServedModel& model, const std::vector<int64_t>& batch_sizes) {
+// Compiles the engine plan of every batch size the batcher will use, for the team size its instances run with, so
+// that no request waits for a compilation (each costs as much as hundreds of runs). A failure here only means the
+// plan is compiled on first use.
+void WarmUp(const ServedModel& model, const std::vector<int64_t>& batch_sizes, int compute_threads) {
   const auto start = std::chrono::steady_clock::now();
+  const engine::ScopedComputeThreads instance_team(compute_threads);
   for (int64_t size : batch_sizes) {
     const engine::Shape shape = {size, model.channels, model.height, model.width};
     if (StatusOr<std::shared_ptr<const engine::Plan>> plan = model.session->PlanFor({&shape, 1}); !plan.ok()) {
@@ -86,7 +89,7 @@ StatusOr<std::shared_ptr<Batcher>> ModelBatchers::Create(const std::shared_ptr<c
   auto batcher = std::make_shared<Batcher>(
       TitleOf(*model), engine::Shape{model->channels, model->height, model->width}, options,
       [model](const engine::Tensor& batch) { return RunClassifier(*model, batch); }, &metrics_.ForModel(model->name));
-  WarmUp(*model, batcher->BatchSizes());
+  WarmUp(*model, batcher->BatchSizes(), options.compute_threads);
   return batcher;
 }
 

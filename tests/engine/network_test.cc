@@ -13,6 +13,7 @@
 #include "engine/ops/flatten.h"
 #include "engine/ops/gemm.h"
 #include "engine/ops/pool.h"
+#include "engine/threading.h"
 #include "tests/engine/test_util.h"
 
 namespace fovea::engine::testing {
@@ -136,6 +137,42 @@ TEST(FiveConvNet, ConcurrentRunsMatchSingleThreadedRuns) {
   EXPECT_EQ(0, failures.load());
   EXPECT_EQ(0, mismatches.load());
   EXPECT_EQ(batches.size(), session->cached_plans());
+}
+
+// oneDNN fixes a primitive's thread count when it is created, so a plan compiled for a team of 2 must not be handed
+// to a thread that was given 1 (a server's single-thread instances would each run a team of 2).
+TEST(FiveConvNet, PlansAreCompiledPerComputeTeamSize) {
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto model, Model::Create(FiveConvNet(), {}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto session, Session::Create(model));
+  const Shape input = {4, 1, kImageSize, kImageSize};
+  const Tensor images = Images(4, 7);
+  std::vector<Tensor> outputs;
+  for (int threads : {2, 1, 2, 1}) {
+    const ScopedComputeThreads team(threads);
+    ASSERT_EQ(threads, ComputeThreadsForThisThread());
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto out, session->Run(std::vector<Tensor>{images}));
+    outputs.push_back(out[0]);
+  }
+  EXPECT_EQ(2u, session->cached_plans());
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto plan_for_one, [&] {
+    const ScopedComputeThreads team(1);
+    return session->PlanFor(std::span<const Shape>(&input, 1));
+  }());
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto plan_for_two, [&] {
+    const ScopedComputeThreads team(2);
+    return session->PlanFor(std::span<const Shape>(&input, 1));
+  }());
+  EXPECT_NE(plan_for_one.get(), plan_for_two.get());
+  for (const Tensor& output : outputs) EXPECT_TRUE(TensorsNear(outputs[0], output));
+}
+
+TEST(ScopedComputeThreads, RestoresTheThreadsTeamSize) {
+  const int before = ComputeThreadsForThisThread();
+  {
+    const ScopedComputeThreads team(before + 3);
+    EXPECT_EQ(before + 3, ComputeThreadsForThisThread());
+  }
+  EXPECT_EQ(before, ComputeThreadsForThisThread());
 }
 
 }  // namespace
