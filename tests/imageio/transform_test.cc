@@ -1,7 +1,10 @@
 // ConvertChannels, Resize and ToPlanarFloat against hand-computed values.
 
+#include <sys/resource.h>
+
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <vector>
 
 #include "imageio/image.h"
@@ -10,6 +13,15 @@ namespace fovea::imageio {
 namespace {
 
 constexpr float kFloatTolerance = 1e-6f;
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define FOVEA_RESERVES_SHADOW_MEMORY 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define FOVEA_RESERVES_SHADOW_MEMORY 1
+#endif
 
 Image MakeImage(int64_t width, int64_t height, int64_t channels, std::vector<uint8_t> pixels) {
   return Image{.width = width, .height = height, .channels = channels, .pixels = std::move(pixels)};
@@ -69,6 +81,44 @@ TEST(ResizeTest, AxesAreIndependentAndChannelsStaySeparate) {
   EXPECT_EQ(out.height, 2);
   EXPECT_EQ(out.channels, 3);
   EXPECT_EQ(out.pixels, (std::vector<uint8_t>{60, 255, 8, 60, 255, 8}));
+}
+
+// Two columns (0 and 200) a thousand rows tall: the height shrinks by area, the width grows bilinearly. The same
+// image transposed gives the transposed result, whichever pass Resize runs first.
+TEST(ResizeTest, TallThinAndWideShortImagesGiveTheSameValues) {
+  constexpr int64_t kLength = 1000;
+  std::vector<uint8_t> tall, wide(2 * kLength);
+  for (int64_t y = 0; y < kLength; ++y) tall.insert(tall.end(), {0, 200});
+  std::fill(wide.begin() + kLength, wide.end(), 200);
+  EXPECT_EQ(Resize(MakeImage(2, kLength, 1, tall), 4, 4).pixels,
+            (std::vector<uint8_t>{0, 50, 150, 200, 0, 50, 150, 200, 0, 50, 150, 200, 0, 50, 150, 200}));
+  EXPECT_EQ(Resize(MakeImage(kLength, 2, 1, wide), 4, 4).pixels,
+            (std::vector<uint8_t>{0, 0, 0, 0, 50, 50, 50, 50, 150, 150, 150, 150, 200, 200, 200, 200}));
+}
+
+#ifndef FOVEA_RESERVES_SHADOW_MEMORY
+// Death-test body: resizes `image` (one uniform value) to 28 x 28 within a 1 GiB address space; exit code 0 when the
+// result is right.
+[[noreturn]] void ResizeInOneGibibyte(const Image& image) {
+  constexpr rlim_t kAddressSpace = rlim_t{1} << 30;
+  const rlimit limit{kAddressSpace, kAddressSpace};
+  if (setrlimit(RLIMIT_AS, &limit) != 0) std::exit(2);
+  const Image out = Resize(image, 28, 28);
+  std::exit(out.pixels == std::vector<uint8_t>(28 * 28, image.pixels.front()) ? 0 : 1);
+}
+#endif
+
+// Resized horizontally first, every row of a 1 x 16,000,000 image (the decoder's side limit keeps such images out of
+// the server; Resize itself has none) would become 28 floats, 1.8 GB before the vertical pass. The whole resize must
+// fit in a small address space.
+TEST(ResizeTest, TallThinImageResizesWithoutExpandingEveryRow) {
+#ifdef FOVEA_RESERVES_SHADOW_MEMORY
+  GTEST_SKIP() << "sanitizers reserve terabytes of address space for their shadow memory";
+#else
+  constexpr int64_t kHeight = 16'000'000;
+  const Image tall = MakeImage(1, kHeight, 1, std::vector<uint8_t>(kHeight, 77));
+  EXPECT_EXIT(ResizeInOneGibibyte(tall), ::testing::ExitedWithCode(0), "");
+#endif
 }
 
 TEST(ResizeTest, SameSizeIsIdentityAndBadSizesGiveEmpty) {
