@@ -32,7 +32,11 @@ class Plan {
   // float32 for computed outputs; a constant output (e.g. a Shape result) keeps its own dtype.
   const std::vector<DataType>& output_dtypes() const { return output_dtypes_; }
   size_t num_steps() const { return steps_.size(); }
-  // Bytes of intermediate memory one execution needs (after buffer reuse), plus scratchpad.
+  // Bytes of intermediate values one execution needs, after buffers are reused across layers.
+  size_t activation_bytes() const { return arena_bytes_; }
+  // Bytes of the largest oneDNN scratchpad among the steps (e.g. Winograd's transformed tiles).
+  size_t scratchpad_bytes() const { return scratchpad_bytes_; }
+  // All the memory one execution needs besides inputs, outputs and weights.
   size_t arena_bytes() const { return arena_bytes_ + scratchpad_bytes_; }
 
   // Runs the plan. `outputs` must hold tensors of output_shapes() and output_dtypes() (allocated by the caller).

@@ -1,6 +1,7 @@
 #include "engine/ops/conv.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "engine/ops/binary.h"
 
@@ -13,8 +14,22 @@ using Tag = memory::format_tag;
 constexpr int64_t kSpatialRank = 2;
 constexpr int64_t kConvRank = kSpatialRank + 2;
 
+// Winograd F(4x4, 3x3) needs fewer multiplications than a direct 3x3 convolution once the input has channels enough
+// to amortize its transforms; on one input channel it was 5x slower than direct (bench/RESULTS.md).
+constexpr int64_t kWinogradMinInputChannels = 16;
+
 // oneDNN counts dilation from 0 (no gaps), ONNX from 1.
 memory::dims DnnlDilations(const Window& w) { return {w.dilations[0] - 1, w.dilations[1] - 1}; }
+
+// Whether to ask oneDNN for its Winograd convolution: f32 arithmetic, constant weights (transformed once at load), a
+// plain 3x3 stride-1 undilated kernel without groups, and enough input channels. oneDNN may still decline (its
+// implementation covers only some CPUs and shapes); the caller then falls back to direct convolution.
+bool WantsWinograd(const Window& g, const Shape& w_shape, int64_t group, bool constant_weights,
+                   memory::data_type type) {
+  return type == memory::data_type::f32 && constant_weights && group == 1 && w_shape[1] >= kWinogradMinInputChannels &&
+         g.kernel == std::vector<int64_t>{3, 3} && g.strides == std::vector<int64_t>{1, 1} &&
+         g.dilations == std::vector<int64_t>{1, 1};
+}
 
 dnnl::post_ops BuildPostOps(const std::vector<ConvPostOp>& post_ops) {
   dnnl::post_ops ops;
@@ -163,13 +178,25 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
   const memory::dims strides = {g.strides[0], g.strides[1]};
   const memory::dims pad_l = {g.pads_begin[0], g.pads_begin[1]};
   const memory::dims pad_r = {g.pads_end[0], g.pads_end[1]};
-  auto desc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                         dnnl::algorithm::convolution_direct, src_any, weights_md,
-                                                         bias_desc, dst_any, strides, DnnlDilations(g), pad_l, pad_r)
-                       : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                         dnnl::algorithm::convolution_direct, src_any, weights_md,
-                                                         dst_any, strides, DnnlDilations(g), pad_l, pad_r);
-  auto pd = dnnl::convolution_forward::primitive_desc(desc, attr, builder.engine());
+  const auto describe = [&](dnnl::algorithm algorithm) {
+    return has_bias
+               ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_md,
+                                                 bias_desc, dst_any, strides, DnnlDilations(g), pad_l, pad_r)
+               : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_md,
+                                                 dst_any, strides, DnnlDilations(g), pad_l, pad_r);
+  };
+  const auto primitive_for = [&](dnnl::algorithm algorithm) {
+    return dnnl::convolution_forward::primitive_desc(describe(algorithm), attr, builder.engine());
+  };
+  std::optional<dnnl::convolution_forward::primitive_desc> winograd;
+  if (WantsWinograd(g, w.shape, params_.group, w.is_constant(), type)) {
+    try {
+      winograd = primitive_for(dnnl::algorithm::convolution_winograd);
+    } catch (const dnnl::error&) {
+      // Not implemented for this CPU or shape: direct convolution below.
+    }
+  }
+  auto pd = winograd ? *winograd : primitive_for(dnnl::algorithm::convolution_direct);
 
   std::vector<PlanArg> args;
   args.push_back(builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()));

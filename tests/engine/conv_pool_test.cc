@@ -97,6 +97,21 @@ const ConvCase kConvCases[] = {
     {.name = "FusedRelu6", .x = {2, 8, 6, 6}, .out_channels = 8, .post_ops = {kRelu6}},
     {.name = "FusedLeakySumSigmoid", .x = {1, 8, 6, 6}, .out_channels = 8, .post_ops = {kLeaky, kSum, kSigmoid}},
     {.name = "WideChannels", .x = {1, 64, 6, 6}, .out_channels = 32, .pads_begin = {1, 1}, .pads_end = {1, 1}},
+    // Shapes where the engine asks for Winograd (3x3, stride 1, >= 16 input channels, constant weights): output sizes
+    // that are not multiples of its 4x4 tiles, with and without padding and fused post-ops.
+    {.name = "WinogradPadded",
+     .x = {3, 16, 13, 11},
+     .out_channels = 16,
+     .pads_begin = {1, 1},
+     .pads_end = {1, 1},
+     .post_ops = {kRelu}},
+    {.name = "WinogradUnpadded", .x = {2, 32, 9, 7}, .out_channels = 48},
+    {.name = "WinogradSumRelu",
+     .x = {2, 32, 7, 7},
+     .out_channels = 32,
+     .pads_begin = {1, 1},
+     .pads_end = {1, 1},
+     .post_ops = {kSum, kRelu}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Geometries, ConvTest, ::testing::Combine(::testing::ValuesIn(kConvCases), ::testing::Bool()),
