@@ -202,8 +202,8 @@ Image Resize(const Image& image, int64_t width, int64_t height) {
   const AxisTaps vertical = TapsFor(image.height, height);
   const RowsView<uint8_t> source{image.pixels.data(), image.width, image.height, image.channels};
   // Separable, and the pass that leaves the smaller intermediate goes first: resized horizontally first, a tall thin
-  // image would expand every one of its rows to the output width (4 x 16,384, the tallest the decoder accepts at
-  // that width, became 1.8 M floats for a 28 x 28 result; 1 x 16,000,000 would need 1.8 GB).
+  // image would expand every one of its rows to the output width (4 x 16,384, an image the decoder's limits let
+  // through, became 1.8 M floats for a 28 x 28 result; 1 x 16,000,000 would need 1.8 GB).
   std::vector<float> resized;
   if (image.height * width <= height * image.width) {
     const std::vector<float> rows = ResizeRowsHorizontally(source, horizontal, width);
