@@ -3,6 +3,7 @@
 // the evaluator for values known at load time, such as PyTorch's shape arithmetic) and an Emit step that adds oneDNN
 // primitives to a plan under construction.
 
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,13 @@ class Op {
   // True when the op may run on values known at plan time through Reference (constant folding). Ops whose reference
   // kernel is slow on large weights still fold; only ops with side effects would say no.
   virtual bool FoldsConstants() const { return true; }
+  // The layout this op would read its first input in, for the producer of that input to write directly instead of
+  // leaving a reorder between the two; nullopt when the op reads whatever layout it is given. Asked before the first
+  // input exists: inputs[0] carries only its shape, the other inputs are what the plan knows of them so far.
+  virtual std::optional<dnnl::memory::desc> PreferredFirstInputLayout(PlanBuilder& /*builder*/,
+                                                                       std::span<const PlanValue> /*inputs*/) const {
+    return std::nullopt;
+  }
 };
 
 }  // namespace fovea::engine

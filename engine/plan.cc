@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <set>
 #include <unordered_map>
 
 namespace fovea::engine {
@@ -58,6 +60,36 @@ StatusOr<std::vector<PlanValue>> EmitNode(const Node& node, PlanBuilder& builder
   }
 }
 
+// Where a value is read: by which node, as which input.
+struct Use {
+  const Node* node;
+  size_t input;
+};
+
+// The layout every reader of a value wants it in (Op::PreferredFirstInputLayout), if they agree; nullopt when any
+// reader has no preference, reads it as another input, or is a graph output (those leave plain anyway).
+std::optional<dnnl::memory::desc> LayoutReadersAgreeOn(const std::vector<Use>& uses, bool graph_output,
+                                                       const Shape& shape,
+                                                       const std::map<std::string, PlanValue>& values,
+                                                       PlanBuilder& builder) {
+  if (graph_output) return std::nullopt;
+  std::optional<dnnl::memory::desc> agreed;
+  for (const Use& use : uses) {
+    if (use.input != 0) return std::nullopt;
+    std::vector<PlanValue> args;
+    for (const auto& in : use.node->inputs) {
+      const auto it = values.find(in);
+      args.push_back(it == values.end() ? PlanValue() : it->second);
+    }
+    args[0] = PlanValue();
+    args[0].shape = shape;
+    const auto wanted = use.node->op->PreferredFirstInputLayout(builder, args);
+    if (!wanted || (agreed && *agreed != *wanted)) return std::nullopt;
+    agreed = wanted;
+  }
+  return agreed;
+}
+
 }  // namespace
 
 struct Plan::ExecutionContext {
@@ -87,7 +119,21 @@ StatusOr<std::unique_ptr<Plan>> Plan::Compile(const Graph& graph, std::span<cons
     plan->input_buffers_.push_back(v.id);
     values[graph.inputs[i].name] = v;
   }
+  std::map<std::string, std::vector<Use>> uses;
   for (const auto& node : graph.nodes) {
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (!node.inputs[i].empty()) uses[node.inputs[i]].push_back({&node, i});
+    }
+  }
+  std::set<std::string> graph_outputs;
+  for (const auto& out : graph.outputs) graph_outputs.insert(out.name);
+  for (const auto& node : graph.nodes) {
+    const std::string first_output = node.outputs.empty() ? std::string() : node.outputs[0];
+    builder.set_output_layout_query([&, first_output](const Shape& shape) -> std::optional<dnnl::memory::desc> {
+      const auto readers = uses.find(first_output);
+      if (readers == uses.end()) return std::nullopt;
+      return LayoutReadersAgreeOn(readers->second, graph_outputs.contains(first_output), shape, values, builder);
+    });
     std::vector<PlanValue> args;
     for (const auto& in : node.inputs) args.push_back(in.empty() ? PlanValue() : values.at(in));
     auto outs = EmitNode(node, builder, args);
@@ -96,6 +142,7 @@ StatusOr<std::unique_ptr<Plan>> Plan::Compile(const Graph& graph, std::span<cons
       if (!node.outputs[i].empty()) values[node.outputs[i]] = (*outs)[i];
     }
   }
+  builder.set_output_layout_query(nullptr);
   for (const auto& out : graph.outputs) {
     const PlanValue& v = values.at(out.name);
     plan->output_shapes_.push_back(v.shape);

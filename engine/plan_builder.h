@@ -3,6 +3,7 @@
 // layouts, reorders constant weights once into the layout a primitive chose, and records primitives in order.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -69,6 +70,15 @@ class PlanBuilder {
   // Primitive attributes every op should start from (user-managed scratchpad, so executions can run concurrently).
   dnnl::primitive_attr DefaultAttr() const;
 
+  // What the consumers of the node being emitted want its first output to be: the layout they all read it in, if
+  // they agree on one (Op::PreferredFirstInputLayout), for an output of `shape`. The plan compiler sets the query per
+  // node; ops that can write any layout ask it.
+  using LayoutQuery = std::function<std::optional<dnnl::memory::desc>(const Shape& shape)>;
+  void set_output_layout_query(LayoutQuery query) { output_layout_query_ = std::move(query); }
+  std::optional<dnnl::memory::desc> LayoutConsumersRead(const Shape& shape) const {
+    return output_layout_query_ ? output_layout_query_(shape) : std::nullopt;
+  }
+
   // A fresh runtime buffer with the given logical shape and layout.
   PlanValue NewValue(const Shape& shape, const dnnl::memory::desc& desc);
   // A caller-provided plain buffer (graph input or output): float32, or uint8/int8 for a quantized graph output.
@@ -115,6 +125,7 @@ class PlanBuilder {
   std::vector<PlanBuffer> buffers_;
   std::vector<size_t> storage_sizes_;
   size_t scratchpad_bytes_ = 0;
+  LayoutQuery output_layout_query_;
 };
 
 }  // namespace fovea::engine

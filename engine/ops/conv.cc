@@ -149,6 +149,74 @@ StatusOr<std::vector<PlanValue>> Conv::EmitUnfused(PlanBuilder& builder, std::sp
   return y;
 }
 
+Conv::Primitive Conv::ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape, const PlanValue& w, bool has_bias,
+                                      const std::optional<memory::desc>& dst_layout) const {
+  const Window g = Geometry(x_shape, w.shape).value();
+  const Shape y_shape = {x_shape[0], w.shape[0], g.output[0], g.output[1]};
+  const memory::dims weight_dims = WeightDims(w.shape, params_.group);
+  // Constant weights are converted once to the plan's compute type (bf16 or f32); runtime weights stay f32 and so does
+  // the whole convolution then. dst keeps the compute type, so bf16 activations flow between bf16 layers.
+  const memory::data_type type = w.is_constant() ? builder.compute_type() : memory::data_type::f32;
+  // Constant weights let oneDNN pick its blocked layout (reordered once, now); runtime weights stay plain.
+  const memory::desc weights_md = w.is_constant() ? memory::desc(weight_dims, type, Tag::any)
+                                                  : memory::desc(weight_dims, memory::data_type::f32,
+                                                                 params_.group == 1 ? Tag::oihw : Tag::goihw);
+  const memory::desc src_any(ToDims(x_shape), type, Tag::any);
+  const memory::desc dst_any(ToDims(y_shape), type, Tag::any);
+  const memory::desc bias_desc({w.shape[0]}, memory::data_type::f32, Tag::a);
+
+  dnnl::primitive_attr attr = builder.DefaultAttr();
+  attr.set_post_ops(BuildPostOps(params_.post_ops));
+  const memory::dims strides = {g.strides[0], g.strides[1]};
+  const memory::dims pad_l = {g.pads_begin[0], g.pads_begin[1]};
+  const memory::dims pad_r = {g.pads_end[0], g.pads_end[1]};
+  const auto primitive_for = [&](dnnl::algorithm algorithm, const memory::desc& dst) {
+    const auto desc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any,
+                                                                 weights_md, bias_desc, dst, strides, DnnlDilations(g),
+                                                                 pad_l, pad_r)
+                               : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any,
+                                                                 weights_md, dst, strides, DnnlDilations(g), pad_l,
+                                                                 pad_r);
+    return dnnl::convolution_forward::primitive_desc(desc, attr, builder.engine());
+  };
+  // Each candidate is tried with the consumers' layout first; oneDNN declining (dnnl::error) moves to the next.
+  std::vector<memory::desc> dsts;
+  if (dst_layout && dst_layout->dims() == dst_any.dims() && dst_layout->data_type() == type) dsts.push_back(*dst_layout);
+  dsts.push_back(dst_any);
+  if (WantsWinograd(g, w.shape, params_.group, w.is_constant(), type)) {
+    for (const auto& dst : dsts) {
+      try {
+        return {primitive_for(dnnl::algorithm::convolution_winograd, dst), true};
+      } catch (const dnnl::error&) {
+        // Not implemented for this CPU, shape or layout.
+      }
+    }
+  }
+  if (dsts.size() > 1) {
+    try {
+      return {primitive_for(dnnl::algorithm::convolution_direct, dsts.front()), false};
+    } catch (const dnnl::error&) {
+      // No direct implementation writes that layout: let oneDNN choose.
+    }
+  }
+  return {primitive_for(dnnl::algorithm::convolution_direct, dst_any), false};
+}
+
+std::optional<memory::desc> Conv::PreferredFirstInputLayout(PlanBuilder& builder,
+                                                            std::span<const PlanValue> inputs) const {
+  if (inputs.size() < 2 || !inputs[1].is_constant() || !Geometry(inputs[0].shape, inputs[1].shape).ok()) {
+    return std::nullopt;
+  }
+  const bool has_bias = inputs.size() > 2 && inputs[2].present();
+  try {
+    const Primitive chosen = ChoosePrimitive(builder, inputs[0].shape, inputs[1], has_bias, std::nullopt);
+    if (chosen.winograd) return chosen.pd.src_desc();
+  } catch (const dnnl::error&) {
+    // Emit reports it; no preference here.
+  }
+  return std::nullopt;
+}
+
 StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const {
   if (inputs.size() < 2 || !inputs[1].present()) return InvalidArgument("Conv needs X and W");
   const PlanValue& x = inputs[0];
@@ -160,43 +228,8 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
     if (inputs.size() < 4 || !inputs[3].present()) return InvalidArgument("fused sum needs the residual input");
     if (inputs[3].shape != y_shape) return EmitUnfused(builder, inputs);
   }
-
   const memory::dims weight_dims = WeightDims(w.shape, params_.group);
-  // Constant weights are converted once to the plan's compute type (bf16 or f32); runtime weights stay f32 and so does
-  // the whole convolution then. dst keeps the compute type, so bf16 activations flow between bf16 layers.
-  const memory::data_type type = w.is_constant() ? builder.compute_type() : memory::data_type::f32;
-  // Constant weights let oneDNN pick its blocked layout (reordered once, now); runtime weights stay plain.
-  const memory::desc weights_any(weight_dims, type, Tag::any);
-  const memory::desc weights_plain(weight_dims, memory::data_type::f32, params_.group == 1 ? Tag::oihw : Tag::goihw);
-  const memory::desc src_any(ToDims(x.shape), type, Tag::any);
-  const memory::desc dst_any(ToDims(y_shape), type, Tag::any);
-  const memory::desc bias_desc({w.shape[0]}, memory::data_type::f32, Tag::a);
-
-  dnnl::primitive_attr attr = builder.DefaultAttr();
-  attr.set_post_ops(BuildPostOps(params_.post_ops));
-  const auto weights_md = w.is_constant() ? weights_any : weights_plain;
-  const memory::dims strides = {g.strides[0], g.strides[1]};
-  const memory::dims pad_l = {g.pads_begin[0], g.pads_begin[1]};
-  const memory::dims pad_r = {g.pads_end[0], g.pads_end[1]};
-  const auto describe = [&](dnnl::algorithm algorithm) {
-    return has_bias
-               ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_md,
-                                                 bias_desc, dst_any, strides, DnnlDilations(g), pad_l, pad_r)
-               : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_md,
-                                                 dst_any, strides, DnnlDilations(g), pad_l, pad_r);
-  };
-  const auto primitive_for = [&](dnnl::algorithm algorithm) {
-    return dnnl::convolution_forward::primitive_desc(describe(algorithm), attr, builder.engine());
-  };
-  std::optional<dnnl::convolution_forward::primitive_desc> winograd;
-  if (WantsWinograd(g, w.shape, params_.group, w.is_constant(), type)) {
-    try {
-      winograd = primitive_for(dnnl::algorithm::convolution_winograd);
-    } catch (const dnnl::error&) {
-      // Not implemented for this CPU or shape: direct convolution below.
-    }
-  }
-  auto pd = winograd ? *winograd : primitive_for(dnnl::algorithm::convolution_direct);
+  const auto pd = ChoosePrimitive(builder, x.shape, w, has_bias, builder.LayoutConsumersRead(y_shape)).pd;
 
   std::vector<PlanArg> args;
   args.push_back(builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()));
@@ -206,7 +239,7 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
     const PlanValue w_view = builder.Alias(builder.Plain(w), Shape(weight_dims.begin(), weight_dims.end()));
     args.push_back(builder.Arg(DNNL_ARG_WEIGHTS, w_view, pd.weights_desc()));
   }
-  if (has_bias) args.push_back(builder.Arg(DNNL_ARG_BIAS, inputs[2], bias_desc));
+  if (has_bias) args.push_back(builder.Arg(DNNL_ARG_BIAS, inputs[2], pd.bias_desc()));
   PlanValue y;
   if (has_sum()) {
     // The sum post-op accumulates into dst, so dst starts as a private copy of the residual.

@@ -3,6 +3,7 @@
 // post-ops graph passes fuse into it: a residual sum and activations, executed by oneDNN in the same pass over dst.
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/op.h"
@@ -37,11 +38,23 @@ class Conv final : public Op {
   bool has_sum() const;
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  // Winograd convolutions read only nChw16c, so they ask their producer for it; other convolutions take any layout.
+  std::optional<dnnl::memory::desc> PreferredFirstInputLayout(PlanBuilder& builder,
+                                                              std::span<const PlanValue> inputs) const override;
 
  private:
   explicit Conv(ConvParams params) : params_(std::move(params)) {}
   // Geometry for input X and weights W shapes, with their consistency checked.
   StatusOr<Window> Geometry(const Shape& x, const Shape& w) const;
+  struct Primitive {
+    dnnl::convolution_forward::primitive_desc pd;
+    bool winograd = false;
+  };
+  // The primitive for X of `x_shape` and weights `w` (and a bias, if `has_bias`): Winograd where it pays and oneDNN
+  // has it, otherwise direct; dst in `dst_layout` when given and oneDNN can write it there, else in oneDNN's choice.
+  // Throws dnnl::error when oneDNN has no implementation at all.
+  Primitive ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape, const PlanValue& w, bool has_bias,
+                            const std::optional<dnnl::memory::desc>& dst_layout) const;
   StatusOr<std::vector<PlanValue>> EmitUnfused(PlanBuilder& builder, std::span<const PlanValue> inputs) const;
   ConvParams params_;
 };

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/model.h"
+#include "engine/ops/activation.h"
 #include "engine/ops/batch_norm.h"
 #include "engine/ops/binary.h"
 #include "engine/ops/concat.h"
@@ -12,6 +13,7 @@
 #include "engine/ops/matmul.h"
 #include "engine/ops/pool.h"
 #include "engine/ops/softmax.h"
+#include "engine/session.h"
 #include "tests/engine/test_util.h"
 
 namespace fovea::engine::testing {
@@ -97,6 +99,48 @@ TEST(LayoutsTest, GraphInputAsOutputAndReshapedInput) {
     FOVEA_ASSERT_OK_AND_ASSIGN(auto out, RunSession(g, {x}));
     EXPECT_TRUE(TensorsNear(x, out[0]));
     EXPECT_TRUE(TensorsNear(x.Reshaped({batch, 12}).value(), out[1]));
+  }
+}
+
+// x[1 channel] -> stem conv (3x3, ReLU) -> conv (16 -> 16, 3x3: Winograd) -> y; optionally the stem's output is also
+// a graph output, a reader with no layout preference.
+Graph StemThenWinograd(bool stem_output_also_read) {
+  Graph g;
+  g.inputs = {{"x", DataType::kFloat32, {-1, 1, 12, 12}}};
+  g.initializers["w_stem"] = RandomTensor({16, 1, 3, 3}, 41, -0.5f, 0.5f);
+  g.initializers["b_stem"] = RandomTensor({16}, 42);
+  g.initializers["w"] = RandomTensor({16, 16, 3, 3}, 43, -0.2f, 0.2f);
+  ops::ConvParams stem = Padded(1, 1);
+  stem.post_ops = {ops::ConvPostOp::Act({.kind = ops::ActivationKind::kRelu})};
+  AddNode(g, "stem", ops::Conv::Create(stem), {"x", "w_stem", "b_stem"}, {"s"});
+  AddNode(g, "conv", ops::Conv::Create(Padded(1, 1)), {"s", "w"}, {"y"});
+  g.outputs = {{"y", DataType::kFloat32, {}}};
+  if (stem_output_also_read) g.outputs.push_back({"s", DataType::kFloat32, {}});
+  return g;
+}
+
+TEST(LayoutsTest, ProducerWritesTheLayoutWinogradReads) {
+  // oneDNN 2.6 has Winograd convolution on AVX-512 only; elsewhere both convolutions are direct.
+  if (static_cast<int>(dnnl::get_effective_cpu_isa()) < static_cast<int>(dnnl::cpu_isa::avx512_core)) {
+    GTEST_SKIP() << "no AVX-512: no Winograd convolution in oneDNN";
+  }
+  for (bool also_read : {false, true}) {
+    SCOPED_TRACE(also_read ? "stem output also a graph output" : "stem output read by the Winograd conv only");
+    const Graph g = StemThenWinograd(also_read);
+    const std::vector<Tensor> inputs = {RandomTensor({4, 1, 12, 12}, 44)};
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto expected, RunReference(g, inputs));
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto actual, RunSession(g, inputs));
+    ASSERT_EQ(g.outputs.size(), actual.size());
+    for (size_t i = 0; i < actual.size(); ++i) EXPECT_TRUE(TensorsNear(expected[i], actual[i]));
+
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto model, Model::Create(g, {}));
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto session, Session::Create(model));
+    const Shape input = inputs[0].shape();
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto plan, session->PlanFor(std::span<const Shape>(&input, 1)));
+    // Two convolutions and a reorder to plain per graph output, with no reorder between the convolutions when
+    // the Winograd convolution is the stem's only reader. A second reader leaves the stem's layout to oneDNN
+    // (nhwc here), which costs the reorder into Winograd's nChw16c.
+    EXPECT_EQ(also_read ? 5u : 3u, plan->num_steps());
   }
 }
 
