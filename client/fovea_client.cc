@@ -97,6 +97,18 @@ grpc::Status FoveaClient::Classify(const v1::ClassifyRequest& request, v1::Class
   }
 }
 
+void FoveaClient::StartClassify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response,
+                                std::function<void(grpc::Status)> done) const {
+  // The context must outlive the call; the completion callback owns it and releases it last.
+  std::shared_ptr<grpc::ClientContext> context = NewContext();
+  grpc::ClientContext* call_context = context.get();
+  inference_->async()->Classify(call_context, &request, response,
+                                [context = std::move(context), done = std::move(done)](grpc::Status status) mutable {
+                                  done(std::move(status));
+                                  context.reset();
+                                });
+}
+
 grpc::Status FoveaClient::Localize(const v1::LocalizeRequest& request, v1::LocalizeResponse* response) const {
   return inference_->Localize(NewContext().get(), request, response);
 }

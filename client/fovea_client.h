@@ -3,6 +3,7 @@
 // grpc::Status values, exactly as the server sent them. Thread-safe: one client may be shared by many threads.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,10 @@ class FoveaClient {
   static std::unique_ptr<FoveaClient> Connect(const std::string& target, ClientOptions options = {});
 
   grpc::Status Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) const;
+  // Classify without holding a thread: `done` runs on one of gRPC's threads when the call ends. `request` and
+  // `response` must stay alive until then. Unlike Classify, a call reset by a proxy is not sent again.
+  void StartClassify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response,
+                     std::function<void(grpc::Status)> done) const;
   grpc::Status Localize(const v1::LocalizeRequest& request, v1::LocalizeResponse* response) const;
   grpc::Status ListModels(v1::ListModelsResponse* response) const;
   // `version` 0 asks for the latest.

@@ -10,6 +10,7 @@ its speed drifts; the ratios of each round are reported with their median.
 
 usage: /usr/bin/python3 bench/batching/run.py --bin build/bin [--models models] [--model fashion-mnist]
            [--rounds 3] [--seconds 3] [--instances CORES] [--compute-threads 1] [--max-queue-delay-us 0]
+           [--client-mode sync|async] [--cost-requests 50000]
 """
 import argparse
 import json
@@ -88,12 +89,29 @@ def batch_histogram(text, model):
     return {le: float(count) for le, count in re.findall(pattern, text)}
 
 
+CLIENT_MODE = "sync"  # classify_bench --mode for every run; set from --client-mode
+
+
 def classify_bench(tool, server, model, input_shape, concurrency, seconds):
     out = subprocess.run([tool("classify_bench"), "--server", server.address, "--model", model, "--input",
-                          input_shape, "--concurrency", str(concurrency), "--seconds", str(seconds)],
-                         capture_output=True, text=True, check=True).stdout
+                          input_shape, "--concurrency", str(concurrency), "--seconds", str(seconds), "--mode",
+                          CLIENT_MODE], capture_output=True, text=True, check=True).stdout
     lines = json_lines(out)
     return lines[0], lines[1]  # ListModels round trip, Classify
+
+
+def cost_per_call(tool, server, model, input_shape, rpc, concurrency, requests):
+    """Server and client CPU microseconds per call of `rpc` (classify or server-live) at `concurrency`."""
+    server_before = process_cpu_seconds(server.process.pid)
+    out = subprocess.run([tool("classify_bench"), "--server", server.address, "--model", model, "--input",
+                          input_shape, "--concurrency", str(concurrency), "--requests", str(requests), "--mode",
+                          CLIENT_MODE, "--rpc", rpc, "--round-trips", "0"],
+                         capture_output=True, text=True, check=True).stdout
+    server_cpu = process_cpu_seconds(server.process.pid) - server_before
+    result = json_lines(out)[0]
+    # The server's CPU also covers classify_bench's 20 warm-up Classify calls: noise against `requests`.
+    return {"requests_per_s": result["requests_per_s"], "server_us": 1e6 * server_cpu / result["requests"],
+            "client_us": 1e6 * result["client_cpu_s"] / result["requests"]}
 
 
 def classify_bench_cpu(tool, server, model, input_shape, concurrency, seconds):
@@ -140,7 +158,13 @@ def main():
     parser.add_argument("--compute-threads", type=int, default=1)
     parser.add_argument("--max-queue-delay-us", type=int, default=0)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--cost-requests", type=int, default=50000,
+                        help="calls per CPU-cost measurement on the no-op model")
+    parser.add_argument("--client-mode", choices=["sync", "async"], default="sync",
+                        help="classify_bench --mode: a thread per client (sync) or calls in flight (async)")
     args = parser.parse_args()
+    global CLIENT_MODE
+    CLIENT_MODE = args.client_mode
     tool = lambda name: os.path.join(args.bin, name)
     model_file = os.path.join(args.models, args.model, str(args.version), "model.onnx")
     engine_threads = args.instances * args.compute_threads
@@ -220,11 +244,35 @@ def main():
             noop = Server(tool, repository, common + extra)
             try:
                 round_trip, result = classify_bench(tool, noop, "noop", "1,2,2", 1, args.seconds)
+                if not extra:
+                    costs = {rpc: cost_per_call(tool, noop, "noop", "1,2,2", rpc, args.clients, args.cost_requests)
+                             for rpc in ("server-live", "classify")}
             finally:
                 noop.stop()
             print(f"\nno-op model, 1 client, {label}: Classify p50 {result['p50_ms'] * 1000:.0f} us, p99 "
                   f"{result['p99_ms'] * 1000:.0f} us ({result['requests_per_s']:.0f} req/s); gRPC floor (ListModels) "
                   f"p50 {round_trip['p50_ms'] * 1000:.0f} us, p99 {round_trip['p99_ms'] * 1000:.0f} us")
+    print_serving_cap(costs, rows, args)
+
+
+def print_serving_cap(costs, rows, args):
+    """What the clients and the serving cost in CPU per call, and the throughput ratio that leaves at most.
+
+    With the clients on the same cores as the server, each request costs the engine's CPU per image plus the
+    serving's and the client's CPU per call, so the server's throughput can reach at most engine / (engine + serving
+    + client) of the engine's offline throughput. ServerLive (answered at once) gives gRPC's own floor; Classify on
+    the no-op model gives Fovea's serving path."""
+    engine_us = statistics.median(1e6 / max(engine["images_per_cpu_s"], same["images_per_cpu_s"])
+                                  for engine, same, _, _, _ in rows)
+    print(f"\nCPU per call at {args.clients} clients ({CLIENT_MODE} client), no-op model server; engine "
+          f"{engine_us:.0f} us per image (the more efficient engine arrangement, median of rounds):")
+    print("| call | req/s | server us/call | client us/call | most a server could reach: engine / (engine + "
+          "server + client) |")
+    print("|---|---|---|---|---|")
+    for rpc, label in (("server-live", "ServerLive (gRPC floor)"), ("classify", "Classify, no-op model")):
+        c = costs[rpc]
+        cap = engine_us / (engine_us + c["server_us"] + c["client_us"])
+        print(f"| {label} | {c['requests_per_s']:.0f} | {c['server_us']:.1f} | {c['client_us']:.1f} | {cap:.2f} |")
 
 
 if __name__ == "__main__":

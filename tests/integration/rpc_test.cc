@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <csignal>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -151,6 +153,49 @@ TEST_F(RpcTest, BatchedImagesGetTheSameAnswerAsSingleOnesInInputOrder) {
   EXPECT_TRUE(response.results(1).has_error());
   ExpectSamePredictions(response.results(0), single_a);
   ExpectSamePredictions(response.results(2), single_b);
+}
+
+TEST_F(RpcTest, StartedClassifyCallsAnswerLikeBlockingOnesAndReportErrors) {
+  // Eight calls in flight at once, each with its own image; every completion runs on a gRPC thread.
+  constexpr int kCalls = 8;
+  std::vector<v1::ClassifyRequest> requests(kCalls, TinyRequest());
+  std::vector<v1::ClassifyResponse> responses(kCalls);
+  std::vector<grpc::Status> statuses(kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    requests[i].set_top_k(kTinyClasses);
+    *requests[i].add_images() = EncodedImage(GrayPng(kTinySize, 10 + i));
+  }
+  v1::ClassifyRequest unknown_model = TinyRequest();
+  unknown_model.set_model_name("no-such-model");
+  *unknown_model.add_images() = EncodedImage(GrayPng(kTinySize, 1));
+  v1::ClassifyResponse unknown_response;
+  grpc::Status unknown_status;
+
+  std::mutex mutex;
+  std::condition_variable all_done;
+  int pending = kCalls + 1;
+  const auto finish = [&](grpc::Status* into) {
+    return [&, into](grpc::Status status) {
+      std::lock_guard lock(mutex);
+      *into = std::move(status);
+      if (--pending == 0) all_done.notify_one();
+    };
+  };
+  for (int i = 0; i < kCalls; ++i) client_->StartClassify(requests[i], &responses[i], finish(&statuses[i]));
+  client_->StartClassify(unknown_model, &unknown_response, finish(&unknown_status));
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(all_done.wait_for(lock, std::chrono::seconds(30), [&] { return pending == 0; }));
+  }
+
+  for (int i = 0; i < kCalls; ++i) {
+    SCOPED_TRACE("call " + std::to_string(i));
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i].error_message();
+    ASSERT_EQ(responses[i].results_size(), 1);
+    ExpectSamePredictions(responses[i].results(0), ClassifyOk(requests[i]).results(0));
+  }
+  EXPECT_EQ(unknown_status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(unknown_status.error_message().find("no-such-model"), std::string::npos) << unknown_status.error_message();
 }
 
 TEST_F(RpcTest, EncodedPixelTensorAndFloatTensorAgree) {
