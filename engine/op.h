@@ -35,7 +35,7 @@ class Op {
   // leaving a reorder between the two; nullopt when the op reads whatever layout it is given. Asked before the first
   // input exists: inputs[0] carries only its shape, the other inputs are what the plan knows of them so far.
   virtual std::optional<dnnl::memory::desc> PreferredFirstInputLayout(PlanBuilder& /*builder*/,
-                                                                       std::span<const PlanValue> /*inputs*/) const {
+                                                                      std::span<const PlanValue> /*inputs*/) const {
     return std::nullopt;
   }
 };

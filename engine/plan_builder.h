@@ -70,12 +70,12 @@ class PlanBuilder {
   // Primitive attributes every op should start from (user-managed scratchpad, so executions can run concurrently).
   dnnl::primitive_attr DefaultAttr() const;
 
-  // What the consumers of the node being emitted want its first output to be: the layout they all read it in, if
+  // What the readers of the node being emitted want its first output to be: the layout they all read it in, if
   // they agree on one (Op::PreferredFirstInputLayout), for an output of `shape`. The plan compiler sets the query per
   // node; ops that can write any layout ask it.
   using LayoutQuery = std::function<std::optional<dnnl::memory::desc>(const Shape& shape)>;
   void set_output_layout_query(LayoutQuery query) { output_layout_query_ = std::move(query); }
-  std::optional<dnnl::memory::desc> LayoutConsumersRead(const Shape& shape) const {
+  std::optional<dnnl::memory::desc> LayoutReadersWant(const Shape& shape) const {
     return output_layout_query_ ? output_layout_query_(shape) : std::nullopt;
   }
 

@@ -24,8 +24,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -195,9 +195,7 @@ void RunConcurrency(const MeasuredRpc& rpc, bool in_flight, int64_t concurrency,
   std::atomic<int64_t> remaining{requests};
   const auto stop_at =
       Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  const std::function<bool()> more = [&] {
-    return requests > 0 ? remaining.fetch_sub(1) > 0 : Clock::now() < stop_at;
-  };
+  const std::function<bool()> more = [&] { return requests > 0 ? remaining.fetch_sub(1) > 0 : Clock::now() < stop_at; };
   const double cpu_before = ProcessCpuSeconds();
   const auto start = Clock::now();
   if (in_flight) {
@@ -273,8 +271,8 @@ int main(int argc, char** argv) {
   if (const int64_t samples = std::stoll(flags["--round-trips"]); samples > 0) MeasureRoundTrip(*client, samples);
   for (int64_t concurrency : ParseList(flags["--concurrency"])) {
     const auto slots = static_cast<size_t>(concurrency);
-    const MeasuredRpc rpc = flags["--rpc"] == "classify" ? ClassifyRpc(*client, request, slots)
-                                                         : ServerLiveRpc(flags["--server"], slots);
+    const MeasuredRpc rpc =
+        flags["--rpc"] == "classify" ? ClassifyRpc(*client, request, slots) : ServerLiveRpc(flags["--server"], slots);
     RunConcurrency(rpc, flags["--mode"] == "async", concurrency, std::stod(flags["--seconds"]),
                    std::stoll(flags["--requests"]));
   }

@@ -149,18 +149,17 @@ StatusOr<std::vector<PlanValue>> Conv::EmitUnfused(PlanBuilder& builder, std::sp
   return y;
 }
 
-Conv::Primitive Conv::ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape, const PlanValue& w, bool has_bias,
-                                      const std::optional<memory::desc>& dst_layout) const {
-  const Window g = Geometry(x_shape, w.shape).value();
+Conv::Primitive Conv::ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape, const Window& g, const PlanValue& w,
+                                      bool has_bias, const std::optional<memory::desc>& dst_layout) const {
   const Shape y_shape = {x_shape[0], w.shape[0], g.output[0], g.output[1]};
   const memory::dims weight_dims = WeightDims(w.shape, params_.group);
   // Constant weights are converted once to the plan's compute type (bf16 or f32); runtime weights stay f32 and so does
   // the whole convolution then. dst keeps the compute type, so bf16 activations flow between bf16 layers.
   const memory::data_type type = w.is_constant() ? builder.compute_type() : memory::data_type::f32;
   // Constant weights let oneDNN pick its blocked layout (reordered once, now); runtime weights stay plain.
-  const memory::desc weights_md = w.is_constant() ? memory::desc(weight_dims, type, Tag::any)
-                                                  : memory::desc(weight_dims, memory::data_type::f32,
-                                                                 params_.group == 1 ? Tag::oihw : Tag::goihw);
+  const memory::desc weights_md =
+      w.is_constant() ? memory::desc(weight_dims, type, Tag::any)
+                      : memory::desc(weight_dims, memory::data_type::f32, params_.group == 1 ? Tag::oihw : Tag::goihw);
   const memory::desc src_any(ToDims(x_shape), type, Tag::any);
   const memory::desc dst_any(ToDims(y_shape), type, Tag::any);
   const memory::desc bias_desc({w.shape[0]}, memory::data_type::f32, Tag::a);
@@ -171,17 +170,17 @@ Conv::Primitive Conv::ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape
   const memory::dims pad_l = {g.pads_begin[0], g.pads_begin[1]};
   const memory::dims pad_r = {g.pads_end[0], g.pads_end[1]};
   const auto primitive_for = [&](dnnl::algorithm algorithm, const memory::desc& dst) {
-    const auto desc = has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any,
-                                                                 weights_md, bias_desc, dst, strides, DnnlDilations(g),
-                                                                 pad_l, pad_r)
-                               : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any,
-                                                                 weights_md, dst, strides, DnnlDilations(g), pad_l,
-                                                                 pad_r);
+    const auto desc =
+        has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_md,
+                                                   bias_desc, dst, strides, DnnlDilations(g), pad_l, pad_r)
+                 : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_md,
+                                                   dst, strides, DnnlDilations(g), pad_l, pad_r);
     return dnnl::convolution_forward::primitive_desc(desc, attr, builder.engine());
   };
-  // Each candidate is tried with the consumers' layout first; oneDNN declining (dnnl::error) moves to the next.
+  // Each algorithm is tried with the readers' layout first; oneDNN declining (dnnl::error) moves on to the next try.
   std::vector<memory::desc> dsts;
-  if (dst_layout && dst_layout->dims() == dst_any.dims() && dst_layout->data_type() == type) dsts.push_back(*dst_layout);
+  if (dst_layout && dst_layout->dims() == dst_any.dims() && dst_layout->data_type() == type)
+    dsts.push_back(*dst_layout);
   dsts.push_back(dst_any);
   if (WantsWinograd(g, w.shape, params_.group, w.is_constant(), type)) {
     for (const auto& dst : dsts) {
@@ -204,12 +203,12 @@ Conv::Primitive Conv::ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape
 
 std::optional<memory::desc> Conv::PreferredFirstInputLayout(PlanBuilder& builder,
                                                             std::span<const PlanValue> inputs) const {
-  if (inputs.size() < 2 || !inputs[1].is_constant() || !Geometry(inputs[0].shape, inputs[1].shape).ok()) {
-    return std::nullopt;
-  }
+  if (inputs.size() < 2 || !inputs[1].is_constant()) return std::nullopt;
+  const StatusOr<Window> g = Geometry(inputs[0].shape, inputs[1].shape);
+  if (!g.ok()) return std::nullopt;
   const bool has_bias = inputs.size() > 2 && inputs[2].present();
   try {
-    const Primitive chosen = ChoosePrimitive(builder, inputs[0].shape, inputs[1], has_bias, std::nullopt);
+    const Primitive chosen = ChoosePrimitive(builder, inputs[0].shape, *g, inputs[1], has_bias, std::nullopt);
     if (chosen.winograd) return chosen.pd.src_desc();
   } catch (const dnnl::error&) {
     // Emit reports it; no preference here.
@@ -229,7 +228,7 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
     if (inputs[3].shape != y_shape) return EmitUnfused(builder, inputs);
   }
   const memory::dims weight_dims = WeightDims(w.shape, params_.group);
-  const auto pd = ChoosePrimitive(builder, x.shape, w, has_bias, builder.LayoutConsumersRead(y_shape)).pd;
+  const auto pd = ChoosePrimitive(builder, x.shape, g, w, has_bias, builder.LayoutReadersWant(y_shape)).pd;
 
   std::vector<PlanArg> args;
   args.push_back(builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()));

@@ -50,11 +50,11 @@ class Conv final : public Op {
     dnnl::convolution_forward::primitive_desc pd;
     bool winograd = false;
   };
-  // The primitive for X of `x_shape` and weights `w` (and a bias, if `has_bias`): Winograd where it pays and oneDNN
-  // has it, otherwise direct; dst in `dst_layout` when given and oneDNN can write it there, else in oneDNN's choice.
-  // Throws dnnl::error when oneDNN has no implementation at all.
-  Primitive ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape, const PlanValue& w, bool has_bias,
-                            const std::optional<dnnl::memory::desc>& dst_layout) const;
+  // The primitive for X of `x_shape` (geometry `g`) and weights `w` (and a bias, if `has_bias`): Winograd where it
+  // pays and oneDNN has it, otherwise direct; dst in `dst_layout` when given and oneDNN can write it there, else in
+  // oneDNN's choice. Throws dnnl::error when oneDNN has no implementation at all.
+  Primitive ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape, const Window& g, const PlanValue& w,
+                            bool has_bias, const std::optional<dnnl::memory::desc>& dst_layout) const;
   StatusOr<std::vector<PlanValue>> EmitUnfused(PlanBuilder& builder, std::span<const PlanValue> inputs) const;
   ConvParams params_;
 };
