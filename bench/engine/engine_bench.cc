@@ -1,8 +1,10 @@
 // engine_bench: throughput and latency of one ONNX model in the Fovea engine, batch by batch. Threads come from
 // OMP_NUM_THREADS (oneDNN's OpenMP runtime), so a driver script can compare 1 and 2 threads.
 //
-// usage: engine_bench MODEL [--batches 1,8,64,256] [--seconds 3] [--input C,H,W] [--precision fp32|bf16]
+// usage: engine_bench MODEL [--batches 1,8,64,256] [--seconds 3] [--input C,H,W] [--precision fp32|bf16] [--mix]
 // prints one JSON object per batch size: images/s, p50 and p99 latency in milliseconds, runs, precision.
+// --mix runs the batch sizes in turn instead, one run of each per cycle, as a batching server alternates between
+// them, and prints one JSON object with the images/s of the whole mix.
 // A quantized model (QuantizeLinear/DequantizeLinear around its convolutions) runs them in int8 whatever --precision
 // says; its JSON says "int8".
 
@@ -36,14 +38,20 @@ double Percentile(std::vector<double> samples, double q) {
   return samples[index];
 }
 
-void BenchBatch(const fovea::engine::Session& session, const fovea::engine::Shape& item, int64_t batch, double seconds,
-                const char* precision) {
+// Random input of `batch` items of shape `item`, the same for every benchmark.
+fovea::engine::Tensor RandomBatch(const fovea::engine::Shape& item, int64_t batch) {
   fovea::engine::Shape shape = item;
   shape.insert(shape.begin(), batch);
   fovea::engine::Tensor input(fovea::engine::DataType::kFloat32, shape);
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(0.0f, 1.0f);
   for (float& v : input.floats()) v = dist(rng);
+  return input;
+}
+
+void BenchBatch(const fovea::engine::Session& session, const fovea::engine::Shape& item, int64_t batch, double seconds,
+                const char* precision) {
+  const fovea::engine::Tensor input = RandomBatch(item, batch);
   const std::span<const fovea::engine::Tensor> inputs(&input, 1);
   for (int i = 0; i < kWarmupRuns; ++i) (void)session.Run(inputs);
   std::vector<double> latencies_ms;
@@ -66,26 +74,62 @@ void BenchBatch(const fovea::engine::Session& session, const fovea::engine::Shap
   std::fflush(stdout);
 }
 
+void BenchMix(const fovea::engine::Session& session, const fovea::engine::Shape& item,
+              const std::vector<int64_t>& batches, double seconds, const char* precision) {
+  std::vector<fovea::engine::Tensor> inputs;
+  for (int64_t batch : batches) inputs.push_back(RandomBatch(item, batch));
+  for (const auto& input : inputs) (void)session.Run({&input, 1});
+  int64_t images = 0;
+  int64_t cycles = 0;
+  const auto start = Clock::now();
+  while (std::chrono::duration<double>(Clock::now() - start).count() < seconds || cycles < 10) {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (auto out = session.Run({&inputs[i], 1}); !out.ok()) {
+        std::fprintf(stderr, "run failed: %s\n", out.status().ToString().c_str());
+        return;
+      }
+      images += batches[i];
+    }
+    ++cycles;
+  }
+  const double total_s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::string mix;
+  for (int64_t batch : batches) {
+    if (!mix.empty()) mix += ',';
+    mix += std::to_string(batch);
+  }
+  std::printf("{\"mix\": \"%s\", \"images_per_s\": %.1f, \"cycles\": %ld, \"precision\": \"%s\"}\n", mix.c_str(),
+              static_cast<double>(images) / total_s, static_cast<long>(cycles), precision);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: engine_bench MODEL [--batches 1,8,64,256] [--seconds 3] [--input C,H,W] "
-                 "[--precision fp32|bf16]\n");
+                 "[--precision fp32|bf16] [--mix]\n");
     return 2;
   }
   std::vector<int64_t> batches = {1, 8, 64, 256};
   std::vector<int64_t> item = {1, 28, 28};
   double seconds = 3.0;
   fovea::engine::ModelOptions options;
-  for (int i = 2; i + 1 < argc; i += 2) {
+  bool mix = false;
+  for (int i = 2; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--batches") batches = ParseList(argv[i + 1]);
-    if (flag == "--seconds") seconds = std::stod(argv[i + 1]);
-    if (flag == "--input") item = ParseList(argv[i + 1]);
+    if (flag == "--mix") {
+      mix = true;
+      continue;
+    }
+    if (i + 1 >= argc) break;
+    ++i;
+    if (flag == "--batches") batches = ParseList(argv[i]);
+    if (flag == "--seconds") seconds = std::stod(argv[i]);
+    if (flag == "--input") item = ParseList(argv[i]);
     if (flag == "--precision") {
-      auto precision = fovea::engine::ParsePrecision(argv[i + 1]);
+      auto precision = fovea::engine::ParsePrecision(argv[i]);
       if (!precision.ok()) {
         std::fprintf(stderr, "--precision: %s\n", precision.status().ToString().c_str());
         return 2;
@@ -101,6 +145,10 @@ int main(int argc, char** argv) {
   auto session = fovea::engine::Session::Create(*model);
   if (!session.ok()) return 1;
   const char* precision = (*model)->quantized() ? "int8" : PrecisionName(options.precision);
+  if (mix) {
+    BenchMix(**session, item, batches, seconds, precision);
+    return 0;
+  }
   for (int64_t batch : batches) BenchBatch(**session, item, batch, seconds, precision);
   return 0;
 }
