@@ -102,15 +102,16 @@ struct Plan::ExecutionContext {
 Plan::~Plan() = default;
 
 StatusOr<std::unique_ptr<Plan>> Plan::Compile(const Graph& graph, std::span<const Shape> input_shapes,
-                                              const dnnl::engine& engine, Precision precision) {
+                                              const dnnl::engine& engine, Precision precision,
+                                              SharedConstants* shared) {
   if (input_shapes.size() != graph.inputs.size()) {
     return InvalidArgument("the model has " + std::to_string(graph.inputs.size()) + " inputs, got " +
                            std::to_string(input_shapes.size()));
   }
   std::unique_ptr<Plan> plan(new Plan());
   plan->engine_ = engine;
-  PlanBuilder builder(engine,
-                      precision == Precision::kBf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32);
+  PlanBuilder builder(
+      engine, precision == Precision::kBf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32, shared);
   std::map<std::string, PlanValue> values;
   for (const auto& [name, tensor] : graph.initializers) values[name] = PlanValue::Constant(tensor);
   for (size_t i = 0; i < graph.inputs.size(); ++i) {

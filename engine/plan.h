@@ -23,9 +23,11 @@ namespace fovea::engine {
 class Plan {
  public:
   // Compiles `graph` for inputs of exactly `input_shapes` (in graph input order).
-  // `precision` is the float arithmetic of convolutions and inner products (engine/model.h).
+  // `precision` is the float arithmetic of convolutions and inner products (engine/model.h). `shared` (optional,
+  // borrowed) holds reordered constants shared with the other plans of the same model.
   static StatusOr<std::unique_ptr<Plan>> Compile(const Graph& graph, std::span<const Shape> input_shapes,
-                                                 const dnnl::engine& engine, Precision precision = Precision::kFp32);
+                                                 const dnnl::engine& engine, Precision precision = Precision::kFp32,
+                                                 SharedConstants* shared = nullptr);
   ~Plan();
 
   const std::vector<Shape>& output_shapes() const { return output_shapes_; }

@@ -43,8 +43,28 @@ memory::desc WithDataType(const memory::desc& desc, memory::data_type type) {
   return result;
 }
 
-PlanBuilder::PlanBuilder(dnnl::engine engine, memory::data_type compute_type)
-    : engine_(std::move(engine)), compute_type_(compute_type), stream_(engine_) {}
+SharedConstants::SharedConstants(const std::map<std::string, Tensor>& model_constants) {
+  for (const auto& [name, tensor] : model_constants) {
+    if (tensor.has_data()) shareable_.insert(tensor.raw_data());
+  }
+}
+
+memory SharedConstants::Get(const Tensor& tensor, const memory::desc& desc, const std::function<memory()>& make) {
+  std::lock_guard lock(mutex_);
+  for (const Entry& entry : entries_) {
+    if (entry.data == tensor.raw_data() && entry.dtype == tensor.dtype() && entry.desc == desc) return entry.memory;
+  }
+  entries_.push_back({tensor.raw_data(), tensor.dtype(), desc, make()});
+  return entries_.back().memory;
+}
+
+size_t SharedConstants::size() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+PlanBuilder::PlanBuilder(dnnl::engine engine, memory::data_type compute_type, SharedConstants* shared)
+    : engine_(std::move(engine)), compute_type_(compute_type), shared_(shared), stream_(engine_) {}
 
 dnnl::primitive_attr PlanBuilder::DefaultAttr() const {
   dnnl::primitive_attr attr;
@@ -146,6 +166,13 @@ void PlanBuilder::AddStep(dnnl::primitive primitive, std::vector<PlanArg> args, 
 }
 
 memory PlanBuilder::ConstantMemory(const Tensor& tensor, const memory::desc& desc) {
+  if (shared_ != nullptr && shared_->Shares(tensor)) {
+    return shared_->Get(tensor, desc, [&] { return ReorderedConstant(tensor, desc); });
+  }
+  return ReorderedConstant(tensor, desc);
+}
+
+memory PlanBuilder::ReorderedConstant(const Tensor& tensor, const memory::desc& desc) {
   // The constant as it is stored (plain), then one reorder into the layout the primitive asked for.
   Tensor source = tensor;
   memory::desc plain = PlainDesc(tensor.shape(), DnnlDataType(tensor.dtype()));

@@ -4,8 +4,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -59,11 +63,40 @@ dnnl::memory::dims ToDims(const Shape& shape);
 // `desc` with the same dims and layout but elements of `type` (e.g. the f32 twin of a bf16 blocked layout).
 dnnl::memory::desc WithDataType(const dnnl::memory::desc& desc, dnnl::memory::data_type type);
 
+// Constants reordered into the layouts primitives chose, shared by the plans of one Session. Plans for different batch
+// sizes mostly ask for the same weights in the same layout, and one copy then serves them all: a batching server
+// alternating between its batch sizes keeps one copy of the weights in the caches instead of one per batch size.
+// Thread-safe (plans may compile concurrently).
+class SharedConstants {
+ public:
+  // Only the buffers of `model_constants` are shared: they live as long as the model, so an address names one content.
+  // A tensor folded at plan time is new for every compilation, and its address may be reused once it is freed.
+  explicit SharedConstants(const std::map<std::string, Tensor>& model_constants);
+
+  bool Shares(const Tensor& tensor) const { return shareable_.count(tensor.raw_data()) != 0; }
+  // The memory holding `tensor` (which Shares()) in layout `desc`; `make` creates it on the first request.
+  dnnl::memory Get(const Tensor& tensor, const dnnl::memory::desc& desc, const std::function<dnnl::memory()>& make);
+  size_t size() const;
+
+ private:
+  struct Entry {
+    const void* data;
+    DataType dtype;
+    dnnl::memory::desc desc;
+    dnnl::memory memory;
+  };
+  std::set<const void*> shareable_;
+  mutable std::mutex mutex_;
+  std::vector<Entry> entries_;
+};
+
 class PlanBuilder {
  public:
   // `compute_type` is what convolutions and inner products read their float activations and weights as: f32, or
   // bf16 (they still accumulate in f32; values are converted at the edges by the reorders Arg() inserts).
-  explicit PlanBuilder(dnnl::engine engine, dnnl::memory::data_type compute_type = dnnl::memory::data_type::f32);
+  // `shared` (optional, borrowed) holds constant memories this plan may share with the Session's other plans.
+  explicit PlanBuilder(dnnl::engine engine, dnnl::memory::data_type compute_type = dnnl::memory::data_type::f32,
+                       SharedConstants* shared = nullptr);
 
   const dnnl::engine& engine() const { return engine_; }
   dnnl::memory::data_type compute_type() const { return compute_type_; }
@@ -107,7 +140,7 @@ class PlanBuilder {
   // Appends a primitive; `scratchpad` is its primitive descriptor's scratchpad_desc().
   void AddStep(dnnl::primitive primitive, std::vector<PlanArg> args, const dnnl::memory::desc& scratchpad);
 
-  // A plan-owned memory holding `tensor` converted to layout `desc` (done once, here).
+  // A memory holding `tensor` converted to layout `desc` (done once, here, or found among the shared constants).
   dnnl::memory ConstantMemory(const Tensor& tensor, const dnnl::memory::desc& desc);
 
   std::vector<PlanStep> TakeSteps() { return std::move(steps_); }
@@ -117,9 +150,12 @@ class PlanBuilder {
 
  private:
   int AddBuffer(const dnnl::memory::desc& desc, bool external);
+  // A new memory holding `tensor` converted to layout `desc`.
+  dnnl::memory ReorderedConstant(const Tensor& tensor, const dnnl::memory::desc& desc);
 
   dnnl::engine engine_;
   dnnl::memory::data_type compute_type_;
+  SharedConstants* shared_;
   dnnl::stream stream_;  // for plan-time reorders of constants
   std::vector<PlanStep> steps_;
   std::vector<PlanBuffer> buffers_;

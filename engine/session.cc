@@ -4,7 +4,8 @@
 
 namespace fovea::engine {
 
-Session::Session(std::shared_ptr<const Model> model) : model_(std::move(model)), engine_(dnnl::engine::kind::cpu, 0) {}
+Session::Session(std::shared_ptr<const Model> model)
+    : model_(std::move(model)), engine_(dnnl::engine::kind::cpu, 0), constants_(model_->graph().initializers) {}
 
 StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> model) {
   if (!model) return InvalidArgument("no model");
@@ -32,7 +33,7 @@ StatusOr<std::shared_ptr<const Plan>> Session::PlanFor(std::span<const Shape> in
     }
   }
   if (compile_here) {
-    auto plan = Plan::Compile(model_->graph(), input_shapes, engine_, model_->precision());
+    auto plan = Plan::Compile(model_->graph(), input_shapes, engine_, model_->precision(), &constants_);
     if (plan.ok()) {
       promise.set_value(std::shared_ptr<const Plan>(std::move(plan).value()));
     } else {

@@ -36,6 +36,8 @@ class Session {
   StatusOr<std::shared_ptr<const Plan>> PlanFor(std::span<const Shape> input_shapes) const;
 
   size_t cached_plans() const;
+  // Reordered constants the plans share (one per weight and layout).
+  size_t shared_constants() const { return constants_.size(); }
 
  private:
   explicit Session(std::shared_ptr<const Model> model);
@@ -48,6 +50,8 @@ class Session {
   };
   std::shared_ptr<const Model> model_;
   dnnl::engine engine_;
+  // The model's weights in the layouts its plans chose, one copy per layout for all batch sizes.
+  mutable SharedConstants constants_;
   mutable std::mutex mutex_;
   mutable std::map<PlanKey, PlanFuture> plans_;
 };

@@ -167,6 +167,51 @@ TEST(FiveConvNet, PlansAreCompiledPerComputeTeamSize) {
   for (const Tensor& output : outputs) EXPECT_TRUE(TensorsNear(outputs[0], output));
 }
 
+TEST(FiveConvNet, PlansOfDifferentBatchSizesShareTheirWeights) {
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto model, Model::Create(FiveConvNet(), {}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto session, Session::Create(model));
+  const auto compile = [&](int64_t batch) {
+    const Shape input = {batch, 1, kImageSize, kImageSize};
+    return session->PlanFor(std::span<const Shape>(&input, 1)).status();
+  };
+  ASSERT_TRUE(compile(2).ok());
+  const size_t one_plan = session->shared_constants();
+  ASSERT_GT(one_plan, 0u);
+  ASSERT_TRUE(compile(4).ok());
+  ASSERT_TRUE(compile(8).ok());
+  // oneDNN's weight layouts rarely depend on the batch size (Winograd's on this CPU differ only at batch 1), so three
+  // plans hold (nearly) one set of reordered weights, not three.
+  EXPECT_LT(session->shared_constants(), 2 * one_plan);
+  EXPECT_EQ(3u, session->cached_plans());
+}
+
+TEST(SharedConstants, SharesOnlyTheModelsTensorsOneMemoryPerLayout) {
+  const Tensor weights = Images(2, 3);
+  SharedConstants shared({{"w", weights}});
+  EXPECT_TRUE(shared.Shares(weights));
+  EXPECT_TRUE(shared.Shares(weights.Reshaped({2 * kImageSize * kImageSize}).value()));
+  EXPECT_FALSE(shared.Shares(weights.Clone()));
+
+  const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  const dnnl::memory::desc plain = PlainDesc(weights.shape());
+  const dnnl::memory::desc transposed(ToDims(weights.shape()), dnnl::memory::data_type::f32,
+                                      dnnl::memory::format_tag::abdc);
+  int made = 0;
+  const auto make = [&](const dnnl::memory::desc& desc) {
+    return [&, desc] {
+      ++made;
+      return dnnl::memory(desc, engine);
+    };
+  };
+  const dnnl::memory first = shared.Get(weights, plain, make(plain));
+  const dnnl::memory again = shared.Get(weights, plain, make(plain));
+  const dnnl::memory other_layout = shared.Get(weights, transposed, make(transposed));
+  EXPECT_EQ(first.get_data_handle(), again.get_data_handle());
+  EXPECT_NE(first.get_data_handle(), other_layout.get_data_handle());
+  EXPECT_EQ(2, made);
+  EXPECT_EQ(2u, shared.size());
+}
+
 TEST(ScopedComputeThreads, RestoresTheThreadsTeamSize) {
   const int before = ComputeThreadsForThisThread();
   {
