@@ -8,9 +8,13 @@ Starts three fovea-server processes on free 127.0.0.1 ports: "batching" (the giv
 engine does next to nothing). Engine and server measurements alternate in rounds, because the machine is shared and
 its speed drifts; the ratios of each round are reported with their median.
 
+--server-cpus and --client-cpus (e.g. 1 and 0) split the machine as a deployment does: the servers and the offline
+engine run on the server CPUs only, the load-generating clients on the others, so the clients' CPU is not taken from
+the engine's. Without them everything shares all cores.
+
 usage: /usr/bin/python3 bench/batching/run.py --bin build/bin [--models models] [--model fashion-mnist]
            [--rounds 3] [--seconds 3] [--instances CORES] [--compute-threads 1] [--max-queue-delay-us 0]
-           [--client-mode sync|async] [--cost-requests 50000]
+           [--client-mode sync|async] [--cost-requests 50000] [--server-cpus 1 --client-cpus 0]
 """
 import argparse
 import json
@@ -35,6 +39,22 @@ def process_cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def parse_cpus(text):
+    """'0-1,3' -> {0, 1, 3}; None for None."""
+    if text is None:
+        return None
+    cpus = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
+def pinned_to(cpus):
+    """A Popen preexec_fn that restricts the child to `cpus` (None: no restriction)."""
+    return None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
 
 
 def free_port():
@@ -63,11 +83,12 @@ def write_noop_model(path):
 class Server:
     """fovea-server on a free 127.0.0.1 port, healthy when constructed; `metrics` False passes --metrics-port 0."""
 
-    def __init__(self, tool, models, extra, metrics=True):
+    def __init__(self, tool, models, extra, metrics=True, cpus=None):
         self.address = f"127.0.0.1:{free_port()}"
         self.metrics_port = free_port() if metrics else 0
         self.process = subprocess.Popen([tool("fovea-server"), "--address", self.address, "--model-repository", models,
-                                         "--log-level", "warn", "--metrics-port", str(self.metrics_port), "--http-port", "0"] + extra)
+                                         "--log-level", "warn", "--metrics-port", str(self.metrics_port), "--http-port", "0"] + extra,
+                                        preexec_fn=pinned_to(cpus))
         deadline = time.time() + 60
         while subprocess.run([tool("fovea"), "health", "--server", self.address], capture_output=True).returncode:
             if time.time() > deadline:
@@ -90,12 +111,14 @@ def batch_histogram(text, model):
 
 
 CLIENT_MODE = "sync"  # classify_bench --mode for every run; set from --client-mode
+CLIENT_CPUS = None  # the CPUs classify_bench runs on (None: all); set from --client-cpus
 
 
 def classify_bench(tool, server, model, input_shape, concurrency, seconds):
     out = subprocess.run([tool("classify_bench"), "--server", server.address, "--model", model, "--input",
                           input_shape, "--concurrency", str(concurrency), "--seconds", str(seconds), "--mode",
-                          CLIENT_MODE], capture_output=True, text=True, check=True).stdout
+                          CLIENT_MODE], capture_output=True, text=True, check=True,
+                         preexec_fn=pinned_to(CLIENT_CPUS)).stdout
     lines = json_lines(out)
     return lines[0], lines[1]  # ListModels round trip, Classify
 
@@ -106,7 +129,7 @@ def cost_per_call(tool, server, model, input_shape, rpc, concurrency, requests):
     out = subprocess.run([tool("classify_bench"), "--server", server.address, "--model", model, "--input",
                           input_shape, "--concurrency", str(concurrency), "--requests", str(requests), "--mode",
                           CLIENT_MODE, "--rpc", rpc, "--round-trips", "0"],
-                         capture_output=True, text=True, check=True).stdout
+                         capture_output=True, text=True, check=True, preexec_fn=pinned_to(CLIENT_CPUS)).stdout
     server_cpu = process_cpu_seconds(server.process.pid) - server_before
     result = json_lines(out)[0]
     # The server's CPU also covers classify_bench's 20 warm-up Classify calls: noise against `requests`.
@@ -126,14 +149,15 @@ def classify_bench_cpu(tool, server, model, input_shape, concurrency, seconds):
 ENGINE_WARMUP_RUNS = 3  # engine_bench runs this many untimed batches first
 
 
-def engine_bench(tool, model_file, batch, seconds, threads, input_shape, processes=1, short=None):
-    """Offline throughput: `processes` engine_bench runs at once with `threads` oneDNN threads each, summed. Images
-    per CPU-second are marginal against `short` (the same command with a near-zero duration), so that loading and
-    plan compilation do not count."""
+def engine_bench(tool, model_file, batch, seconds, threads, input_shape, processes=1, short=None, cpus=None):
+    """Offline throughput: `processes` engine_bench runs at once with `threads` oneDNN threads each, summed, on
+    `cpus`. Images per CPU-second are marginal against `short` (the same command with a near-zero duration), so that
+    loading and plan compilation do not count."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     cpu_before = children_cpu_seconds()
     runs = [subprocess.Popen([tool("engine_bench"), model_file, "--batches", str(batch), "--seconds", str(seconds),
-                              "--input", input_shape], stdout=subprocess.PIPE, text=True, env=env)
+                              "--input", input_shape], stdout=subprocess.PIPE, text=True, env=env,
+                             preexec_fn=pinned_to(cpus))
             for _ in range(processes)]
     results = [json_lines(run.communicate()[0])[0] for run in runs]
     images = sum((r["runs"] + ENGINE_WARMUP_RUNS) * batch for r in results)
@@ -154,7 +178,7 @@ def main():
     parser.add_argument("--input", default="1,28,28")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=3)
-    parser.add_argument("--instances", type=int, default=os.cpu_count())
+    parser.add_argument("--instances", type=int, help="batcher instances (default: one per server CPU)")
     parser.add_argument("--compute-threads", type=int, default=1)
     parser.add_argument("--max-queue-delay-us", type=int, default=0)
     parser.add_argument("--clients", type=int, default=32)
@@ -162,24 +186,32 @@ def main():
                         help="calls per CPU-cost measurement on the no-op model")
     parser.add_argument("--client-mode", choices=["sync", "async"], default="sync",
                         help="classify_bench --mode: a thread per client (sync) or calls in flight (async)")
+    parser.add_argument("--server-cpus", help="CPUs of the servers and the offline engine, e.g. 1 (default: all)")
+    parser.add_argument("--client-cpus", help="CPUs of the clients, e.g. 0 (default: all)")
     args = parser.parse_args()
-    global CLIENT_MODE
+    global CLIENT_MODE, CLIENT_CPUS
     CLIENT_MODE = args.client_mode
+    CLIENT_CPUS = parse_cpus(args.client_cpus)
+    server_cpus = parse_cpus(args.server_cpus)
+    cores = len(server_cpus) if server_cpus else os.cpu_count()
+    if args.instances is None:
+        args.instances = cores
     tool = lambda name: os.path.join(args.bin, name)
     model_file = os.path.join(args.models, args.model, str(args.version), "model.onnx")
     engine_threads = args.instances * args.compute_threads
-    cores = os.cpu_count()
     common = ["--instances", str(args.instances), "--compute-threads", str(args.compute_threads), "--version-policy",
               f"specific:{args.version}"]
     batching = Server(tool, args.models, common + ["--max-batch-size", "64", "--max-queue-delay-us",
-                                                   str(args.max_queue_delay_us)])
-    unbatched = Server(tool, args.models, common + ["--max-batch-size", "1"])
+                                                   str(args.max_queue_delay_us)], cpus=server_cpus)
+    unbatched = Server(tool, args.models, common + ["--max-batch-size", "1"], cpus=server_cpus)
     print(f"batching server: max batch 64, queue delay {args.max_queue_delay_us} us, {args.instances} instance(s) x "
           f"{args.compute_threads} compute thread(s); engine alone with {engine_threads} thread(s)")
+    if server_cpus or CLIENT_CPUS:
+        print(f"servers and engine on CPUs {sorted(server_cpus or [])}, clients on CPUs {sorted(CLIENT_CPUS or [])}")
     rows = []
     histogram = {}
     # What an engine_bench process costs besides its timed runs: the same command with a near-zero duration.
-    short = {threads: engine_bench(tool, model_file, 64, 0.001, threads, args.input) for threads in
+    short = {threads: engine_bench(tool, model_file, 64, 0.001, threads, args.input, cpus=server_cpus) for threads in
              {cores, args.compute_threads}}
     try:
         # Warm-up: the batcher compiles an engine plan the first time it sees each batch size.
@@ -187,9 +219,9 @@ def main():
         for round_index in range(args.rounds):
             # The engine's best offline arrangement on this machine (all cores in one process) and the server's own
             # arrangement (one process per instance, each with the instance's threads).
-            engine = engine_bench(tool, model_file, 64, args.seconds, cores, args.input, 1, short[cores])
+            engine = engine_bench(tool, model_file, 64, args.seconds, cores, args.input, 1, short[cores], server_cpus)
             engine_same = engine_bench(tool, model_file, 64, args.seconds, args.compute_threads, args.input,
-                                       args.instances, short[args.compute_threads])
+                                       args.instances, short[args.compute_threads], server_cpus)
             before = batch_histogram(batching.metrics(), args.model)
             loaded = classify_bench_cpu(tool, batching, args.model, args.input, args.clients, args.seconds)
             after = batch_histogram(batching.metrics(), args.model)
@@ -241,7 +273,7 @@ def main():
     with tempfile.TemporaryDirectory() as repository:
         write_noop_model(os.path.join(repository, "noop", "1", "model.onnx"))
         for label, extra in (("batching", []), ("no batching", ["--max-batch-size", "1"])):
-            noop = Server(tool, repository, common + extra)
+            noop = Server(tool, repository, common + extra, cpus=server_cpus)
             try:
                 round_trip, result = classify_bench(tool, noop, "noop", "1,2,2", 1, args.seconds)
                 if not extra:
@@ -260,18 +292,20 @@ def print_serving_cap(costs, rows, args):
 
     With the clients on the same cores as the server, each request costs the engine's CPU per image plus the
     serving's and the client's CPU per call, so the server's throughput can reach at most engine / (engine + serving
-    + client) of the engine's offline throughput. ServerLive (answered at once) gives gRPC's own floor; Classify on
-    the no-op model gives Fovea's serving path."""
+    + client) of the engine's offline throughput; with the clients on CPUs of their own (--client-cpus), engine /
+    (engine + serving). ServerLive (answered at once) gives gRPC's own floor; Classify on the no-op model gives
+    Fovea's serving path."""
+    clients_share_cores = CLIENT_CPUS is None
     engine_us = statistics.median(1e6 / max(engine["images_per_cpu_s"], same["images_per_cpu_s"])
                                   for engine, same, _, _, _ in rows)
     print(f"\nCPU per call at {args.clients} clients ({CLIENT_MODE} client), no-op model server; engine "
           f"{engine_us:.0f} us per image (the more efficient engine arrangement, median of rounds):")
-    print("| call | req/s | server us/call | client us/call | most a server could reach: engine / (engine + "
-          "server + client) |")
+    formula = "engine / (engine + server + client)" if clients_share_cores else "engine / (engine + server)"
+    print(f"| call | req/s | server us/call | client us/call | most a server could reach: {formula} |")
     print("|---|---|---|---|---|")
     for rpc, label in (("server-live", "ServerLive (gRPC floor)"), ("classify", "Classify, no-op model")):
         c = costs[rpc]
-        cap = engine_us / (engine_us + c["server_us"] + c["client_us"])
+        cap = engine_us / (engine_us + c["server_us"] + (c["client_us"] if clients_share_cores else 0))
         print(f"| {label} | {c['requests_per_s']:.0f} | {c['server_us']:.1f} | {c['client_us']:.1f} | {cap:.2f} |")
 
 
