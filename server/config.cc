@@ -146,11 +146,11 @@ const std::vector<FlagSpec>& FlagSpecs() {
        IntSetter(&ServerConfig::max_images_per_request, 1, int64_t{1} << 20),
        [](const ServerConfig& c) { return std::to_string(c.max_images_per_request); }},
       {"threads", "FOVEA_THREADS", "N",
-       "Worker threads that decode images before batching; 0 means one per hardware thread.",
+       "Worker threads that decode images before batching; 0 means one per usable CPU (see --instances).",
        IntSetter(&ServerConfig::threads, 0, kMaxThreads),
        [](const ServerConfig& c) { return std::to_string(c.threads); }},
       {"compute-threads", "FOVEA_COMPUTE_THREADS", "N",
-       "oneDNN threads of each batcher instance; 0 shares the hardware threads among a model's instances.",
+       "oneDNN threads of each batcher instance; 0 shares the usable CPUs among a model's instances.",
        IntSetter(&ServerConfig::compute_threads, 0, kMaxThreads),
        [](const ServerConfig& c) { return std::to_string(c.compute_threads); }},
       {"max-batch-size", "FOVEA_MAX_BATCH_SIZE", "N",
@@ -167,7 +167,8 @@ const std::vector<FlagSpec>& FlagSpecs() {
        IntSetter(&ServerConfig::max_queue_size, 1, int64_t{1} << 20),
        [](const ServerConfig& c) { return std::to_string(c.max_queue_size); }},
       {"instances", "FOVEA_INSTANCES", "N",
-       "Batcher instances per model: threads that run its batches in parallel; 0 means one per hardware thread.",
+       "Batcher instances per model: threads that run its batches in parallel; 0 means one per usable CPU: the CPUs "
+       "of the affinity mask, no more than the cgroup CPU quota (docker --cpus, Kubernetes CPU limits) allows.",
        IntSetter(&ServerConfig::instances, 0, 64), [](const ServerConfig& c) { return std::to_string(c.instances); }},
       {"precision", "FOVEA_PRECISION", "fp32|bf16",
        "Float arithmetic of convolutions for models whose config.txt sets no precision; bf16 is about twice as "

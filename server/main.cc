@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
-#include <thread>
 
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -14,6 +13,7 @@
 
 #include "modelio/onnx_import.h"
 #include "server/config.h"
+#include "server/cpu_budget.h"
 #include "server/http_server.h"
 #include "server/inference_service.h"
 #include "server/logging.h"
@@ -34,22 +34,21 @@ constexpr int kExitOk = 0;
 constexpr int kExitStartupFailure = 1;
 constexpr int kExitUsage = 2;
 
-int HardwareThreads() { return static_cast<int>(std::max(1U, std::thread::hardware_concurrency())); }
-
-int WorkerCount(const ServerConfig& config) { return config.threads > 0 ? config.threads : HardwareThreads(); }
+// The defaults below are sized for `cpus`: the CPUs the affinity mask and the cgroup quota leave this process (in a
+// container, not the host's count).
+int WorkerCount(const ServerConfig& config, int cpus) { return config.threads > 0 ? config.threads : cpus; }
 
 // A model's instances share the cores: each instance's oneDNN team gets its part, so concurrent batches never
 // oversubscribe them.
-BatchingOptions BatchingDefaults(const ServerConfig& config) {
+BatchingOptions BatchingDefaults(const ServerConfig& config, int cpus) {
   BatchingOptions options;
   options.max_batch_size = config.max_batch_size;
   options.max_queue_delay_us = config.max_queue_delay_us;
   options.max_queue_size = config.max_queue_size;
   // One single-threaded instance per core by default: under contention from other processes a multi-threaded OpenMP
   // team stalls at every barrier (bench/RESULTS.md), while independent instances keep going.
-  options.instances = config.instances > 0 ? config.instances : HardwareThreads();
-  options.compute_threads =
-      config.compute_threads > 0 ? config.compute_threads : std::max(1, HardwareThreads() / options.instances);
+  options.instances = config.instances > 0 ? config.instances : cpus;
+  options.compute_threads = config.compute_threads > 0 ? config.compute_threads : std::max(1, cpus / options.instances);
   return options;
 }
 
@@ -137,9 +136,12 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
       config.model_repository, config.version_policy,
       PreparingLoader([&config](const std::string& path) { return LoadConfiguredModel(path, config.precision); }),
       repository);
-  const BatchingOptions batching = BatchingDefaults(config);
+  const CpuBudget cpus = DetectCpuBudget();
+  spdlog::info("CPUs: {} in the affinity mask, cgroup quota {}; defaults sized for {}", cpus.affinity_cpus,
+               cpus.quota_cpus ? fmt::format("{:.2f}", *cpus.quota_cpus) : "none", cpus.usable);
+  const BatchingOptions batching = BatchingDefaults(config, cpus.usable);
   ModelBatchers batchers(repository, config.model_repository, batching, metrics);
-  WorkerPool workers(WorkerCount(config));
+  WorkerPool workers(WorkerCount(config, cpus.usable));
   const ClassifyOptions options{{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request};
   InferenceService service(repository, workers, batchers, metrics, options);
   OipService oip_service(repository, workers, batchers, metrics, options);
@@ -176,7 +178,7 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
       "{} "
       "decoding worker(s); metrics {}; REST {}",
       config.address, SecuritySummary(config), model_count, VersionPolicyText(config.version_policy),
-      config.repository_poll_seconds, WorkerCount(config),
+      config.repository_poll_seconds, WorkerCount(config, cpus.usable),
       config.metrics_port == 0 ? std::string("off")
                                : "on " + HostOf(config.address) + ":" + std::to_string(config.metrics_port),
       config.http_port == 0 ? std::string("off")

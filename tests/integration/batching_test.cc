@@ -1,6 +1,7 @@
 // The dynamic batcher, Prometheus metrics, per-model config.txt and SIGTERM draining, through the real fovea-server.
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <csignal>
@@ -188,6 +189,34 @@ TEST(BatchingTest, ModelConfigFileOverridesTheFlags) {
   EXPECT_EQ(ClassifyConcurrently(*client, TinyTensorRequest(1), 8, 1).at(grpc::StatusCode::OK), 8);
   EXPECT_LT(MetricValue(server->FetchMetrics(), "fovea_execution_count_total{model=\"tiny\"}"), 8);
   std::filesystem::remove_all(repository);
+}
+
+TEST(BatchingTest, DefaultInstancesFollowTheCpusTheServerMayUse) {
+  // Started with one CPU in its affinity mask (as by taskset or docker --cpuset-cpus), the server sizes its defaults
+  // for one CPU, not for the machine's count.
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &allowed)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+  auto server = ServerProcess::Start();  // the child inherits the mask
+  ASSERT_EQ(sched_setaffinity(0, sizeof(allowed), &allowed), 0);
+  ASSERT_NE(server, nullptr);
+  const std::string log = server->Log();
+  EXPECT_NE(log.find("CPUs: 1 in the affinity mask"), std::string::npos) << log;
+  const std::regex sizing(R"((\d+) instance\(s\) x (\d+) compute thread\(s\))");
+  int models = 0;
+  for (auto match = std::sregex_iterator(log.begin(), log.end(), sizing); match != std::sregex_iterator(); ++match) {
+    ++models;
+    EXPECT_EQ((*match)[0], "1 instance(s) x 1 compute thread(s)") << log;
+  }
+  EXPECT_GE(models, 1) << log;
+  const auto client = client::FoveaClient::Connect(server->address());
+  EXPECT_EQ(ClassifyConcurrently(*client, TinyTensorRequest(1), 4, 2).at(grpc::StatusCode::OK), 8);
 }
 
 TEST(BatchingTest, AnInvalidModelConfigIsReportedWithFileAndLine) {
