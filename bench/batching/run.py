@@ -6,7 +6,8 @@ no-op model.
 Starts three fovea-server processes on free 127.0.0.1 ports: "batching" (the given batching flags), "no batching"
 (--max-batch-size 1) and "no-op" (a generated ONNX model that only flattens a 1x2x2 input into 4 scores, so the
 engine does next to nothing). Engine and server measurements alternate in rounds, because the machine is shared and
-its speed drifts; the ratios of each round are reported with their median.
+its speed drifts: each round's engine figures are the mean of runs just before and just after the loaded server's, and
+the ratios of each round are reported with their median.
 
 --server-cpus and --client-cpus (e.g. 1 and 0) split the machine as a deployment does: the servers and the offline
 engine run on the server CPUs only, the load-generating clients on the others, so the clients' CPU is not taken from
@@ -169,6 +170,11 @@ def engine_bench(tool, model_file, batch, seconds, threads, input_shape, process
     return result
 
 
+def averaged(first, second):
+    """The mean of two engine_bench results (throughput and, when present, images per CPU-second)."""
+    return {key: (first[key] + second[key]) / 2 for key in first if key in second}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin", required=True, help="folder with fovea-server, fovea, classify_bench, engine_bench")
@@ -216,15 +222,22 @@ def main():
     try:
         # Warm-up: the batcher compiles an engine plan the first time it sees each batch size.
         classify_bench(tool, batching, args.model, args.input, args.clients, 2)
+        # The engine's best offline arrangement on this machine (all cores in one process) and the server's own
+        # arrangement (one process per instance, each with the instance's threads).
+        run_best = lambda: engine_bench(tool, model_file, 64, args.seconds, cores, args.input, 1, short[cores],
+                                        server_cpus)
+        run_same = lambda: engine_bench(tool, model_file, 64, args.seconds, args.compute_threads, args.input,
+                                        args.instances, short[args.compute_threads], server_cpus)
         for round_index in range(args.rounds):
-            # The engine's best offline arrangement on this machine (all cores in one process) and the server's own
-            # arrangement (one process per instance, each with the instance's threads).
-            engine = engine_bench(tool, model_file, 64, args.seconds, cores, args.input, 1, short[cores], server_cpus)
-            engine_same = engine_bench(tool, model_file, 64, args.seconds, args.compute_threads, args.input,
-                                       args.instances, short[args.compute_threads], server_cpus)
+            # The engine runs just before and just after the loaded server, in mirrored order, and the two are
+            # averaged: the machine's speed drifts by tens of percent within a minute, and a single engine run on one
+            # side of the server's would carry that drift into the ratio.
+            best_before, same_before = run_best(), run_same()
             before = batch_histogram(batching.metrics(), args.model)
             loaded = classify_bench_cpu(tool, batching, args.model, args.input, args.clients, args.seconds)
             after = batch_histogram(batching.metrics(), args.model)
+            same_after, best_after = run_same(), run_best()
+            engine, engine_same = averaged(best_before, best_after), averaged(same_before, same_after)
             for le, count in after.items():
                 histogram[le] = histogram.get(le, 0) + count - before.get(le, 0)
             _, single = classify_bench(tool, batching, args.model, args.input, 1, args.seconds)
