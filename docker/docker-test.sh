@@ -82,6 +82,23 @@ logs=$(podman logs "$container" 2>&1)
 grep -q "fovea-server stopped" <<<"$logs" || fail "no clean-shutdown line in the logs: $logs"
 echo "PASS clean exit 0 after SIGTERM"
 
+# A CPU limit (docker run --cpus, Kubernetes limits) reaches the server as a cgroup quota; it sizes its defaults by it.
+step "starting a container limited to 1.5 CPUs"
+limited="$container-cpus"
+podman run -d --init --network host --name "$limited" --health-interval disable --cpus 1.5 \
+  -e FOVEA_ADDRESS="127.0.0.1:$(free_port)" -e FOVEA_METRICS_PORT=0 -e FOVEA_HTTP_PORT=0 \
+  "$image" >/dev/null 2>>"$podman_log"
+trap 'podman rm -f "$container" "$limited" >/dev/null 2>&1 || true' EXIT
+sizing=""
+for _ in $(seq "$health_wait_seconds"); do
+  sizing=$(podman logs "$limited" 2>&1 | grep "defaults sized for" || true)
+  [ -n "$sizing" ] && break
+  sleep 1
+done
+podman rm -f "$limited" >/dev/null 2>>"$podman_log"
+grep -q "cgroup quota 1.50; defaults sized for 1" <<<"$sizing" || fail "CPU budget under --cpus 1.5: '$sizing'"
+echo "PASS a 1.5-CPU container sizes its defaults for 1 CPU"
+
 size_bytes=$(podman image inspect --format '{{.Size}}' "$image")
 size_mb=$((size_bytes / 1000000))
 echo "docker-test: image $image is $size_mb MB (limit $max_image_mb MB)"
