@@ -1,5 +1,7 @@
 #include "server/batcher.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -8,6 +10,7 @@
 
 #include "engine/threading.h"
 #include "server/metrics.h"
+#include "server/thread_policy.h"
 
 namespace fovea::server {
 namespace {
@@ -100,6 +103,8 @@ void Batcher::Stop() {
 }
 
 void Batcher::RunInstance() {
+  pthread_setname_np(pthread_self(), "fovea-instance");
+  UseComputeThreadPolicy();
   engine::SetComputeThreadsForThisThread(options_.compute_threads);
   Taken taken;
   while (Take(taken)) {

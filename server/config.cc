@@ -191,6 +191,14 @@ const std::vector<FlagSpec>& FlagSpecs() {
        "On SIGTERM/SIGINT, how long in-flight requests may take to finish before they are cancelled.",
        IntSetter(&ServerConfig::shutdown_timeout_seconds, 0, 3600),
        [](const ServerConfig& c) { return std::to_string(c.shutdown_timeout_seconds); }},
+      {"serving-thread-policy", "FOVEA_SERVING_THREAD_POLICY", "batch|normal",
+       "Linux scheduling policy of the threads that receive, convert and answer requests. batch (SCHED_BATCH) keeps "
+       "an arriving request from preempting a running batch; the engine's threads always run normal.",
+       [](const std::string& v, ServerConfig& c) -> Status {
+         FOVEA_ASSIGN_OR_RETURN(c.serving_thread_policy, ParseServingThreadPolicy(v));
+         return OkStatus();
+       },
+       [](const ServerConfig& c) { return std::string(ServingThreadPolicyName(c.serving_thread_policy)); }},
       {"log-format", "FOVEA_LOG_FORMAT", "text|json", "Log line format on stderr.", SetLogFormat,
        [](const ServerConfig& c) { return std::string(c.log_format == LogFormat::kJson ? "json" : "text"); }},
       {"log-level", "FOVEA_LOG_LEVEL", "LEVEL",

@@ -11,6 +11,7 @@
 
 #include "engine/model.h"
 #include "engine/status.h"
+#include "server/thread_policy.h"
 #include "server/version_policy.h"
 
 namespace fovea::server {
@@ -43,6 +44,8 @@ struct ServerConfig {
   std::string auth_token_file;     // file holding the bearer token every RPC but health must carry
   // Float arithmetic of models whose config.txt has no `precision` key (quantized models run int8 regardless).
   engine::Precision precision = engine::Precision::kFp32;
+  // Scheduling policy of the threads that receive, convert and answer requests (server/thread_policy.h).
+  ServingThreadPolicy serving_thread_policy = ServingThreadPolicy::kBatch;
 };
 
 // The result of parsing: a configuration, or a request for the help text.

@@ -25,6 +25,7 @@
 #include "server/repository_poller.h"
 #include "server/rest_api.h"
 #include "server/security.h"
+#include "server/thread_policy.h"
 #include "server/worker_pool.h"
 
 namespace fovea::server {
@@ -231,6 +232,9 @@ int main(int argc, char** argv) {
     std::fputs(ServerHelpText().c_str(), stdout);
     return kExitOk;
   }
+  // Before any other thread exists, so that every thread inherits it; batcher instances switch back themselves.
+  const fovea::Status policy = ApplyServingThreadPolicy(parsed->config.serving_thread_policy);
   SetUpLogging(parsed->config);
+  if (!policy.ok()) spdlog::warn("serving threads keep the normal scheduling policy: {}", policy.message());
   return Serve(parsed->config, stop_signals);
 }

@@ -60,6 +60,13 @@ StatusOr<std::shared_ptr<Batcher>> ModelBatchers::For(const std::shared_ptr<cons
   return batcher;
 }
 
+std::shared_ptr<Batcher> ModelBatchers::Existing(const std::shared_ptr<const ServedModel>& model) {
+  std::lock_guard lock(mutex_);
+  if (stopped_) return nullptr;
+  const auto found = batchers_.find(model.get());
+  return found == batchers_.end() ? nullptr : found->second;
+}
+
 void ModelBatchers::CreateAll() {
   const std::shared_ptr<const ModelCatalog> catalog = repository_.Snapshot();
   for (const auto& [name, versions] : *catalog) {

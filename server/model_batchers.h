@@ -33,6 +33,10 @@ class ModelBatchers {
   // config.txt is invalid (retried on the next call, so fixing the file is enough); UNAVAILABLE after StopAll().
   StatusOr<std::shared_ptr<Batcher>> For(const std::shared_ptr<const ServedModel>& model);
 
+  // The batcher of `model` when it exists already (nullptr otherwise, or after StopAll()): a lookup that never
+  // creates one, for callers that must not block.
+  std::shared_ptr<Batcher> Existing(const std::shared_ptr<const ServedModel>& model);
+
   // Creates the batchers of every model in the repository now (start-up), logging each one's settings and any
   // invalid config file.
   void CreateAll();

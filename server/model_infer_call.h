@@ -1,8 +1,8 @@
 #pragma once
 // One Open Inference Protocol ModelInfer call, whatever the transport (gRPC in oip_service.cc, REST in rest_api.cc):
-// the inputs are converted on the shared WorkerPool and scored on the model's dynamic batcher, together with every
-// other Classify and ModelInfer call for that model. Both transports share this one path, so they share its
-// validation, limits and batching.
+// the inputs are converted (on the shared WorkerPool, or on the caller's thread when they are small FP32 tensors) and
+// scored on the model's dynamic batcher, together with every other Classify and ModelInfer call for that model. Both
+// transports share this one path, so they share its validation, limits and batching.
 
 #include <chrono>
 #include <functional>
@@ -25,8 +25,8 @@ enum class InferStage { kConvert, kBatcher };
 struct InferCallHooks {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   std::function<bool()> cancelled = [] { return false; };
-  // Called exactly once, from a worker or batcher thread (or from SubmitModelInfer itself when the pool refuses work),
-  // after `response` is filled when the status is OK.
+  // Called exactly once, after `response` is filled when the status is OK: from a worker or batcher thread, or from
+  // SubmitModelInfer itself (inputs rejected on the caller's thread, or the pool refusing work).
   std::function<void(const Status& status, InferStage stage)> done;
 };
 

@@ -26,7 +26,10 @@ OipService::OipService(const ModelRepository& repository, WorkerPool& workers, M
                        Metrics& metrics, ClassifyOptions options)
     : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {}
 
-void OipService::SetDraining() { draining_ = true; }
+void OipService::SetDraining() {
+  draining_ = true;
+  streams_.DrainAll();
+}
 
 StatusOr<std::shared_ptr<const ServedModel>> OipService::Find(const std::string& name,
                                                               const std::string& version) const {
@@ -108,6 +111,12 @@ grpc::ServerUnaryReactor* OipService::ModelInfer(grpc::CallbackServerContext* co
   };
   SubmitModelInfer(workers_, batchers_, options_, *model, *request, *response, std::move(hooks));
   return reactor;
+}
+
+grpc::ServerBidiReactor<oip::ModelInferRequest, oip::ModelStreamInferResponse>* OipService::ModelStreamInfer(
+    grpc::CallbackServerContext* context) {
+  // The stream keeps itself alive until gRPC is done with it.
+  return streams_.Open(context, {&repository_, &workers_, &batchers_, &metrics_, options_}).get();
 }
 
 }  // namespace fovea::server

@@ -2,7 +2,8 @@
 // OipService: the Open Inference Protocol v2 (inference.GRPCInferenceService, as KServe and Triton name it) on gRPC's
 // callback API, next to fovea.v1 on the same port. Thin like InferenceService: metadata calls answer on the callback
 // thread; ModelInfer converts its inputs on the shared WorkerPool (oip_infer.h, oip_inputs.h) and is scored on the
-// model's dynamic batcher, together with Classify calls for the same model.
+// model's dynamic batcher, together with Classify calls for the same model. ModelStreamInfer (Triton's streaming
+// extension) runs every request of a stream down that same path (model_infer_stream.h).
 
 #include <atomic>
 
@@ -12,6 +13,7 @@
 #include "server/classifier.h"
 #include "server/metrics.h"
 #include "server/model_batchers.h"
+#include "server/model_infer_stream.h"
 #include "server/model_repository.h"
 #include "server/worker_pool.h"
 
@@ -24,7 +26,8 @@ class OipService final : public ::inference::GRPCInferenceService::CallbackServi
   OipService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers, Metrics& metrics,
              ClassifyOptions options);
 
-  // From now on ServerReady answers false (the server is draining for shutdown). Thread-safe.
+  // From now on ServerReady answers false (the server is draining for shutdown), and every ModelStreamInfer stream
+  // stops reading, answers what it read and ends with UNAVAILABLE. Thread-safe.
   void SetDraining();
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
@@ -45,6 +48,8 @@ class OipService final : public ::inference::GRPCInferenceService::CallbackServi
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
                                        const ::inference::ModelInferRequest* request,
                                        ::inference::ModelInferResponse* response) override;
+  grpc::ServerBidiReactor<::inference::ModelInferRequest, ::inference::ModelStreamInferResponse>* ModelStreamInfer(
+      grpc::CallbackServerContext* context) override;
 
  private:
   // The model `name` at protocol version string `version`: INVALID_ARGUMENT for a bad name or version string,
@@ -57,6 +62,7 @@ class OipService final : public ::inference::GRPCInferenceService::CallbackServi
   Metrics& metrics_;
   ClassifyOptions options_;
   std::atomic<bool> draining_{false};
+  StreamRegistry streams_;
 };
 
 // ServerMetadata's answer: the server's name, version and protocol extensions.

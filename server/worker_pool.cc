@@ -1,5 +1,7 @@
 #include "server/worker_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 
 namespace fovea::server {
@@ -9,6 +11,7 @@ WorkerPool::WorkerPool(int threads, const std::function<void()>& on_start) {
   workers_.reserve(static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) {
     workers_.emplace_back([this, on_start] {
+      pthread_setname_np(pthread_self(), "fovea-worker");
       if (on_start) on_start();
       RunWorker();
     });

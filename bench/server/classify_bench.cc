@@ -9,11 +9,14 @@
 // processes would. --mode async keeps the same number of calls in flight from gRPC's own threads (callback API), as
 // load generators do; on a machine whose cores the clients share with the server it costs the clients less CPU.
 // --rpc server-live measures the Open Inference Protocol's ServerLive instead of Classify: a unary call the server
-// answers at once, so its rate and CPU cost are gRPC's own floor on this machine.
+// answers at once, so its rate and CPU cost are gRPC's own floor on this machine. --rpc model-infer sends the same
+// raw float32 tensor as an Open Inference Protocol ModelInfer call, and --rpc model-stream-infer as requests on
+// ModelStreamInfer streams, one stream per client with one request in flight on each (a batch-1 client that sends
+// its next request when the last one is answered, as Triton's perf_analyzer --streaming does).
 //
 // usage: classify_bench --server HOST:PORT --model NAME [--version V] [--input 1,28,28 | --image FILE]
 //                       [--concurrency 1,8,32] [--seconds 5 | --requests N] [--round-trips 2000]
-//                       [--mode sync|async] [--rpc classify|server-live]
+//                       [--mode sync|async] [--rpc classify|server-live|model-infer|model-stream-infer]
 // prints the ListModels round trip (--round-trips samples; 0 = skip it) and one JSON object per concurrency, with
 // the CPU seconds this process used during that run.
 
@@ -28,6 +31,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -93,10 +97,12 @@ void MeasureRoundTrip(const fovea::client::FoveaClient& client, int64_t samples)
 }
 
 // The measured call, made by client slot `slot` (each slot has its own response): blocking, returning whether it
-// succeeded, or started, reporting success to `done` from a gRPC thread.
+// succeeded, or started, reporting success to `done` from a gRPC thread. `close` (when set) ends what the slots
+// hold open after the run.
 struct MeasuredRpc {
   std::function<bool(size_t slot)> call;
   std::function<void(size_t slot, std::function<void(bool ok)> done)> start;
+  std::function<void()> close;
 };
 
 MeasuredRpc ClassifyRpc(const fovea::client::FoveaClient& client, const fovea::v1::ClassifyRequest& request,
@@ -114,7 +120,8 @@ MeasuredRpc ClassifyRpc(const fovea::client::FoveaClient& client, const fovea::v
             client.StartClassify(request, &response, [&response, answered, done](const grpc::Status& status) {
               done(status.ok() && answered(response));
             });
-          }};
+          },
+          nullptr};
 }
 
 MeasuredRpc ServerLiveRpc(const std::string& server, size_t slots) {
@@ -133,6 +140,139 @@ MeasuredRpc ServerLiveRpc(const std::string& server, size_t slots) {
                                         done(status.ok());
                                         context.reset();
                                       });
+          },
+          nullptr};
+}
+
+using OipStub = inference::GRPCInferenceService::Stub;
+
+// The OIP request carrying `shape` (C,H,W) random floats as one image, like MakeTensorRequest's; the model's input name
+// comes from ModelMetadata.
+inference::ModelInferRequest MakeInferRequest(OipStub& stub, const std::string& model, const std::string& version,
+                                              const fovea::v1::ClassifyRequest& tensor_request) {
+  grpc::ClientContext context;
+  inference::ModelMetadataRequest metadata_request;
+  metadata_request.set_name(model);
+  inference::ModelMetadataResponse metadata;
+  const grpc::Status status = stub.ModelMetadata(&context, metadata_request, &metadata);
+  if (!status.ok() || metadata.inputs_size() != 1) {
+    std::fprintf(stderr, "ModelMetadata for '%s' failed: %s\n", model.c_str(), status.error_message().c_str());
+    std::exit(1);
+  }
+  const fovea::v1::RawTensor& tensor = tensor_request.images(0).tensor();
+  inference::ModelInferRequest request;
+  request.set_model_name(model);
+  if (version != "0") request.set_model_version(version);
+  auto* input = request.add_inputs();
+  input->set_name(metadata.inputs(0).name());
+  input->set_datatype("FP32");
+  input->add_shape(1);
+  for (int64_t d : tensor.shape()) input->add_shape(d);
+  request.add_raw_input_contents(tensor.data());
+  return request;
+}
+
+MeasuredRpc ModelInferRpc(std::shared_ptr<OipStub> stub, const inference::ModelInferRequest& request, size_t slots) {
+  auto responses = std::make_shared<std::vector<inference::ModelInferResponse>>(slots);
+  return {[stub, &request, responses](size_t slot) {
+            grpc::ClientContext context;
+            return stub->ModelInfer(&context, request, &(*responses)[slot]).ok();
+          },
+          [stub, &request, responses](size_t slot, std::function<void(bool)> done) {
+            auto context = std::make_shared<grpc::ClientContext>();
+            stub->async()->ModelInfer(context.get(), &request, &(*responses)[slot],
+                                      [context, done](const grpc::Status& status) mutable {
+                                        done(status.ok());
+                                        context.reset();
+                                      });
+          },
+          nullptr};
+}
+
+// One ModelStreamInfer stream driven from gRPC's threads: Send writes a request and reads its answer, reporting to
+// `done` whether it succeeded; Close half-closes and waits for the server to end the stream.
+class AsyncStream final : public grpc::ClientBidiReactor<inference::ModelInferRequest,
+                                                         inference::ModelStreamInferResponse> {
+ public:
+  AsyncStream(OipStub& stub, const inference::ModelInferRequest& request) : request_(request) {
+    stub.async()->ModelStreamInfer(&context_, this);
+    StartCall();
+  }
+
+  // The answer can arrive before gRPC reports the write done, and a stream takes one write at a time: a request
+  // counts as done when both have completed.
+  void Send(std::function<void(bool)> done) {
+    done_ = std::move(done);
+    pending_ = 2;
+    ok_ = true;
+    StartRead(&response_);
+    StartWrite(&request_);
+  }
+
+  void OnReadDone(bool ok) override { Completed(ok && response_.error_message().empty()); }
+  void OnWriteDone(bool ok) override { Completed(ok); }
+
+  void Close() {
+    StartWritesDone();
+    std::unique_lock lock(mutex_);
+    ended_.wait(lock, [this] { return finished_; });
+  }
+
+  void OnDone(const grpc::Status& /*status*/) override {
+    std::lock_guard lock(mutex_);
+    finished_ = true;
+    ended_.notify_all();
+  }
+
+ private:
+  void Completed(bool ok) {
+    if (!ok) ok_ = false;
+    if (pending_.fetch_sub(1) == 1) done_(ok_);
+  }
+
+  const inference::ModelInferRequest& request_;
+  grpc::ClientContext context_;
+  inference::ModelStreamInferResponse response_;
+  std::function<void(bool)> done_;
+  std::atomic<int> pending_{0};
+  std::atomic<bool> ok_{true};
+  std::mutex mutex_;
+  std::condition_variable ended_;
+  bool finished_ = false;
+};
+
+// One blocking ModelStreamInfer stream per slot (--mode sync), or one AsyncStream per slot (--mode async).
+MeasuredRpc ModelStreamInferRpc(std::shared_ptr<OipStub> stub, const inference::ModelInferRequest& request,
+                                size_t slots, bool in_flight) {
+  using SyncStream = grpc::ClientReaderWriter<inference::ModelInferRequest, inference::ModelStreamInferResponse>;
+  struct Slots {
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+    std::vector<std::unique_ptr<SyncStream>> sync;
+    std::vector<std::unique_ptr<AsyncStream>> async;
+    std::vector<inference::ModelStreamInferResponse> responses;
+  };
+  auto open = std::make_shared<Slots>();
+  open->responses.resize(slots);
+  for (size_t slot = 0; slot < slots; ++slot) {
+    if (in_flight) {
+      open->async.push_back(std::make_unique<AsyncStream>(*stub, request));
+    } else {
+      open->contexts.push_back(std::make_unique<grpc::ClientContext>());
+      open->sync.push_back(stub->ModelStreamInfer(open->contexts.back().get()));
+    }
+  }
+  return {[open, &request](size_t slot) {
+            inference::ModelStreamInferResponse& response = open->responses[slot];
+            return open->sync[slot]->Write(request) && open->sync[slot]->Read(&response) &&
+                   response.error_message().empty();
+          },
+          [open](size_t slot, std::function<void(bool)> done) { open->async[slot]->Send(std::move(done)); },
+          [open] {
+            for (auto& stream : open->sync) {
+              stream->WritesDone();
+              (void)stream->Finish();
+            }
+            for (auto& stream : open->async) stream->Close();
           }};
 }
 
@@ -239,15 +379,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: classify_bench --server HOST:PORT --model NAME [--version V] [--input C,H,W | --image FILE] "
                  "[--concurrency 1,8,32] [--seconds 5 | --requests N] [--round-trips 2000] [--mode sync|async] "
-                 "[--rpc classify|server-live]\n");
+                 "[--rpc classify|server-live|model-infer|model-stream-infer]\n");
     return 2;
   }
   if (flags["--mode"] != "sync" && flags["--mode"] != "async") {
     std::fprintf(stderr, "--mode must be sync or async, got '%s'\n", flags["--mode"].c_str());
     return 2;
   }
-  if (flags["--rpc"] != "classify" && flags["--rpc"] != "server-live") {
-    std::fprintf(stderr, "--rpc must be classify or server-live, got '%s'\n", flags["--rpc"].c_str());
+  const std::string rpc_name = flags["--rpc"];
+  if (rpc_name != "classify" && rpc_name != "server-live" && rpc_name != "model-infer" &&
+      rpc_name != "model-stream-infer") {
+    std::fprintf(stderr, "--rpc must be classify, server-live, model-infer or model-stream-infer, got '%s'\n",
+                 rpc_name.c_str());
     return 2;
   }
   auto client = fovea::client::FoveaClient::Connect(flags["--server"]);
@@ -269,12 +412,31 @@ int main(int argc, char** argv) {
     }
   }
   if (const int64_t samples = std::stoll(flags["--round-trips"]); samples > 0) MeasureRoundTrip(*client, samples);
+  const bool in_flight = flags["--mode"] == "async";
+  std::shared_ptr<OipStub> oip =
+      inference::GRPCInferenceService::NewStub(grpc::CreateChannel(flags["--server"], grpc::InsecureChannelCredentials()));
+  if (!flags["--image"].empty() && (rpc_name == "model-infer" || rpc_name == "model-stream-infer")) {
+    std::fprintf(stderr, "--rpc %s sends a raw tensor (--input), not --image\n", rpc_name.c_str());
+    return 2;
+  }
+  const inference::ModelInferRequest infer_request =
+      rpc_name == "model-infer" || rpc_name == "model-stream-infer"
+          ? MakeInferRequest(*oip, flags["--model"], flags["--version"], request)
+          : inference::ModelInferRequest();
   for (int64_t concurrency : ParseList(flags["--concurrency"])) {
     const auto slots = static_cast<size_t>(concurrency);
-    const MeasuredRpc rpc =
-        flags["--rpc"] == "classify" ? ClassifyRpc(*client, request, slots) : ServerLiveRpc(flags["--server"], slots);
-    RunConcurrency(rpc, flags["--mode"] == "async", concurrency, std::stod(flags["--seconds"]),
-                   std::stoll(flags["--requests"]));
+    MeasuredRpc rpc;
+    if (rpc_name == "classify") {
+      rpc = ClassifyRpc(*client, request, slots);
+    } else if (rpc_name == "server-live") {
+      rpc = ServerLiveRpc(flags["--server"], slots);
+    } else if (rpc_name == "model-infer") {
+      rpc = ModelInferRpc(oip, infer_request, slots);
+    } else {
+      rpc = ModelStreamInferRpc(oip, infer_request, slots, in_flight);
+    }
+    RunConcurrency(rpc, in_flight, concurrency, std::stod(flags["--seconds"]), std::stoll(flags["--requests"]));
+    if (rpc.close) rpc.close();
   }
   return 0;
 }
