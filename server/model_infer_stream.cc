@@ -118,6 +118,8 @@ void ModelInferStream::Serve(std::shared_ptr<Exchange> exchange) {
     return;
   }
   log.model = (*model)->name;
+  spdlog::debug("[{}] {} started: model={} inputs={}", log.request_id, kMethod, exchange->request.model_name(),
+                exchange->request.inputs_size());
   InferCallHooks hooks;
   hooks.deadline = SteadyDeadline(context_);
   // `this` outlives every request in flight: the stream finishes only when none is left.

@@ -261,6 +261,34 @@ class OipGrpcTest(unittest.TestCase):
         scores = self.scores(self.infer(request), 1, 3)
         self.assert_matches_classify(scores, self.classify("rgb", [self.v1.ImageInput(encoded=jpeg)], top_k=1))
 
+    def test_stream_answers_every_request_by_id_like_model_infer(self):
+        rng = np.random.RandomState(8)
+        images = rng.uniform(-2.0, 2.0, size=(6, 1, 1, 28, 28)).astype(np.float32)
+        requests = []
+        for i, image in enumerate(images):
+            request = self.pb.ModelInferRequest(model_name="tiny", id=f"stream-{i}")
+            request.inputs.add(name="input", datatype="FP32", shape=list(image.shape))
+            request.raw_input_contents.append(image.astype("<f4").tobytes())
+            requests.append(request)
+        png_request = self.pb.ModelInferRequest(model_name="rgb", id="stream-png")
+        png_request.inputs.add(name="input", datatype="BYTES", shape=[1])
+        png_request.raw_input_contents.append(length_prefixed([png(rgb_images(1, 16, 16, seed=4)[0])]))
+        unknown = self.pixel_request(model="no-such-model")
+        unknown.id = "stream-unknown"
+        requests[3:3] = [png_request, unknown]
+        answers = list(self.oip.ModelStreamInfer(iter(requests), timeout=RPC_TIMEOUT_SECONDS))
+        by_id = {answer.infer_response.id: answer for answer in answers}
+        self.assertEqual(len(answers), len(requests))
+        self.assertEqual(set(by_id), {request.id for request in requests})
+        failed = by_id.pop("stream-unknown")
+        self.assertIn("model 'no-such-model' not found", failed.error_message)
+        self.assertEqual(failed.infer_response.parameters["error_code"].string_param, "NOT_FOUND")
+        for request in requests:
+            if request.id in by_id:
+                self.assertEqual(by_id[request.id].error_message, "")
+                self.assertEqual(by_id[request.id].infer_response.raw_output_contents,
+                                 self.infer(request).raw_output_contents, request.id)
+
     # --- errors --------------------------------------------------------------------------------------------------
 
     def pixel_request(self, **overrides):
