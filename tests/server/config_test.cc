@@ -63,6 +63,18 @@ TEST(ServerConfigTest, PrecisionFlag) {
   EXPECT_NE(bad.status().message().find("--precision"), std::string::npos) << bad.status().message();
 }
 
+TEST(ServerConfigTest, ServingThreadPolicyFlag) {
+  const auto defaults = ParseServerFlags({}, FakeEnv({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->config.serving_thread_policy, ServingThreadPolicy::kBatch);
+  const auto from_env = ParseServerFlags({}, FakeEnv({{"FOVEA_SERVING_THREAD_POLICY", "normal"}}));
+  ASSERT_TRUE(from_env.ok()) << from_env.status().ToString();
+  EXPECT_EQ(from_env->config.serving_thread_policy, ServingThreadPolicy::kNormal);
+  const auto bad = ParseServerFlags({"--serving-thread-policy", "fifo"}, FakeEnv({}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'fifo' is not batch or normal"), std::string::npos) << bad.status().message();
+}
+
 TEST(ServerConfigTest, EnvironmentAppliesAndFlagsWinOverIt) {
   const auto parsed = ParseServerFlags({"--address=127.0.0.1:9000", "--max-image-bytes", "512KiB"},
                                        FakeEnv({{"FOVEA_ADDRESS", "0.0.0.0:1"},
