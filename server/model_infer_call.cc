@@ -45,11 +45,12 @@ void ConvertAndSubmit(const std::shared_ptr<const ServedModel>& model, Batcher& 
 }
 
 // Inputs up to this size are converted on the transport's thread: FP32 conversion is a copy and a finiteness check,
-// about a microsecond for a small image, less than handing the call to a worker thread costs.
+// about a microsecond for a small image, less than handing the call to a worker thread costs (a wake-up and two
+// context switches).
 constexpr size_t kInlineConversionBytes = size_t{1} << 20;
 
 // Whether converting the request's inputs is cheap enough for the transport's thread: FP32 tensors only (UINT8
-// tensors may need resizing, BYTES decoding), and small.
+// tensors may need resizing, BYTES decoding), kInlineConversionBytes in all at most.
 bool IsCheapToConvert(const oip::ModelInferRequest& request) {
   size_t bytes = 0;
   for (const auto& input : request.inputs()) {

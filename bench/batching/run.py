@@ -16,7 +16,10 @@ the engine's. Without them everything shares all cores.
 usage: /usr/bin/python3 bench/batching/run.py --bin build/bin [--models models] [--model fashion-mnist]
            [--rounds 3] [--seconds 3] [--instances CORES] [--compute-threads 1] [--max-queue-delay-us 0]
            [--client-mode sync|async] [--cost-requests 50000] [--server-cpus 1 --client-cpus 0]
-           [--torchvision resnet18]
+           [--torchvision resnet18] [--rpc classify|model-infer|model-stream-infer]
+
+--rpc picks what every client call is: fovea.v1 Classify (the default), the Open Inference Protocol's ModelInfer, or
+a request on a ModelStreamInfer stream (one stream per client, one request in flight on each).
 
 --torchvision NAME serves torchvision's NAME (random weights, exported to ONNX with Debian's python3-torch) from a
 temporary repository instead of --models/--model, with a 3x224x224 input: a model whose compute per image is ~70
@@ -128,13 +131,14 @@ def batch_histogram(text, model):
 
 
 CLIENT_MODE = "sync"  # classify_bench --mode for every run; set from --client-mode
+CLIENT_RPC = "classify"  # classify_bench --rpc of the measured runs; set from --rpc
 CLIENT_CPUS = None  # the CPUs classify_bench runs on (None: all); set from --client-cpus
 
 
 def classify_bench(tool, server, model, input_shape, concurrency, seconds):
     out = subprocess.run([tool("classify_bench"), "--server", server.address, "--model", model, "--input",
                           input_shape, "--concurrency", str(concurrency), "--seconds", str(seconds), "--mode",
-                          CLIENT_MODE], capture_output=True, text=True, check=True,
+                          CLIENT_MODE, "--rpc", CLIENT_RPC], capture_output=True, text=True, check=True,
                          preexec_fn=pinned_to(CLIENT_CPUS)).stdout
     lines = json_lines(out)
     return lines[0], lines[1]  # ListModels round trip, Classify
@@ -216,6 +220,8 @@ def main():
     parser.add_argument("--server-cpus", help="CPUs of the servers and the offline engine, e.g. 1 (default: all)")
     parser.add_argument("--client-cpus", help="CPUs of the clients, e.g. 0 (default: all)")
     parser.add_argument("--torchvision", help="serve this torchvision model (e.g. resnet18) instead of --model")
+    parser.add_argument("--rpc", choices=["classify", "model-infer", "model-stream-infer"], default="classify",
+                        help="what the clients call (classify_bench --rpc)")
     args = parser.parse_args()
     if args.torchvision:
         with tempfile.TemporaryDirectory() as repository:
@@ -227,8 +233,9 @@ def main():
 
 
 def measure(args):
-    global CLIENT_MODE, CLIENT_CPUS
+    global CLIENT_MODE, CLIENT_CPUS, CLIENT_RPC
     CLIENT_MODE = args.client_mode
+    CLIENT_RPC = args.rpc
     CLIENT_CPUS = parse_cpus(args.client_cpus)
     server_cpus = parse_cpus(args.server_cpus)
     cores = len(server_cpus) if server_cpus else os.cpu_count()
@@ -243,7 +250,8 @@ def measure(args):
                                                    str(args.max_queue_delay_us)], cpus=server_cpus)
     unbatched = Server(tool, args.models, common + ["--max-batch-size", "1"], cpus=server_cpus)
     print(f"batching server: max batch 64, queue delay {args.max_queue_delay_us} us, {args.instances} instance(s) x "
-          f"{args.compute_threads} compute thread(s); engine alone with {engine_threads} thread(s)")
+          f"{args.compute_threads} compute thread(s); engine alone with {engine_threads} thread(s); clients call "
+          f"{CLIENT_RPC} ({CLIENT_MODE})")
     if server_cpus or CLIENT_CPUS:
         print(f"servers and engine on CPUs {sorted(server_cpus or [])}, clients on CPUs {sorted(CLIENT_CPUS or [])}")
     rows = []
@@ -323,10 +331,10 @@ def measure(args):
                 round_trip, result = classify_bench(tool, noop, "noop", "1,2,2", 1, args.seconds)
                 if not extra:
                     costs = {rpc: cost_per_call(tool, noop, "noop", "1,2,2", rpc, args.clients, args.cost_requests)
-                             for rpc in ("server-live", "classify")}
+                             for rpc in dict.fromkeys(("server-live", "classify", CLIENT_RPC))}
             finally:
                 noop.stop()
-            print(f"\nno-op model, 1 client, {label}: Classify p50 {result['p50_ms'] * 1000:.0f} us, p99 "
+            print(f"\nno-op model, 1 client, {label}: {CLIENT_RPC} p50 {result['p50_ms'] * 1000:.0f} us, p99 "
                   f"{result['p99_ms'] * 1000:.0f} us ({result['requests_per_s']:.0f} req/s); gRPC floor (ListModels) "
                   f"p50 {round_trip['p50_ms'] * 1000:.0f} us, p99 {round_trip['p99_ms'] * 1000:.0f} us")
     print_serving_cap(costs, rows, args)
@@ -348,8 +356,10 @@ def print_serving_cap(costs, rows, args):
     formula = "engine / (engine + server + client)" if clients_share_cores else "engine / (engine + server)"
     print(f"| call | req/s | server us/call | client us/call | most a server could reach: {formula} |")
     print("|---|---|---|---|---|")
-    for rpc, label in (("server-live", "ServerLive (gRPC floor)"), ("classify", "Classify, no-op model")):
-        c = costs[rpc]
+    labels = {"server-live": "ServerLive (gRPC floor)", "classify": "Classify, no-op model",
+              "model-infer": "ModelInfer, no-op model", "model-stream-infer": "ModelStreamInfer, no-op model"}
+    for rpc, c in costs.items():
+        label = labels[rpc]
         cap = engine_us / (engine_us + c["server_us"] + (c["client_us"] if clients_share_cores else 0))
         print(f"| {label} | {c['requests_per_s']:.0f} | {c['server_us']:.1f} | {c['client_us']:.1f} | {cap:.2f} |")
 
