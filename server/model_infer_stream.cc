@@ -52,13 +52,7 @@ ModelInferStream::ModelInferStream(grpc::CallbackServerContext* context, StreamS
 }
 
 void ModelInferStream::Drain() {
-  Operations operations;
-  {
-    std::lock_guard lock(mutex_);
-    draining_ = true;
-    operations = NextOperations();
-  }
-  Perform(operations);
+  Update([this] { draining_ = true; });
 }
 
 void ModelInferStream::OnReadDone(bool ok) {
@@ -80,25 +74,15 @@ void ModelInferStream::OnReadDone(bool ok) {
 }
 
 void ModelInferStream::OnWriteDone(bool ok) {
-  Operations operations;
-  {
-    std::lock_guard lock(mutex_);
+  Update([this, ok] {
     writing_ = false;
     answered_.pop_front();
     if (!ok) cancelled_ = true;
-    operations = NextOperations();
-  }
-  Perform(operations);
+  });
 }
 
 void ModelInferStream::OnCancel() {
-  Operations operations;
-  {
-    std::lock_guard lock(mutex_);
-    cancelled_ = true;
-    operations = NextOperations();
-  }
-  Perform(operations);
+  Update([this] { cancelled_ = true; });
 }
 
 void ModelInferStream::OnDone() {
@@ -134,11 +118,17 @@ void ModelInferStream::Serve(std::shared_ptr<Exchange> exchange) {
 void ModelInferStream::Answer(std::shared_ptr<Exchange> exchange, const CallLog& log, const Status& status) {
   if (!status.ok()) WriteError(exchange->request, status, exchange->response);
   RecordCall(log, status, status.ok() && LogsCallDetail() ? InferSummary(exchange->response.infer_response()) : "");
+  Update([this, &exchange] {
+    --in_flight_;
+    if (!cancelled_) answered_.push_back(std::move(exchange));
+  });
+}
+
+void ModelInferStream::Update(const std::function<void()>& change) {
   Operations operations;
   {
     std::lock_guard lock(mutex_);
-    --in_flight_;
-    if (!cancelled_) answered_.push_back(std::move(exchange));
+    change();
     operations = NextOperations();
   }
   Perform(operations);

@@ -15,6 +15,7 @@
 // Shutdown (Drain) stops reading: what was read is answered, then the stream ends with UNAVAILABLE.
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -84,6 +85,8 @@ class ModelInferStream final
   // Finds the model and hands the request to the shared ModelInfer path; Answer queues its answer for writing.
   void Serve(std::shared_ptr<Exchange> exchange);
   void Answer(std::shared_ptr<Exchange> exchange, const CallLog& log, const Status& status);
+  // Applies `change` to the state under `mutex_`, then starts the operations it calls for.
+  void Update(const std::function<void()>& change);
   // Under `mutex_`: the next read when reading may go on, the next write when none is running, Finish when
   // everything is answered and nothing more will be read.
   Operations NextOperations();
