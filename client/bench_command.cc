@@ -1,12 +1,16 @@
 // `fovea bench`: a load generator for fovea-server. Closed loop by default (every worker sends its next request as soon
 // as the last one answers); with --rate the requests follow a fixed schedule and each latency is measured from the
-// request's scheduled time, so a server that falls behind shows it in the percentiles instead of hiding it.
+// request's scheduled time, so a server that falls behind shows it in the percentiles instead of hiding it. Requests
+// are unary fovea.v1 Classify calls, or with --stream the same images as Open Inference Protocol requests on one
+// ModelStreamInfer stream per worker (as Triton's perf_analyzer --streaming sends them).
 
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <optional>
 #include <thread>
@@ -40,6 +44,7 @@ struct BenchOptions {
   double warmup_seconds = 0;
   int batch_size = 1;
   bool raw = false;
+  bool stream = false;  // ModelStreamInfer streams instead of unary Classify calls
   int timeout_seconds = kDefaultTimeoutSeconds;
   std::string json_path;
   std::vector<std::string> files;
@@ -54,6 +59,7 @@ const std::vector<FlagDef> kBenchFlags = WithConnectionFlags({{"model"},
                                                               {"warmup"},
                                                               {"batch-size"},
                                                               {"raw", false},
+                                                              {"stream", false},
                                                               {"timeout"},
                                                               {"json"},
                                                               {"help", false}});
@@ -80,6 +86,7 @@ std::string ReadOptions(const ParsedArgs& args, BenchOptions& options, ClientOpt
   options.model = args.value_or("model", "");
   options.json_path = args.value_or("json", "");
   options.raw = args.has("raw");
+  options.stream = args.has("stream");
   options.files = args.positionals;
   constexpr double kMaxSeconds = 7 * 24 * 3600;
   for (const std::string& error : {ReadIntegerFlag(args, "version", 0, INT64_MAX, options.version),
@@ -160,6 +167,111 @@ std::vector<v1::ClassifyRequest> BuildRequests(const std::vector<v1::ImageInput>
   return requests;
 }
 
+// Appends `element` to BYTES raw contents: a 4-byte little-endian length, then the bytes.
+void AppendLengthPrefixed(const std::string& element, std::string& raw) {
+  const auto length = static_cast<uint32_t>(element.size());
+  const unsigned char prefix[4] = {static_cast<unsigned char>(length), static_cast<unsigned char>(length >> 8),
+                                   static_cast<unsigned char>(length >> 16), static_cast<unsigned char>(length >> 24)};
+  raw.append(reinterpret_cast<const char*>(prefix), sizeof(prefix));
+  raw += element;
+}
+
+// `request`'s images as one Open Inference Protocol request: encoded files as a BYTES [N] input, --raw pixels as a
+// UINT8 [N, height, width, channels] input (so the images of one request must share a size).
+StatusOr<inference::ModelInferRequest> ToInferRequest(const v1::ClassifyRequest& request,
+                                                      const std::string& input_name) {
+  inference::ModelInferRequest infer;
+  infer.set_model_name(request.model_name());
+  if (request.model_version() != 0) infer.set_model_version(std::to_string(request.model_version()));
+  inference::ModelInferRequest::InferInputTensor* input = infer.add_inputs();
+  input->set_name(input_name);
+  input->add_shape(request.images_size());
+  std::string& raw = *infer.add_raw_input_contents();
+  const v1::ImageInput& first = request.images(0);
+  input->set_datatype(first.has_tensor() ? "UINT8" : "BYTES");
+  if (first.has_tensor()) {
+    for (int64_t dim : first.tensor().shape()) input->add_shape(dim);
+  }
+  for (const v1::ImageInput& image : request.images()) {
+    if (!first.has_tensor()) {
+      AppendLengthPrefixed(image.encoded(), raw);
+      continue;
+    }
+    if (!std::equal(image.tensor().shape().begin(), image.tensor().shape().end(), first.tensor().shape().begin(),
+                    first.tensor().shape().end())) {
+      return Status(StatusCode::kInvalidArgument, "--stream --raw sends each request as one UINT8 tensor, so the "
+                                                  "images of a request must have one size: " + image.id() +
+                                                  " differs from " + first.id());
+    }
+    raw += image.tensor().data();
+  }
+  return infer;
+}
+
+// The Open Inference Protocol form of every request, with the input named as the server's ModelMetadata says.
+StatusOr<std::vector<inference::ModelInferRequest>> BuildInferRequests(
+    const FoveaClient& client, const std::vector<v1::ClassifyRequest>& requests, const BenchOptions& options,
+    const std::string& model) {
+  inference::ModelMetadataResponse metadata;
+  const grpc::Status status =
+      client.ModelMetadata(model, options.version == 0 ? "" : std::to_string(options.version), &metadata);
+  if (!status.ok() || metadata.inputs_size() != 1) {
+    return Status(StatusCode::kUnavailable, "cannot describe model " + model + ": " + status.error_message());
+  }
+  std::vector<inference::ModelInferRequest> infer_requests;
+  for (const v1::ClassifyRequest& request : requests) {
+    FOVEA_ASSIGN_OR_RETURN(inference::ModelInferRequest infer, ToInferRequest(request, metadata.inputs(0).name()));
+    infer_requests.push_back(std::move(infer));
+  }
+  return infer_requests;
+}
+
+// The gRPC code named `name` ("RESOURCE_EXHAUSTED"), UNKNOWN for a name it does not know.
+int CodeNamed(const std::string& name) {
+  for (int code = grpc::StatusCode::OK; code <= grpc::StatusCode::UNAUTHENTICATED; ++code) {
+    if (name == GrpcCodeName(code)) return code;
+  }
+  return grpc::StatusCode::UNKNOWN;
+}
+
+// One worker's ModelStreamInfer stream: Send writes request `k` and waits for its answer, returning the failure code
+// (0 on success). A broken stream counts as its status's code, and the next request opens a new one.
+class StreamSender {
+ public:
+  StreamSender(const FoveaClient& client, const std::vector<inference::ModelInferRequest>& requests)
+      : client_(client), requests_(requests) {}
+  StreamSender(const StreamSender&) = delete;
+  StreamSender& operator=(const StreamSender&) = delete;
+  ~StreamSender() {
+    if (!stream_) return;
+    stream_->WritesDone();
+    (void)stream_->Finish();
+  }
+
+  int Send(int64_t k) {
+    if (!stream_) {
+      context_ = std::make_unique<grpc::ClientContext>();
+      stream_ = client_.OpenInferStream(context_.get());
+    }
+    inference::ModelStreamInferResponse answer;
+    if (stream_->Write(requests_[static_cast<size_t>(k) % requests_.size()]) && stream_->Read(&answer)) {
+      if (answer.error_message().empty()) return 0;
+      const auto code = answer.infer_response().parameters().find("error_code");
+      return code == answer.infer_response().parameters().end() ? grpc::StatusCode::UNKNOWN
+                                                                 : CodeNamed(code->second.string_param());
+    }
+    const grpc::Status status = stream_->Finish();
+    stream_.reset();
+    return status.ok() ? grpc::StatusCode::UNKNOWN : status.error_code();
+  }
+
+ private:
+  const FoveaClient& client_;
+  const std::vector<inference::ModelInferRequest>& requests_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<FoveaClient::InferStream> stream_;
+};
+
 // What one worker saw.
 struct WorkerTally {
   std::vector<double> latencies_ms;
@@ -175,15 +287,19 @@ int FailureCode(const grpc::Status& status, const v1::ClassifyResponse& response
   return 0;
 }
 
+// Sends request number k and returns its failure code (0 on success); each worker makes its own.
+using Sender = std::function<int(int64_t k)>;
+using SenderFactory = std::function<Sender()>;
+
 // Runs the load for `seconds` (or `request_limit` requests when > 0) and tallies every answer.
-WorkerTally RunPhase(const FoveaClient& client, const BenchOptions& options,
-                     const std::vector<v1::ClassifyRequest>& requests, double seconds, int64_t request_limit,
-                     double& elapsed_seconds) {
+WorkerTally RunPhase(const SenderFactory& make_sender, const BenchOptions& options, double seconds,
+                     int64_t request_limit, double& elapsed_seconds) {
   const Clock::time_point start = Clock::now();
   const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   std::atomic<int64_t> next{0};
   std::vector<WorkerTally> tallies(static_cast<size_t>(options.concurrency));
   auto worker = [&](WorkerTally& tally) {
+    const Sender send = make_sender();
     for (int64_t k = next++; request_limit == 0 || k < request_limit; k = next++) {
       Clock::time_point sent = Clock::now();
       if (options.rate > 0) {
@@ -194,9 +310,7 @@ WorkerTally RunPhase(const FoveaClient& client, const BenchOptions& options,
       } else if (request_limit == 0 && sent >= end) {
         break;
       }
-      v1::ClassifyResponse response;
-      const grpc::Status status = client.Classify(requests[static_cast<size_t>(k) % requests.size()], &response);
-      const int code = FailureCode(status, response);
+      const int code = send(k);
       if (code != 0) {
         ++tally.errors[GrpcCodeName(code)];
       } else {
@@ -249,6 +363,8 @@ std::string BenchHelp() {
          "  --warmup SECONDS     send load for this long first, unmeasured (default 0)\n"
          "  --batch-size N       images per request (default 1)\n"
          "  --raw                decode here and send uint8 pixels instead of encoded files\n"
+         "  --stream             send Open Inference Protocol requests on one ModelStreamInfer stream per\n"
+         "                       worker instead of unary Classify calls (--timeout then does not apply)\n"
          "  --timeout SECONDS    deadline per request (default 30)\n"
          "  --json FILE          also write the report as JSON to FILE\n" +
          ConnectionHelp();
@@ -277,13 +393,30 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out, std::ostre
     return kExitFailure;
   }
   const std::vector<v1::ClassifyRequest> requests = BuildRequests(*images, options, model);
+  StatusOr<std::vector<inference::ModelInferRequest>> infer_requests = std::vector<inference::ModelInferRequest>();
+  if (options.stream) infer_requests = BuildInferRequests(*client, requests, options, model);
+  if (!infer_requests.ok()) {
+    err << "fovea bench: " << infer_requests.status().message() << "\n";
+    return kExitFailure;
+  }
+  const SenderFactory make_sender = [&]() -> Sender {
+    if (options.stream) {
+      auto stream = std::make_shared<StreamSender>(*client, *infer_requests);
+      return [stream](int64_t k) { return stream->Send(k); };
+    }
+    return [&](int64_t k) {
+      v1::ClassifyResponse response;
+      return FailureCode(client->Classify(requests[static_cast<size_t>(k) % requests.size()], &response), response);
+    };
+  };
 
   double elapsed = 0;
-  if (options.warmup_seconds > 0) (void)RunPhase(*client, options, requests, options.warmup_seconds, 0, elapsed);
-  const WorkerTally tally = RunPhase(*client, options, requests, options.duration_seconds, options.requests, elapsed);
+  if (options.warmup_seconds > 0) (void)RunPhase(make_sender, options, options.warmup_seconds, 0, elapsed);
+  const WorkerTally tally = RunPhase(make_sender, options, options.duration_seconds, options.requests, elapsed);
 
   BenchReport report{options.server,
                      model,
+                     options.stream ? "ModelStreamInfer" : "Classify",
                      options.raw ? "raw" : "encoded",
                      options.concurrency,
                      options.batch_size,

@@ -44,7 +44,8 @@ std::string FormatBenchText(const BenchReport& report) {
   std::ostringstream out;
   out.setf(std::ios::fixed);
   out.precision(2);
-  out << "server " << report.server << ", model " << report.model << ", " << report.input << " images, batch "
+  out << "server " << report.server << ", model " << report.model << ", " << report.rpc << ", " << report.input
+      << " images, batch "
       << report.batch_size << ", concurrency " << report.concurrency << ", rate ";
   if (report.target_rate > 0) {
     out << report.target_rate << " req/s\n";
@@ -66,7 +67,8 @@ std::string FormatBenchJson(const BenchReport& report) {
   out.precision(6);
   const auto text = JsonString;
   out << "{\"server\": " << text(report.server) << ", \"model\": " << text(report.model)
-      << ", \"input\": " << text(report.input) << ", \"concurrency\": " << report.concurrency
+      << ", \"rpc\": " << text(report.rpc) << ", \"input\": " << text(report.input)
+      << ", \"concurrency\": " << report.concurrency
       << ", \"batch_size\": " << report.batch_size << ", \"target_rate\": " << report.target_rate
       << ", \"seconds\": " << report.seconds << ", \"requests\": {\"ok\": " << report.requests_ok
       << ", \"failed\": " << report.requests_failed()

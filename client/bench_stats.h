@@ -30,7 +30,8 @@ LatencySummary Summarize(std::vector<double> latencies_ms);
 struct BenchReport {
   std::string server;
   std::string model;
-  std::string input;  // "encoded" or "raw"
+  std::string rpc = "Classify";  // what each request was: "Classify" or "ModelStreamInfer"
+  std::string input;             // "encoded" or "raw"
   int concurrency = 0;
   int batch_size = 0;
   double target_rate = 0;  // requests per second; 0 = as fast as the server answers

@@ -77,14 +77,32 @@ FoveaClient::FoveaClient(std::shared_ptr<grpc::Channel> channel, ClientOptions o
     : options_(options),
       channel_(std::move(channel)),
       inference_(v1::Inference::NewStub(channel_)),
-      health_(grpc::health::v1::Health::NewStub(channel_)) {}
+      health_(grpc::health::v1::Health::NewStub(channel_)),
+      oip_(::inference::GRPCInferenceService::NewStub(channel_)) {}
 
 std::unique_ptr<grpc::ClientContext> FoveaClient::NewContext() const {
   auto context = std::make_unique<grpc::ClientContext>();
   context->set_deadline(std::chrono::system_clock::now() + options_.timeout);
-  // Plain metadata rather than gRPC call credentials, so that the header is the same whatever the channel.
-  if (!options_.bearer_token.empty()) context->AddMetadata(kAuthorizationKey, "Bearer " + options_.bearer_token);
+  AddCredentials(*context);
   return context;
+}
+
+void FoveaClient::AddCredentials(grpc::ClientContext& context) const {
+  // Plain metadata rather than gRPC call credentials, so that the header is the same whatever the channel.
+  if (!options_.bearer_token.empty()) context.AddMetadata(kAuthorizationKey, "Bearer " + options_.bearer_token);
+}
+
+grpc::Status FoveaClient::ModelMetadata(const std::string& name, const std::string& version,
+                                        ::inference::ModelMetadataResponse* response) const {
+  ::inference::ModelMetadataRequest request;
+  request.set_name(name);
+  request.set_version(version);
+  return oip_->ModelMetadata(NewContext().get(), request, response);
+}
+
+std::unique_ptr<FoveaClient::InferStream> FoveaClient::OpenInferStream(grpc::ClientContext* context) const {
+  AddCredentials(*context);
+  return oip_->ModelStreamInfer(context);
 }
 
 grpc::Status FoveaClient::Classify(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) const {

@@ -1,5 +1,6 @@
 #pragma once
-// FoveaClient: a small synchronous client for fovea.v1.Inference and grpc.health.v1.Health. Errors are plain
+// FoveaClient: a small synchronous client for fovea.v1.Inference and grpc.health.v1.Health (and the Open Inference
+// Protocol's metadata and streaming calls, for `fovea bench --stream`). Errors are plain
 // grpc::Status values, exactly as the server sent them. Thread-safe: one client may be shared by many threads.
 
 #include <chrono>
@@ -11,6 +12,7 @@
 
 #include "fovea/v1/inference.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "inference/grpc_service.grpc.pb.h"
 
 namespace fovea::client {
 
@@ -40,19 +42,29 @@ class FoveaClient {
   grpc::Status ListModels(v1::ListModelsResponse* response) const;
   // `version` 0 asks for the latest.
   grpc::Status GetModel(const std::string& name, int64_t version, v1::GetModelResponse* response) const;
+  // Open Inference Protocol ModelMetadata of `name` at `version` ("" = the latest).
+  grpc::Status ModelMetadata(const std::string& name, const std::string& version,
+                             ::inference::ModelMetadataResponse* response) const;
+  // A ModelStreamInfer stream (Triton's streaming extension of the Open Inference Protocol) on `context`, which gets
+  // the client's bearer token but no deadline: a stream lasts as long as its user keeps it open.
+  using InferStream =
+      grpc::ClientReaderWriter<::inference::ModelInferRequest, ::inference::ModelStreamInferResponse>;
+  std::unique_ptr<InferStream> OpenInferStream(grpc::ClientContext* context) const;
   // The health status of `service` ("" = the whole server).
   grpc::Status CheckHealth(const std::string& service,
                            grpc::health::v1::HealthCheckResponse::ServingStatus* status) const;
 
  private:
   FoveaClient(std::shared_ptr<grpc::Channel> channel, ClientOptions options);
-  // A fresh context carrying the deadline.
+  // A fresh context carrying the deadline and the credentials.
   std::unique_ptr<grpc::ClientContext> NewContext() const;
+  void AddCredentials(grpc::ClientContext& context) const;
 
   ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Inference::Stub> inference_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+  std::unique_ptr<::inference::GRPCInferenceService::Stub> oip_;
 };
 
 // "INVALID_ARGUMENT" for code 3, etc.; "UNKNOWN_CODE" outside the canonical range.

@@ -48,6 +48,7 @@ BenchReport SampleReport() {
   BenchReport report;
   report.server = "127.0.0.1:1";
   report.model = "tiny";
+  report.rpc = "ModelStreamInfer";
   report.input = "encoded";
   report.concurrency = 2;
   report.batch_size = 4;
@@ -68,6 +69,7 @@ TEST(BenchReportTest, ThroughputCountsSuccessfulRequestsAndTheirImages) {
 
 TEST(BenchReportTest, TextNamesThroughputPercentilesAndErrorsByCode) {
   const std::string text = FormatBenchText(SampleReport());
+  EXPECT_NE(text.find("model tiny, ModelStreamInfer, encoded images"), std::string::npos) << text;
   EXPECT_NE(text.find("10 ok, 3 failed"), std::string::npos) << text;
   EXPECT_NE(text.find("5.00 req/s, 20.00 images/s"), std::string::npos) << text;
   EXPECT_NE(text.find("p50 2.00, p90 3.00, p99 3.00, max 3.00"), std::string::npos) << text;
@@ -77,7 +79,8 @@ TEST(BenchReportTest, TextNamesThroughputPercentilesAndErrorsByCode) {
 
 TEST(BenchReportTest, JsonHoldsEveryField) {
   const std::string json = FormatBenchJson(SampleReport());
-  for (const char* expected : {"\"model\": \"tiny\"", "\"batch_size\": 4", "\"requests\": {\"ok\": 10, \"failed\": 3}",
+  for (const char* expected : {"\"model\": \"tiny\"", "\"rpc\": \"ModelStreamInfer\"", "\"batch_size\": 4",
+                               "\"requests\": {\"ok\": 10, \"failed\": 3}",
                                "\"requests_per_second\": 5", "\"images_per_second\": 20", "\"p99\": 3",
                                "\"errors\": {\"DEADLINE_EXCEEDED\": 1, \"RESOURCE_EXHAUSTED\": 2}"}) {
     EXPECT_NE(json.find(expected), std::string::npos) << expected << " in " << json;

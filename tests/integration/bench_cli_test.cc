@@ -84,6 +84,40 @@ TEST_F(BenchCliTest, FailedRequestsAreCountedByCodeAndFailTheRun) {
   EXPECT_NE(result.out.find("INVALID_ARGUMENT 10"), std::string::npos) << result.out;
 }
 
+TEST_F(BenchCliTest, StreamSendsTheRequestsOnModelStreamInferStreams) {
+  const fs::path json_path = folder_ / "report.json";
+  const CommandResult result = Bench({"--stream", "--requests", "40", "--concurrency", "4", "--batch-size", "2",
+                                      "--json", json_path.string()});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("ModelStreamInfer, encoded images"), std::string::npos) << result.out;
+  const std::string json = ReadText(json_path);
+  EXPECT_EQ(JsonInteger(json, "ok"), 40) << json;
+  EXPECT_EQ(JsonInteger(json, "failed"), 0) << json;
+  // Every request went over a stream: the server counted them under that RPC.
+  EXPECT_NE(server_->FetchMetrics().find(
+                "fovea_request_success_total{model=\"tiny\",rpc=\"ModelStreamInfer\"} 40"),
+            std::string::npos)
+      << server_->FetchMetrics();
+
+  const fs::path image = folder_ / "a.png";
+  std::ofstream(image, std::ios::binary) << GrayPng(kTinySize, 3);
+  const CommandResult raw = Bench({"--stream", "--raw", "--requests", "10", image.string()});
+  ASSERT_EQ(raw.exit_code, 0) << raw.out << raw.err;
+  EXPECT_NE(raw.out.find("10 ok, 0 failed"), std::string::npos) << raw.out;
+}
+
+TEST_F(BenchCliTest, StreamedFailuresAreCountedByCodeAndTheStreamGoesOn) {
+  const fs::path not_image = folder_ / "notes.png";
+  std::ofstream(not_image) << "not an image";
+  const fs::path image = folder_ / "a.png";
+  std::ofstream(image, std::ios::binary) << GrayPng(kTinySize, 3);
+  const CommandResult result =
+      Bench({"--stream", "--concurrency", "1", "--requests", "10", not_image.string(), image.string()});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_NE(result.out.find("5 ok, 5 failed"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("INVALID_ARGUMENT 5"), std::string::npos) << result.out;
+}
+
 TEST_F(BenchCliTest, UsageErrorsExitWithTwo) {
   EXPECT_EQ(Bench({"--requests", "5", "--duration", "2"}).exit_code, 2);
   EXPECT_EQ(Bench({"--rate", "fast"}).exit_code, 2);
