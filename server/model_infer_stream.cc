@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/grpc_status.h"
 #include "server/model_infer_call.h"
 #include "server/oip_infer.h"
 
