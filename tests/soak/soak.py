@@ -2,10 +2,11 @@
 """Soak test: fovea-server under `fovea bench` load for a while, its RSS, open fds and threads sampled from /proc.
 
 Usage: soak.py --server-binary PATH --cli-binary PATH --models DIR [--duration S] [--warmup S] [--concurrency N]
-               [--batch-size N] [--rate R] [--json FILE]
+               [--batch-size N] [--rate R] [--stream] [--json FILE]
 
 Starts fovea-server on a free 127.0.0.1 port and runs `fovea bench` against it (closed loop at --concurrency: the
-server runs at its capacity; or --rate R requests/s). Samples /proc/<pid> once a second. Passes when:
+server runs at its capacity; or --rate R requests/s; --stream sends the requests on ModelStreamInfer streams).
+Samples /proc/<pid> once a second. Passes when:
   * bench reports 0 failed requests,
   * RSS at the end is less than 5% above RSS at the end of the warm-up,
   * open file descriptors and threads at the end are no more than their highest value during the warm-up.
@@ -88,6 +89,8 @@ def main():
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--rate", type=float, default=0)
+    parser.add_argument("--stream", action="store_true",
+                        help="fovea bench --stream: the requests on ModelStreamInfer streams")
     parser.add_argument("--json")
     args = parser.parse_args()
 
@@ -106,6 +109,8 @@ def main():
                      "--duration", str(args.duration), "--json", bench_json]
         if args.rate > 0:
             bench_cmd += ["--rate", str(args.rate)]
+        if args.stream:
+            bench_cmd.append("--stream")
         start = time.monotonic()
         bench = subprocess.Popen(bench_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         samples = []
