@@ -1,18 +1,43 @@
 #pragma once
-// The op interface. Every op in engine/ops/ implements it once: a plain-loop reference kernel (the oracle for tests and
-// the evaluator for values known at load time, such as PyTorch's shape arithmetic) and an Emit step that adds oneDNN
-// primitives to a plan under construction.
+// The op interface. Every op in engine/ops/ implements it once, and everything else in the engine asks the op rather
+// than testing its type: the plan compiler (Emit), constant folding and the test oracle (Reference), heatmap mapping
+// and the fully-convolutional rewrite (Geometry), the inference passes (FusedActivation, IsResidualSum, IsView),
+// int8 quantization (Quantizable) and Grad-CAM and training (Backward). docs/engine.md, "Adding an op", lists what a
+// new op must provide.
 
+#include <array>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/ops/activation_params.h"
 #include "engine/plan_builder.h"
 #include "engine/status.h"
 #include "engine/tensor.h"
 
 namespace fovea::engine {
+
+// How an op's output pixel grid (the last two axes of a rank-4 value) relates to its first input's grid, per axis
+// (height, width): output pixel i reads input pixels [i·stride − offset, i·stride − offset + window). Upsampling ops
+// say it with `upsample`: output pixel i sits on input pixel i / upsample (stride and window 1).
+struct SpatialGeometry {
+  std::array<int64_t, 2> stride = {1, 1};
+  std::array<int64_t, 2> window = {1, 1};
+  std::array<int64_t, 2> offset = {0, 0};
+  std::array<int64_t, 2> upsample = {1, 1};
+  // The op collapses the spatial axes (global pooling, Flatten into a vector, a classifier): there is no grid after it.
+  bool global = false;
+
+  // An op that keeps every pixel where it is (elementwise ops, 1×1 windows, normalization over channels).
+  static SpatialGeometry Pointwise() { return {}; }
+  static SpatialGeometry Global() {
+    SpatialGeometry g;
+    g.global = true;
+    return g;
+  }
+};
 
 class Op {
  public:
@@ -37,6 +62,37 @@ class Op {
   virtual std::optional<dnnl::memory::desc> PreferredFirstInputLayout(PlanBuilder& /*builder*/,
                                                                       std::span<const PlanValue> /*inputs*/) const {
     return std::nullopt;
+  }
+
+  // How the op maps pixels of its first input to pixels of its output. An op that cannot say answers
+  // FAILED_PRECONDITION naming itself, so localization refuses a model instead of mapping heatmaps wrongly.
+  virtual StatusOr<SpatialGeometry> Geometry() const {
+    return FailedPrecondition(std::string(type()) + " does not describe how it maps pixels");
+  }
+
+  // Fusion role: the elementwise function this op applies to its first input when it can run as a oneDNN eltwise
+  // post-op of the op producing that input. `parameters` are its other inputs, known at plan time (Clip's bounds);
+  // nullopt when the op is not such a function or its parameters are not constants.
+  virtual std::optional<ops::ActivationParams> FusedActivation(std::span<const Tensor> /*parameters*/) const {
+    return std::nullopt;
+  }
+  // Fusion role: the op adds its two inputs elementwise with the same shape, so a convolution producing one of them can
+  // accumulate into the other (oneDNN's sum post-op).
+  virtual bool IsResidualSum() const { return false; }
+  // The output is input 0's elements unchanged, only seen with another shape (Identity, Dropout, Flatten, Reshape,
+  // Squeeze): passes may remove it and backward passes reshape the gradient.
+  virtual bool IsView() const { return false; }
+  // Whether int8 quantization (fovea-train quantize, engine/passes FuseQuantizedConvs) may run this op on 8-bit
+  // integers with per-channel weight scales.
+  virtual bool Quantizable() const { return false; }
+
+  // Data gradients: given the forward `inputs` (constants included), the forward `outputs` and d(loss)/d(output) for
+  // each output, returns d(loss)/d(input) for each input; an input that takes no gradient (a shape, an index) gets a
+  // Tensor without data. UNIMPLEMENTED, naming the op, when the op has no backward.
+  virtual StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> /*inputs*/,
+                                                 std::span<const Tensor> /*outputs*/,
+                                                 std::span<const Tensor> /*output_grads*/) const {
+    return Unimplemented(std::string(type()) + " has no backward");
   }
 };
 

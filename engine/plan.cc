@@ -90,6 +90,25 @@ std::optional<dnnl::memory::desc> LayoutReadersAgreeOn(const std::vector<Use>& u
   return agreed;
 }
 
+// Runs a host step (PlanBuilder::AddHostStep) on tensors wrapping the execution's memories.
+Status RunHostStep(const PlanStep& step, const std::unordered_map<int, dnnl::memory>& args) {
+  const auto wrap = [&](int arg, DataType dtype, const Shape& shape) {
+    const auto it = args.find(arg);
+    if (it == args.end() || !it->second) return Tensor();
+    return Tensor::Wrap(dtype, shape, it->second.get_data_handle(), nullptr);
+  };
+  std::vector<Tensor> inputs, outputs;
+  for (size_t i = 0; i < step.host_input_shapes.size(); ++i) {
+    inputs.push_back(wrap(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), step.host_input_dtypes[i],
+                          step.host_input_shapes[i]));
+  }
+  for (size_t i = 0; i < step.host_output_shapes.size(); ++i) {
+    outputs.push_back(wrap(DNNL_ARG_MULTIPLE_DST + static_cast<int>(i), step.host_output_dtypes[i],
+                           step.host_output_shapes[i]));
+  }
+  return step.host(inputs, outputs);
+}
+
 }  // namespace
 
 struct Plan::ExecutionContext {
@@ -225,7 +244,7 @@ std::unique_ptr<Plan::ExecutionContext> Plan::NewContext() const {
     for (const auto& arg : step.args) {
       args[arg.dnnl_arg] = arg.value_id >= 0 ? context->memories[static_cast<size_t>(arg.value_id)] : arg.constant;
     }
-    if (scratchpad_bytes_ > 0) args[DNNL_ARG_SCRATCHPAD] = scratchpad;
+    if (scratchpad_bytes_ > 0 && !step.host) args[DNNL_ARG_SCRATCHPAD] = scratchpad;
     context->step_args.push_back(std::move(args));
   }
   return context;
@@ -279,7 +298,18 @@ Status Plan::Run(std::span<const Tensor> inputs, std::span<Tensor> outputs) cons
         context->memories[b].set_data_handle(external_handles[static_cast<size_t>(buffers_[b].storage)]);
       }
     }
-    for (size_t s = 0; s < steps_.size(); ++s) steps_[s].primitive.execute(context->stream, context->step_args[s]);
+    for (size_t s = 0; s < steps_.size(); ++s) {
+      if (steps_[s].host) {
+        context->stream.wait();  // a host step reads what the primitives before it wrote
+        const Status status = RunHostStep(steps_[s], context->step_args[s]);
+        if (!status.ok()) {
+          ReleaseContext(std::move(context));
+          return status;
+        }
+        continue;
+      }
+      steps_[s].primitive.execute(context->stream, context->step_args[s]);
+    }
     context->stream.wait();
   } catch (const dnnl::error& e) {
     return Internal(std::string("oneDNN execution failed: ") + e.what());

@@ -162,7 +162,50 @@ PlanArg PlanBuilder::ConstantArg(int dnnl_arg, const memory& memory) { return {d
 
 void PlanBuilder::AddStep(dnnl::primitive primitive, std::vector<PlanArg> args, const memory::desc& scratchpad) {
   scratchpad_bytes_ = std::max(scratchpad_bytes_, scratchpad.get_size());
-  steps_.push_back({std::move(primitive), std::move(args)});
+  PlanStep step;
+  step.primitive = std::move(primitive);
+  step.args = std::move(args);
+  steps_.push_back(std::move(step));
+}
+
+std::vector<PlanValue> PlanBuilder::AddHostStep(HostKernel kernel, std::span<const PlanValue> inputs,
+                                               const std::vector<Shape>& output_shapes,
+                                               const std::vector<DataType>& output_dtypes) {
+  PlanStep step;
+  step.host = std::move(kernel);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const int arg = DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i);
+    step.host_input_shapes.push_back(inputs[i].shape);
+    if (!inputs[i].present()) {
+      step.host_input_dtypes.push_back(DataType::kFloat32);
+      step.args.push_back({arg, -1, {}});
+    } else if (inputs[i].is_constant()) {
+      const Tensor& t = *inputs[i].constant;
+      step.host_input_dtypes.push_back(t.dtype());
+      // Plan-owned copy: int64 constants (shapes, indices) stay int64 here, which no oneDNN memory could hold.
+      Tensor copy = t.Clone();
+      const memory::desc bytes({static_cast<memory::dim>(std::max<size_t>(copy.byte_size(), 1))},
+                               memory::data_type::u8, memory::format_tag::a);
+      step.args.push_back(ConstantArg(arg, memory(bytes, engine_, copy.raw_data())));
+      step.host_constants.push_back(std::move(copy));
+    } else {
+      const PlanValue plain = Plain(inputs[i]);
+      step.host_input_dtypes.push_back(plain.dtype);
+      step.args.push_back({arg, plain.id, {}});
+    }
+  }
+  std::vector<PlanValue> outputs;
+  for (size_t i = 0; i < output_shapes.size(); ++i) {
+    const DataType dtype = i < output_dtypes.size() ? output_dtypes[i] : DataType::kFloat32;
+    PlanValue out = NewValue(output_shapes[i], PlainDesc(output_shapes[i], DnnlDataType(dtype)));
+    out.dtype = dtype;
+    step.args.push_back({DNNL_ARG_MULTIPLE_DST + static_cast<int>(i), out.id, {}});
+    step.host_output_shapes.push_back(output_shapes[i]);
+    step.host_output_dtypes.push_back(dtype);
+    outputs.push_back(out);
+  }
+  steps_.push_back(std::move(step));
+  return outputs;
 }
 
 memory PlanBuilder::ConstantMemory(const Tensor& tensor, const memory::desc& desc) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -15,6 +16,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "engine/status.h"
 #include "engine/tensor.h"
 
 namespace fovea::engine {
@@ -40,10 +42,22 @@ struct PlanArg {
   dnnl::memory constant;
 };
 
-// One primitive with its arguments, in execution order.
+// Fovea's own loops for an op oneDNN 2.6 has no primitive for (Erf, Floor, runtime Where…): reads `inputs` and fills
+// the preallocated `outputs`, all plain row-major tensors over the execution's buffers. It must be safe to call from
+// several executions at once and own what it uses (capture parameters by value: a plan may outlive its graph).
+using HostKernel = std::function<Status(std::span<const Tensor> inputs, std::span<Tensor> outputs)>;
+
+// One step in execution order: a oneDNN primitive with its arguments, or a host kernel. A host step's args bind its
+// inputs (DNNL_ARG_MULTIPLE_SRC + i) and outputs (DNNL_ARG_MULTIPLE_DST + i) the same way, constants included.
 struct PlanStep {
   dnnl::primitive primitive;
   std::vector<PlanArg> args;
+  HostKernel host;                           // set for a host step (then `primitive` is empty)
+  std::vector<Shape> host_input_shapes;      // logical shapes and dtypes of the tensors the kernel sees
+  std::vector<DataType> host_input_dtypes;
+  std::vector<Shape> host_output_shapes;
+  std::vector<DataType> host_output_dtypes;
+  std::vector<Tensor> host_constants;  // keeps the constant inputs' bytes alive as long as the plan
 };
 
 // A runtime buffer: its layout and which storage it lives in (aliases share the storage of another buffer).
@@ -139,6 +153,12 @@ class PlanBuilder {
 
   // Appends a primitive; `scratchpad` is its primitive descriptor's scratchpad_desc().
   void AddStep(dnnl::primitive primitive, std::vector<PlanArg> args, const dnnl::memory::desc& scratchpad);
+  // Appends a host step running `kernel` on `inputs` (made plain first; constants are passed as they are) and returns
+  // new plain outputs of the given shapes and dtypes (float32, or uint8/int8). For ops without a oneDNN primitive only:
+  // it runs single-threaded on plain layouts.
+  std::vector<PlanValue> AddHostStep(HostKernel kernel, std::span<const PlanValue> inputs,
+                                     const std::vector<Shape>& output_shapes,
+                                     const std::vector<DataType>& output_dtypes);
 
   // A memory holding `tensor` converted to layout `desc` (done once, here, or found among the shared constants).
   dnnl::memory ConstantMemory(const Tensor& tensor, const dnnl::memory::desc& desc);

@@ -23,15 +23,13 @@
 #include "engine/ops/softmax.h"
 #include "engine/ops/squeeze.h"
 #include "modelio/node_attributes.h"
+#include "modelio/op_factory.h"
 #include "modelio/tensor_proto.h"
 
 namespace fovea::modelio {
 namespace {
 
 namespace ops = engine::ops;
-using OpResult = StatusOr<std::shared_ptr<const engine::Op>>;
-using OpFactory = OpResult (*)(const onnx::NodeProto& node, int64_t opset);
-
 constexpr std::string_view kConstantOp = "Constant";
 // Opsets at which ONNX moved an attribute into an input or changed a default.
 constexpr int64_t kClipBoundsAsInputsOpset = 11;
@@ -41,20 +39,6 @@ constexpr int64_t kSqueezeAxesAsInputOpset = 13;
 constexpr int64_t kLegacySoftmaxAxis = 1;
 constexpr float kDefaultLeakyReluAlpha = 0.01f;
 constexpr float kDefaultBatchNormEpsilon = 1e-5f;
-
-// Turns an op's own factory result into the table's shared, immutable op.
-template <typename T>
-OpResult Share(StatusOr<std::unique_ptr<T>> op) {
-  if (!op.ok()) return op.status();
-  return std::shared_ptr<const engine::Op>(std::move(op).value());
-}
-
-// Rejects a node that uses optional output `index`, which Fovea does not compute.
-Status RequireUnusedOutput(const onnx::NodeProto& node, int index, const std::string& what) {
-  if (!HasOutput(node, index)) return OkStatus();
-  return Unimplemented("output " + std::to_string(index) + " ('" + node.output(index) + "', " + what +
-                       ") is not supported; only the first output is computed");
-}
 
 OpResult MakeActivation(ops::ActivationKind kind, float alpha = 0.0f, float beta = 0.0f) {
   ops::ActivationParams params;
@@ -301,6 +285,12 @@ std::string JoinSupportedOps() {
 }
 
 }  // namespace
+
+Status RequireUnusedOutput(const onnx::NodeProto& node, int index, const std::string& what) {
+  if (!HasOutput(node, index)) return OkStatus();
+  return Unimplemented("output " + std::to_string(index) + " ('" + node.output(index) + "', " + what +
+                       ") is not supported; only the first output is computed");
+}
 
 std::string NodeLabel(const onnx::NodeProto& node) {
   const std::string op = IsDefaultDomain(node.domain()) ? node.op_type() : node.domain() + "::" + node.op_type();

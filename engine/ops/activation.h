@@ -7,26 +7,9 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "engine/op.h"
+#include "engine/ops/activation_params.h"
 
 namespace fovea::engine::ops {
-
-enum class ActivationKind { kRelu, kLeakyRelu, kClip, kSigmoid };
-
-struct ActivationParams {
-  ActivationKind kind = ActivationKind::kRelu;
-  float alpha = 0.0f;  // LeakyRelu: negative slope; Clip: lower bound
-  float beta = 0.0f;   // Clip: upper bound
-};
-
-// The oneDNN eltwise algorithm and its alpha/beta for `params`.
-struct EltwiseSpec {
-  dnnl::algorithm algorithm;
-  float alpha, beta;
-};
-EltwiseSpec ToEltwise(const ActivationParams& params);
-
-// The activation applied to one value: the reference definition.
-float ApplyActivation(const ActivationParams& params, float x);
 
 // Inputs: X, and for Clip (opset ≥ 11) the optional min and max, which must be known at plan time.
 class Activation final : public Op {
