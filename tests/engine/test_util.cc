@@ -104,6 +104,66 @@ StatusOr<std::vector<Tensor>> RunSession(const Graph& graph, const std::vector<T
   return TensorsNear((*expected)[0], (*actual)[0], tolerance);
 }
 
+namespace {
+
+// Σ weights·outputs in double: the scalar loss whose gradient BackwardMatchesFiniteDifferences checks.
+StatusOr<double> WeightedLoss(const Op& op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& weights) {
+  FOVEA_ASSIGN_OR_RETURN(auto outputs, op.Reference(inputs));
+  double loss = 0.0;
+  for (size_t o = 0; o < outputs.size() && o < weights.size(); ++o) {
+    const auto y = outputs[o].floats();
+    const auto w = weights[o].floats();
+    for (size_t i = 0; i < y.size(); ++i) loss += static_cast<double>(y[i]) * w[i];
+  }
+  return loss;
+}
+
+}  // namespace
+
+::testing::AssertionResult BackwardMatchesFiniteDifferences(const Op& op, const std::vector<Tensor>& inputs,
+                                                            const std::vector<size_t>& differentiable_inputs,
+                                                            float step, float tolerance, int64_t max_elements) {
+  auto outputs = op.Reference(inputs);
+  if (!outputs.ok()) return ::testing::AssertionFailure() << "reference: " << outputs.status().ToString();
+  std::vector<Tensor> weights;
+  for (size_t o = 0; o < outputs->size(); ++o) {
+    weights.push_back(RandomTensor((*outputs)[o].shape(), 1000 + static_cast<uint32_t>(o)));
+  }
+  auto grads = op.Backward(inputs, *outputs, weights);
+  if (!grads.ok()) return ::testing::AssertionFailure() << "backward: " << grads.status().ToString();
+  for (size_t index : differentiable_inputs) {
+    if (index >= grads->size() || !(*grads)[index].has_data()) {
+      return ::testing::AssertionFailure() << "backward returned no gradient for input " << index;
+    }
+    const Tensor& analytic = (*grads)[index];
+    if (analytic.shape() != inputs[index].shape()) {
+      return ::testing::AssertionFailure() << "gradient of input " << index << " has shape "
+                                           << ShapeToString(analytic.shape()) << ", the input "
+                                           << ShapeToString(inputs[index].shape());
+    }
+    const int64_t n = inputs[index].num_elements();
+    const int64_t stride = std::max<int64_t>(1, n / max_elements);
+    for (int64_t e = 0; e < n; e += stride) {
+      std::vector<Tensor> perturbed = inputs;
+      perturbed[index] = inputs[index].Clone();
+      float& x = perturbed[index].data<float>()[e];
+      const float original = x;
+      x = original + step;
+      auto plus = WeightedLoss(op, perturbed, weights);
+      x = original - step;
+      auto minus = WeightedLoss(op, perturbed, weights);
+      if (!plus.ok() || !minus.ok()) return ::testing::AssertionFailure() << "reference failed when perturbed";
+      const double numeric = (*plus - *minus) / (2.0 * step);
+      const double got = analytic.data<float>()[e];
+      if (std::abs(numeric - got) > tolerance * std::max(1.0, std::abs(numeric))) {
+        return ::testing::AssertionFailure() << op.type() << ": d/d input " << index << " element " << e << " is "
+                                             << got << ", finite differences give " << numeric;
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 Tensor Floats(const Shape& shape, std::vector<float> values) { return Tensor::FromFloats(shape, values); }
 Tensor Int64s(const Shape& shape, std::vector<int64_t> values) { return Tensor::FromInt64s(shape, values); }
 

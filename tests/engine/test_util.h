@@ -57,6 +57,15 @@ StatusOr<std::vector<Tensor>> RunSession(const Graph& graph, const std::vector<T
 ::testing::AssertionResult EmitMatchesReference(std::shared_ptr<const Op> op, const std::vector<Operand>& operands,
                                                 float tolerance = kRelativeTolerance);
 
+// Checks op.Backward against central finite differences of op.Reference: the loss is a fixed random weighting of
+// every output element (double-accumulated), and up to `max_elements` elements of each input listed in
+// `differentiable_inputs` are perturbed by ±`step`. Each analytic gradient must be within `tolerance` of the numeric
+// one, relative to max(1, |numeric|). Inputs that are not differentiated are still passed to Backward as they are.
+::testing::AssertionResult BackwardMatchesFiniteDifferences(const Op& op, const std::vector<Tensor>& inputs,
+                                                            const std::vector<size_t>& differentiable_inputs = {0},
+                                                            float step = 1e-3f, float tolerance = 1e-2f,
+                                                            int64_t max_elements = 64);
+
 // A tensor from explicit values, for hand-computed checks.
 Tensor Floats(const Shape& shape, std::vector<float> values);
 Tensor Int64s(const Shape& shape, std::vector<int64_t> values);
