@@ -6,6 +6,7 @@
 // new op must provide.
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,11 +33,38 @@ struct SpatialGeometry {
 
   // An op that keeps every pixel where it is (elementwise ops, 1×1 windows, normalization over channels).
   static SpatialGeometry Pointwise() { return {}; }
+  bool operator==(const SpatialGeometry&) const = default;
+
   static SpatialGeometry Global() {
     SpatialGeometry g;
     g.global = true;
     return g;
   }
+};
+
+class Op;
+
+// One step a producing op (Conv, ConvTranspose) can apply to its result in the same pass over dst, in order: add a
+// residual input (oneDNN's sum post-op), or apply an activation (eltwise post-ops).
+struct PostOp {
+  enum class Kind { kSum, kActivation } kind = Kind::kActivation;
+  ops::ActivationParams activation;  // for kActivation
+
+  static PostOp Sum() { return {Kind::kSum, {}}; }
+  static PostOp Act(const ops::ActivationParams& a) { return {Kind::kActivation, a}; }
+};
+
+// y[n, c, ...] = x[n, c, ...] · scale[c] + shift[c]: what BatchNormalization computes in inference, and what a
+// producing op can fold into its weights and bias.
+struct ChannelAffine {
+  std::vector<double> scale, shift;
+};
+
+// A linear map of a feature vector, y = x · weightsᵀ + bias with weights [outputs, features]: what a classifier's Gemm,
+// MatMul or 1×1 convolution computes. CAM, Grad-CAM and the fully-convolutional rewrite read a head through this.
+struct LinearMap {
+  Tensor weights;  // float32 [outputs, features]
+  Tensor bias;     // float32 [outputs]
 };
 
 class Op {
@@ -64,9 +92,10 @@ class Op {
     return std::nullopt;
   }
 
-  // How the op maps pixels of its first input to pixels of its output. An op that cannot say answers
-  // FAILED_PRECONDITION naming itself, so localization refuses a model instead of mapping heatmaps wrongly.
-  virtual StatusOr<SpatialGeometry> Geometry() const {
+  // How the op maps pixels of its first input to pixels of its output. `input_shapes` holds what is known of the
+  // inputs' shapes (a constant's shape, e.g. a Conv's weights; an empty Shape where unknown). An op that cannot say
+  // answers FAILED_PRECONDITION naming itself, so localization refuses a model instead of mapping heatmaps wrongly.
+  virtual StatusOr<SpatialGeometry> Geometry(std::span<const Shape> /*input_shapes*/) const {
     return FailedPrecondition(std::string(type()) + " does not describe how it maps pixels");
   }
 
@@ -82,6 +111,34 @@ class Op {
   // The output is input 0's elements unchanged, only seen with another shape (Identity, Dropout, Flatten, Reshape,
   // Squeeze): passes may remove it and backward passes reshape the gradient.
   virtual bool IsView() const { return false; }
+  // Fusion role: this op with `post_op` appended to its post-ops, or nullptr when it takes no (more) such post-op.
+  virtual std::shared_ptr<const Op> WithPostOp(const PostOp& /*post_op*/) const { return nullptr; }
+  // Fusion role: the per-channel affine this op computes on input 0 given its constant `parameters` (inputs 1...), or
+  // nullopt when it is not one (or a parameter is missing).
+  virtual std::optional<ChannelAffine> AsChannelAffine(std::span<const Tensor> /*parameters*/) const {
+    return std::nullopt;
+  }
+  // Fusion role: the constant inputs (1...) that make this op also apply `affine` to its output channels (a Conv
+  // scales its weights and bias), given the current ones (`parameters`, an absent bias without data); nullopt when it
+  // cannot absorb it.
+  virtual std::optional<std::vector<Tensor>> AbsorbOutputAffine(std::span<const Tensor> /*parameters*/,
+                                                                const ChannelAffine& /*affine*/) const {
+    return std::nullopt;
+  }
+  // The output is input 0 itself (Identity, Dropout): passes remove the node.
+  virtual bool IsIdentity() const { return false; }
+  // A learned bank of spatial filters (Conv, ConvTranspose): its output is a feature map Grad-CAM can target.
+  virtual bool IsFeatureMapProducer() const { return false; }
+  // Global average pooling over the spatial axes, the head CAM needs.
+  virtual bool IsGlobalAverage() const { return false; }
+  // softmax over the class axis of a classifier's scores (not LogSoftmax).
+  virtual bool IsSoftmax() const { return false; }
+  // The fully-convolutional rewrite: this global op (global pooling) as the same op over a fixed `window` (height,
+  // width) with stride 1, so it slides over a larger image; nullptr when the op has no such form.
+  virtual std::shared_ptr<const Op> WindowedOver(std::array<int64_t, 2> /*window*/) const { return nullptr; }
+  // The linear map this op applies to a [N, features] input given its constant `parameters` (inputs 1...), or nullopt.
+  virtual std::optional<LinearMap> AsLinearMap(std::span<const Tensor> /*parameters*/) const { return std::nullopt; }
+
   // Whether int8 quantization (fovea-train quantize, engine/passes FuseQuantizedConvs) may run this op on 8-bit
   // integers with per-channel weight scales.
   virtual bool Quantizable() const { return false; }

@@ -47,89 +47,84 @@ const Tensor* Initializer(const Graph& graph, const std::vector<std::string>& in
   return it == graph.initializers.end() ? nullptr : &it->second;
 }
 
-// Folds BN node `bn_index` into the Conv producing its input, when that is possible; returns whether it did.
-StatusOr<bool> TryFoldBatchNorm(Graph& graph, size_t bn_index) {
-  const Node& bn = graph.nodes[bn_index];
-  const auto* bn_op = dynamic_cast<const ops::BatchNorm*>(bn.op.get());
-  if (bn_op == nullptr || bn.inputs.size() < 5 || bn.outputs.size() != 1) return false;
-  const int conv_index = graph.ProducerOf(bn.inputs[0]);
-  if (conv_index < 0 || SoleConsumer(graph, bn.inputs[0]) != static_cast<int>(bn_index)) return false;
-  Node& conv = graph.nodes[static_cast<size_t>(conv_index)];
-  const auto* conv_op = dynamic_cast<const ops::Conv*>(conv.op.get());
-  if (conv_op == nullptr || !conv_op->params().post_ops.empty()) return false;
-  const Tensor* w = Initializer(graph, conv.inputs, 1);
-  const Tensor* b = Initializer(graph, conv.inputs, 2);
-  const bool has_bias = conv.inputs.size() > 2 && !conv.inputs[2].empty();
-  const Tensor* gamma = Initializer(graph, bn.inputs, 1);
-  const Tensor* beta = Initializer(graph, bn.inputs, 2);
-  const Tensor* mean = Initializer(graph, bn.inputs, 3);
-  const Tensor* var = Initializer(graph, bn.inputs, 4);
-  if (!w || (has_bias && !b) || !gamma || !beta || !mean || !var || w->rank() < 1) return false;
-  const int64_t m = w->dim(0);
-  for (const Tensor* t : {gamma, beta, mean, var}) {
-    if (t->num_elements() != m || t->dtype() != DataType::kFloat32) return false;
+// The constants among `node`'s inputs from `first` on, in order (a Tensor without data for an absent optional input);
+// nullopt when any present one is computed at run time.
+std::optional<std::vector<Tensor>> ConstantInputs(const Graph& graph, const Node& node, size_t first) {
+  std::vector<Tensor> constants;
+  for (size_t i = first; i < node.inputs.size(); ++i) {
+    if (node.inputs[i].empty()) {
+      constants.emplace_back();
+      continue;
+    }
+    const Tensor* t = Initializer(graph, node.inputs, i);
+    if (t == nullptr) return std::nullopt;
+    constants.push_back(*t);
   }
-  Tensor folded_w = w->Clone();
-  Tensor folded_b(DataType::kFloat32, {m});
-  const int64_t per_channel = w->num_elements() / m;
-  for (int64_t c = 0; c < m; ++c) {
-    const double s =
-        gamma->data<float>()[c] / std::sqrt(static_cast<double>(var->data<float>()[c]) + bn_op->params().epsilon);
-    for (int64_t k = 0; k < per_channel; ++k) folded_w.data<float>()[c * per_channel + k] *= static_cast<float>(s);
-    const double bias = has_bias ? b->data<float>()[c] : 0.0;
-    folded_b.data<float>()[c] = static_cast<float>((bias - mean->data<float>()[c]) * s + beta->data<float>()[c]);
+  return constants;
+}
+
+// Folds node `index`, when it is a per-channel affine (BatchNormalization) whose input comes from an op that can absorb
+// it into its weights (Conv), into that op; returns whether it did.
+StatusOr<bool> TryFoldChannelAffine(Graph& graph, size_t index) {
+  const Node& node = graph.nodes[index];
+  if (node.inputs.empty() || node.outputs.size() != 1) return false;
+  const auto parameters = ConstantInputs(graph, node, 1);
+  if (!parameters) return false;
+  const auto affine = node.op->AsChannelAffine(*parameters);
+  if (!affine) return false;
+  const int producer_index = graph.ProducerOf(node.inputs[0]);
+  if (producer_index < 0 || SoleConsumer(graph, node.inputs[0]) != static_cast<int>(index)) return false;
+  Node& producer = graph.nodes[static_cast<size_t>(producer_index)];
+  const auto producer_parameters = ConstantInputs(graph, producer, 1);
+  if (!producer_parameters) return false;
+  const auto folded = producer.op->AbsorbOutputAffine(*producer_parameters, *affine);
+  if (!folded) return false;
+  std::vector<std::string> inputs = {producer.inputs[0]};
+  for (size_t i = 0; i < folded->size(); ++i) {
+    const std::string name = producer.name + "/folded_" + std::to_string(i + 1);
+    graph.initializers[name] = (*folded)[i];
+    inputs.push_back(name);
   }
-  const std::string w_name = conv.name + "/bn_folded_weight";
-  const std::string b_name = conv.name + "/bn_folded_bias";
-  graph.initializers[w_name] = folded_w;
-  graph.initializers[b_name] = folded_b;
-  conv.inputs = {conv.inputs[0], w_name, b_name};
-  conv.outputs = bn.outputs;
-  graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(bn_index));
+  producer.inputs = std::move(inputs);
+  producer.outputs = node.outputs;
+  graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(index));
   return true;
 }
 
-// Appends to Conv node `conv_index` the node that solely consumes its output, when it is an activation or an Add
-// whose other operand is already computed; returns whether it did.
-StatusOr<bool> TryFuseNext(Graph& graph, size_t conv_index) {
-  Node& conv = graph.nodes[conv_index];
-  const auto* conv_op = dynamic_cast<const ops::Conv*>(conv.op.get());
-  if (conv_op == nullptr || conv.outputs.size() != 1) return false;
-  const int next_index = SoleConsumer(graph, conv.outputs[0]);
+// Appends to node `index` the node that solely consumes its output, when that one is an activation the producer can
+// run as a post-op, or an Add whose other operand is already computed (a residual sum); returns whether it did.
+StatusOr<bool> TryFuseNext(Graph& graph, size_t index) {
+  Node& producer = graph.nodes[index];
+  if (producer.outputs.size() != 1) return false;
+  const int next_index = SoleConsumer(graph, producer.outputs[0]);
   if (next_index < 0) return false;
   const Node& next = graph.nodes[static_cast<size_t>(next_index)];
-  ops::ConvParams params = conv_op->params();
-  std::vector<std::string> inputs = conv.inputs;
-  if (const auto* act = dynamic_cast<const ops::Activation*>(next.op.get())) {
-    std::vector<Tensor> bounds;
-    for (size_t i = 1; i < next.inputs.size(); ++i) {
-      if (next.inputs[i].empty()) {
-        bounds.emplace_back();
-        continue;
-      }
-      const Tensor* bound = Initializer(graph, next.inputs, i);
-      if (bound == nullptr) return false;
-      bounds.push_back(*bound);
-    }
-    FOVEA_ASSIGN_OR_RETURN(auto resolved, act->Resolve(bounds));
-    params.post_ops.push_back(ops::ConvPostOp::Act(resolved));
-  } else if (const auto* add = dynamic_cast<const ops::Binary*>(next.op.get())) {
-    if (add->params().kind != ops::BinaryParams::Kind::kAdd || conv_op->has_sum() || next.inputs.size() != 2) {
-      return false;
-    }
-    const std::string& other = next.inputs[0] == conv.outputs[0] ? next.inputs[1] : next.inputs[0];
-    // A constant operand is a broadcast bias, not a residual; and the residual must exist before the Conv runs.
-    if (graph.initializers.contains(other) || graph.ProducerOf(other) >= static_cast<int>(conv_index)) return false;
-    params.post_ops.push_back(ops::ConvPostOp::Sum());
-    inputs.resize(3);
+  if (next.inputs.empty() || next.inputs[0] != producer.outputs[0]) {
+    // Only an Add is symmetric; any other op must read the producer's output as its first input.
+    if (!next.op->IsResidualSum()) return false;
+  }
+  std::vector<std::string> inputs = producer.inputs;
+  std::shared_ptr<const Op> fused;
+  if (next.op->IsResidualSum()) {
+    if (next.inputs.size() != 2) return false;
+    const std::string& other = next.inputs[0] == producer.outputs[0] ? next.inputs[1] : next.inputs[0];
+    // A constant operand is a broadcast bias, not a residual; and the residual must exist before the producer runs.
+    if (graph.initializers.contains(other) || graph.ProducerOf(other) >= static_cast<int>(index)) return false;
+    fused = producer.op->WithPostOp(PostOp::Sum());
+    // The sum operand follows the producer's own inputs (weights and an optional bias, absent or not).
+    inputs.resize(std::max<size_t>(inputs.size(), 3));
     inputs.push_back(other);
   } else {
-    return false;
+    const auto parameters = ConstantInputs(graph, next, 1);
+    if (!parameters) return false;
+    const auto activation = next.op->FusedActivation(*parameters);
+    if (!activation) return false;
+    fused = producer.op->WithPostOp(PostOp::Act(*activation));
   }
-  FOVEA_ASSIGN_OR_RETURN(auto fused, ops::Conv::Create(params));
-  conv.op = std::move(fused);
-  conv.inputs = std::move(inputs);
-  conv.outputs = next.outputs;
+  if (fused == nullptr) return false;
+  producer.op = std::move(fused);
+  producer.inputs = std::move(inputs);
+  producer.outputs = next.outputs;
   graph.nodes.erase(graph.nodes.begin() + next_index);
   return true;
 }
@@ -300,7 +295,7 @@ StatusOr<Graph> FuseQuantizedConvs(Graph graph) {
 StatusOr<Graph> RemoveNoOps(Graph graph) {
   for (size_t i = 0; i < graph.nodes.size();) {
     const Node& node = graph.nodes[i];
-    const bool no_op = dynamic_cast<const ops::Identity*>(node.op.get()) != nullptr && !node.inputs.empty() &&
+    const bool no_op = node.op->IsIdentity() && !node.inputs.empty() &&
                        !node.outputs.empty() && !IsGraphOutput(graph, node.outputs[0]) &&
                        (node.outputs.size() == 1 || graph.UseCount(node.outputs[1]) == 0);
     if (!no_op) {
@@ -316,7 +311,7 @@ StatusOr<Graph> RemoveNoOps(Graph graph) {
 
 StatusOr<Graph> FoldBatchNorm(Graph graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    FOVEA_ASSIGN_OR_RETURN(bool folded, TryFoldBatchNorm(graph, i));
+    FOVEA_ASSIGN_OR_RETURN(bool folded, TryFoldChannelAffine(graph, i));
     if (folded) --i;  // the BN node is gone; the next node moved into its slot
   }
   return graph;

@@ -1,5 +1,7 @@
 #include "engine/plan.h"
 
+#include "engine/cpu_features.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -129,8 +131,8 @@ StatusOr<std::unique_ptr<Plan>> Plan::Compile(const Graph& graph, std::span<cons
   }
   std::unique_ptr<Plan> plan(new Plan());
   plan->engine_ = engine;
-  PlanBuilder builder(
-      engine, precision == Precision::kBf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32, shared);
+  const bool bf16 = precision == Precision::kBf16 && CpuSupportsBf16();
+  PlanBuilder builder(engine, bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32, shared);
   std::map<std::string, PlanValue> values;
   for (const auto& [name, tensor] : graph.initializers) values[name] = PlanValue::Constant(tensor);
   for (size_t i = 0; i < graph.inputs.size(); ++i) {

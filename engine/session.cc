@@ -1,16 +1,22 @@
 #include "engine/session.h"
 
+#include <chrono>
+
 #include "engine/threading.h"
 
 namespace fovea::engine {
 
-Session::Session(std::shared_ptr<const Model> model)
-    : model_(std::move(model)), engine_(dnnl::engine::kind::cpu, 0), constants_(model_->graph().initializers) {}
+Session::Session(std::shared_ptr<const Model> model, size_t max_cached_plans)
+    : model_(std::move(model)),
+      engine_(dnnl::engine::kind::cpu, 0),
+      constants_(model_->graph().initializers),
+      max_cached_plans_(max_cached_plans) {}
 
-StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> model) {
+StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> model, size_t max_cached_plans) {
   if (!model) return InvalidArgument("no model");
+  if (max_cached_plans == 0) return InvalidArgument("a session must be able to keep at least one plan");
   try {
-    return std::unique_ptr<Session>(new Session(std::move(model)));
+    return std::unique_ptr<Session>(new Session(std::move(model), max_cached_plans));
   } catch (const dnnl::error& e) {
     return Internal(std::string("cannot create the oneDNN CPU engine: ") + e.what());
   }
@@ -26,10 +32,12 @@ StatusOr<std::shared_ptr<const Plan>> Session::PlanFor(std::span<const Shape> in
     auto it = plans_.find(key);
     if (it == plans_.end()) {
       future = promise.get_future().share();
-      plans_.emplace(key, future);
+      plans_.emplace(key, CachedPlan{future, ++use_clock_});
       compile_here = true;
+      EvictLeastRecentlyUsed();
     } else {
-      future = it->second;
+      future = it->second.future;
+      it->second.last_used = ++use_clock_;
     }
   }
   if (compile_here) {
@@ -63,6 +71,19 @@ StatusOr<std::vector<Tensor>> Session::Run(std::span<const Tensor> inputs) const
   }
   FOVEA_RETURN_IF_ERROR(plan->Run(inputs, outputs));
   return outputs;
+}
+
+void Session::EvictLeastRecentlyUsed() const {
+  while (plans_.size() > max_cached_plans_) {
+    auto oldest = plans_.end();
+    for (auto it = plans_.begin(); it != plans_.end(); ++it) {
+      // A plan still compiling has waiters on its future; it is never the one dropped.
+      const bool ready = it->second.future.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+      if (ready && (oldest == plans_.end() || it->second.last_used < oldest->second.last_used)) oldest = it;
+    }
+    if (oldest == plans_.end()) return;
+    plans_.erase(oldest);
+  }
 }
 
 size_t Session::cached_plans() const {

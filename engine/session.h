@@ -8,6 +8,7 @@
 // its own buffers and scratchpad (oneDNN scratchpad_mode::user), see engine/plan.h. Two threads asking for the same
 // new shape compile it once; the others wait for that compilation, not for unrelated shapes.
 
+#include <cstdint>
 #include <future>
 #include <map>
 #include <memory>
@@ -22,9 +23,15 @@
 
 namespace fovea::engine {
 
+// How many compiled plans a Session keeps. A model with free height and width (fully convolutional, segmentation) gets
+// a plan per input size it sees; the least recently used ones are dropped beyond this bound, so a stream of odd sizes
+// cannot grow memory without limit. A dropped plan still in use lives until its last run ends.
+inline constexpr size_t kDefaultMaxCachedPlans = 32;
+
 class Session {
  public:
-  static StatusOr<std::unique_ptr<Session>> Create(std::shared_ptr<const Model> model);
+  static StatusOr<std::unique_ptr<Session>> Create(std::shared_ptr<const Model> model,
+                                                   size_t max_cached_plans = kDefaultMaxCachedPlans);
 
   const Model& model() const { return *model_; }
 
@@ -40,7 +47,9 @@ class Session {
   size_t shared_constants() const { return constants_.size(); }
 
  private:
-  explicit Session(std::shared_ptr<const Model> model);
+  Session(std::shared_ptr<const Model> model, size_t max_cached_plans);
+  // Drops least recently used compiled plans until at most max_cached_plans_ remain. Caller holds mutex_.
+  void EvictLeastRecentlyUsed() const;
 
   using PlanFuture = std::shared_future<StatusOr<std::shared_ptr<const Plan>>>;
   struct PlanKey {
@@ -53,7 +62,13 @@ class Session {
   // The model's weights in the layouts its plans chose, one copy per layout for all batch sizes.
   mutable SharedConstants constants_;
   mutable std::mutex mutex_;
-  mutable std::map<PlanKey, PlanFuture> plans_;
+  struct CachedPlan {
+    PlanFuture future;
+    uint64_t last_used = 0;  // value of use_clock_ at the last lookup
+  };
+  size_t max_cached_plans_;
+  mutable uint64_t use_clock_ = 0;
+  mutable std::map<PlanKey, CachedPlan> plans_;
 };
 
 }  // namespace fovea::engine

@@ -4,10 +4,7 @@
 
 #include "engine/localization/head.h"
 #include "engine/ops/activation.h"
-#include "engine/ops/binary.h"
 #include "engine/ops/conv.h"
-#include "engine/ops/gemm.h"
-#include "engine/ops/matmul.h"
 #include "engine/ops/pool.h"
 #include "engine/plan_builder.h"
 
@@ -181,10 +178,41 @@ StatusOr<Tensor> ActivationBackward(Context& context, const Graph& graph, const 
   return EltwiseBackward(context, spec.algorithm, spec.alpha, spec.beta, src, diff, false);
 }
 
+// The op's own Backward (Op::Backward) on the node's forward values: constants from the graph, `src` as the input
+// the chain runs through; d(score)/d(that input).
+StatusOr<Tensor> OpBackward(const Graph& graph, const Node& node, const std::string& input, const Tensor& src,
+                            const Tensor& dst, const Tensor& diff) {
+  std::vector<Tensor> inputs;
+  size_t chain_input = node.inputs.size();
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    if (node.inputs[i] == input && chain_input == node.inputs.size()) {
+      chain_input = i;
+      inputs.push_back(src);
+      continue;
+    }
+    const Tensor* constant = Initializer(graph, node, i);
+    if (constant == nullptr && !node.inputs[i].empty()) {
+      return Unimplemented("Grad-CAM cannot differentiate " + std::string(node.op->type()) + " node '" + node.name +
+                           "': input '" + node.inputs[i] + "' is computed at run time outside the chain");
+    }
+    inputs.push_back(constant == nullptr ? Tensor() : *constant);
+  }
+  const std::vector<Tensor> outputs = {dst}, grads = {diff};
+  auto input_grads = node.op->Backward(inputs, outputs, grads);
+  if (!input_grads.ok()) {
+    return Unimplemented("Grad-CAM cannot differentiate " + std::string(node.op->type()) + " node '" + node.name +
+                         "': " + input_grads.status().message());
+  }
+  if (chain_input >= input_grads->size() || !(*input_grads)[chain_input].has_data()) {
+    return Internal(std::string(node.op->type()) + " returned no gradient for its input '" + input + "'");
+  }
+  return (*input_grads)[chain_input];
+}
+
 StatusOr<Tensor> NodeBackward(Context& context, const Graph& graph, const Node& node, const std::string& input,
                               const Tensor& src, const Tensor& dst, const Tensor& diff) {
   const Op& op = *node.op;
-  if (IsReshapeLike(op)) return diff.Reshaped(src.shape());
+  if (op.IsView()) return diff.Reshaped(src.shape());
   if (const auto* conv = dynamic_cast<const ops::Conv*>(&op)) {
     return ConvBackward(context, graph, node, *conv, src, dst, diff);
   }
@@ -192,20 +220,14 @@ StatusOr<Tensor> NodeBackward(Context& context, const Graph& graph, const Node& 
   if (const auto* activation = dynamic_cast<const ops::Activation*>(&op)) {
     return ActivationBackward(context, graph, node, *activation, src, diff);
   }
-  const Tensor* b = Initializer(graph, node, 1);
-  if (const auto* gemm = dynamic_cast<const ops::Gemm*>(&op); gemm && b && !gemm->params().trans_a) {
-    return LinearBackward(context, GemmClassWeights(*b, gemm->params().trans_b, gemm->params().alpha), src, diff);
+  if (src.rank() == 2 && node.inputs.size() > 1 && node.inputs[0] == input) {
+    if (auto map = LinearMapOf(graph, node); map.ok()) return LinearBackward(context, map->weights, src, diff);
   }
-  if (dynamic_cast<const ops::MatMul*>(&op) && b && b->rank() == 2 && src.rank() == 2) {
-    return LinearBackward(context, GemmClassWeights(*b, false, 1.0f), src, diff);
-  }
-  const auto* binary = dynamic_cast<const ops::Binary*>(&op);
-  if (binary && binary->params().kind == ops::BinaryParams::Kind::kAdd && node.inputs.size() == 2 &&
-      src.shape() == dst.shape()) {
+  if (op.IsResidualSum() && node.inputs.size() == 2 && src.shape() == dst.shape()) {
     const std::string& other = node.inputs[0] == input ? node.inputs[1] : node.inputs[0];
     if (graph.initializers.contains(other)) return diff;
   }
-  return Unimplemented("Grad-CAM cannot differentiate " + std::string(op.type()) + " node '" + node.name + "'");
+  return OpBackward(graph, node, input, src, dst, diff);
 }
 
 }  // namespace

@@ -1,11 +1,9 @@
 #include "engine/localization/fully_convolutional.h"
 
 #include <algorithm>
+#include <array>
 
-#include "engine/ops/activation.h"
 #include "engine/ops/conv.h"
-#include "engine/ops/gemm.h"
-#include "engine/ops/pool.h"
 #include "engine/ops/softmax.h"
 
 namespace fovea::engine::localization {
@@ -43,14 +41,13 @@ struct Rewriter {
 
   void Drop(const Node& node) { renamed[node.outputs.at(0)] = Resolve(node.inputs.at(0)); }
 
-  Status GlobalPool(const Node& node, const ops::Pool& pool) {
+  Status GlobalOp(const Node& node) {
     FOVEA_ASSIGN_OR_RETURN(const Shape in, ShapeOf(node.inputs.at(0)));
-    ops::PoolParams params = pool.params();
-    params.global = false;
-    params.window = {};
-    params.window.kernel = {in[2], in[3]};
-    params.window.strides = {1, 1};
-    FOVEA_ASSIGN_OR_RETURN(auto windowed, ops::Pool::Create(params));
+    auto windowed = node.op->WindowedOver({in[2], in[3]});
+    if (windowed == nullptr) {
+      return FailedPrecondition("dense maps cannot slide " + std::string(node.op->type()) + " node '" + node.name +
+                                "' over a larger image: it has no windowed form");
+    }
     Emit(node, std::move(windowed), {node.inputs[0]});
     form = Form::kVector;
     return OkStatus();
@@ -68,41 +65,28 @@ struct Rewriter {
     return OkStatus();
   }
 
-  // The Gemm's weights as a convolution kernel over the current form.
-  StatusOr<Tensor> ConvWeights(const Node& node, const Tensor& b, const ops::GemmParams& params) const {
-    Tensor weights = GemmClassWeights(b, params.trans_b, params.alpha);
+  // The classifier's weights as a convolution kernel over the current form.
+  StatusOr<Tensor> ConvWeights(const Node& node, const Tensor& weights) const {
     const int64_t classes = weights.dim(0), features = weights.dim(1);
     Shape kernel = {classes, features, 1, 1};
     if (form == Form::kFlattened) kernel = {classes, flattened[1], flattened[2], flattened[3]};
     if (NumElements(kernel) != weights.num_elements()) {
-      return FailedPrecondition("Gemm node '" + node.name + "' has " + std::to_string(features) +
-                                " inputs, which does not match the feature map " + ShapeToString(flattened));
+      return FailedPrecondition(std::string(node.op->type()) + " node '" + node.name + "' has " +
+                                std::to_string(features) + " inputs, which does not match the feature map " +
+                                ShapeToString(flattened));
     }
     return weights.Reshaped(kernel);
   }
 
-  Status Gemm(const Node& node, const ops::Gemm& gemm) {
-    const auto b = source.initializers.find(node.inputs.at(1));
-    if (b == source.initializers.end() || gemm.params().trans_a || form == Form::kMap) {
-      return FailedPrecondition("Gemm node '" + node.name +
-                                "' needs constant weights, no transA and a pooled or flattened input to become a "
-                                "convolution");
+  // A linear classifier (Gemm, MatMul, 1×1 convolution on a vector) becomes a convolution over the feature map.
+  Status Linear(const Node& node, const LinearMap& map) {
+    if (form == Form::kMap) {
+      return FailedPrecondition(std::string(node.op->type()) + " node '" + node.name +
+                                "' reads the feature map before it is pooled or flattened");
     }
-    FOVEA_ASSIGN_OR_RETURN(Tensor weights, ConvWeights(node, b->second, gemm.params()));
-    const int64_t classes = weights.dim(0);
-    Tensor bias(DataType::kFloat32, {classes});
-    if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
-      const auto c = source.initializers.find(node.inputs[2]);
-      if (c == source.initializers.end() || (c->second.num_elements() != classes && c->second.num_elements() != 1)) {
-        return FailedPrecondition("Gemm node '" + node.name + "' needs a constant per-class bias");
-      }
-      const bool scalar = c->second.num_elements() == 1;
-      for (int64_t k = 0; k < classes; ++k) {
-        bias.data<float>()[k] = gemm.params().beta * c->second.data<float>()[scalar ? 0 : k];
-      }
-    }
+    FOVEA_ASSIGN_OR_RETURN(Tensor weights, ConvWeights(node, map.weights));
     out.initializers[node.name + "/as_conv.weight"] = weights;
-    out.initializers[node.name + "/as_conv.bias"] = bias;
+    out.initializers[node.name + "/as_conv.bias"] = map.bias;
     FOVEA_ASSIGN_OR_RETURN(auto conv, ops::Conv::Create({}));
     Emit(node, std::move(conv), {node.inputs[0], node.name + "/as_conv.weight", node.name + "/as_conv.bias"});
     form = Form::kVector;
@@ -111,21 +95,24 @@ struct Rewriter {
 
   Status HeadNode(const Node& node) {
     const Op& op = *node.op;
-    if (const auto* pool = dynamic_cast<const ops::Pool*>(&op)) {
-      if (pool->params().global) return GlobalPool(node, *pool);
-      if (form == Form::kMap) {
-        out.nodes.push_back(node);
-        return OkStatus();
-      }
+    if (op.IsView()) return Reshape(node);
+    if (auto map = LinearMapOf(source, node); map.ok()) return Linear(node, *map);
+    std::vector<Shape> input_shapes;
+    for (const auto& input : node.inputs) {
+      const auto shape = ShapeOf(input);
+      input_shapes.push_back(shape.ok() ? *shape : Shape{});
     }
-    if (IsReshapeLike(op)) return Reshape(node);
-    if (const auto* gemm = dynamic_cast<const ops::Gemm*>(&op)) return Gemm(node, *gemm);
-    if (dynamic_cast<const ops::Activation*>(&op) != nullptr) {
+    const auto geometry = op.Geometry(input_shapes);
+    if (geometry.ok() && geometry->global) return GlobalOp(node);
+    // Ops that keep the grid (activations, windowed pooling on the map) run unchanged on the larger image.
+    const bool keeps_grid = geometry.ok() && geometry->upsample == std::array<int64_t, 2>{1, 1};
+    if (keeps_grid && (form == Form::kMap || *geometry == SpatialGeometry::Pointwise())) {
       Emit(node, node.op, node.inputs);
       return OkStatus();
     }
     return FailedPrecondition("dense maps cannot turn " + std::string(op.type()) + " node '" + node.name +
-                              "' of the classifier head into a convolution");
+                              "' of the classifier head into a convolution" +
+                              (geometry.ok() ? std::string() : ": " + geometry.status().message()));
   }
 };
 

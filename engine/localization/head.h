@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "engine/graph.h"
-#include "engine/ops/gemm.h"
 
 namespace fovea::engine::localization {
 
@@ -47,10 +46,7 @@ StatusOr<LinearHead> GapLinearHead(const Graph& graph, const ClassifierHead& hea
 // ends. Empty when from == to.
 StatusOr<std::vector<int>> NodeChain(const Graph& graph, const std::string& from, const std::string& to);
 
-// A Gemm's constant B as the [classes, features] matrix W of Y = X·Wᵀ, alpha folded in.
-Tensor GemmClassWeights(const Tensor& b, bool trans_b, float alpha);
-
-// Whether `op` only reshapes (Flatten, Reshape, Squeeze/Unsqueeze, Identity): no arithmetic, same elements.
-bool IsReshapeLike(const Op& op);
+// The linear map node `node` applies (Op::AsLinearMap with its constant inputs), or FAILED_PRECONDITION naming it.
+StatusOr<LinearMap> LinearMapOf(const Graph& graph, const Node& node);
 
 }  // namespace fovea::engine::localization

@@ -68,6 +68,12 @@ StatusOr<ActivationParams> Activation::Resolve(std::span<const Tensor> bounds) c
   return p;
 }
 
+std::optional<ActivationParams> Activation::FusedActivation(std::span<const Tensor> parameters) const {
+  auto resolved = Resolve(parameters);
+  if (!resolved.ok()) return std::nullopt;
+  return *resolved;
+}
+
 StatusOr<std::vector<Tensor>> Activation::Reference(std::span<const Tensor> inputs) const {
   if (inputs.empty() || inputs[0].dtype() != DataType::kFloat32) return InvalidArgument("X must be float32");
   FOVEA_ASSIGN_OR_RETURN(ActivationParams p, Resolve(inputs.subspan(1)));

@@ -21,6 +21,9 @@ class Activation final : public Op {
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
 
+  std::optional<ActivationParams> FusedActivation(std::span<const Tensor> parameters) const override;
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
+
   // `params` with Clip's bounds taken from its optional constant inputs.
   StatusOr<ActivationParams> Resolve(std::span<const Tensor> bounds) const;
 

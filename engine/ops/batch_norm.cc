@@ -97,3 +97,26 @@ StatusOr<std::vector<PlanValue>> BatchNorm::Emit(PlanBuilder& builder, std::span
 }
 
 }  // namespace fovea::engine::ops
+
+namespace fovea::engine::ops {
+
+std::optional<ChannelAffine> BatchNorm::AsChannelAffine(std::span<const Tensor> parameters) const {
+  constexpr size_t kParameters = 4;  // gamma, beta, mean, var
+  if (parameters.size() < kParameters) return std::nullopt;
+  const int64_t channels = parameters[0].num_elements();
+  for (size_t i = 0; i < kParameters; ++i) {
+    const Tensor& t = parameters[i];
+    if (!t.has_data() || t.dtype() != DataType::kFloat32 || t.num_elements() != channels) return std::nullopt;
+  }
+  ChannelAffine affine;
+  for (int64_t c = 0; c < channels; ++c) {
+    const double gamma = parameters[0].data<float>()[c], beta = parameters[1].data<float>()[c];
+    const double mean = parameters[2].data<float>()[c], var = parameters[3].data<float>()[c];
+    const double scale = gamma / std::sqrt(var + params_.epsilon);
+    affine.scale.push_back(scale);
+    affine.shift.push_back(beta - mean * scale);
+  }
+  return affine;
+}
+
+}  // namespace fovea::engine::ops

@@ -21,6 +21,9 @@ class BatchNorm final : public Op {
   const BatchNormParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
+  // scale = gamma / sqrt(var + epsilon), shift = beta − mean · scale, from constant gamma, beta, mean and var.
+  std::optional<ChannelAffine> AsChannelAffine(std::span<const Tensor> parameters) const override;
 
  private:
   explicit BatchNorm(const BatchNormParams& params) : params_(params) {}

@@ -24,6 +24,7 @@ class Binary final : public Op {
   const BinaryParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  bool IsResidualSum() const override { return params_.kind == BinaryParams::Kind::kAdd; }
 
  private:
   explicit Binary(const BinaryParams& params) : params_(params) {}

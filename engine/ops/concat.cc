@@ -98,3 +98,17 @@ StatusOr<std::vector<PlanValue>> Concat::Emit(PlanBuilder& builder, std::span<co
 }
 
 }  // namespace fovea::engine::ops
+
+namespace fovea::engine::ops {
+
+StatusOr<SpatialGeometry> Concat::Geometry(std::span<const Shape> input_shapes) const {
+  constexpr int64_t kImageRank = 4;
+  const int64_t rank = input_shapes.empty() ? 0 : static_cast<int64_t>(input_shapes[0].size());
+  if (params_.axis == 1 || (rank == kImageRank && params_.axis == 1 - kImageRank)) {
+    return SpatialGeometry::Pointwise();
+  }
+  return FailedPrecondition("Concat along axis " + std::to_string(params_.axis) +
+                            " joins pixel grids; only channel concatenation keeps them");
+}
+
+}  // namespace fovea::engine::ops

@@ -22,6 +22,8 @@ class Concat final : public Op {
   const ConcatParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  // Concatenating channels of NCHW maps keeps every pixel where it is.
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape> input_shapes) const override;
 
  private:
   explicit Concat(const ConcatParams& params) : params_(params) {}

@@ -65,7 +65,7 @@ bool Conv::has_sum() const {
                      [](const ConvPostOp& p) { return p.kind == ConvPostOp::Kind::kSum; });
 }
 
-StatusOr<Window> Conv::Geometry(const Shape& x, const Shape& w) const {
+StatusOr<Window> Conv::ResolveGeometry(const Shape& x, const Shape& w) const {
   if (static_cast<int64_t>(x.size()) != kConvRank) {
     return Unimplemented("only 2-D convolution is supported (X must be 4-D NCHW), X is " + ShapeToString(x));
   }
@@ -83,7 +83,7 @@ StatusOr<std::vector<Tensor>> Conv::Reference(std::span<const Tensor> inputs) co
   const Tensor& w = inputs[1];
   const Tensor* b = inputs.size() > 2 && inputs[2].has_data() ? &inputs[2] : nullptr;
   const Tensor* residual = has_sum() && inputs.size() > 3 ? &inputs[3] : nullptr;
-  FOVEA_ASSIGN_OR_RETURN(Window g, Geometry(x.shape(), w.shape()));
+  FOVEA_ASSIGN_OR_RETURN(Window g, ResolveGeometry(x.shape(), w.shape()));
   const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), wd = x.dim(3);
   const int64_t m = w.dim(0), cg = w.dim(1), kh = w.dim(2), kw = w.dim(3);
   const int64_t oh = g.output[0], ow = g.output[1];
@@ -204,7 +204,7 @@ Conv::Primitive Conv::ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape
 std::optional<memory::desc> Conv::PreferredFirstInputLayout(PlanBuilder& builder,
                                                             std::span<const PlanValue> inputs) const {
   if (inputs.size() < 2 || !inputs[1].is_constant()) return std::nullopt;
-  const StatusOr<Window> g = Geometry(inputs[0].shape, inputs[1].shape);
+  const StatusOr<Window> g = ResolveGeometry(inputs[0].shape, inputs[1].shape);
   if (!g.ok()) return std::nullopt;
   const bool has_bias = inputs.size() > 2 && inputs[2].present();
   try {
@@ -221,7 +221,7 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
   const PlanValue& x = inputs[0];
   const PlanValue& w = inputs[1];
   const bool has_bias = inputs.size() > 2 && inputs[2].present();
-  FOVEA_ASSIGN_OR_RETURN(Window g, Geometry(x.shape, w.shape));
+  FOVEA_ASSIGN_OR_RETURN(Window g, ResolveGeometry(x.shape, w.shape));
   const Shape y_shape = {x.shape[0], w.shape[0], g.output[0], g.output[1]};
   if (has_sum()) {
     if (inputs.size() < 4 || !inputs[3].present()) return InvalidArgument("fused sum needs the residual input");
@@ -249,6 +249,78 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
   args.push_back({DNNL_ARG_DST, y.id, {}});
   builder.AddStep(dnnl::convolution_forward(pd), std::move(args), pd.scratchpad_desc());
   return std::vector<PlanValue>{y};
+}
+
+}  // namespace fovea::engine::ops
+
+namespace fovea::engine::ops {
+
+StatusOr<SpatialGeometry> Conv::Geometry(std::span<const Shape> input_shapes) const {
+  std::vector<int64_t> kernel;
+  if (input_shapes.size() > 1 && input_shapes[1].size() == static_cast<size_t>(kConvRank)) {
+    kernel = {input_shapes[1][2], input_shapes[1][3]};
+  }
+  return WindowGeometry(params_.window, kernel, type());
+}
+
+std::shared_ptr<const Op> Conv::WithPostOp(const PostOp& post_op) const {
+  if (post_op.kind == PostOp::Kind::kSum && has_sum()) return nullptr;
+  ConvParams params = params_;
+  params.post_ops.push_back(post_op);
+  auto fused = Conv::Create(params);
+  if (!fused.ok()) return nullptr;
+  return std::shared_ptr<const Op>(std::move(fused).value());
+}
+
+std::optional<std::vector<Tensor>> Conv::AbsorbOutputAffine(std::span<const Tensor> parameters,
+                                                            const ChannelAffine& affine) const {
+  // Only a plain convolution: a fused activation or sum would have to run before the affine, not after.
+  if (!params_.post_ops.empty() || parameters.empty() || !parameters[0].has_data()) return std::nullopt;
+  const Tensor& w = parameters[0];
+  const bool has_bias = parameters.size() > 1 && parameters[1].has_data();
+  if (w.dtype() != DataType::kFloat32 || w.rank() < 1) return std::nullopt;
+  const int64_t m = w.dim(0);
+  if (static_cast<int64_t>(affine.scale.size()) != m || static_cast<int64_t>(affine.shift.size()) != m) {
+    return std::nullopt;
+  }
+  if (has_bias && (parameters[1].dtype() != DataType::kFloat32 || parameters[1].num_elements() != m)) {
+    return std::nullopt;
+  }
+  Tensor folded_w = w.Clone();
+  Tensor folded_b(DataType::kFloat32, {m});
+  const int64_t per_channel = w.num_elements() / m;
+  for (int64_t c = 0; c < m; ++c) {
+    const double s = affine.scale[static_cast<size_t>(c)];
+    for (int64_t k = 0; k < per_channel; ++k) folded_w.data<float>()[c * per_channel + k] *= static_cast<float>(s);
+    const double bias = has_bias ? parameters[1].data<float>()[c] : 0.0;
+    folded_b.data<float>()[c] = static_cast<float>(bias * s + affine.shift[static_cast<size_t>(c)]);
+  }
+  return std::vector<Tensor>{folded_w, folded_b};
+}
+
+std::optional<LinearMap> Conv::AsLinearMap(std::span<const Tensor> parameters) const {
+  if (!params_.post_ops.empty() || params_.group != 1 || parameters.empty() || !parameters[0].has_data()) {
+    return std::nullopt;
+  }
+  const Tensor& w = parameters[0];
+  if (w.rank() != kConvRank || w.dim(2) != 1 || w.dim(3) != 1 || w.dtype() != DataType::kFloat32) return std::nullopt;
+  const auto nonzero = [](const std::vector<int64_t>& v) {
+    return std::any_of(v.begin(), v.end(), [](int64_t x) { return x != 0; });
+  };
+  const auto above_one = [](const std::vector<int64_t>& v) {
+    return std::any_of(v.begin(), v.end(), [](int64_t x) { return x != 1; });
+  };
+  if (nonzero(params_.window.pads_begin) || nonzero(params_.window.pads_end) || above_one(params_.window.strides)) {
+    return std::nullopt;
+  }
+  LinearMap map;
+  map.weights = w.Reshaped({w.dim(0), w.dim(1)}).value().Clone();
+  map.bias = Tensor(DataType::kFloat32, {w.dim(0)});
+  if (parameters.size() > 1 && parameters[1].has_data()) {
+    if (parameters[1].num_elements() != w.dim(0)) return std::nullopt;
+    map.bias = parameters[1].Reshaped({w.dim(0)}).value().Clone();
+  }
+  return map;
 }
 
 }  // namespace fovea::engine::ops

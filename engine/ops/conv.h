@@ -13,13 +13,7 @@
 namespace fovea::engine::ops {
 
 // One step applied to the convolution result, in order: add the residual input, or apply an activation.
-struct ConvPostOp {
-  enum class Kind { kSum, kActivation } kind = Kind::kActivation;
-  ActivationParams activation;  // for kActivation
-
-  static ConvPostOp Sum() { return {Kind::kSum, {}}; }
-  static ConvPostOp Act(const ActivationParams& a) { return {Kind::kActivation, a}; }
-};
+using ConvPostOp = PostOp;
 
 struct ConvParams {
   WindowAttributes window;  // window.kernel may be empty: taken from W
@@ -41,11 +35,20 @@ class Conv final : public Op {
   // Winograd convolutions read only nChw16c, so they ask their producer for it; other convolutions take any layout.
   std::optional<dnnl::memory::desc> PreferredFirstInputLayout(PlanBuilder& builder,
                                                               std::span<const PlanValue> inputs) const override;
+  // Window geometry of the last two axes (the kernel from the attributes, or else from the weights' shape).
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape> input_shapes) const override;
+  std::shared_ptr<const Op> WithPostOp(const PostOp& post_op) const override;
+  std::optional<std::vector<Tensor>> AbsorbOutputAffine(std::span<const Tensor> parameters,
+                                                        const ChannelAffine& affine) const override;
+  bool IsFeatureMapProducer() const override { return true; }
+  bool Quantizable() const override { return !has_sum(); }
+  // A 1×1 convolution without padding or stride on a [N, C, 1, 1] input is a linear map of the channels.
+  std::optional<LinearMap> AsLinearMap(std::span<const Tensor> parameters) const override;
 
  private:
   explicit Conv(ConvParams params) : params_(std::move(params)) {}
   // Geometry for input X and weights W shapes, with their consistency checked.
-  StatusOr<Window> Geometry(const Shape& x, const Shape& w) const;
+  StatusOr<Window> ResolveGeometry(const Shape& x, const Shape& w) const;
   struct Primitive {
     dnnl::convolution_forward::primitive_desc pd;
     bool winograd = false;

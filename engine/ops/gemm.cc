@@ -176,3 +176,39 @@ StatusOr<std::vector<PlanValue>> Gemm::Emit(PlanBuilder& builder, std::span<cons
 }
 
 }  // namespace fovea::engine::ops
+
+namespace fovea::engine::ops {
+
+Tensor ClassWeights(const Tensor& b, bool trans_b, float alpha) {
+  const int64_t rows = trans_b ? b.dim(0) : b.dim(1);
+  const int64_t cols = trans_b ? b.dim(1) : b.dim(0);
+  Tensor weights(DataType::kFloat32, {rows, cols});
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = trans_b ? b.data<float>()[r * cols + c] : b.data<float>()[c * rows + r];
+      weights.data<float>()[r * cols + c] = alpha * v;
+    }
+  }
+  return weights;
+}
+
+std::optional<LinearMap> Gemm::AsLinearMap(std::span<const Tensor> parameters) const {
+  if (params_.trans_a || parameters.empty() || !parameters[0].has_data()) return std::nullopt;
+  const Tensor& b = parameters[0];
+  if (b.rank() != static_cast<int64_t>(kMatrixRank) || b.dtype() != DataType::kFloat32) return std::nullopt;
+  LinearMap map;
+  map.weights = ClassWeights(b, params_.trans_b, params_.alpha);
+  const int64_t outputs = map.weights.dim(0);
+  map.bias = Tensor(DataType::kFloat32, {outputs});
+  if (parameters.size() > 1 && parameters[1].has_data()) {
+    const Tensor& c = parameters[1];
+    // Only a bias per output broadcasts over the batch like a classifier's does.
+    if (c.num_elements() != outputs && c.num_elements() != 1) return std::nullopt;
+    for (int64_t k = 0; k < outputs; ++k) {
+      map.bias.data<float>()[k] = params_.beta * c.data<float>()[c.num_elements() == 1 ? 0 : k];
+    }
+  }
+  return map;
+}
+
+}  // namespace fovea::engine::ops

@@ -24,10 +24,17 @@ class Gemm final : public Op {
   const GemmParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  // A classifier collapses the image to a vector: there is no pixel grid after it.
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Global(); }
+  // Y = alpha·A·op(B) + beta·C with constant B (and C) and A not transposed.
+  std::optional<LinearMap> AsLinearMap(std::span<const Tensor> parameters) const override;
 
  private:
   explicit Gemm(const GemmParams& params) : params_(params) {}
   GemmParams params_;
 };
+
+// A Gemm's or MatMul's constant B as the [outputs, features] matrix W of Y = X·Wᵀ, alpha folded in.
+Tensor ClassWeights(const Tensor& b, bool trans_b, float alpha);
 
 }  // namespace fovea::engine::ops

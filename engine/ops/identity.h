@@ -23,6 +23,9 @@ class Identity final : public Op {
   const IdentityParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
+  bool IsIdentity() const override { return true; }
+  bool IsView() const override { return true; }
 
  private:
   explicit Identity(const IdentityParams& params) : params_(params) {}

@@ -1,5 +1,7 @@
 #include "engine/ops/matmul.h"
 
+#include "engine/ops/gemm.h"
+
 #include <algorithm>
 #include <string>
 
@@ -108,6 +110,21 @@ StatusOr<std::vector<PlanValue>> MatMul::Emit(PlanBuilder& builder, std::span<co
                   pd.scratchpad_desc());
   if (s.result != s.out) y = builder.Alias(y, s.result);
   return std::vector<PlanValue>{y};
+}
+
+}  // namespace fovea::engine::ops
+
+namespace fovea::engine::ops {
+
+std::optional<LinearMap> MatMul::AsLinearMap(std::span<const Tensor> parameters) const {
+  constexpr int64_t kMatrixRank = 2;
+  if (parameters.empty() || !parameters[0].has_data()) return std::nullopt;
+  const Tensor& b = parameters[0];
+  if (b.rank() != kMatrixRank || b.dtype() != DataType::kFloat32) return std::nullopt;
+  LinearMap map;
+  map.weights = ClassWeights(b, /*trans_b=*/false, 1.0f);
+  map.bias = Tensor(DataType::kFloat32, {map.weights.dim(0)});
+  return map;
 }
 
 }  // namespace fovea::engine::ops

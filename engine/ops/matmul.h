@@ -16,6 +16,8 @@ class MatMul final : public Op {
   std::string_view type() const override { return "MatMul"; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  // Y = A·B with a constant 2-D B: weights Bᵀ, no bias.
+  std::optional<LinearMap> AsLinearMap(std::span<const Tensor> parameters) const override;
 
  private:
   MatMul() = default;

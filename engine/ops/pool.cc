@@ -51,7 +51,7 @@ std::string_view Pool::type() const {
   return params_.global ? "GlobalAveragePool" : "AveragePool";
 }
 
-StatusOr<Window> Pool::Geometry(const Shape& x) const {
+StatusOr<Window> Pool::ResolveGeometry(const Shape& x) const {
   if (static_cast<int64_t>(x.size()) != kPoolRank) {
     return Unimplemented("only 2-D pooling is supported (X must be 4-D NCHW), X is " + ShapeToString(x));
   }
@@ -78,7 +78,7 @@ StatusOr<std::vector<Tensor>> Pool::Reference(std::span<const Tensor> inputs) co
   }
   if (inputs.empty() || inputs[0].dtype() != DataType::kFloat32) return InvalidArgument("X must be float32");
   const Tensor& x = inputs[0];
-  FOVEA_ASSIGN_OR_RETURN(Window g, Geometry(x.shape()));
+  FOVEA_ASSIGN_OR_RETURN(Window g, ResolveGeometry(x.shape()));
   std::vector<int64_t> model_pads_end = g.pads_end;
   if (!params_.global) {
     FOVEA_ASSIGN_OR_RETURN(model_pads_end, ModelPadsEnd(params_.window, x.shape(), g));
@@ -124,7 +124,7 @@ StatusOr<std::vector<PlanValue>> Pool::Emit(PlanBuilder& builder, std::span<cons
   if (inputs.empty() || !inputs[0].present()) return InvalidArgument("pooling needs X");
   // A constant X (only when folding is off) becomes a runtime copy; a runtime X keeps its producer's layout.
   const PlanValue x = inputs[0].is_constant() ? builder.Reordered(inputs[0], PlainDesc(inputs[0].shape)) : inputs[0];
-  FOVEA_ASSIGN_OR_RETURN(Window g, Geometry(x.shape));
+  FOVEA_ASSIGN_OR_RETURN(Window g, ResolveGeometry(x.shape));
   dnnl::algorithm algorithm = dnnl::algorithm::pooling_max;
   if (params_.kind == PoolParams::Kind::kAverage) {
     algorithm = params_.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
@@ -151,6 +151,27 @@ StatusOr<std::vector<PlanValue>> Pool::Emit(PlanBuilder& builder, std::span<cons
   builder.AddStep(dnnl::pooling_v2_forward(pd), {builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()), {DNNL_ARG_DST, y.id, {}}},
                   pd.scratchpad_desc());
   return std::vector<PlanValue>{y};
+}
+
+}  // namespace fovea::engine::ops
+
+namespace fovea::engine::ops {
+
+std::shared_ptr<const Op> Pool::WindowedOver(std::array<int64_t, 2> window) const {
+  if (!params_.global) return nullptr;
+  PoolParams params = params_;
+  params.global = false;
+  params.window = {};
+  params.window.kernel = {window[0], window[1]};
+  params.window.strides = {1, 1};
+  auto windowed = Pool::Create(params);
+  if (!windowed.ok()) return nullptr;
+  return std::shared_ptr<const Op>(std::move(windowed).value());
+}
+
+StatusOr<SpatialGeometry> Pool::Geometry(std::span<const Shape> /*input_shapes*/) const {
+  if (params_.global) return SpatialGeometry::Global();
+  return WindowGeometry(params_.window, {}, type());
 }
 
 }  // namespace fovea::engine::ops

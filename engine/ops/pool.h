@@ -24,10 +24,13 @@ class Pool final : public Op {
   const PoolParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape> input_shapes) const override;
+  std::shared_ptr<const Op> WindowedOver(std::array<int64_t, 2> window) const override;
+  bool IsGlobalAverage() const override { return params_.global && params_.kind == PoolParams::Kind::kAverage; }
 
  private:
   explicit Pool(const PoolParams& params) : params_(params) {}
-  StatusOr<Window> Geometry(const Shape& x) const;
+  StatusOr<Window> ResolveGeometry(const Shape& x) const;
   PoolParams params_;
 };
 

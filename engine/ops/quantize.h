@@ -46,6 +46,7 @@ class QuantizeLinear final : public Op {
   const QuantizeParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
 
  private:
   explicit QuantizeLinear(const QuantizeParams& params) : params_(params) {}
@@ -61,6 +62,7 @@ class DequantizeLinear final : public Op {
   const QuantizeParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
 
  private:
   explicit DequantizeLinear(const QuantizeParams& params) : params_(params) {}

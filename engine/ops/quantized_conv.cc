@@ -1,5 +1,7 @@
 #include "engine/ops/quantized_conv.h"
 
+#include "engine/cpu_features.h"
+
 #include "engine/ops/quantize.h"
 
 namespace fovea::engine::ops {
@@ -86,10 +88,43 @@ StatusOr<std::vector<Tensor>> QuantizedConv::Reference(std::span<const Tensor> i
   return y;
 }
 
+StatusOr<std::vector<PlanValue>> QuantizedConv::EmitInFloat(PlanBuilder& builder,
+                                                             std::span<const PlanValue> inputs) const {
+  const PlanValue& x = inputs[0];
+  const Tensor& w = *inputs[1].constant;
+  // x · input_scale as float32, in the layout the plain input has.
+  const memory::desc x_float = PlainDesc(x.shape);
+  dnnl::primitive_attr dequantize = builder.DefaultAttr();
+  dequantize.set_output_scales(0, {params_.input_scale});
+  const PlanValue x_plain = builder.Plain(x);
+  auto to_float = dnnl::reorder::primitive_desc(builder.engine(), x_plain.desc, builder.engine(), x_float, dequantize);
+  PlanValue xf = builder.NewValue(x.shape, x_float);
+  builder.AddStep(dnnl::reorder(to_float), {{DNNL_ARG_FROM, x_plain.id, {}}, {DNNL_ARG_TO, xf.id, {}}},
+                  to_float.scratchpad_desc());
+  FOVEA_ASSIGN_OR_RETURN(auto conv, Conv::Create(params_.conv));
+  const PlanValue float_inputs[] = {
+      xf, PlanValue::Constant(DequantizeTensor(w, WeightSlices(params_.weight_scales, w.shape()))),
+      inputs.size() > 2 ? inputs[2] : PlanValue()};
+  FOVEA_ASSIGN_OR_RETURN(auto y, conv->Emit(builder, float_inputs));
+  if (!params_.quantized_output) return y;
+  // round(y / output_scale), saturated to the output type, as QuantizeLinear does.
+  const PlanValue y_plain = builder.Plain(y[0]);
+  const memory::desc q_desc = PlainDesc(y_plain.shape, DnnlQuantizedType(params_.output_type));
+  dnnl::primitive_attr quantize = builder.DefaultAttr();
+  quantize.set_output_scales(0, {1.0f / params_.output_scale});
+  auto to_int = dnnl::reorder::primitive_desc(builder.engine(), y_plain.desc, builder.engine(), q_desc, quantize);
+  PlanValue q = builder.NewValue(y_plain.shape, q_desc);
+  q.dtype = params_.output_type;
+  builder.AddStep(dnnl::reorder(to_int), {{DNNL_ARG_FROM, y_plain.id, {}}, {DNNL_ARG_TO, q.id, {}}},
+                  to_int.scratchpad_desc());
+  return std::vector<PlanValue>{q};
+}
+
 StatusOr<std::vector<PlanValue>> QuantizedConv::Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const {
   if (inputs.size() < 2 || !inputs[0].present() || !inputs[1].is_constant()) {
     return Unimplemented("an int8 convolution needs constant weights");
   }
+  if (!CpuHasInt8DotProduct()) return EmitInFloat(builder, inputs);
   const PlanValue& x = inputs[0];
   const Tensor& w = *inputs[1].constant;
   const bool has_bias = inputs.size() > 2 && inputs[2].present();

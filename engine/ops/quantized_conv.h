@@ -34,9 +34,18 @@ class QuantizedConv final : public Op {
   // Dequantizes X and W, runs the float Conv reference, quantizes Y: the semantics of the QDQ graph it replaces.
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape> input_shapes) const override {
+    std::vector<int64_t> kernel;
+    if (input_shapes.size() > 1 && input_shapes[1].size() == 4) kernel = {input_shapes[1][2], input_shapes[1][3]};
+    return WindowGeometry(params_.conv.window, kernel, type());
+  }
+  bool IsFeatureMapProducer() const override { return true; }
 
  private:
   explicit QuantizedConv(QuantizedConvParams params) : params_(std::move(params)) {}
+  // The same convolution in float32 arithmetic (dequantize the input, float weights, requantize the output): for
+  // CPUs where oneDNN's int8 kernels saturate (engine/cpu_features.h).
+  StatusOr<std::vector<PlanValue>> EmitInFloat(PlanBuilder& builder, std::span<const PlanValue> inputs) const;
   QuantizedConvParams params_;
 };
 

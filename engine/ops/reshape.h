@@ -22,6 +22,7 @@ class Reshape final : public Op {
   const ReshapeParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  bool IsView() const override { return true; }
 
  private:
   explicit Reshape(const ReshapeParams& params) : params_(params) {}

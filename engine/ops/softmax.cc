@@ -88,3 +88,17 @@ StatusOr<std::vector<PlanValue>> Softmax::Emit(PlanBuilder& builder, std::span<c
 }
 
 }  // namespace fovea::engine::ops
+
+namespace fovea::engine::ops {
+
+StatusOr<SpatialGeometry> Softmax::Geometry(std::span<const Shape> input_shapes) const {
+  constexpr int64_t kImageRank = 4;
+  const int64_t rank = input_shapes.empty() ? 0 : static_cast<int64_t>(input_shapes[0].size());
+  const bool over_channels = params_.axis == 1 || (rank == kImageRank && params_.axis == 1 - kImageRank);
+  // Legacy softmax normalizes the whole block from the axis on: over C, H and W together unless H = W = 1.
+  if (over_channels && !params_.legacy_2d) return SpatialGeometry::Pointwise();
+  return FailedPrecondition(std::string(type()) + " over axis " + std::to_string(params_.axis) +
+                            " mixes pixels; only a softmax over the channels of NCHW keeps them apart");
+}
+
+}  // namespace fovea::engine::ops

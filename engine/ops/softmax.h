@@ -23,6 +23,9 @@ class Softmax final : public Op {
   const SoftmaxParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  bool IsSoftmax() const override { return !params_.log; }
+  // Over the channel axis of NCHW every pixel is normalized on its own.
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape> input_shapes) const override;
 
  private:
   explicit Softmax(const SoftmaxParams& params) : params_(params) {}

@@ -65,3 +65,27 @@ StatusOr<Window> ResolveWindow(const WindowAttributes& attributes, const std::ve
 }
 
 }  // namespace fovea::engine::ops
+
+namespace fovea::engine::ops {
+
+StatusOr<SpatialGeometry> WindowGeometry(const WindowAttributes& attributes, const std::vector<int64_t>& kernel,
+                                         std::string_view op) {
+  constexpr size_t kAxes = 2;
+  const std::string name(op);
+  if (attributes.auto_pad == AutoPad::kSameUpper || attributes.auto_pad == AutoPad::kSameLower) {
+    return FailedPrecondition(name + " with auto_pad SAME has an offset that depends on the input size");
+  }
+  const std::vector<int64_t> window = attributes.kernel.empty() ? kernel : attributes.kernel;
+  if (window.size() != kAxes) return FailedPrecondition(name + " is not a 2-D window; localization maps 2-D images");
+  const auto pads = attributes.auto_pad == AutoPad::kValid ? std::vector<int64_t>{} : attributes.pads_begin;
+  SpatialGeometry g;
+  for (size_t a = 0; a < kAxes; ++a) {
+    const int64_t dilation = attributes.dilations.empty() ? 1 : attributes.dilations[a];
+    g.stride[a] = attributes.strides.empty() ? 1 : attributes.strides[a];
+    g.window[a] = dilation * (window[a] - 1) + 1;
+    g.offset[a] = pads.empty() ? 0 : pads[a];
+  }
+  return g;
+}
+
+}  // namespace fovea::engine::ops

@@ -3,8 +3,10 @@
 // turned into concrete per-axis pads and output sizes for one input size.
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
+#include "engine/op.h"
 #include "engine/status.h"
 
 namespace fovea::engine::ops {
@@ -31,5 +33,11 @@ struct Window {
 // ceil_mode grows pads_end so that oneDNN's floor arithmetic yields ONNX's ceil output size.
 StatusOr<Window> ResolveWindow(const WindowAttributes& attributes, const std::vector<int64_t>& input,
                                const std::vector<int64_t>& kernel);
+
+// The SpatialGeometry of a window with these attributes over the last two axes (kernel taken from `kernel` when the
+// attributes leave it to the weights). FAILED_PRECONDITION for auto_pad SAME (its offset depends on the input size)
+// and for a window that is not 2-D.
+StatusOr<SpatialGeometry> WindowGeometry(const WindowAttributes& attributes, const std::vector<int64_t>& kernel,
+                                         std::string_view op);
 
 }  // namespace fovea::engine::ops

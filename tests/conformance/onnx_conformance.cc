@@ -3,8 +3,9 @@
 // expected outputs as ONNX's backend test does: |actual - expected| <= atol + rtol * |expected|. The unoptimized
 // graph's reference kernels (engine::RunReference, the oracle of the engine tests) must match the same way.
 //
-// Usage: onnx_conformance [--filter=SUBSTRING] DIR...   (each DIR holds case folders; prints one line per case and
-// "N passed, M failed, K skipped"; exits non-zero when any case failed).
+// Usage: onnx_conformance [--filter=SUBSTRING] [--min-pass=N] DIR...   (each DIR holds case folders; prints one line
+// per case, the skips grouped by reason and by op, and "N passed, M failed, K skipped"; exits non-zero when any case
+// failed or fewer than N passed, so an op that regresses into a skip fails CI instead of hiding).
 //
 // Skip rules, each printed with the case:
 //   1. "opset N": the model imports a default-domain opset outside modelio's supported range (9-17).
@@ -323,23 +324,48 @@ class Tally {
         for (std::string_view rule : kSkipRules) {
           if (result.reason.starts_with(rule)) ++skips_by_rule_[rule];
         }
+        ++skips_by_reason_[GroupOf(result.reason)];
         std::cout << "SKIP " << name << ": " << result.reason << "\n";
         break;
     }
   }
 
-  // Prints the skip counts per rule and the final "N passed, M failed, K skipped" line.
+  // Prints the skip counts per rule, per reason (most frequent first), and the final "N passed, M failed, K skipped".
   void PrintSummary() const {
     std::cout << "skips by rule:";
     for (const auto& [rule, count] : skips_by_rule_) std::cout << " " << rule << " " << count << ";";
-    std::cout << "\n" << passed_ << " passed, " << failed_ << " failed, " << skipped_ << " skipped" << std::endl;
+    std::vector<std::pair<int, std::string>> reasons;
+    for (const auto& [reason, count] : skips_by_reason_) reasons.emplace_back(count, reason);
+    std::sort(reasons.begin(), reasons.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    std::cout << "\nskips by reason:\n";
+    for (const auto& [count, reason] : reasons) std::cout << "  " << count << "  " << reason << "\n";
+    std::cout << passed_ << " passed, " << failed_ << " failed, " << skipped_ << " skipped" << std::endl;
   }
 
   [[nodiscard]] bool any_failed() const { return failed_ > 0; }
+  [[nodiscard]] int passed() const { return passed_; }
 
  private:
+  // The part of a skip reason that names what is missing: the op ("unsupported op Resize"), the opset, the dtype
+  // rule, or an engine message up to its first detail.
+  static std::string GroupOf(const std::string& reason) {
+    constexpr size_t kMaxGroupLength = 110;
+    if (reason.starts_with("dtype")) return "dtype (a runtime input or output is not float32/int64/uint8/int8)";
+    std::string group = reason;
+    if (reason.starts_with("opset")) group = reason.substr(0, reason.find(' ', std::string_view("opset ").size()));
+    if (reason.starts_with("unsupported feature")) {
+      // Node names and shapes differ per case; keep what the engine says is missing.
+      const size_t colon = reason.rfind(": ");
+      group = "unsupported feature: " + (colon == std::string::npos ? reason : reason.substr(colon + 2));
+    }
+    return group.size() > kMaxGroupLength ? group.substr(0, kMaxGroupLength) + "…" : group;
+  }
+
   int passed_ = 0, failed_ = 0, skipped_ = 0;
   std::map<std::string_view, int> skips_by_rule_;
+  std::map<std::string, int> skips_by_reason_;
 };
 
 // The case folders (those holding a model.onnx) of every directory argument, sorted by name.
@@ -361,12 +387,16 @@ StatusOr<std::vector<fs::path>> FindCases(const std::vector<std::string>& dirs) 
 
 int main(int argc, char** argv) {
   constexpr std::string_view kFilterFlag = "--filter=";
+  constexpr std::string_view kMinPassFlag = "--min-pass=";
   std::string filter;
+  int min_pass = 0;
   std::vector<std::string> dirs;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.starts_with(kFilterFlag)) {
       filter = arg.substr(kFilterFlag.size());
+    } else if (arg.starts_with(kMinPassFlag)) {
+      min_pass = std::stoi(arg.substr(kMinPassFlag.size()));
     } else {
       dirs.push_back(arg);
     }
@@ -374,7 +404,7 @@ int main(int argc, char** argv) {
   auto cases = fovea::FindCases(dirs);
   if (!cases.ok() || cases->empty()) {
     std::cerr << (cases.ok() ? "no test cases found" : cases.status().message()) << "\n"
-              << "usage: onnx_conformance [--filter=SUBSTRING] DIR...\n";
+              << "usage: onnx_conformance [--filter=SUBSTRING] [--min-pass=N] DIR...\n";
     return 2;
   }
   fovea::Tally tally;
@@ -390,5 +420,10 @@ int main(int argc, char** argv) {
     tally.Record(name, result);
   }
   tally.PrintSummary();
+  if (tally.passed() < min_pass) {
+    std::cout << "only " << tally.passed() << " cases passed; at least " << min_pass
+              << " must (--min-pass): an op that used to pass now fails to load or is skipped" << std::endl;
+    return 1;
+  }
   return tally.any_failed() ? 1 : 0;
 }

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/cpu_features.h"
+
 #include "engine/model.h"
 #include "engine/ops/activation.h"
 #include "engine/ops/conv.h"
@@ -238,7 +240,12 @@ TEST(Bf16, ConvNetworkStaysCloseToFloat32) {
   FOVEA_ASSERT_OK_AND_ASSIGN(auto session, Session::Create(model));
   FOVEA_ASSERT_OK_AND_ASSIGN(auto actual, session->Run(std::vector<Tensor>{x}));
   EXPECT_TRUE(TensorsNear(expected[0], actual[0], kBf16Tolerance));
-  EXPECT_FALSE(TensorsNear(expected[0], actual[0], 1e-6f)) << "bf16 rounding should be visible";
+  if (CpuSupportsBf16()) {
+    EXPECT_FALSE(TensorsNear(expected[0], actual[0], 1e-6f)) << "bf16 rounding should be visible";
+  } else {
+    // oneDNN 2.6 has no bf16 convolution before AVX-512: the plan runs float32 (engine/cpu_features.h).
+    EXPECT_TRUE(TensorsNear(expected[0], actual[0])) << "a CPU without bf16 must compute float32 exactly";
+  }
 }
 
 TEST(Bf16, ParsesPrecisionNames) {
