@@ -12,8 +12,11 @@
 
 namespace fovea::modelio {
 
-// The opsets of the default ONNX domain that the op table implements; models importing others are rejected.
-inline constexpr int64_t kMinSupportedOpset = 9;
+// The opsets of the default ONNX domain that the op table implements; models importing others are rejected. From opset
+// 6 on, the ops Fovea supports mean what they mean today, except for a few legacy attributes the factories check
+// (Add/Sub/Mul/Div `broadcast` with `axis` before 7, BatchNormalization `spatial` = 0 before 9). Opsets 1 to 5 still
+// carry `consumed_inputs` and attribute forms (Reshape's `shape`) that no exporter of this decade writes.
+inline constexpr int64_t kMinSupportedOpset = 6;
 inline constexpr int64_t kMaxSupportedOpset = 17;
 
 // Hard limits that keep a hostile file from exhausting memory before it is rejected.

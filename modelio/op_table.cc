@@ -37,6 +37,8 @@ constexpr int64_t kSoftmaxAxisOpset = 13;
 constexpr int64_t kPadsAsInputsOpset = 11;
 constexpr int64_t kSqueezeAxesAsInputOpset = 13;
 constexpr int64_t kLegacySoftmaxAxis = 1;
+constexpr int64_t kNumpyBroadcastOpset = 7;
+constexpr int64_t kBatchNormSpatialRemovedOpset = 9;
 constexpr float kDefaultLeakyReluAlpha = 0.01f;
 constexpr float kDefaultBatchNormEpsilon = 1e-5f;
 
@@ -106,7 +108,11 @@ OpResult CreateGlobalPool(const onnx::NodeProto&, int64_t) {
   return Share(ops::Pool::Create(params));
 }
 
-OpResult CreateBatchNormalization(const onnx::NodeProto& node, int64_t) {
+OpResult CreateBatchNormalization(const onnx::NodeProto& node, int64_t opset) {
+  if (opset < kBatchNormSpatialRemovedOpset) {
+    FOVEA_ASSIGN_OR_RETURN(int64_t spatial, IntAttribute(node, "spatial", 1));
+    if (spatial != 1) return Unimplemented("spatial=0 (statistics per element) is not supported; supported: 1");
+  }
   FOVEA_ASSIGN_OR_RETURN(int64_t training_mode, IntAttribute(node, "training_mode", 0));
   if (training_mode != 0) return Unimplemented("training_mode=1 is not supported; Fovea runs inference only");
   for (int i = 1; i < node.output_size(); ++i) {
@@ -131,7 +137,12 @@ OpResult CreateGemm(const onnx::NodeProto& node, int64_t) {
 OpResult CreateMatMul(const onnx::NodeProto&, int64_t) { return Share(ops::MatMul::Create()); }
 
 template <ops::BinaryParams::Kind kKind>
-OpResult CreateBinary(const onnx::NodeProto&, int64_t) {
+OpResult CreateBinary(const onnx::NodeProto& node, int64_t opset) {
+  // Before opset 7, `broadcast` = 1 aligned B with A's trailing axes (numpy's rule) or, with `axis`, from that axis on.
+  if (opset < kNumpyBroadcastOpset && FindAttribute(node, "axis") != nullptr) {
+    return Unimplemented("legacy broadcasting with an 'axis' attribute (opset < 7) is not supported; export at opset 7 "
+                         "or later");
+  }
   ops::BinaryParams params;
   params.kind = kKind;
   return Share(ops::Binary::Create(params));
