@@ -1,12 +1,9 @@
 #include "modelio/op_table.h"
 
 #include <algorithm>
-#include <limits>
 #include <map>
 
-#include "engine/ops/activation.h"
 #include "engine/ops/batch_norm.h"
-#include "engine/ops/binary.h"
 #include "engine/ops/cast.h"
 #include "engine/ops/concat.h"
 #include "engine/ops/conv.h"
@@ -22,6 +19,7 @@
 #include "engine/ops/shape_of.h"
 #include "engine/ops/softmax.h"
 #include "engine/ops/squeeze.h"
+#include "modelio/factories/eltwise.h"
 #include "modelio/node_attributes.h"
 #include "modelio/op_factory.h"
 #include "modelio/tensor_proto.h"
@@ -32,45 +30,12 @@ namespace {
 namespace ops = engine::ops;
 constexpr std::string_view kConstantOp = "Constant";
 // Opsets at which ONNX moved an attribute into an input or changed a default.
-constexpr int64_t kClipBoundsAsInputsOpset = 11;
 constexpr int64_t kSoftmaxAxisOpset = 13;
 constexpr int64_t kPadsAsInputsOpset = 11;
 constexpr int64_t kSqueezeAxesAsInputOpset = 13;
 constexpr int64_t kLegacySoftmaxAxis = 1;
-constexpr int64_t kNumpyBroadcastOpset = 7;
 constexpr int64_t kBatchNormSpatialRemovedOpset = 9;
-constexpr float kDefaultLeakyReluAlpha = 0.01f;
 constexpr float kDefaultBatchNormEpsilon = 1e-5f;
-
-OpResult MakeActivation(ops::ActivationKind kind, float alpha = 0.0f, float beta = 0.0f) {
-  ops::ActivationParams params;
-  params.kind = kind;
-  params.alpha = alpha;
-  params.beta = beta;
-  return Share(ops::Activation::Create(params));
-}
-
-OpResult CreateRelu(const onnx::NodeProto&, int64_t) { return MakeActivation(ops::ActivationKind::kRelu); }
-
-OpResult CreateSigmoid(const onnx::NodeProto&, int64_t) { return MakeActivation(ops::ActivationKind::kSigmoid); }
-
-OpResult CreateLeakyRelu(const onnx::NodeProto& node, int64_t) {
-  FOVEA_ASSIGN_OR_RETURN(float alpha, FloatAttribute(node, "alpha", kDefaultLeakyReluAlpha));
-  return MakeActivation(ops::ActivationKind::kLeakyRelu, alpha);
-}
-
-OpResult CreateClip(const onnx::NodeProto& node, int64_t opset) {
-  ops::ActivationParams params;
-  params.kind = ops::ActivationKind::kClip;
-  params.alpha = std::numeric_limits<float>::lowest();
-  params.beta = std::numeric_limits<float>::max();
-  // Before opset 11 the bounds are attributes; afterwards they are optional inputs the engine resolves.
-  if (opset < kClipBoundsAsInputsOpset) {
-    FOVEA_ASSIGN_OR_RETURN(params.alpha, FloatAttribute(node, "min", params.alpha));
-    FOVEA_ASSIGN_OR_RETURN(params.beta, FloatAttribute(node, "max", params.beta));
-  }
-  return MakeActivation(params.kind, params.alpha, params.beta);
-}
 
 OpResult CreateConv(const onnx::NodeProto& node, int64_t) {
   ops::ConvParams params;
@@ -135,18 +100,6 @@ OpResult CreateGemm(const onnx::NodeProto& node, int64_t) {
 }
 
 OpResult CreateMatMul(const onnx::NodeProto&, int64_t) { return Share(ops::MatMul::Create()); }
-
-template <ops::BinaryParams::Kind kKind>
-OpResult CreateBinary(const onnx::NodeProto& node, int64_t opset) {
-  // Before opset 7, `broadcast` = 1 aligned B with A's trailing axes (numpy's rule) or, with `axis`, from that axis on.
-  if (opset < kNumpyBroadcastOpset && FindAttribute(node, "axis") != nullptr) {
-    return Unimplemented("legacy broadcasting with an 'axis' attribute (opset < 7) is not supported; export at opset 7 "
-                         "or later");
-  }
-  ops::BinaryParams params;
-  params.kind = kKind;
-  return Share(ops::Binary::Create(params));
-}
 
 OpResult CreateFlatten(const onnx::NodeProto& node, int64_t) {
   ops::FlattenParams params;
@@ -248,40 +201,69 @@ OpResult CreatePad(const onnx::NodeProto& node, int64_t opset) {
 
 // ONNX op type → factory. Constant has no factory: the importer folds it (see IsConstantNode).
 const std::map<std::string, OpFactory, std::less<>>& OpTable() {
+  using Act = ops::ActivationKind;
   using Kind = ops::BinaryParams::Kind;
+  using VariadicKind = ops::VariadicParams::Kind;
   using SqueezeKind = ops::SqueezeParams::Kind;
   static const std::map<std::string, OpFactory, std::less<>> kTable = {
+      {"Abs", CreateActivation<Act::kAbs>},
       {"Add", CreateBinary<Kind::kAdd>},
       {"AveragePool", CreateAveragePool},
       {"BatchNormalization", CreateBatchNormalization},
       {"Cast", CreateCast},
-      {"Clip", CreateClip},
+      {"Ceil", CreateActivation<Act::kCeil>},
+      {"Celu", CreateActivation<Act::kCelu>},
+      {"Clip", CreateActivation<Act::kClip>},
       {"Concat", CreateConcat},
       {std::string(kConstantOp), nullptr},
       {"Conv", CreateConv},
       {"Div", CreateBinary<Kind::kDiv>},
       {"DequantizeLinear", CreateQuantize<ops::DequantizeLinear>},
       {"Dropout", CreateDropout},
+      {"Elu", CreateActivation<Act::kElu>},
+      {"Erf", CreateActivation<Act::kErf>},
+      {"Exp", CreateActivation<Act::kExp>},
       {"Flatten", CreateFlatten},
+      {"Floor", CreateActivation<Act::kFloor>},
       {"Gather", CreateGather},
       {"Gemm", CreateGemm},
       {"GlobalAveragePool", CreateGlobalPool<ops::PoolParams::Kind::kAverage>},
       {"GlobalMaxPool", CreateGlobalPool<ops::PoolParams::Kind::kMax>},
+      {"HardSigmoid", CreateActivation<Act::kHardSigmoid>},
+      {"HardSwish", CreateActivation<Act::kHardSwish>},
       {"Identity", CreateIdentity},
-      {"LeakyRelu", CreateLeakyRelu},
+      {"LeakyRelu", CreateActivation<Act::kLeakyRelu>},
+      {"Log", CreateActivation<Act::kLog>},
       {"LogSoftmax", CreateSoftmax<true>},
       {"MatMul", CreateMatMul},
+      {"Max", CreateVariadic<VariadicKind::kMax>},
       {"MaxPool", CreateMaxPool},
+      {"Mean", CreateVariadic<VariadicKind::kMean>},
+      {"Min", CreateVariadic<VariadicKind::kMin>},
       {"Mul", CreateBinary<Kind::kMul>},
+      {"Neg", CreateActivation<Act::kNeg>},
+      {"PRelu", CreatePRelu},
       {"Pad", CreatePad},
+      {"Pow", CreateBinary<Kind::kPow>},
       {"QuantizeLinear", CreateQuantize<ops::QuantizeLinear>},
-      {"Relu", CreateRelu},
+      {"Reciprocal", CreateActivation<Act::kReciprocal>},
+      {"Relu", CreateActivation<Act::kRelu>},
       {"Reshape", CreateReshape},
+      {"Round", CreateActivation<Act::kRound>},
+      {"Selu", CreateActivation<Act::kSelu>},
       {"Shape", CreateShape},
-      {"Sigmoid", CreateSigmoid},
+      {"Shrink", CreateActivation<Act::kShrink>},
+      {"Sigmoid", CreateActivation<Act::kSigmoid>},
+      {"Sign", CreateActivation<Act::kSign>},
       {"Softmax", CreateSoftmax<false>},
+      {"Softplus", CreateActivation<Act::kSoftplus>},
+      {"Softsign", CreateActivation<Act::kSoftsign>},
+      {"Sqrt", CreateActivation<Act::kSqrt>},
       {"Squeeze", CreateSqueeze<SqueezeKind::kSqueeze>},
       {"Sub", CreateBinary<Kind::kSub>},
+      {"Sum", CreateVariadic<VariadicKind::kSum>},
+      {"Tanh", CreateActivation<Act::kTanh>},
+      {"ThresholdedRelu", CreateActivation<Act::kThresholdedRelu>},
       {"Unsqueeze", CreateSqueeze<SqueezeKind::kUnsqueeze>},
   };
   return kTable;

@@ -59,6 +59,9 @@ StatusOr<dnnl::algorithm> UseDstAlgorithm(const ops::ActivationParams& params) {
       return dnnl::algorithm::eltwise_clip_v2_use_dst_for_bwd;
     case ops::ActivationKind::kSigmoid:
       return dnnl::algorithm::eltwise_logistic_use_dst_for_bwd;
+    default:
+      return Unimplemented("a fused " + std::string(ops::ActivationName(params.kind)) +
+                           " cannot be differentiated from its output");
   }
   return Unimplemented("a fused LeakyRelu with a negative slope cannot be differentiated from its output");
 }
@@ -70,8 +73,8 @@ StatusOr<Tensor> ConvBackward(Context& context, const Graph& graph, const Node& 
     return Unimplemented("Conv node '" + node.name + "' has a fused residual sum; Grad-CAM cannot pass through it");
   }
   if (!post_ops.empty()) {
-    const ops::EltwiseSpec spec = ops::ToEltwise(post_ops[0].activation);
     FOVEA_ASSIGN_OR_RETURN(const dnnl::algorithm algorithm, UseDstAlgorithm(post_ops[0].activation));
+    const ops::EltwiseSpec spec = ops::ToEltwise(post_ops[0].activation).front();  // one step for those kinds
     diff = EltwiseBackward(context, algorithm, spec.alpha, spec.beta, dst, diff, true);
   }
   const Tensor* w = Initializer(graph, node, 1);
@@ -174,8 +177,12 @@ StatusOr<Tensor> ActivationBackward(Context& context, const Graph& graph, const 
     bounds.push_back(bound == nullptr ? Tensor() : *bound);
   }
   FOVEA_ASSIGN_OR_RETURN(const ops::ActivationParams params, activation.Resolve(bounds));
-  const ops::EltwiseSpec spec = ops::ToEltwise(params);
-  return EltwiseBackward(context, spec.algorithm, spec.alpha, spec.beta, src, diff, false);
+  const std::vector<ops::EltwiseSpec> chain = ops::ToEltwise(params);
+  if (chain.size() != 1) {
+    return Unimplemented("Grad-CAM cannot differentiate " + std::string(activation.type()) + " node '" + node.name +
+                         "': it is not a single oneDNN eltwise");
+  }
+  return EltwiseBackward(context, chain[0].algorithm, chain[0].alpha, chain[0].beta, src, diff, false);
 }
 
 // The op's own Backward (Op::Backward) on the node's forward values: constants from the graph, `src` as the input

@@ -1,64 +1,42 @@
 #include "engine/ops/activation.h"
 
-#include <algorithm>
 #include <cmath>
-#include <limits>
+#include <string>
 
 namespace fovea::engine::ops {
+namespace {
 
-EltwiseSpec ToEltwise(const ActivationParams& params) {
-  switch (params.kind) {
-    case ActivationKind::kRelu:
-      return {dnnl::algorithm::eltwise_relu, 0.0f, 0.0f};
-    case ActivationKind::kLeakyRelu:
-      return {dnnl::algorithm::eltwise_relu, params.alpha, 0.0f};
-    case ActivationKind::kClip:
-      return {dnnl::algorithm::eltwise_clip_v2, params.alpha, params.beta};
-    case ActivationKind::kSigmoid:
-      return {dnnl::algorithm::eltwise_logistic, 0.0f, 0.0f};
-  }
-  return {dnnl::algorithm::eltwise_relu, 0.0f, 0.0f};
+constexpr size_t kClipBoundInputs = 2;
+
+// y = activation(x), elementwise: the reference kernel and the host step of kinds without a oneDNN form.
+void ApplyToAll(const ActivationParams& params, std::span<const float> x, std::span<float> y) {
+  for (size_t i = 0; i < x.size(); ++i) y[i] = ApplyActivation(params, x[i]);
 }
 
-float ApplyActivation(const ActivationParams& params, float x) {
-  switch (params.kind) {
-    case ActivationKind::kRelu:
-      return x > 0.0f ? x : 0.0f;
-    case ActivationKind::kLeakyRelu:
-      return x >= 0.0f ? x : params.alpha * x;
-    case ActivationKind::kClip:
-      return std::min(std::max(x, params.alpha), params.beta);
-    case ActivationKind::kSigmoid:
-      return 1.0f / (1.0f + std::exp(-x));
-  }
-  return x;
+PlanValue EmitEltwise(PlanBuilder& builder, const EltwiseSpec& spec, const PlanValue& x) {
+  const auto desc =
+      dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, spec.algorithm, x.desc, spec.alpha, spec.beta);
+  const auto pd = dnnl::eltwise_forward::primitive_desc(desc, builder.DefaultAttr(), builder.engine());
+  PlanValue y = builder.NewValue(x.shape, pd.dst_desc());
+  builder.AddStep(dnnl::eltwise_forward(pd), {builder.Arg(DNNL_ARG_SRC, x), {DNNL_ARG_DST, y.id, {}}},
+                  pd.scratchpad_desc());
+  return y;
 }
+
+}  // namespace
 
 StatusOr<std::unique_ptr<Activation>> Activation::Create(const ActivationParams& params) {
   if (params.kind == ActivationKind::kClip && params.alpha > params.beta) {
     return InvalidArgument("Clip min " + std::to_string(params.alpha) + " is above max " + std::to_string(params.beta));
   }
+  if (params.kind == ActivationKind::kCelu && params.alpha == 0.0f) return InvalidArgument("Celu alpha must not be 0");
   return std::unique_ptr<Activation>(new Activation(params));
-}
-
-std::string_view Activation::type() const {
-  switch (params_.kind) {
-    case ActivationKind::kRelu:
-      return "Relu";
-    case ActivationKind::kLeakyRelu:
-      return "LeakyRelu";
-    case ActivationKind::kClip:
-      return "Clip";
-    case ActivationKind::kSigmoid:
-      return "Sigmoid";
-  }
-  return "Activation";
 }
 
 StatusOr<ActivationParams> Activation::Resolve(std::span<const Tensor> bounds) const {
   ActivationParams p = params_;
   if (p.kind != ActivationKind::kClip) return p;
-  for (size_t i = 0; i < bounds.size() && i < 2; ++i) {
+  for (size_t i = 0; i < bounds.size() && i < kClipBoundInputs; ++i) {
     if (!bounds[i].has_data()) continue;
     if (bounds[i].dtype() != DataType::kFloat32 || bounds[i].num_elements() != 1) {
       return InvalidArgument("Clip bounds must be float32 scalars");
@@ -69,8 +47,8 @@ StatusOr<ActivationParams> Activation::Resolve(std::span<const Tensor> bounds) c
 }
 
 std::optional<ActivationParams> Activation::FusedActivation(std::span<const Tensor> parameters) const {
-  auto resolved = Resolve(parameters);
-  if (!resolved.ok()) return std::nullopt;
+  const StatusOr<ActivationParams> resolved = Resolve(parameters);
+  if (!resolved.ok() || ToEltwise(*resolved).empty()) return std::nullopt;
   return *resolved;
 }
 
@@ -78,13 +56,13 @@ StatusOr<std::vector<Tensor>> Activation::Reference(std::span<const Tensor> inpu
   if (inputs.empty() || inputs[0].dtype() != DataType::kFloat32) return InvalidArgument("X must be float32");
   FOVEA_ASSIGN_OR_RETURN(ActivationParams p, Resolve(inputs.subspan(1)));
   Tensor y(DataType::kFloat32, inputs[0].shape());
-  auto x = inputs[0].floats();
-  auto out = y.floats();
-  for (size_t i = 0; i < x.size(); ++i) out[i] = ApplyActivation(p, x[i]);
+  ApplyToAll(p, inputs[0].floats(), y.floats());
   return std::vector<Tensor>{y};
 }
 
 StatusOr<std::vector<PlanValue>> Activation::Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const {
+  if (inputs.empty() || !inputs[0].present()) return InvalidArgument(std::string(type()) + " needs X");
+  if (inputs[0].dtype != DataType::kFloat32) return Unimplemented(std::string(type()) + " runs on float32 only");
   std::vector<Tensor> bounds;
   for (size_t i = 1; i < inputs.size(); ++i) {
     if (inputs[i].present() && !inputs[i].is_constant()) {
@@ -92,16 +70,34 @@ StatusOr<std::vector<PlanValue>> Activation::Emit(PlanBuilder& builder, std::spa
     }
     bounds.push_back(inputs[i].present() ? *inputs[i].constant : Tensor());
   }
-  FOVEA_ASSIGN_OR_RETURN(ActivationParams p, Resolve(bounds));
-  const PlanValue& x = inputs[0];
-  const EltwiseSpec spec = ToEltwise(p);
-  auto desc =
-      dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, spec.algorithm, x.desc, spec.alpha, spec.beta);
-  auto pd = dnnl::eltwise_forward::primitive_desc(desc, builder.DefaultAttr(), builder.engine());
-  PlanValue y = builder.NewValue(x.shape, pd.dst_desc());
-  builder.AddStep(dnnl::eltwise_forward(pd), {builder.Arg(DNNL_ARG_SRC, x), {DNNL_ARG_DST, y.id, {}}},
-                  pd.scratchpad_desc());
+  FOVEA_ASSIGN_OR_RETURN(const ActivationParams p, Resolve(bounds));
+  const std::vector<EltwiseSpec> chain = ToEltwise(p);
+  if (chain.empty()) {
+    HostKernel kernel = [p](std::span<const Tensor> in, std::span<Tensor> out) {
+      ApplyToAll(p, in[0].floats(), out[0].floats());
+      return OkStatus();
+    };
+    return builder.AddHostStep(std::move(kernel), inputs.subspan(0, 1), {inputs[0].shape}, {DataType::kFloat32});
+  }
+  PlanValue y = inputs[0];
+  for (const EltwiseSpec& spec : chain) y = EmitEltwise(builder, spec, y);
   return std::vector<PlanValue>{y};
+}
+
+StatusOr<std::vector<Tensor>> Activation::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
+                                                   std::span<const Tensor> output_grads) const {
+  if (inputs.empty() || inputs[0].dtype() != DataType::kFloat32 || output_grads.empty()) {
+    return InvalidArgument(std::string(type()) + " backward needs float32 X and dY");
+  }
+  FOVEA_ASSIGN_OR_RETURN(const ActivationParams p, Resolve(inputs.subspan(1)));
+  const auto x = inputs[0].floats();
+  const auto dy = output_grads[0].floats();
+  if (dy.size() != x.size()) return InvalidArgument("dY does not match X");
+  std::vector<Tensor> grads(inputs.size());
+  grads[0] = Tensor(DataType::kFloat32, inputs[0].shape());
+  auto dx = grads[0].floats();
+  for (size_t i = 0; i < x.size(); ++i) dx[i] = dy[i] * ActivationDerivative(p, x[i]);
+  return grads;
 }
 
 }  // namespace fovea::engine::ops

@@ -1,8 +1,11 @@
 #pragma once
-// Elementwise activations (ONNX Relu, LeakyRelu, Clip, Sigmoid): one op because oneDNN runs them all as eltwise, and
-// because the same description is fused into Conv as a post-op.
+// Elementwise activations and unary math (ONNX Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish, Elu, Selu, Celu,
+// Tanh, Softplus, Softsign, Exp, Log, Sqrt, Neg, Abs, Reciprocal, Floor, Ceil, Erf, Sign, Round, ThresholdedRelu,
+// Shrink): one op because oneDNN runs most of them as eltwise chains, and because the same description is fused into
+// Conv as post-ops. Kinds oneDNN has no eltwise for run as host steps over the reference loop.
 
 #include <memory>
+#include <optional>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -16,10 +19,17 @@ class Activation final : public Op {
  public:
   static StatusOr<std::unique_ptr<Activation>> Create(const ActivationParams& params);
 
-  std::string_view type() const override;
+  std::string_view type() const override { return ActivationName(params_.kind); }
   const ActivationParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  StatusOr<SpatialGeometry> Geometry() const override { return SpatialGeometry::Pointwise(); }
+  // The resolved params when oneDNN runs the kind as eltwise steps; `parameters` are Clip's bounds (inputs 1 and 2,
+  // constants; a Tensor without data for an absent bound).
+  std::optional<ActivationParams> FusedActivation(std::span<const Tensor> parameters) const override;
+  // d/dX only: Clip's bounds are parameters and get no gradient.
+  StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
+                                         std::span<const Tensor> output_grads) const override;
 
   std::optional<ActivationParams> FusedActivation(std::span<const Tensor> parameters) const override;
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }

@@ -1,8 +1,10 @@
 #include "engine/ops/binary.h"
 
 #include <algorithm>
+#include <cmath>
 #include <span>
 #include <type_traits>
+#include <utility>
 
 namespace fovea::engine::ops {
 namespace {
@@ -10,68 +12,124 @@ namespace {
 using dnnl::memory;
 using Kind = BinaryParams::Kind;
 
-// `shape` with leading 1s up to `rank` dimensions (at least one: oneDNN has no rank-0 memory).
-Shape PadRank(const Shape& shape, size_t rank) {
-  const size_t target = std::max<size_t>(rank, 1);
-  Shape padded(target - std::min(shape.size(), target), 1);
-  padded.insert(padded.end(), shape.begin(), shape.end());
-  return padded;
-}
-
-// Row-major strides of `shape` with 0 along broadcast (size-1) axes of an operand read at `out` positions.
-std::vector<int64_t> BroadcastStrides(const Shape& shape, const Shape& out) {
-  std::vector<int64_t> strides(out.size(), 0);
-  int64_t stride = 1;
-  for (size_t i = out.size(); i-- > 0;) {
-    strides[i] = shape[i] == 1 ? 0 : stride;
-    stride *= shape[i];
+// base^exponent on integers; negative exponents truncate toward zero as integer division would.
+template <typename T>
+T IntegerPow(T base, T exponent) {
+  if constexpr (std::is_signed_v<T>) {
+    if (exponent < 0) {
+      if (base == 1) return 1;
+      if (base == -1) return exponent % 2 == 0 ? T{1} : T{-1};
+      return 0;
+    }
   }
-  return strides;
+  T result = 1;
+  for (; exponent > 0; exponent = static_cast<T>(exponent / 2)) {
+    if (exponent % 2 != 0) result = static_cast<T>(result * base);
+    base = static_cast<T>(base * base);
+  }
+  return result;
 }
 
 template <typename T>
 T Apply(Kind kind, T a, T b) {
   switch (kind) {
     case Kind::kAdd:
-      return a + b;
+      return static_cast<T>(a + b);
     case Kind::kSub:
-      return a - b;
+      return static_cast<T>(a - b);
     case Kind::kMul:
-      return a * b;
+      return static_cast<T>(a * b);
     case Kind::kDiv:
-      return a / b;
+      return static_cast<T>(a / b);
+    case Kind::kPow:
+      if constexpr (std::is_floating_point_v<T>) {
+        return std::pow(a, b);
+      } else {
+        return IntegerPow(a, b);
+      }
+    case Kind::kMin:
+      return std::min(a, b);
+    case Kind::kMax:
+      return std::max(a, b);
   }
   return a;
 }
 
+// y = A (op) B over y's (broadcast) shape: the reference kernel, and the host step of Pow.
 template <typename T>
 Status Compute(Kind kind, const Tensor& a, const Tensor& b, Tensor& y) {
-  const Shape& out = y.shape();
-  const Shape pa = PadRank(a.shape(), out.size()), pb = PadRank(b.shape(), out.size());
-  const Shape po = PadRank(out, out.size());
-  const auto sa = BroadcastStrides(pa, po), sb = BroadcastStrides(pb, po);
   if (kind == Kind::kDiv && std::is_integral_v<T>) {
     for (T v : std::span<const T>(b.data<T>(), static_cast<size_t>(b.num_elements()))) {
       if (v == 0) return InvalidArgument("integer division by zero");
     }
   }
-  std::vector<int64_t> index(po.size(), 0);
   const T* ap = a.data<T>();
   const T* bp = b.data<T>();
   T* yp = y.data<T>();
-  for (int64_t flat = 0; flat < y.num_elements(); ++flat) {
-    int64_t ia = 0, ib = 0;
-    for (size_t d = 0; d < po.size(); ++d) {
-      ia += index[d] * sa[d];
-      ib += index[d] * sb[d];
-    }
-    yp[flat] = Apply<T>(kind, ap[ia], bp[ib]);
-    for (size_t d = po.size(); d-- > 0;) {
-      if (++index[d] < po[d]) break;
-      index[d] = 0;
-    }
-  }
+  ForEachBroadcast(y.shape(), a.shape(), b.shape(),
+                   [&](int64_t flat, int64_t ia, int64_t ib) { yp[flat] = Apply<T>(kind, ap[ia], bp[ib]); });
   return OkStatus();
+}
+
+Status ComputeOfType(Kind kind, const Tensor& a, const Tensor& b, Tensor& y) {
+  switch (y.dtype()) {
+    case DataType::kFloat32:
+      return Compute<float>(kind, a, b, y);
+    case DataType::kInt64:
+      return Compute<int64_t>(kind, a, b, y);
+    case DataType::kUint8:
+      return Compute<uint8_t>(kind, a, b, y);
+    case DataType::kInt8:
+      return Compute<int8_t>(kind, a, b, y);
+  }
+  return InvalidArgument("unknown dtype");
+}
+
+template <typename T>
+void CopyAsFloats(const Tensor& t, std::span<float> out) {
+  const T* p = t.data<T>();
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(p[i]);
+}
+
+// `t` converted to float32 (Pow's exponent may be an integer tensor).
+Tensor AsFloats(const Tensor& t) {
+  if (t.dtype() == DataType::kFloat32) return t;
+  Tensor f(DataType::kFloat32, t.shape());
+  switch (t.dtype()) {
+    case DataType::kInt64:
+      CopyAsFloats<int64_t>(t, f.floats());
+      break;
+    case DataType::kUint8:
+      CopyAsFloats<uint8_t>(t, f.floats());
+      break;
+    case DataType::kInt8:
+      CopyAsFloats<int8_t>(t, f.floats());
+      break;
+    case DataType::kFloat32:
+      break;
+  }
+  return f;
+}
+
+// d(A op B)/dA and d(A op B)/dB at one pair of elements.
+std::pair<double, double> Partials(Kind kind, double a, double b) {
+  switch (kind) {
+    case Kind::kAdd:
+      return {1.0, 1.0};
+    case Kind::kSub:
+      return {1.0, -1.0};
+    case Kind::kMul:
+      return {b, a};
+    case Kind::kDiv:
+      return {1.0 / b, -a / (b * b)};
+    case Kind::kPow:
+      return {b * std::pow(a, b - 1.0), a > 0.0 ? std::pow(a, b) * std::log(a) : 0.0};
+    case Kind::kMin:
+      return a <= b ? std::pair{1.0, 0.0} : std::pair{0.0, 1.0};
+    case Kind::kMax:
+      return a >= b ? std::pair{1.0, 0.0} : std::pair{0.0, 1.0};
+  }
+  return {0.0, 0.0};
 }
 
 dnnl::algorithm Algorithm(Kind kind) {
@@ -84,6 +142,12 @@ dnnl::algorithm Algorithm(Kind kind) {
       return dnnl::algorithm::binary_mul;
     case Kind::kDiv:
       return dnnl::algorithm::binary_div;
+    case Kind::kMin:
+      return dnnl::algorithm::binary_min;
+    case Kind::kMax:
+      return dnnl::algorithm::binary_max;
+    case Kind::kPow:
+      break;  // not a oneDNN binary algorithm: EmitPow
   }
   return dnnl::algorithm::binary_add;
 }
@@ -120,28 +184,16 @@ PlanValue EmitStep(PlanBuilder& builder, Kind kind, const PlanValue& src0, const
   return y;
 }
 
+Tensor FromDoubles(const std::vector<double>& values, const Shape& shape) {
+  Tensor t(DataType::kFloat32, shape);
+  std::copy(values.begin(), values.end(), t.data<float>());
+  return t;
+}
+
 }  // namespace
 
-StatusOr<Shape> BroadcastShapes(const Shape& a, const Shape& b) {
-  const size_t rank = std::max(a.size(), b.size());
-  Shape out(rank);
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
-    const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (da != db && da != 1 && db != 1) {
-      return InvalidArgument("shapes " + ShapeToString(a) + " and " + ShapeToString(b) + " do not broadcast");
-    }
-    out[i] = da == 1 ? db : da;
-  }
-  return out;
-}
-
-StatusOr<std::unique_ptr<Binary>> Binary::Create(const BinaryParams& params) {
-  return std::unique_ptr<Binary>(new Binary(params));
-}
-
-std::string_view Binary::type() const {
-  switch (params_.kind) {
+std::string_view BinaryName(BinaryParams::Kind kind) {
+  switch (kind) {
     case Kind::kAdd:
       return "Add";
     case Kind::kSub:
@@ -150,8 +202,18 @@ std::string_view Binary::type() const {
       return "Mul";
     case Kind::kDiv:
       return "Div";
+    case Kind::kPow:
+      return "Pow";
+    case Kind::kMin:
+      return "Min";
+    case Kind::kMax:
+      return "Max";
   }
   return "Binary";
+}
+
+StatusOr<std::unique_ptr<Binary>> Binary::Create(const BinaryParams& params) {
+  return std::unique_ptr<Binary>(new Binary(params));
 }
 
 StatusOr<std::vector<Tensor>> Binary::Reference(std::span<const Tensor> inputs) const {
@@ -159,32 +221,61 @@ StatusOr<std::vector<Tensor>> Binary::Reference(std::span<const Tensor> inputs) 
     return InvalidArgument(std::string(type()) + " needs A and B");
   }
   const Tensor& a = inputs[0];
-  const Tensor& b = inputs[1];
+  Tensor b = inputs[1];
+  // Pow's exponent may be of another type (opset 12); a float base takes it as float.
+  if (params_.kind == Kind::kPow && a.dtype() == DataType::kFloat32) b = AsFloats(b);
   if (a.dtype() != b.dtype()) {
     return InvalidArgument(std::string("A is ") + DataTypeName(a.dtype()) + " but B is " + DataTypeName(b.dtype()));
   }
   FOVEA_ASSIGN_OR_RETURN(Shape out, BroadcastShapes(a.shape(), b.shape()));
   Tensor y(a.dtype(), out);
-  if (a.dtype() == DataType::kInt64) {
-    FOVEA_RETURN_IF_ERROR(Compute<int64_t>(params_.kind, a, b, y));
-  } else {
-    FOVEA_RETURN_IF_ERROR(Compute<float>(params_.kind, a, b, y));
-  }
+  FOVEA_RETURN_IF_ERROR(ComputeOfType(params_.kind, a, b, y));
   return std::vector<Tensor>{y};
+}
+
+StatusOr<std::vector<PlanValue>> Binary::EmitPow(PlanBuilder& builder, const PlanValue& a, const PlanValue& b,
+                                                 const Shape& out) const {
+  if (a.dtype != DataType::kFloat32) return Unimplemented("Pow on runtime values needs a float32 base");
+  PlanValue exponent = b;
+  if (b.is_constant()) {
+    exponent = PlanValue::Constant(AsFloats(*b.constant));
+    if (exponent.shape == Shape{} || NumElements(exponent.shape) == 1) {
+      if (!a.is_constant()) {
+        // pow(x, e) = 1 · x^e: oneDNN's eltwise pow.
+        const float e = exponent.constant->data<float>()[0];
+        const auto desc = dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference,
+                                                      dnnl::algorithm::eltwise_pow, a.desc, 1.0f, e);
+        const auto pd = dnnl::eltwise_forward::primitive_desc(desc, builder.DefaultAttr(), builder.engine());
+        PlanValue y = builder.NewValue(a.shape, pd.dst_desc());
+        builder.AddStep(dnnl::eltwise_forward(pd), {builder.Arg(DNNL_ARG_SRC, a), {DNNL_ARG_DST, y.id, {}}},
+                        pd.scratchpad_desc());
+        if (y.shape != out) y = builder.Alias(builder.Plain(y), out);
+        return std::vector<PlanValue>{y};
+      }
+    }
+  } else if (b.dtype != DataType::kFloat32) {
+    return Unimplemented("Pow with a runtime exponent needs it float32");
+  }
+  HostKernel kernel = [](std::span<const Tensor> in, std::span<Tensor> outputs) {
+    return Compute<float>(Kind::kPow, in[0], in[1], outputs[0]);
+  };
+  const PlanValue operands[] = {a, exponent};
+  return builder.AddHostStep(std::move(kernel), operands, {out}, {DataType::kFloat32});
 }
 
 StatusOr<std::vector<PlanValue>> Binary::Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const {
   if (inputs.size() != 2 || !inputs[0].present() || !inputs[1].present()) {
     return InvalidArgument(std::string(type()) + " needs A and B");
   }
+  FOVEA_ASSIGN_OR_RETURN(Shape out, BroadcastShapes(inputs[0].shape, inputs[1].shape));
+  if (params_.kind == Kind::kPow) return EmitPow(builder, inputs[0], inputs[1], out);
   if (inputs[0].dtype != DataType::kFloat32 || inputs[1].dtype != DataType::kFloat32) {
     return Unimplemented(std::string(type()) + " on runtime values needs float32 operands");
   }
-  FOVEA_ASSIGN_OR_RETURN(Shape out, BroadcastShapes(inputs[0].shape, inputs[1].shape));
   const Shape full = PadRank(out, out.size());
   PlanValue a = AtRank(builder, inputs[0], out.size());
   PlanValue b = AtRank(builder, inputs[1], out.size());
-  const bool commutative = params_.kind == Kind::kAdd || params_.kind == Kind::kMul;
+  const bool commutative = params_.kind != Kind::kSub && params_.kind != Kind::kDiv;
   bool negate = false;
   // oneDNN broadcasts only src1, so src0 must already have the output shape.
   // Prefer a runtime, full-shape operand as src0: its layout then carries through to the output.
@@ -200,6 +291,31 @@ StatusOr<std::vector<PlanValue>> Binary::Emit(PlanBuilder& builder, std::span<co
   PlanValue y = EmitStep(builder, params_.kind, a, b, negate);
   if (y.shape != out) y = builder.Alias(builder.Plain(y), out);
   return std::vector<PlanValue>{y};
+}
+
+StatusOr<std::vector<Tensor>> Binary::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
+                                               std::span<const Tensor> output_grads) const {
+  if (inputs.size() != 2 || !inputs[0].has_data() || !inputs[1].has_data() || output_grads.empty()) {
+    return InvalidArgument(std::string(type()) + " backward needs A, B and dY");
+  }
+  const Tensor& a = inputs[0];
+  const Tensor b = params_.kind == Kind::kPow ? AsFloats(inputs[1]) : inputs[1];
+  if (a.dtype() != DataType::kFloat32 || b.dtype() != DataType::kFloat32) {
+    return InvalidArgument(std::string(type()) + " backward needs float32 operands");
+  }
+  FOVEA_ASSIGN_OR_RETURN(Shape out, BroadcastShapes(a.shape(), b.shape()));
+  const Tensor& dy = output_grads[0];
+  if (dy.shape() != out) return InvalidArgument("dY is " + ShapeToString(dy.shape()) + ", not " + ShapeToString(out));
+  std::vector<double> da(static_cast<size_t>(a.num_elements()), 0.0), db(static_cast<size_t>(b.num_elements()), 0.0);
+  const float* ap = a.data<float>();
+  const float* bp = b.data<float>();
+  const float* g = dy.data<float>();
+  ForEachBroadcast(out, a.shape(), b.shape(), [&](int64_t flat, int64_t ia, int64_t ib) {
+    const auto [pa, pb] = Partials(params_.kind, ap[ia], bp[ib]);
+    da[ia] += g[flat] * pa;
+    db[ib] += g[flat] * pb;
+  });
+  return std::vector<Tensor>{FromDoubles(da, a.shape()), FromDoubles(db, b.shape())};
 }
 
 }  // namespace fovea::engine::ops

@@ -37,8 +37,9 @@ dnnl::post_ops BuildPostOps(const std::vector<ConvPostOp>& post_ops) {
     if (op.kind == ConvPostOp::Kind::kSum) {
       ops.append_sum(1.0f);
     } else {
-      const EltwiseSpec spec = ToEltwise(op.activation);
-      ops.append_eltwise(1.0f, spec.algorithm, spec.alpha, spec.beta);
+      for (const EltwiseSpec& spec : ToEltwise(op.activation)) {
+        ops.append_eltwise(1.0f, spec.algorithm, spec.alpha, spec.beta);
+      }
     }
   }
   return ops;
@@ -129,22 +130,36 @@ StatusOr<std::vector<Tensor>> Conv::Reference(std::span<const Tensor> inputs) co
   return std::vector<Tensor>{y};
 }
 
-// A fused Add whose operand turns out to broadcast (known only once shapes are) cannot be a sum post-op: run the
-// Conv with the post-ops before the sum, then the Add and the remaining activations as separate primitives.
-StatusOr<std::vector<PlanValue>> Conv::EmitUnfused(PlanBuilder& builder, std::span<const PlanValue> inputs) const {
+size_t Conv::FirstUnfusablePostOp(const Shape& y_shape, std::span<const PlanValue> inputs) const {
+  for (size_t i = 0; i < params_.post_ops.size(); ++i) {
+    const ConvPostOp& post = params_.post_ops[i];
+    const bool unfusable = post.kind == ConvPostOp::Kind::kSum ? inputs.size() > 3 && inputs[3].shape != y_shape
+                                                               : ToEltwise(post.activation).empty();
+    if (unfusable) return i;
+  }
+  return params_.post_ops.size();
+}
+
+// Post-ops from `first` on that oneDNN cannot run fused: a sum whose operand turns out to broadcast (known only once
+// shapes are), or an activation without an eltwise form (Softsign, Erf…). The Conv runs with the post-ops before
+// `first`, then the rest run as separate ops.
+StatusOr<std::vector<PlanValue>> Conv::EmitUnfused(PlanBuilder& builder, std::span<const PlanValue> inputs,
+                                                   size_t first) const {
   ConvParams head = params_;
-  const auto sum = std::find_if(head.post_ops.begin(), head.post_ops.end(),
-                                [](const ConvPostOp& p) { return p.kind == ConvPostOp::Kind::kSum; });
-  const std::vector<ConvPostOp> tail(sum + 1, head.post_ops.end());
-  head.post_ops.erase(sum, head.post_ops.end());
+  const std::vector<ConvPostOp> tail(head.post_ops.begin() + static_cast<std::ptrdiff_t>(first), head.post_ops.end());
+  head.post_ops.resize(first);
   FOVEA_ASSIGN_OR_RETURN(auto conv, Conv::Create(head));
-  FOVEA_ASSIGN_OR_RETURN(auto y, conv->Emit(builder, inputs.subspan(0, 3)));
-  FOVEA_ASSIGN_OR_RETURN(auto add, Binary::Create({BinaryParams::Kind::kAdd}));
-  const PlanValue add_inputs[] = {y[0], inputs[3]};
-  FOVEA_ASSIGN_OR_RETURN(y, add->Emit(builder, add_inputs));
+  const size_t head_inputs = conv->has_sum() ? inputs.size() : std::min<size_t>(inputs.size(), 3);
+  FOVEA_ASSIGN_OR_RETURN(auto y, conv->Emit(builder, inputs.subspan(0, head_inputs)));
   for (const auto& post : tail) {
-    FOVEA_ASSIGN_OR_RETURN(auto act, Activation::Create(post.activation));
-    FOVEA_ASSIGN_OR_RETURN(y, act->Emit(builder, std::span<const PlanValue>(y.data(), 1)));
+    if (post.kind == ConvPostOp::Kind::kSum) {
+      FOVEA_ASSIGN_OR_RETURN(auto add, Binary::Create({BinaryParams::Kind::kAdd}));
+      const PlanValue add_inputs[] = {y[0], inputs[3]};
+      FOVEA_ASSIGN_OR_RETURN(y, add->Emit(builder, add_inputs));
+    } else {
+      FOVEA_ASSIGN_OR_RETURN(auto act, Activation::Create(post.activation));
+      FOVEA_ASSIGN_OR_RETURN(y, act->Emit(builder, std::span<const PlanValue>(y.data(), 1)));
+    }
   }
   return y;
 }
@@ -223,10 +238,11 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
   const bool has_bias = inputs.size() > 2 && inputs[2].present();
   FOVEA_ASSIGN_OR_RETURN(Window g, ResolveGeometry(x.shape, w.shape));
   const Shape y_shape = {x.shape[0], w.shape[0], g.output[0], g.output[1]};
-  if (has_sum()) {
-    if (inputs.size() < 4 || !inputs[3].present()) return InvalidArgument("fused sum needs the residual input");
-    if (inputs[3].shape != y_shape) return EmitUnfused(builder, inputs);
+  if (has_sum() && (inputs.size() < 4 || !inputs[3].present())) {
+    return InvalidArgument("fused sum needs the residual input");
   }
+  const size_t unfusable = FirstUnfusablePostOp(y_shape, inputs);
+  if (unfusable < params_.post_ops.size()) return EmitUnfused(builder, inputs, unfusable);
   const memory::dims weight_dims = WeightDims(w.shape, params_.group);
   const auto pd = ChoosePrimitive(builder, x.shape, g, w, has_bias, builder.LayoutReadersWant(y_shape)).pd;
 

@@ -58,7 +58,11 @@ class Conv final : public Op {
   // oneDNN's choice. Throws dnnl::error when oneDNN has no implementation at all.
   Primitive ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape, const Window& g, const PlanValue& w,
                             bool has_bias, const std::optional<dnnl::memory::desc>& dst_layout) const;
-  StatusOr<std::vector<PlanValue>> EmitUnfused(PlanBuilder& builder, std::span<const PlanValue> inputs) const;
+  // Index of the first post-op oneDNN cannot fuse for output `y_shape` (post_ops.size() when all fuse), and the Emit
+  // running the post-ops from there as separate ops.
+  size_t FirstUnfusablePostOp(const Shape& y_shape, std::span<const PlanValue> inputs) const;
+  StatusOr<std::vector<PlanValue>> EmitUnfused(PlanBuilder& builder, std::span<const PlanValue> inputs,
+                                               size_t first) const;
   ConvParams params_;
 };
 

@@ -57,6 +57,10 @@ std::vector<float> OutputScales(const QuantizedConvParams& p, int64_t channels) 
 StatusOr<std::unique_ptr<QuantizedConv>> QuantizedConv::Create(const QuantizedConvParams& params) {
   for (const auto& post : params.conv.post_ops) {
     if (post.kind == ConvPostOp::Kind::kSum) return Unimplemented("an int8 convolution with a residual sum");
+    if (ToEltwise(post.activation).empty()) {
+      return Unimplemented("an int8 convolution followed by " + std::string(ActivationName(post.activation.kind)) +
+                           ", which oneDNN cannot fuse");
+    }
   }
   if (params.weight_scales.empty() || !(params.input_scale > 0.0f) ||
       (params.quantized_output && !(params.output_scale > 0.0f))) {
@@ -149,8 +153,9 @@ StatusOr<std::vector<PlanValue>> QuantizedConv::Emit(PlanBuilder& builder, std::
   attr.set_output_scales(kOutputChannelMask, OutputScales(params_, m));
   dnnl::post_ops post_ops;
   for (const auto& post : params_.conv.post_ops) {
-    const EltwiseSpec spec = ToEltwise(post.activation);
-    post_ops.append_eltwise(1.0f, spec.algorithm, spec.alpha, spec.beta);
+    for (const EltwiseSpec& spec : ToEltwise(post.activation)) {
+      post_ops.append_eltwise(1.0f, spec.algorithm, spec.alpha, spec.beta);
+    }
   }
   attr.set_post_ops(post_ops);
   const memory::dims strides = {g.strides[0], g.strides[1]};

@@ -124,19 +124,7 @@ INSTANTIATE_TEST_SUITE_P(Numpy, MatMulTest,
 
 using BinaryKind = ops::BinaryParams::Kind;
 
-std::string KindName(BinaryKind kind) {
-  switch (kind) {
-    case BinaryKind::kAdd:
-      return "Add";
-    case BinaryKind::kSub:
-      return "Sub";
-    case BinaryKind::kMul:
-      return "Mul";
-    case BinaryKind::kDiv:
-      return "Div";
-  }
-  return "";
-}
+std::string KindName(BinaryKind kind) { return std::string(ops::BinaryName(kind)); }
 
 class BinaryTest : public ::testing::TestWithParam<std::tuple<ShapesCase, BinaryKind, Constness>> {};
 

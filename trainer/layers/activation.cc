@@ -11,7 +11,7 @@ class ActivationLayer final : public Layer {
  public:
   explicit ActivationLayer(LayerContext context) : context_(std::move(context)) {}
 
-  void Init(const engine::ops::ActivationParams& params, const memory::desc& src);
+  void Init(const engine::ops::EltwiseSpec& spec, const memory::desc& src);
   const memory::desc& dst_desc() const override { return src_desc_; }
   const memory& Forward(const memory& src) override;
   memory Backward(const memory& diff_dst) override;
@@ -26,9 +26,8 @@ class ActivationLayer final : public Layer {
   LayoutAdapter diff_dst_adapter_;
 };
 
-void ActivationLayer::Init(const engine::ops::ActivationParams& params, const memory::desc& src) {
+void ActivationLayer::Init(const engine::ops::EltwiseSpec& spec, const memory::desc& src) {
   src_desc_ = src;
-  const engine::ops::EltwiseSpec spec = engine::ops::ToEltwise(params);
   const auto prop = context_.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
   const dnnl::eltwise_forward::desc desc(prop, spec.algorithm, src, spec.alpha, spec.beta);
   const dnnl::eltwise_forward::primitive_desc forward_pd(desc, context_.engine);
@@ -58,9 +57,16 @@ memory ActivationLayer::Backward(const memory& diff_dst) {
 
 StatusOr<std::unique_ptr<Layer>> MakeActivationLayer(const engine::ops::ActivationParams& params,
                                                      const memory::desc& src, const LayerContext& context) {
+  // The layer runs one eltwise forward and its backward: kinds that oneDNN computes as a chain (HardSigmoid, Selu…) or
+  // not at all (Softsign, Erf…) have no single backward primitive.
+  const std::vector<engine::ops::EltwiseSpec> chain = engine::ops::ToEltwise(params);
+  if (chain.size() != 1) {
+    return Unimplemented("activation " + std::string(engine::ops::ActivationName(params.kind)) +
+                         " is not a single oneDNN eltwise; the trainer supports only those");
+  }
   auto layer = std::make_unique<ActivationLayer>(context);
   try {
-    layer->Init(params, src);
+    layer->Init(chain.front(), src);
   } catch (const dnnl::error& e) {
     return Internal(std::string("activation: oneDNN rejected the primitive: ") + e.what());
   }
