@@ -23,7 +23,7 @@ class Activation final : public Op {
   const ActivationParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
-  StatusOr<SpatialGeometry> Geometry() const override { return SpatialGeometry::Pointwise(); }
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
   // The resolved params when oneDNN runs the kind as eltwise steps; `parameters` are Clip's bounds (inputs 1 and 2,
   // constants; a Tensor without data for an absent bound).
   std::optional<ActivationParams> FusedActivation(std::span<const Tensor> parameters) const override;
@@ -31,8 +31,6 @@ class Activation final : public Op {
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
                                          std::span<const Tensor> output_grads) const override;
 
-  std::optional<ActivationParams> FusedActivation(std::span<const Tensor> parameters) const override;
-  StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
 
   // `params` with Clip's bounds taken from its optional constant inputs.
   StatusOr<ActivationParams> Resolve(std::span<const Tensor> bounds) const;

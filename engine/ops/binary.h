@@ -27,7 +27,7 @@ class Binary final : public Op {
   const BinaryParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
-  StatusOr<SpatialGeometry> Geometry() const override { return SpatialGeometry::Pointwise(); }
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
   bool IsResidualSum() const override { return params_.kind == BinaryParams::Kind::kAdd; }
   // dA and dB, each summed over the axes along which it was broadcast. Min and Max pass the gradient to the operand
   // they chose (A on ties); Pow's dB is 0 where A ≤ 0 (log A undefined).

@@ -16,7 +16,7 @@ class PRelu final : public Op {
   std::string_view type() const override { return "PRelu"; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
-  StatusOr<SpatialGeometry> Geometry() const override { return SpatialGeometry::Pointwise(); }
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
   // dX and dSlope (summed over the axes along which the slope was broadcast).
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
                                          std::span<const Tensor> output_grads) const override;

@@ -26,7 +26,7 @@ class Variadic final : public Op {
   const VariadicParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
-  StatusOr<SpatialGeometry> Geometry() const override { return SpatialGeometry::Pointwise(); }
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
   // dXi summed over the axes along which Xi was broadcast; Min and Max pass each gradient element to the first input
   // holding the chosen value.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
