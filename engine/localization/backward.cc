@@ -166,25 +166,6 @@ Tensor LinearBackward(Context& context, const Tensor& weights, const Tensor& src
   return diff_src;
 }
 
-StatusOr<Tensor> ActivationBackward(Context& context, const Graph& graph, const Node& node,
-                                    const ops::Activation& activation, const Tensor& src, const Tensor& diff) {
-  std::vector<Tensor> bounds;
-  for (size_t i = 1; i < node.inputs.size(); ++i) {
-    const Tensor* bound = Initializer(graph, node, i);
-    if (bound == nullptr && !node.inputs[i].empty()) {
-      return Unimplemented("node '" + node.name + "' has bounds computed at run time");
-    }
-    bounds.push_back(bound == nullptr ? Tensor() : *bound);
-  }
-  FOVEA_ASSIGN_OR_RETURN(const ops::ActivationParams params, activation.Resolve(bounds));
-  const std::vector<ops::EltwiseSpec> chain = ops::ToEltwise(params);
-  if (chain.size() != 1) {
-    return Unimplemented("Grad-CAM cannot differentiate " + std::string(activation.type()) + " node '" + node.name +
-                         "': it is not a single oneDNN eltwise");
-  }
-  return EltwiseBackward(context, chain[0].algorithm, chain[0].alpha, chain[0].beta, src, diff, false);
-}
-
 // The op's own Backward (Op::Backward) on the node's forward values: constants from the graph, `src` as the input
 // the chain runs through; d(score)/d(that input).
 StatusOr<Tensor> OpBackward(const Graph& graph, const Node& node, const std::string& input, const Tensor& src,
@@ -224,9 +205,6 @@ StatusOr<Tensor> NodeBackward(Context& context, const Graph& graph, const Node& 
     return ConvBackward(context, graph, node, *conv, src, dst, diff);
   }
   if (const auto* pool = dynamic_cast<const ops::Pool*>(&op)) return PoolBackward(context, *pool, src, diff);
-  if (const auto* activation = dynamic_cast<const ops::Activation*>(&op)) {
-    return ActivationBackward(context, graph, node, *activation, src, diff);
-  }
   if (src.rank() == 2 && node.inputs.size() > 1 && node.inputs[0] == input) {
     if (auto map = LinearMapOf(graph, node); map.ok()) return LinearBackward(context, map->weights, src, diff);
   }

@@ -3,11 +3,12 @@
 // gradient of a score with respect to the chain's output, and the forward values of the chain, it returns the
 // gradient with respect to the chain's input. Weights are constants; only data gradients are computed.
 //
-// Supported nodes: Conv (groups, strides, pads, dilations; at most one fused activation, differentiated from the
-// output) via convolution backward-data; Gemm and MatMul with constant weights via inner-product backward-data;
-// Relu, LeakyRelu, Clip, Sigmoid via eltwise backward; MaxPool (workspace from a forward-training pass),
-// AveragePool and their global forms via pooling backward; Flatten, Reshape, Squeeze, Identity as reshapes; Add of a
-// constant as identity. Anything else is UNIMPLEMENTED naming the node.
+// Conv (groups, strides, pads, dilations; at most one fused activation, differentiated from the output) runs
+// convolution backward-data; linear maps with constant weights (Op::AsLinearMap: Gemm, MatMul) inner-product
+// backward-data; MaxPool (workspace from a forward-training pass), AveragePool and their global forms pooling
+// backward; views (Flatten, Reshape, Squeeze, Identity) reshape the gradient; an Add of a constant passes it on. Every
+// other node is differentiated by its op's own Backward (Op::Backward), with its other inputs constant; an op without
+// one is UNIMPLEMENTED naming the node.
 
 #include <map>
 #include <string>
