@@ -22,6 +22,7 @@
 #include "engine/ops/shape_of.h"
 #include "engine/ops/softmax.h"
 #include "engine/ops/squeeze.h"
+#include "modelio/factories/reduce.h"
 #include "modelio/node_attributes.h"
 #include "modelio/op_factory.h"
 #include "modelio/tensor_proto.h"
@@ -241,6 +242,8 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
   using SqueezeKind = ops::SqueezeParams::Kind;
   static const std::map<std::string, OpFactory, std::less<>> kTable = {
       {"Add", CreateBinary<Kind::kAdd>},
+      {"ArgMax", CreateArgMax},
+      {"ArgMin", CreateArgMin},
       {"AveragePool", CreateAveragePool},
       {"BatchNormalization", CreateBatchNormalization},
       {"Cast", CreateCast},
@@ -257,13 +260,27 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"GlobalAveragePool", CreateGlobalPool<ops::PoolParams::Kind::kAverage>},
       {"GlobalMaxPool", CreateGlobalPool<ops::PoolParams::Kind::kMax>},
       {"Identity", CreateIdentity},
+      {"InstanceNormalization", CreateInstanceNormalization},
+      {"LRN", CreateLrn},
+      {"LayerNormalization", CreateLayerNormalization},
       {"LeakyRelu", CreateLeakyRelu},
       {"LogSoftmax", CreateSoftmax<true>},
       {"MatMul", CreateMatMul},
       {"MaxPool", CreateMaxPool},
+      {"MeanVarianceNormalization", CreateMeanVarianceNormalization},
       {"Mul", CreateBinary<Kind::kMul>},
       {"Pad", CreatePad},
       {"QuantizeLinear", CreateQuantize<ops::QuantizeLinear>},
+      {"ReduceL1", CreateReduceL1},
+      {"ReduceL2", CreateReduceL2},
+      {"ReduceLogSum", CreateReduceLogSum},
+      {"ReduceLogSumExp", CreateReduceLogSumExp},
+      {"ReduceMax", CreateReduceMax},
+      {"ReduceMean", CreateReduceMean},
+      {"ReduceMin", CreateReduceMin},
+      {"ReduceProd", CreateReduceProd},
+      {"ReduceSum", CreateReduceSum},
+      {"ReduceSumSquare", CreateReduceSumSquare},
       {"Relu", CreateRelu},
       {"Reshape", CreateReshape},
       {"Shape", CreateShape},
