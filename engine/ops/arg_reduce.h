@@ -1,7 +1,7 @@
 #pragma once
-// ArgMax and ArgMin (ONNX): the int64 index of the largest or smallest element along one axis. Plans hold no runtime
-// int64 values (engine/plan_builder.h), so the op runs only when its input is known at load time and folds through
-// Reference; on a runtime input Emit answers UNIMPLEMENTED.
+// ArgMax and ArgMin (ONNX): the int64 index of the largest or smallest element along one axis. oneDNN has neither an
+// arg-reduction nor int64, so a plan runs the reference loop as a host step; its int64 result may only be a graph
+// output (engine/plan_builder.h, ValueDesc), as in classifiers and segmenters that end in ArgMax.
 
 #include <cstdint>
 #include <memory>

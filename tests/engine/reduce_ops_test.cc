@@ -170,14 +170,27 @@ TEST(ArgReduceReference, FindsFirstOrLastExtremeIndex) {
   EXPECT_TRUE(TensorsNear(Int64s({1, 4}, {0, 1, 1, 1}), column_min[0]));
 }
 
-TEST(ArgReduceSession, FoldsConstantInputsAndRefusesRuntimeOnes) {
+TEST(ArgReduceSession, RunsOnRuntimeAndConstantInputs) {
+  const Tensor x = RandomTensor({2, 5, 3, 4}, 9);
+  for (const bool keepdims : {true, false}) {
+    for (const int64_t axis : {1, -1}) {
+      EXPECT_TRUE(EmitMatchesReference(MakeArg(true, axis, keepdims, false), {Runtime(x)})) << axis;
+      EXPECT_TRUE(EmitMatchesReference(MakeArg(false, axis, keepdims, true), {Runtime(x)})) << axis;
+    }
+  }
   const auto op = MakeArg(true, 1, true, false);
-  const Tensor x = Floats({2, 3}, {0, 5, 1, 9, 2, 3});
-  FOVEA_ASSERT_OK_AND_ASSIGN(auto folded, RunSession(OneNodeGraph(op, {Constant(x)}), {}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto folded, RunSession(OneNodeGraph(op, {Constant(Floats({2, 3}, {0, 5, 1, 9, 2, 3}))}), {}));
   EXPECT_TRUE(TensorsNear(Int64s({2, 1}, {1, 0}), folded[0]));
-  const auto runtime = RunSession(OneNodeGraph(op, {Runtime(x)}), {x});
-  ASSERT_FALSE(runtime.ok());
-  EXPECT_EQ(runtime.status().code(), StatusCode::kUnimplemented);
+}
+
+TEST(ArgReduceSession, RuntimeIndicesMayOnlyBeGraphOutputs) {
+  // ArgMax → ReduceSum: the sum would read int64 bytes as floats, so the plan refuses it.
+  Graph graph = OneNodeGraph(MakeArg(true, 1, true, false), {Runtime(RandomTensor({2, 3}, 1))});
+  graph.nodes[0].outputs = {"indices"};
+  graph.nodes.push_back({"sum", MakeReduce(ReduceKind::kSum, {}), {"indices"}, {"out"}});
+  const auto result = RunSession(graph, {RandomTensor({2, 3}, 1)});
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kUnimplemented);
 }
 
 }  // namespace
