@@ -52,6 +52,13 @@ StatusOr<std::vector<PlanValue>> FoldNode(const Node& node, std::span<const Plan
 }
 
 StatusOr<std::vector<PlanValue>> EmitNode(const Node& node, PlanBuilder& builder, std::span<const PlanValue> args) {
+  // Runtime int64 values (host-step results such as ArgMax's indices) are raw bytes no op can read (ValueDesc).
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i].present() && !args[i].is_constant() && args[i].dtype == DataType::kInt64) {
+      return Unimplemented("input " + std::to_string(i) + " ('" + node.inputs[i] +
+                           "') is an int64 value computed at run time; only graph outputs may read those");
+    }
+  }
   const bool all_constant =
       std::all_of(args.begin(), args.end(), [](const PlanValue& v) { return !v.present() || v.is_constant(); });
   if (all_constant && node.op->FoldsConstants()) return FoldNode(node, args);

@@ -1,5 +1,6 @@
 #include "engine/plan_builder.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace fovea::engine {
@@ -35,6 +36,12 @@ memory::desc PlainDesc(const Shape& shape, memory::data_type type) {
   memory::dims strides(dims.size(), 1);
   for (int i = static_cast<int>(dims.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * dims[i + 1];
   return memory::desc(ToDims(dims), type, strides);
+}
+
+memory::desc ValueDesc(const Shape& shape, DataType type) {
+  if (type != DataType::kInt64) return PlainDesc(shape, DnnlDataType(type));
+  const auto bytes = static_cast<memory::dim>(std::max<int64_t>(NumElements(shape), 1) * sizeof(int64_t));
+  return memory::desc({bytes}, memory::data_type::u8, memory::format_tag::a);
 }
 
 memory::desc WithDataType(const memory::desc& desc, memory::data_type type) {
@@ -94,7 +101,7 @@ PlanValue PlanBuilder::NewExternalValue(const Shape& shape, DataType dtype) {
   PlanValue v;
   v.dtype = dtype;
   v.shape = shape;
-  v.desc = PlainDesc(shape, DnnlDataType(dtype));
+  v.desc = ValueDesc(shape, dtype);
   v.id = AddBuffer(v.desc, /*external=*/true);
   return v;
 }
@@ -197,7 +204,7 @@ std::vector<PlanValue> PlanBuilder::AddHostStep(HostKernel kernel, std::span<con
   std::vector<PlanValue> outputs;
   for (size_t i = 0; i < output_shapes.size(); ++i) {
     const DataType dtype = i < output_dtypes.size() ? output_dtypes[i] : DataType::kFloat32;
-    PlanValue out = NewValue(output_shapes[i], PlainDesc(output_shapes[i], DnnlDataType(dtype)));
+    PlanValue out = NewValue(output_shapes[i], ValueDesc(output_shapes[i], dtype));
     out.dtype = dtype;
     step.args.push_back({DNNL_ARG_MULTIPLE_DST + static_cast<int>(i), out.id, {}});
     step.host_output_shapes.push_back(output_shapes[i]);

@@ -71,8 +71,12 @@ struct PlanBuffer {
 // plan) or, in quantized graphs, uint8/int8; int64 values (shape arithmetic) exist only as plan-time constants, since
 // oneDNN 2.6 has no 64-bit integer type.
 dnnl::memory::desc PlainDesc(const Shape& shape, dnnl::memory::data_type type = dnnl::memory::data_type::f32);
-// The oneDNN element type holding `type`: f32, or u8/s8 for quantized values (int64 is never a runtime value).
+// The oneDNN element type holding `type`: f32, or u8/s8 for quantized values (int64 is never a oneDNN operand).
 dnnl::memory::data_type DnnlDataType(DataType type);
+// The plain layout of a runtime value of `type`: PlainDesc for float and 8-bit values. An int64 value (a host step's
+// result, such as ArgMax's indices) is raw bytes, since oneDNN 2.6 has no 64-bit integer type: its buffer has the right
+// size and the reorder to a graph output copies it whole. Only graph outputs may read runtime int64 values.
+dnnl::memory::desc ValueDesc(const Shape& shape, DataType type);
 dnnl::memory::dims ToDims(const Shape& shape);
 // `desc` with the same dims and layout but elements of `type` (e.g. the f32 twin of a bf16 blocked layout).
 dnnl::memory::desc WithDataType(const dnnl::memory::desc& desc, dnnl::memory::data_type type);
@@ -128,7 +132,8 @@ class PlanBuilder {
 
   // A fresh runtime buffer with the given logical shape and layout.
   PlanValue NewValue(const Shape& shape, const dnnl::memory::desc& desc);
-  // A caller-provided plain buffer (graph input or output): float32, or uint8/int8 for a quantized graph output.
+  // A caller-provided plain buffer (graph input or output): float32, uint8/int8 for a quantized graph output, or int64
+  // for a graph output computed by a host step.
   PlanValue NewExternalValue(const Shape& shape, DataType dtype = DataType::kFloat32);
   // The same bytes as `value` seen with another shape; `value` must have a plain layout (see Plain()).
   PlanValue Alias(const PlanValue& value, const Shape& shape);
@@ -154,7 +159,8 @@ class PlanBuilder {
   // Appends a primitive; `scratchpad` is its primitive descriptor's scratchpad_desc().
   void AddStep(dnnl::primitive primitive, std::vector<PlanArg> args, const dnnl::memory::desc& scratchpad);
   // Appends a host step running `kernel` on `inputs` (made plain first; constants are passed as they are) and returns
-  // new plain outputs of the given shapes and dtypes (float32, or uint8/int8). For ops without a oneDNN primitive only:
+  // new plain outputs of the given shapes and dtypes (float32, uint8/int8, or int64, which only graph outputs may
+  // read). For ops without a oneDNN primitive only:
   // it runs single-threaded on plain layouts.
   std::vector<PlanValue> AddHostStep(HostKernel kernel, std::span<const PlanValue> inputs,
                                      const std::vector<Shape>& output_shapes,

@@ -20,6 +20,7 @@
 #include "engine/ops/softmax.h"
 #include "engine/ops/squeeze.h"
 #include "modelio/factories/eltwise.h"
+#include "modelio/factories/reduce.h"
 #include "modelio/node_attributes.h"
 #include "modelio/op_factory.h"
 #include "modelio/tensor_proto.h"
@@ -208,6 +209,8 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
   static const std::map<std::string, OpFactory, std::less<>> kTable = {
       {"Abs", CreateActivation<Act::kAbs>},
       {"Add", CreateBinary<Kind::kAdd>},
+      {"ArgMax", CreateArgMax},
+      {"ArgMin", CreateArgMin},
       {"AveragePool", CreateAveragePool},
       {"BatchNormalization", CreateBatchNormalization},
       {"Cast", CreateCast},
@@ -217,8 +220,8 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"Concat", CreateConcat},
       {std::string(kConstantOp), nullptr},
       {"Conv", CreateConv},
-      {"Div", CreateBinary<Kind::kDiv>},
       {"DequantizeLinear", CreateQuantize<ops::DequantizeLinear>},
+      {"Div", CreateBinary<Kind::kDiv>},
       {"Dropout", CreateDropout},
       {"Elu", CreateActivation<Act::kElu>},
       {"Erf", CreateActivation<Act::kErf>},
@@ -232,6 +235,9 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"HardSigmoid", CreateActivation<Act::kHardSigmoid>},
       {"HardSwish", CreateActivation<Act::kHardSwish>},
       {"Identity", CreateIdentity},
+      {"InstanceNormalization", CreateInstanceNormalization},
+      {"LRN", CreateLrn},
+      {"LayerNormalization", CreateLayerNormalization},
       {"LeakyRelu", CreateActivation<Act::kLeakyRelu>},
       {"Log", CreateActivation<Act::kLog>},
       {"LogSoftmax", CreateSoftmax<true>},
@@ -239,6 +245,7 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"Max", CreateVariadic<VariadicKind::kMax>},
       {"MaxPool", CreateMaxPool},
       {"Mean", CreateVariadic<VariadicKind::kMean>},
+      {"MeanVarianceNormalization", CreateMeanVarianceNormalization},
       {"Min", CreateVariadic<VariadicKind::kMin>},
       {"Mul", CreateBinary<Kind::kMul>},
       {"Neg", CreateActivation<Act::kNeg>},
@@ -247,6 +254,16 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"Pow", CreateBinary<Kind::kPow>},
       {"QuantizeLinear", CreateQuantize<ops::QuantizeLinear>},
       {"Reciprocal", CreateActivation<Act::kReciprocal>},
+      {"ReduceL1", CreateReduceL1},
+      {"ReduceL2", CreateReduceL2},
+      {"ReduceLogSum", CreateReduceLogSum},
+      {"ReduceLogSumExp", CreateReduceLogSumExp},
+      {"ReduceMax", CreateReduceMax},
+      {"ReduceMean", CreateReduceMean},
+      {"ReduceMin", CreateReduceMin},
+      {"ReduceProd", CreateReduceProd},
+      {"ReduceSum", CreateReduceSum},
+      {"ReduceSumSquare", CreateReduceSumSquare},
       {"Relu", CreateActivation<Act::kRelu>},
       {"Reshape", CreateReshape},
       {"Round", CreateActivation<Act::kRound>},
