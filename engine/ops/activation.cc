@@ -48,7 +48,9 @@ StatusOr<ActivationParams> Activation::Resolve(std::span<const Tensor> bounds) c
 
 std::optional<ActivationParams> Activation::FusedActivation(std::span<const Tensor> parameters) const {
   const StatusOr<ActivationParams> resolved = Resolve(parameters);
-  if (!resolved.ok() || ToEltwise(*resolved).empty()) return std::nullopt;
+  if (!resolved.ok()) return std::nullopt;
+  const std::vector<EltwiseSpec> chain = ToEltwise(*resolved);
+  if (chain.empty() || !FusesAsPostOps(chain)) return std::nullopt;
   return *resolved;
 }
 

@@ -88,11 +88,11 @@ constexpr KindRow kKinds[] = {
      [](float x, float a, float g) { return g * Elu(x, a); },
      [](float x, float a, float g) { return g * EluDerivative(x, a); },
      [](float a, float g) { return Chain{{algorithm::eltwise_elu, a, 0.0f}, {algorithm::eltwise_linear, g, 0.0f}}; }},
-    // alpha · elu_1(x / alpha).
+    // alpha · elu_1(x / alpha); the first scaling is pow(x, 1)·(1/alpha), not a second linear step (FusesAsPostOps).
     {ActivationKind::kCelu, "Celu", kDefaultCeluAlpha, 0.0f, [](float x, float a, float) { return a * Elu(x / a, 1.0f); },
      [](float x, float a, float) { return EluDerivative(x / a, 1.0f); },
      [](float a, float) {
-       return Chain{{algorithm::eltwise_linear, 1.0f / a, 0.0f},
+       return Chain{{algorithm::eltwise_pow, 1.0f / a, 1.0f},
                     {algorithm::eltwise_elu, 1.0f, 0.0f},
                     {algorithm::eltwise_linear, a, 0.0f}};
      }},
@@ -152,6 +152,16 @@ const KindRow& Row(ActivationKind kind) { return kKinds[static_cast<size_t>(kind
 std::vector<EltwiseSpec> ToEltwise(const ActivationParams& params) {
   const KindRow& row = Row(params.kind);
   return row.eltwise == nullptr ? Chain{} : row.eltwise(params.alpha, params.beta);
+}
+
+bool FusesAsPostOps(const std::vector<EltwiseSpec>& chain) {
+  for (size_t i = 0; i < chain.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      const bool same_algorithm = chain[j].algorithm == chain[i].algorithm;
+      if (same_algorithm && (chain[j].alpha != chain[i].alpha || chain[j].beta != chain[i].beta)) return false;
+    }
+  }
+  return true;
 }
 
 float ApplyActivation(const ActivationParams& params, float x) {

@@ -58,6 +58,11 @@ struct EltwiseSpec {
 // host and is never fused.
 std::vector<EltwiseSpec> ToEltwise(const ActivationParams& params);
 
+// Whether oneDNN 2.6 computes `chain` correctly as the eltwise post-ops of one primitive. Its JIT kernels keep one set
+// of constants per eltwise algorithm, so an algorithm appearing twice with different alpha/beta (Conv → LeakyRelu →
+// LeakyRelu, or Neg then HardSigmoid: two linear steps) would run both with the first one's.
+bool FusesAsPostOps(const std::vector<EltwiseSpec>& chain);
+
 // The activation applied to one value: the reference definition.
 float ApplyActivation(const ActivationParams& params, float x);
 // d(activation)/dx at `x`; 0 for the piecewise-constant kinds (Floor, Ceil, Sign, Round).

@@ -235,7 +235,10 @@ StatusOr<std::vector<Tensor>> Binary::Reference(std::span<const Tensor> inputs) 
 
 StatusOr<std::vector<PlanValue>> Binary::EmitPow(PlanBuilder& builder, const PlanValue& a, const PlanValue& b,
                                                  const Shape& out) const {
-  if (a.dtype != DataType::kFloat32) return Unimplemented("Pow on runtime values needs a float32 base");
+  if (a.dtype != DataType::kFloat32) {
+    return Unimplemented(std::string("Pow of a ") + DataTypeName(a.dtype) +
+                         " base by a runtime exponent: runtime values are float32");
+  }
   PlanValue exponent = b;
   if (b.is_constant()) {
     exponent = PlanValue::Constant(AsFloats(*b.constant));

@@ -131,18 +131,23 @@ StatusOr<std::vector<Tensor>> Conv::Reference(std::span<const Tensor> inputs) co
 }
 
 size_t Conv::FirstUnfusablePostOp(const Shape& y_shape, std::span<const PlanValue> inputs) const {
+  std::vector<EltwiseSpec> fused;
   for (size_t i = 0; i < params_.post_ops.size(); ++i) {
     const ConvPostOp& post = params_.post_ops[i];
-    const bool unfusable = post.kind == ConvPostOp::Kind::kSum ? inputs.size() > 3 && inputs[3].shape != y_shape
-                                                               : ToEltwise(post.activation).empty();
-    if (unfusable) return i;
+    if (post.kind == ConvPostOp::Kind::kSum) {
+      if (inputs.size() > 3 && inputs[3].shape != y_shape) return i;
+      continue;
+    }
+    const std::vector<EltwiseSpec> chain = ToEltwise(post.activation);
+    fused.insert(fused.end(), chain.begin(), chain.end());
+    if (chain.empty() || !FusesAsPostOps(fused)) return i;
   }
   return params_.post_ops.size();
 }
 
 // Post-ops from `first` on that oneDNN cannot run fused: a sum whose operand turns out to broadcast (known only once
-// shapes are), or an activation without an eltwise form (Softsign, Erf…). The Conv runs with the post-ops before
-// `first`, then the rest run as separate ops.
+// shapes are), an activation without an eltwise form (Softsign, Erf…), or one whose eltwise steps would clash with
+// earlier ones (FusesAsPostOps). The Conv runs with the post-ops before `first`, then the rest run as separate ops.
 StatusOr<std::vector<PlanValue>> Conv::EmitUnfused(PlanBuilder& builder, std::span<const PlanValue> inputs,
                                                    size_t first) const {
   ConvParams head = params_;

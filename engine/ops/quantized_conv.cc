@@ -55,9 +55,12 @@ std::vector<float> OutputScales(const QuantizedConvParams& p, int64_t channels) 
 }  // namespace
 
 StatusOr<std::unique_ptr<QuantizedConv>> QuantizedConv::Create(const QuantizedConvParams& params) {
+  std::vector<EltwiseSpec> fused;
   for (const auto& post : params.conv.post_ops) {
     if (post.kind == ConvPostOp::Kind::kSum) return Unimplemented("an int8 convolution with a residual sum");
-    if (ToEltwise(post.activation).empty()) {
+    const std::vector<EltwiseSpec> chain = ToEltwise(post.activation);
+    fused.insert(fused.end(), chain.begin(), chain.end());
+    if (chain.empty() || !FusesAsPostOps(fused)) {
       return Unimplemented("an int8 convolution followed by " + std::string(ActivationName(post.activation.kind)) +
                            ", which oneDNN cannot fuse");
     }

@@ -306,14 +306,14 @@ StatusOr<std::vector<PlanValue>> Reduce::Emit(PlanBuilder& builder, std::span<co
 }
 
 StatusOr<SpatialGeometry> Reduce::Geometry(std::span<const Shape> /*input_shapes*/) const {
-  if (params_.axes_from_input || params_.axes.empty()) return Op::Geometry();
+  if (params_.axes_from_input || params_.axes.empty()) return Op::Geometry({});
   auto axes = NormalizeAxes(params_.axes, kImageRank);
   if (!axes.ok()) return axes.status();
   const auto has = [&](int64_t axis) { return std::binary_search(axes->begin(), axes->end(), axis); };
-  if (has(0)) return Op::Geometry();
+  if (has(0)) return Op::Geometry({});
   if (has(kHeightAxis) && has(kWidthAxis)) return SpatialGeometry::Global();
   if (*axes == std::vector<int64_t>{kChannelAxis} && params_.keepdims) return SpatialGeometry::Pointwise();
-  return Op::Geometry();
+  return Op::Geometry({});
 }
 
 StatusOr<std::vector<Tensor>> Reduce::Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
