@@ -145,9 +145,8 @@ ReductionAlgorithm Algorithm(Kind kind) {
 
 // One oneDNN reduction of plain `x` into a new plain value of `keep_shape`, with `post_ops` applied; `extra_args`
 // bind the post-ops' operands.
-PlanValue EmitReduction(PlanBuilder& builder, ReductionAlgorithm algorithm, const PlanValue& x,
-                        const Shape& keep_shape, const dnnl::post_ops& post_ops = {},
-                        std::vector<PlanArg> extra_args = {}) {
+PlanValue EmitReduction(PlanBuilder& builder, ReductionAlgorithm algorithm, const PlanValue& x, const Shape& keep_shape,
+                        const dnnl::post_ops& post_ops = {}, std::vector<PlanArg> extra_args = {}) {
   const memory::desc dst_desc = PlainDesc(keep_shape);
   dnnl::primitive_attr attr = builder.DefaultAttr();
   attr.set_post_ops(post_ops);
@@ -172,9 +171,10 @@ PlanValue EmitLogSumExp(PlanBuilder& builder, const PlanValue& x, const Shape& k
   auto desc = dnnl::binary::desc(dnnl::algorithm::binary_sub, x_desc, max.desc, x_desc);
   auto pd = dnnl::binary::primitive_desc(desc, attr, builder.engine());
   const PlanValue shifted = builder.NewValue(x.shape, x_desc);
-  builder.AddStep(dnnl::binary(pd),
-                  {builder.Arg(DNNL_ARG_SRC_0, x, x_desc), {DNNL_ARG_SRC_1, max.id, {}}, {DNNL_ARG_DST, shifted.id, {}}},
-                  pd.scratchpad_desc());
+  builder.AddStep(
+      dnnl::binary(pd),
+      {builder.Arg(DNNL_ARG_SRC_0, x, x_desc), {DNNL_ARG_SRC_1, max.id, {}}, {DNNL_ARG_DST, shifted.id, {}}},
+      pd.scratchpad_desc());
   dnnl::post_ops log_add;
   log_add.append_eltwise(1.0f, dnnl::algorithm::eltwise_log, 0.0f, 0.0f);
   log_add.append_binary(dnnl::algorithm::binary_add, max.desc);
