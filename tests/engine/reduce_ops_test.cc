@@ -73,6 +73,16 @@ TEST(ReduceReference, KeepdimsZeroDropsTheAxesAndEmptyAxesReduceEverything) {
   EXPECT_TRUE(TensorsNear(Floats({}, {5}), all[0]));
 }
 
+TEST(ReduceReference, FoldsInt64ShapeArithmeticExactly) {
+  // ReduceProd of a Shape, as exporters write to flatten: [3, 5, 7] → 105 with no float rounding.
+  const Tensor dims = Int64s({3}, {3000000, 5000000, 7});
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto product, MakeReduce(ReduceKind::kProd, {0}, false)->Reference(std::vector{dims}));
+  EXPECT_TRUE(TensorsNear(Int64s({}, {int64_t{105000000000000}}), product[0]));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto max, MakeReduce(ReduceKind::kMax, {})->Reference(std::vector{dims}));
+  EXPECT_TRUE(TensorsNear(Int64s({1}, {5000000}), max[0]));
+  EXPECT_FALSE(MakeReduce(ReduceKind::kL2, {0})->Reference(std::vector{dims}).ok());
+}
+
 TEST(ReduceReference, NoopWithEmptyAxesReturnsTheInput) {
   ops::ReduceParams params;
   params.kind = ReduceKind::kSum;
