@@ -98,9 +98,8 @@ bool IsNormalizedParameter(const Graph& graph, const std::string& name, int64_t 
   if (t->num_elements() == 1) return true;
   Shape dims = t->shape();
   while (!dims.empty() && dims.front() == 1) dims.erase(dims.begin());
-  return static_cast<int64_t>(dims.size()) == normalized && std::none_of(dims.begin(), dims.end(), [](int64_t d) {
-           return d == 1;
-         });
+  return static_cast<int64_t>(dims.size()) == normalized &&
+         std::none_of(dims.begin(), dims.end(), [](int64_t d) { return d == 1; });
 }
 
 // Extends `match` over a following Mul (gamma) or Add (beta) with a normalized-axes initializer; returns the name
@@ -149,8 +148,12 @@ std::optional<Match> MatchNormalization(const Graph& graph, size_t div_index) {
     return std::nullopt;
   }
   Match match;
-  match.nodes = {static_cast<size_t>(mean_index), static_cast<size_t>(sub_index), static_cast<size_t>(square_index),
-                 static_cast<size_t>(var_index),  static_cast<size_t>(add_index), static_cast<size_t>(sqrt_index),
+  match.nodes = {static_cast<size_t>(mean_index),
+                 static_cast<size_t>(sub_index),
+                 static_cast<size_t>(square_index),
+                 static_cast<size_t>(var_index),
+                 static_cast<size_t>(add_index),
+                 static_cast<size_t>(sqrt_index),
                  div_index};
   match.x = sub->inputs[0];
   match.output = div->outputs[0];

@@ -63,8 +63,7 @@ StatusOr<std::unique_ptr<InstanceNorm>> InstanceNorm::Create(const InstanceNormP
 StatusOr<std::vector<Tensor>> InstanceNorm::Reference(std::span<const Tensor> inputs) const {
   FOVEA_RETURN_IF_ERROR(CheckPresent(inputs.size(), [&](size_t i) { return inputs[i].has_data(); }));
   const Tensor& x = inputs[0];
-  FOVEA_ASSIGN_OR_RETURN(InstanceLayout l,
-                         Layout(x.shape(), inputs[kScaleInput].shape(), inputs[kBiasInput].shape()));
+  FOVEA_ASSIGN_OR_RETURN(InstanceLayout l, Layout(x.shape(), inputs[kScaleInput].shape(), inputs[kBiasInput].shape()));
   const RowStats stats = ComputeRowStats(x.floats(), l.planes, l.spatial, params_.epsilon);
   const auto xs = x.floats();
   const auto scale = inputs[kScaleInput].floats();
@@ -88,8 +87,8 @@ StatusOr<std::vector<PlanValue>> InstanceNorm::Emit(PlanBuilder& builder, std::s
   FOVEA_ASSIGN_OR_RETURN(InstanceLayout l, Layout(shape, inputs[kScaleInput].shape, inputs[kBiasInput].shape));
   const Shape rows_shape = {l.planes, l.spatial};
   const PlanValue x = builder.Alias(builder.Plain(inputs[0]), rows_shape);
-  auto norm_desc = dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_inference, x.desc,
-                                                           params_.epsilon, dnnl::normalization_flags::none);
+  auto norm_desc = dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_inference, x.desc, params_.epsilon,
+                                                           dnnl::normalization_flags::none);
   auto norm_pd = dnnl::layer_normalization_forward::primitive_desc(norm_desc, builder.DefaultAttr(), builder.engine());
   const PlanValue normalized = builder.NewValue(rows_shape, x.desc);
   builder.AddStep(dnnl::layer_normalization_forward(norm_pd),
@@ -122,8 +121,7 @@ StatusOr<std::vector<Tensor>> InstanceNorm::Backward(std::span<const Tensor> inp
   FOVEA_RETURN_IF_ERROR(CheckPresent(inputs.size(), [&](size_t i) { return inputs[i].has_data(); }));
   if (output_grads.empty()) return InvalidArgument("InstanceNormalization backward needs the gradient of Y");
   const Tensor& x = inputs[0];
-  FOVEA_ASSIGN_OR_RETURN(InstanceLayout l,
-                         Layout(x.shape(), inputs[kScaleInput].shape(), inputs[kBiasInput].shape()));
+  FOVEA_ASSIGN_OR_RETURN(InstanceLayout l, Layout(x.shape(), inputs[kScaleInput].shape(), inputs[kBiasInput].shape()));
   const RowStats stats = ComputeRowStats(x.floats(), l.planes, l.spatial, params_.epsilon);
   const auto xs = x.floats();
   const auto scale = inputs[kScaleInput].floats();

@@ -26,8 +26,7 @@ struct LayerNormLayout {
 StatusOr<LayerNormLayout> Layout(int64_t axis_param, const Shape& x) {
   const auto rank = static_cast<int64_t>(x.size());
   if (axis_param < -rank || axis_param >= rank) {
-    return InvalidArgument("LayerNormalization axis " + std::to_string(axis_param) + " is outside " +
-                           ShapeToString(x));
+    return InvalidArgument("LayerNormalization axis " + std::to_string(axis_param) + " is outside " + ShapeToString(x));
   }
   const int64_t axis = axis_param < 0 ? axis_param + rank : axis_param;
   LayerNormLayout layout;
@@ -152,8 +151,8 @@ StatusOr<std::vector<PlanValue>> LayerNorm::Emit(PlanBuilder& builder, std::span
   }
   builder.AddStep(dnnl::layer_normalization_forward(pd), std::move(args), pd.scratchpad_desc());
   const PlanValue inv_std = EmitInvStd(builder, variance, params_.epsilon);
-  return std::vector<PlanValue>{builder.Alias(builder.Plain(y), inputs[0].shape),
-                                builder.Alias(mean, l.stats_shape), builder.Alias(inv_std, l.stats_shape)};
+  return std::vector<PlanValue>{builder.Alias(builder.Plain(y), inputs[0].shape), builder.Alias(mean, l.stats_shape),
+                                builder.Alias(inv_std, l.stats_shape)};
 }
 
 StatusOr<std::vector<Tensor>> LayerNorm::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,

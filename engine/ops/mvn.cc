@@ -102,8 +102,8 @@ StatusOr<std::vector<Tensor>> Mvn::Backward(std::span<const Tensor> inputs, std:
     const auto g = static_cast<size_t>(index[i]);
     const double s = stats.std_dev[g];
     const double denominator = s + kEpsilon;
-    const double through_std = s > 0.0 ? dy_d_sum[g] * (xs[i] - stats.mean[g]) / (n * s * denominator * denominator)
-                                       : 0.0;
+    const double through_std =
+        s > 0.0 ? dy_d_sum[g] * (xs[i] - stats.mean[g]) / (n * s * denominator * denominator) : 0.0;
     dxs[i] = static_cast<float>((dy[i] - dy_sum[g] / n) / denominator - through_std);
   }
   return std::vector<Tensor>{dx};

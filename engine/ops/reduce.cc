@@ -91,6 +91,31 @@ Tensor ReduceLoop(Kind kind, const Tensor& x, const std::vector<int64_t>& axes) 
   return y;
 }
 
+// The reduction of int64 `x` (shape arithmetic folded at load time, e.g. ReduceProd of a Shape) in exact integers:
+// Sum, Prod, Max and Min only.
+StatusOr<Tensor> ReduceInt64Loop(Kind kind, const Tensor& x, const std::vector<int64_t>& axes) {
+  if (kind != Kind::kSum && kind != Kind::kProd && kind != Kind::kMax && kind != Kind::kMin) {
+    return InvalidArgument("int64 data is reduced by ReduceSum, ReduceProd, ReduceMax and ReduceMin only");
+  }
+  Tensor y(DataType::kInt64, KeepDimsShape(x.shape(), axes));
+  const std::vector<int64_t> index = ReducedIndex(x.shape(), axes);
+  const int64_t initial = kind == Kind::kProd  ? 1
+                          : kind == Kind::kMax ? std::numeric_limits<int64_t>::min()
+                          : kind == Kind::kMin ? std::numeric_limits<int64_t>::max()
+                                               : 0;
+  auto* yp = y.data<int64_t>();
+  std::fill(yp, yp + y.num_elements(), initial);
+  const auto xs = x.int64s();
+  for (size_t i = 0; i < xs.size(); ++i) {
+    int64_t& acc = yp[index[i]];
+    acc = kind == Kind::kProd  ? acc * xs[i]
+          : kind == Kind::kMax ? std::max(acc, xs[i])
+          : kind == Kind::kMin ? std::min(acc, xs[i])
+                               : acc + xs[i];
+  }
+  return y;
+}
+
 // d(output)/d(x) for one element x of a group whose result is y (of `count` elements).
 double Derivative(Kind kind, double x, double y, int64_t count) {
   switch (kind) {
@@ -145,9 +170,8 @@ ReductionAlgorithm Algorithm(Kind kind) {
 
 // One oneDNN reduction of plain `x` into a new plain value of `keep_shape`, with `post_ops` applied; `extra_args`
 // bind the post-ops' operands.
-PlanValue EmitReduction(PlanBuilder& builder, ReductionAlgorithm algorithm, const PlanValue& x,
-                        const Shape& keep_shape, const dnnl::post_ops& post_ops = {},
-                        std::vector<PlanArg> extra_args = {}) {
+PlanValue EmitReduction(PlanBuilder& builder, ReductionAlgorithm algorithm, const PlanValue& x, const Shape& keep_shape,
+                        const dnnl::post_ops& post_ops = {}, std::vector<PlanArg> extra_args = {}) {
   const memory::desc dst_desc = PlainDesc(keep_shape);
   dnnl::primitive_attr attr = builder.DefaultAttr();
   attr.set_post_ops(post_ops);
@@ -172,9 +196,10 @@ PlanValue EmitLogSumExp(PlanBuilder& builder, const PlanValue& x, const Shape& k
   auto desc = dnnl::binary::desc(dnnl::algorithm::binary_sub, x_desc, max.desc, x_desc);
   auto pd = dnnl::binary::primitive_desc(desc, attr, builder.engine());
   const PlanValue shifted = builder.NewValue(x.shape, x_desc);
-  builder.AddStep(dnnl::binary(pd),
-                  {builder.Arg(DNNL_ARG_SRC_0, x, x_desc), {DNNL_ARG_SRC_1, max.id, {}}, {DNNL_ARG_DST, shifted.id, {}}},
-                  pd.scratchpad_desc());
+  builder.AddStep(
+      dnnl::binary(pd),
+      {builder.Arg(DNNL_ARG_SRC_0, x, x_desc), {DNNL_ARG_SRC_1, max.id, {}}, {DNNL_ARG_DST, shifted.id, {}}},
+      pd.scratchpad_desc());
   dnnl::post_ops log_add;
   log_add.append_eltwise(1.0f, dnnl::algorithm::eltwise_log, 0.0f, 0.0f);
   log_add.append_binary(dnnl::algorithm::binary_add, max.desc);
@@ -259,14 +284,20 @@ StatusOr<std::optional<std::vector<int64_t>>> Reduce::ResolveAxes(int64_t rank, 
 }
 
 StatusOr<std::vector<Tensor>> Reduce::Reference(std::span<const Tensor> inputs) const {
-  if (inputs.empty() || !inputs[0].has_data() || inputs[0].dtype() != DataType::kFloat32) {
-    return InvalidArgument(std::string(type()) + " needs float32 data");
+  if (inputs.empty() || !inputs[0].has_data() ||
+      (inputs[0].dtype() != DataType::kFloat32 && inputs[0].dtype() != DataType::kInt64)) {
+    return InvalidArgument(std::string(type()) + " needs float32 or int64 data");
   }
   const Tensor& x = inputs[0];
   const Tensor axes_input = inputs.size() > kAxesInput ? inputs[kAxesInput] : Tensor();
   FOVEA_ASSIGN_OR_RETURN(auto axes, ResolveAxes(x.rank(), axes_input));
   if (!axes) return std::vector<Tensor>{x};
-  Tensor y = ReduceLoop(params_.kind, x, *axes);
+  Tensor y;
+  if (x.dtype() == DataType::kInt64) {
+    FOVEA_ASSIGN_OR_RETURN(y, ReduceInt64Loop(params_.kind, x, *axes));
+  } else {
+    y = ReduceLoop(params_.kind, x, *axes);
+  }
   if (!params_.keepdims) y = y.Reshaped(DropAxes(x.shape(), *axes)).value();
   return std::vector<Tensor>{y};
 }

@@ -24,7 +24,8 @@ struct ReduceParams {
   bool noop_with_empty_axes = false;
 };
 
-// Inputs: data (float32), and the optional axes (int64) when `axes_from_input`. Output: reduced.
+// Inputs: data (float32; int64 too when known at load time, for Sum, Prod, Max and Min), and the optional axes (int64)
+// when `axes_from_input`. Output: reduced.
 class Reduce final : public Op {
  public:
   static StatusOr<std::unique_ptr<Reduce>> Create(const ReduceParams& params);

@@ -9,8 +9,7 @@ StatusOr<std::vector<int64_t>> NormalizeAxes(std::span<const int64_t> axes, int6
   std::vector<int64_t> normalized;
   for (int64_t axis : axes) {
     if (axis < -rank || axis >= std::max<int64_t>(rank, 1)) {
-      return InvalidArgument("axis " + std::to_string(axis) + " is outside a rank-" + std::to_string(rank) +
-                             " input");
+      return InvalidArgument("axis " + std::to_string(axis) + " is outside a rank-" + std::to_string(rank) + " input");
     }
     normalized.push_back(axis < 0 ? axis + rank : axis);
   }
@@ -41,9 +40,8 @@ std::vector<int64_t> ReducedIndex(const Shape& shape, const std::vector<int64_t>
   std::vector<int64_t> strides(shape.size(), 0);
   int64_t stride = 1;
   for (size_t d = shape.size(); d-- > 0;) {
-    strides[d] = keep[d] == shape[d] && !std::binary_search(axes.begin(), axes.end(), static_cast<int64_t>(d))
-                     ? stride
-                     : 0;
+    strides[d] =
+        keep[d] == shape[d] && !std::binary_search(axes.begin(), axes.end(), static_cast<int64_t>(d)) ? stride : 0;
     stride *= keep[d];
   }
   std::vector<int64_t> index(static_cast<size_t>(NumElements(shape)));

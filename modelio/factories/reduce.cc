@@ -59,13 +59,9 @@ OpResult CreateReduceLogSumExp(const onnx::NodeProto& node, int64_t opset) {
   return CreateReduce(node, opset, Kind::kLogSumExp);
 }
 OpResult CreateReduceMax(const onnx::NodeProto& node, int64_t opset) { return CreateReduce(node, opset, Kind::kMax); }
-OpResult CreateReduceMean(const onnx::NodeProto& node, int64_t opset) {
-  return CreateReduce(node, opset, Kind::kMean);
-}
+OpResult CreateReduceMean(const onnx::NodeProto& node, int64_t opset) { return CreateReduce(node, opset, Kind::kMean); }
 OpResult CreateReduceMin(const onnx::NodeProto& node, int64_t opset) { return CreateReduce(node, opset, Kind::kMin); }
-OpResult CreateReduceProd(const onnx::NodeProto& node, int64_t opset) {
-  return CreateReduce(node, opset, Kind::kProd);
-}
+OpResult CreateReduceProd(const onnx::NodeProto& node, int64_t opset) { return CreateReduce(node, opset, Kind::kProd); }
 OpResult CreateReduceSum(const onnx::NodeProto& node, int64_t opset) { return CreateReduce(node, opset, Kind::kSum); }
 OpResult CreateReduceSumSquare(const onnx::NodeProto& node, int64_t opset) {
   return CreateReduce(node, opset, Kind::kSumSquare);

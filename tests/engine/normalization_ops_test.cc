@@ -28,8 +28,8 @@ std::shared_ptr<const Op> MakeLayerNorm(int64_t axis, float epsilon = 1e-5f) {
 TEST(LayerNormReference, MatchesHandComputedRow) {
   // Row {1, 3}: mean 2, variance 1, so x̂ = {−1, 1}; scale {2, 1} and B {0.5, 0} give {−1.5, 1}.
   const auto op = MakeLayerNorm(-1, 0.0f);
-  FOVEA_ASSERT_OK_AND_ASSIGN(
-      auto out, op->Reference(std::vector<Tensor>{Floats({1, 2}, {1, 3}), Floats({2}, {2, 1}), Floats({2}, {0.5f, 0})}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto out, op->Reference(std::vector<Tensor>{Floats({1, 2}, {1, 3}), Floats({2}, {2, 1}),
+                                                                         Floats({2}, {0.5f, 0})}));
   EXPECT_TRUE(TensorsNear(Floats({1, 2}, {-1.5f, 1}), out[0]));
   EXPECT_TRUE(TensorsNear(Floats({1, 1}, {2}), out[1]));
   EXPECT_TRUE(TensorsNear(Floats({1, 1}, {1}), out[2]));
@@ -80,15 +80,15 @@ TEST(LayerNormEmit, StatisticsOutputsMatchReference) {
 }
 
 TEST(LayerNormEmit, OneElementScaleAppliesToEveryElement) {
-  EXPECT_TRUE(EmitMatchesReference(MakeLayerNorm(-1), {Runtime(RandomTensor({3, 6}, 1)),
-                                                       Constant(Floats({1}, {1.5f})), Constant(Floats({1}, {-2}))}));
+  EXPECT_TRUE(EmitMatchesReference(MakeLayerNorm(-1), {Runtime(RandomTensor({3, 6}, 1)), Constant(Floats({1}, {1.5f})),
+                                                       Constant(Floats({1}, {-2}))}));
 }
 
 TEST(LayerNormBackward, MatchesFiniteDifferences) {
   const std::vector<Tensor> inputs = {RandomTensor({2, 3, 5}, 1), RandomTensor({3, 5}, 2), RandomTensor({3, 5}, 3)};
   EXPECT_TRUE(BackwardMatchesFiniteDifferences(*MakeLayerNorm(1), inputs, {0, 1, 2}));
-  EXPECT_TRUE(BackwardMatchesFiniteDifferences(*MakeLayerNorm(-1), {RandomTensor({4, 6}, 4), RandomTensor({6}, 5)},
-                                               {0, 1}));
+  EXPECT_TRUE(
+      BackwardMatchesFiniteDifferences(*MakeLayerNorm(-1), {RandomTensor({4, 6}, 4), RandomTensor({6}, 5)}, {0, 1}));
 }
 
 std::shared_ptr<const Op> MakeInstanceNorm(float epsilon = 1e-5f) {
@@ -97,9 +97,9 @@ std::shared_ptr<const Op> MakeInstanceNorm(float epsilon = 1e-5f) {
 
 TEST(InstanceNormReference, NormalizesEachPlane) {
   // Two channels of one sample: {0, 2} → {−1, 1}·scale + B; {5, 5} → 0·scale + B (ε keeps 0/0 away).
-  FOVEA_ASSERT_OK_AND_ASSIGN(auto out,
-                             MakeInstanceNorm(1e-6f)->Reference(std::vector<Tensor>{
-                                 Floats({1, 2, 2}, {0, 2, 5, 5}), Floats({2}, {3, 4}), Floats({2}, {1, -1})}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(
+      auto out, MakeInstanceNorm(1e-6f)->Reference(
+                    std::vector<Tensor>{Floats({1, 2, 2}, {0, 2, 5, 5}), Floats({2}, {3, 4}), Floats({2}, {1, -1})}));
   EXPECT_TRUE(TensorsNear(Floats({1, 2, 2}, {-2, 4, -1, -1}), out[0]));
 }
 
@@ -157,8 +157,7 @@ TEST(MvnReference, NormalizesOverTheAxes) {
 
 TEST(MvnEmit, HostStepMatchesReference) {
   EXPECT_TRUE(EmitMatchesReference(Shared(ops::Mvn::Create({})), {Runtime(RandomTensor({2, 3, 4, 5}, 1))}));
-  EXPECT_TRUE(
-      EmitMatchesReference(Shared(ops::Mvn::Create({.axes = {-1}})), {Runtime(RandomTensor({3, 4, 6}, 2))}));
+  EXPECT_TRUE(EmitMatchesReference(Shared(ops::Mvn::Create({.axes = {-1}})), {Runtime(RandomTensor({3, 4, 6}, 2))}));
 }
 
 TEST(MvnBackward, MatchesFiniteDifferences) {

@@ -15,10 +15,9 @@ namespace {
 
 using ops::ReduceKind;
 
-constexpr ReduceKind kAllKinds[] = {ReduceKind::kMean, ReduceKind::kMax,       ReduceKind::kMin,
-                                    ReduceKind::kSum,  ReduceKind::kProd,      ReduceKind::kL1,
-                                    ReduceKind::kL2,   ReduceKind::kSumSquare, ReduceKind::kLogSum,
-                                    ReduceKind::kLogSumExp};
+constexpr ReduceKind kAllKinds[] = {
+    ReduceKind::kMean, ReduceKind::kMax, ReduceKind::kMin,       ReduceKind::kSum,    ReduceKind::kProd,
+    ReduceKind::kL1,   ReduceKind::kL2,  ReduceKind::kSumSquare, ReduceKind::kLogSum, ReduceKind::kLogSumExp};
 
 std::shared_ptr<const Op> MakeReduce(ReduceKind kind, std::vector<int64_t> axes, bool keepdims = true) {
   ops::ReduceParams params;
@@ -44,8 +43,9 @@ struct ExpectedRow {
 
 TEST(ReduceReference, MatchesHandComputedRows) {
   const Tensor x = Floats({2, 3}, {1, -2, 3, 4, 5, -6});
-  const auto lse = [](double a, double b, double c) { return static_cast<float>(std::log(std::exp(a) + std::exp(b) +
-                                                                                          std::exp(c))); };
+  const auto lse = [](double a, double b, double c) {
+    return static_cast<float>(std::log(std::exp(a) + std::exp(b) + std::exp(c)));
+  };
   const std::vector<ExpectedRow> rows = {
       {ReduceKind::kMean, {2.0f / 3, 1.0f}},
       {ReduceKind::kMax, {3, 5}},
@@ -71,6 +71,16 @@ TEST(ReduceReference, KeepdimsZeroDropsTheAxesAndEmptyAxesReduceEverything) {
   EXPECT_TRUE(TensorsNear(Floats({3}, {5, 3, -3}), by_column[0]));
   FOVEA_ASSERT_OK_AND_ASSIGN(auto all, MakeReduce(ReduceKind::kMax, {}, false)->Reference(std::vector{x}));
   EXPECT_TRUE(TensorsNear(Floats({}, {5}), all[0]));
+}
+
+TEST(ReduceReference, FoldsInt64ShapeArithmeticExactly) {
+  // ReduceProd of a Shape, as exporters write to flatten: [3, 5, 7] → 105 with no float rounding.
+  const Tensor dims = Int64s({3}, {3000000, 5000000, 7});
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto product, MakeReduce(ReduceKind::kProd, {0}, false)->Reference(std::vector{dims}));
+  EXPECT_TRUE(TensorsNear(Int64s({}, {int64_t{105000000000000}}), product[0]));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto max, MakeReduce(ReduceKind::kMax, {})->Reference(std::vector{dims}));
+  EXPECT_TRUE(TensorsNear(Int64s({1}, {5000000}), max[0]));
+  EXPECT_FALSE(MakeReduce(ReduceKind::kL2, {0})->Reference(std::vector{dims}).ok());
 }
 
 TEST(ReduceReference, NoopWithEmptyAxesReturnsTheInput) {
@@ -148,9 +158,8 @@ TEST_P(ReduceBackwardTest, MatchesFiniteDifferences) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Reductions, ReduceBackwardTest, ::testing::ValuesIn(kAllKinds), [](const auto& info) {
-  return std::string(MakeReduce(info.param, {})->type());
-});
+INSTANTIATE_TEST_SUITE_P(Reductions, ReduceBackwardTest, ::testing::ValuesIn(kAllKinds),
+                         [](const auto& info) { return std::string(MakeReduce(info.param, {})->type()); });
 
 std::shared_ptr<const Op> MakeArg(bool is_max, int64_t axis, bool keepdims, bool last) {
   auto op = ops::ArgReduce::Create({.is_max = is_max, .axis = axis, .keepdims = keepdims, .select_last_index = last});
@@ -179,7 +188,8 @@ TEST(ArgReduceSession, RunsOnRuntimeAndConstantInputs) {
     }
   }
   const auto op = MakeArg(true, 1, true, false);
-  FOVEA_ASSERT_OK_AND_ASSIGN(auto folded, RunSession(OneNodeGraph(op, {Constant(Floats({2, 3}, {0, 5, 1, 9, 2, 3}))}), {}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto folded,
+                             RunSession(OneNodeGraph(op, {Constant(Floats({2, 3}, {0, 5, 1, 9, 2, 3}))}), {}));
   EXPECT_TRUE(TensorsNear(Int64s({2, 1}, {1, 0}), folded[0]));
 }
 
