@@ -22,6 +22,7 @@
 #include "engine/ops/shape_of.h"
 #include "engine/ops/softmax.h"
 #include "engine/ops/squeeze.h"
+#include "modelio/factories/resample.h"
 #include "modelio/node_attributes.h"
 #include "modelio/op_factory.h"
 #include "modelio/tensor_proto.h"
@@ -248,6 +249,7 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"Concat", CreateConcat},
       {std::string(kConstantOp), nullptr},
       {"Conv", CreateConv},
+      {"ConvTranspose", CreateConvTranspose},
       {"Div", CreateBinary<Kind::kDiv>},
       {"DequantizeLinear", CreateQuantize<ops::DequantizeLinear>},
       {"Dropout", CreateDropout},
@@ -266,12 +268,14 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"QuantizeLinear", CreateQuantize<ops::QuantizeLinear>},
       {"Relu", CreateRelu},
       {"Reshape", CreateReshape},
+      {"Resize", CreateResize},
       {"Shape", CreateShape},
       {"Sigmoid", CreateSigmoid},
       {"Softmax", CreateSoftmax<false>},
       {"Squeeze", CreateSqueeze<SqueezeKind::kSqueeze>},
       {"Sub", CreateBinary<Kind::kSub>},
       {"Unsqueeze", CreateSqueeze<SqueezeKind::kUnsqueeze>},
+      {"Upsample", CreateUpsample},
   };
   return kTable;
 }
