@@ -66,7 +66,8 @@ void ForEachTap(const Sizes& s, const TransposedWindow& g, F&& f) {
 }
 
 bool HasSum(const std::vector<ConvPostOp>& post_ops) {
-  return std::any_of(post_ops.begin(), post_ops.end(), [](const ConvPostOp& p) { return p.kind == ConvPostOp::Kind::kSum; });
+  return std::any_of(post_ops.begin(), post_ops.end(),
+                     [](const ConvPostOp& p) { return p.kind == ConvPostOp::Kind::kSum; });
 }
 
 StatusOr<TransposedWindow> CheckedWindow(const ConvTransposeParams& params, const Shape& x, const Shape& w) {
@@ -91,7 +92,8 @@ StatusOr<std::vector<int64_t>> ResidualOffsets(const Shape& residual, const Shap
   int64_t stride = 1;
   for (size_t a = padded.size(); a-- > 0;) {
     if (padded[a] != 1 && padded[a] != y_shape[a]) {
-      return InvalidArgument("residual " + ShapeToString(residual) + " does not broadcast to " + ShapeToString(y_shape));
+      return InvalidArgument("residual " + ShapeToString(residual) + " does not broadcast to " +
+                             ShapeToString(y_shape));
     }
     strides[a] = padded[a] == 1 ? 0 : stride;
     stride *= padded[a];
@@ -177,8 +179,7 @@ dnnl::post_ops DnnlPostOps(const std::vector<ConvPostOp>& post_ops) {
 
 }  // namespace
 
-StatusOr<TransposedWindow> ResolveTransposedWindow(const ConvTransposeParams& params,
-                                                   const std::vector<int64_t>& input,
+StatusOr<TransposedWindow> ResolveTransposedWindow(const ConvTransposeParams& params, const std::vector<int64_t>& input,
                                                    const std::vector<int64_t>& kernel) {
   const WindowAttributes& a = params.window;
   if (!a.kernel.empty() && a.kernel != kernel) return InvalidArgument("kernel_shape disagrees with W");
@@ -246,8 +247,8 @@ StatusOr<std::vector<PlanValue>> ConvTranspose::EmitOneDnn(PlanBuilder& builder,
   const PlanValue& w = inputs[1];
   const bool has_bias = inputs.size() > kBiasInput && inputs[kBiasInput].present();
   const int64_t group = params_.group, cg = x.shape[1] / group, mg = w.shape[1];
-  const memory::dims weight_dims = group == 1 ? memory::dims{mg, cg, w.shape[2], w.shape[3]}
-                                              : memory::dims{group, mg, cg, w.shape[2], w.shape[3]};
+  const memory::dims weight_dims =
+      group == 1 ? memory::dims{mg, cg, w.shape[2], w.shape[3]} : memory::dims{group, mg, cg, w.shape[2], w.shape[3]};
   // As in Conv: constant weights in the plan's compute type, reordered once; runtime weights keep the plan in f32.
   const memory::data_type type = w.is_constant() ? builder.compute_type() : memory::data_type::f32;
   const memory::desc src_any(ToDims(x.shape), type, Tag::any);
@@ -264,12 +265,11 @@ StatusOr<std::vector<PlanValue>> ConvTranspose::EmitOneDnn(PlanBuilder& builder,
   const memory::dims dilations = {g.dilations[0] - 1, g.dilations[1] - 1};  // oneDNN counts dilation from 0
   const memory::dims pad_l = {g.pads_begin[0], g.pads_begin[1]};
   const auto algorithm = dnnl::algorithm::deconvolution_direct;
-  const auto desc = has_bias ? dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm,
-                                                                 src_any, weights_any, bias_desc, dst_any, strides,
-                                                                 dilations, pad_l, pad_r)
-                             : dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm,
-                                                                 src_any, weights_any, dst_any, strides, dilations,
-                                                                 pad_l, pad_r);
+  const auto desc =
+      has_bias ? dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_any,
+                                                   bias_desc, dst_any, strides, dilations, pad_l, pad_r)
+               : dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_any,
+                                                   dst_any, strides, dilations, pad_l, pad_r);
   dnnl::primitive_attr attr = builder.DefaultAttr();
   attr.set_post_ops(DnnlPostOps(params_.post_ops));
   const dnnl::deconvolution_forward::primitive_desc pd(desc, attr, builder.engine());
@@ -277,8 +277,8 @@ StatusOr<std::vector<PlanValue>> ConvTranspose::EmitOneDnn(PlanBuilder& builder,
   std::vector<PlanArg> args;
   args.push_back(builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()));
   if (w.is_constant()) {
-    args.push_back(builder.Arg(DNNL_ARG_WEIGHTS, PlanValue::Constant(LogicalWeights(*w.constant, group)),
-                               pd.weights_desc()));
+    args.push_back(
+        builder.Arg(DNNL_ARG_WEIGHTS, PlanValue::Constant(LogicalWeights(*w.constant, group)), pd.weights_desc()));
   } else {
     // ONNX's [C, M/group, kH, kW] is oneDNN's iohw (giohw) view of its logical weights: no copy, one reorder per run.
     const memory::desc onnx_layout(weight_dims, memory::data_type::f32, group == 1 ? Tag::iohw : Tag::giohw);
@@ -287,7 +287,8 @@ StatusOr<std::vector<PlanValue>> ConvTranspose::EmitOneDnn(PlanBuilder& builder,
   }
   if (has_bias) args.push_back(builder.Arg(DNNL_ARG_BIAS, inputs[kBiasInput], pd.bias_desc()));
   // The sum post-op accumulates into dst, so dst starts as a private copy of the residual.
-  PlanValue y = has_sum() ? builder.Copied(inputs[kResidualInput], pd.dst_desc()) : builder.NewValue(y_shape, pd.dst_desc());
+  PlanValue y =
+      has_sum() ? builder.Copied(inputs[kResidualInput], pd.dst_desc()) : builder.NewValue(y_shape, pd.dst_desc());
   args.push_back({DNNL_ARG_DST, y.id, {}});
   builder.AddStep(dnnl::deconvolution_forward(pd), std::move(args), pd.scratchpad_desc());
   return std::vector<PlanValue>{y};

@@ -27,8 +27,7 @@ struct TransposedWindow {
 };
 
 // Resolves `params` for `input` spatial sizes and the kernel of the weights.
-StatusOr<TransposedWindow> ResolveTransposedWindow(const ConvTransposeParams& params,
-                                                   const std::vector<int64_t>& input,
+StatusOr<TransposedWindow> ResolveTransposedWindow(const ConvTransposeParams& params, const std::vector<int64_t>& input,
                                                    const std::vector<int64_t>& kernel);
 
 // Inputs: X [N, C, H, W], W [C, M/group, kH, kW] (ONNX's layout), optional B [M], and, when post_ops has a sum, the

@@ -24,8 +24,8 @@ struct Tap {
 };
 
 // Where output index `o` samples the input axis, in input pixel coordinates (pixel i's center is at i).
-double InputCoordinate(CoordinateTransform transform, int64_t o, int64_t in, int64_t out, double scale,
-                       double length, double start, double end) {
+double InputCoordinate(CoordinateTransform transform, int64_t o, int64_t in, int64_t out, double scale, double length,
+                       double start, double end) {
   const double y = static_cast<double>(o);
   const double last_in = static_cast<double>(in - 1), last_out = static_cast<double>(out - 1);
   switch (transform) {
@@ -171,34 +171,35 @@ struct Combination {
   double weight;
 };
 
-// Calls leaf(output_offset, outside, combinations) for every output element in row-major order, where the
-// combinations are the input offsets it reads with the product of the axis weights, and `outside` says that some
-// axis extrapolates.
+// Calls leaf(row_offset, outside, outer) for every output row (the elements along the last axis) in row-major order:
+// the row starts at output offset row_offset, and its element o reads input offset c.offset + last.index[t] with
+// weight c.weight · last.weight[t] for every combination c in `outer` of the taps of the other axes and every tap t
+// of element o along the last axis. `outside` says that some other axis extrapolates for the whole row.
 template <typename Leaf>
-void VisitOutputs(const ResizeTaps& taps, Leaf&& leaf) {
+void VisitRows(const ResizeTaps& taps, Leaf&& leaf) {
   const size_t rank = taps.input.size();
   std::vector<int64_t> strides(rank, 1);
   for (size_t a = rank; a-- > 1;) strides[a - 1] = strides[a] * taps.input[a];
-  std::vector<std::vector<Combination>> combinations(rank + 1);
+  std::vector<std::vector<Combination>> combinations(rank);
   combinations[0] = {{0, 1.0}};
-  int64_t output_offset = 0;
+  const int64_t width = taps.output.back();
+  int64_t row_offset = 0;
   const auto walk = [&](const auto& self, size_t axis, bool outside) -> void {
-    if (axis == rank) {
-      leaf(output_offset++, outside, combinations[rank]);
+    if (axis + 1 == rank) {
+      leaf(row_offset, outside, combinations[axis]);
+      row_offset += width;
       return;
     }
     const AxisTaps& a = taps.axes[axis];
-    for (int64_t o = 0; o < taps.output[axis]; ++o) {
+    for (size_t o = 0; o < static_cast<size_t>(taps.output[axis]); ++o) {
       auto& next = combinations[axis + 1];
       next.clear();
-      const auto begin = a.first[static_cast<size_t>(o)], end = a.first[static_cast<size_t>(o) + 1];
       for (const Combination& c : combinations[axis]) {
-        for (auto t = begin; t < end; ++t) {
-          next.push_back({c.offset + a.index[static_cast<size_t>(t)] * strides[axis],
-                          c.weight * a.weight[static_cast<size_t>(t)]});
+        for (auto t = static_cast<size_t>(a.first[o]); t < static_cast<size_t>(a.first[o + 1]); ++t) {
+          next.push_back({c.offset + a.index[t] * strides[axis], c.weight * a.weight[t]});
         }
       }
-      self(self, axis + 1, outside || a.outside[static_cast<size_t>(o)] != 0);
+      self(self, axis + 1, outside || a.outside[o] != 0);
     }
   };
   walk(walk, 0, false);
@@ -234,8 +235,9 @@ StatusOr<ResizeTarget> ResolveResizeTarget(const Shape& input, std::span<const f
     // In float, as onnxruntime does: a float32 scale like 0.7f is the nearest float to the ratio an exporter meant,
     // and 10 · 0.7f rounds back to 7 in float where exact arithmetic would floor 6.99999988 to 6.
     const auto out = static_cast<int64_t>(std::floor(static_cast<float>(input[a]) * extent * scales[a]));
-    if (out <= 0) return InvalidArgument("scale " + std::to_string(scales[a]) + " leaves axis " + std::to_string(a) +
-                                         " of " + ShapeToString(input) + " empty");
+    if (out <= 0)
+      return InvalidArgument("scale " + std::to_string(scales[a]) + " leaves axis " + std::to_string(a) + " of " +
+                             ShapeToString(input) + " empty");
     target.output.push_back(out);
     target.scales.push_back(scales[a]);
     target.lengths.push_back(static_cast<double>(input[a]) * scales[a]);
@@ -246,6 +248,7 @@ StatusOr<ResizeTarget> ResolveResizeTarget(const Shape& input, std::span<const f
 StatusOr<ResizeTaps> BuildResizeTaps(const SamplingParams& params, const Shape& input, const ResizeTarget& target,
                                      std::span<const float> roi) {
   const size_t rank = input.size();
+  if (rank == 0) return InvalidArgument("resizing needs an input with at least one axis");
   if (target.output.size() != rank || target.scales.size() != rank || target.lengths.size() != rank) {
     return Internal("resize target of another rank");
   }
@@ -264,19 +267,47 @@ StatusOr<ResizeTaps> BuildResizeTaps(const SamplingParams& params, const Shape& 
 }
 
 void ResizeForward(const ResizeTaps& taps, const float* x, float* y) {
-  const double extrapolated = taps.extrapolation_value;
-  VisitOutputs(taps, [&](int64_t out, bool outside, const std::vector<Combination>& reads) {
-    double sum = 0.0;
-    for (const Combination& c : reads) sum += c.weight * x[c.offset];
-    y[out] = static_cast<float>(outside ? extrapolated : sum);
+  const AxisTaps& last = taps.axes.back();
+  const auto width = static_cast<size_t>(taps.output.back());
+  std::vector<double> row(width);
+  VisitRows(taps, [&](int64_t row_offset, bool outside, const std::vector<Combination>& outer) {
+    float* out = y + row_offset;
+    if (outside) {
+      std::fill(out, out + width, taps.extrapolation_value);
+      return;
+    }
+    std::fill(row.begin(), row.end(), 0.0);
+    for (const Combination& c : outer) {
+      const float* line = x + c.offset;
+      for (size_t o = 0; o < width; ++o) {
+        double along = 0.0;
+        for (auto t = static_cast<size_t>(last.first[o]); t < static_cast<size_t>(last.first[o + 1]); ++t) {
+          along += last.weight[t] * line[last.index[t]];
+        }
+        row[o] += c.weight * along;
+      }
+    }
+    for (size_t o = 0; o < width; ++o)
+      out[o] = last.outside[o] != 0 ? taps.extrapolation_value : static_cast<float>(row[o]);
   });
 }
 
 void ResizeBackward(const ResizeTaps& taps, const float* dy, float* dx) {
+  const AxisTaps& last = taps.axes.back();
+  const auto width = static_cast<size_t>(taps.output.back());
   std::vector<double> sums(static_cast<size_t>(NumElements(taps.input)), 0.0);
-  VisitOutputs(taps, [&](int64_t out, bool outside, const std::vector<Combination>& reads) {
-    if (outside) return;  // an extrapolated element is a constant
-    for (const Combination& c : reads) sums[static_cast<size_t>(c.offset)] += c.weight * dy[out];
+  VisitRows(taps, [&](int64_t row_offset, bool outside, const std::vector<Combination>& outer) {
+    if (outside) return;  // extrapolated elements are constants
+    const float* grad = dy + row_offset;
+    for (const Combination& c : outer) {
+      double* line = sums.data() + c.offset;
+      for (size_t o = 0; o < width; ++o) {
+        if (last.outside[o] != 0) continue;
+        for (auto t = static_cast<size_t>(last.first[o]); t < static_cast<size_t>(last.first[o + 1]); ++t) {
+          line[last.index[t]] += c.weight * last.weight[t] * grad[o];
+        }
+      }
+    }
   });
   std::transform(sums.begin(), sums.end(), dx, [](double v) { return static_cast<float>(v); });
 }

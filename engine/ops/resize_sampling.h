@@ -36,7 +36,7 @@ struct SamplingParams {
   CoordinateTransform transform = CoordinateTransform::kHalfPixel;
   NearestRounding rounding = NearestRounding::kRoundPreferFloor;
   float cubic_coeff_a = -0.75f;
-  bool exclude_outside = false;     // cubic: taps outside the input get no weight and the rest are renormalized
+  bool exclude_outside = false;      // cubic: taps outside the input get no weight and the rest are renormalized
   float extrapolation_value = 0.0f;  // tf_crop_and_resize: the value of output elements sampled outside the input
 };
 

@@ -35,9 +35,9 @@ TEST(ConvTransposeReference, StrideEqualToKernelPastesScaledKernels) {
   const Tensor x = Floats({1, 1, 2, 2}, {1, 2, 3, 4});
   const Tensor w = Floats({1, 1, 2, 2}, {1, 10, 100, 1000});
   FOVEA_ASSERT_OK_AND_ASSIGN(auto y, Make(params)->Reference(std::vector<Tensor>{x, w, Floats({1}, {0.5f})}));
-  EXPECT_TRUE(TensorsNear(Floats({1, 1, 4, 4}, {1.5, 10.5, 2.5, 20.5,            //
-                                                100.5, 1000.5, 200.5, 2000.5,    //
-                                                3.5, 30.5, 4.5, 40.5,            //
+  EXPECT_TRUE(TensorsNear(Floats({1, 1, 4, 4}, {1.5, 10.5, 2.5, 20.5,          //
+                                                100.5, 1000.5, 200.5, 2000.5,  //
+                                                3.5, 30.5, 4.5, 40.5,          //
                                                 300.5, 3000.5, 400.5, 4000.5}),
                           y[0]));
 }
@@ -133,8 +133,8 @@ TEST_P(ConvTransposeTest, MatchesReference) {
   if (std::find_if(c.post_ops.begin(), c.post_ops.end(),
                    [](const ConvPostOp& p) { return p.kind == ConvPostOp::Kind::kSum; }) != c.post_ops.end()) {
     FOVEA_ASSERT_OK_AND_ASSIGN(auto g, ops::ResolveTransposedWindow(params, {c.x[2], c.x[3]}, c.kernel));
-    const Shape residual = c.broadcast_residual ? Shape{1, c.out_channels, 1, 1}
-                                                : Shape{c.x[0], c.out_channels, g.output[0], g.output[1]};
+    const Shape residual =
+        c.broadcast_residual ? Shape{1, c.out_channels, 1, 1} : Shape{c.x[0], c.out_channels, g.output[0], g.output[1]};
     operands.push_back(Runtime(RandomTensor(residual, 4)));
   }
   EXPECT_TRUE(EmitMatchesReference(Make(params), operands));
@@ -144,14 +144,30 @@ const DeconvCase kDeconvCases[] = {
     {.name = "Plain3x3", .x = {2, 3, 5, 5}},
     {.name = "NoBias", .x = {1, 8, 4, 6}, .out_channels = 16, .bias = false},
     {.name = "StrideEqualsKernel", .x = {2, 16, 6, 7}, .out_channels = 8, .kernel = {2, 2}, .strides = {2, 2}},
-    {.name = "Kernel4Stride2Pad1", .x = {1, 16, 7, 7}, .out_channels = 32, .kernel = {4, 4}, .strides = {2, 2},
-     .pads_begin = {1, 1}, .pads_end = {1, 1}},
+    {.name = "Kernel4Stride2Pad1",
+     .x = {1, 16, 7, 7},
+     .out_channels = 32,
+     .kernel = {4, 4},
+     .strides = {2, 2},
+     .pads_begin = {1, 1},
+     .pads_end = {1, 1}},
     {.name = "AsymmetricStridesPads", .x = {1, 3, 4, 5}, .strides = {3, 2}, .pads_begin = {1, 2}, .pads_end = {2, 0}},
     {.name = "Dilated", .x = {1, 4, 5, 5}, .dilations = {2, 3}},
-    {.name = "Grouped", .x = {2, 8, 5, 5}, .out_channels = 12, .group = 4, .strides = {2, 2}, .pads_begin = {1, 1},
+    {.name = "Grouped",
+     .x = {2, 8, 5, 5},
+     .out_channels = 12,
+     .group = 4,
+     .strides = {2, 2},
+     .pads_begin = {1, 1},
      .pads_end = {1, 1}},
-    {.name = "Depthwise", .x = {1, 16, 6, 6}, .out_channels = 16, .group = 16, .kernel = {4, 4}, .strides = {2, 2},
-     .pads_begin = {1, 1}, .pads_end = {1, 1}},
+    {.name = "Depthwise",
+     .x = {1, 16, 6, 6},
+     .out_channels = 16,
+     .group = 16,
+     .kernel = {4, 4},
+     .strides = {2, 2},
+     .pads_begin = {1, 1},
+     .pads_end = {1, 1}},
     {.name = "OutputPadding", .x = {1, 3, 4, 4}, .strides = {3, 2}, .output_padding = {1, 1}},
     {.name = "OutputShape", .x = {1, 3, 3, 3}, .out_channels = 2, .strides = {3, 2}, .output_shape = {10, 8}},
     {.name = "OutputShapeCrops", .x = {1, 3, 5, 5}, .strides = {2, 2}, .output_shape = {8, 9}},
@@ -159,14 +175,26 @@ const DeconvCase kDeconvCases[] = {
     {.name = "OutputShapeNegativeLeadingPad", .x = {1, 3, 3, 3}, .strides = {2, 2}, .output_shape = {9, 10}},
     {.name = "SameUpper", .x = {1, 3, 5, 6}, .kernel = {3, 4}, .strides = {2, 2}, .auto_pad = AutoPad::kSameUpper},
     {.name = "SameLower", .x = {1, 3, 5, 6}, .kernel = {3, 4}, .strides = {2, 2}, .auto_pad = AutoPad::kSameLower},
-    {.name = "Valid", .x = {1, 3, 4, 4}, .strides = {2, 2}, .pads_begin = {3, 3}, .pads_end = {3, 3},
+    {.name = "Valid",
+     .x = {1, 3, 4, 4},
+     .strides = {2, 2},
+     .pads_begin = {3, 3},
+     .pads_end = {3, 3},
      .auto_pad = AutoPad::kValid},
     {.name = "FusedRelu", .x = {2, 8, 5, 5}, .out_channels = 8, .strides = {2, 2}, .post_ops = {kRelu}},
-    {.name = "FusedSumRelu", .x = {1, 8, 4, 4}, .out_channels = 8, .kernel = {2, 2}, .strides = {2, 2},
+    {.name = "FusedSumRelu",
+     .x = {1, 8, 4, 4},
+     .out_channels = 8,
+     .kernel = {2, 2},
+     .strides = {2, 2},
      .post_ops = {kSum, kRelu}},
     {.name = "FusedLeakySumSigmoid", .x = {1, 4, 4, 4}, .out_channels = 8, .post_ops = {kLeaky, kSum, kSigmoid}},
-    {.name = "BroadcastResidualUnfused", .x = {2, 4, 3, 3}, .out_channels = 6, .strides = {2, 2},
-     .post_ops = {kSum, kRelu}, .broadcast_residual = true},
+    {.name = "BroadcastResidualUnfused",
+     .x = {2, 4, 3, 3},
+     .out_channels = 6,
+     .strides = {2, 2},
+     .post_ops = {kSum, kRelu},
+     .broadcast_residual = true},
 };
 
 INSTANTIATE_TEST_SUITE_P(Geometries, ConvTransposeTest,
@@ -181,14 +209,19 @@ class ConvTransposeGradientTest : public ::testing::TestWithParam<DeconvCase> {}
 TEST_P(ConvTransposeGradientTest, MatchesFiniteDifferences) {
   const DeconvCase& c = GetParam();
   const Shape w_shape = {c.x[1], c.out_channels / c.group, c.kernel[0], c.kernel[1]};
-  const std::vector<Tensor> inputs = {RandomTensor(c.x, 5), RandomTensor(w_shape, 6), RandomTensor({c.out_channels}, 7)};
+  const std::vector<Tensor> inputs = {RandomTensor(c.x, 5), RandomTensor(w_shape, 6),
+                                      RandomTensor({c.out_channels}, 7)};
   EXPECT_TRUE(BackwardMatchesFiniteDifferences(*Make(ParamsOf(c)), inputs, {0, 1, 2}));
 }
 
 const DeconvCase kGradientCases[] = {
     {.name = "Strided", .x = {2, 3, 3, 4}, .strides = {2, 3}, .pads_begin = {1, 0}, .pads_end = {0, 1}},
     {.name = "GroupedDilated", .x = {1, 4, 3, 3}, .out_channels = 6, .group = 2, .dilations = {2, 1}},
-    {.name = "OutputPadding", .x = {1, 2, 3, 3}, .out_channels = 2, .kernel = {2, 2}, .strides = {2, 2},
+    {.name = "OutputPadding",
+     .x = {1, 2, 3, 3},
+     .out_channels = 2,
+     .kernel = {2, 2},
+     .strides = {2, 2},
      .output_padding = {1, 1}},
 };
 

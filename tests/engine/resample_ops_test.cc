@@ -47,9 +47,9 @@ Tensor ResizeReference(const SamplingParams& sampling, const Tensor& x, const st
 }
 
 TEST(ResizeReference, NearestAsymmetricFloorRepeatsPixels) {
-  const Tensor y = ResizeReference(Sampling(ResizeMode::kNearest, CoordinateTransform::kAsymmetric,
-                                            NearestRounding::kFloor),
-                                   Floats({1, 1, 2, 2}, {1, 2, 3, 4}), {1, 1, 2, 3}, {});
+  const Tensor y =
+      ResizeReference(Sampling(ResizeMode::kNearest, CoordinateTransform::kAsymmetric, NearestRounding::kFloor),
+                      Floats({1, 1, 2, 2}, {1, 2, 3, 4}), {1, 1, 2, 3}, {});
   EXPECT_TRUE(TensorsNear(Floats({1, 1, 4, 6}, {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2,  //
                                                 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4}),
                           y));
@@ -116,8 +116,8 @@ TEST(ResizeReference, RejectsMissingOrConflictingParameters) {
   const auto op = MakeResize(Sampling(ResizeMode::kNearest, CoordinateTransform::kHalfPixel));
   const Tensor x = RandomTensor({1, 1, 2, 2}, 1);
   EXPECT_FALSE(op->Reference(std::vector<Tensor>{x}).ok());
-  EXPECT_FALSE(op->Reference(std::vector<Tensor>{x, Tensor(), Floats({4}, {1, 1, 2, 2}), Int64s({4}, {1, 1, 4, 4})})
-                   .ok());
+  EXPECT_FALSE(
+      op->Reference(std::vector<Tensor>{x, Tensor(), Floats({4}, {1, 1, 2, 2}), Int64s({4}, {1, 1, 4, 4})}).ok());
   EXPECT_FALSE(op->Reference(std::vector<Tensor>{x, Tensor(), Floats({2}, {2, 2})}).ok());
 }
 

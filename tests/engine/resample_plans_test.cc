@@ -179,40 +179,93 @@ SamplingParams CubicExcludeOutside() {
 }
 
 const PlanCase kPlanCases[] = {
-    {"NearestTorchExport", Sampling(ResizeMode::kNearest, CoordinateTransform::kAsymmetric, NearestRounding::kFloor),
-     {2, 5, 7, 9}, {1, 1, 2, 2}, {}, {}},
-    {"NearestTorchExportFactor3", Sampling(ResizeMode::kNearest, CoordinateTransform::kAsymmetric,
-                                           NearestRounding::kFloor),
-     {1, 16, 5, 6}, {1, 1, 3, 3}, {}, {}},
-    {"NearestHalfPixelDownTies", Sampling(ResizeMode::kNearest, CoordinateTransform::kHalfPixel),
-     {1, 3, 8, 8}, {}, {1, 3, 4, 4}, {}},
-    {"NearestPreferCeilDown", Sampling(ResizeMode::kNearest, CoordinateTransform::kHalfPixel,
-                                       NearestRounding::kRoundPreferCeil),
-     {1, 3, 8, 8}, {}, {1, 3, 4, 4}, {}},
-    {"NearestAlignCornersFloor", Sampling(ResizeMode::kNearest, CoordinateTransform::kAlignCorners,
-                                          NearestRounding::kFloor),
-     {1, 2, 4, 5}, {}, {1, 2, 7, 9}, {}},
-    {"NearestTfHalfPixel", Sampling(ResizeMode::kNearest, CoordinateTransform::kTfHalfPixelForNn),
-     {1, 2, 6, 6}, {}, {1, 2, 4, 3}, {}},
-    {"BilinearHalfPixel", Sampling(ResizeMode::kLinear, CoordinateTransform::kHalfPixel),
-     {2, 4, 6, 7}, {1, 1, 2, 2}, {}, {}},
-    {"BilinearPytorchHalfPixelSizes", Sampling(ResizeMode::kLinear, CoordinateTransform::kPytorchHalfPixel),
-     {1, 3, 5, 9}, {}, {1, 3, 1, 4}, {}},
-    {"BilinearHalfPixelFractional", Sampling(ResizeMode::kLinear, CoordinateTransform::kHalfPixel),
-     {1, 3, 13, 10}, {1, 1, 0.5f, 1.5f}, {}, {}},
-    {"BilinearAlignCorners", Sampling(ResizeMode::kLinear, CoordinateTransform::kAlignCorners),
-     {1, 3, 5, 6}, {1, 1, 2, 2}, {}, {}},
-    {"LinearAsymmetric", Sampling(ResizeMode::kLinear, CoordinateTransform::kAsymmetric),
-     {1, 2, 4, 4}, {1, 1, 2, 0.5f}, {}, {}},
+    {"NearestTorchExport",
+     Sampling(ResizeMode::kNearest, CoordinateTransform::kAsymmetric, NearestRounding::kFloor),
+     {2, 5, 7, 9},
+     {1, 1, 2, 2},
+     {},
+     {}},
+    {"NearestTorchExportFactor3",
+     Sampling(ResizeMode::kNearest, CoordinateTransform::kAsymmetric, NearestRounding::kFloor),
+     {1, 16, 5, 6},
+     {1, 1, 3, 3},
+     {},
+     {}},
+    {"NearestHalfPixelDownTies",
+     Sampling(ResizeMode::kNearest, CoordinateTransform::kHalfPixel),
+     {1, 3, 8, 8},
+     {},
+     {1, 3, 4, 4},
+     {}},
+    {"NearestPreferCeilDown",
+     Sampling(ResizeMode::kNearest, CoordinateTransform::kHalfPixel, NearestRounding::kRoundPreferCeil),
+     {1, 3, 8, 8},
+     {},
+     {1, 3, 4, 4},
+     {}},
+    {"NearestAlignCornersFloor",
+     Sampling(ResizeMode::kNearest, CoordinateTransform::kAlignCorners, NearestRounding::kFloor),
+     {1, 2, 4, 5},
+     {},
+     {1, 2, 7, 9},
+     {}},
+    {"NearestTfHalfPixel",
+     Sampling(ResizeMode::kNearest, CoordinateTransform::kTfHalfPixelForNn),
+     {1, 2, 6, 6},
+     {},
+     {1, 2, 4, 3},
+     {}},
+    {"BilinearHalfPixel",
+     Sampling(ResizeMode::kLinear, CoordinateTransform::kHalfPixel),
+     {2, 4, 6, 7},
+     {1, 1, 2, 2},
+     {},
+     {}},
+    {"BilinearPytorchHalfPixelSizes",
+     Sampling(ResizeMode::kLinear, CoordinateTransform::kPytorchHalfPixel),
+     {1, 3, 5, 9},
+     {},
+     {1, 3, 1, 4},
+     {}},
+    {"BilinearHalfPixelFractional",
+     Sampling(ResizeMode::kLinear, CoordinateTransform::kHalfPixel),
+     {1, 3, 13, 10},
+     {1, 1, 0.5f, 1.5f},
+     {},
+     {}},
+    {"BilinearAlignCorners",
+     Sampling(ResizeMode::kLinear, CoordinateTransform::kAlignCorners),
+     {1, 3, 5, 6},
+     {1, 1, 2, 2},
+     {},
+     {}},
+    {"LinearAsymmetric",
+     Sampling(ResizeMode::kLinear, CoordinateTransform::kAsymmetric),
+     {1, 2, 4, 4},
+     {1, 1, 2, 0.5f},
+     {},
+     {}},
     {"LinearOneD", Sampling(ResizeMode::kLinear, CoordinateTransform::kHalfPixel), {12}, {}, {5}, {}},
-    {"LinearThreeAxes", Sampling(ResizeMode::kLinear, CoordinateTransform::kHalfPixel),
-     {1, 2, 3, 4, 5}, {1, 1, 2, 1.5f, 0.6f}, {}, {}},
-    {"LinearResizesChannels", Sampling(ResizeMode::kLinear, CoordinateTransform::kHalfPixel),
-     {1, 4, 3, 3}, {}, {1, 6, 3, 3}, {}},
+    {"LinearThreeAxes",
+     Sampling(ResizeMode::kLinear, CoordinateTransform::kHalfPixel),
+     {1, 2, 3, 4, 5},
+     {1, 1, 2, 1.5f, 0.6f},
+     {},
+     {}},
+    {"LinearResizesChannels",
+     Sampling(ResizeMode::kLinear, CoordinateTransform::kHalfPixel),
+     {1, 4, 3, 3},
+     {},
+     {1, 6, 3, 3},
+     {}},
     {"Cubic", Sampling(ResizeMode::kCubic, CoordinateTransform::kHalfPixel), {1, 2, 5, 7}, {1, 1, 2, 2}, {}, {}},
     {"CubicExcludeOutsideDown", CubicExcludeOutside(), {1, 2, 9, 8}, {1, 1, 0.5f, 0.75f}, {}, {}},
-    {"CubicAlignCorners", Sampling(ResizeMode::kCubic, CoordinateTransform::kAlignCorners),
-     {1, 1, 4, 4}, {}, {1, 1, 7, 3}, {}},
+    {"CubicAlignCorners",
+     Sampling(ResizeMode::kCubic, CoordinateTransform::kAlignCorners),
+     {1, 1, 4, 4},
+     {},
+     {1, 1, 7, 3},
+     {}},
     {"CropConstantRoi", Crop(0.5f), {1, 2, 6, 6}, {}, {1, 2, 4, 5}, {0, 0, 0.2f, -0.1f, 1, 1, 0.8f, 1.3f}},
     {"CropRuntimeRoi", Crop(-2.0f), {1, 2, 6, 6}, {}, {1, 2, 3, 5}, {0, 0, 0.1f, 0.3f, 1, 1, 0.9f, 1.2f}, true},
     {"CropScales", Crop(0.0f), {1, 1, 8, 8}, {1, 1, 2, 1}, {}, {0, 0, 0.25f, 0, 1, 1, 0.75f, 1}},
@@ -223,9 +276,9 @@ INSTANTIATE_TEST_SUITE_P(Configurations, ResizePlanTest, ::testing::ValuesIn(kPl
 
 TEST(ResizePlan, RuntimeScalesAreUnimplemented) {
   const auto op = MakeResize(Sampling(ResizeMode::kNearest, CoordinateTransform::kHalfPixel));
-  auto y = RunSession(OneNodeGraph(op, {Runtime(RandomTensor({1, 1, 2, 2}, 1)), Absent(),
-                                        Runtime(Floats({4}, {1, 1, 2, 2}))}),
-                      {RandomTensor({1, 1, 2, 2}, 1), Floats({4}, {1, 1, 2, 2})});
+  auto y = RunSession(
+      OneNodeGraph(op, {Runtime(RandomTensor({1, 1, 2, 2}, 1)), Absent(), Runtime(Floats({4}, {1, 1, 2, 2}))}),
+      {RandomTensor({1, 1, 2, 2}, 1), Floats({4}, {1, 1, 2, 2})});
   ASSERT_FALSE(y.ok());
   EXPECT_EQ(y.status().code(), StatusCode::kUnimplemented) << y.status().ToString();
 }
@@ -236,7 +289,8 @@ TEST(UpsamplePlan, Opset9ScalesInputMatchesReference) {
   params.inputs = ops::ResizeInputs::kScales;
   params.sampling = Sampling(ResizeMode::kLinear, CoordinateTransform::kAsymmetric, NearestRounding::kFloor);
   FOVEA_ASSERT_OK_AND_ASSIGN(std::shared_ptr<const Op> linear, ops::Resize::Create(params));
-  EXPECT_TRUE(EmitMatchesReference(linear, {Runtime(RandomTensor({1, 3, 4, 5}, 2)), Constant(Floats({4}, {1, 1, 2, 3}))}));
+  EXPECT_TRUE(
+      EmitMatchesReference(linear, {Runtime(RandomTensor({1, 3, 4, 5}, 2)), Constant(Floats({4}, {1, 1, 2, 3}))}));
   params.sampling.mode = ResizeMode::kNearest;
   FOVEA_ASSERT_OK_AND_ASSIGN(std::shared_ptr<const Op> nearest, ops::Resize::Create(params));
   EXPECT_TRUE(
@@ -261,11 +315,15 @@ TEST_P(ResizeGradientTest, MatchesFiniteDifferences) {
 }
 
 const GradientCase kGradientCases[] = {
-    {"NearestUp", Sampling(ResizeMode::kNearest, CoordinateTransform::kAsymmetric, NearestRounding::kFloor),
-     {1, 1, 2, 3}, {}},
+    {"NearestUp",
+     Sampling(ResizeMode::kNearest, CoordinateTransform::kAsymmetric, NearestRounding::kFloor),
+     {1, 1, 2, 3},
+     {}},
     {"NearestDown", Sampling(ResizeMode::kNearest, CoordinateTransform::kHalfPixel), {1, 1, 0.5f, 0.6f}, {}},
     {"LinearUp", Sampling(ResizeMode::kLinear, CoordinateTransform::kHalfPixel), {1, 1, 2, 2.5f}, {}},
-    {"LinearAlignCornersDown", Sampling(ResizeMode::kLinear, CoordinateTransform::kAlignCorners), {1, 1, 0.75f, 0.6f},
+    {"LinearAlignCornersDown",
+     Sampling(ResizeMode::kLinear, CoordinateTransform::kAlignCorners),
+     {1, 1, 0.75f, 0.6f},
      {}},
     {"CubicExcludeOutside", CubicExcludeOutside(), {1, 1, 2, 1.5f}, {}},
     {"Crop", Crop(3.0f), {1, 1, 2, 2}, {0, 0, -0.2f, 0.1f, 1, 1, 0.9f, 1.4f}},
@@ -276,8 +334,8 @@ INSTANTIATE_TEST_SUITE_P(Modes, ResizeGradientTest, ::testing::ValuesIn(kGradien
 
 TEST(ResizeGeometry, IntegerAlignedUpsamplingIsAnUpsampleFactor) {
   const std::vector<float> by_2_3 = {1, 1, 2, 3};
-  const auto nearest = MakeResize(Sampling(ResizeMode::kNearest, CoordinateTransform::kAsymmetric,
-                                           NearestRounding::kFloor));
+  const auto nearest =
+      MakeResize(Sampling(ResizeMode::kNearest, CoordinateTransform::kAsymmetric, NearestRounding::kFloor));
   FOVEA_ASSERT_OK_AND_ASSIGN(auto g, nearest->GeometryForScales(by_2_3));
   EXPECT_EQ(g.upsample, (std::array<int64_t, 2>{2, 3}));
   EXPECT_EQ(g.stride, (std::array<int64_t, 2>{1, 1}));
