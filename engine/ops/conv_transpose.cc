@@ -177,6 +177,45 @@ dnnl::post_ops DnnlPostOps(const std::vector<ConvPostOp>& post_ops) {
   return ops;
 }
 
+// oneDNN's logical deconvolution weight dims for ONNX weights of `w_shape` ([C, M/group, kH, kW]): [M, C, kH, kW], or
+// [group, M/group, C/group, kH, kW] with groups.
+memory::dims LogicalWeightDims(const Shape& w_shape, int64_t group) {
+  const int64_t mg = w_shape[1], cg = w_shape[0] / group;
+  return group == 1 ? memory::dims{mg, cg, w_shape[2], w_shape[3]}
+                    : memory::dims{group, mg, cg, w_shape[2], w_shape[3]};
+}
+
+// The deconvolution for window `g`, every operand in the layout oneDNN prefers. Throws dnnl::error when oneDNN has no
+// implementation.
+dnnl::deconvolution_forward::primitive_desc MakeDeconvolution(PlanBuilder& builder, const Shape& x_shape,
+                                                              const memory::dims& weight_dims, memory::data_type type,
+                                                              bool has_bias, const TransposedWindow& g,
+                                                              const Shape& y_shape,
+                                                              const std::vector<ConvPostOp>& post_ops) {
+  const memory::desc src_any(ToDims(x_shape), type, Tag::any);
+  const memory::desc weights_any(weight_dims, type, Tag::any);
+  const memory::desc dst_any(ToDims(y_shape), type, Tag::any);
+  const memory::desc bias_desc({y_shape[1]}, memory::data_type::f32, Tag::a);
+  memory::dims pad_r;
+  for (size_t i = 0; i < kSpatialRank; ++i) {
+    // oneDNN's output is (in − 1)·stride + extent − pad_l − pad_r: output_padding and output_shape make pad_r negative.
+    const int64_t extent = (g.kernel[i] - 1) * g.dilations[i] + 1;
+    pad_r.push_back((x_shape[2 + i] - 1) * g.strides[i] + extent - g.pads_begin[i] - g.output[i]);
+  }
+  const memory::dims strides = {g.strides[0], g.strides[1]};
+  const memory::dims dilations = {g.dilations[0] - 1, g.dilations[1] - 1};  // oneDNN counts dilation from 0
+  const memory::dims pad_l = {g.pads_begin[0], g.pads_begin[1]};
+  const auto prop = dnnl::prop_kind::forward_inference;
+  const auto algorithm = dnnl::algorithm::deconvolution_direct;
+  const auto desc = has_bias ? dnnl::deconvolution_forward::desc(prop, algorithm, src_any, weights_any, bias_desc,
+                                                                 dst_any, strides, dilations, pad_l, pad_r)
+                             : dnnl::deconvolution_forward::desc(prop, algorithm, src_any, weights_any, dst_any,
+                                                                 strides, dilations, pad_l, pad_r);
+  dnnl::primitive_attr attr = builder.DefaultAttr();
+  attr.set_post_ops(DnnlPostOps(post_ops));
+  return {desc, attr, builder.engine()};
+}
+
 }  // namespace
 
 StatusOr<TransposedWindow> ResolveTransposedWindow(const ConvTransposeParams& params, const std::vector<int64_t>& input,
@@ -246,33 +285,11 @@ StatusOr<std::vector<PlanValue>> ConvTranspose::EmitOneDnn(PlanBuilder& builder,
   const PlanValue& x = inputs[0];
   const PlanValue& w = inputs[1];
   const bool has_bias = inputs.size() > kBiasInput && inputs[kBiasInput].present();
-  const int64_t group = params_.group, cg = x.shape[1] / group, mg = w.shape[1];
-  const memory::dims weight_dims =
-      group == 1 ? memory::dims{mg, cg, w.shape[2], w.shape[3]} : memory::dims{group, mg, cg, w.shape[2], w.shape[3]};
+  const int64_t group = params_.group;
+  const memory::dims weight_dims = LogicalWeightDims(w.shape, group);
   // As in Conv: constant weights in the plan's compute type, reordered once; runtime weights keep the plan in f32.
   const memory::data_type type = w.is_constant() ? builder.compute_type() : memory::data_type::f32;
-  const memory::desc src_any(ToDims(x.shape), type, Tag::any);
-  const memory::desc weights_any(weight_dims, type, Tag::any);
-  const memory::desc dst_any(ToDims(y_shape), type, Tag::any);
-  const memory::desc bias_desc({y_shape[1]}, memory::data_type::f32, Tag::a);
-  memory::dims pad_r;
-  for (size_t i = 0; i < kSpatialRank; ++i) {
-    // oneDNN's output is (in − 1)·stride + extent − pad_l − pad_r: output_padding and output_shape make pad_r negative.
-    const int64_t extent = (g.kernel[i] - 1) * g.dilations[i] + 1;
-    pad_r.push_back((x.shape[2 + i] - 1) * g.strides[i] + extent - g.pads_begin[i] - g.output[i]);
-  }
-  const memory::dims strides = {g.strides[0], g.strides[1]};
-  const memory::dims dilations = {g.dilations[0] - 1, g.dilations[1] - 1};  // oneDNN counts dilation from 0
-  const memory::dims pad_l = {g.pads_begin[0], g.pads_begin[1]};
-  const auto algorithm = dnnl::algorithm::deconvolution_direct;
-  const auto desc =
-      has_bias ? dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_any,
-                                                   bias_desc, dst_any, strides, dilations, pad_l, pad_r)
-               : dnnl::deconvolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_any,
-                                                   dst_any, strides, dilations, pad_l, pad_r);
-  dnnl::primitive_attr attr = builder.DefaultAttr();
-  attr.set_post_ops(DnnlPostOps(params_.post_ops));
-  const dnnl::deconvolution_forward::primitive_desc pd(desc, attr, builder.engine());
+  const auto pd = MakeDeconvolution(builder, x.shape, weight_dims, type, has_bias, g, y_shape, params_.post_ops);
 
   std::vector<PlanArg> args;
   args.push_back(builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()));
