@@ -21,6 +21,7 @@
 #include "engine/ops/squeeze.h"
 #include "modelio/factories/eltwise.h"
 #include "modelio/factories/reduce.h"
+#include "modelio/factories/resample.h"
 #include "modelio/node_attributes.h"
 #include "modelio/op_factory.h"
 #include "modelio/tensor_proto.h"
@@ -220,6 +221,7 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"Concat", CreateConcat},
       {std::string(kConstantOp), nullptr},
       {"Conv", CreateConv},
+      {"ConvTranspose", CreateConvTranspose},
       {"DequantizeLinear", CreateQuantize<ops::DequantizeLinear>},
       {"Div", CreateBinary<Kind::kDiv>},
       {"Dropout", CreateDropout},
@@ -266,6 +268,7 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"ReduceSumSquare", CreateReduceSumSquare},
       {"Relu", CreateActivation<Act::kRelu>},
       {"Reshape", CreateReshape},
+      {"Resize", CreateResize},
       {"Round", CreateActivation<Act::kRound>},
       {"Selu", CreateActivation<Act::kSelu>},
       {"Shape", CreateShape},
@@ -282,6 +285,7 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
       {"Tanh", CreateActivation<Act::kTanh>},
       {"ThresholdedRelu", CreateActivation<Act::kThresholdedRelu>},
       {"Unsqueeze", CreateSqueeze<SqueezeKind::kUnsqueeze>},
+      {"Upsample", CreateUpsample},
   };
   return kTable;
 }
