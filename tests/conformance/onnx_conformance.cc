@@ -20,8 +20,8 @@
 // ratio) as graph inputs. Fovea takes parameters at load time, as exported models carry them, so every int64 input
 // and every float32 scalar input is baked into an initializer holding the data set's value before import. So is every
 // uint8/int8 input (quantized data and zero points: Fovea's runtime inputs are float32; a quantized tensor only
-// flows inside a graph), which then folds through the op's reference kernel, and every scale input of a
-// QuantizeLinear/DequantizeLinear node. uint8/int8 outputs compare exactly.
+// flows inside a graph), which then folds through the op's reference kernel, every scale input of a
+// QuantizeLinear/DequantizeLinear node, and Resize's roi/scales/sizes and Upsample's scales. uint8/int8 outputs compare exactly.
 
 #include <algorithm>
 #include <array>
@@ -98,12 +98,17 @@ std::vector<const onnx::ValueInfoProto*> RuntimeInputs(const onnx::GraphProto& g
 
 int32_t ElementType(const onnx::ValueInfoProto& value) { return value.type().tensor_type().elem_type(); }
 
-// True for a graph input that a QuantizeLinear/DequantizeLinear node reads as its scale (input 1): quantization
-// parameters are initializers in real models, per-axis scales included.
-bool IsQuantizationScale(const onnx::GraphProto& graph, const std::string& name) {
+// True for a graph input that a node reads as a parameter real models carry as an initializer: the scale (input 1)
+// of QuantizeLinear/DequantizeLinear, per-axis scales included; Resize's roi, scales and sizes (inputs 1-3) and
+// Upsample's scales (input 1).
+bool IsLoadTimeParameter(const onnx::GraphProto& graph, const std::string& name) {
   for (const auto& node : graph.node()) {
     const bool qdq = node.op_type() == "QuantizeLinear" || node.op_type() == "DequantizeLinear";
-    if (qdq && node.input_size() > 1 && node.input(1) == name) return true;
+    const bool resample = node.op_type() == "Resize" || node.op_type() == "Upsample";
+    const int last_parameter = qdq ? 1 : resample ? 3 : 0;
+    for (int i = 1; i <= last_parameter && i < node.input_size(); ++i) {
+      if (node.input(i) == name) return true;
+    }
   }
   return false;
 }
@@ -229,7 +234,7 @@ StatusOr<DataSet> ReadDataSet(onnx::ModelProto& model, const fs::path& dir) {
   std::vector<onnx::TensorProto> baked;
   for (size_t i = 0; i < inputs.size(); ++i) {
     FOVEA_ASSIGN_OR_RETURN(onnx::TensorProto proto, ReadTensorProto(dir / ("input_" + std::to_string(i) + ".pb")));
-    if (IsParameterInput(*inputs[i]) || IsQuantizationScale(model.graph(), inputs[i]->name())) {
+    if (IsParameterInput(*inputs[i]) || IsLoadTimeParameter(model.graph(), inputs[i]->name())) {
       proto.set_name(inputs[i]->name());
       baked.push_back(std::move(proto));
       continue;
