@@ -42,6 +42,11 @@ class ConvTranspose final : public Op {
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override;
+  std::shared_ptr<const Op> WithPostOp(const PostOp& post_op) const override;
+  // Output channel m = g·(M/group) + j is W[:, j] of group g: its taps are scaled, its bias shifted.
+  std::optional<std::vector<Tensor>> AbsorbOutputAffine(std::span<const Tensor> parameters,
+                                                        const ChannelAffine& affine) const override;
+  bool IsFeatureMapProducer() const override { return true; }
   // Gradients of X, W and B; an op with fused post-ops has none (passes fuse them after training).
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
                                          std::span<const Tensor> output_grads) const override;

@@ -159,6 +159,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runner", required=True, help="path to the onnx_run binary")
     parser.add_argument("--cache", required=True, help="folder for exported models and PyTorch outputs")
+    parser.add_argument("--export-only", action="store_true", help="only export (fill the cache), check nothing")
     parser.add_argument("models", nargs="*", help="models to check (default: all)")
     args = parser.parse_args()
     os.makedirs(args.cache, exist_ok=True)
@@ -171,7 +172,13 @@ def main():
     results = []
     for name in names:
         for opset in (DEFAULT_OPSET, *EXTRA_OPSETS.get(name, ())):
+            if args.export_only:
+                export(name, opset, args.cache)
+                print(f"exported {name} opset {opset}", flush=True)
+                continue
             results.append(check(name, opset, args.runner, args.cache))
+    if args.export_only:
+        return 0
     passed = sum(results)
     print(f"{passed} passed, {len(results) - passed} failed")
     return 0 if passed == len(results) else 1
