@@ -22,6 +22,7 @@
 #include "engine/ops/shape_of.h"
 #include "engine/ops/softmax.h"
 #include "engine/ops/squeeze.h"
+#include "modelio/factories/layout.h"
 #include "modelio/node_attributes.h"
 #include "modelio/op_factory.h"
 #include "modelio/tensor_proto.h"
@@ -241,37 +242,56 @@ const std::map<std::string, OpFactory, std::less<>>& OpTable() {
   using SqueezeKind = ops::SqueezeParams::Kind;
   static const std::map<std::string, OpFactory, std::less<>> kTable = {
       {"Add", CreateBinary<Kind::kAdd>},
+      {"And", CreateAnd},
       {"AveragePool", CreateAveragePool},
       {"BatchNormalization", CreateBatchNormalization},
       {"Cast", CreateCast},
       {"Clip", CreateClip},
       {"Concat", CreateConcat},
       {std::string(kConstantOp), nullptr},
+      {"ConstantOfShape", CreateConstantOfShape},
       {"Conv", CreateConv},
+      {"DepthToSpace", CreateDepthToSpace},
       {"Div", CreateBinary<Kind::kDiv>},
       {"DequantizeLinear", CreateQuantize<ops::DequantizeLinear>},
       {"Dropout", CreateDropout},
+      {"Equal", CreateEqual},
+      {"Expand", CreateExpand},
       {"Flatten", CreateFlatten},
       {"Gather", CreateGather},
       {"Gemm", CreateGemm},
       {"GlobalAveragePool", CreateGlobalPool<ops::PoolParams::Kind::kAverage>},
       {"GlobalMaxPool", CreateGlobalPool<ops::PoolParams::Kind::kMax>},
+      {"Greater", CreateGreater},
+      {"GreaterOrEqual", CreateGreaterOrEqual},
       {"Identity", CreateIdentity},
       {"LeakyRelu", CreateLeakyRelu},
+      {"Less", CreateLess},
+      {"LessOrEqual", CreateLessOrEqual},
       {"LogSoftmax", CreateSoftmax<true>},
       {"MatMul", CreateMatMul},
       {"MaxPool", CreateMaxPool},
       {"Mul", CreateBinary<Kind::kMul>},
+      {"Not", CreateNot},
+      {"Or", CreateOr},
       {"Pad", CreatePad},
       {"QuantizeLinear", CreateQuantize<ops::QuantizeLinear>},
+      {"Range", CreateRange},
       {"Relu", CreateRelu},
       {"Reshape", CreateReshape},
       {"Shape", CreateShape},
       {"Sigmoid", CreateSigmoid},
+      {"Slice", CreateSlice},
       {"Softmax", CreateSoftmax<false>},
+      {"SpaceToDepth", CreateSpaceToDepth},
+      {"Split", CreateSplit},
       {"Squeeze", CreateSqueeze<SqueezeKind::kSqueeze>},
       {"Sub", CreateBinary<Kind::kSub>},
+      {"Tile", CreateTile},
+      {"Transpose", CreateTranspose},
       {"Unsqueeze", CreateSqueeze<SqueezeKind::kUnsqueeze>},
+      {"Where", CreateWhere},
+      {"Xor", CreateXor},
   };
   return kTable;
 }
