@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace fovea::engine::ops {
 namespace {
@@ -47,6 +48,31 @@ StridedView WithoutUnitAxes(const StridedView& view) {
 bool DnnlCanDescribe(const StridedView& view) {
   return view.shape.size() <= DNNL_MAX_NDIMS &&
          std::all_of(view.strides.begin(), view.strides.end(), [](int64_t s) { return s >= 0; });
+}
+
+// For a view that crops `shape` (the plain input's strides, any offset), the per-axis start of the crop; nullopt for
+// any other view.
+std::optional<memory::dims> CropOffsets(const Shape& shape, const StridedView& view) {
+  if (view.shape.size() != shape.size() || view.strides != PlainStrides(shape) || shape.empty()) return std::nullopt;
+  memory::dims offsets;
+  int64_t remaining = view.offset;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    offsets.push_back(remaining / view.strides[d]);
+    remaining %= view.strides[d];
+  }
+  return offsets;
+}
+
+// The oneDNN descriptor reading `view` of a plain input of `shape`: a sub-memory of the plain layout for a crop (Slice
+// with unit steps, Split), otherwise explicit strides and offset (permutations, steps, broadcasts).
+memory::desc SourceDesc(const Shape& shape, const StridedView& view, memory::data_type type) {
+  if (const auto offsets = CropOffsets(shape, view)) {
+    return PlainDesc(shape, type).submemory_desc(ToDims(view.shape), *offsets);
+  }
+  const StridedView compact = WithoutUnitAxes(view);
+  memory::desc source(ToDims(compact.shape), type, memory::dims(compact.strides.begin(), compact.strides.end()));
+  source.data.offset0 = compact.offset;
+  return source;
 }
 
 PlanValue EmitHostView(PlanBuilder& builder, const PlanValue& input, const StridedView& view, const Shape& shape) {
@@ -103,19 +129,19 @@ PlanValue EmitView(PlanBuilder& builder, const PlanValue& input, const StridedVi
   if (NumElements(shape) == 0) return PlanValue::Constant(Tensor(input.dtype, shape));
   if (input.is_constant()) return PlanValue::Constant(GatherView(*input.constant, view).Reshaped(shape).value());
   const PlanValue plain = builder.Plain(input);
-  const StridedView compact = WithoutUnitAxes(view);
-  if (!DnnlCanDescribe(compact)) return EmitHostView(builder, plain, view, shape);
+  if (!DnnlCanDescribe(WithoutUnitAxes(view))) return EmitHostView(builder, plain, view, shape);
   const memory::data_type type = plain.desc.data_type();
   memory::desc source;
   try {
-    source = memory::desc(ToDims(compact.shape), type, memory::dims(compact.strides.begin(), compact.strides.end()));
+    source = SourceDesc(input.shape, view, type);
   } catch (const dnnl::error&) {
-    // oneDNN refuses some stride patterns (overlapping reads of a broadcast); the host loop reads anything.
+    // oneDNN refuses some stride patterns; the host loop reads anything.
     return EmitHostView(builder, plain, view, shape);
   }
-  source.data.offset0 = compact.offset;
-  const PlanValue strided = builder.View(plain, compact.shape, source);
-  PlanValue copy = builder.Copied(strided, PlainDesc(compact.shape, type));
+  const memory::dims source_dims = source.dims();
+  const Shape source_shape(source_dims.begin(), source_dims.end());
+  const PlanValue strided = builder.View(plain, source_shape, source);
+  PlanValue copy = builder.Copied(strided, PlainDesc(source_shape, type));
   copy.dtype = input.dtype;
   return builder.Alias(copy, shape);
 }
