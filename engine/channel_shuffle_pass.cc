@@ -60,8 +60,8 @@ std::optional<Match> MatchAt(const Graph& graph, size_t first) {
   if (!transpose) return std::nullopt;
   const Node& t = graph.nodes[*transpose];
   const auto* transpose_op = dynamic_cast<const ops::Transpose*>(t.op.get());
-  if (transpose_op == nullptr || transpose_op->params().perm != kShufflePerm || t.inputs[0] != graph.nodes[first].outputs[0] ||
-      t.outputs.size() != 1) {
+  if (transpose_op == nullptr || transpose_op->params().perm != kShufflePerm ||
+      t.inputs[0] != graph.nodes[first].outputs[0] || t.outputs.size() != 1) {
     return std::nullopt;
   }
   const auto last = SoleReader(graph, t.outputs[0]);
@@ -86,7 +86,9 @@ StatusOr<Graph> FuseChannelShuffle(Graph graph) {
     const auto match = MatchAt(graph, i);
     if (!match) continue;
     FOVEA_ASSIGN_OR_RETURN(auto op, ops::ChannelShuffle::Create(match->params));
-    Node fused{graph.nodes[match->last].name, std::move(op), {graph.nodes[i].inputs[0]},
+    Node fused{graph.nodes[match->last].name,
+               std::move(op),
+               {graph.nodes[i].inputs[0]},
                {graph.nodes[match->last].outputs[0]}};
     const std::set<std::string> shapes = {graph.nodes[i].inputs[1], graph.nodes[match->last].inputs[1]};
     // The fused node takes the first Reshape's place: its input is defined there, and its output is read only after

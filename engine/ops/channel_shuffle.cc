@@ -53,8 +53,8 @@ StatusOr<std::vector<PlanValue>> ChannelShuffle::Emit(PlanBuilder& builder, std:
   FOVEA_RETURN_IF_ERROR(CheckInput(params_, x.shape));
   // oneDNN reads the axis as [C/G, G] and writes it as [G, C/G], with G its "group size": G = C/g does ours.
   const int64_t group_size = x.shape[kChannelAxis] / params_.groups;
-  auto desc = dnnl::shuffle_forward::desc(dnnl::prop_kind::forward_inference, x.desc,
-                                          static_cast<int>(kChannelAxis), group_size);
+  auto desc = dnnl::shuffle_forward::desc(dnnl::prop_kind::forward_inference, x.desc, static_cast<int>(kChannelAxis),
+                                          group_size);
   auto pd = dnnl::shuffle_forward::primitive_desc(desc, builder.engine(), builder.DefaultAttr());
   PlanValue y = builder.NewValue(x.shape, pd.dst_desc());
   y.dtype = x.dtype;

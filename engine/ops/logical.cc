@@ -45,10 +45,12 @@ std::string_view Logical::type() const {
 
 StatusOr<std::vector<Tensor>> Logical::Reference(std::span<const Tensor> inputs) const {
   const size_t arity = params_.kind == Kind::kNot ? 1 : 2;
-  if (inputs.size() != arity) return InvalidArgument(std::string(type()) + " needs " + std::to_string(arity) + " inputs");
+  if (inputs.size() != arity)
+    return InvalidArgument(std::string(type()) + " needs " + std::to_string(arity) + " inputs");
   std::vector<Shape> shapes;
   for (const auto& t : inputs) {
-    if (!t.has_data() || t.dtype() != DataType::kBool) return InvalidArgument(std::string(type()) + " needs bool inputs");
+    if (!t.has_data() || t.dtype() != DataType::kBool)
+      return InvalidArgument(std::string(type()) + " needs bool inputs");
     shapes.push_back(t.shape());
   }
   FOVEA_ASSIGN_OR_RETURN(Shape out, BroadcastAll(shapes));

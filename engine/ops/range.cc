@@ -39,12 +39,12 @@ StatusOr<std::vector<Tensor>> Range::Reference(std::span<const Tensor> inputs) c
   }
   if (dtype == DataType::kFloat32) {
     FOVEA_ASSIGN_OR_RETURN(Tensor y, Sequence<float>(dtype, inputs[0].data<float>()[0], inputs[1].data<float>()[0],
-                                                      inputs[2].data<float>()[0]));
+                                                     inputs[2].data<float>()[0]));
     return std::vector<Tensor>{y};
   }
   if (dtype == DataType::kInt64) {
     FOVEA_ASSIGN_OR_RETURN(Tensor y, Sequence<int64_t>(dtype, inputs[0].data<int64_t>()[0],
-                                                        inputs[1].data<int64_t>()[0], inputs[2].data<int64_t>()[0]));
+                                                       inputs[1].data<int64_t>()[0], inputs[2].data<int64_t>()[0]));
     return std::vector<Tensor>{y};
   }
   return InvalidArgument(std::string("Range on ") + DataTypeName(dtype) + " is not supported; float32 or int64");

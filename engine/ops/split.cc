@@ -59,8 +59,8 @@ const Tensor& SplitInput(std::span<const Tensor> inputs) {
 StatusOr<std::unique_ptr<Split>> Split::Create(const SplitParams& params) {
   if (params.num_outputs < 1) return InvalidArgument("Split needs at least one output");
   if (!params.split.empty() && static_cast<int64_t>(params.split.size()) != params.num_outputs) {
-    return InvalidArgument("Split's split attribute has " + std::to_string(params.split.size()) +
-                           " lengths for " + std::to_string(params.num_outputs) + " outputs");
+    return InvalidArgument("Split's split attribute has " + std::to_string(params.split.size()) + " lengths for " +
+                           std::to_string(params.num_outputs) + " outputs");
   }
   return std::unique_ptr<Split>(new Split(params));
 }

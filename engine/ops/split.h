@@ -9,9 +9,9 @@
 namespace fovea::engine::ops {
 
 struct SplitParams {
-  int64_t axis = 0;              // may be negative
-  int64_t num_outputs = 1;       // the node's output count
-  std::vector<int64_t> split;    // part lengths from the attribute (opset < 13); empty = the input, or equal parts
+  int64_t axis = 0;            // may be negative
+  int64_t num_outputs = 1;     // the node's output count
+  std::vector<int64_t> split;  // part lengths from the attribute (opset < 13); empty = the input, or equal parts
 };
 
 // Inputs: data, optional split (int64 lengths, known at plan time; opset ≥ 13). Outputs: num_outputs parts.

@@ -16,8 +16,7 @@ struct TileView {
 
 StatusOr<TileView> MakeTileView(const Shape& shape, const Tensor& repeats) {
   if (repeats.dtype() != DataType::kInt64 || repeats.num_elements() != static_cast<int64_t>(shape.size())) {
-    return InvalidArgument("Tile's repeats must be an int64 tensor with one entry per axis of " +
-                           ShapeToString(shape));
+    return InvalidArgument("Tile's repeats must be an int64 tensor with one entry per axis of " + ShapeToString(shape));
   }
   const auto plain = PlainStrides(shape);
   TileView tile;

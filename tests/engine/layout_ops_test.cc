@@ -56,8 +56,12 @@ TEST(Transpose, RejectsNonPermutation) { EXPECT_FALSE(ops::Transpose::Create({.p
 
 TEST(Transpose, EmitMatchesReference) {
   const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
-      {{2, 3}, {}},           {{2, 3, 4}, {0, 2, 1}},          {{2, 8, 5, 6}, {0, 2, 3, 1}},
-      {{2, 8, 5, 6}, {}},     {{1, 4, 3, 2, 5}, {0, 2, 1, 3, 4}}, {{3, 16, 4, 4}, {1, 0, 2, 3}},
+      {{2, 3}, {}},
+      {{2, 3, 4}, {0, 2, 1}},
+      {{2, 8, 5, 6}, {0, 2, 3, 1}},
+      {{2, 8, 5, 6}, {}},
+      {{1, 4, 3, 2, 5}, {0, 2, 1, 3, 4}},
+      {{3, 16, 4, 4}, {1, 0, 2, 3}},
   };
   uint32_t seed = 1;
   for (const auto& [shape, perm] : cases) {
@@ -102,8 +106,10 @@ TEST(Slice, EmitMatchesReferenceAndBackward) {
     std::vector<int64_t> starts, ends, axes, steps;
   };
   const std::vector<Case> cases = {
-      {{1, 2}, {5, 6}, {2, 3}, {1, 1}},          {{0}, {3}, {1}, {1}},
-      {{-3, 0}, {INT64_MAX, 5}, {2, 3}, {1, 2}}, {{6, 4}, {-100, 0}, {2, 3}, {-1, -2}},
+      {{1, 2}, {5, 6}, {2, 3}, {1, 1}},
+      {{0}, {3}, {1}, {1}},
+      {{-3, 0}, {INT64_MAX, 5}, {2, 3}, {1, 2}},
+      {{6, 4}, {-100, 0}, {2, 3}, {-1, -2}},
       {{0, 1, 1, 0}, {2, 5, 6, 4}, {0, 1, 2, 3}, {2, 3, 2, 1}},
   };
   uint32_t seed = 10;
@@ -151,8 +157,8 @@ TEST(Split, EveryOutputMatchesThroughSession) {
 
 TEST(Expand, ReferenceEmitAndBackward) {
   auto op = Shared(ops::Expand::Create());
-  EXPECT_TRUE(TensorsNear(Floats({2, 3}, {1, 1, 1, 2, 2, 2}),
-                          ReferenceOf(*op, {Floats({2, 1}, {1, 2}), Int64s({2}, {1, 3})})));
+  EXPECT_TRUE(
+      TensorsNear(Floats({2, 3}, {1, 1, 1, 2, 2, 2}), ReferenceOf(*op, {Floats({2, 1}, {1, 2}), Int64s({2}, {1, 3})})));
   const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
       {{3, 1}, {2, 3, 4}}, {{1, 4, 1, 1}, {2, 4, 3, 3}}, {{5}, {2, 1, 5}}, {{2, 3}, {2, 3}}};
   uint32_t seed = 20;
@@ -293,8 +299,8 @@ TEST(ShapeArithmetic, WhereRangeConstantOfShape) {
                           ReferenceOf(*where, {Bools({2}, {true, false}), Int64s({2, 2}, {1, 2, 3, 4}),
                                                Int64s({2, 2}, {10, 20, 30, 40})})));
   auto range = Shared(ops::Range::Create());
-  EXPECT_TRUE(TensorsNear(Int64s({3}, {10, 7, 4}),
-                          ReferenceOf(*range, {Int64s({}, {10}), Int64s({}, {2}), Int64s({}, {-3})})));
+  EXPECT_TRUE(
+      TensorsNear(Int64s({3}, {10, 7, 4}), ReferenceOf(*range, {Int64s({}, {10}), Int64s({}, {2}), Int64s({}, {-3})})));
   EXPECT_TRUE(TensorsNear(Floats({4}, {0, 0.5f, 1, 1.5f}),
                           ReferenceOf(*range, {Floats({}, {0}), Floats({}, {2}), Floats({}, {0.5f})})));
   auto fill = Shared(ops::ConstantOfShape::Create({Int64s({1}, {7})}));
