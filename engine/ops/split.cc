@@ -69,6 +69,7 @@ StatusOr<std::vector<Tensor>> Split::Reference(std::span<const Tensor> inputs) c
   if (inputs.empty() || !inputs[0].has_data()) return InvalidArgument("Split needs data");
   FOVEA_ASSIGN_OR_RETURN(auto views, PartViews(params_, inputs[0].shape(), SplitInput(inputs)));
   std::vector<Tensor> parts;
+  parts.reserve(views.size());
   for (const auto& view : views) parts.push_back(GatherView(inputs[0], view));
   return parts;
 }
@@ -86,6 +87,7 @@ StatusOr<std::vector<PlanValue>> Split::Emit(PlanBuilder& builder, std::span<con
   // One plain copy of the input serves every part's view.
   const PlanValue plain = builder.Plain(inputs[0]);
   std::vector<PlanValue> parts;
+  parts.reserve(views.size());
   for (const auto& view : views) parts.push_back(EmitView(builder, plain, view));
   return parts;
 }
