@@ -30,7 +30,8 @@ StatusOr<Graph> FuseQuantizedConvs(Graph graph);
 // gradients and feature maps need float arithmetic, and the weights are the ones the int8 model uses.
 StatusOr<Graph> DequantizeGraph(Graph graph);
 
-// All of the above but DequantizeGraph, in order.
+// All of the above but DequantizeGraph, in order, after the pattern fusions FuseLayerNormPattern
+// (engine/layer_norm_pass.h) and FuseChannelShuffle (engine/channel_shuffle_pass.h).
 StatusOr<Graph> OptimizeForInference(Graph graph);
 
 }  // namespace fovea::engine

@@ -20,6 +20,7 @@ memory::dims ToDims(const Shape& shape) { return memory::dims(shape.begin(), sha
 memory::data_type DnnlDataType(DataType type) {
   switch (type) {
     case DataType::kUint8:
+    case DataType::kBool:
       return memory::data_type::u8;
     case DataType::kInt8:
       return memory::data_type::s8;

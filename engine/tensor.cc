@@ -30,6 +30,8 @@ const char* DataTypeName(DataType type) {
       return "uint8";
     case DataType::kInt8:
       return "int8";
+    case DataType::kBool:
+      return "bool";
   }
   return "unknown";
 }
@@ -44,6 +46,8 @@ size_t DataTypeSize(DataType type) {
       return sizeof(uint8_t);
     case DataType::kInt8:
       return sizeof(int8_t);
+    case DataType::kBool:
+      return sizeof(bool);
   }
   return 0;
 }

@@ -13,8 +13,9 @@
 
 namespace fovea::engine {
 
-// kUint8/kInt8 hold quantized values (ONNX QuantizeLinear/DequantizeLinear); Fovea's arithmetic is float32.
-enum class DataType { kFloat32, kInt64, kUint8, kInt8 };
+// kUint8/kInt8 hold quantized values (ONNX QuantizeLinear/DequantizeLinear); Fovea's arithmetic is float32. kBool
+// (one byte, 0 or 1) exists only as plan-time constants: the results of comparisons in shape arithmetic.
+enum class DataType { kFloat32, kInt64, kUint8, kInt8, kBool };
 
 const char* DataTypeName(DataType type);
 size_t DataTypeSize(DataType type);

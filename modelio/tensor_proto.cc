@@ -51,9 +51,11 @@ StatusOr<DataType> FromOnnxDataType(int32_t onnx_type) {
       return DataType::kUint8;
     case onnx::TensorProto::INT8:
       return DataType::kInt8;
+    case onnx::TensorProto::BOOL:
+      return DataType::kBool;
     default:
       return Unimplemented("dtype " + OnnxDataTypeName(onnx_type) +
-                           " is not supported (FLOAT, INT64, and UINT8/INT8 for quantized tensors)");
+                           " is not supported (FLOAT, INT64, BOOL, and UINT8/INT8 for quantized tensors)");
   }
 }
 
@@ -65,6 +67,8 @@ int32_t ToOnnxDataType(DataType type) {
       return onnx::TensorProto::UINT8;
     case DataType::kInt8:
       return onnx::TensorProto::INT8;
+    case DataType::kBool:
+      return onnx::TensorProto::BOOL;
     case DataType::kFloat32:
       break;
   }
@@ -113,6 +117,9 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, int64_t max_ele
   } else if (*dtype == DataType::kUint8) {
     // ONNX stores 8-bit integers one per int32_data entry.
     FOVEA_RETURN_IF_ERROR((CopyTypedField<decltype(proto.int32_data()), uint8_t>(proto.int32_data(), tensor, what)));
+  } else if (*dtype == DataType::kBool) {
+    // Like 8-bit integers, ONNX stores booleans one per int32_data entry.
+    FOVEA_RETURN_IF_ERROR((CopyTypedField<decltype(proto.int32_data()), bool>(proto.int32_data(), tensor, what)));
   } else if (*dtype == DataType::kInt8) {
     FOVEA_RETURN_IF_ERROR((CopyTypedField<decltype(proto.int32_data()), int8_t>(proto.int32_data(), tensor, what)));
   } else {

@@ -188,6 +188,8 @@ double ElementAsDouble(const Tensor& t, int64_t i) {
       return t.data<uint8_t>()[i];
     case engine::DataType::kInt8:
       return t.data<int8_t>()[i];
+    case engine::DataType::kBool:
+      return t.data<uint8_t>()[i];
   }
   return 0.0;
 }

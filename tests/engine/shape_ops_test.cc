@@ -8,6 +8,7 @@
 #include "engine/ops/conv.h"
 #include "engine/ops/flatten.h"
 #include "engine/ops/gather.h"
+#include "engine/ops/range.h"
 #include "engine/ops/reshape.h"
 #include "engine/ops/shape_of.h"
 #include "engine/ops/squeeze.h"
@@ -60,6 +61,27 @@ TEST(ShapeOps, SqueezeAndUnsqueeze) {
   FOVEA_ASSERT_OK_AND_ASSIGN(auto out, RunSession(g, {RandomTensor({4, 1, 5}, 4)}));
   EXPECT_EQ((Shape{1, 4, 5, 1}), out[0].shape());
   ExpectSessionMatchesReference(g, {RandomTensor({4, 1, 5}, 4)});
+}
+
+// Opset-13 Squeeze/Unsqueeze read their axes from an input; here the axes are themselves computed (Range folds at
+// plan time), and Reshape's target comes from Shape arithmetic on the squeezed value.
+TEST(ShapeOps, AxesAndShapesComputedAtLoadTime) {
+  Graph g;
+  g.inputs = {{"x", DataType::kFloat32, {-1, 3, 4}}};
+  g.initializers["first"] = Int64s({}, {3});
+  g.initializers["limit"] = Int64s({}, {5});
+  g.initializers["step"] = Int64s({}, {1});
+  AddNode(g, "range", ops::Range::Create(), {"first", "limit", "step"}, {"axes"});
+  AddNode(g, "unsqueeze", ops::Squeeze::Create({SqueezeParams::Kind::kUnsqueeze, {}}), {"x", "axes"}, {"u"});
+  AddNode(g, "squeeze", ops::Squeeze::Create({}), {"u", "axes"}, {"s"});
+  AddNode(g, "shape", ops::ShapeOf::Create({.start = 1}), {"s"}, {"tail"});
+  AddNode(g, "reshape", ops::Reshape::Create({}), {"u", "tail"}, {"out"});
+  g.outputs = {{"out", DataType::kFloat32, {}}, {"u", DataType::kFloat32, {}}};
+  const Tensor x = RandomTensor({1, 3, 4}, 5);
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto out, RunSession(g, {x}));
+  EXPECT_EQ((Shape{1, 3, 4, 1, 1}), out[1].shape());
+  EXPECT_EQ((Shape{3, 4}), out[0].shape());
+  ExpectSessionMatchesReference(g, {x});
 }
 
 // PyTorch's export of x.view(x.size(0), -1): Shape -> Gather -> Unsqueeze -> Concat -> Reshape, which folds to a
