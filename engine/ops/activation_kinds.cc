@@ -87,9 +87,12 @@ constexpr KindRow kKinds[] = {
     {ActivationKind::kSelu, "Selu", kDefaultSeluAlpha, kDefaultSeluGamma,
      [](float x, float a, float g) { return g * Elu(x, a); },
      [](float x, float a, float g) { return g * EluDerivative(x, a); },
-     [](float a, float g) { return Chain{{algorithm::eltwise_elu, a, 0.0f}, {algorithm::eltwise_linear, g, 0.0f}}; }},
+     [](float a, float g) {
+       return Chain{{algorithm::eltwise_elu, a, 0.0f}, {algorithm::eltwise_linear, g, 0.0f}};
+     }},
     // alpha · elu_1(x / alpha); the first scaling is pow(x, 1)·(1/alpha), not a second linear step (FusesAsPostOps).
-    {ActivationKind::kCelu, "Celu", kDefaultCeluAlpha, 0.0f, [](float x, float a, float) { return a * Elu(x / a, 1.0f); },
+    {ActivationKind::kCelu, "Celu", kDefaultCeluAlpha, 0.0f,
+     [](float x, float a, float) { return a * Elu(x / a, 1.0f); },
      [](float x, float a, float) { return EluDerivative(x / a, 1.0f); },
      [](float a, float) {
        return Chain{{algorithm::eltwise_pow, 1.0f / a, 1.0f},

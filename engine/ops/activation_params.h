@@ -53,9 +53,9 @@ struct EltwiseSpec {
   dnnl::algorithm algorithm;
   float alpha, beta;
 };
-// The oneDNN eltwise steps computing `params`, applied in order (HardSigmoid is linear then clip); empty when oneDNN 2.6
-// has no eltwise form for the kind (Softsign, Erf, Floor, Ceil, Sign, ThresholdedRelu, Shrink), which then runs on the
-// host and is never fused.
+// The oneDNN eltwise steps computing `params`, applied in order (HardSigmoid is linear then clip); empty when
+// oneDNN 2.6 has no eltwise form for the kind (Softsign, Erf, Floor, Ceil, Sign, ThresholdedRelu, Shrink), which then
+// runs on the host and is never fused.
 std::vector<EltwiseSpec> ToEltwise(const ActivationParams& params);
 
 // Whether oneDNN 2.6 computes `chain` correctly as the eltwise post-ops of one primitive. Its JIT kernels keep one set

@@ -246,8 +246,8 @@ StatusOr<std::vector<PlanValue>> Binary::EmitPow(PlanBuilder& builder, const Pla
       if (!a.is_constant()) {
         // pow(x, e) = 1 · x^e: oneDNN's eltwise pow.
         const float e = exponent.constant->data<float>()[0];
-        const auto desc = dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference,
-                                                      dnnl::algorithm::eltwise_pow, a.desc, 1.0f, e);
+        const auto desc = dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::eltwise_pow,
+                                                      a.desc, 1.0f, e);
         const auto pd = dnnl::eltwise_forward::primitive_desc(desc, builder.DefaultAttr(), builder.engine());
         PlanValue y = builder.NewValue(a.shape, pd.dst_desc());
         builder.AddStep(dnnl::eltwise_forward(pd), {builder.Arg(DNNL_ARG_SRC, a), {DNNL_ARG_DST, y.id, {}}},

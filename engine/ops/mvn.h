@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "engine/op.h"
@@ -27,7 +28,7 @@ class Mvn final : public Op {
                                          std::span<const Tensor> output_grads) const override;
 
  private:
-  explicit Mvn(const MvnParams& params) : params_(params) {}
+  explicit Mvn(MvnParams params) : params_(std::move(params)) {}
   MvnParams params_;
 };
 

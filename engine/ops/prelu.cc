@@ -60,8 +60,8 @@ StatusOr<std::vector<PlanValue>> PRelu::Emit(PlanBuilder& builder, std::span<con
     const dnnl::memory::desc src_desc = WithDataType(x.desc, dnnl::memory::data_type::f32);
     const dnnl::memory::desc weights_desc = PlainDesc(weights_shape);
     try {
-      const auto pd = dnnl::prelu_forward::primitive_desc(
-          {dnnl::prop_kind::forward_inference, src_desc, weights_desc}, builder.DefaultAttr(), builder.engine());
+      const auto pd = dnnl::prelu_forward::primitive_desc({dnnl::prop_kind::forward_inference, src_desc, weights_desc},
+                                                          builder.DefaultAttr(), builder.engine());
       const PlanValue weights = slope.is_constant()
                                     ? PlanValue::Constant(slope.constant->Reshaped(weights_shape).value())
                                     : builder.Alias(builder.Plain(slope), weights_shape);

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "engine/op.h"
@@ -45,7 +46,7 @@ class Reduce final : public Op {
   StatusOr<std::optional<std::vector<int64_t>>> ResolveAxes(int64_t rank, const Tensor& axes_input) const;
 
  private:
-  explicit Reduce(const ReduceParams& params) : params_(params) {}
+  explicit Reduce(ReduceParams params) : params_(std::move(params)) {}
   ReduceParams params_;
 };
 

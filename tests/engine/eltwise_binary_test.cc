@@ -25,12 +25,9 @@ struct PairCase {
 };
 
 const PairCase kPairCases[] = {
-    {"SameShape", {2, 3, 4, 5}, {2, 3, 4, 5}},
-    {"PerChannelB", {2, 3, 4, 5}, {3, 1, 1}},
-    {"PerChannelA", {1, 3, 1, 1}, {2, 3, 4, 5}},
-    {"ScalarB", {2, 3}, {}},
-    {"BothBroadcast", {3, 1}, {1, 4}},
-    {"RankDiffers", {5}, {2, 3, 5}},
+    {"SameShape", {2, 3, 4, 5}, {2, 3, 4, 5}},   {"PerChannelB", {2, 3, 4, 5}, {3, 1, 1}},
+    {"PerChannelA", {1, 3, 1, 1}, {2, 3, 4, 5}}, {"ScalarB", {2, 3}, {}},
+    {"BothBroadcast", {3, 1}, {1, 4}},           {"RankDiffers", {5}, {2, 3, 5}},
 };
 
 // Operands for `kind`: Pow gets positive bases, Div divisors away from zero.
@@ -104,8 +101,8 @@ TEST(BinaryEltwise, PowByAConstantScalarMatchesReferenceOnNegativeBases) {
 
 TEST(BinaryEltwise, OnlyAddIsAResidualSum) {
   EXPECT_TRUE(ops::Binary::Create({BinaryKind::kAdd}).value()->IsResidualSum());
-  for (BinaryKind kind : {BinaryKind::kSub, BinaryKind::kMul, BinaryKind::kDiv, BinaryKind::kPow, BinaryKind::kMin,
-                          BinaryKind::kMax}) {
+  for (BinaryKind kind :
+       {BinaryKind::kSub, BinaryKind::kMul, BinaryKind::kDiv, BinaryKind::kPow, BinaryKind::kMin, BinaryKind::kMax}) {
     EXPECT_FALSE(ops::Binary::Create({kind}).value()->IsResidualSum()) << ops::BinaryName(kind);
   }
   EXPECT_TRUE(ops::Binary::Create({BinaryKind::kMul}).value()->Geometry({}).ok());
@@ -230,7 +227,8 @@ INSTANTIATE_TEST_SUITE_P(SlopeShapes, PReluTest,
 
 TEST(PReluEltwise, ReferenceValuesAndShapeChecks) {
   FOVEA_ASSERT_OK_AND_ASSIGN(auto op, ops::PRelu::Create());
-  const std::vector<Tensor> inputs = {Floats({1, 2, 1, 2}, {-1.0f, 2.0f, -3.0f, 4.0f}), Floats({2, 1, 1}, {0.5f, 0.1f})};
+  const std::vector<Tensor> inputs = {Floats({1, 2, 1, 2}, {-1.0f, 2.0f, -3.0f, 4.0f}),
+                                      Floats({2, 1, 1}, {0.5f, 0.1f})};
   FOVEA_ASSERT_OK_AND_ASSIGN(auto y, op->Reference(inputs));
   EXPECT_TRUE(TensorsNear(Floats({1, 2, 1, 2}, {-0.5f, 2.0f, -0.3f, 4.0f}), y[0]));
   // The slope broadcasts to X, never X to the slope.

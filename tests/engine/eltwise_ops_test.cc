@@ -242,24 +242,26 @@ TEST_P(ConvPostOpTest, MatchesReference) {
   params.window.pads_end = {1, 1};
   for (const auto& activation : GetParam()) params.post_ops.push_back(ops::ConvPostOp::Act(activation));
   FOVEA_ASSERT_OK_AND_ASSIGN(std::shared_ptr<const Op> conv, ops::Conv::Create(params));
-  EXPECT_TRUE(EmitMatchesReference(conv, {Runtime(RandomTensor({2, 8, 6, 6}, 1)), Constant(RandomTensor({16, 8, 3, 3}, 2)),
-                                          Constant(RandomTensor({16}, 3))}));
+  EXPECT_TRUE(EmitMatchesReference(conv, {Runtime(RandomTensor({2, 8, 6, 6}, 1)),
+                                          Constant(RandomTensor({16, 8, 3, 3}, 2)), Constant(RandomTensor({16}, 3))}));
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Chains, ConvPostOpTest,
-    ::testing::Values(std::vector<ActivationParams>{ops::DefaultActivationParams(ActivationKind::kHardSigmoid)},
-                      std::vector<ActivationParams>{ops::DefaultActivationParams(ActivationKind::kSelu)},
-                      std::vector<ActivationParams>{{ActivationKind::kCelu, 2.0f}},
-                      std::vector<ActivationParams>{{ActivationKind::kHardSwish}},
-                      std::vector<ActivationParams>{{ActivationKind::kSoftsign}},
-                      std::vector<ActivationParams>{{ActivationKind::kErf}, {ActivationKind::kRelu}},
-                      std::vector<ActivationParams>{{ActivationKind::kTanh}, {ActivationKind::kFloor}},
-                      std::vector<ActivationParams>{{ActivationKind::kHardSigmoid, 0.2f, 0.5f}, {ActivationKind::kHardSigmoid, 0.3f, 0.4f}},
-                      std::vector<ActivationParams>{{ActivationKind::kElu, 0.5f}, {ActivationKind::kElu, 2.0f}},
-                      std::vector<ActivationParams>{{ActivationKind::kLeakyRelu, 0.5f}, {ActivationKind::kLeakyRelu, 0.1f}},
-                      std::vector<ActivationParams>{{ActivationKind::kNeg}, {ActivationKind::kHardSigmoid, 0.3f, 0.4f}},
-                      std::vector<ActivationParams>{{ActivationKind::kHardSigmoid, 0.3f, 0.4f}, {ActivationKind::kNeg}}));
+    ::testing::Values(
+        std::vector<ActivationParams>{ops::DefaultActivationParams(ActivationKind::kHardSigmoid)},
+        std::vector<ActivationParams>{ops::DefaultActivationParams(ActivationKind::kSelu)},
+        std::vector<ActivationParams>{{ActivationKind::kCelu, 2.0f}},
+        std::vector<ActivationParams>{{ActivationKind::kHardSwish}},
+        std::vector<ActivationParams>{{ActivationKind::kSoftsign}},
+        std::vector<ActivationParams>{{ActivationKind::kErf}, {ActivationKind::kRelu}},
+        std::vector<ActivationParams>{{ActivationKind::kTanh}, {ActivationKind::kFloor}},
+        std::vector<ActivationParams>{{ActivationKind::kHardSigmoid, 0.2f, 0.5f},
+                                      {ActivationKind::kHardSigmoid, 0.3f, 0.4f}},
+        std::vector<ActivationParams>{{ActivationKind::kElu, 0.5f}, {ActivationKind::kElu, 2.0f}},
+        std::vector<ActivationParams>{{ActivationKind::kLeakyRelu, 0.5f}, {ActivationKind::kLeakyRelu, 0.1f}},
+        std::vector<ActivationParams>{{ActivationKind::kNeg}, {ActivationKind::kHardSigmoid, 0.3f, 0.4f}},
+        std::vector<ActivationParams>{{ActivationKind::kHardSigmoid, 0.3f, 0.4f}, {ActivationKind::kNeg}}));
 
 }  // namespace
 }  // namespace fovea::engine::testing
