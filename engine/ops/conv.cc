@@ -31,19 +31,6 @@ bool WantsWinograd(const Window& g, const Shape& w_shape, int64_t group, bool co
          g.dilations == std::vector<int64_t>{1, 1};
 }
 
-dnnl::post_ops BuildPostOps(const std::vector<ConvPostOp>& post_ops) {
-  dnnl::post_ops ops;
-  for (const auto& op : post_ops) {
-    if (op.kind == ConvPostOp::Kind::kSum) {
-      ops.append_sum(1.0f);
-    } else {
-      for (const EltwiseSpec& spec : ToEltwise(op.activation)) {
-        ops.append_eltwise(1.0f, spec.algorithm, spec.alpha, spec.beta);
-      }
-    }
-  }
-  return ops;
-}
 
 // Weight dims as oneDNN wants them: grouped convolutions get a leading group axis.
 memory::dims WeightDims(const Shape& w, int64_t group) {
@@ -272,6 +259,20 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
   return std::vector<PlanValue>{y};
 }
 
+
+bool PostOpsFuse(const std::vector<ConvPostOp>& post_ops, const ConvPostOp& next) {
+  std::vector<ConvPostOp> all = post_ops;
+  all.push_back(next);
+  std::vector<EltwiseSpec> chain;
+  for (const auto& op : all) {
+    if (op.kind != ConvPostOp::Kind::kActivation) continue;
+    const auto steps = ToEltwise(op.activation);
+    if (steps.empty()) return false;
+    chain.insert(chain.end(), steps.begin(), steps.end());
+  }
+  return FusesAsPostOps(chain);
+}
+
 }  // namespace fovea::engine::ops
 
 namespace fovea::engine::ops {
@@ -342,6 +343,58 @@ std::optional<LinearMap> Conv::AsLinearMap(std::span<const Tensor> parameters) c
     map.bias = parameters[1].Reshaped({w.dim(0)}).value().Clone();
   }
   return map;
+}
+
+
+bool PostOpsFuse(const std::vector<ConvPostOp>& post_ops, const ConvPostOp& next) {
+  std::vector<EltwiseSpec> chain;
+  for (const ConvPostOp* op : [&] {
+         std::vector<const ConvPostOp*> all;
+         for (const auto& p : post_ops) all.push_back(&p);
+         all.push_back(&next);
+         return all;
+       }()) {
+    if (op->kind != ConvPostOp::Kind::kActivation) continue;
+    const auto steps = ToEltwise(op->activation);
+    if (steps.empty()) return false;
+    chain.insert(chain.end(), steps.begin(), steps.end());
+  }
+  return FusesAsPostOps(chain);
+}
+
+}  // namespace fovea::engine::ops
+
+namespace fovea::engine::ops {
+
+dnnl::post_ops BuildPostOps(const std::vector<ConvPostOp>& post_ops) {
+  dnnl::post_ops ops;
+  for (const auto& op : post_ops) {
+    if (op.kind == ConvPostOp::Kind::kSum) {
+      ops.append_sum(1.0f);
+    } else {
+      for (const EltwiseSpec& spec : ToEltwise(op.activation)) {
+        ops.append_eltwise(1.0f, spec.algorithm, spec.alpha, spec.beta);
+      }
+    }
+  }
+  return ops;
+}
+
+
+bool PostOpsFuse(const std::vector<ConvPostOp>& post_ops, const ConvPostOp& next) {
+  std::vector<EltwiseSpec> chain;
+  for (const ConvPostOp* op : [&] {
+         std::vector<const ConvPostOp*> all;
+         for (const auto& p : post_ops) all.push_back(&p);
+         all.push_back(&next);
+         return all;
+       }()) {
+    if (op->kind != ConvPostOp::Kind::kActivation) continue;
+    const auto steps = ToEltwise(op->activation);
+    if (steps.empty()) return false;
+    chain.insert(chain.end(), steps.begin(), steps.end());
+  }
+  return FusesAsPostOps(chain);
 }
 
 }  // namespace fovea::engine::ops

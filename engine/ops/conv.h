@@ -15,6 +15,13 @@ namespace fovea::engine::ops {
 // One step applied to the convolution result, in order: add the residual input, or apply an activation.
 using ConvPostOp = PostOp;
 
+// `post_ops` as oneDNN post-ops (each activation as its eltwise chain), for the primitives that take them.
+dnnl::post_ops BuildPostOps(const std::vector<ConvPostOp>& post_ops);
+
+// Whether every activation among `post_ops`, and `next` after them, can run as one primitive's oneDNN post-ops
+// (FusesAsPostOps over their joined eltwise chains).
+bool PostOpsFuse(const std::vector<ConvPostOp>& post_ops, const ConvPostOp& next);
+
 struct ConvParams {
   WindowAttributes window;  // window.kernel may be empty: taken from W
   int64_t group = 1;

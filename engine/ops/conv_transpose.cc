@@ -164,18 +164,6 @@ Tensor LogicalWeights(const Tensor& w, int64_t group) {
   return logical;
 }
 
-dnnl::post_ops DnnlPostOps(const std::vector<ConvPostOp>& post_ops) {
-  dnnl::post_ops ops;
-  for (const auto& op : post_ops) {
-    if (op.kind == ConvPostOp::Kind::kSum) {
-      ops.append_sum(1.0f);
-    } else {
-      const EltwiseSpec spec = ToEltwise(op.activation);
-      ops.append_eltwise(1.0f, spec.algorithm, spec.alpha, spec.beta);
-    }
-  }
-  return ops;
-}
 
 // oneDNN's logical deconvolution weight dims for ONNX weights of `w_shape` ([C, M/group, kH, kW]): [M, C, kH, kW], or
 // [group, M/group, C/group, kH, kW] with groups.
@@ -212,7 +200,7 @@ dnnl::deconvolution_forward::primitive_desc MakeDeconvolution(PlanBuilder& build
                              : dnnl::deconvolution_forward::desc(prop, algorithm, src_any, weights_any, dst_any,
                                                                  strides, dilations, pad_l, pad_r);
   dnnl::primitive_attr attr = builder.DefaultAttr();
-  attr.set_post_ops(DnnlPostOps(post_ops));
+  attr.set_post_ops(BuildPostOps(post_ops));
   return {desc, attr, builder.engine()};
 }
 

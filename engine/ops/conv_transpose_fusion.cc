@@ -7,6 +7,8 @@ namespace fovea::engine::ops {
 
 std::shared_ptr<const Op> ConvTranspose::WithPostOp(const PostOp& post_op) const {
   if (post_op.kind == PostOp::Kind::kSum && has_sum()) return nullptr;
+  // Unlike Conv, a deconvolution cannot split off post-ops oneDNN would mis-fuse; it refuses them instead.
+  if (!PostOpsFuse(params_.post_ops, post_op)) return nullptr;
   ConvTransposeParams params = params_;
   params.post_ops.push_back(post_op);
   auto fused = ConvTranspose::Create(params);

@@ -68,6 +68,13 @@ OpResult CreateVariadicOfKind(ops::VariadicParams::Kind kind, const onnx::NodePr
   return Share(ops::Variadic::Create({kind}));
 }
 
-OpResult CreatePRelu(const onnx::NodeProto&, int64_t) { return Share(ops::PRelu::Create()); }
+OpResult CreatePRelu(const onnx::NodeProto&, int64_t opset) {
+  // Opset 6 applied a 1-D slope per channel (axis 1); opset 7 broadcasts it numpy-style from the last axis.
+  constexpr int64_t kUnidirectionalBroadcastOpset = 7;
+  if (opset < kUnidirectionalBroadcastOpset) {
+    return Unimplemented("PRelu before opset 7 (a 1-D slope per channel) is not supported; export at opset 7 or later");
+  }
+  return Share(ops::PRelu::Create());
+}
 
 }  // namespace fovea::modelio
