@@ -96,10 +96,6 @@ StatusOr<std::vector<PlanValue>> BatchNorm::Emit(PlanBuilder& builder, std::span
   return std::vector<PlanValue>{y};
 }
 
-}  // namespace fovea::engine::ops
-
-namespace fovea::engine::ops {
-
 std::optional<ChannelAffine> BatchNorm::AsChannelAffine(std::span<const Tensor> parameters) const {
   constexpr size_t kParameters = 4;  // gamma, beta, mean, var
   if (parameters.size() < kParameters) return std::nullopt;

@@ -81,8 +81,10 @@ Status ComputeOfType(Kind kind, const Tensor& a, const Tensor& b, Tensor& y) {
       return Compute<uint8_t>(kind, a, b, y);
     case DataType::kInt8:
       return Compute<int8_t>(kind, a, b, y);
+    case DataType::kBool:
+      break;
   }
-  return InvalidArgument("unknown dtype");
+  return InvalidArgument(std::string("arithmetic on ") + DataTypeName(y.dtype()) + " tensors is not supported");
 }
 
 template <typename T>
@@ -103,6 +105,7 @@ Tensor AsFloats(const Tensor& t) {
       CopyAsFloats<uint8_t>(t, f.floats());
       break;
     case DataType::kInt8:
+    case DataType::kBool:  // one byte per value, 0 or 1
       CopyAsFloats<int8_t>(t, f.floats());
       break;
     case DataType::kFloat32:

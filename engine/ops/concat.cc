@@ -97,10 +97,6 @@ StatusOr<std::vector<PlanValue>> Concat::Emit(PlanBuilder& builder, std::span<co
   return std::vector<PlanValue>{y};
 }
 
-}  // namespace fovea::engine::ops
-
-namespace fovea::engine::ops {
-
 StatusOr<SpatialGeometry> Concat::Geometry(std::span<const Shape> input_shapes) const {
   constexpr int64_t kImageRank = 4;
   const int64_t rank = input_shapes.empty() ? 0 : static_cast<int64_t>(input_shapes[0].size());

@@ -31,7 +31,6 @@ bool WantsWinograd(const Window& g, const Shape& w_shape, int64_t group, bool co
          g.dilations == std::vector<int64_t>{1, 1};
 }
 
-
 // Weight dims as oneDNN wants them: grouped convolutions get a leading group axis.
 memory::dims WeightDims(const Shape& w, int64_t group) {
   if (group == 1) return ToDims(w);
@@ -259,24 +258,6 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
   return std::vector<PlanValue>{y};
 }
 
-
-bool PostOpsFuse(const std::vector<ConvPostOp>& post_ops, const ConvPostOp& next) {
-  std::vector<ConvPostOp> all = post_ops;
-  all.push_back(next);
-  std::vector<EltwiseSpec> chain;
-  for (const auto& op : all) {
-    if (op.kind != ConvPostOp::Kind::kActivation) continue;
-    const auto steps = ToEltwise(op.activation);
-    if (steps.empty()) return false;
-    chain.insert(chain.end(), steps.begin(), steps.end());
-  }
-  return FusesAsPostOps(chain);
-}
-
-}  // namespace fovea::engine::ops
-
-namespace fovea::engine::ops {
-
 StatusOr<SpatialGeometry> Conv::Geometry(std::span<const Shape> input_shapes) const {
   std::vector<int64_t> kernel;
   if (input_shapes.size() > 1 && input_shapes[1].size() == static_cast<size_t>(kConvRank)) {
@@ -345,27 +326,6 @@ std::optional<LinearMap> Conv::AsLinearMap(std::span<const Tensor> parameters) c
   return map;
 }
 
-
-bool PostOpsFuse(const std::vector<ConvPostOp>& post_ops, const ConvPostOp& next) {
-  std::vector<EltwiseSpec> chain;
-  for (const ConvPostOp* op : [&] {
-         std::vector<const ConvPostOp*> all;
-         for (const auto& p : post_ops) all.push_back(&p);
-         all.push_back(&next);
-         return all;
-       }()) {
-    if (op->kind != ConvPostOp::Kind::kActivation) continue;
-    const auto steps = ToEltwise(op->activation);
-    if (steps.empty()) return false;
-    chain.insert(chain.end(), steps.begin(), steps.end());
-  }
-  return FusesAsPostOps(chain);
-}
-
-}  // namespace fovea::engine::ops
-
-namespace fovea::engine::ops {
-
 dnnl::post_ops BuildPostOps(const std::vector<ConvPostOp>& post_ops) {
   dnnl::post_ops ops;
   for (const auto& op : post_ops) {
@@ -379,7 +339,6 @@ dnnl::post_ops BuildPostOps(const std::vector<ConvPostOp>& post_ops) {
   }
   return ops;
 }
-
 
 bool PostOpsFuse(const std::vector<ConvPostOp>& post_ops, const ConvPostOp& next) {
   std::vector<EltwiseSpec> chain;

@@ -175,10 +175,6 @@ StatusOr<std::vector<PlanValue>> Gemm::Emit(PlanBuilder& builder, std::span<cons
   return std::vector<PlanValue>{y};
 }
 
-}  // namespace fovea::engine::ops
-
-namespace fovea::engine::ops {
-
 Tensor ClassWeights(const Tensor& b, bool trans_b, float alpha) {
   const int64_t rows = trans_b ? b.dim(0) : b.dim(1);
   const int64_t cols = trans_b ? b.dim(1) : b.dim(0);

@@ -112,10 +112,6 @@ StatusOr<std::vector<PlanValue>> MatMul::Emit(PlanBuilder& builder, std::span<co
   return std::vector<PlanValue>{y};
 }
 
-}  // namespace fovea::engine::ops
-
-namespace fovea::engine::ops {
-
 std::optional<LinearMap> MatMul::AsLinearMap(std::span<const Tensor> parameters) const {
   constexpr int64_t kMatrixRank = 2;
   if (parameters.empty() || !parameters[0].has_data()) return std::nullopt;

@@ -153,10 +153,6 @@ StatusOr<std::vector<PlanValue>> Pool::Emit(PlanBuilder& builder, std::span<cons
   return std::vector<PlanValue>{y};
 }
 
-}  // namespace fovea::engine::ops
-
-namespace fovea::engine::ops {
-
 std::shared_ptr<const Op> Pool::WindowedOver(std::array<int64_t, 2> window) const {
   if (!params_.global) return nullptr;
   PoolParams params = params_;

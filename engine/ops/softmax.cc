@@ -87,10 +87,6 @@ StatusOr<std::vector<PlanValue>> Softmax::Emit(PlanBuilder& builder, std::span<c
   return std::vector<PlanValue>{builder.Alias(y, inputs[0].shape)};
 }
 
-}  // namespace fovea::engine::ops
-
-namespace fovea::engine::ops {
-
 StatusOr<SpatialGeometry> Softmax::Geometry(std::span<const Shape> input_shapes) const {
   constexpr int64_t kImageRank = 4;
   const int64_t rank = input_shapes.empty() ? 0 : static_cast<int64_t>(input_shapes[0].size());

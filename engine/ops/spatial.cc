@@ -64,10 +64,6 @@ StatusOr<Window> ResolveWindow(const WindowAttributes& attributes, const std::ve
   return w;
 }
 
-}  // namespace fovea::engine::ops
-
-namespace fovea::engine::ops {
-
 StatusOr<SpatialGeometry> WindowGeometry(const WindowAttributes& attributes, const std::vector<int64_t>& kernel,
                                          std::string_view op) {
   constexpr size_t kAxes = 2;

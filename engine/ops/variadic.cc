@@ -50,8 +50,10 @@ Status AccumulateOfType(Kind kind, std::span<const Tensor> inputs, Tensor& y) {
     case DataType::kInt8:
       Accumulate<int8_t>(kind, inputs, y);
       return OkStatus();
+    case DataType::kBool:
+      break;
   }
-  return InvalidArgument("unknown dtype");
+  return InvalidArgument(std::string("arithmetic on ") + DataTypeName(y.dtype()) + " tensors is not supported");
 }
 
 BinaryParams::Kind PairwiseKind(Kind kind) {
