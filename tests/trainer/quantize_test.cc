@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/cpu_features.h"
 #include "engine/session.h"
 #include "modelio/onnx_import.h"
 #include "trainer/dataset_idx.h"
@@ -124,7 +125,12 @@ TEST(Bf16, BundledModelAgreesWithFloat32) {
   }
   EXPECT_GE(static_cast<double>(same), kMinBf16Agreement * static_cast<double>(test.size()));
   EXPECT_LE(max_difference, kMaxBf16ProbabilityDifference);
-  EXPECT_GT(max_difference, 0.0) << "bf16 ran in float32";
+  if (engine::CpuSupportsBf16()) {
+    EXPECT_GT(max_difference, 0.0) << "bf16 ran in float32";
+  } else {
+    // oneDNN 2.6 has no bf16 convolution before AVX-512: the plans run float32 (engine/cpu_features.h).
+    EXPECT_EQ(max_difference, 0.0) << "a CPU without bf16 must run the bf16 setting as float32";
+  }
 }
 
 }  // namespace

@@ -8,8 +8,10 @@ max |fovea - torch| / max |torch| <= 1e-4. A model that cannot export, load or r
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -129,7 +131,7 @@ def run_engine(runner, onnx_path, input_path, workdir):
     return np.fromfile(prefix + "0.bin", dtype=np.float32).reshape(dims)
 
 
-def check(name, opset, runner, cache):
+def check(name, opset, runner, cache, workdir):
     label = f"{name} opset {opset}"
     try:
         started = time.monotonic()
@@ -138,7 +140,7 @@ def check(name, opset, runner, cache):
         for b in BATCHES:
             expected = np.load(outputs[b])
             started = time.monotonic()
-            got = run_engine(runner, onnx_path, inputs[b], cache)
+            got = run_engine(runner, onnx_path, inputs[b], workdir)
             if got.shape != expected.shape:
                 print(f"FAIL {label} batch {b}: output shape {got.shape}, PyTorch {expected.shape}")
                 return False
@@ -170,13 +172,16 @@ def main():
         print(f"unknown models: {unknown}; known: {sorted(MODELS)}")
         return 2
     results = []
+    # The engine's input and output files are this process's own: CTest runs one model per process, in parallel.
+    workdir = tempfile.mkdtemp(prefix="zoo-")
     for name in names:
         for opset in (DEFAULT_OPSET, *EXTRA_OPSETS.get(name, ())):
             if args.export_only:
                 export(name, opset, args.cache)
                 print(f"exported {name} opset {opset}", flush=True)
                 continue
-            results.append(check(name, opset, args.runner, args.cache))
+            results.append(check(name, opset, args.runner, args.cache, workdir))
+    shutil.rmtree(workdir, ignore_errors=True)
     if args.export_only:
         return 0
     passed = sum(results)
