@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/ops/resize.h"
+#include "tests/engine/resample_test_util.h"
 #include "tests/engine/test_util.h"
 
 namespace fovea::engine::testing {
@@ -23,15 +24,6 @@ std::shared_ptr<const ops::Resize> MakeResize(const SamplingParams& sampling) {
   auto op = ops::Resize::Create(params);
   EXPECT_TRUE(op.ok()) << op.status().ToString();
   return std::shared_ptr<const ops::Resize>(std::move(op).value());
-}
-
-SamplingParams Sampling(ResizeMode mode, CoordinateTransform transform,
-                        NearestRounding rounding = NearestRounding::kRoundPreferFloor) {
-  SamplingParams s;
-  s.mode = mode;
-  s.transform = transform;
-  s.rounding = rounding;
-  return s;
 }
 
 // Runs the reference kernel on X with constant scales or sizes (Resize-11 inputs: X, roi, scales, sizes).

@@ -11,6 +11,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "engine/ops/resize.h"
+#include "tests/engine/resample_test_util.h"
 #include "tests/engine/test_util.h"
 
 namespace fovea::engine::testing {
@@ -26,15 +27,6 @@ using ops::SamplingParams;
 constexpr int64_t kSweepInputs[] = {1, 2, 3, 4, 5, 7, 8, 13, 16};
 constexpr int64_t kSweepOutputs[] = {1, 2, 3, 4, 6, 7, 8, 9, 12, 16, 20, 26, 32};
 constexpr int64_t kSweepChannels = 17;  // not a multiple of a channel block
-
-SamplingParams Sampling(ResizeMode mode, CoordinateTransform transform,
-                        NearestRounding rounding = NearestRounding::kRoundPreferFloor) {
-  SamplingParams s;
-  s.mode = mode;
-  s.transform = transform;
-  s.rounding = rounding;
-  return s;
-}
 
 std::shared_ptr<const ops::Resize> MakeResize(const SamplingParams& sampling) {
   ops::ResizeParams params;
