@@ -5,8 +5,6 @@
 #include <set>
 
 #include "engine/ops/channel_shuffle.h"
-#include "engine/ops/reshape.h"
-#include "engine/ops/transpose.h"
 
 namespace fovea::engine {
 namespace {
@@ -31,15 +29,10 @@ std::optional<size_t> SoleReader(const Graph& graph, const std::string& value) {
 
 // The constant target shape of a Reshape node that does not allow zero-sized dimensions, or nullopt.
 std::optional<std::vector<int64_t>> ReshapeTarget(const Graph& graph, const Node& node) {
-  const auto* reshape = dynamic_cast<const ops::Reshape*>(node.op.get());
-  if (reshape == nullptr || reshape->params().allow_zero || node.inputs.size() != 2 || node.outputs.size() != 1) {
-    return std::nullopt;
-  }
+  if (node.inputs.size() != 2 || node.outputs.size() != 1) return std::nullopt;
   const auto it = graph.initializers.find(node.inputs[1]);
-  if (it == graph.initializers.end() || it->second.dtype() != DataType::kInt64 || it->second.rank() != 1) {
-    return std::nullopt;
-  }
-  return std::vector<int64_t>(it->second.int64s().begin(), it->second.int64s().end());
+  if (it == graph.initializers.end()) return std::nullopt;
+  return node.op->AsReshape(std::span<const Tensor>(&it->second, 1));
 }
 
 bool IsBatchEntry(int64_t entry) { return entry >= -1; }
@@ -59,8 +52,7 @@ std::optional<Match> MatchAt(const Graph& graph, size_t first) {
   const auto transpose = SoleReader(graph, graph.nodes[first].outputs[0]);
   if (!transpose) return std::nullopt;
   const Node& t = graph.nodes[*transpose];
-  const auto* transpose_op = dynamic_cast<const ops::Transpose*>(t.op.get());
-  if (transpose_op == nullptr || transpose_op->params().perm != kShufflePerm ||
+  if (t.op->AsPermutation() != kShufflePerm ||
       t.inputs[0] != graph.nodes[first].outputs[0] || t.outputs.size() != 1) {
     return std::nullopt;
   }

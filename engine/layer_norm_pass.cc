@@ -6,19 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "engine/ops/binary.h"
 #include "engine/ops/layer_norm.h"
-#include "engine/ops/reduce.h"
 
 namespace fovea::engine {
 namespace {
 
-using BinaryKind = ops::BinaryParams::Kind;
+using ops::BinaryKind;
 
-// Pow and Sqrt have no typed parameters this pass can ask for (their ops belong to another family), so they are
-// recognized by their ONNX op type here, in this one file.
-constexpr std::string_view kPowType = "Pow";
-constexpr std::string_view kSqrtType = "Sqrt";
 constexpr double kSquareExponent = 2.0;
 
 // What a matched pattern becomes: LayerNormalization(x, scale, bias) writing `output`; `nodes` are replaced.
@@ -47,22 +41,22 @@ std::optional<double> ScalarInitializer(const Graph& graph, const std::string& n
 const Node* BinaryNode(const Graph& graph, int index, BinaryKind kind) {
   if (index < 0) return nullptr;
   const Node& node = graph.nodes[static_cast<size_t>(index)];
-  const auto* op = dynamic_cast<const ops::Binary*>(node.op.get());
-  return op != nullptr && op->params().kind == kind && node.inputs.size() == 2 ? &node : nullptr;
+  return node.op->AsBinary() == kind && node.inputs.size() == 2 ? &node : nullptr;
 }
 
 // The first normalized axis of a keepdims ReduceMean over trailing axes written as negative numbers (…, −2, −1).
 std::optional<int64_t> TrailingMeanAxis(const Graph& graph, int index) {
   if (index < 0) return std::nullopt;
   const Node& node = graph.nodes[static_cast<size_t>(index)];
-  const auto* op = dynamic_cast<const ops::Reduce*>(node.op.get());
-  if (op == nullptr || op->params().kind != ops::ReduceKind::kMean || !op->params().keepdims) return std::nullopt;
-  std::vector<int64_t> axes = op->params().axes;
-  if (op->params().axes_from_input) {
-    const Tensor* t = node.inputs.size() > 1 ? Initializer(graph, node.inputs[1]) : nullptr;
-    if (t == nullptr || t->dtype() != DataType::kInt64) return std::nullopt;
-    axes.assign(t->int64s().begin(), t->int64s().end());
+  std::vector<Tensor> parameters;
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    const Tensor* t = Initializer(graph, node.inputs[i]);
+    if (t == nullptr) return std::nullopt;
+    parameters.push_back(*t);
   }
+  const std::optional<ops::Reduction> reduction = node.op->AsReduction(parameters);
+  if (!reduction || reduction->kind != ops::ReduceKind::kMean || !reduction->keepdims) return std::nullopt;
+  std::vector<int64_t> axes = reduction->axes;
   std::sort(axes.begin(), axes.end());
   for (size_t i = 0; i < axes.size(); ++i) {
     if (axes[i] != -static_cast<int64_t>(axes.size() - i)) return std::nullopt;
@@ -76,7 +70,7 @@ bool IsSquareOf(const Graph& graph, int index, const std::string& d) {
   if (index < 0) return false;
   const Node& node = graph.nodes[static_cast<size_t>(index)];
   if (BinaryNode(graph, index, BinaryKind::kMul) != nullptr) return node.inputs[0] == d && node.inputs[1] == d;
-  return node.op->type() == kPowType && node.inputs.size() == 2 && node.inputs[0] == d &&
+  return BinaryNode(graph, index, BinaryKind::kPow) != nullptr && node.inputs[0] == d &&
          ScalarInitializer(graph, node.inputs[1]) == kSquareExponent;
 }
 
@@ -123,7 +117,9 @@ std::optional<Match> MatchNormalization(const Graph& graph, size_t div_index) {
   const int sqrt_index = graph.ProducerOf(div->inputs[1]);
   if (sqrt_index < 0 || graph.UseCount(div->inputs[1]) != 1) return std::nullopt;
   const Node& sqrt = graph.nodes[static_cast<size_t>(sqrt_index)];
-  if (sqrt.op->type() != kSqrtType || sqrt.inputs.size() != 1 || graph.UseCount(sqrt.inputs[0]) != 1) {
+  const auto sqrt_activation = sqrt.op->FusedActivation({});
+  if (!sqrt_activation || sqrt_activation->kind != ops::ActivationKind::kSqrt || sqrt.inputs.size() != 1 ||
+      graph.UseCount(sqrt.inputs[0]) != 1) {
     return std::nullopt;
   }
   const int add_index = graph.ProducerOf(sqrt.inputs[0]);

@@ -24,8 +24,7 @@ StatusOr<std::shared_ptr<const Model>> Model::Create(Graph graph, ModelMetadata 
 Model::Model(Graph graph, ModelMetadata metadata, Precision precision)
     : graph_(std::move(graph)), metadata_(std::move(metadata)), precision_(precision) {
   for (const auto& node : graph_.nodes) {
-    const std::string_view type = node.op->type();
-    quantized_ = quantized_ || type == "QuantizeLinear" || type == "DequantizeLinear" || type == "QLinearConv";
+    quantized_ = quantized_ || node.op->AsQuantizationStep().has_value() || node.op->Dequantized().has_value();
   }
 }
 

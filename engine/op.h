@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/ops/activation_params.h"
+#include "engine/ops/arithmetic_params.h"
 #include "engine/plan_builder.h"
 #include "engine/status.h"
 #include "engine/tensor.h"
@@ -65,6 +66,29 @@ struct ChannelAffine {
 struct LinearMap {
   Tensor weights;  // float32 [outputs, features]
   Tensor bias;     // float32 [outputs]
+};
+
+// The scales int8 quantization found for an op's operands: engine/passes FuseQuantizedConvs reads them from the
+// QuantizeLinear/DequantizeLinear nodes around the op.
+struct QuantizedOperands {
+  DataType input_type = DataType::kUint8;
+  float input_scale = 1.0f;          // x = input_scale * x_q
+  std::vector<float> weight_scales;  // w[m] = weight_scales[m] * w_q[m] (one value = per tensor)
+  bool quantized_output = false;     // the output is requantized (else float32)
+  DataType output_type = DataType::kUint8;
+  float output_scale = 1.0f;
+};
+
+// An op on 8-bit integers as the float op it stands for, with the scales of its int8 weights.
+struct FloatForm {
+  std::shared_ptr<const Op> op;
+  std::vector<float> weight_scales;
+};
+
+// A QuantizeLinear (quantize) or DequantizeLinear step, with the axis a 1-D scale runs along.
+struct QuantizationStep {
+  bool quantize = false;
+  int64_t axis = 1;
 };
 
 class Op {
@@ -142,6 +166,30 @@ class Op {
   // Whether int8 quantization (fovea-train quantize, engine/passes FuseQuantizedConvs) may run this op on 8-bit
   // integers with per-channel weight scales.
   virtual bool Quantizable() const { return false; }
+  // This op running on 8-bit integers with `operands`' scales (its weights int8); nullptr when it is not Quantizable.
+  virtual StatusOr<std::shared_ptr<const Op>> Quantized(const QuantizedOperands& /*operands*/) const {
+    return std::shared_ptr<const Op>();
+  }
+  // For an op on 8-bit integers, the float op it stands for (what Quantized undoes); nullopt for every other op.
+  virtual std::optional<FloatForm> Dequantized() const { return std::nullopt; }
+  // QuantizeLinear and DequantizeLinear say which they are.
+  virtual std::optional<QuantizationStep> AsQuantizationStep() const { return std::nullopt; }
+  // Whether running on quantized values and then dequantizing equals dequantizing and then running: max pooling
+  // picks one of its inputs, and quantization keeps their order. Such an op may move behind a QuantizeLinear.
+  virtual bool CommutesWithQuantization() const { return false; }
+
+  // What passes that recognize formulas written out op by op (engine/layer_norm_pass, engine/channel_shuffle_pass)
+  // ask: the binary arithmetic an op performs; the reduction it performs with these constant `parameters`; the
+  // target shape of a Reshape (ONNX's: 0 copies a dimension, -1 infers one) with these constant `parameters`; the
+  // permutation of a Transpose. nullopt when the op is not one, or its parameters are not constants.
+  virtual std::optional<ops::BinaryKind> AsBinary() const { return std::nullopt; }
+  virtual std::optional<ops::Reduction> AsReduction(std::span<const Tensor> /*parameters*/) const {
+    return std::nullopt;
+  }
+  virtual std::optional<std::vector<int64_t>> AsReshape(std::span<const Tensor> /*parameters*/) const {
+    return std::nullopt;
+  }
+  virtual std::optional<std::vector<int64_t>> AsPermutation() const { return std::nullopt; }
 
   // Data gradients: given the forward `inputs` (constants included), the forward `outputs` and d(loss)/d(output) for
   // each output, returns d(loss)/d(input) for each input; an input that takes no gradient (a shape, an index) gets a

@@ -141,19 +141,17 @@ struct QdqNode {
 std::optional<QdqNode> MatchQdq(const Graph& graph, int index) {
   if (index < 0) return std::nullopt;
   const Node& node = graph.nodes[static_cast<size_t>(index)];
-  const auto* q = dynamic_cast<const ops::QuantizeLinear*>(node.op.get());
-  const auto* dq = dynamic_cast<const ops::DequantizeLinear*>(node.op.get());
-  if ((q == nullptr && dq == nullptr) || node.outputs.size() != 1) return std::nullopt;
+  const std::optional<QuantizationStep> step = node.op->AsQuantizationStep();
+  if (!step || node.outputs.size() != 1) return std::nullopt;
   const Tensor* scale = Initializer(graph, node.inputs, 1);
   const Tensor* zero_point = Initializer(graph, node.inputs, 2);
   const bool has_zero_point = node.inputs.size() > 2 && !node.inputs[2].empty();
   if (scale == nullptr || (has_zero_point && zero_point == nullptr)) return std::nullopt;
   // Per-axis scales only occur on constant weights here, whose shape the initializer gives.
   const Tensor* x = Initializer(graph, node.inputs, 0);
-  auto slices =
-      ops::ResolveQuantization(x ? x->shape() : Shape{}, *scale, zero_point, q ? q->params().axis : dq->params().axis);
+  auto slices = ops::ResolveQuantization(x ? x->shape() : Shape{}, *scale, zero_point, step->axis);
   if (!slices.ok() || !slices->zero_points_are_zero()) return std::nullopt;
-  return QdqNode{q != nullptr, *slices};
+  return QdqNode{step->quantize, *slices};
 }
 
 // Removes nodes none of whose outputs is read (the QuantizeLinear/DequantizeLinear nodes a fusion bypassed).
@@ -171,8 +169,7 @@ void RemoveDeadNodes(Graph& graph) {
 // whether it did.
 StatusOr<bool> TryFuseQuantizedConv(Graph& graph, size_t conv_index) {
   const Node& conv = graph.nodes[conv_index];
-  const auto* conv_op = dynamic_cast<const ops::Conv*>(conv.op.get());
-  if (conv_op == nullptr || conv_op->has_sum() || conv.inputs.size() < 2 || conv.outputs.size() != 1) return false;
+  if (!conv.op->Quantizable() || conv.inputs.size() < 2 || conv.outputs.size() != 1) return false;
   const int x_index = graph.ProducerOf(conv.inputs[0]);
   const int w_index = graph.ProducerOf(conv.inputs[1]);
   const auto x_dq = MatchQdq(graph, x_index);
@@ -189,8 +186,7 @@ StatusOr<bool> TryFuseQuantizedConv(Graph& graph, size_t conv_index) {
   const bool has_bias = conv.inputs.size() > 2 && !conv.inputs[2].empty();
   if (has_bias && Initializer(graph, conv.inputs, 2) == nullptr) return false;
 
-  ops::QuantizedConvParams params;
-  params.conv = conv_op->params();
+  QuantizedOperands params;
   params.input_type = x_dq->slices.quantized_type;
   params.input_scale = x_dq->slices.scales[0];
   params.weight_scales = w_dq->slices.scales;
@@ -203,7 +199,8 @@ StatusOr<bool> TryFuseQuantizedConv(Graph& graph, size_t conv_index) {
     params.output_scale = y_q->slices.scales[0];
     outputs = graph.nodes[static_cast<size_t>(q_index)].outputs;
   }
-  FOVEA_ASSIGN_OR_RETURN(auto fused, ops::QuantizedConv::Create(params));
+  FOVEA_ASSIGN_OR_RETURN(std::shared_ptr<const Op> fused, conv.op->Quantized(params));
+  if (fused == nullptr) return false;
   Node& target = graph.nodes[conv_index];
   target.inputs = {graph.nodes[static_cast<size_t>(x_index)].inputs[0], w_node.inputs[0],
                    has_bias ? conv.inputs[2] : std::string()};
@@ -240,10 +237,7 @@ StatusOr<Graph> MoveQuantizeBeforeMaxPool(Graph graph) {
     const int pool_index = graph.ProducerOf(graph.nodes[i].inputs[0]);
     if (pool_index < 0 || SoleConsumer(graph, graph.nodes[i].inputs[0]) != static_cast<int>(i)) continue;
     Node& pool = graph.nodes[static_cast<size_t>(pool_index)];
-    const auto* pool_op = dynamic_cast<const ops::Pool*>(pool.op.get());
-    if (pool_op == nullptr || pool_op->params().kind != ops::PoolParams::Kind::kMax || pool.outputs.size() != 1) {
-      continue;
-    }
+    if (!pool.op->CommutesWithQuantization() || pool.outputs.size() != 1) continue;
     // Q now reads the pool's input and the pool reads Q's result; they swap places so the order stays topological.
     Node quantize = graph.nodes[i];
     Node pooled = pool;
@@ -261,24 +255,22 @@ StatusOr<Graph> MoveQuantizeBeforeMaxPool(Graph graph) {
 StatusOr<Graph> DequantizeGraph(Graph graph) {
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     Node& node = graph.nodes[i];
-    const std::string_view type = node.op->type();
-    const bool qdq = type == "QuantizeLinear" || type == "DequantizeLinear";
+    const bool qdq = node.op->AsQuantizationStep().has_value();
     if (qdq && !graph.initializers.contains(node.inputs[0]) && !IsGraphOutput(graph, node.outputs[0])) {
       RenameUses(graph, node.outputs[0], node.inputs[0]);
       continue;  // now unread; removed below
     }
-    const auto* quantized = dynamic_cast<const ops::QuantizedConv*>(node.op.get());
-    const Tensor* w = quantized ? Initializer(graph, node.inputs, 1) : nullptr;
+    const std::optional<FloatForm> float_form = node.op->Dequantized();
+    const Tensor* w = float_form ? Initializer(graph, node.inputs, 1) : nullptr;
     if (w == nullptr) continue;
     ops::QuantizationSlices slices;
-    slices.scales = quantized->params().weight_scales;
+    slices.scales = float_form->weight_scales;
     slices.zero_points.assign(slices.scales.size(), 0);
     slices.quantized_type = DataType::kInt8;
     slices.inner = slices.per_tensor() ? 1 : w->num_elements() / w->dim(0);
     const std::string w_name = node.name + "/dequantized_weight";
     graph.initializers[w_name] = ops::DequantizeTensor(*w, slices);
-    FOVEA_ASSIGN_OR_RETURN(auto conv, ops::Conv::Create(quantized->params().conv));
-    node.op = std::move(conv);
+    node.op = float_form->op;
     node.inputs[1] = w_name;
   }
   RemoveDeadNodes(graph);

@@ -201,18 +201,19 @@ Status CheckQuantizedUses(const Graph& graph) {
     if (tensor.dtype() == engine::DataType::kUint8 || tensor.dtype() == engine::DataType::kInt8) quantized.insert(name);
   }
   for (const auto& node : graph.nodes) {
-    const std::string_view type = node.op->type();
+    const std::optional<engine::QuantizationStep> step = node.op->AsQuantizationStep();
     for (size_t j = 0; j < node.inputs.size(); ++j) {
       if (!quantized.contains(node.inputs[j])) continue;
-      const bool reads_quantized = (type == "DequantizeLinear" && j != 1) || (type == "QuantizeLinear" && j == 2);
+      // A DequantizeLinear reads 8-bit data and zero point (not its scale); a QuantizeLinear only its zero point.
+      const bool reads_quantized = step && (step->quantize ? j == 2 : j != 1);
       if (!reads_quantized) {
-        return Unimplemented("node '" + node.name + "' (" + std::string(type) + ") reads the 8-bit tensor '" +
+        return Unimplemented("node '" + node.name + "' (" + std::string(node.op->type()) + ") reads the 8-bit tensor '" +
                              node.inputs[j] +
                              "'; 8-bit tensors are supported only as QuantizeLinear/DequantizeLinear "
                              "data and zero points");
       }
     }
-    if (type == "QuantizeLinear") quantized.insert(node.outputs.begin(), node.outputs.end());
+    if (step && step->quantize) quantized.insert(node.outputs.begin(), node.outputs.end());
   }
   return OkStatus();
 }

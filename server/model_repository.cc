@@ -50,7 +50,7 @@ Status ResolveGeometry(const engine::Model& model, ServedModel& served) {
     }
   }
   const int producer = graph.ProducerOf(graph.outputs[0].name);
-  served.outputs_probabilities = producer >= 0 && graph.nodes[static_cast<size_t>(producer)].op->type() == "Softmax";
+  served.outputs_probabilities = producer >= 0 && graph.nodes[static_cast<size_t>(producer)].op->IsSoftmax();
   return OkStatus();
 }
 

@@ -10,7 +10,6 @@
 #include <limits>
 #include <map>
 
-#include "engine/ops/conv.h"
 #include "engine/ops/quantize.h"
 #include "engine/passes.h"
 #include "engine/session.h"
@@ -39,9 +38,11 @@ struct ConvTarget {
   std::string folded_batch_norm;
 };
 
+// What calibration saw of a convolution's input: its value range and its channel count.
 struct Range {
   float min = std::numeric_limits<float>::max();
   float max = std::numeric_limits<float>::lowest();
+  int64_t channels = 0;
 };
 
 StatusOr<std::string> ReadBytes(const std::string& path) {
@@ -57,19 +58,16 @@ const engine::Node* NodeNamed(const engine::Graph& graph, const std::string& nam
   return nullptr;
 }
 
-// The float Convs worth quantizing, with weights as the engine folds them (so BN is inside the int8 weights).
-StatusOr<std::vector<ConvTarget>> FindTargets(const engine::Graph& graph, int64_t min_input_channels) {
+// The float convolutions the engine can run in int8, with weights as the engine folds them (so BN is inside the int8
+// weights).
+StatusOr<std::vector<ConvTarget>> FindTargets(const engine::Graph& graph) {
   FOVEA_ASSIGN_OR_RETURN(engine::Graph folded, engine::RemoveNoOps(graph));
   FOVEA_ASSIGN_OR_RETURN(folded, engine::FoldBatchNorm(std::move(folded)));
   std::vector<ConvTarget> targets;
   for (const auto& node : folded.nodes) {
-    const auto* conv = dynamic_cast<const engine::ops::Conv*>(node.op.get());
-    if (conv == nullptr || node.inputs.size() < 2 || !conv->params().post_ops.empty()) continue;
+    if (!node.op->Quantizable() || node.inputs.size() < 2) continue;
     auto w = folded.initializers.find(node.inputs[1]);
-    if (w == folded.initializers.end() || w->second.rank() != 4 ||
-        w->second.dim(1) * conv->params().group < min_input_channels) {
-      continue;
-    }
+    if (w == folded.initializers.end() || w->second.rank() != 4) continue;
     ConvTarget target{node.name, node.inputs[0], w->second, Tensor(DataType::kFloat32, {w->second.dim(0)}), {}};
     if (node.inputs.size() > 2 && !node.inputs[2].empty()) target.bias = folded.initializers.at(node.inputs[2]);
     // The original Conv's output went to a BatchNormalization when folding renamed its output to the BN's.
@@ -101,6 +99,7 @@ StatusOr<std::vector<Range>> Calibrate(const engine::Graph& graph, const std::ve
   FOVEA_RETURN_IF_ERROR(
       ForEachEngineBatch(*session, train, indices, normalization, [&](std::span<const Tensor> outputs, int64_t) {
         for (size_t t = 0; t < targets.size(); ++t) {
+          ranges[t].channels = outputs[first + t].rank() > 1 ? outputs[first + t].dim(1) : 1;
           for (float v : outputs[first + t].floats()) {
             ranges[t].min = std::min(ranges[t].min, v);
             ranges[t].max = std::max(ranges[t].max, v);
@@ -109,6 +108,21 @@ StatusOr<std::vector<Range>> Calibrate(const engine::Graph& graph, const std::ve
         return OkStatus();
       }));
   return ranges;
+}
+
+// Drops the targets whose input has fewer than `min_input_channels` channels (they stay float32).
+void KeepWideInputs(std::vector<ConvTarget>& targets, std::vector<Range>& ranges, int64_t min_input_channels) {
+  size_t kept = 0;
+  for (size_t t = 0; t < targets.size(); ++t) {
+    if (ranges[t].channels < min_input_channels) continue;
+    if (kept != t) {
+      targets[kept] = std::move(targets[t]);
+      ranges[kept] = ranges[t];
+    }
+    ++kept;
+  }
+  targets.resize(kept);
+  ranges.resize(kept);
 }
 
 // Symmetric per-output-channel int8 weights.
@@ -231,13 +245,18 @@ StatusOr<QuantizeReport> QuantizeModel(const QuantizeOptions& options) {
   FOVEA_ASSIGN_OR_RETURN(const std::string float_bytes, ReadBytes(options.model_path));
   FOVEA_ASSIGN_OR_RETURN(auto imported, modelio::ImportOnnx(float_bytes));
   const Normalization normalization = NormalizationOf(imported.metadata);
-  FOVEA_ASSIGN_OR_RETURN(auto targets, FindTargets(imported.graph, options.min_input_channels));
+  FOVEA_ASSIGN_OR_RETURN(auto targets, FindTargets(imported.graph));
   if (targets.empty()) return FailedPrecondition(options.model_path + ": no convolution to quantize");
   FOVEA_ASSIGN_OR_RETURN(Dataset train, LoadFashionMnist(options.data_dir, "train"));
   FOVEA_ASSIGN_OR_RETURN(Dataset test, LoadFashionMnist(options.data_dir, "t10k"));
   test = LimitPerClass(test, options.test_limit_per_class);
   FOVEA_ASSIGN_OR_RETURN(auto ranges,
                          Calibrate(imported.graph, targets, train, options.calibration_images, normalization));
+  KeepWideInputs(targets, ranges, options.min_input_channels);
+  if (targets.empty()) {
+    return FailedPrecondition(options.model_path + ": no convolution has " + std::to_string(options.min_input_channels) +
+                              " input channels or more (--min-input-channels)");
+  }
 
   QuantizeReport report;
   report.calibration_images = std::min(options.calibration_images, train.size());

@@ -1,14 +1,11 @@
 #pragma once
-// Backpropagation through a chain of inference nodes with oneDNN backward primitives, for Grad-CAM: given the
-// gradient of a score with respect to the chain's output, and the forward values of the chain, it returns the
-// gradient with respect to the chain's input. Weights are constants; only data gradients are computed.
+// Backpropagation through a chain of inference nodes, for Grad-CAM: given the gradient of a score with respect to the
+// chain's output, and the forward values of the chain, it returns the gradient with respect to the chain's input.
 //
-// Conv (groups, strides, pads, dilations; at most one fused activation, differentiated from the output) runs
-// convolution backward-data; linear maps with constant weights (Op::AsLinearMap: Gemm, MatMul) inner-product
-// backward-data; MaxPool (workspace from a forward-training pass), AveragePool and their global forms pooling
-// backward; views (Flatten, Reshape, Squeeze, Identity) reshape the gradient; an Add of a constant passes it on. Every
-// other node is differentiated by its op's own Backward (Op::Backward), with its other inputs constant; an op without
-// one is UNIMPLEMENTED naming the node.
+// Each node is differentiated by its op's own Backward (Op::Backward: Conv, Gemm and MatMul by oneDNN's backward-data
+// primitives, pooling by oneDNN's pooling backward, element-wise and layout ops by theirs), with the node's other
+// inputs taken as the graph's constants; views (Flatten, Reshape, Squeeze, Identity) reshape the gradient. A node
+// whose op has no backward, or whose other input is computed at run time, is UNIMPLEMENTED naming the node.
 
 #include <map>
 #include <string>

@@ -11,7 +11,8 @@
 namespace fovea::engine::ops {
 
 struct BinaryParams {
-  enum class Kind { kAdd, kSub, kMul, kDiv, kPow, kMin, kMax } kind = Kind::kAdd;
+  using Kind = BinaryKind;
+  Kind kind = Kind::kAdd;
 };
 
 // The ONNX operator computing `kind` ("Add").
@@ -29,6 +30,7 @@ class Binary final : public Op {
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
   bool IsResidualSum() const override { return params_.kind == BinaryParams::Kind::kAdd; }
+  std::optional<BinaryKind> AsBinary() const override { return params_.kind; }
   // dA and dB, each summed over the axes along which it was broadcast. Min and Max pass the gradient to the operand
   // they chose (A on ties); Pow's dB is 0 where A ≤ 0 (log A undefined).
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,

@@ -18,9 +18,6 @@ constexpr int64_t kConvRank = kSpatialRank + 2;
 // to amortize its transforms; on one input channel it was 5x slower than direct (bench/RESULTS.md).
 constexpr int64_t kWinogradMinInputChannels = 16;
 
-// oneDNN counts dilation from 0 (no gaps), ONNX from 1.
-memory::dims DnnlDilations(const Window& w) { return {w.dilations[0] - 1, w.dilations[1] - 1}; }
-
 // Whether to ask oneDNN for its Winograd convolution: f32 arithmetic, constant weights (transformed once at load), a
 // plain 3x3 stride-1 undilated kernel without groups, and enough input channels. oneDNN may still decline (its
 // implementation covers only some CPUs and shapes); the caller then falls back to direct convolution.
@@ -29,12 +26,6 @@ bool WantsWinograd(const Window& g, const Shape& w_shape, int64_t group, bool co
   return type == memory::data_type::f32 && constant_weights && group == 1 && w_shape[1] >= kWinogradMinInputChannels &&
          g.kernel == std::vector<int64_t>{3, 3} && g.strides == std::vector<int64_t>{1, 1} &&
          g.dilations == std::vector<int64_t>{1, 1};
-}
-
-// Weight dims as oneDNN wants them: grouped convolutions get a leading group axis.
-memory::dims WeightDims(const Shape& w, int64_t group) {
-  if (group == 1) return ToDims(w);
-  return {group, w[0] / group, w[1], w[2], w[3]};
 }
 
 }  // namespace
@@ -155,33 +146,23 @@ StatusOr<std::vector<PlanValue>> Conv::EmitUnfused(PlanBuilder& builder, std::sp
   return y;
 }
 
-Conv::Primitive Conv::ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape, const Window& g, const PlanValue& w,
-                                      bool has_bias, const std::optional<memory::desc>& dst_layout) const {
-  const Shape y_shape = {x_shape[0], w.shape[0], g.output[0], g.output[1]};
-  const memory::dims weight_dims = WeightDims(w.shape, params_.group);
+Conv::Primitive Conv::ChoosePrimitive(PlanBuilder& builder, const ConvProblem& problem, const Window& g,
+                                      const PlanValue& w, const std::optional<memory::desc>& dst_layout) const {
   // Constant weights are converted once to the plan's compute type (bf16 or f32); runtime weights stay f32 and so does
   // the whole convolution then. dst keeps the compute type, so bf16 activations flow between bf16 layers.
   const memory::data_type type = w.is_constant() ? builder.compute_type() : memory::data_type::f32;
   // Constant weights let oneDNN pick its blocked layout (reordered once, now); runtime weights stay plain.
   const memory::desc weights_md =
-      w.is_constant() ? memory::desc(weight_dims, type, Tag::any)
-                      : memory::desc(weight_dims, memory::data_type::f32, params_.group == 1 ? Tag::oihw : Tag::goihw);
-  const memory::desc src_any(ToDims(x_shape), type, Tag::any);
-  const memory::desc dst_any(ToDims(y_shape), type, Tag::any);
-  const memory::desc bias_desc({w.shape[0]}, memory::data_type::f32, Tag::a);
+      w.is_constant() ? memory::desc(problem.weights, type, Tag::any) : problem.PlainWeights();
+  const memory::desc src_any(problem.src, type, Tag::any);
+  const memory::desc dst_any(problem.dst, type, Tag::any);
 
   dnnl::primitive_attr attr = builder.DefaultAttr();
   attr.set_post_ops(BuildPostOps(params_.post_ops));
-  const memory::dims strides = {g.strides[0], g.strides[1]};
-  const memory::dims pad_l = {g.pads_begin[0], g.pads_begin[1]};
-  const memory::dims pad_r = {g.pads_end[0], g.pads_end[1]};
   const auto primitive_for = [&](dnnl::algorithm algorithm, const memory::desc& dst) {
-    const auto desc =
-        has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_md,
-                                                   bias_desc, dst, strides, DnnlDilations(g), pad_l, pad_r)
-                 : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_md,
-                                                   dst, strides, DnnlDilations(g), pad_l, pad_r);
-    return dnnl::convolution_forward::primitive_desc(desc, attr, builder.engine());
+    return dnnl::convolution_forward::primitive_desc(
+        problem.Forward(dnnl::prop_kind::forward_inference, algorithm, src_any, weights_md, dst), attr,
+        builder.engine());
   };
   // Each algorithm is tried with the readers' layout first; oneDNN declining (dnnl::error) moves on to the next try.
   std::vector<memory::desc> dsts;
@@ -211,10 +192,11 @@ std::optional<memory::desc> Conv::PreferredFirstInputLayout(PlanBuilder& builder
                                                             std::span<const PlanValue> inputs) const {
   if (inputs.size() < 2 || !inputs[1].is_constant()) return std::nullopt;
   const StatusOr<Window> g = ResolveGeometry(inputs[0].shape, inputs[1].shape);
-  if (!g.ok()) return std::nullopt;
   const bool has_bias = inputs.size() > 2 && inputs[2].present();
+  const StatusOr<ConvProblem> problem = Problem(inputs[0].shape, inputs[1].shape, has_bias);
+  if (!g.ok() || !problem.ok()) return std::nullopt;
   try {
-    const Primitive chosen = ChoosePrimitive(builder, inputs[0].shape, *g, inputs[1], has_bias, std::nullopt);
+    const Primitive chosen = ChoosePrimitive(builder, *problem, *g, inputs[1], std::nullopt);
     if (chosen.winograd) return chosen.pd.src_desc();
   } catch (const dnnl::error&) {
     // Emit reports it; no preference here.
@@ -234,15 +216,15 @@ StatusOr<std::vector<PlanValue>> Conv::Emit(PlanBuilder& builder, std::span<cons
   }
   const size_t unfusable = FirstUnfusablePostOp(y_shape, inputs);
   if (unfusable < params_.post_ops.size()) return EmitUnfused(builder, inputs, unfusable);
-  const memory::dims weight_dims = WeightDims(w.shape, params_.group);
-  const auto pd = ChoosePrimitive(builder, x.shape, g, w, has_bias, builder.LayoutReadersWant(y_shape)).pd;
+  FOVEA_ASSIGN_OR_RETURN(const ConvProblem problem, Problem(x.shape, w.shape, has_bias));
+  const auto pd = ChoosePrimitive(builder, problem, g, w, builder.LayoutReadersWant(y_shape)).pd;
 
   std::vector<PlanArg> args;
   args.push_back(builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()));
   if (w.is_constant()) {
     args.push_back(builder.Arg(DNNL_ARG_WEIGHTS, w, pd.weights_desc()));
   } else {
-    const PlanValue w_view = builder.Alias(builder.Plain(w), Shape(weight_dims.begin(), weight_dims.end()));
+    const PlanValue w_view = builder.Alias(builder.Plain(w), Shape(problem.weights.begin(), problem.weights.end()));
     args.push_back(builder.Arg(DNNL_ARG_WEIGHTS, w_view, pd.weights_desc()));
   }
   if (has_bias) args.push_back(builder.Arg(DNNL_ARG_BIAS, inputs[2], pd.bias_desc()));

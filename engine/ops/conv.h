@@ -28,6 +28,26 @@ struct ConvParams {
   std::vector<ConvPostOp> post_ops;  // at most one kSum
 };
 
+// One 2-D convolution in oneDNN's terms, for given input and weight shapes. The engine's Conv (Emit, Backward) and the
+// trainer's convolution layer build their oneDNN primitives from it, so a convolution is set up in one place.
+struct ConvProblem {
+  dnnl::memory::dims src, weights, bias, dst;  // weights with a leading group axis when grouped; bias empty if none
+  dnnl::memory::dims strides, dilations, pads_begin, pads_end;  // dilations counted from 0, as oneDNN counts them
+
+  // Descriptors over the given layouts (format_tag::any lets oneDNN choose); the bias, if any, is plain f32.
+  dnnl::convolution_forward::desc Forward(dnnl::prop_kind prop, dnnl::algorithm algorithm,
+                                          const dnnl::memory::desc& src_md, const dnnl::memory::desc& weights_md,
+                                          const dnnl::memory::desc& dst_md) const;
+  dnnl::convolution_backward_data::desc BackwardData(const dnnl::memory::desc& src_md,
+                                                     const dnnl::memory::desc& weights_md,
+                                                     const dnnl::memory::desc& dst_md) const;
+  dnnl::convolution_backward_weights::desc BackwardWeights(const dnnl::memory::desc& src_md,
+                                                           const dnnl::memory::desc& weights_md,
+                                                           const dnnl::memory::desc& dst_md) const;
+  // The weights' plain f32 layout (oihw, or goihw when grouped): how ONNX stores them.
+  dnnl::memory::desc PlainWeights() const;
+};
+
 // Inputs: X [N, C, H, W], W [M, C/group, kH, kW], optional B [M], and, when post_ops has a sum, the residual
 // [N, M, oH, oW] as the fourth input. Output: Y [N, M, oH, oW].
 class Conv final : public Op {
@@ -49,8 +69,18 @@ class Conv final : public Op {
                                                         const ChannelAffine& affine) const override;
   bool IsFeatureMapProducer() const override { return true; }
   bool Quantizable() const override { return !has_sum(); }
+  // A QuantizedConv with these geometry, group and activations.
+  StatusOr<std::shared_ptr<const Op>> Quantized(const QuantizedOperands& operands) const override;
   // A 1×1 convolution without padding or stride on a [N, C, 1, 1] input is a linear map of the channels.
   std::optional<LinearMap> AsLinearMap(std::span<const Tensor> parameters) const override;
+  // dX, dW and dB (when there is a bias) by oneDNN's backward-data and backward-weights primitives. Fused activations
+  // are differentiated at the pre-activation values, which are recomputed (the fused op keeps only its output); a
+  // fused residual sum is UNIMPLEMENTED.
+  StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
+                                         std::span<const Tensor> output_grads) const override;
+
+  // The oneDNN problem for X of shape `x` and weights of shape `w`, with their consistency checked.
+  StatusOr<ConvProblem> Problem(const Shape& x, const Shape& w, bool has_bias) const;
 
  private:
   explicit Conv(ConvParams params) : params_(std::move(params)) {}
@@ -60,11 +90,11 @@ class Conv final : public Op {
     dnnl::convolution_forward::primitive_desc pd;
     bool winograd = false;
   };
-  // The primitive for X of `x_shape` (geometry `g`) and weights `w` (and a bias, if `has_bias`): Winograd where it
+  // The primitive for `problem` (geometry `g`, weights `w`): Winograd where it
   // pays and oneDNN has it, otherwise direct; dst in `dst_layout` when given and oneDNN can write it there, else in
   // oneDNN's choice. Throws dnnl::error when oneDNN has no implementation at all.
-  Primitive ChoosePrimitive(PlanBuilder& builder, const Shape& x_shape, const Window& g, const PlanValue& w,
-                            bool has_bias, const std::optional<dnnl::memory::desc>& dst_layout) const;
+  Primitive ChoosePrimitive(PlanBuilder& builder, const ConvProblem& problem, const Window& g, const PlanValue& w,
+                            const std::optional<dnnl::memory::desc>& dst_layout) const;
   // Index of the first post-op oneDNN cannot fuse for output `y_shape` (post_ops.size() when all fuse), and the Emit
   // running the post-ops from there as separate ops.
   size_t FirstUnfusablePostOp(const Shape& y_shape, std::span<const PlanValue> inputs) const;

@@ -1,5 +1,6 @@
 #include "engine/ops/gemm.h"
 
+#include <algorithm>
 #include <string>
 
 namespace fovea::engine::ops {
@@ -44,16 +45,6 @@ StatusOr<GemmDims> ResolveDims(const GemmParams& params, const Shape& a, const S
   return d;
 }
 
-// A float32 matrix transposed (for constants, done once at plan time).
-Tensor Transposed(const Tensor& t) {
-  const int64_t rows = t.dim(0), cols = t.dim(1);
-  Tensor out(DataType::kFloat32, {cols, rows});
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t c = 0; c < cols; ++c) out.data<float>()[c * rows + r] = t.data<float>()[r * cols + c];
-  }
-  return out;
-}
-
 Tensor Scaled(const Tensor& t, float factor) {
   Tensor out = t.Clone();
   for (float& v : out.floats()) v *= factor;
@@ -85,6 +76,15 @@ PlanValue Operand(PlanBuilder& builder, const PlanValue& value, bool transpose, 
 }
 
 }  // namespace
+
+Tensor Transposed(const Tensor& t) {
+  const int64_t rows = t.dim(0), cols = t.dim(1);
+  Tensor out(DataType::kFloat32, {cols, rows});
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t c = 0; c < cols; ++c) out.data<float>()[c * rows + r] = t.data<float>()[r * cols + c];
+  }
+  return out;
+}
 
 StatusOr<std::unique_ptr<Gemm>> Gemm::Create(const GemmParams& params) {
   return std::unique_ptr<Gemm>(new Gemm(params));
@@ -205,6 +205,41 @@ std::optional<LinearMap> Gemm::AsLinearMap(std::span<const Tensor> parameters) c
     }
   }
   return map;
+}
+
+StatusOr<std::vector<Tensor>> Gemm::Backward(std::span<const Tensor> inputs, std::span<const Tensor> /*outputs*/,
+                                             std::span<const Tensor> output_grads) const {
+  if (inputs.size() < 2 || output_grads.empty()) return InvalidArgument("Gemm backward needs A, B and dY");
+  const Tensor* c = inputs.size() > 2 && inputs[2].has_data() ? &inputs[2] : nullptr;
+  for (const Tensor* t : {&inputs[0], &inputs[1], &output_grads[0], c}) {
+    if (t != nullptr && t->dtype() != DataType::kFloat32) return InvalidArgument("Gemm operands must be float32");
+  }
+  FOVEA_ASSIGN_OR_RETURN(const GemmDims d,
+                         ResolveDims(params_, inputs[0].shape(), inputs[1].shape(), c ? &c->shape() : nullptr));
+  const Tensor& dy = output_grads[0];
+  if (dy.shape() != Shape{d.m, d.n}) return InvalidArgument("dY " + ShapeToString(dy.shape()) + " is not [M, N]");
+  // Y = alpha·op(A)·op(B) + beta·C is alpha times the inner product of X = op(A) [M, K] with W = op(B)ᵀ [N, K].
+  const Tensor x = params_.trans_a ? Transposed(inputs[0]) : inputs[0];
+  const Tensor w = params_.trans_b ? inputs[1] : Transposed(inputs[1]);
+  std::vector<Tensor> linear = LinearBackward(x, w, dy, /*with_bias=*/false);
+  std::vector<Tensor> grads(inputs.size());
+  grads[0] = Scaled(params_.trans_a ? Transposed(linear[0]) : linear[0], params_.alpha);
+  grads[1] = Scaled(params_.trans_b ? linear[1] : Transposed(linear[1]), params_.alpha);
+  if (c != nullptr) {
+    // C broadcasts to [M, N]: its gradient sums dY along the axes where C has extent 1.
+    const Shape cm = AsMatrix(c->shape());
+    Tensor dc(DataType::kFloat32, c->shape());
+    auto out = dc.floats();
+    std::fill(out.begin(), out.end(), 0.0f);
+    for (int64_t i = 0; i < d.m; ++i) {
+      for (int64_t j = 0; j < d.n; ++j) {
+        out[static_cast<size_t>((cm[0] == 1 ? 0 : i) * cm[1] + (cm[1] == 1 ? 0 : j))] +=
+            params_.beta * dy.data<float>()[i * d.n + j];
+      }
+    }
+    grads[2] = std::move(dc);
+  }
+  return grads;
 }
 
 }  // namespace fovea::engine::ops

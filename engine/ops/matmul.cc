@@ -123,4 +123,30 @@ std::optional<LinearMap> MatMul::AsLinearMap(std::span<const Tensor> parameters)
   return map;
 }
 
+StatusOr<std::vector<Tensor>> MatMul::Backward(std::span<const Tensor> inputs, std::span<const Tensor> /*outputs*/,
+                                               std::span<const Tensor> output_grads) const {
+  if (inputs.size() < 2 || output_grads.empty()) return InvalidArgument("MatMul backward needs A, B and dY");
+  const Tensor& a = inputs[0];
+  const Tensor& b = inputs[1];
+  if (a.dtype() != DataType::kFloat32 || b.dtype() != DataType::kFloat32) {
+    return InvalidArgument("MatMul backward needs float32 operands");
+  }
+  if (b.rank() > 2) return Unimplemented("MatMul backward with a batched B " + ShapeToString(b.shape()));
+  FOVEA_ASSIGN_OR_RETURN(const MatMulShapes s, Resolve(a.shape(), b.shape()));
+  if (output_grads[0].shape() != s.result) {
+    return InvalidArgument("dY " + ShapeToString(output_grads[0].shape()) + " does not match MatMul's output");
+  }
+  const int64_t k = s.b[s.b.size() - 2], n = s.b.back();
+  const int64_t rows = a.num_elements() / k;
+  // Every row of A (over its batch axes too) meets the same B: one inner product of X [rows, K] with W = Bᵀ [N, K].
+  FOVEA_ASSIGN_OR_RETURN(const Tensor x, a.Reshaped({rows, k}));
+  FOVEA_ASSIGN_OR_RETURN(const Tensor b_matrix, b.Reshaped({k, n}));
+  FOVEA_ASSIGN_OR_RETURN(const Tensor dy, output_grads[0].Reshaped({rows, n}));
+  std::vector<Tensor> linear = LinearBackward(x, Transposed(b_matrix), dy, /*with_bias=*/false);
+  std::vector<Tensor> grads(inputs.size());
+  FOVEA_ASSIGN_OR_RETURN(grads[0], linear[0].Reshaped(a.shape()));
+  FOVEA_ASSIGN_OR_RETURN(grads[1], Transposed(linear[1]).Reshaped(b.shape()));
+  return grads;
+}
+
 }  // namespace fovea::engine::ops

@@ -18,6 +18,10 @@ class MatMul final : public Op {
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   // Y = A·B with a constant 2-D B: weights Bᵀ, no bias.
   std::optional<LinearMap> AsLinearMap(std::span<const Tensor> parameters) const override;
+  // dA and dB for a B of rank 1 or 2 (A's leading axes are rows of one inner product, LinearBackward); UNIMPLEMENTED
+  // for a batched B.
+  StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
+                                         std::span<const Tensor> output_grads) const override;
 
  private:
   MatMul() = default;

@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "engine/ops/eager.h"
 #include "engine/ops/quantize.h"
 
 namespace fovea::engine::ops {
@@ -124,33 +125,84 @@ StatusOr<std::vector<PlanValue>> Pool::Emit(PlanBuilder& builder, std::span<cons
   if (inputs.empty() || !inputs[0].present()) return InvalidArgument("pooling needs X");
   // A constant X (only when folding is off) becomes a runtime copy; a runtime X keeps its producer's layout.
   const PlanValue x = inputs[0].is_constant() ? builder.Reordered(inputs[0], PlainDesc(inputs[0].shape)) : inputs[0];
-  FOVEA_ASSIGN_OR_RETURN(Window g, ResolveGeometry(x.shape));
-  dnnl::algorithm algorithm = dnnl::algorithm::pooling_max;
+  FOVEA_ASSIGN_OR_RETURN(const PoolProblem problem, Problem(x.shape));
+  const Shape y_shape(problem.dst.begin(), problem.dst.end());
+  // Pooling keeps its input's element type (bf16 or int8 activations pool without a conversion).
+  const memory::desc dst_any(problem.dst, x.desc.data_type(), memory::format_tag::any);
+  auto pd = dnnl::pooling_v2_forward::primitive_desc(problem.Forward(dnnl::prop_kind::forward_inference, x.desc, dst_any),
+                                                     builder.DefaultAttr(), builder.engine());
+  PlanValue y = builder.NewValue(y_shape, pd.dst_desc());
+  builder.AddStep(dnnl::pooling_v2_forward(pd), {builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()), {DNNL_ARG_DST, y.id, {}}},
+                  pd.scratchpad_desc());
+  return std::vector<PlanValue>{y};
+}
+
+StatusOr<PoolProblem> Pool::Problem(const Shape& x) const {
+  FOVEA_ASSIGN_OR_RETURN(const Window g, ResolveGeometry(x));
+  PoolProblem problem;
   if (params_.kind == PoolParams::Kind::kAverage) {
-    algorithm = params_.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
-                                          : dnnl::algorithm::pooling_avg_exclude_padding;
+    problem.algorithm = params_.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
+                                                  : dnnl::algorithm::pooling_avg_exclude_padding;
   }
   if (params_.count_include_pad) {
     // oneDNN divides by the whole window, which differs from ONNX where ceil_mode pushes a window past the padding.
-    FOVEA_ASSIGN_OR_RETURN(auto model_pads_end, ModelPadsEnd(params_.window, x.shape, g));
+    FOVEA_ASSIGN_OR_RETURN(auto model_pads_end, ModelPadsEnd(params_.window, x, g));
     if (model_pads_end != g.pads_end) {
       return Unimplemented(
           "AveragePool with count_include_pad=1 and ceil_mode=1 whose last window extends past the "
           "padding is not supported");
     }
   }
-  const Shape y_shape = {x.shape[0], x.shape[1], g.output[0], g.output[1]};
-  // Pooling keeps its input's element type (bf16 or int8 activations pool without a conversion).
-  const memory::desc dst_any(ToDims(y_shape), x.desc.data_type(), memory::format_tag::any);
-  auto desc = dnnl::pooling_v2_forward::desc(dnnl::prop_kind::forward_inference, algorithm, x.desc, dst_any,
-                                             {g.strides[0], g.strides[1]}, {g.kernel[0], g.kernel[1]},
-                                             {g.dilations[0] - 1, g.dilations[1] - 1},
-                                             {g.pads_begin[0], g.pads_begin[1]}, {g.pads_end[0], g.pads_end[1]});
-  auto pd = dnnl::pooling_v2_forward::primitive_desc(desc, builder.DefaultAttr(), builder.engine());
-  PlanValue y = builder.NewValue(y_shape, pd.dst_desc());
-  builder.AddStep(dnnl::pooling_v2_forward(pd), {builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()), {DNNL_ARG_DST, y.id, {}}},
-                  pd.scratchpad_desc());
-  return std::vector<PlanValue>{y};
+  problem.src = ToDims(x);
+  problem.dst = {x[0], x[1], g.output[0], g.output[1]};
+  problem.kernel = {g.kernel[0], g.kernel[1]};
+  problem.strides = {g.strides[0], g.strides[1]};
+  problem.dilations = {g.dilations[0] - 1, g.dilations[1] - 1};  // ONNX counts dilation from 1, oneDNN from 0
+  problem.pads_begin = {g.pads_begin[0], g.pads_begin[1]};
+  problem.pads_end = {g.pads_end[0], g.pads_end[1]};
+  return problem;
+}
+
+dnnl::pooling_v2_forward::desc PoolProblem::Forward(dnnl::prop_kind prop, const memory::desc& src_md,
+                                                    const memory::desc& dst_md) const {
+  return {prop, algorithm, src_md, dst_md, strides, kernel, dilations, pads_begin, pads_end};
+}
+
+dnnl::pooling_v2_backward::desc PoolProblem::Backward(const memory::desc& src_md, const memory::desc& dst_md) const {
+  return {algorithm, src_md, dst_md, strides, kernel, dilations, pads_begin, pads_end};
+}
+
+StatusOr<std::vector<Tensor>> Pool::Backward(std::span<const Tensor> inputs, std::span<const Tensor> /*outputs*/,
+                                             std::span<const Tensor> output_grads) const {
+  if (inputs.empty() || output_grads.empty() || inputs[0].dtype() != DataType::kFloat32) {
+    return InvalidArgument(std::string(type()) + " backward needs float32 X and dY");
+  }
+  const Tensor& x = inputs[0];
+  FOVEA_ASSIGN_OR_RETURN(const PoolProblem problem, Problem(x.shape()));
+  const Shape y_shape(problem.dst.begin(), problem.dst.end());
+  if (output_grads[0].shape() != y_shape) {
+    return InvalidArgument("dY " + ShapeToString(output_grads[0].shape()) + " does not match the pooled output");
+  }
+  Eager eager;
+  const memory::desc src_md = PlainDesc(x.shape()), dst_md = PlainDesc(y_shape);
+  const dnnl::pooling_v2_forward::primitive_desc forward(
+      problem.Forward(dnnl::prop_kind::forward_training, src_md, dst_md), eager.engine());
+  const dnnl::pooling_v2_backward::primitive_desc backward(problem.Backward(src_md, dst_md), eager.engine(), forward);
+  std::unordered_map<int, memory> args;
+  if (problem.algorithm == dnnl::algorithm::pooling_max) {
+    // Max pooling's gradient goes to the argmax of each window, which only a training forward pass records.
+    memory workspace(forward.workspace_desc(), eager.engine());
+    Tensor y(DataType::kFloat32, y_shape);
+    eager.Run(dnnl::pooling_v2_forward(forward),
+              {{DNNL_ARG_SRC, eager.Memory(x)}, {DNNL_ARG_DST, eager.Memory(y)}, {DNNL_ARG_WORKSPACE, workspace}});
+    args[DNNL_ARG_WORKSPACE] = workspace;
+  }
+  std::vector<Tensor> grads(inputs.size());
+  grads[0] = Tensor(DataType::kFloat32, x.shape());
+  args[DNNL_ARG_DIFF_DST] = eager.Memory(output_grads[0]);
+  args[DNNL_ARG_DIFF_SRC] = eager.Memory(grads[0]);
+  eager.Run(dnnl::pooling_v2_backward(backward), args);
+  return grads;
 }
 
 std::shared_ptr<const Op> Pool::WindowedOver(std::array<int64_t, 2> window) const {

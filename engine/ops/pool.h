@@ -15,6 +15,17 @@ struct PoolParams {
   bool count_include_pad = false;  // AveragePool: divide by the full window, padding included
 };
 
+// One pooling in oneDNN's terms for one input shape. The engine's Pool (Emit, Backward) and the trainer's pooling layer
+// build their oneDNN primitives from it.
+struct PoolProblem {
+  dnnl::algorithm algorithm = dnnl::algorithm::pooling_max;
+  dnnl::memory::dims src, dst, kernel, strides, dilations, pads_begin, pads_end;  // dilations counted from 0
+
+  dnnl::pooling_v2_forward::desc Forward(dnnl::prop_kind prop, const dnnl::memory::desc& src_md,
+                                         const dnnl::memory::desc& dst_md) const;
+  dnnl::pooling_v2_backward::desc Backward(const dnnl::memory::desc& src_md, const dnnl::memory::desc& dst_md) const;
+};
+
 // Inputs: X [N, C, H, W]. Output: Y [N, C, oH, oW] (MaxPool's optional Indices output is not supported).
 class Pool final : public Op {
  public:
@@ -27,6 +38,14 @@ class Pool final : public Op {
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape> input_shapes) const override;
   std::shared_ptr<const Op> WindowedOver(std::array<int64_t, 2> window) const override;
   bool IsGlobalAverage() const override { return params_.global && params_.kind == PoolParams::Kind::kAverage; }
+  bool CommutesWithQuantization() const override { return params_.kind == PoolParams::Kind::kMax; }
+  // dX by oneDNN's pooling backward (max pooling routes each gradient to its window's maximum, found by a training
+  // forward pass).
+  StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
+                                         std::span<const Tensor> output_grads) const override;
+
+  // The oneDNN problem for X of shape `x`; UNIMPLEMENTED where oneDNN's arithmetic would differ from ONNX's.
+  StatusOr<PoolProblem> Problem(const Shape& x) const;
 
  private:
   explicit Pool(const PoolParams& params) : params_(params) {}

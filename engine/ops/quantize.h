@@ -44,6 +44,7 @@ class QuantizeLinear final : public Op {
 
   std::string_view type() const override { return "QuantizeLinear"; }
   const QuantizeParams& params() const { return params_; }
+  std::optional<QuantizationStep> AsQuantizationStep() const override { return QuantizationStep{true, params_.axis}; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
@@ -60,6 +61,7 @@ class DequantizeLinear final : public Op {
 
   std::string_view type() const override { return "DequantizeLinear"; }
   const QuantizeParams& params() const { return params_; }
+  std::optional<QuantizationStep> AsQuantizationStep() const override { return QuantizationStep{false, params_.axis}; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }

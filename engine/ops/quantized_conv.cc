@@ -181,4 +181,24 @@ StatusOr<std::vector<PlanValue>> QuantizedConv::Emit(PlanBuilder& builder, std::
   return std::vector<PlanValue>{y};
 }
 
+std::optional<FloatForm> QuantizedConv::Dequantized() const {
+  auto conv = Conv::Create(params_.conv);
+  if (!conv.ok()) return std::nullopt;
+  return FloatForm{std::shared_ptr<const Op>(std::move(conv).value()), params_.weight_scales};
+}
+
+StatusOr<std::shared_ptr<const Op>> Conv::Quantized(const QuantizedOperands& operands) const {
+  if (!Quantizable()) return std::shared_ptr<const Op>();
+  QuantizedConvParams params;
+  params.conv = params_;
+  params.input_type = operands.input_type;
+  params.input_scale = operands.input_scale;
+  params.weight_scales = operands.weight_scales;
+  params.quantized_output = operands.quantized_output;
+  params.output_type = operands.output_type;
+  params.output_scale = operands.output_scale;
+  FOVEA_ASSIGN_OR_RETURN(auto quantized, QuantizedConv::Create(params));
+  return std::shared_ptr<const Op>(std::move(quantized));
+}
+
 }  // namespace fovea::engine::ops

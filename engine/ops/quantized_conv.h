@@ -40,6 +40,8 @@ class QuantizedConv final : public Op {
     return WindowGeometry(params_.conv.window, kernel, type());
   }
   bool IsFeatureMapProducer() const override { return true; }
+  // The float Conv with the same geometry, group and activations.
+  std::optional<FloatForm> Dequantized() const override;
 
  private:
   explicit QuantizedConv(QuantizedConvParams params) : params_(std::move(params)) {}

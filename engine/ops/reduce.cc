@@ -380,4 +380,15 @@ StatusOr<std::vector<Tensor>> Reduce::Backward(std::span<const Tensor> inputs, s
   return grads;
 }
 
+std::optional<Reduction> Reduce::AsReduction(std::span<const Tensor> parameters) const {
+  Reduction reduction{params_.kind, params_.axes, params_.keepdims};
+  if (params_.axes_from_input && !parameters.empty() && parameters[0].has_data()) {
+    if (parameters[0].dtype() != DataType::kInt64) return std::nullopt;
+    reduction.axes.assign(parameters[0].int64s().begin(), parameters[0].int64s().end());
+  } else if (params_.axes_from_input && !parameters.empty()) {
+    return std::nullopt;  // the axes are computed at run time
+  }
+  return reduction;
+}
+
 }  // namespace fovea::engine::ops

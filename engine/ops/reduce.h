@@ -12,8 +12,6 @@
 
 namespace fovea::engine::ops {
 
-enum class ReduceKind { kMean, kMax, kMin, kSum, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
-
 struct ReduceParams {
   ReduceKind kind = ReduceKind::kSum;
   // The axes when they are an attribute (ReduceSum before opset 13, the others before 18). Ignored when
@@ -40,6 +38,7 @@ class Reduce final : public Op {
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override;
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
                                          std::span<const Tensor> output_grads) const override;
+  std::optional<Reduction> AsReduction(std::span<const Tensor> parameters) const override;
 
   // The normalized axes this op reduces for a rank-`rank` data input with the given axes input (a Tensor without
   // data when absent); nullopt when the op is the identity (no axes and noop_with_empty_axes).

@@ -23,6 +23,14 @@ class Reshape final : public Op {
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   bool IsView() const override { return true; }
+  // The constant target shape (nullopt with allow_zero, whose 0 means an empty dimension).
+  std::optional<std::vector<int64_t>> AsReshape(std::span<const Tensor> parameters) const override {
+    if (params_.allow_zero || parameters.empty() || !parameters[0].has_data() ||
+        parameters[0].dtype() != DataType::kInt64 || parameters[0].rank() != 1) {
+      return std::nullopt;
+    }
+    return std::vector<int64_t>(parameters[0].int64s().begin(), parameters[0].int64s().end());
+  }
 
  private:
   explicit Reshape(const ReshapeParams& params) : params_(params) {}

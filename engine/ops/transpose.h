@@ -23,6 +23,11 @@ class Transpose final : public Op {
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   // Pointwise when the spatial axes 2 and 3 stay in place (a channel shuffle); other permutations move pixels.
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override;
+  // The permutation as the model states it (nullopt for the default, which reverses the axes of any rank).
+  std::optional<std::vector<int64_t>> AsPermutation() const override {
+    if (params_.perm.empty()) return std::nullopt;
+    return params_.perm;
+  }
   // The gradient is the output gradient transposed back by the inverse permutation.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
                                          std::span<const Tensor> output_grads) const override;

@@ -149,32 +149,8 @@ struct PoolCase {
   Shape x = {2, 3, 9, 9};
 };
 
-ops::PoolParams Window(ops::PoolParams::Kind kind, std::vector<int64_t> kernel, std::vector<int64_t> strides = {},
-                       std::vector<int64_t> pads = {}, bool ceil = false, bool include_pad = false,
-                       std::vector<int64_t> dilations = {}) {
-  ops::PoolParams p;
-  p.kind = kind;
-  p.window.kernel = std::move(kernel);
-  p.window.strides = std::move(strides);
-  if (!pads.empty()) {
-    p.window.pads_begin = {pads[0], pads[1]};
-    p.window.pads_end = {pads[2], pads[3]};
-  }
-  p.window.ceil_mode = ceil;
-  p.window.dilations = std::move(dilations);
-  p.count_include_pad = include_pad;
-  return p;
-}
-
-ops::PoolParams Global(ops::PoolParams::Kind kind) {
-  ops::PoolParams p;
-  p.kind = kind;
-  p.global = true;
-  return p;
-}
-
 ops::PoolParams SamePadded(ops::PoolParams::Kind kind, AutoPad auto_pad) {
-  ops::PoolParams p = Window(kind, {3, 2}, {2, 2});
+  ops::PoolParams p = PoolingParams(kind, {3, 2}, {2, 2});
   p.window.auto_pad = auto_pad;
   return p;
 }
@@ -190,23 +166,23 @@ constexpr auto kMax = ops::PoolParams::Kind::kMax;
 constexpr auto kAvg = ops::PoolParams::Kind::kAverage;
 
 const PoolCase kPoolCases[] = {
-    {"Max2x2", Window(kMax, {2, 2}, {2, 2})},
-    {"Max3x3Stride2Pad1", Window(kMax, {3, 3}, {2, 2}, {1, 1, 1, 1})},
-    {"MaxCeil", Window(kMax, {3, 3}, {2, 2}, {}, true), {1, 4, 10, 10}},
-    {"MaxCeilPadded", Window(kMax, {3, 3}, {2, 2}, {1, 1, 0, 0}, true), {1, 2, 8, 8}},
-    {"MaxDilated", Window(kMax, {2, 2}, {1, 1}, {}, false, false, {2, 2})},
+    {"Max2x2", PoolingParams(kMax, {2, 2}, {2, 2})},
+    {"Max3x3Stride2Pad1", PoolingParams(kMax, {3, 3}, {2, 2}, {1, 1, 1, 1})},
+    {"MaxCeil", PoolingParams(kMax, {3, 3}, {2, 2}, {}, true), {1, 4, 10, 10}},
+    {"MaxCeilPadded", PoolingParams(kMax, {3, 3}, {2, 2}, {1, 1, 0, 0}, true), {1, 2, 8, 8}},
+    {"MaxDilated", PoolingParams(kMax, {2, 2}, {1, 1}, {}, false, false, {2, 2})},
     {"MaxSameUpper", SamePadded(kMax, AutoPad::kSameUpper), {1, 3, 8, 7}},
     {"AvgSameLower", SamePadded(kAvg, AutoPad::kSameLower), {1, 3, 8, 7}},
-    {"MaxAsymmetricPads", Window(kMax, {2, 3}, {1, 2}, {0, 1, 1, 2})},
-    {"Avg2x2", Window(kAvg, {2, 2}, {2, 2})},
-    {"AvgExcludePad", Window(kAvg, {3, 3}, {1, 1}, {1, 1, 1, 1})},
-    {"AvgIncludePad", Window(kAvg, {3, 3}, {2, 2}, {1, 1, 1, 1}, false, true)},
-    {"AvgCeilExcludePad", Window(kAvg, {3, 3}, {2, 2}, {}, true), {1, 4, 10, 10}},
-    {"AvgCeilIncludePadInside", Window(kAvg, {3, 3}, {2, 2}, {1, 1, 1, 1}, true, true), {1, 2, 9, 9}},
-    {"AvgDilated", Window(kAvg, {2, 2}, {1, 1}, {1, 1, 1, 1}, false, false, {2, 2})},
-    {"GlobalMax", Global(kMax), {2, 16, 7, 5}},
-    {"GlobalAverage", Global(kAvg), {3, 32, 6, 6}},
-    {"WideChannels", Window(kMax, {2, 2}, {2, 2}), {2, 64, 8, 8}},
+    {"MaxAsymmetricPads", PoolingParams(kMax, {2, 3}, {1, 2}, {0, 1, 1, 2})},
+    {"Avg2x2", PoolingParams(kAvg, {2, 2}, {2, 2})},
+    {"AvgExcludePad", PoolingParams(kAvg, {3, 3}, {1, 1}, {1, 1, 1, 1})},
+    {"AvgIncludePad", PoolingParams(kAvg, {3, 3}, {2, 2}, {1, 1, 1, 1}, false, true)},
+    {"AvgCeilExcludePad", PoolingParams(kAvg, {3, 3}, {2, 2}, {}, true), {1, 4, 10, 10}},
+    {"AvgCeilIncludePadInside", PoolingParams(kAvg, {3, 3}, {2, 2}, {1, 1, 1, 1}, true, true), {1, 2, 9, 9}},
+    {"AvgDilated", PoolingParams(kAvg, {2, 2}, {1, 1}, {1, 1, 1, 1}, false, false, {2, 2})},
+    {"GlobalMax", GlobalPooling(kMax), {2, 16, 7, 5}},
+    {"GlobalAverage", GlobalPooling(kAvg), {3, 32, 6, 6}},
+    {"WideChannels", PoolingParams(kMax, {2, 2}, {2, 2}), {2, 64, 8, 8}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Geometries, PoolTest, ::testing::ValuesIn(kPoolCases),
@@ -216,7 +192,7 @@ TEST(PoolTest, CeilWindowPastIncludedPaddingIsRejectedClearly) {
   // 10 + 0 pad with k=3 s=2 ceil: the last window starts at 8 and reaches 10, past the input: oneDNN would divide
   // by 9 where ONNX divides by the 6 cells inside the input.
   FOVEA_ASSERT_OK_AND_ASSIGN(std::shared_ptr<const Op> pool,
-                             ops::Pool::Create(Window(kAvg, {3, 3}, {2, 2}, {}, true, true)));
+                             ops::Pool::Create(PoolingParams(kAvg, {3, 3}, {2, 2}, {}, true, true)));
   const Tensor x = RandomTensor({1, 1, 10, 10}, 1);
   auto result = RunSession(OneNodeGraph(pool, {Runtime(x)}), {x});
   ASSERT_FALSE(result.ok());

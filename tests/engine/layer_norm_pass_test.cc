@@ -1,38 +1,18 @@
 // FuseLayerNormPattern: the decomposed layer normalization older exporters write becomes one LayerNormalization node
 // that computes what the pattern computed.
 
-#include <cmath>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "engine/layer_norm_pass.h"
+#include "engine/ops/activation.h"
 #include "engine/ops/binary.h"
 #include "engine/ops/reduce.h"
 #include "tests/engine/test_util.h"
 
 namespace fovea::engine::testing {
 namespace {
-
-// Stand-ins for the Sqrt and Pow ops of the elementwise family, which this branch does not have: reference kernels
-// only (the pattern graph runs through RunReference, the fused one through a Session).
-class TestElementwise final : public Op {
- public:
-  explicit TestElementwise(bool is_pow) : is_pow_(is_pow) {}
-  std::string_view type() const override { return is_pow_ ? "Pow" : "Sqrt"; }
-  StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override {
-    Tensor y = inputs[0].Clone();
-    const double exponent = is_pow_ ? inputs[1].floats()[0] : 0.5;
-    for (float& v : y.floats()) v = static_cast<float>(std::pow(v, exponent));
-    return std::vector<Tensor>{y};
-  }
-  StatusOr<std::vector<PlanValue>> Emit(PlanBuilder&, std::span<const PlanValue>) const override {
-    return Unimplemented("test op");
-  }
-
- private:
-  bool is_pow_;
-};
 
 StatusOr<std::unique_ptr<Op>> MakeMean(std::vector<int64_t> axes) {
   FOVEA_ASSIGN_OR_RETURN(auto op, ops::Reduce::Create({.kind = ops::ReduceKind::kMean, .axes = std::move(axes)}));
@@ -44,7 +24,12 @@ StatusOr<std::unique_ptr<Op>> MakeBinary(ops::BinaryParams::Kind kind) {
   return std::unique_ptr<Op>(std::move(op));
 }
 
-StatusOr<std::unique_ptr<Op>> MakeTestOp(bool is_pow) { return std::unique_ptr<Op>(new TestElementwise(is_pow)); }
+StatusOr<std::unique_ptr<Op>> MakeSqrt() {
+  ops::ActivationParams sqrt;
+  sqrt.kind = ops::ActivationKind::kSqrt;
+  FOVEA_ASSIGN_OR_RETURN(auto op, ops::Activation::Create(sqrt));
+  return std::unique_ptr<Op>(std::move(op));
+}
 
 struct PatternOptions {
   bool square_by_mul = false;  // Mul(d, d) instead of Pow(d, 2)
@@ -68,11 +53,11 @@ Graph PatternGraph(const PatternOptions& options) {
   if (options.square_by_mul) {
     AddNode(g, "square", MakeBinary(Kind::kMul), {"d", "d"}, {"d2"});
   } else {
-    AddNode(g, "square", MakeTestOp(/*is_pow=*/true), {"d", "two"}, {"d2"});
+    AddNode(g, "square", MakeBinary(Kind::kPow), {"d", "two"}, {"d2"});
   }
   AddNode(g, "var", MakeMean(options.axes), {"d2"}, {"v"});
   AddNode(g, "add_eps", MakeBinary(Kind::kAdd), {"v", "eps"}, {"ve"});
-  AddNode(g, "sqrt", MakeTestOp(/*is_pow=*/false), {"ve"}, {"s"});
+  AddNode(g, "sqrt", MakeSqrt(), {"ve"}, {"s"});
   AddNode(g, "div", MakeBinary(Kind::kDiv), {"d", "s"}, {options.affine ? "n" : "y"});
   if (options.affine) {
     AddNode(g, "scale", MakeBinary(Kind::kMul), {"n", "gamma"}, {"g"});

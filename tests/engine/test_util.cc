@@ -167,4 +167,27 @@ StatusOr<double> WeightedLoss(const Op& op, const std::vector<Tensor>& inputs, c
 Tensor Floats(const Shape& shape, std::vector<float> values) { return Tensor::FromFloats(shape, values); }
 Tensor Int64s(const Shape& shape, std::vector<int64_t> values) { return Tensor::FromInt64s(shape, values); }
 
+ops::PoolParams PoolingParams(ops::PoolParams::Kind kind, std::vector<int64_t> kernel, std::vector<int64_t> strides,
+                              std::vector<int64_t> pads, bool ceil, bool include_pad, std::vector<int64_t> dilations) {
+  ops::PoolParams p;
+  p.kind = kind;
+  p.window.kernel = std::move(kernel);
+  p.window.strides = std::move(strides);
+  if (!pads.empty()) {
+    p.window.pads_begin = {pads[0], pads[1]};
+    p.window.pads_end = {pads[2], pads[3]};
+  }
+  p.window.ceil_mode = ceil;
+  p.window.dilations = std::move(dilations);
+  p.count_include_pad = include_pad;
+  return p;
+}
+
+ops::PoolParams GlobalPooling(ops::PoolParams::Kind kind) {
+  ops::PoolParams p;
+  p.kind = kind;
+  p.global = true;
+  return p;
+}
+
 }  // namespace fovea::engine::testing

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/graph.h"
+#include "engine/ops/pool.h"
 #include "engine/session.h"
 
 namespace fovea::engine::testing {
@@ -65,6 +66,13 @@ StatusOr<std::vector<Tensor>> RunSession(const Graph& graph, const std::vector<T
                                                             const std::vector<size_t>& differentiable_inputs = {0},
                                                             float step = 1e-3f, float tolerance = 1e-2f,
                                                             int64_t max_elements = 64);
+
+// Pooling parameters: pads {top, left, bottom, right}; empty vectors take ONNX's defaults.
+ops::PoolParams PoolingParams(ops::PoolParams::Kind kind, std::vector<int64_t> kernel, std::vector<int64_t> strides = {},
+                              std::vector<int64_t> pads = {}, bool ceil = false, bool include_pad = false,
+                              std::vector<int64_t> dilations = {});
+// Global pooling over the whole image.
+ops::PoolParams GlobalPooling(ops::PoolParams::Kind kind);
 
 // A tensor from explicit values, for hand-computed checks.
 Tensor Floats(const Shape& shape, std::vector<float> values);

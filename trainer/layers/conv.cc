@@ -1,6 +1,8 @@
 // Convolution layer: forward_training/inference, backward data and backward weights, blocked layouts chosen by oneDNN
-// (format_tag::any) with the plain weights reordered at the edge.
+// (format_tag::any) with the plain weights reordered at the edge. The convolution itself is the engine's
+// (engine::ops::Conv::Problem): the same geometry and oneDNN descriptors as inference and Grad-CAM.
 
+#include "engine/ops/conv.h"
 #include "trainer/layers/layers.h"
 
 namespace fovea::trainer {
@@ -24,8 +26,8 @@ class ConvLayer final : public Layer {
   LayerContext context_;
   Parameter* weight_;
   Parameter* bias_;  // may be null
+  engine::ops::ConvProblem problem_;
   memory::desc src_desc_, dst_desc_;
-  memory::dims strides_, padding_l_, padding_r_;
   memory weight_plain_, bias_memory_, dst_;
   memory used_src_, used_weights_;
   dnnl::convolution_forward::primitive_desc forward_pd_;
@@ -43,6 +45,8 @@ class ConvLayer final : public Layer {
       diff_src_adapter_;
 };
 
+memory::desc Any(const memory::dims& dims) { return {dims, memory::data_type::f32, memory::format_tag::any}; }
+
 Status ConvLayer::Init(const engine::ops::WindowAttributes& attributes, const memory::desc& src, bool needs_diff_src) {
   const memory::dims x = src.dims();
   const engine::Shape& w = weight_->shape;
@@ -50,64 +54,40 @@ Status ConvLayer::Init(const engine::ops::WindowAttributes& attributes, const me
     return InvalidArgument("conv '" + weight_->name + "' with shape " + engine::ShapeToString(w) +
                            " does not fit its input of " + std::to_string(x.size()) + " dims");
   }
-  FOVEA_ASSIGN_OR_RETURN(auto window, engine::ops::ResolveWindow(attributes, {x[2], x[3]}, {w[2], w[3]}));
+  FOVEA_ASSIGN_OR_RETURN(const auto conv, engine::ops::Conv::Create({.window = attributes, .group = 1, .post_ops = {}}));
+  FOVEA_ASSIGN_OR_RETURN(problem_, conv->Problem(engine::Shape(x.begin(), x.end()), w, bias_ != nullptr));
   src_desc_ = src;
   needs_diff_src_ = needs_diff_src;
-  strides_ = {window.strides[0], window.strides[1]};
-  padding_l_ = {window.pads_begin[0], window.pads_begin[1]};
-  padding_r_ = {window.pads_end[0], window.pads_end[1]};
-  const memory::dims weight_dims(w.begin(), w.end());
-  const memory::dims dst_dims = {x[0], w[0], window.output[0], window.output[1]};
-  const auto any = [](const memory::dims& d) {
-    return memory::desc(d, memory::data_type::f32, memory::format_tag::any);
-  };
   const auto prop = context_.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-  const memory::dims dilation = {0, 0};
-  auto desc =
-      bias_ != nullptr
-          ? dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct, any(x), any(weight_dims),
-                                            PlainF32({w[0]}), any(dst_dims), strides_, dilation, padding_l_, padding_r_)
-          : dnnl::convolution_forward::desc(prop, dnnl::algorithm::convolution_direct, any(x), any(weight_dims),
-                                            any(dst_dims), strides_, dilation, padding_l_, padding_r_);
-  forward_pd_ = dnnl::convolution_forward::primitive_desc(desc, context_.engine);
+  forward_pd_ = dnnl::convolution_forward::primitive_desc(
+      problem_.Forward(prop, dnnl::algorithm::convolution_direct, Any(problem_.src), Any(problem_.weights),
+                       Any(problem_.dst)),
+      context_.engine);
   forward_ = dnnl::convolution_forward(forward_pd_);
   dst_desc_ = forward_pd_.dst_desc();
   dst_ = NewMemory(dst_desc_, context_);
-  weight_plain_ = memory(PlainF32(weight_dims), context_.engine, weight_->value.data());
-  if (bias_ != nullptr) bias_memory_ = memory(PlainF32({w[0]}), context_.engine, bias_->value.data());
+  weight_plain_ = memory(PlainF32(problem_.weights), context_.engine, weight_->value.data());
+  if (bias_ != nullptr) bias_memory_ = memory(PlainF32(problem_.bias), context_.engine, bias_->value.data());
   if (context_.training) InitBackward();
   return OkStatus();
 }
 
 void ConvLayer::InitBackward() {
-  const memory::dims dilation = {0, 0};
-  const auto any = [](const memory::dims& d) {
-    return memory::desc(d, memory::data_type::f32, memory::format_tag::any);
-  };
-  const memory::dims x = src_desc_.dims();
-  const memory::dims weight_dims = forward_pd_.weights_desc().dims();
-  const memory::dims dst_dims = dst_desc_.dims();
-  const auto weights_desc =
-      bias_ != nullptr
-          ? dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, any(x), any(weight_dims),
-                                                     PlainF32({weight_dims[0]}), any(dst_dims), strides_, dilation,
-                                                     padding_l_, padding_r_)
-          : dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, any(x), any(weight_dims),
-                                                     any(dst_dims), strides_, dilation, padding_l_, padding_r_);
-  weights_pd_ = dnnl::convolution_backward_weights::primitive_desc(weights_desc, context_.engine, forward_pd_);
+  const memory::desc src = Any(problem_.src), weights = Any(problem_.weights), dst = Any(problem_.dst);
+  weights_pd_ = dnnl::convolution_backward_weights::primitive_desc(problem_.BackwardWeights(src, weights, dst),
+                                                                   context_.engine, forward_pd_);
   backward_weights_ = dnnl::convolution_backward_weights(weights_pd_);
-  diff_weights_plain_ = memory(PlainF32(weight_dims), context_.engine, weight_->grad.data());
+  diff_weights_plain_ = memory(PlainF32(problem_.weights), context_.engine, weight_->grad.data());
   if (weights_pd_.diff_weights_desc() == diff_weights_plain_.get_desc()) {
     diff_weights_ = diff_weights_plain_;
   } else {
     diff_weights_ = NewMemory(weights_pd_.diff_weights_desc(), context_);
     diff_weights_to_plain_ = dnnl::reorder(diff_weights_, diff_weights_plain_);
   }
-  if (bias_ != nullptr) diff_bias_ = memory(PlainF32({weight_dims[0]}), context_.engine, bias_->grad.data());
+  if (bias_ != nullptr) diff_bias_ = memory(PlainF32(problem_.bias), context_.engine, bias_->grad.data());
   if (!needs_diff_src_) return;
-  const dnnl::convolution_backward_data::desc data_desc(dnnl::algorithm::convolution_direct, any(x), any(weight_dims),
-                                                        any(dst_dims), strides_, dilation, padding_l_, padding_r_);
-  data_pd_ = dnnl::convolution_backward_data::primitive_desc(data_desc, context_.engine, forward_pd_);
+  data_pd_ = dnnl::convolution_backward_data::primitive_desc(problem_.BackwardData(src, weights, dst),
+                                                             context_.engine, forward_pd_);
   backward_data_ = dnnl::convolution_backward_data(data_pd_);
   diff_src_ = NewMemory(data_pd_.diff_src_desc(), context_);
 }

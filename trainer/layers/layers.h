@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/ops/activation.h"
+#include "engine/ops/pool.h"
 #include "engine/ops/spatial.h"
 #include "trainer/layers/layer.h"
 #include "trainer/parameters.h"
@@ -20,12 +21,8 @@ struct ConvLayerParams {
   bool bias = false;
 };
 
-// Max or average pooling over a window, or over the whole image (global average pooling).
-struct PoolLayerParams {
-  enum class Kind { kMax, kAverage } kind = Kind::kMax;
-  bool global = false;
-  engine::ops::WindowAttributes window;  // ignored when global
-};
+// Max or average pooling over a window, or over the whole image (global average pooling): the engine's pooling op.
+using PoolLayerParams = engine::ops::PoolParams;
 
 // Batch normalization over channels; parameters "<name>.scale", "<name>.shift" (trainable) and
 // "<name>.running_mean", "<name>.running_var" (state updated by training forward passes). With fuse_relu, a ReLU

@@ -1,6 +1,8 @@
 // Fully connected layer on oneDNN inner_product: forward, backward data and backward weights. A 4-D input is used
-// as is (the weights carry its C, H, W), so no flatten runs between a pooled feature map and the classifier.
+// as is (the weights carry its C, H, W), so no flatten runs between a pooled feature map and the classifier. The
+// oneDNN descriptors are the engine's (engine::ops::LinearProblem), which Gemm's and MatMul's backward use too.
 
+#include "engine/ops/gemm.h"
 #include "trainer/layers/layers.h"
 
 namespace fovea::trainer {
@@ -47,17 +49,17 @@ void LinearLayer::Init(const memory::desc& src, bool needs_diff_src) {
   };
   // The output stays plain [N, O]: the loss and the next layer read it directly.
   dst_desc_ = PlainF32({x[0], weight_dims[0]});
+  const engine::ops::LinearProblem problem{x, weight_dims, bias_dims, dst_desc_.dims()};
   const auto prop = context_.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-  const dnnl::inner_product_forward::desc desc(prop, any(x), any(weight_dims), PlainF32(bias_dims), dst_desc_);
-  forward_pd_ = dnnl::inner_product_forward::primitive_desc(desc, context_.engine);
+  forward_pd_ = dnnl::inner_product_forward::primitive_desc(
+      problem.Forward(prop, any(x), any(weight_dims), dst_desc_), context_.engine);
   forward_ = dnnl::inner_product_forward(forward_pd_);
   dst_ = NewMemory(dst_desc_, context_);
   weight_plain_ = memory(PlainF32(weight_dims), context_.engine, weight_->value.data());
   bias_memory_ = memory(PlainF32(bias_dims), context_.engine, bias_->value.data());
   if (!context_.training) return;
-  const dnnl::inner_product_backward_weights::desc weights_desc(any(x), any(weight_dims), PlainF32(bias_dims),
-                                                                dst_desc_);
-  weights_pd_ = dnnl::inner_product_backward_weights::primitive_desc(weights_desc, context_.engine, forward_pd_);
+  weights_pd_ = dnnl::inner_product_backward_weights::primitive_desc(
+      problem.BackwardWeights(any(x), any(weight_dims), dst_desc_), context_.engine, forward_pd_);
   backward_weights_ = dnnl::inner_product_backward_weights(weights_pd_);
   diff_weights_plain_ = memory(PlainF32(weight_dims), context_.engine, weight_->grad.data());
   if (weights_pd_.diff_weights_desc() == diff_weights_plain_.get_desc()) {
@@ -68,8 +70,8 @@ void LinearLayer::Init(const memory::desc& src, bool needs_diff_src) {
   }
   diff_bias_ = memory(PlainF32(bias_dims), context_.engine, bias_->grad.data());
   if (!needs_diff_src_) return;
-  const dnnl::inner_product_backward_data::desc data_desc(any(x), any(weight_dims), dst_desc_);
-  data_pd_ = dnnl::inner_product_backward_data::primitive_desc(data_desc, context_.engine, forward_pd_);
+  data_pd_ = dnnl::inner_product_backward_data::primitive_desc(problem.BackwardData(any(x), any(weight_dims), dst_desc_),
+                                                               context_.engine, forward_pd_);
   backward_data_ = dnnl::inner_product_backward_data(data_pd_);
   diff_src_ = NewMemory(data_pd_.diff_src_desc(), context_);
 }

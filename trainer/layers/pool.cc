@@ -1,5 +1,5 @@
-// Pooling layer (max with workspace, average, global average) on oneDNN pooling_v2. Global average pooling is the
-// same primitive with the window set to the whole image.
+// Pooling layer (max with workspace, average, global average) on oneDNN pooling_v2, set up by the engine's pooling op
+// (engine::ops::Pool::Problem): the same geometry and oneDNN descriptors as inference and Grad-CAM.
 
 #include "trainer/layers/layers.h"
 
@@ -33,25 +33,11 @@ class PoolLayer final : public Layer {
 Status PoolLayer::Init(const PoolLayerParams& params, const memory::desc& src) {
   const memory::dims x = src.dims();
   if (x.size() != 4) return InvalidArgument("pooling needs a 4-D NCHW input");
-  engine::ops::WindowAttributes attributes = params.window;
-  if (params.global) {
-    attributes = engine::ops::WindowAttributes{};
-    attributes.kernel = {x[2], x[3]};
-  }
-  FOVEA_ASSIGN_OR_RETURN(auto window, engine::ops::ResolveWindow(attributes, {x[2], x[3]}, {}));
-  const memory::dims strides = {window.strides[0], window.strides[1]};
-  const memory::dims kernel = {window.kernel[0], window.kernel[1]};
-  const memory::dims dilation = {window.dilations[0] - 1, window.dilations[1] - 1};
-  const memory::dims padding_l = {window.pads_begin[0], window.pads_begin[1]};
-  const memory::dims padding_r = {window.pads_end[0], window.pads_end[1]};
-  const memory::dims dst_dims = {x[0], x[1], window.output[0], window.output[1]};
-  const auto algorithm = params.kind == PoolLayerParams::Kind::kMax ? dnnl::algorithm::pooling_max
-                                                                    : dnnl::algorithm::pooling_avg_exclude_padding;
+  FOVEA_ASSIGN_OR_RETURN(const auto pool, engine::ops::Pool::Create(params));
+  FOVEA_ASSIGN_OR_RETURN(const engine::ops::PoolProblem problem, pool->Problem(engine::Shape(x.begin(), x.end())));
   const auto prop = context_.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-  const memory::desc dst_any(dst_dims, memory::data_type::f32, memory::format_tag::any);
-  const dnnl::pooling_v2_forward::desc desc(prop, algorithm, src, dst_any, strides, kernel, dilation, padding_l,
-                                            padding_r);
-  forward_pd_ = dnnl::pooling_v2_forward::primitive_desc(desc, context_.engine);
+  const memory::desc dst_any(problem.dst, memory::data_type::f32, memory::format_tag::any);
+  forward_pd_ = dnnl::pooling_v2_forward::primitive_desc(problem.Forward(prop, src, dst_any), context_.engine);
   forward_ = dnnl::pooling_v2_forward(forward_pd_);
   src_desc_ = src;
   dst_desc_ = forward_pd_.dst_desc();
@@ -59,9 +45,8 @@ Status PoolLayer::Init(const PoolLayerParams& params, const memory::desc& src) {
   if (!context_.training) return OkStatus();
   // Max pooling remembers where each maximum came from so backward can route the gradient there.
   if (forward_pd_.workspace_desc().get_size() > 0) workspace_ = NewMemory(forward_pd_.workspace_desc(), context_);
-  const dnnl::pooling_v2_backward::desc backward_desc(algorithm, src, dst_desc_, strides, kernel, dilation, padding_l,
-                                                      padding_r);
-  backward_pd_ = dnnl::pooling_v2_backward::primitive_desc(backward_desc, context_.engine, forward_pd_);
+  backward_pd_ =
+      dnnl::pooling_v2_backward::primitive_desc(problem.Backward(src, dst_desc_), context_.engine, forward_pd_);
   backward_ = dnnl::pooling_v2_backward(backward_pd_);
   diff_src_ = NewMemory(backward_pd_.diff_src_desc(), context_);
   // Channel-padding lanes of a blocked layout are not written by every implementation; keep them zero for readers.
