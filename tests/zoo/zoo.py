@@ -5,6 +5,10 @@ load in Fovea and compute what PyTorch computes.
 One invocation checks one model at its opsets: export (cached in --cache, so a second run only checks), run PyTorch at
 batch 1 and 3, run the engine on the same inputs through onnx_run, and compare every output:
 max |fovea - torch| / max |torch| <= 1e-4. A model that cannot export, load or run is a failure, never a skip.
+
+The fully convolutional models in OTHER_SIZES are exported with free height and width as well as batch, as a user
+serving them at any image size would, and are checked again at batch 1 at that other, non-square size: one file, any
+size.
 """
 import argparse
 import os
@@ -82,6 +86,18 @@ EXTRA_OPSETS = {
 }
 
 
+# Classifiers among OTHER_SIZES: their output is [batch, classes] whatever the image size.
+CLASSIFIER_HEADS = {"resnet18"}
+
+# Models exported with free height and width, and the (height, width) they are checked at besides their own size.
+OTHER_SIZES = {
+    "resnet18": (256, 192),
+    "fcn_resnet50": (200, 168),
+    "deeplabv3_mobilenet_v3_large": (160, 192),
+    "lraspp_mobilenet_v3_large": (160, 192),
+}
+
+
 def randomize(model, generator):
     """Random weights as torchvision initializes them, plus BatchNorm statistics that are not the identity."""
     for m in model.modules():
@@ -92,10 +108,13 @@ def randomize(model, generator):
 
 def export(name, opset, cache):
     """Exports (or finds) the model and the PyTorch outputs for each batch size; returns the file paths."""
-    base = os.path.join(cache, f"{name}_op{opset}")
+    other_size = OTHER_SIZES.get(name)
+    base = os.path.join(cache, f"{name}_op{opset}" + ("_anysize" if other_size else ""))
     onnx_path = base + ".onnx"
-    inputs = {b: f"{base}_in{b}.npy" for b in BATCHES}
-    outputs = {b: f"{base}_out{b}.npy" for b in BATCHES}
+    # Cases: (batch, height, width) -> input and expected output files.
+    cases = [(b, None) for b in BATCHES] + ([(1, other_size)] if other_size else [])
+    inputs = {c: f"{base}_in{c[0]}" + (f"_{c[1][0]}x{c[1][1]}" if c[1] else "") + ".npy" for c in cases}
+    outputs = {c: path.replace("_in", "_out") for c, path in inputs.items()}
     if all(os.path.exists(p) for p in [onnx_path, *inputs.values(), *outputs.values()]):
         return onnx_path, inputs, outputs
     torch.manual_seed(SEED)
@@ -103,16 +122,19 @@ def export(name, opset, cache):
     model, size = MODELS[name]()
     randomize(model, generator)
     model.eval()
-    for b in BATCHES:
-        x = torch.randn(b, 3, size, size, generator=generator)
+    for case in cases:
+        batch, (height, width) = case[0], case[1] or (size, size)
+        x = torch.randn(batch, 3, height, width, generator=generator)
         with torch.no_grad():
             y = model(x)
-        np.save(inputs[b], x.numpy())
-        np.save(outputs[b], y.numpy())
+        np.save(inputs[case], x.numpy())
+        np.save(outputs[case], y.numpy())
     x = torch.randn(1, 3, size, size, generator=generator)
     temporary = onnx_path + ".partial"
+    free_axes = {0: "batch", 2: "height", 3: "width"} if other_size else {0: "batch"}
+    output_axes = free_axes if other_size and name not in CLASSIFIER_HEADS else {0: "batch"}
     torch.onnx.export(model, x, temporary, opset_version=opset, input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+                      dynamic_axes={"input": free_axes, "output": output_axes})
     os.replace(temporary, onnx_path)
     return onnx_path, inputs, outputs
 
@@ -137,16 +159,17 @@ def check(name, opset, runner, cache, workdir):
         started = time.monotonic()
         onnx_path, inputs, outputs = export(name, opset, cache)
         exported = time.monotonic() - started
-        for b in BATCHES:
-            expected = np.load(outputs[b])
+        for case, input_path in inputs.items():
+            expected = np.load(outputs[case])
             started = time.monotonic()
-            got = run_engine(runner, onnx_path, inputs[b], workdir)
+            got = run_engine(runner, onnx_path, input_path, workdir)
+            shown = f"batch {case[0]}" + (f" at {case[1][0]}x{case[1][1]}" if case[1] else "")
             if got.shape != expected.shape:
-                print(f"FAIL {label} batch {b}: output shape {got.shape}, PyTorch {expected.shape}")
+                print(f"FAIL {label} {shown}: output shape {got.shape}, PyTorch {expected.shape}")
                 return False
             rel = float(np.max(np.abs(got - expected)) / max(float(np.max(np.abs(expected))), 1e-12))
             ok = rel <= MAX_RELATIVE_DIFF
-            print(f"{'PASS' if ok else 'FAIL'} {label} batch {b}: max relative difference {rel:.2e} "
+            print(f"{'PASS' if ok else 'FAIL'} {label} {shown}: max relative difference {rel:.2e} "
                   f"(limit {MAX_RELATIVE_DIFF:.0e}), output {list(got.shape)}, engine {time.monotonic() - started:.1f} s, "
                   f"export {exported:.1f} s", flush=True)
             if not ok:
