@@ -3,6 +3,8 @@
 #include <cmath>
 #include <string>
 
+#include "engine/ops/eager.h"
+
 namespace fovea::engine::ops {
 namespace {
 
@@ -97,6 +99,22 @@ StatusOr<std::vector<Tensor>> Activation::Backward(std::span<const Tensor> input
   if (dy.size() != x.size()) return InvalidArgument("dY does not match X");
   std::vector<Tensor> grads(inputs.size());
   grads[0] = Tensor(DataType::kFloat32, inputs[0].shape());
+  const std::vector<EltwiseSpec> chain = ToEltwise(p);
+  // oneDNN defines no backward for eltwise_round (its derivative is 0 almost everywhere).
+  if (chain.size() == 1 && chain.front().algorithm != dnnl::algorithm::eltwise_round) {
+    // One oneDNN eltwise step: its backward primitive, as the trainer's activation layers run it.
+    Eager eager;
+    const dnnl::memory::desc md = PlainDesc(inputs[0].shape());
+    const dnnl::eltwise_forward::primitive_desc forward(
+        EltwiseForwardDesc(dnnl::prop_kind::forward_training, chain.front(), md), eager.engine());
+    const dnnl::eltwise_backward::primitive_desc backward(EltwiseBackwardDesc(chain.front(), md), eager.engine(),
+                                                          forward);
+    eager.Run(dnnl::eltwise_backward(backward), {{DNNL_ARG_SRC, eager.Memory(inputs[0])},
+                                                 {DNNL_ARG_DIFF_DST, eager.Memory(output_grads[0])},
+                                                 {DNNL_ARG_DIFF_SRC, eager.Memory(grads[0])}});
+    return grads;
+  }
+  // Chains (HardSigmoid is linear then clip) and host kinds: the derivative next to the reference definition.
   auto dx = grads[0].floats();
   for (size_t i = 0; i < x.size(); ++i) dx[i] = dy[i] * ActivationDerivative(p, x[i]);
   return grads;

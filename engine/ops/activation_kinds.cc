@@ -182,4 +182,13 @@ ActivationParams DefaultActivationParams(ActivationKind kind) {
   return {kind, row.default_alpha, row.default_beta};
 }
 
+dnnl::eltwise_forward::desc EltwiseForwardDesc(dnnl::prop_kind prop, const EltwiseSpec& spec,
+                                               const dnnl::memory::desc& md) {
+  return {prop, spec.algorithm, md, spec.alpha, spec.beta};
+}
+
+dnnl::eltwise_backward::desc EltwiseBackwardDesc(const EltwiseSpec& spec, const dnnl::memory::desc& md) {
+  return {spec.algorithm, md, md, spec.alpha, spec.beta};
+}
+
 }  // namespace fovea::engine::ops

@@ -58,6 +58,12 @@ struct EltwiseSpec {
 // runs on the host and is never fused.
 std::vector<EltwiseSpec> ToEltwise(const ActivationParams& params);
 
+// One eltwise step's oneDNN forward and backward (differentiated at its source) over layout `md`: what
+// Activation::Backward runs and the trainer's activation layers build their primitives from.
+dnnl::eltwise_forward::desc EltwiseForwardDesc(dnnl::prop_kind prop, const EltwiseSpec& spec,
+                                               const dnnl::memory::desc& md);
+dnnl::eltwise_backward::desc EltwiseBackwardDesc(const EltwiseSpec& spec, const dnnl::memory::desc& md);
+
 // Whether oneDNN 2.6 computes `chain` correctly as the eltwise post-ops of one primitive. Its JIT kernels keep one set
 // of constants per eltwise algorithm, so an algorithm appearing twice with different alpha/beta (Conv → LeakyRelu →
 // LeakyRelu, or Neg then HardSigmoid: two linear steps) would run both with the first one's.

@@ -1,4 +1,5 @@
-// Activation layer: the engine's activation kinds (ToEltwise maps them to oneDNN eltwise) with eltwise backward.
+// Activation layer: the engine's activation kinds (ToEltwise maps them to oneDNN eltwise) with eltwise backward, from
+// the same descriptors as the engine's Activation::Backward (EltwiseForwardDesc, EltwiseBackwardDesc).
 
 #include "trainer/layers/layers.h"
 
@@ -29,13 +30,13 @@ class ActivationLayer final : public Layer {
 void ActivationLayer::Init(const engine::ops::EltwiseSpec& spec, const memory::desc& src) {
   src_desc_ = src;
   const auto prop = context_.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-  const dnnl::eltwise_forward::desc desc(prop, spec.algorithm, src, spec.alpha, spec.beta);
-  const dnnl::eltwise_forward::primitive_desc forward_pd(desc, context_.engine);
+  const dnnl::eltwise_forward::primitive_desc forward_pd(engine::ops::EltwiseForwardDesc(prop, spec, src),
+                                                        context_.engine);
   forward_ = dnnl::eltwise_forward(forward_pd);
   dst_ = NewMemory(forward_pd.dst_desc(), context_);
   if (!context_.training) return;
-  const dnnl::eltwise_backward::desc backward_desc(spec.algorithm, src, src, spec.alpha, spec.beta);
-  backward_pd_ = dnnl::eltwise_backward::primitive_desc(backward_desc, context_.engine, forward_pd);
+  backward_pd_ =
+      dnnl::eltwise_backward::primitive_desc(engine::ops::EltwiseBackwardDesc(spec, src), context_.engine, forward_pd);
   backward_ = dnnl::eltwise_backward(backward_pd_);
   diff_src_ = NewMemory(backward_pd_.diff_src_desc(), context_);
 }
