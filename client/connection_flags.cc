@@ -51,8 +51,9 @@ std::string ReadConnectionFlags(const ParsedArgs& args, std::string& server, Cli
   if (args.has("auth-token-file")) {
     // The server refuses tokens without TLS too: in plaintext anyone on the path could read and replay them.
     if (!options.tls) return "--auth-token-file needs TLS (--tls or --tls-ca)";
-    options.bearer_token = common::ParseBearerToken(token_file, error);
-    if (options.bearer_token.empty()) return "--auth-token-file: " + error;
+    StatusOr<std::string> token = common::ParseBearerToken(token_file);
+    if (!token.ok()) return "--auth-token-file: " + token.status().message();
+    options.bearer_token = *std::move(token);
   }
   return "";
 }

@@ -9,17 +9,13 @@ constexpr char kPrintableLast = '~';
 
 }  // namespace
 
-std::string ParseBearerToken(std::string_view content, std::string& error) {
+StatusOr<std::string> ParseBearerToken(std::string_view content) {
   const size_t first = content.find_first_not_of(kWhitespace);
-  if (first == std::string_view::npos) {
-    error = "the token file is empty";
-    return "";
-  }
+  if (first == std::string_view::npos) return InvalidArgument("the token file is empty");
   const std::string_view token = content.substr(first, content.find_last_not_of(kWhitespace) - first + 1);
   for (char c : token) {
     if (c < kPrintableFirst || c > kPrintableLast) {
-      error = "the token must be printable ASCII without spaces (it is sent as a header)";
-      return "";
+      return InvalidArgument("the token must be printable ASCII without spaces (it is sent as a header)");
     }
   }
   return std::string(token);

@@ -16,7 +16,7 @@
 #include "engine/ops/activation_params.h"
 #include "engine/ops/arithmetic_params.h"
 #include "engine/plan_builder.h"
-#include "engine/status.h"
+#include "common/status.h"
 #include "engine/tensor.h"
 
 namespace fovea::engine {

@@ -16,7 +16,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "engine/tensor.h"
 
 namespace fovea::engine {

@@ -5,7 +5,7 @@
 #include <span>
 #include <string>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "imageio/image.h"
 
 namespace fovea::imageio::internal {

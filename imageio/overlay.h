@@ -7,7 +7,7 @@
 #include <span>
 #include <string_view>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "imageio/image.h"
 
 namespace fovea::imageio {

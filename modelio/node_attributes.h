@@ -10,7 +10,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "engine/ops/spatial.h"
-#include "engine/status.h"
+#include "common/status.h"
 
 namespace fovea::modelio {
 

@@ -36,7 +36,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "engine/tensor.h"
 
 namespace fovea::server {

@@ -6,7 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "server/metrics.h"
 
 namespace fovea::server {

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "engine/tensor.h"
 #include "fovea/v1/inference.pb.h"
 #include "server/image_pipeline.h"

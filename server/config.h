@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/model.h"
-#include "engine/status.h"
+#include "common/status.h"
 #include "server/thread_policy.h"
 #include "server/version_policy.h"
 

@@ -10,7 +10,7 @@
 #include <memory>
 #include <string>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "server/rest_api.h"
 
 struct mg_connection;

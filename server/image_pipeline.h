@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "fovea/v1/inference.pb.h"
 #include "imageio/image.h"
 

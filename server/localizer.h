@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "fovea/v1/inference.pb.h"
 #include "server/image_pipeline.h"
 #include "server/model_repository.h"

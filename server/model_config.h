@@ -17,7 +17,7 @@
 #include <string>
 
 #include "engine/model.h"
-#include "engine/status.h"
+#include "common/status.h"
 #include "server/batcher.h"
 
 namespace fovea::server {

@@ -8,7 +8,7 @@
 #include <functional>
 #include <memory>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "inference/grpc_service.pb.h"
 #include "server/classifier.h"
 #include "server/model_batchers.h"

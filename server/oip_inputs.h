@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "engine/tensor.h"
 #include "inference/grpc_service.pb.h"
 #include "server/classifier.h"

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "fovea/v1/inference.pb.h"
 #include "inference/grpc_service.pb.h"
 #include "server/model_repository.h"

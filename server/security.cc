@@ -57,9 +57,8 @@ bool ConstantTimeEquals(std::string_view presented, std::string_view expected) {
 
 StatusOr<std::string> ReadTokenFile(const std::string& path) {
   FOVEA_ASSIGN_OR_RETURN(std::string content, ReadWholeFile(path, "auth-token-file"));
-  std::string error;
-  std::string token = common::ParseBearerToken(content, error);
-  if (token.empty()) return InvalidArgument("--auth-token-file: " + path + ": " + error);
+  StatusOr<std::string> token = common::ParseBearerToken(content);
+  if (!token.ok()) return InvalidArgument("--auth-token-file: " + path + ": " + token.status().message());
   return token;
 }
 

@@ -14,7 +14,7 @@
 #include <grpcpp/security/auth_metadata_processor.h>
 #include <grpcpp/security/server_credentials.h>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "server/config.h"
 
 namespace fovea::server {

@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "engine/status.h"
+#include "common/status.h"
 
 namespace fovea::server {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "engine/tensor.h"
 
 namespace fovea::engine::ops {

@@ -6,7 +6,7 @@
 #include <span>
 #include <vector>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "engine/tensor.h"
 
 namespace fovea::engine::ops {

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/status.h"
+#include "common/status.h"
 #include "engine/tensor.h"
 
 namespace fovea::engine::ops {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "engine/op.h"
-#include "engine/status.h"
+#include "common/status.h"
 
 namespace fovea::engine::ops {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/plan_builder.h"
-#include "engine/status.h"
+#include "common/status.h"
 #include "engine/tensor.h"
 
 namespace fovea::engine::ops {

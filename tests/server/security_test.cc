@@ -48,13 +48,14 @@ TEST(SecurityTest, TheCheckerWantsTheRightBearerTokenExceptForHealth) {
 }
 
 TEST(SecurityTest, TokenFilesAreTrimmedAndMustBeHeaderSafe) {
-  std::string error;
-  EXPECT_EQ(common::ParseBearerToken("  abc.DEF-123_~\n", error), "abc.DEF-123_~");
-  EXPECT_EQ(common::ParseBearerToken("\n \t", error), "");
-  EXPECT_NE(error.find("empty"), std::string::npos);
-  EXPECT_EQ(common::ParseBearerToken("two words", error), "");
-  EXPECT_NE(error.find("printable ASCII"), std::string::npos);
-  EXPECT_EQ(common::ParseBearerToken("caf\xc3\xa9", error), "");
+  EXPECT_EQ(common::ParseBearerToken("  abc.DEF-123_~\n").value(), "abc.DEF-123_~");
+  const auto empty = common::ParseBearerToken("\n \t");
+  EXPECT_EQ(empty.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(empty.status().message().find("empty"), std::string::npos);
+  const auto spaced = common::ParseBearerToken("two words");
+  EXPECT_EQ(spaced.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(spaced.status().message().find("printable ASCII"), std::string::npos);
+  EXPECT_EQ(common::ParseBearerToken("caf\xc3\xa9").status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(SecurityTest, ImpossibleFlagCombinationsAreRejected) {

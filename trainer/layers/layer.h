@@ -8,7 +8,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "engine/status.h"
+#include "common/status.h"
 
 namespace fovea::trainer {
 

@@ -1,6 +1,7 @@
 #pragma once
-// Status and StatusOr: how errors cross every boundary in Fovea. The engine depends on nothing but oneDNN, so this is a
-// small type of our own; server/ maps StatusCode to grpc::StatusCode in exactly one function.
+// Status and StatusOr: how errors cross every boundary in Fovea, in every layer (common/ depends on nothing, so the
+// engine, imageio, the client and the server all use it). A small type of our own, since the engine depends on nothing
+// but oneDNN; server/ maps StatusCode to grpc::StatusCode in exactly one function.
 
 #include <cassert>
 #include <optional>
