@@ -23,7 +23,6 @@ ALLOWED = {
     "trainer": {"engine", "modelio", "imageio", "common"},
     "server": {"engine", "modelio", "imageio", "common", "proto"},
     "client": {"imageio", "common", "proto"},
-    "bench": {"engine", "modelio", "client", "common", "proto"},
 }
 PROTO_PREFIXES = {"inference", "fovea", "grpc"}
 
@@ -48,7 +47,7 @@ def folder_rules(path):
     top = parts[0]
     if top == "tests":
         # Unit tests of a layer obey that layer's table (plus test helpers and GoogleTest); the integration, fuzz and
-        # end-to-end tests drive the whole product and may include anything.
+        # end-to-end tests drive the whole product and may include anything, as may bench/.
         layer = parts[1] if len(parts) > 2 else ""
         if layer in ALLOWED:
             return ALLOWED[layer] | {layer, "tests"}, None
