@@ -1,7 +1,5 @@
 #include "server/batcher.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <cstring>
 #include <exception>
@@ -49,10 +47,10 @@ Batcher::Batcher(std::string model_title, engine::Shape item_shape, BatchingOpti
       options_(options),
       run_(std::move(run)),
       metrics_(metrics),
-      batch_sizes_(BatchSizesUpTo(options_.max_batch_size)) {
-  const int instances = std::max(options_.instances, 1);
-  instances_.reserve(static_cast<size_t>(instances));
-  for (int i = 0; i < instances; ++i) instances_.emplace_back([this] { RunInstance(); });
+      batch_sizes_(BatchSizesUpTo(options_.max_batch_size)),
+      instances_("fovea-instance", std::max(options_.instances, 1)) {
+  // One instance loop per thread, each until Stop() drains the queue.
+  for (int i = 0; i < std::max(options_.instances, 1); ++i) instances_.Submit([this] { RunInstance(); });
 }
 
 Batcher::~Batcher() { Stop(); }
@@ -97,13 +95,10 @@ void Batcher::Stop() {
     stopping_ = true;
   }
   wake_.notify_all();
-  for (std::thread& instance : instances_) {
-    if (instance.joinable()) instance.join();
-  }
+  instances_.Stop();
 }
 
 void Batcher::RunInstance() {
-  pthread_setname_np(pthread_self(), "fovea-instance");
   UseComputeThreadPolicy();
   engine::SetComputeThreadsForThisThread(options_.compute_threads);
   Taken taken;

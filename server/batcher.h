@@ -33,10 +33,10 @@
 #include <mutex>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/status.h"
+#include "common/thread_pool.h"
 #include "engine/tensor.h"
 
 namespace fovea::server {
@@ -133,7 +133,8 @@ class Batcher {
   std::deque<Queued> queue_;
   int64_t queued_images_ = 0;
   bool stopping_ = false;
-  std::vector<std::thread> instances_;
+  // Declared last: its threads run RunInstance over the members above, and stop before they are destroyed.
+  common::ThreadPool instances_;
 };
 
 }  // namespace fovea::server

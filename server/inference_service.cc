@@ -78,7 +78,7 @@ std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& 
   return versions;
 }
 
-InferenceService::InferenceService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers,
+InferenceService::InferenceService(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers,
                                    Metrics& metrics, ClassifyOptions options)
     : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {}
 

@@ -11,14 +11,14 @@
 #include "server/metrics.h"
 #include "server/model_batchers.h"
 #include "server/model_repository.h"
-#include "server/worker_pool.h"
+#include "common/thread_pool.h"
 
 namespace fovea::server {
 
 class InferenceService final : public v1::Inference::CallbackService {
  public:
   // Everything is borrowed and must outlive the service.
-  InferenceService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers, Metrics& metrics,
+  InferenceService(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers, Metrics& metrics,
                    ClassifyOptions options);
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context, const v1::ClassifyRequest* request,
@@ -32,7 +32,7 @@ class InferenceService final : public v1::Inference::CallbackService {
 
  private:
   const ModelRepository& repository_;
-  WorkerPool& workers_;
+  common::ThreadPool& workers_;
   ModelBatchers& batchers_;
   Metrics& metrics_;
   ClassifyOptions options_;

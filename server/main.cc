@@ -26,7 +26,7 @@
 #include "server/rest_api.h"
 #include "server/security.h"
 #include "server/thread_policy.h"
-#include "server/worker_pool.h"
+#include "common/thread_pool.h"
 
 namespace fovea::server {
 namespace {
@@ -142,7 +142,7 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
                cpus.quota_cpus ? fmt::format("{:.2f}", *cpus.quota_cpus) : "none", cpus.usable);
   const BatchingOptions batching = BatchingDefaults(config, cpus.usable);
   ModelBatchers batchers(repository, config.model_repository, batching, metrics);
-  WorkerPool workers(WorkerCount(config, cpus.usable));
+  common::ThreadPool workers("fovea-worker", WorkerCount(config, cpus.usable));
   const ClassifyOptions options{{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request};
   InferenceService service(repository, workers, batchers, metrics, options);
   OipService oip_service(repository, workers, batchers, metrics, options);

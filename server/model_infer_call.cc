@@ -69,7 +69,7 @@ std::string InferSummary(const oip::ModelInferResponse& response) {
   return "model=" + response.model_name() + ":" + response.model_version() + " images=" + std::to_string(images);
 }
 
-void SubmitModelInfer(WorkerPool& workers, ModelBatchers& batchers, const ClassifyOptions& options,
+void SubmitModelInfer(common::ThreadPool& workers, ModelBatchers& batchers, const ClassifyOptions& options,
                       std::shared_ptr<const ServedModel> model, const oip::ModelInferRequest& request,
                       oip::ModelInferResponse& response, InferCallHooks hooks) {
   auto shared_hooks = std::make_shared<const InferCallHooks>(std::move(hooks));

@@ -1,6 +1,6 @@
 #pragma once
 // One Open Inference Protocol ModelInfer call, whatever the transport (gRPC in oip_service.cc, REST in rest_api.cc):
-// the inputs are converted (on the shared WorkerPool, or on the caller's thread when they are small FP32 tensors) and
+// the inputs are converted (on the shared worker pool, or on the caller's thread when they are small FP32 tensors) and
 // scored on the model's dynamic batcher, together with every other Classify and ModelInfer call for that model. Both
 // transports share this one path, so they share its validation, limits and batching.
 
@@ -13,7 +13,7 @@
 #include "server/classifier.h"
 #include "server/model_batchers.h"
 #include "server/model_repository.h"
-#include "server/worker_pool.h"
+#include "common/thread_pool.h"
 
 namespace fovea::server {
 
@@ -32,7 +32,7 @@ struct InferCallHooks {
 
 // Answers `request` with `model` into `response` asynchronously. `request` and `response` are borrowed and must live
 // until `hooks.done` has been called.
-void SubmitModelInfer(WorkerPool& workers, ModelBatchers& batchers, const ClassifyOptions& options,
+void SubmitModelInfer(common::ThreadPool& workers, ModelBatchers& batchers, const ClassifyOptions& options,
                       std::shared_ptr<const ServedModel> model, const ::inference::ModelInferRequest& request,
                       ::inference::ModelInferResponse& response, InferCallHooks hooks);
 

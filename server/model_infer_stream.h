@@ -1,7 +1,7 @@
 #pragma once
 // ModelInferStream: one ModelStreamInfer call (Triton's streaming extension of the Open Inference Protocol) on gRPC's
 // callback API. Every request read from the stream goes down the same path as a unary ModelInfer call
-// (model_infer_call.h: converted on the WorkerPool, scored on the model's dynamic batcher) and is answered on the
+// (model_infer_call.h: converted on the worker pool, scored on the model's dynamic batcher) and is answered on the
 // stream as soon as it finishes, so answers may overtake each other; clients match them by `id`. A failed request is
 // answered with its error_message (and the status code's name in the response parameter "error_code") and the stream
 // goes on.
@@ -29,14 +29,14 @@
 #include "server/metrics.h"
 #include "server/model_batchers.h"
 #include "server/model_repository.h"
-#include "server/worker_pool.h"
+#include "common/thread_pool.h"
 
 namespace fovea::server {
 
 // What a stream borrows from the server; all of it outlives every stream.
 struct StreamServices {
   const ModelRepository* repository;
-  WorkerPool* workers;
+  common::ThreadPool* workers;
   ModelBatchers* batchers;
   Metrics* metrics;
   ClassifyOptions options;

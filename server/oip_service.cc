@@ -22,7 +22,7 @@ void DescribeOipServer(oip::ServerMetadataResponse& response) {
   for (const char* extension : kExtensions) response.add_extensions(extension);
 }
 
-OipService::OipService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers,
+OipService::OipService(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers,
                        Metrics& metrics, ClassifyOptions options)
     : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {}
 

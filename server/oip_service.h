@@ -1,7 +1,7 @@
 #pragma once
 // OipService: the Open Inference Protocol v2 (inference.GRPCInferenceService, as KServe and Triton name it) on gRPC's
 // callback API, next to fovea.v1 on the same port. Thin like InferenceService: metadata calls answer on the callback
-// thread; ModelInfer converts its inputs on the shared WorkerPool (oip_infer.h, oip_inputs.h) and is scored on the
+// thread; ModelInfer converts its inputs on the shared worker pool (oip_infer.h, oip_inputs.h) and is scored on the
 // model's dynamic batcher, together with Classify calls for the same model. ModelStreamInfer (Triton's streaming
 // extension) runs every request of a stream down that same path (model_infer_stream.h).
 
@@ -15,7 +15,7 @@
 #include "server/model_batchers.h"
 #include "server/model_infer_stream.h"
 #include "server/model_repository.h"
-#include "server/worker_pool.h"
+#include "common/thread_pool.h"
 
 namespace fovea::server {
 
@@ -23,7 +23,7 @@ class OipService final : public ::inference::GRPCInferenceService::CallbackServi
  public:
   // `repository`, `workers`, `batchers` and `metrics` are borrowed and must outlive the service; `options` are the
   // same limits Classify has.
-  OipService(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers, Metrics& metrics,
+  OipService(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers, Metrics& metrics,
              ClassifyOptions options);
 
   // From now on ServerReady answers false (the server is draining for shutdown), and every ModelStreamInfer stream
@@ -57,7 +57,7 @@ class OipService final : public ::inference::GRPCInferenceService::CallbackServi
   StatusOr<std::shared_ptr<const ServedModel>> Find(const std::string& name, const std::string& version) const;
 
   const ModelRepository& repository_;
-  WorkerPool& workers_;
+  common::ThreadPool& workers_;
   ModelBatchers& batchers_;
   Metrics& metrics_;
   ClassifyOptions options_;

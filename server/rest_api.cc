@@ -197,7 +197,7 @@ int HttpStatusFor(const Status& status, bool payload_error) {
   }
 }
 
-RestApi::RestApi(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers, Metrics& metrics,
+RestApi::RestApi(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers, Metrics& metrics,
                  ClassifyOptions options)
     : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {}
 

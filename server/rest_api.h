@@ -22,7 +22,7 @@
 #include "server/metrics.h"
 #include "server/model_batchers.h"
 #include "server/model_repository.h"
-#include "server/worker_pool.h"
+#include "common/thread_pool.h"
 
 namespace fovea::server {
 
@@ -57,7 +57,7 @@ struct HttpResponse {
 class RestApi {
  public:
   // Everything is borrowed and must outlive the RestApi; `options` are the limits gRPC calls have.
-  RestApi(const ModelRepository& repository, WorkerPool& workers, ModelBatchers& batchers, Metrics& metrics,
+  RestApi(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers, Metrics& metrics,
           ClassifyOptions options);
 
   // From now on readiness answers 503 (the server is draining for shutdown). Thread-safe.
@@ -78,7 +78,7 @@ class RestApi {
   HttpResponse ServerMetadata(const HttpRequest& request);
 
   const ModelRepository& repository_;
-  WorkerPool& workers_;
+  common::ThreadPool& workers_;
   ModelBatchers& batchers_;
   Metrics& metrics_;
   ClassifyOptions options_;

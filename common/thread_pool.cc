@@ -1,26 +1,26 @@
-#include "server/worker_pool.h"
+#include "common/thread_pool.h"
 
 #include <pthread.h>
 
 #include <algorithm>
 
-namespace fovea::server {
+namespace fovea::common {
 
-WorkerPool::WorkerPool(int threads, const std::function<void()>& on_start) {
+ThreadPool::ThreadPool(const std::string& name, int threads, const std::function<void()>& on_start) {
   const int count = std::max(threads, 1);
-  workers_.reserve(static_cast<size_t>(count));
+  threads_.reserve(static_cast<size_t>(count));
   for (int i = 0; i < count; ++i) {
-    workers_.emplace_back([this, on_start] {
-      pthread_setname_np(pthread_self(), "fovea-worker");
+    threads_.emplace_back([this, name, on_start] {
+      pthread_setname_np(pthread_self(), name.c_str());
       if (on_start) on_start();
-      RunWorker();
+      RunJobs();
     });
   }
 }
 
-WorkerPool::~WorkerPool() { Stop(); }
+ThreadPool::~ThreadPool() { Stop(); }
 
-bool WorkerPool::Submit(std::function<void()> job) {
+bool ThreadPool::Submit(std::function<void()> job) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return false;
@@ -30,18 +30,18 @@ bool WorkerPool::Submit(std::function<void()> job) {
   return true;
 }
 
-void WorkerPool::Stop() {
+void ThreadPool::Stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
-  for (std::thread& worker : workers_) {
-    if (worker.joinable()) worker.join();
+  for (std::thread& thread : threads_) {
+    if (thread.joinable()) thread.join();
   }
 }
 
-void WorkerPool::RunWorker() {
+void ThreadPool::RunJobs() {
   for (;;) {
     std::function<void()> job;
     {
@@ -56,4 +56,4 @@ void WorkerPool::RunWorker() {
   }
 }
 
-}  // namespace fovea::server
+}  // namespace fovea::common
