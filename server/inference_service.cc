@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/call_log.h"
+#include "server/request_pipeline.h"
 
 namespace fovea::server {
 namespace {
@@ -17,36 +18,21 @@ std::string ClassifySummary(const v1::ClassifyResponse& response) {
          " images=" + std::to_string(response.results_size()) + " failed=" + std::to_string(failed);
 }
 
-// Decodes the request on a worker thread and queues its good images on the model's batcher; the call is answered
-// from the batcher's completion (or here, when nothing reaches the batcher). No exception may escape into gRPC.
-void DecodeAndSubmit(grpc::CallbackServerContext* context, const std::shared_ptr<const ServedModel>& model,
-                     Batcher& batcher, const v1::ClassifyRequest& request, const ClassifyOptions& options,
-                     v1::ClassifyResponse* response, grpc::ServerUnaryReactor* reactor, const CallLog& log) {
-  if (context->IsCancelled()) {
-    FinishCall(reactor, log, {StatusCode::kCancelled, "request was cancelled before it ran"}, "");
-    return;
-  }
-  StatusOr<PreparedClassify> prepared = Internal("not prepared");
-  try {
-    prepared = PrepareClassify(*model, request, options, *response);
-  } catch (const std::exception& error) {
-    prepared = Internal(std::string("classification failed: ") + error.what());
-  }
-  if (!prepared.ok() || prepared->good_images.empty()) {
-    FinishCall(reactor, log, prepared.status(), LogsCallDetail() ? ClassifySummary(*response) : "");
-    return;
-  }
-  auto shared = std::make_shared<PreparedClassify>(std::move(*prepared));
-  BatchItem item;
-  item.images = shared->images;
-  item.deadline = SteadyDeadline(context);
-  item.cancelled = [context] { return context->IsCancelled(); };
-  item.done = [model, shared, response, reactor, log](StatusOr<std::span<const float>> scores) {
-    const Status status = scores.ok() ? FillPredictions(*model, *shared, *scores, *response) : scores.status();
-    FinishCall(reactor, log, status, LogsCallDetail() ? ClassifySummary(*response) : "");
+// fovea.v1's part of the request pipeline: decoding the request's images (each bad image answered with its own error,
+// the good ones batched) and filling the predictions from the scores.
+PrepareFunction PrepareClassifyCall(std::shared_ptr<const ServedModel> model, const v1::ClassifyRequest& request,
+                                    const ClassifyOptions& options, v1::ClassifyResponse& response) {
+  return [model = std::move(model), &request, options, &response]() -> StatusOr<PreparedRequest> {
+    FOVEA_ASSIGN_OR_RETURN(PreparedClassify decoded, PrepareClassify(*model, request, options, response));
+    PreparedRequest prepared;
+    if (decoded.good_images.empty()) return prepared;  // every image failed: the response is complete
+    auto shared = std::make_shared<PreparedClassify>(std::move(decoded));
+    prepared.images = shared->images;
+    prepared.answer = [model, shared, &response](std::span<const float> scores, int64_t /*rows*/) {
+      return FillPredictions(*model, *shared, scores, response);
+    };
+    return prepared;
   };
-  const Status submitted = batcher.Submit(std::move(item));
-  if (!submitted.ok()) FinishCall(reactor, log, submitted, "");
 }
 
 std::string LocalizeSummary(const v1::LocalizeResponse& response) {
@@ -78,17 +64,15 @@ std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& 
   return versions;
 }
 
-InferenceService::InferenceService(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers,
-                                   Metrics& metrics, ClassifyOptions options)
-    : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {}
+InferenceService::InferenceService(ServingContext serving) : serving_(std::move(serving)) {}
 
 grpc::ServerUnaryReactor* InferenceService::Classify(grpc::CallbackServerContext* context,
                                                      const v1::ClassifyRequest* request,
                                                      v1::ClassifyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  CallLog log = StartCall(context, "Classify", metrics_);
+  CallLog log = StartCall(context, "Classify", serving_.metrics);
   StatusOr<std::shared_ptr<const ServedModel>> model =
-      repository_.Find(request->model_name(), request->model_version());
+      serving_.repository.Find(request->model_name(), request->model_version());
   if (!model.ok()) {
     FinishCall(reactor, log, model.status(), "");
     return reactor;
@@ -96,17 +80,14 @@ grpc::ServerUnaryReactor* InferenceService::Classify(grpc::CallbackServerContext
   log.model = (*model)->name;
   spdlog::debug("[{}] Classify started: model={} images={}", log.request_id, request->model_name(),
                 request->images_size());
-  // Decoding is CPU-bound (and a model's first request creates its batcher, compiling plans); gRPC's callback threads
-  // must stay free to accept and answer other calls.
-  const bool queued = workers_.Submit([this, context, request, response, reactor, log, model = *model] {
-    StatusOr<std::shared_ptr<Batcher>> batcher = batchers_.For(model);
-    if (!batcher.ok()) {
-      FinishCall(reactor, log, batcher.status(), "");
-      return;
-    }
-    DecodeAndSubmit(context, model, **batcher, *request, options_, response, reactor, log);
-  });
-  if (!queued) FinishCall(reactor, log, {StatusCode::kUnavailable, "server is shutting down"}, "");
+  CallHooks hooks;
+  hooks.deadline = SteadyDeadline(context);
+  hooks.cancelled = [context] { return context->IsCancelled(); };
+  hooks.done = [reactor, log, response](const Status& status, InferStage /*stage*/) {
+    FinishCall(reactor, log, status, LogsCallDetail() ? ClassifySummary(*response) : "");
+  };
+  SubmitToPipeline(serving_, *model, /*cheap=*/false,
+                   PrepareClassifyCall(*model, *request, serving_.options, *response), std::move(hooks));
   return reactor;
 }
 
@@ -114,21 +95,23 @@ grpc::ServerUnaryReactor* InferenceService::Localize(grpc::CallbackServerContext
                                                      const v1::LocalizeRequest* request,
                                                      v1::LocalizeResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  CallLog log = StartCall(context, "Localize", metrics_);
+  CallLog log = StartCall(context, "Localize", serving_.metrics);
   StatusOr<std::shared_ptr<const ServedModel>> model =
-      repository_.Find(request->model_name(), request->model_version());
+      serving_.repository.Find(request->model_name(), request->model_version());
   if (!model.ok()) {
     FinishCall(reactor, log, model.status(), "");
     return reactor;
   }
   log.model = (*model)->name;
   // Like Classify: the engine work runs on the worker pool, never on gRPC's callback threads.
-  const LocalizeOptions options{options_.image_limits};
-  const bool queued = workers_.Submit([context, request, response, reactor, log, options, model = *model] {
-    const Status status = RunLocalize(context, *model, *request, options, *response);
-    FinishCall(reactor, log, status, LocalizeSummary(*response));
-  });
-  if (!queued) FinishCall(reactor, log, {StatusCode::kUnavailable, "server is shutting down"}, "");
+  const LocalizeOptions options{serving_.options.image_limits};
+  RunOnWorkers(
+      serving_.workers,
+      [context, request, response, reactor, log, options, model = *model] {
+        const Status status = RunLocalize(context, *model, *request, options, *response);
+        FinishCall(reactor, log, status, LocalizeSummary(*response));
+      },
+      [reactor, &log](const Status& refused) { FinishCall(reactor, log, refused, ""); });
   return reactor;
 }
 
@@ -136,8 +119,8 @@ grpc::ServerUnaryReactor* InferenceService::ListModels(grpc::CallbackServerConte
                                                        const v1::ListModelsRequest* /*request*/,
                                                        v1::ListModelsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const CallLog log = StartCall(context, "ListModels", metrics_);
-  const std::shared_ptr<const ModelCatalog> catalog = repository_.Snapshot();
+  const CallLog log = StartCall(context, "ListModels", serving_.metrics);
+  const std::shared_ptr<const ModelCatalog> catalog = serving_.repository.Snapshot();
   for (const auto& [name, versions] : *catalog) {
     if (versions.empty()) continue;
     v1::ModelSummary* summary = response->add_models();
@@ -153,12 +136,12 @@ grpc::ServerUnaryReactor* InferenceService::GetModel(grpc::CallbackServerContext
                                                      const v1::GetModelRequest* request,
                                                      v1::GetModelResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  CallLog log = StartCall(context, "GetModel", metrics_);
+  CallLog log = StartCall(context, "GetModel", serving_.metrics);
   StatusOr<std::shared_ptr<const ServedModel>> model =
-      repository_.Find(request->model_name(), request->model_version());
+      serving_.repository.Find(request->model_name(), request->model_version());
   if (model.ok()) {
     log.model = (*model)->name;
-    DescribeModel(**model, VersionsOf(*repository_.Snapshot(), (*model)->name), *response);
+    DescribeModel(**model, VersionsOf(*serving_.repository.Snapshot(), (*model)->name), *response);
   }
   FinishCall(reactor, log, model.status(), "model=" + request->model_name());
   return reactor;

@@ -11,15 +11,14 @@
 #include "server/metrics.h"
 #include "server/model_batchers.h"
 #include "server/model_repository.h"
-#include "common/thread_pool.h"
+#include "server/serving_context.h"
 
 namespace fovea::server {
 
 class InferenceService final : public v1::Inference::CallbackService {
  public:
-  // Everything is borrowed and must outlive the service.
-  InferenceService(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers, Metrics& metrics,
-                   ClassifyOptions options);
+  // Everything `serving` refers to is borrowed and must outlive the service.
+  explicit InferenceService(ServingContext serving);
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context, const v1::ClassifyRequest* request,
                                      v1::ClassifyResponse* response) override;
@@ -31,11 +30,7 @@ class InferenceService final : public v1::Inference::CallbackService {
                                      v1::GetModelResponse* response) override;
 
  private:
-  const ModelRepository& repository_;
-  common::ThreadPool& workers_;
-  ModelBatchers& batchers_;
-  Metrics& metrics_;
-  ClassifyOptions options_;
+  ServingContext serving_;
 };
 
 // The loaded versions of model `name` in `catalog`, oldest first (none when it is unknown).

@@ -144,15 +144,16 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   ModelBatchers batchers(repository, config.model_repository, batching, metrics);
   common::ThreadPool workers("fovea-worker", WorkerCount(config, cpus.usable));
   const ClassifyOptions options{{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request};
-  InferenceService service(repository, workers, batchers, metrics, options);
-  OipService oip_service(repository, workers, batchers, metrics, options);
+  const ServingContext serving{repository, workers, batchers, metrics, options};
+  InferenceService service(serving);
+  OipService oip_service(serving);
   std::unique_ptr<grpc::Server> server = StartServer(config, *credentials, {&service, &oip_service});
   if (server == nullptr) {
     spdlog::critical("cannot listen on {}{}", config.address,
                      config.tls_cert_file.empty() ? "" : " (or the TLS certificate and key are not a valid PEM pair)");
     return kExitStartupFailure;
   }
-  RestApi rest_api(repository, workers, batchers, metrics, options);
+  RestApi rest_api(serving);
   std::unique_ptr<HttpServer> http_server;
   if (config.http_port != 0) {
     StatusOr<std::unique_ptr<HttpServer>> started =

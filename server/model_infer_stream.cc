@@ -30,9 +30,9 @@ void WriteError(const oip::ModelInferRequest& request, const Status& status, oip
 }  // namespace
 
 std::shared_ptr<ModelInferStream> ModelInferStream::Start(grpc::CallbackServerContext* context,
-                                                          StreamServices services,
+                                                          ServingContext serving,
                                                           std::function<void(ModelInferStream*)> on_done) {
-  auto stream = std::make_shared<ModelInferStream>(context, services, std::move(on_done));
+  auto stream = std::make_shared<ModelInferStream>(context, std::move(serving), std::move(on_done));
   stream->self_ = stream;
   Operations first;
   {
@@ -44,9 +44,9 @@ std::shared_ptr<ModelInferStream> ModelInferStream::Start(grpc::CallbackServerCo
   return stream;
 }
 
-ModelInferStream::ModelInferStream(grpc::CallbackServerContext* context, StreamServices services,
+ModelInferStream::ModelInferStream(grpc::CallbackServerContext* context, ServingContext serving,
                                    std::function<void(ModelInferStream*)> on_done)
-    : context_(context), services_(services), on_done_(std::move(on_done)) {
+    : context_(context), serving_(std::move(serving)), on_done_(std::move(on_done)) {
   spdlog::debug("{} stream opened by {}", kMethod, context_->peer());
 }
 
@@ -93,9 +93,9 @@ void ModelInferStream::OnDone() {
 }
 
 void ModelInferStream::Serve(std::shared_ptr<Exchange> exchange) {
-  CallLog log = StartCall(exchange->request.id(), kMethod, *services_.metrics);
+  CallLog log = StartCall(exchange->request.id(), kMethod, serving_.metrics);
   StatusOr<std::shared_ptr<const ServedModel>> model =
-      FindOipModel(*services_.repository, exchange->request.model_name(), exchange->request.model_version());
+      FindOipModel(serving_.repository, exchange->request.model_name(), exchange->request.model_version());
   if (!model.ok()) {
     Answer(std::move(exchange), log, model.status());
     return;
@@ -103,14 +103,14 @@ void ModelInferStream::Serve(std::shared_ptr<Exchange> exchange) {
   log.model = (*model)->name;
   spdlog::debug("[{}] {} started: model={} inputs={}", log.request_id, kMethod, exchange->request.model_name(),
                 exchange->request.inputs_size());
-  InferCallHooks hooks;
+  CallHooks hooks;
   hooks.deadline = SteadyDeadline(context_);
   // `this` outlives every request in flight: the stream finishes only when none is left.
   hooks.cancelled = [this] { return context_->IsCancelled(); };
   hooks.done = [this, exchange, log](const Status& status, InferStage /*stage*/) { Answer(exchange, log, status); };
   const oip::ModelInferRequest& request = exchange->request;
   oip::ModelInferResponse& response = *exchange->response.mutable_infer_response();
-  SubmitModelInfer(*services_.workers, *services_.batchers, services_.options, *std::move(model), request, response,
+  SubmitModelInfer(serving_, *std::move(model), request, response,
                    std::move(hooks));
 }
 
@@ -171,8 +171,8 @@ void ModelInferStream::Perform(const Operations& operations) {
 }
 
 std::shared_ptr<ModelInferStream> StreamRegistry::Open(grpc::CallbackServerContext* context,
-                                                       StreamServices services) {
-  std::shared_ptr<ModelInferStream> stream = ModelInferStream::Start(context, services, [this](ModelInferStream* done) {
+                                                       ServingContext serving) {
+  std::shared_ptr<ModelInferStream> stream = ModelInferStream::Start(context, std::move(serving), [this](ModelInferStream* done) {
     std::lock_guard lock(mutex_);
     open_.erase(done);
   });

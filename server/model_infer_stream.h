@@ -29,18 +29,9 @@
 #include "server/metrics.h"
 #include "server/model_batchers.h"
 #include "server/model_repository.h"
-#include "common/thread_pool.h"
+#include "server/serving_context.h"
 
 namespace fovea::server {
-
-// What a stream borrows from the server; all of it outlives every stream.
-struct StreamServices {
-  const ModelRepository* repository;
-  common::ThreadPool* workers;
-  ModelBatchers* batchers;
-  Metrics* metrics;
-  ClassifyOptions options;
-};
 
 class ModelInferStream final
     : public grpc::ServerBidiReactor<::inference::ModelInferRequest, ::inference::ModelStreamInferResponse>,
@@ -51,7 +42,7 @@ class ModelInferStream final
 
   // Creates the stream and starts reading; it keeps itself alive until gRPC calls OnDone. `on_done` runs then (the
   // registry forgets the stream).
-  static std::shared_ptr<ModelInferStream> Start(grpc::CallbackServerContext* context, StreamServices services,
+  static std::shared_ptr<ModelInferStream> Start(grpc::CallbackServerContext* context, ServingContext serving,
                                                  std::function<void(ModelInferStream*)> on_done);
 
   // The server is shutting down: read nothing more, answer what was read, then end the stream with UNAVAILABLE.
@@ -64,7 +55,7 @@ class ModelInferStream final
   void OnDone() override;
 
   // Public for std::make_shared; use Start.
-  ModelInferStream(grpc::CallbackServerContext* context, StreamServices services,
+  ModelInferStream(grpc::CallbackServerContext* context, ServingContext serving,
                    std::function<void(ModelInferStream*)> on_done);
 
  private:
@@ -93,7 +84,7 @@ class ModelInferStream final
   void Perform(const Operations& operations);
 
   grpc::CallbackServerContext* const context_;
-  const StreamServices services_;
+  const ServingContext serving_;
   std::function<void(ModelInferStream*)> on_done_;
   std::shared_ptr<ModelInferStream> self_;  // set by Start, dropped in OnDone
 
@@ -112,7 +103,7 @@ class ModelInferStream final
 // The streams open now, so that shutdown can drain them.
 class StreamRegistry {
  public:
-  std::shared_ptr<ModelInferStream> Open(grpc::CallbackServerContext* context, StreamServices services);
+  std::shared_ptr<ModelInferStream> Open(grpc::CallbackServerContext* context, ServingContext serving);
   // Drain every open stream, and every stream opened from now on.
   void DrainAll();
 

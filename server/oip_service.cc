@@ -22,9 +22,7 @@ void DescribeOipServer(oip::ServerMetadataResponse& response) {
   for (const char* extension : kExtensions) response.add_extensions(extension);
 }
 
-OipService::OipService(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers,
-                       Metrics& metrics, ClassifyOptions options)
-    : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {}
+OipService::OipService(ServingContext serving) : serving_(std::move(serving)) {}
 
 void OipService::SetDraining() {
   draining_ = true;
@@ -33,7 +31,7 @@ void OipService::SetDraining() {
 
 StatusOr<std::shared_ptr<const ServedModel>> OipService::Find(const std::string& name,
                                                               const std::string& version) const {
-  return FindOipModel(repository_, name, version);
+  return FindOipModel(serving_.repository, name, version);
 }
 
 grpc::ServerUnaryReactor* OipService::ServerLive(grpc::CallbackServerContext* context,
@@ -50,7 +48,7 @@ grpc::ServerUnaryReactor* OipService::ServerReady(grpc::CallbackServerContext* c
                                                   const oip::ServerReadyRequest* /*request*/,
                                                   oip::ServerReadyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  response->set_ready(!draining_ && CanServe(repository_));
+  response->set_ready(!draining_ && CanServe(serving_.repository));
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -59,7 +57,7 @@ grpc::ServerUnaryReactor* OipService::ModelReady(grpc::CallbackServerContext* co
                                                  const oip::ModelReadyRequest* request,
                                                  oip::ModelReadyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const CallLog log = StartCall(context, "ModelReady", metrics_);
+  const CallLog log = StartCall(context, "ModelReady", serving_.metrics);
   StatusOr<std::shared_ptr<const ServedModel>> model = Find(request->name(), request->version());
   // An unknown model or version is simply not ready; a malformed name or version string is the caller's error.
   Status status = model.status();
@@ -73,7 +71,7 @@ grpc::ServerUnaryReactor* OipService::ServerMetadata(grpc::CallbackServerContext
                                                      const oip::ServerMetadataRequest* /*request*/,
                                                      oip::ServerMetadataResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const CallLog log = StartCall(context, "ServerMetadata", metrics_);
+  const CallLog log = StartCall(context, "ServerMetadata", serving_.metrics);
   DescribeOipServer(*response);
   FinishCall(reactor, log, OkStatus(), "");
   return reactor;
@@ -83,9 +81,9 @@ grpc::ServerUnaryReactor* OipService::ModelMetadata(grpc::CallbackServerContext*
                                                     const oip::ModelMetadataRequest* request,
                                                     oip::ModelMetadataResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const CallLog log = StartCall(context, "ModelMetadata", metrics_);
+  const CallLog log = StartCall(context, "ModelMetadata", serving_.metrics);
   StatusOr<std::shared_ptr<const ServedModel>> model = Find(request->name(), request->version());
-  if (model.ok()) DescribeOipModel(**model, VersionsOf(*repository_.Snapshot(), (*model)->name), *response);
+  if (model.ok()) DescribeOipModel(**model, VersionsOf(*serving_.repository.Snapshot(), (*model)->name), *response);
   FinishCall(reactor, log, model.status(), "model=" + request->name());
   return reactor;
 }
@@ -94,7 +92,7 @@ grpc::ServerUnaryReactor* OipService::ModelInfer(grpc::CallbackServerContext* co
                                                  const oip::ModelInferRequest* request,
                                                  oip::ModelInferResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  CallLog log = StartCall(context, "ModelInfer", metrics_);
+  CallLog log = StartCall(context, "ModelInfer", serving_.metrics);
   StatusOr<std::shared_ptr<const ServedModel>> model = Find(request->model_name(), request->model_version());
   if (!model.ok()) {
     FinishCall(reactor, log, model.status(), "");
@@ -103,20 +101,20 @@ grpc::ServerUnaryReactor* OipService::ModelInfer(grpc::CallbackServerContext* co
   log.model = (*model)->name;
   spdlog::debug("[{}] ModelInfer started: model={} inputs={}", log.request_id, request->model_name(),
                 request->inputs_size());
-  InferCallHooks hooks;
+  CallHooks hooks;
   hooks.deadline = SteadyDeadline(context);
   hooks.cancelled = [context] { return context->IsCancelled(); };
   hooks.done = [reactor, log, response](const Status& status, InferStage /*stage*/) {
     FinishCall(reactor, log, status, LogsCallDetail() ? InferSummary(*response) : "");
   };
-  SubmitModelInfer(workers_, batchers_, options_, *model, *request, *response, std::move(hooks));
+  SubmitModelInfer(serving_, *model, *request, *response, std::move(hooks));
   return reactor;
 }
 
 grpc::ServerBidiReactor<oip::ModelInferRequest, oip::ModelStreamInferResponse>* OipService::ModelStreamInfer(
     grpc::CallbackServerContext* context) {
   // The stream keeps itself alive until gRPC is done with it.
-  return streams_.Open(context, {&repository_, &workers_, &batchers_, &metrics_, options_}).get();
+  return streams_.Open(context, serving_).get();
 }
 
 }  // namespace fovea::server

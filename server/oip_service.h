@@ -15,16 +15,14 @@
 #include "server/model_batchers.h"
 #include "server/model_infer_stream.h"
 #include "server/model_repository.h"
-#include "common/thread_pool.h"
+#include "server/serving_context.h"
 
 namespace fovea::server {
 
 class OipService final : public ::inference::GRPCInferenceService::CallbackService {
  public:
-  // `repository`, `workers`, `batchers` and `metrics` are borrowed and must outlive the service; `options` are the
-  // same limits Classify has.
-  OipService(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers, Metrics& metrics,
-             ClassifyOptions options);
+  // Everything `serving` refers to is borrowed and must outlive the service.
+  explicit OipService(ServingContext serving);
 
   // From now on ServerReady answers false (the server is draining for shutdown), and every ModelStreamInfer stream
   // stops reading, answers what it read and ends with UNAVAILABLE. Thread-safe.
@@ -56,11 +54,7 @@ class OipService final : public ::inference::GRPCInferenceService::CallbackServi
   // NOT_FOUND for an unknown model or version.
   StatusOr<std::shared_ptr<const ServedModel>> Find(const std::string& name, const std::string& version) const;
 
-  const ModelRepository& repository_;
-  common::ThreadPool& workers_;
-  ModelBatchers& batchers_;
-  Metrics& metrics_;
-  ClassifyOptions options_;
+  ServingContext serving_;
   std::atomic<bool> draining_{false};
   StreamRegistry streams_;
 };

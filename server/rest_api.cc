@@ -197,9 +197,7 @@ int HttpStatusFor(const Status& status, bool payload_error) {
   }
 }
 
-RestApi::RestApi(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers, Metrics& metrics,
-                 ClassifyOptions options)
-    : repository_(repository), workers_(workers), batchers_(batchers), metrics_(metrics), options_(options) {}
+RestApi::RestApi(ServingContext serving) : serving_(std::move(serving)) {}
 
 void RestApi::SetDraining() { draining_ = true; }
 
@@ -229,7 +227,7 @@ HttpResponse RestApi::Route(const HttpRequest& request) {
   }
   if (path == "/v2/health/ready") {
     if (auto refused = only(get)) return *refused;
-    const bool ready = !draining_ && CanServe(repository_);
+    const bool ready = !draining_ && CanServe(serving_.repository);
     return Json(ready ? kHttpOk : kHttpServiceUnavailable, ready ? R"({"ready":true})" : R"({"ready":false})");
   }
   if (path == "/v2") {
@@ -271,30 +269,30 @@ HttpResponse RestApi::ModelRoute(const HttpRequest& request, const std::string& 
 }
 
 HttpResponse RestApi::ServerMetadata(const HttpRequest& request) {
-  const CallLog log = StartCall(request.request_id, "rest.ServerMetadata", metrics_);
+  const CallLog log = StartCall(request.request_id, "rest.ServerMetadata", serving_.metrics);
   oip::ServerMetadataResponse response;
   DescribeOipServer(response);
   return Finish(log, OkStatus(), false, ServerMetadataJson(response), "");
 }
 
 HttpResponse RestApi::RepositoryIndex(const HttpRequest& request) {
-  const CallLog log = StartCall(request.request_id, "rest.RepositoryIndex", metrics_);
-  return Finish(log, OkStatus(), false, RepositoryIndexJson(*repository_.Snapshot()), "");
+  const CallLog log = StartCall(request.request_id, "rest.RepositoryIndex", serving_.metrics);
+  return Finish(log, OkStatus(), false, RepositoryIndexJson(*serving_.repository.Snapshot()), "");
 }
 
 HttpResponse RestApi::Metadata(const HttpRequest& request, const std::string& name, const std::string& version) {
-  CallLog log = StartCall(request.request_id, "rest.ModelMetadata", metrics_);
-  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(repository_, name, version);
+  CallLog log = StartCall(request.request_id, "rest.ModelMetadata", serving_.metrics);
+  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(serving_.repository, name, version);
   if (!model.ok()) return Finish(log, model.status(), false, "", "");
   log.model = (*model)->name;
   oip::ModelMetadataResponse response;
-  DescribeOipModel(**model, VersionsOf(*repository_.Snapshot(), (*model)->name), response);
+  DescribeOipModel(**model, VersionsOf(*serving_.repository.Snapshot(), (*model)->name), response);
   return Finish(log, OkStatus(), false, ModelMetadataJson(response), "model=" + name);
 }
 
 HttpResponse RestApi::Ready(const HttpRequest& request, const std::string& name, const std::string& version) {
-  CallLog log = StartCall(request.request_id, "rest.ModelReady", metrics_);
-  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(repository_, name, version);
+  CallLog log = StartCall(request.request_id, "rest.ModelReady", serving_.metrics);
+  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(serving_.repository, name, version);
   if (!model.ok()) return Finish(log, model.status(), false, "", "");
   log.model = (*model)->name;
   if (draining_) return Finish(log, {StatusCode::kUnavailable, "server is shutting down"}, false, "", "");
@@ -302,8 +300,8 @@ HttpResponse RestApi::Ready(const HttpRequest& request, const std::string& name,
 }
 
 HttpResponse RestApi::Infer(const HttpRequest& request, const std::string& name, const std::string& version) {
-  CallLog log = StartCall(request.request_id, "rest.ModelInfer", metrics_);
-  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(repository_, name, version);
+  CallLog log = StartCall(request.request_id, "rest.ModelInfer", serving_.metrics);
+  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(serving_.repository, name, version);
   if (!model.ok()) return Finish(log, model.status(), false, "", "");
   log.model = (*model)->name;
   StatusOr<oip::ModelInferRequest> infer_request = IsImageBody(request.content_type)
@@ -312,17 +310,17 @@ HttpResponse RestApi::Infer(const HttpRequest& request, const std::string& name,
   if (!infer_request.ok()) return Finish(log, infer_request.status(), true, "", "");
   oip::ModelInferResponse response;
   std::promise<std::pair<Status, InferStage>> answered;
-  InferCallHooks hooks;
+  CallHooks hooks;
   hooks.done = [&answered](const Status& status, InferStage stage) { answered.set_value({status, stage}); };
-  SubmitModelInfer(workers_, batchers_, options_, *model, *infer_request, response, std::move(hooks));
+  SubmitModelInfer(serving_, *model, *infer_request, response, std::move(hooks));
   const auto [status, stage] = answered.get_future().get();
   return Finish(log, status, stage == InferStage::kConvert, status.ok() ? InferResponseJson(response) : "",
                 InferSummary(response));
 }
 
 HttpResponse RestApi::Localize(const HttpRequest& request, const std::string& name, const std::string& version) {
-  CallLog log = StartCall(request.request_id, "rest.Localize", metrics_);
-  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(repository_, name, version);
+  CallLog log = StartCall(request.request_id, "rest.Localize", serving_.metrics);
+  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(serving_.repository, name, version);
   if (!model.ok()) return Finish(log, model.status(), false, "", "");
   log.model = (*model)->name;
   if (request.content_type.starts_with(kJsonType)) {
@@ -336,15 +334,18 @@ HttpResponse RestApi::Localize(const HttpRequest& request, const std::string& na
   v1::LocalizeResponse response;
   std::promise<Status> answered;
   // Like every engine call, it runs on the worker pool; this thread only waits.
-  const bool queued = workers_.Submit([&, model = *model] {
-    try {
-      answered.set_value(LocalizeImage(*model, *localize_request, LocalizeOptions{options_.image_limits}, response));
-    } catch (const std::exception& error) {
-      answered.set_value(Internal(std::string("localization failed: ") + error.what()));
-    }
-  });
-  const Status status =
-      queued ? answered.get_future().get() : Status(StatusCode::kUnavailable, "server is shutting down");
+  RunOnWorkers(
+      serving_.workers,
+      [&, model = *model] {
+        try {
+          answered.set_value(
+              LocalizeImage(*model, *localize_request, LocalizeOptions{serving_.options.image_limits}, response));
+        } catch (const std::exception& error) {
+          answered.set_value(Internal(std::string("localization failed: ") + error.what()));
+        }
+      },
+      [&answered](const Status& refused) { answered.set_value(refused); });
+  const Status status = answered.get_future().get();
   return Finish(log, status, true, status.ok() ? LocalizeResponseJson(response) : "",
                 "model=" + name + " heatmaps=" + std::to_string(response.heatmaps_size()));
 }

@@ -22,7 +22,7 @@
 #include "server/metrics.h"
 #include "server/model_batchers.h"
 #include "server/model_repository.h"
-#include "common/thread_pool.h"
+#include "server/serving_context.h"
 
 namespace fovea::server {
 
@@ -56,9 +56,8 @@ struct HttpResponse {
 
 class RestApi {
  public:
-  // Everything is borrowed and must outlive the RestApi; `options` are the limits gRPC calls have.
-  RestApi(const ModelRepository& repository, common::ThreadPool& workers, ModelBatchers& batchers, Metrics& metrics,
-          ClassifyOptions options);
+  // Everything `serving` refers to is borrowed and must outlive the RestApi (the same limits gRPC calls have).
+  explicit RestApi(ServingContext serving);
 
   // From now on readiness answers 503 (the server is draining for shutdown). Thread-safe.
   void SetDraining();
@@ -77,11 +76,7 @@ class RestApi {
   HttpResponse RepositoryIndex(const HttpRequest& request);
   HttpResponse ServerMetadata(const HttpRequest& request);
 
-  const ModelRepository& repository_;
-  common::ThreadPool& workers_;
-  ModelBatchers& batchers_;
-  Metrics& metrics_;
-  ClassifyOptions options_;
+  ServingContext serving_;
   std::atomic<bool> draining_{false};
 };
 
