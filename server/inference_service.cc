@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/admission.h"
 #include "server/call_log.h"
 #include "server/request_pipeline.h"
 
@@ -71,23 +72,13 @@ grpc::ServerUnaryReactor* InferenceService::Classify(grpc::CallbackServerContext
                                                      v1::ClassifyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   CallLog log = StartCall(context, "Classify", serving_.metrics);
-  StatusOr<std::shared_ptr<const ServedModel>> model =
-      serving_.repository.Find(request->model_name(), request->model_version());
-  if (!model.ok()) {
-    FinishCall(reactor, log, model.status(), "");
-    return reactor;
-  }
-  log.model = (*model)->name;
+  const std::shared_ptr<const ServedModel> model =
+      AdmitUnary(reactor, log, serving_.repository.Find(request->model_name(), request->model_version()));
+  if (model == nullptr) return reactor;
   spdlog::debug("[{}] Classify started: model={} images={}", log.request_id, request->model_name(),
                 request->images_size());
-  CallHooks hooks;
-  hooks.deadline = SteadyDeadline(context);
-  hooks.cancelled = [context] { return context->IsCancelled(); };
-  hooks.done = [reactor, log, response](const Status& status, InferStage /*stage*/) {
-    FinishCall(reactor, log, status, LogsCallDetail() ? ClassifySummary(*response) : "");
-  };
-  SubmitToPipeline(serving_, *model, /*cheap=*/false,
-                   PrepareClassifyCall(*model, *request, serving_.options, *response), std::move(hooks));
+  SubmitToPipeline(serving_, model, /*cheap=*/false, PrepareClassifyCall(model, *request, serving_.options, *response),
+                   UnaryCallHooks(context, reactor, log, [response] { return ClassifySummary(*response); }));
   return reactor;
 }
 
@@ -96,18 +87,14 @@ grpc::ServerUnaryReactor* InferenceService::Localize(grpc::CallbackServerContext
                                                      v1::LocalizeResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   CallLog log = StartCall(context, "Localize", serving_.metrics);
-  StatusOr<std::shared_ptr<const ServedModel>> model =
-      serving_.repository.Find(request->model_name(), request->model_version());
-  if (!model.ok()) {
-    FinishCall(reactor, log, model.status(), "");
-    return reactor;
-  }
-  log.model = (*model)->name;
+  const std::shared_ptr<const ServedModel> model =
+      AdmitUnary(reactor, log, serving_.repository.Find(request->model_name(), request->model_version()));
+  if (model == nullptr) return reactor;
   // Like Classify: the engine work runs on the worker pool, never on gRPC's callback threads.
   const LocalizeOptions options{serving_.options.image_limits};
   RunOnWorkers(
       serving_.workers,
-      [context, request, response, reactor, log, options, model = *model] {
+      [context, request, response, reactor, log, options, model] {
         const Status status = RunLocalize(context, *model, *request, options, *response);
         FinishCall(reactor, log, status, LocalizeSummary(*response));
       },
@@ -138,9 +125,8 @@ grpc::ServerUnaryReactor* InferenceService::GetModel(grpc::CallbackServerContext
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   CallLog log = StartCall(context, "GetModel", serving_.metrics);
   StatusOr<std::shared_ptr<const ServedModel>> model =
-      serving_.repository.Find(request->model_name(), request->model_version());
+      Admit(serving_.repository.Find(request->model_name(), request->model_version()), log);
   if (model.ok()) {
-    log.model = (*model)->name;
     DescribeModel(**model, VersionsOf(*serving_.repository.Snapshot(), (*model)->name), *response);
   }
   FinishCall(reactor, log, model.status(), "model=" + request->model_name());

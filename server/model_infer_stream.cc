@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/admission.h"
 #include "server/model_infer_call.h"
 #include "server/oip_infer.h"
 
@@ -94,13 +95,12 @@ void ModelInferStream::OnDone() {
 
 void ModelInferStream::Serve(std::shared_ptr<Exchange> exchange) {
   CallLog log = StartCall(exchange->request.id(), kMethod, serving_.metrics);
-  StatusOr<std::shared_ptr<const ServedModel>> model =
-      FindOipModel(serving_.repository, exchange->request.model_name(), exchange->request.model_version());
+  StatusOr<std::shared_ptr<const ServedModel>> model = Admit(
+      FindOipModel(serving_.repository, exchange->request.model_name(), exchange->request.model_version()), log);
   if (!model.ok()) {
     Answer(std::move(exchange), log, model.status());
     return;
   }
-  log.model = (*model)->name;
   spdlog::debug("[{}] {} started: model={} inputs={}", log.request_id, kMethod, exchange->request.model_name(),
                 exchange->request.inputs_size());
   CallHooks hooks;

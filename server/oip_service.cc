@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/admission.h"
 #include "server/call_log.h"
 #include "server/inference_service.h"
 #include "server/model_infer_call.h"
@@ -93,21 +94,13 @@ grpc::ServerUnaryReactor* OipService::ModelInfer(grpc::CallbackServerContext* co
                                                  oip::ModelInferResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   CallLog log = StartCall(context, "ModelInfer", serving_.metrics);
-  StatusOr<std::shared_ptr<const ServedModel>> model = Find(request->model_name(), request->model_version());
-  if (!model.ok()) {
-    FinishCall(reactor, log, model.status(), "");
-    return reactor;
-  }
-  log.model = (*model)->name;
+  const std::shared_ptr<const ServedModel> model =
+      AdmitUnary(reactor, log, Find(request->model_name(), request->model_version()));
+  if (model == nullptr) return reactor;
   spdlog::debug("[{}] ModelInfer started: model={} inputs={}", log.request_id, request->model_name(),
                 request->inputs_size());
-  CallHooks hooks;
-  hooks.deadline = SteadyDeadline(context);
-  hooks.cancelled = [context] { return context->IsCancelled(); };
-  hooks.done = [reactor, log, response](const Status& status, InferStage /*stage*/) {
-    FinishCall(reactor, log, status, LogsCallDetail() ? InferSummary(*response) : "");
-  };
-  SubmitModelInfer(serving_, *model, *request, *response, std::move(hooks));
+  SubmitModelInfer(serving_, model, *request, *response,
+                   UnaryCallHooks(context, reactor, log, [response] { return InferSummary(*response); }));
   return reactor;
 }
 

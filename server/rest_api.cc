@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/admission.h"
 #include "server/call_log.h"
 #include "server/demo_page.h"
 #include "server/inference_service.h"
@@ -282,9 +283,8 @@ HttpResponse RestApi::RepositoryIndex(const HttpRequest& request) {
 
 HttpResponse RestApi::Metadata(const HttpRequest& request, const std::string& name, const std::string& version) {
   CallLog log = StartCall(request.request_id, "rest.ModelMetadata", serving_.metrics);
-  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(serving_.repository, name, version);
+  StatusOr<std::shared_ptr<const ServedModel>> model = Admit(FindOipModel(serving_.repository, name, version), log);
   if (!model.ok()) return Finish(log, model.status(), false, "", "");
-  log.model = (*model)->name;
   oip::ModelMetadataResponse response;
   DescribeOipModel(**model, VersionsOf(*serving_.repository.Snapshot(), (*model)->name), response);
   return Finish(log, OkStatus(), false, ModelMetadataJson(response), "model=" + name);
@@ -292,18 +292,16 @@ HttpResponse RestApi::Metadata(const HttpRequest& request, const std::string& na
 
 HttpResponse RestApi::Ready(const HttpRequest& request, const std::string& name, const std::string& version) {
   CallLog log = StartCall(request.request_id, "rest.ModelReady", serving_.metrics);
-  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(serving_.repository, name, version);
+  StatusOr<std::shared_ptr<const ServedModel>> model = Admit(FindOipModel(serving_.repository, name, version), log);
   if (!model.ok()) return Finish(log, model.status(), false, "", "");
-  log.model = (*model)->name;
   if (draining_) return Finish(log, {StatusCode::kUnavailable, "server is shutting down"}, false, "", "");
   return Finish(log, OkStatus(), false, R"({"ready":true})", "model=" + name + " ready=true");
 }
 
 HttpResponse RestApi::Infer(const HttpRequest& request, const std::string& name, const std::string& version) {
   CallLog log = StartCall(request.request_id, "rest.ModelInfer", serving_.metrics);
-  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(serving_.repository, name, version);
+  StatusOr<std::shared_ptr<const ServedModel>> model = Admit(FindOipModel(serving_.repository, name, version), log);
   if (!model.ok()) return Finish(log, model.status(), false, "", "");
-  log.model = (*model)->name;
   StatusOr<oip::ModelInferRequest> infer_request = IsImageBody(request.content_type)
                                                        ? ImageInferRequest(request, **model, version)
                                                        : ParseInferRequestJson(request.body, name, version);
@@ -320,9 +318,8 @@ HttpResponse RestApi::Infer(const HttpRequest& request, const std::string& name,
 
 HttpResponse RestApi::Localize(const HttpRequest& request, const std::string& name, const std::string& version) {
   CallLog log = StartCall(request.request_id, "rest.Localize", serving_.metrics);
-  StatusOr<std::shared_ptr<const ServedModel>> model = FindOipModel(serving_.repository, name, version);
+  StatusOr<std::shared_ptr<const ServedModel>> model = Admit(FindOipModel(serving_.repository, name, version), log);
   if (!model.ok()) return Finish(log, model.status(), false, "", "");
-  log.model = (*model)->name;
   if (request.content_type.starts_with(kJsonType)) {
     return Finish(log,
                   InvalidArgument("localize takes the encoded PNG or JPEG image as the body (Content-Type image/png, "
