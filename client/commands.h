@@ -2,10 +2,13 @@
 // The subcommands of the `fovea` CLI. Each takes its arguments (after the command name), prints results to `out`
 // and diagnostics to `err`, and returns the process exit status: 0 success, 1 some work failed, 2 usage error.
 
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "common/flags.h"
 
 namespace fovea::client {
 
@@ -25,11 +28,13 @@ int RunHealth(const std::vector<std::string>& args, std::ostream& out, std::ostr
 // `fovea bench [IMAGE...]`: load generator; reports throughput, latency percentiles and errors; see BenchHelp().
 int RunBench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
-std::string ClassifyHelp();
-std::string LocalizeHelp();
-std::string ModelsHelp();
-std::string HealthHelp();
-std::string BenchHelp();
+// Parses a command's `args` with its flag table, then runs `check` (the checks that need every flag, such as reading
+// the connection flags); `check` returns an error message or "". Returns the exit status to stop with: 0 after
+// printing --help to `out`, 2 after printing the error and the help to `err`; std::nullopt to go on with `parsed`.
+std::optional<int> ParseCommandArgs(const std::string& command, const FlagSet& flags,
+                                    const std::vector<std::string>& args,
+                                    const std::function<std::string(const ParsedArgs& parsed)>& check,
+                                    std::ostream& out, std::ostream& err, ParsedArgs& parsed);
 
 class FoveaClient;
 
