@@ -53,12 +53,13 @@ FlagSet BenchFlags(BenchOptions& o) {
   constexpr double kMaxSeconds = 7 * 24 * 3600;
   constexpr double kMaxRate = 1e7;
   constexpr double kMinDuration = 0.001;
-  FlagSet flags({.usage = "fovea bench [FLAGS] [IMAGE...]",
-                 .description =
-                     "Sends Classify requests to a server and reports throughput, latency percentiles (p50/p90/p99/max) "
-                     "and\nerrors by gRPC code. Without IMAGE files it sends a generated image of the model's input "
-                     "size. The exit\nstatus is 1 when any request failed, 2 on a usage error.",
-                 .positionals = true});
+  FlagSet flags(
+      {.usage = "fovea bench [FLAGS] [IMAGE...]",
+       .description =
+           "Sends Classify requests to a server and reports throughput, latency percentiles (p50/p90/p99/max) "
+           "and errors by gRPC code. Without IMAGE files it sends a generated image of the model's input "
+           "size. The exit status is 1 when any request failed, 2 on a usage error.",
+       .positionals = true});
   flags.Add(TextFlag("model", &o.model, "NAME", "Model to use.").Default("the server's only model"));
   flags.Add(IntegerFlag("version", &o.version, 0, INT64_MAX, "N", "Model version; 0 = latest."));
   flags.Add(IntegerFlag("concurrency", &o.concurrency, 1, kMaxConcurrency, "N", "Requests in flight."));
@@ -69,8 +70,8 @@ FlagSet BenchFlags(BenchOptions& o) {
                 .Default(NumberText(kDefaultDurationSeconds)));
   flags.Add(IntegerFlag("requests", &o.requests, 1, INT64_MAX, "N",
                         "Send exactly N requests instead of running for a duration."));
-  flags.Add(NumberFlag("warmup", &o.warmup_seconds, 0, kMaxSeconds, "SECONDS",
-                       "Send load for this long first, unmeasured."));
+  flags.Add(
+      NumberFlag("warmup", &o.warmup_seconds, 0, kMaxSeconds, "SECONDS", "Send load for this long first, unmeasured."));
   flags.Add(IntegerFlag("batch-size", &o.batch_size, 1, kMaxBatchSize, "N", "Images per request."));
   flags.Add(SwitchFlag("raw", &o.raw, "Decode here and send uint8 pixels instead of encoded files."));
   flags.Add(SwitchFlag("stream", &o.stream,
@@ -373,7 +374,7 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out, std::ostre
   double elapsed = 0;
   if (options.warmup_seconds > 0) (void)RunPhase(make_sender, options, options.warmup_seconds, 0, elapsed);
   const WorkerTally tally = RunPhase(make_sender, options, options.duration_seconds.value_or(kDefaultDurationSeconds),
-                                      options.requests, elapsed);
+                                     options.requests, elapsed);
 
   BenchReport report{options.server,
                      model,

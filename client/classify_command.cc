@@ -42,8 +42,8 @@ FlagSet ClassifyFlags(ClassifyOptions& o) {
   FlagSet flags({.usage = "fovea classify [FLAGS] PATH...",
                  .description =
                      "Classifies image files, folders (recursively; non-image files in them are skipped and counted) "
-                     "and\nglobs. Every input appears once in the output with its labels or its error; the exit "
-                     "status is 1 when any\nfailed, 2 on a usage error.",
+                     "and globs. Every input appears once in the output with its labels or its error; the exit "
+                     "status is 1 when any failed, 2 on a usage error.",
                  .positionals = true});
   flags.Add(TextFlag("model", &o.model, "NAME", "Model to use.").Default("the server's only model"));
   flags.Add(IntegerFlag("version", &o.version, 0, INT64_MAX, "N", "Model version; 0 = latest."));
@@ -52,14 +52,12 @@ FlagSet ClassifyFlags(ClassifyOptions& o) {
                 .Default("the server's, min(5, classes)"));
   flags.Add(IntegerFlag("batch-size", &o.batch_size, 1, kMaxBatchSize, "N", "Images per request."));
   flags.Add(IntegerFlag("concurrency", &o.concurrency, 1, kMaxConcurrency, "N", "Requests in flight."));
-  flags.Add(CustomFlag("format", "F", "table, csv or json.",
-                       [&o](const std::string& value) -> Status {
-                         const std::optional<OutputFormat> format = ParseOutputFormat(value);
-                         if (!format) return InvalidArgument("'" + value + "' is not table, csv or json");
-                         o.format = *format;
-                         return OkStatus();
-                       })
-                .Default("table"));
+  flags.Add(CustomFlag("format", "F", "table, csv or json.", [&o](const std::string& value) -> Status {
+              const std::optional<OutputFormat> format = ParseOutputFormat(value);
+              if (!format) return InvalidArgument("'" + value + "' is not table, csv or json");
+              o.format = *format;
+              return OkStatus();
+            }).Default("table"));
   flags.Add(IntegerFlag("timeout", &o.timeout_seconds, 1, INT32_MAX, "SECONDS", "Deadline per request."));
   flags.Add(SwitchFlag("decode-locally", &o.decode_locally,
                        "Decode images here and send pixels instead of the encoded file."));

@@ -56,8 +56,8 @@ void AddConnectionFlags(FlagSet& flags, ConnectionFlags& connection) {
                      "Server address; a comma-separated list of IP:PORT or a dns:///NAME:PORT balances round-robin "
                      "over the replicas."));
   flags.Add(SwitchFlag("tls", &connection.tls, "Connect with TLS, trusting the system's CA certificates."));
-  flags.Add(TextFlag("tls-ca", &connection.tls_ca, "FILE",
-                     "Connect with TLS, trusting the CA certificates in FILE (PEM)."));
+  flags.Add(
+      TextFlag("tls-ca", &connection.tls_ca, "FILE", "Connect with TLS, trusting the CA certificates in FILE (PEM)."));
   flags.Add(TextFlag("tls-cert", &connection.tls_cert, "FILE",
                      "Client certificate (PEM) for servers that require mutual TLS; with --tls-key."));
   flags.Add(TextFlag("tls-key", &connection.tls_key, "FILE", "Private key (PEM) of --tls-cert."));

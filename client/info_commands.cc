@@ -12,9 +12,9 @@ namespace {
 // Parses the flags of `fovea models` or `fovea health` (a table that includes the connection flags bound to
 // `connection`) and connects.
 // Returns the exit status to stop with (after --help or a usage error), or std::nullopt with `client` connected.
-std::optional<int> ParseInfoArgs(const std::string& command, const FlagSet& flags,
-                                 const std::vector<std::string>& args, const ConnectionFlags& connection,
-                                 std::ostream& out, std::ostream& err, std::unique_ptr<FoveaClient>& client) {
+std::optional<int> ParseInfoArgs(const std::string& command, const FlagSet& flags, const std::vector<std::string>& args,
+                                 const ConnectionFlags& connection, std::ostream& out, std::ostream& err,
+                                 std::unique_ptr<FoveaClient>& client) {
   std::string server;
   ClientOptions options;
   ParsedArgs parsed;
@@ -82,7 +82,7 @@ int RunModels(const std::vector<std::string>& args, std::ostream& out, std::ostr
   ConnectionFlags connection;
   FlagSet flags({.usage = "fovea models [FLAGS]",
                  .description = "Lists the served models: name, loaded versions, latest version, input (channels x "
-                                "height x width) and\nclass count of the latest version."});
+                                "height x width) and class count of the latest version."});
   AddConnectionFlags(flags, connection);
   std::unique_ptr<FoveaClient> client;
   if (const std::optional<int> exit_code = ParseInfoArgs("models", flags, args, connection, out, err, client)) {
@@ -113,7 +113,7 @@ int RunHealth(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::string service;
   FlagSet flags({.usage = "fovea health [FLAGS]",
                  .description = "Asks grpc.health.v1.Health for the status of the server (or of one service) and "
-                                "prints it. Exit status 0\nonly when SERVING."});
+                                "prints it. Exit status 0 only when SERVING."});
   flags.Add(TextFlag("service", &service, "NAME", "One service, e.g. fovea.v1.Inference.").Default("the whole server"));
   AddConnectionFlags(flags, connection);
   std::unique_ptr<FoveaClient> client;

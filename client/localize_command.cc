@@ -71,9 +71,9 @@ FlagSet LocalizeFlags(LocalizeOptions& o) {
   FlagSet flags({.usage = "fovea localize [FLAGS] --out DIR IMAGE...",
                  .description =
                      "Finds where the model's classes are in each image. Writes DIR/<image>.<class>-<label>.png (the "
-                     "heatmap over\nthe image, detections outlined) per image and class, and DIR/detections.json "
-                     "with every input's detections\n(boxes in image pixels) or error. Prints one line per input; "
-                     "exit status 1 when any failed, 2 on a usage\nerror.",
+                     "heatmap over the image, detections outlined) per image and class, and DIR/detections.json "
+                     "with every input's detections (boxes in image pixels) or error. Prints one line per input; "
+                     "exit status 1 when any failed, 2 on a usage error.",
                  .positionals = true});
   flags.Add(TextFlag("out", &o.out, "DIR", "Output folder, created if missing (required)."));
   flags.Add(CustomFlag("method", "M", "cam, gradcam, dense or auto (auto: CAM when the model allows it).",
@@ -84,9 +84,9 @@ FlagSet LocalizeFlags(LocalizeOptions& o) {
                          return OkStatus();
                        })
                 .Default("auto"));
-  flags.Add(CustomFlag("classes", "A,B,...", "Class indices to map.",
-                       [&o](const std::string& value) { return ReadClasses(value, o.classes); })
-                .Default("top-1 for cam/gradcam, all but background for dense"));
+  flags.Add(CustomFlag("classes", "A,B,...", "Class indices to map.", [&o](const std::string& value) {
+              return ReadClasses(value, o.classes);
+            }).Default("top-1 for cam/gradcam, all but background for dense"));
   flags.Add(IntegerFlag("stride", &o.stride, INT32_MIN, INT32_MAX, "N",
                         "Dense window step in pixels; 0 = the model's natural stride."));
   flags.Add(NumberFlag("threshold", &o.threshold, -kAnyNumber, kAnyNumber, "T", "Minimum detection score in [0, 1].")

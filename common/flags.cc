@@ -1,5 +1,6 @@
 #include "common/flags.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -8,9 +9,9 @@
 namespace fovea {
 namespace {
 
-constexpr size_t kHelpWidth = 100;   // --help lines wrap before this column
-constexpr size_t kHelpColumn = 28;   // where a flag's description starts
-constexpr size_t kFlagIndent = 2;    // before "--name"
+constexpr size_t kHelpWidth = 100;  // --help lines wrap before this column
+constexpr size_t kHelpColumn = 28;  // where a flag's description starts
+constexpr size_t kFlagIndent = 2;   // before "--name"
 constexpr char kFlagPrefix[] = "--";
 
 template <typename T>
@@ -73,6 +74,19 @@ void AppendFlagHelp(const std::string& lead, const std::string& help, const std:
 }
 
 std::string WithNewline(const std::string& text) { return text.ends_with('\n') ? text : text + "\n"; }
+
+// `text` wrapped before kHelpWidth paragraph by paragraph; a blank line separates paragraphs.
+std::string WrapParagraphs(const std::string& text) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = std::min(text.find("\n\n", start), text.size());
+    if (!out.empty()) out += '\n';
+    AppendWrapped(Words(text.substr(start, end - start)), 0, 0, out);
+    start = end + 2;
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -213,7 +227,7 @@ StatusOr<ParsedArgs> FlagSet::Parse(const std::vector<std::string>& args, const 
 
 std::string FlagSet::Help() const {
   std::string out = "Usage: " + info_.usage + "\n";
-  if (!info_.description.empty()) out.append("\n").append(WithNewline(info_.description));
+  if (!info_.description.empty()) out.append("\n").append(WrapParagraphs(info_.description));
   if (sections_.empty() || sections_.front().first > 0) out += "\nFlags:\n";
   size_t section = 0;
   for (size_t i = 0; i < flags_.size(); ++i) {

@@ -118,8 +118,8 @@ Flag NumberFlag(std::string name, std::optional<T>* target, double min, double m
 // What --help says around the flags, and what the parser does with arguments that are not flags.
 struct CommandInfo {
   std::string usage{};        // after "Usage: ", e.g. "fovea-server [FLAGS]"
-  std::string description{};  // paragraphs between the usage line and the flags
-  std::string epilogue{};     // text after the flags
+  std::string description{};  // between the usage line and the flags; wrapped, a blank line between paragraphs
+  std::string epilogue{};     // after the flags, as written
   bool positionals = false;   // collect arguments that are not flags; otherwise each is an error
   std::string see_help{};     // unknown flags and arguments are reported "... (see SEE_HELP)"; empty: no hint
 };

@@ -38,8 +38,7 @@ Flag BytesFlag(std::string name, size_t* target, std::string help) {
 }
 
 // A text flag that must not be empty.
-Flag NonEmptyFlag(std::string name, std::string* target, std::string value_name, std::string what,
-                  std::string help) {
+Flag NonEmptyFlag(std::string name, std::string* target, std::string value_name, std::string what, std::string help) {
   return CustomFlag(std::move(name), std::move(value_name), std::move(help),
                     [target, what](const std::string& value) -> Status {
                       if (value.empty()) return InvalidArgument(what + " is empty");
@@ -170,7 +169,8 @@ void AddServingFlags(FlagSet& flags, ServerConfig& c) {
                        [&c](const std::string& v) { return SetLogFormat(v, c.log_format); })
                 .Default(c.log_format == LogFormat::kJson ? "json" : "text")
                 .Env("FOVEA_LOG_FORMAT"));
-  flags.Add(CustomFlag("log-level", "LEVEL", "Least severe level logged: trace, debug, info, warn, error, critical, off.",
+  flags.Add(CustomFlag("log-level", "LEVEL",
+                       "Least severe level logged: trace, debug, info, warn, error, critical, off.",
                        [&c](const std::string& v) { return SetLogLevel(v, c.log_level); })
                 .Default(c.log_level)
                 .Env("FOVEA_LOG_LEVEL"));
@@ -196,10 +196,10 @@ FlagSet ServerFlags(ServerConfig& c) {
   FlagSet flags({.usage = "fovea-server [FLAGS]",
                  .description =
                      "Serves the ONNX models of a model repository over gRPC: fovea.v1.Inference (Classify, "
-                     "ListModels,\nGetModel), grpc.health.v1.Health and server reflection, all on one port; the Open "
-                     "Inference Protocol\nv2 over REST and a demo page on --http-port. SIGTERM or SIGINT stops\n"
+                     "ListModels, GetModel), grpc.health.v1.Health and server reflection, all on one port; the Open "
+                     "Inference Protocol v2 over REST and a demo page on --http-port. SIGTERM or SIGINT stops "
                      "accepting requests, lets in-flight ones finish and exits 0.\n\nEvery flag is also read from its "
-                     "environment variable, shown as [$FOVEA_...]; a flag wins over the\nvariable.",
+                     "environment variable, shown as [$FOVEA_...]; a flag wins over the variable.",
                  .see_help = "--help"});
   AddRepositoryFlags(flags, c);
   AddLimitFlags(flags, c);

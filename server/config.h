@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/model.h"
 #include "common/flags.h"
 #include "common/status.h"
+#include "engine/model.h"
 #include "server/thread_policy.h"
 #include "server/version_policy.h"
 

@@ -305,9 +305,9 @@ FlagSet QuantizeFlags(QuantizeOptions& o) {
   FlagSet flags(
       {.usage = "fovea-train quantize --model FLOAT.onnx --output DIR [FLAGS]",
        .description =
-           "Post-training int8 quantization: calibrates activation scales on training images, quantizes the\n"
-           "convolutions' weights per output channel, checks accuracy on the test set and writes DIR/model.onnx\n"
-           "(ONNX QDQ) and DIR/MODEL.md. Use a new version folder of the model (e.g. models/fashion-mnist/2) so\n"
+           "Post-training int8 quantization: calibrates activation scales on training images, quantizes the "
+           "convolutions' weights per output channel, checks accuracy on the test set and writes DIR/model.onnx "
+           "(ONNX QDQ) and DIR/MODEL.md. Use a new version folder of the model (e.g. models/fashion-mnist/2) so "
            "the server picks it up as a new version.",
        .see_help = "fovea-train quantize --help"});
   flags.Add(TextFlag("model", &o.model_path, "PATH", "The float32 model to quantize (required)."));

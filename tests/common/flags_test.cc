@@ -184,6 +184,26 @@ TEST(FlagSetTest, HelpWrapsLongTextAndKeepsAnnotationsWhole) {
             "  -h, --help                Print this text and exit.\n");
 }
 
+TEST(FlagSetTest, HelpWrapsTheDescriptionByParagraph) {
+  FlagSet flags({.usage = "tool",
+                 .description = "Reads every image of the folders given and writes one line per image with its top "
+                                "classes,\ntheir probabilities and the time it took.\n\nSecond paragraph.",
+                 .epilogue = "Kept   as\n  written."});
+  EXPECT_EQ(flags.Help(),
+            "Usage: tool\n"
+            "\n"
+            "Reads every image of the folders given and writes one line per image with its top classes, their\n"
+            "probabilities and the time it took.\n"
+            "\n"
+            "Second paragraph.\n"
+            "\n"
+            "Flags:\n"
+            "  -h, --help                Print this text and exit.\n"
+            "\n"
+            "Kept   as\n"
+            "  written.\n");
+}
+
 TEST(ParseIntegerTest, IsStrict) {
   EXPECT_EQ(*ParseInteger("12", 1, 100), 12);
   EXPECT_EQ(*ParseInteger("-3", -5, 5), -3);
