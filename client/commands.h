@@ -17,15 +17,15 @@ inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr char kDefaultServer[] = "localhost:50051";
 
-// `fovea classify PATH...`: classifies files, folders (recursive) and globs; see ClassifyHelp().
+// `fovea classify PATH...`: classifies files, folders (recursive) and globs; see `fovea classify --help`.
 int RunClassify(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-// `fovea localize IMAGE... --out DIR`: heatmap overlays and detections per image; see LocalizeHelp().
+// `fovea localize IMAGE... --out DIR`: heatmap overlays and detections per image; see `fovea localize --help`.
 int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 // `fovea models`: lists served models with versions, input spec and class count.
 int RunModels(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 // `fovea health`: prints the server's health status; exit 0 only when SERVING.
 int RunHealth(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-// `fovea bench [IMAGE...]`: load generator; reports throughput, latency percentiles and errors; see BenchHelp().
+// `fovea bench [IMAGE...]`: load generator; throughput, latency percentiles, errors; see `fovea bench --help`.
 int RunBench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 // Parses a command's `args` with its flag table, then runs `check` (the checks that need every flag, such as reading
