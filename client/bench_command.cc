@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -15,7 +14,6 @@
 #include <thread>
 
 #include "client/bench_stats.h"
-#include "client/cli_args.h"
 #include "client/commands.h"
 #include "client/connection_flags.h"
 #include "client/fovea_client.h"
@@ -33,12 +31,13 @@ constexpr int kDefaultTimeoutSeconds = 30;
 constexpr int kMaxDistinctRequests = 64;  // prebuilt requests cycled through when many image files are given
 
 struct BenchOptions {
-  std::string server = kDefaultServer;
+  ConnectionFlags connection;
+  std::string server;  // the channel target the connection flags resolve to
   std::string model;
   int64_t version = 0;
   int concurrency = 4;
-  double rate = 0;  // requests per second over all workers; 0 = closed loop
-  double duration_seconds = kDefaultDurationSeconds;
+  double rate = 0;                         // requests per second over all workers; 0 = closed loop
+  std::optional<double> duration_seconds;  // kDefaultDurationSeconds when neither it nor `requests` is given
   int64_t requests = 0;  // when > 0, stop after this many requests instead of after the duration
   double warmup_seconds = 0;
   int batch_size = 1;
@@ -49,57 +48,39 @@ struct BenchOptions {
   std::vector<std::string> files;
 };
 
-const std::vector<FlagDef> kBenchFlags = WithConnectionFlags({{"model"},
-                                                              {"version"},
-                                                              {"concurrency"},
-                                                              {"rate"},
-                                                              {"duration"},
-                                                              {"requests"},
-                                                              {"warmup"},
-                                                              {"batch-size"},
-                                                              {"raw", false},
-                                                              {"stream", false},
-                                                              {"timeout"},
-                                                              {"json"},
-                                                              {"help", false}});
-
-// Parses a finite decimal number in [min, max].
-std::optional<double> ParseDecimal(const std::string& text, double min, double max) {
-  double value = 0;
-  const char* end = text.data() + text.size();
-  const auto [ptr, error] = std::from_chars(text.data(), end, value);
-  if (text.empty() || error != std::errc() || ptr != end || !(value >= min && value <= max)) return std::nullopt;
-  return value;
-}
-
-std::string ReadDecimal(const ParsedArgs& args, const std::string& name, double min, double max, double& field) {
-  if (!args.values.contains(name)) return "";
-  const std::optional<double> value = ParseDecimal(args.values.at(name), min, max);
-  if (!value) return "--" + name + " must be a number in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
-  field = *value;
-  return "";
-}
-
-std::string ReadOptions(const ParsedArgs& args, BenchOptions& options, ClientOptions& client_options) {
-  if (std::string error = ReadConnectionFlags(args, options.server, client_options); !error.empty()) return error;
-  options.model = args.value_or("model", "");
-  options.json_path = args.value_or("json", "");
-  options.raw = args.has("raw");
-  options.stream = args.has("stream");
-  options.files = args.positionals;
+// The flag table of `fovea bench`, bound to `o` (which must outlive it).
+FlagSet BenchFlags(BenchOptions& o) {
   constexpr double kMaxSeconds = 7 * 24 * 3600;
-  for (const std::string& error : {ReadIntegerFlag(args, "version", 0, INT64_MAX, options.version),
-                                   ReadIntegerFlag(args, "concurrency", 1, kMaxConcurrency, options.concurrency),
-                                   ReadIntegerFlag(args, "requests", 1, INT64_MAX, options.requests),
-                                   ReadIntegerFlag(args, "batch-size", 1, kMaxBatchSize, options.batch_size),
-                                   ReadIntegerFlag(args, "timeout", 1, INT32_MAX, options.timeout_seconds),
-                                   ReadDecimal(args, "rate", 0, 1e7, options.rate),
-                                   ReadDecimal(args, "duration", 0.001, kMaxSeconds, options.duration_seconds),
-                                   ReadDecimal(args, "warmup", 0, kMaxSeconds, options.warmup_seconds)}) {
-    if (!error.empty()) return error;
-  }
-  if (args.has("requests") && args.has("duration")) return "give --duration or --requests, not both";
-  return "";
+  constexpr double kMaxRate = 1e7;
+  constexpr double kMinDuration = 0.001;
+  FlagSet flags(
+      {.usage = "fovea bench [FLAGS] [IMAGE...]",
+       .description =
+           "Sends Classify requests to a server and reports throughput, latency percentiles (p50/p90/p99/max) "
+           "and errors by gRPC code. Without IMAGE files it sends a generated image of the model's input "
+           "size. The exit status is 1 when any request failed, 2 on a usage error.",
+       .positionals = true});
+  flags.Add(TextFlag("model", &o.model, "NAME", "Model to use.").Default("the server's only model"));
+  flags.Add(IntegerFlag("version", &o.version, 0, INT64_MAX, "N", "Model version; 0 = latest."));
+  flags.Add(IntegerFlag("concurrency", &o.concurrency, 1, kMaxConcurrency, "N", "Requests in flight."));
+  flags.Add(NumberFlag("rate", &o.rate, 0, kMaxRate, "R",
+                       "Requests per second in total, on a fixed schedule; latency counts from each request's "
+                       "scheduled time; 0 = closed loop, as fast as answers come."));
+  flags.Add(NumberFlag("duration", &o.duration_seconds, kMinDuration, kMaxSeconds, "SECONDS", "How long to measure.")
+                .Default(NumberText(kDefaultDurationSeconds)));
+  flags.Add(IntegerFlag("requests", &o.requests, 1, INT64_MAX, "N",
+                        "Send exactly N requests instead of running for a duration."));
+  flags.Add(
+      NumberFlag("warmup", &o.warmup_seconds, 0, kMaxSeconds, "SECONDS", "Send load for this long first, unmeasured."));
+  flags.Add(IntegerFlag("batch-size", &o.batch_size, 1, kMaxBatchSize, "N", "Images per request."));
+  flags.Add(SwitchFlag("raw", &o.raw, "Decode here and send uint8 pixels instead of encoded files."));
+  flags.Add(SwitchFlag("stream", &o.stream,
+                       "Send Open Inference Protocol requests on one ModelStreamInfer stream per worker instead of "
+                       "unary Classify calls (--timeout then does not apply)."));
+  flags.Add(IntegerFlag("timeout", &o.timeout_seconds, 1, INT32_MAX, "SECONDS", "Deadline per request."));
+  flags.Add(TextFlag("json", &o.json_path, "FILE", "Also write the report as JSON to FILE."));
+  AddConnectionFlags(flags, o.connection);
+  return flags;
 }
 
 // Encoded bytes (or, with --raw, decoded pixels) of one image, ready to be copied into requests.
@@ -347,40 +328,21 @@ std::string ResolveModel(const FoveaClient& client, const BenchOptions& options,
 
 }  // namespace
 
-std::string BenchHelp() {
-  return "Usage: fovea bench [FLAGS] [IMAGE...]\n\n"
-         "Sends Classify requests to a server and reports throughput, latency percentiles (p50/p90/p99/max) and\n"
-         "errors by gRPC code. Without IMAGE files it sends a generated image of the model's input size. The exit\n"
-         "status is 1 when any request failed, 2 on a usage error.\n\n"
-         "  --model NAME         model to use (default: the server's only model)\n"
-         "  --version N          model version (default 0 = latest)\n"
-         "  --concurrency N      requests in flight (default 4)\n"
-         "  --rate R             requests per second in total, on a fixed schedule; latency counts from each\n"
-         "                       request's scheduled time (default: closed loop, as fast as answers come)\n"
-         "  --duration SECONDS   how long to measure (default 10)\n"
-         "  --requests N         send exactly N requests instead of running for a duration\n"
-         "  --warmup SECONDS     send load for this long first, unmeasured (default 0)\n"
-         "  --batch-size N       images per request (default 1)\n"
-         "  --raw                decode here and send uint8 pixels instead of encoded files\n"
-         "  --stream             send Open Inference Protocol requests on one ModelStreamInfer stream per\n"
-         "                       worker instead of unary Classify calls (--timeout then does not apply)\n"
-         "  --timeout SECONDS    deadline per request (default 30)\n"
-         "  --json FILE          also write the report as JSON to FILE\n" +
-         ConnectionHelp();
-}
-
 int RunBench(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  const ParsedArgs parsed = ParseArgs(args, kBenchFlags);
-  if (parsed.has("help")) {
-    out << BenchHelp();
-    return kExitSuccess;
-  }
   BenchOptions options;
   ClientOptions client_options;
-  const std::string error = parsed.error.empty() ? ReadOptions(parsed, options, client_options) : parsed.error;
-  if (!error.empty()) {
-    err << "fovea bench: " << error << "\n" << BenchHelp();
-    return kExitUsage;
+  const FlagSet flags = BenchFlags(options);
+  ParsedArgs parsed;
+  const auto check = [&](const ParsedArgs& p) -> std::string {
+    if (std::string error = ReadConnectionFlags(options.connection, options.server, client_options); !error.empty()) {
+      return error;
+    }
+    if (options.requests > 0 && options.duration_seconds) return "give --duration or --requests, not both";
+    options.files = p.positionals;
+    return "";
+  };
+  if (const std::optional<int> exit_code = ParseCommandArgs("bench", flags, args, check, out, err, parsed)) {
+    return *exit_code;
   }
   client_options.timeout = std::chrono::seconds(options.timeout_seconds);
   const std::unique_ptr<FoveaClient> client = FoveaClient::Connect(options.server, client_options);
@@ -411,7 +373,8 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out, std::ostre
 
   double elapsed = 0;
   if (options.warmup_seconds > 0) (void)RunPhase(make_sender, options, options.warmup_seconds, 0, elapsed);
-  const WorkerTally tally = RunPhase(make_sender, options, options.duration_seconds, options.requests, elapsed);
+  const WorkerTally tally = RunPhase(make_sender, options, options.duration_seconds.value_or(kDefaultDurationSeconds),
+                                     options.requests, elapsed);
 
   BenchReport report{options.server,
                      model,

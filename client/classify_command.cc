@@ -7,7 +7,6 @@
 #include <sstream>
 #include <thread>
 
-#include "client/cli_args.h"
 #include "client/commands.h"
 #include "client/connection_flags.h"
 #include "client/fovea_client.h"
@@ -26,8 +25,9 @@ constexpr int kMaxConcurrency = 256;
 constexpr int kDefaultTimeoutSeconds = 120;
 
 struct ClassifyOptions {
-  std::string server = kDefaultServer;
-  std::string model;  // empty: the server's only model
+  ConnectionFlags connection;
+  std::string server;  // the channel target the connection flags resolve to
+  std::string model;   // empty: the server's only model
   int64_t version = 0;
   std::optional<int32_t> top_k;
   int batch_size = kDefaultBatchSize;
@@ -37,36 +37,32 @@ struct ClassifyOptions {
   int timeout_seconds = kDefaultTimeoutSeconds;
 };
 
-const std::vector<FlagDef> kClassifyFlags = WithConnectionFlags({{"model"},
-                                                                 {"version"},
-                                                                 {"top-k"},
-                                                                 {"batch-size"},
-                                                                 {"concurrency"},
-                                                                 {"format"},
-                                                                 {"timeout"},
-                                                                 {"decode-locally", false},
-                                                                 {"help", false}});
-
-std::string ReadOptions(const ParsedArgs& args, ClassifyOptions& options, ClientOptions& client_options) {
-  if (std::string error = ReadConnectionFlags(args, options.server, client_options); !error.empty()) return error;
-  options.model = args.value_or("model", "");
-  options.decode_locally = args.has("decode-locally");
-  if (args.values.contains("top-k")) {
-    // Passed through unchecked: the server owns the valid range and names it in its error.
-    int32_t top_k = 0;
-    if (std::string error = ReadIntegerFlag(args, "top-k", INT32_MIN, INT32_MAX, top_k); !error.empty()) return error;
-    options.top_k = top_k;
-  }
-  for (std::string error : {ReadIntegerFlag(args, "version", 0, INT64_MAX, options.version),
-                            ReadIntegerFlag(args, "batch-size", 1, kMaxBatchSize, options.batch_size),
-                            ReadIntegerFlag(args, "concurrency", 1, kMaxConcurrency, options.concurrency),
-                            ReadIntegerFlag(args, "timeout", 1, INT32_MAX, options.timeout_seconds)}) {
-    if (!error.empty()) return error;
-  }
-  const std::optional<OutputFormat> format = ParseOutputFormat(args.value_or("format", "table"));
-  if (!format) return "--format must be table, csv or json";
-  options.format = *format;
-  return "";
+// The flag table of `fovea classify`, bound to `o` (which must outlive it).
+FlagSet ClassifyFlags(ClassifyOptions& o) {
+  FlagSet flags({.usage = "fovea classify [FLAGS] PATH...",
+                 .description =
+                     "Classifies image files, folders (recursively; non-image files in them are skipped and counted) "
+                     "and globs. Every input appears once in the output with its labels or its error; the exit "
+                     "status is 1 when any failed, 2 on a usage error.",
+                 .positionals = true});
+  flags.Add(TextFlag("model", &o.model, "NAME", "Model to use.").Default("the server's only model"));
+  flags.Add(IntegerFlag("version", &o.version, 0, INT64_MAX, "N", "Model version; 0 = latest."));
+  // Passed through unchecked: the server owns the valid range and names it in its error.
+  flags.Add(IntegerFlag("top-k", &o.top_k, INT32_MIN, INT32_MAX, "K", "Classes per image.")
+                .Default("the server's, min(5, classes)"));
+  flags.Add(IntegerFlag("batch-size", &o.batch_size, 1, kMaxBatchSize, "N", "Images per request."));
+  flags.Add(IntegerFlag("concurrency", &o.concurrency, 1, kMaxConcurrency, "N", "Requests in flight."));
+  flags.Add(CustomFlag("format", "F", "table, csv or json.", [&o](const std::string& value) -> Status {
+              const std::optional<OutputFormat> format = ParseOutputFormat(value);
+              if (!format) return InvalidArgument("'" + value + "' is not table, csv or json");
+              o.format = *format;
+              return OkStatus();
+            }).Default("table"));
+  flags.Add(IntegerFlag("timeout", &o.timeout_seconds, 1, INT32_MAX, "SECONDS", "Deadline per request."));
+  flags.Add(SwitchFlag("decode-locally", &o.decode_locally,
+                       "Decode images here and send pixels instead of the encoded file."));
+  AddConnectionFlags(flags, o.connection);
+  return flags;
 }
 
 void SetError(ImageOutcome& outcome, int code, std::string message) {
@@ -177,35 +173,19 @@ void WriteSummary(std::ostream& err, const std::vector<ImageOutcome>& outcomes, 
 
 }  // namespace
 
-std::string ClassifyHelp() {
-  return "Usage: fovea classify [FLAGS] PATH...\n\n"
-         "Classifies image files, folders (recursively; non-image files in them are skipped and counted) and\n"
-         "globs. Every input appears once in the output with its labels or its error; the exit status is 1 when any\n"
-         "failed, 2 on a usage error.\n\n"
-         "  --model NAME         model to use (default: the server's only model)\n"
-         "  --version N          model version (default 0 = latest)\n"
-         "  --top-k K            classes per image (default: the server's, min(5, classes))\n"
-         "  --batch-size N       images per request (default 16)\n"
-         "  --concurrency N      requests in flight (default 4)\n"
-         "  --format F           table, csv or json (default table)\n"
-         "  --timeout SECONDS    deadline per request (default 120)\n"
-         "  --decode-locally     decode images here and send pixels instead of the encoded file\n" +
-         ConnectionHelp();
-}
-
 int RunClassify(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  const ParsedArgs parsed = ParseArgs(args, kClassifyFlags);
-  if (parsed.has("help")) {
-    out << ClassifyHelp();
-    return kExitSuccess;
-  }
   ClassifyOptions options;
   ClientOptions client_options;
-  std::string error = parsed.error.empty() ? ReadOptions(parsed, options, client_options) : parsed.error;
-  if (error.empty() && parsed.positionals.empty()) error = "no PATH given";
-  if (!error.empty()) {
-    err << "fovea classify: " << error << "\n" << ClassifyHelp();
-    return kExitUsage;
+  const FlagSet flags = ClassifyFlags(options);
+  ParsedArgs parsed;
+  const auto check = [&](const ParsedArgs& p) -> std::string {
+    if (std::string error = ReadConnectionFlags(options.connection, options.server, client_options); !error.empty()) {
+      return error;
+    }
+    return p.positionals.empty() ? "no PATH given" : "";
+  };
+  if (const std::optional<int> exit_code = ParseCommandArgs("classify", flags, args, check, out, err, parsed)) {
+    return *exit_code;
   }
   const auto start = std::chrono::steady_clock::now();
   client_options.timeout = std::chrono::seconds(options.timeout_seconds);

@@ -1,22 +1,38 @@
 #pragma once
 // The flags every `fovea` command shares to reach the server: where it is, TLS, mutual TLS and the bearer token.
 
+#include <optional>
 #include <string>
-#include <vector>
 
-#include "client/cli_args.h"
+#include "client/commands.h"
 #include "client/fovea_client.h"
+#include "common/flags.h"
 
 namespace fovea::client {
 
-// `command_flags` plus --server, --tls, --tls-ca, --tls-cert, --tls-key and --auth-token-file.
-std::vector<FlagDef> WithConnectionFlags(std::vector<FlagDef> command_flags);
+// What the connection flags were given as; the files are read by ReadConnectionFlags.
+struct ConnectionFlags {
+  std::string server = kDefaultServer;
+  bool tls = false;
+  std::optional<std::string> tls_ca, tls_cert, tls_key, auth_token_file;  // file paths, when given
+};
 
-// Reads the connection flags of `args` into `server` and the security fields of `options`, loading the PEM and
-// token files. Returns a message naming the flag and the problem, or "" on success.
-std::string ReadConnectionFlags(const ParsedArgs& args, std::string& server, ClientOptions& options);
+// Adds --server, --tls, --tls-ca, --tls-cert, --tls-key and --auth-token-file to `flags`, bound to `connection`
+// (which must outlive `flags`).
+void AddConnectionFlags(FlagSet& flags, ConnectionFlags& connection);
 
-// The help lines describing the connection flags.
-std::string ConnectionHelp();
+// Turns parsed connection flags into the channel target `server` and the security fields of `options`, loading the
+// PEM and token files. Returns a message naming the flag and the problem, or "" on success.
+std::string ReadConnectionFlags(const ConnectionFlags& connection, std::string& server, ClientOptions& options);
+
+// The gRPC channel target for a --server value. One address ("host:port") or URI ("dns:///name:port",
+// "ipv4:...") passes through unchanged. A comma-separated list becomes one "ipv4:" (or "ipv6:") URI with every
+// address, which the client balances round-robin; list entries must be IP literals ("localhost" means 127.0.0.1)
+// of one family. `error` is set (and the target empty) when the list cannot be expressed that way.
+struct ServerTarget {
+  std::string target;
+  std::string error;
+};
+ServerTarget ParseServerList(const std::string& servers);
 
 }  // namespace fovea::client

@@ -2,7 +2,6 @@
 
 #include <iomanip>
 
-#include "client/cli_args.h"
 #include "client/commands.h"
 #include "client/connection_flags.h"
 #include "client/fovea_client.h"
@@ -10,23 +9,21 @@
 namespace fovea::client {
 namespace {
 
-const std::vector<FlagDef> kInfoFlags = WithConnectionFlags({{"service"}, {"help", false}});
-
-// Parses the flags shared by the info commands and connects. Returns nullptr for --help, and (after printing why,
-// with `parsed.error` set) on a usage error.
-std::unique_ptr<FoveaClient> ParseInfoArgs(const std::vector<std::string>& args, const std::string& help,
-                                           std::ostream& err, ParsedArgs& parsed) {
-  parsed = ParseArgs(args, kInfoFlags);
-  std::string error = parsed.error;
-  if (error.empty() && !parsed.positionals.empty()) error = "unexpected argument '" + parsed.positionals[0] + "'";
-  if (error.empty() && parsed.has("help")) return nullptr;
+// Parses the flags of `fovea models` or `fovea health` (a table that includes the connection flags bound to
+// `connection`) and connects.
+// Returns the exit status to stop with (after --help or a usage error), or std::nullopt with `client` connected.
+std::optional<int> ParseInfoArgs(const std::string& command, const FlagSet& flags, const std::vector<std::string>& args,
+                                 const ConnectionFlags& connection, std::ostream& out, std::ostream& err,
+                                 std::unique_ptr<FoveaClient>& client) {
   std::string server;
   ClientOptions options;
-  if (error.empty()) error = ReadConnectionFlags(parsed, server, options);
-  if (error.empty()) return FoveaClient::Connect(server, options);
-  err << error << "\n" << help;
-  parsed.error = error;
-  return nullptr;
+  ParsedArgs parsed;
+  const auto check = [&](const ParsedArgs&) { return ReadConnectionFlags(connection, server, options); };
+  if (const std::optional<int> exit_code = ParseCommandArgs(command, flags, args, check, out, err, parsed)) {
+    return exit_code;
+  }
+  client = FoveaClient::Connect(server, options);
+  return std::nullopt;
 }
 
 std::string InputText(const v1::InputSpec& input) {
@@ -62,29 +59,35 @@ std::optional<std::string> ResolveModel(const FoveaClient& client, const std::st
   return models.models(0).name();
 }
 
-std::string ModelsHelp() {
-  return "Usage: fovea models [FLAGS]\n\n"
-         "Lists the served models: name, loaded versions, latest version, input (channels x height x width) and\n"
-         "class count of the latest version.\n\n" +
-         ConnectionHelp();
-}
-
-std::string HealthHelp() {
-  return "Usage: fovea health [FLAGS]\n\n"
-         "Asks grpc.health.v1.Health for the status of the server (or of one service) and prints it. Exit status 0\n"
-         "only when SERVING.\n\n"
-         "  --service NAME          one service, e.g. fovea.v1.Inference (default: the whole server)\n" +
-         ConnectionHelp();
+std::optional<int> ParseCommandArgs(const std::string& command, const FlagSet& flags,
+                                    const std::vector<std::string>& args,
+                                    const std::function<std::string(const ParsedArgs& parsed)>& check,
+                                    std::ostream& out, std::ostream& err, ParsedArgs& parsed) {
+  StatusOr<ParsedArgs> result = flags.Parse(args);
+  if (result.ok() && result->help) {
+    out << flags.Help();
+    return kExitSuccess;
+  }
+  std::string error = result.ok() ? "" : result.status().message();
+  if (result.ok()) {
+    parsed = *std::move(result);
+    error = check(parsed);
+  }
+  if (error.empty()) return std::nullopt;
+  err << "fovea " << command << ": " << error << "\n" << flags.Help();
+  return kExitUsage;
 }
 
 int RunModels(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  ParsedArgs parsed;
-  const std::unique_ptr<FoveaClient> client = ParseInfoArgs(args, ModelsHelp(), err, parsed);
-  if (parsed.has("help") && parsed.error.empty()) {
-    out << ModelsHelp();
-    return kExitSuccess;
+  ConnectionFlags connection;
+  FlagSet flags({.usage = "fovea models [FLAGS]",
+                 .description = "Lists the served models: name, loaded versions, latest version, input (channels x "
+                                "height x width) and class count of the latest version."});
+  AddConnectionFlags(flags, connection);
+  std::unique_ptr<FoveaClient> client;
+  if (const std::optional<int> exit_code = ParseInfoArgs("models", flags, args, connection, out, err, client)) {
+    return *exit_code;
   }
-  if (client == nullptr) return kExitUsage;
   v1::ListModelsResponse models;
   if (const grpc::Status status = client->ListModels(&models); !status.ok()) {
     err << "fovea models: " << GrpcCodeName(status.error_code()) << ": " << status.error_message() << "\n";
@@ -106,15 +109,19 @@ int RunModels(const std::vector<std::string>& args, std::ostream& out, std::ostr
 }
 
 int RunHealth(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  ParsedArgs parsed;
-  const std::unique_ptr<FoveaClient> client = ParseInfoArgs(args, HealthHelp(), err, parsed);
-  if (parsed.has("help") && parsed.error.empty()) {
-    out << HealthHelp();
-    return kExitSuccess;
+  ConnectionFlags connection;
+  std::string service;
+  FlagSet flags({.usage = "fovea health [FLAGS]",
+                 .description = "Asks grpc.health.v1.Health for the status of the server (or of one service) and "
+                                "prints it. Exit status 0 only when SERVING."});
+  flags.Add(TextFlag("service", &service, "NAME", "One service, e.g. fovea.v1.Inference.").Default("the whole server"));
+  AddConnectionFlags(flags, connection);
+  std::unique_ptr<FoveaClient> client;
+  if (const std::optional<int> exit_code = ParseInfoArgs("health", flags, args, connection, out, err, client)) {
+    return *exit_code;
   }
-  if (client == nullptr) return kExitUsage;
   grpc::health::v1::HealthCheckResponse::ServingStatus serving = grpc::health::v1::HealthCheckResponse::UNKNOWN;
-  if (const grpc::Status status = client->CheckHealth(parsed.value_or("service", ""), &serving); !status.ok()) {
+  if (const grpc::Status status = client->CheckHealth(service, &serving); !status.ok()) {
     err << "fovea health: " << GrpcCodeName(status.error_code()) << ": " << status.error_message() << "\n";
     return kExitFailure;
   }

@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <sstream>
 
-#include "client/cli_args.h"
 #include "client/commands.h"
 #include "client/connection_flags.h"
 #include "client/fovea_client.h"
@@ -22,10 +22,11 @@ constexpr int kDefaultLocalizeTimeoutSeconds = 120;
 constexpr char kDetectionsFile[] = "detections.json";
 
 struct LocalizeOptions {
-  std::string server = kDefaultServer;
+  ConnectionFlags connection;
+  std::string server;  // the channel target the connection flags resolve to
   std::string model;
   int64_t version = 0;
-  std::filesystem::path out;
+  std::string out;
   v1::LocalizationMethod method = v1::LOCALIZATION_METHOD_UNSPECIFIED;
   std::vector<int64_t> classes;
   int32_t stride = 0;
@@ -43,17 +44,6 @@ struct LocalizeOutcome {
   std::string error_message;
 };
 
-const std::vector<FlagDef> kLocalizeFlags = WithConnectionFlags({{"model"},
-                                                                 {"version"},
-                                                                 {"out"},
-                                                                 {"method"},
-                                                                 {"classes"},
-                                                                 {"stride"},
-                                                                 {"threshold"},
-                                                                 {"nms-iou"},
-                                                                 {"timeout"},
-                                                                 {"help", false}});
-
 std::optional<v1::LocalizationMethod> ParseMethod(const std::string& text) {
   if (text == "cam") return v1::LOCALIZATION_METHOD_CAM;
   if (text == "gradcam" || text == "grad-cam") return v1::LOCALIZATION_METHOD_GRAD_CAM;
@@ -62,58 +52,53 @@ std::optional<v1::LocalizationMethod> ParseMethod(const std::string& text) {
   return std::nullopt;
 }
 
-std::optional<float> ParseFraction(const std::string& text) {
-  try {
-    size_t used = 0;
-    const float value = std::stof(text, &used);
-    if (used == text.size()) return value;
-  } catch (const std::exception&) {
-  }
-  return std::nullopt;
-}
-
-std::string ReadClasses(const std::string& text, std::vector<int64_t>& classes) {
+Status ReadClasses(const std::string& text, std::vector<int64_t>& classes) {
   std::stringstream stream(text);
   std::string item;
+  classes.clear();
   while (std::getline(stream, item, ',')) {
-    const std::optional<long long> value = ParseInteger(item, 0, INT64_MAX);
-    if (!value) return "--classes must be a comma-separated list of class indices, got '" + text + "'";
-    classes.push_back(*value);
+    const StatusOr<int64_t> index = ParseInteger(item, 0, INT64_MAX);
+    if (!index.ok()) return InvalidArgument("'" + text + "' is not a comma-separated list of class indices");
+    classes.push_back(*index);
   }
-  return "";
+  return OkStatus();
 }
 
-std::string ReadOptions(const ParsedArgs& args, LocalizeOptions& options, ClientOptions& client_options) {
-  if (std::string error = ReadConnectionFlags(args, options.server, client_options); !error.empty()) return error;
-  options.model = args.value_or("model", "");
-  options.out = args.value_or("out", "");
-  if (options.out.empty()) return "--out DIR is required";
-  const std::optional<v1::LocalizationMethod> method = ParseMethod(args.value_or("method", "auto"));
-  if (!method) return "--method must be cam, gradcam, dense or auto";
-  options.method = *method;
-  if (args.values.contains("classes")) {
-    if (std::string error = ReadClasses(args.values.at("classes"), options.classes); !error.empty()) return error;
-  }
-  // Stride, threshold and IoU are passed through: the server owns their valid ranges and names them in its errors.
-  const auto integer = [&](const std::string& name, long long min, long long max, auto& field) -> std::string {
-    if (!args.values.contains(name)) return "";
-    const std::optional<long long> value = ParseInteger(args.values.at(name), min, max);
-    if (!value)
-      return "--" + name + " must be an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
-    field = static_cast<std::remove_reference_t<decltype(field)>>(*value);
-    return "";
-  };
-  for (std::string error :
-       {integer("version", 0, INT64_MAX, options.version), integer("stride", INT32_MIN, INT32_MAX, options.stride),
-        integer("timeout", 1, INT32_MAX, options.timeout_seconds)}) {
-    if (!error.empty()) return error;
-  }
-  for (const auto& [name, field] : {std::pair{"threshold", &options.threshold}, {"nms-iou", &options.nms_iou}}) {
-    if (!args.values.contains(name)) continue;
-    *field = ParseFraction(args.values.at(name));
-    if (!*field) return std::string("--") + name + " must be a number";
-  }
-  return "";
+// The flag table of `fovea localize`, bound to `o` (which must outlive it). Stride, threshold and IoU are passed
+// through: the server owns their valid ranges and names them in its errors.
+FlagSet LocalizeFlags(LocalizeOptions& o) {
+  constexpr double kAnyNumber = std::numeric_limits<double>::max();
+  FlagSet flags({.usage = "fovea localize [FLAGS] --out DIR IMAGE...",
+                 .description =
+                     "Finds where the model's classes are in each image. Writes DIR/<image>.<class>-<label>.png (the "
+                     "heatmap over the image, detections outlined) per image and class, and DIR/detections.json "
+                     "with every input's detections (boxes in image pixels) or error. Prints one line per input; "
+                     "exit status 1 when any failed, 2 on a usage error.",
+                 .positionals = true});
+  flags.Add(TextFlag("out", &o.out, "DIR", "Output folder, created if missing (required)."));
+  flags.Add(CustomFlag("method", "M", "cam, gradcam, dense or auto (auto: CAM when the model allows it).",
+                       [&o](const std::string& value) -> Status {
+                         const std::optional<v1::LocalizationMethod> method = ParseMethod(value);
+                         if (!method) return InvalidArgument("'" + value + "' is not cam, gradcam, dense or auto");
+                         o.method = *method;
+                         return OkStatus();
+                       })
+                .Default("auto"));
+  flags.Add(CustomFlag("classes", "A,B,...", "Class indices to map.", [&o](const std::string& value) {
+              return ReadClasses(value, o.classes);
+            }).Default("top-1 for cam/gradcam, all but background for dense"));
+  flags.Add(IntegerFlag("stride", &o.stride, INT32_MIN, INT32_MAX, "N",
+                        "Dense window step in pixels; 0 = the model's natural stride."));
+  flags.Add(NumberFlag("threshold", &o.threshold, -kAnyNumber, kAnyNumber, "T", "Minimum detection score in [0, 1].")
+                .Default("0.5"));
+  flags.Add(NumberFlag("nms-iou", &o.nms_iou, -kAnyNumber, kAnyNumber, "T",
+                       "Overlap above which same-class boxes are merged.")
+                .Default("0.3"));
+  flags.Add(TextFlag("model", &o.model, "NAME", "Model to use.").Default("the server's only model"));
+  flags.Add(IntegerFlag("version", &o.version, 0, INT64_MAX, "N", "Model version; 0 = latest."));
+  flags.Add(IntegerFlag("timeout", &o.timeout_seconds, 1, INT32_MAX, "SECONDS", "Deadline per request."));
+  AddConnectionFlags(flags, o.connection);
+  return flags;
 }
 
 // A file-name-safe version of a class label ("T-shirt/top" → "T-shirt_top").
@@ -238,42 +223,26 @@ std::vector<std::string> UniqueStems(const std::vector<LocalizeOutcome>& outcome
 
 }  // namespace
 
-std::string LocalizeHelp() {
-  return "Usage: fovea localize [FLAGS] --out DIR IMAGE...\n\n"
-         "Finds where the model's classes are in each image. Writes DIR/<image>.<class>-<label>.png (the heatmap over\n"
-         "the image, detections outlined) per image and class, and DIR/detections.json with every input's detections\n"
-         "(boxes in image pixels) or error. Prints one line per input; exit status 1 when any failed, 2 on a usage\n"
-         "error.\n\n"
-         "  --out DIR            output folder (created if missing)\n"
-         "  --method M           cam, gradcam, dense or auto (default auto: CAM when the model allows it)\n"
-         "  --classes A,B,...    class indices to map (default: top-1 for cam/gradcam, all but background for dense)\n"
-         "  --stride N           dense window step in pixels (default 0 = the model's natural stride)\n"
-         "  --threshold T        minimum detection score in [0, 1] (default 0.5)\n"
-         "  --nms-iou T          overlap above which same-class boxes are merged (default 0.3)\n"
-         "  --model NAME         model to use (default: the server's only model)\n"
-         "  --version N          model version (default 0 = latest)\n"
-         "  --timeout SECONDS    deadline per request (default 120)\n" +
-         ConnectionHelp();
-}
-
 int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  const ParsedArgs parsed = ParseArgs(args, kLocalizeFlags);
-  if (parsed.has("help")) {
-    out << LocalizeHelp();
-    return kExitSuccess;
-  }
   LocalizeOptions options;
   ClientOptions client_options;
-  std::string error = parsed.error.empty() ? ReadOptions(parsed, options, client_options) : parsed.error;
-  if (error.empty() && parsed.positionals.empty()) error = "no IMAGE given";
-  if (!error.empty()) {
-    err << "fovea localize: " << error << "\n" << LocalizeHelp();
-    return kExitUsage;
+  const FlagSet flags = LocalizeFlags(options);
+  ParsedArgs parsed;
+  const auto check = [&](const ParsedArgs& p) -> std::string {
+    if (std::string error = ReadConnectionFlags(options.connection, options.server, client_options); !error.empty()) {
+      return error;
+    }
+    if (options.out.empty()) return "--out DIR is required";
+    return p.positionals.empty() ? "no IMAGE given" : "";
+  };
+  if (const std::optional<int> exit_code = ParseCommandArgs("localize", flags, args, check, out, err, parsed)) {
+    return *exit_code;
   }
+  const std::filesystem::path out_dir = options.out;
   std::error_code created;
-  std::filesystem::create_directories(options.out, created);
+  std::filesystem::create_directories(out_dir, created);
   if (created) {
-    err << "fovea localize: cannot create " << options.out.string() << ": " << created.message() << "\n";
+    err << "fovea localize: cannot create " << out_dir.string() << ": " << created.message() << "\n";
     return kExitFailure;
   }
   client_options.timeout = std::chrono::seconds(options.timeout_seconds);
@@ -292,12 +261,12 @@ int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::os
       outcomes[i].error_message = inputs.files[i].error;
     } else {
       Localize(*client, options, *model, outcomes[i]);
-      if (outcomes[i].error_code == 0) WriteOverlays(options.out, stems[i], outcomes[i]);
+      if (outcomes[i].error_code == 0) WriteOverlays(out_dir, stems[i], outcomes[i]);
     }
     ReportOutcome(out, outcomes[i]);
   }
-  if (!WriteJson(options.out / kDetectionsFile, outcomes)) {
-    err << "fovea localize: cannot write " << (options.out / kDetectionsFile).string() << "\n";
+  if (!WriteJson(out_dir / kDetectionsFile, outcomes)) {
+    err << "fovea localize: cannot write " << (out_dir / kDetectionsFile).string() << "\n";
     return kExitFailure;
   }
   const bool any_failed =

@@ -4,13 +4,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "engine/model.h"
+#include "common/flags.h"
 #include "common/status.h"
+#include "engine/model.h"
 #include "server/thread_policy.h"
 #include "server/version_policy.h"
 
@@ -53,12 +52,6 @@ struct ParsedFlags {
   ServerConfig config;
   bool help_requested = false;
 };
-
-// Looks up an environment variable; std::nullopt when unset.
-using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
-
-// The process environment, as an EnvLookup.
-std::optional<std::string> ProcessEnv(const std::string& name);
 
 // Parses `args` (without the program name) and FOVEA_* variables from `env`. Errors name the flag or variable and
 // the bad value.

@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   const std::vector<std::string> args(argv + 1, argv + argc);
-  fovea::StatusOr<ParsedFlags> parsed = ParseServerFlags(args, ProcessEnv);
+  fovea::StatusOr<ParsedFlags> parsed = ParseServerFlags(args, fovea::ProcessEnv);
   if (!parsed.ok()) {
     std::fprintf(stderr, "fovea-server: %s\n", parsed.status().message().c_str());
     return kExitUsage;

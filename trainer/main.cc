@@ -148,14 +148,14 @@ Status Run(const CommandLine& c) {
 
 // `fovea-train quantize ...`: see trainer/quantize.h.
 int QuantizeMain(const std::vector<std::string>& args) {
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    std::fputs(QuantizeHelpText().c_str(), stdout);
-    return 0;
-  }
   const auto options = ParseQuantizeCommandLine(args);
   if (!options.ok()) {
     std::fprintf(stderr, "fovea-train quantize: %s\n", options.status().message().c_str());
     return 2;
+  }
+  if (options->help) {
+    std::fputs(QuantizeHelpText().c_str(), stdout);
+    return 0;
   }
   const auto report = QuantizeModel(*options);
   if (!report.ok()) {

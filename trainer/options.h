@@ -28,13 +28,10 @@ struct CommandLine {
   std::string command;  // the command line as typed, for the model card
 };
 
-// Parses argv. Unknown flags and malformed values are InvalidArgument errors naming the flag.
+// Parses argv (args[0] is the program). Unknown flags and malformed values are InvalidArgument errors naming the flag.
 StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args);
 
-// `text` as a number, or InvalidArgument naming `flag`.
-StatusOr<double> ParseNumber(const std::string& flag, const std::string& text);
-
-// The --help text.
+// The --help text, generated from the same flag table.
 std::string HelpText();
 
 // "sgd(momentum 0.9, nesterov, wd 0.0005), onecycle lr 0.1, batch 128, 15 epochs, crop pad 2 + flip, ..." for the

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
-#include <map>
 
+#include "common/flags.h"
 #include "engine/ops/quantize.h"
 #include "engine/passes.h"
 #include "engine/session.h"
@@ -19,7 +19,6 @@
 #include "trainer/dataset_idx.h"
 #include "trainer/engine_check.h"
 #include "trainer/loss.h"
-#include "trainer/options.h"
 
 namespace fovea::trainer {
 namespace {
@@ -295,63 +294,58 @@ StatusOr<QuantizeReport> QuantizeModel(const QuantizeOptions& options) {
   return report;
 }
 
+namespace {
+
+constexpr int64_t kMaxImages = 1'000'000'000;
+constexpr int64_t kMaxChannels = 65536;
+constexpr double kPercent = 100.0;
+
+// The flag table of `fovea-train quantize`, bound to `o` (which must outlive it).
+FlagSet QuantizeFlags(QuantizeOptions& o) {
+  FlagSet flags(
+      {.usage = "fovea-train quantize --model FLOAT.onnx --output DIR [FLAGS]",
+       .description =
+           "Post-training int8 quantization: calibrates activation scales on training images, quantizes the "
+           "convolutions' weights per output channel, checks accuracy on the test set and writes DIR/model.onnx "
+           "(ONNX QDQ) and DIR/MODEL.md. Use a new version folder of the model (e.g. models/fashion-mnist/2) so "
+           "the server picks it up as a new version.",
+       .see_help = "fovea-train quantize --help"});
+  flags.Add(TextFlag("model", &o.model_path, "PATH", "The float32 model to quantize (required)."));
+  flags.Add(TextFlag("output", &o.output_dir, "DIR", "Where model.onnx and MODEL.md go (required)."));
+  flags.Add(TextFlag("data", &o.data_dir, "DIR", "Fashion-MNIST IDX files."));
+  flags.Add(IntegerFlag("calibration-images", &o.calibration_images, 1, kMaxImages, "N",
+                        "Training images for the activation ranges."));
+  flags.Add(IntegerFlag("test-limit-per-class", &o.test_limit_per_class, 0, kMaxImages, "N",
+                        "Test images per class for the accuracy check; 0 = all 10,000."));
+  flags.Add(IntegerFlag("min-input-channels", &o.min_input_channels, 0, kMaxChannels, "N",
+                        "Convolutions with fewer input channels stay float32 (1: all int8)."));
+  flags.Add(CustomFlag("max-accuracy-drop", "P", "Refuse to write when int8 is more than P points below float32.",
+                       [&o](const std::string& v) -> Status {
+                         FOVEA_ASSIGN_OR_RETURN(const double points, ParseNumber(v, -kPercent, kPercent));
+                         o.max_accuracy_drop = points / kPercent;
+                         return OkStatus();
+                       })
+                .Default(NumberText(o.max_accuracy_drop * kPercent)));
+  return flags;
+}
+
+}  // namespace
+
 StatusOr<QuantizeOptions> ParseQuantizeCommandLine(const std::vector<std::string>& args) {
   QuantizeOptions o;
   o.command = "fovea-train quantize";
   for (const auto& a : args) o.command += " " + a;
-  const std::map<std::string, std::function<Status(const std::string&)>> flags = {
-      {"--model", [&](const std::string& v) { return o.model_path = v, OkStatus(); }},
-      {"--output", [&](const std::string& v) { return o.output_dir = v, OkStatus(); }},
-      {"--data", [&](const std::string& v) { return o.data_dir = v, OkStatus(); }},
-      {"--calibration-images",
-       [&](const std::string& v) -> Status {
-         FOVEA_ASSIGN_OR_RETURN(double n, ParseNumber("--calibration-images", v));
-         if (n < 1) return InvalidArgument("--calibration-images must be at least 1");
-         o.calibration_images = static_cast<int64_t>(n);
-         return OkStatus();
-       }},
-      {"--test-limit-per-class",
-       [&](const std::string& v) -> Status {
-         FOVEA_ASSIGN_OR_RETURN(double n, ParseNumber("--test-limit-per-class", v));
-         o.test_limit_per_class = static_cast<int64_t>(n);
-         return OkStatus();
-       }},
-      {"--min-input-channels",
-       [&](const std::string& v) -> Status {
-         FOVEA_ASSIGN_OR_RETURN(double n, ParseNumber("--min-input-channels", v));
-         o.min_input_channels = static_cast<int64_t>(n);
-         return OkStatus();
-       }},
-      {"--max-accuracy-drop", [&](const std::string& v) -> Status {
-         FOVEA_ASSIGN_OR_RETURN(double points, ParseNumber("--max-accuracy-drop", v));
-         o.max_accuracy_drop = points / 100.0;
-         return OkStatus();
-       }}};
-  for (size_t i = 0; i < args.size(); ++i) {
-    auto it = flags.find(args[i]);
-    if (it == flags.end()) return InvalidArgument("unknown flag '" + args[i] + "' (see fovea-train quantize --help)");
-    if (i + 1 >= args.size()) return InvalidArgument(args[i] + " needs a value");
-    FOVEA_RETURN_IF_ERROR(it->second(args[++i]));
+  FOVEA_ASSIGN_OR_RETURN(const ParsedArgs parsed, QuantizeFlags(o).Parse(args));
+  o.help = parsed.help;
+  if (!o.help && (o.model_path.empty() || o.output_dir.empty())) {
+    return InvalidArgument("--model and --output are required");
   }
-  if (o.model_path.empty() || o.output_dir.empty()) return InvalidArgument("--model and --output are required");
   return o;
 }
 
 std::string QuantizeHelpText() {
-  return R"(usage: fovea-train quantize --model FLOAT.onnx --output DIR [flags]
-
-Post-training int8 quantization: calibrates activation scales on training images, quantizes the convolutions'
-weights per output channel, checks accuracy on the test set and writes DIR/model.onnx (ONNX QDQ) and DIR/MODEL.md.
-Use a new version folder of the model (e.g. models/fashion-mnist/2) so the server picks it up as a new version.
-
-  --model PATH               the float32 model to quantize (required)
-  --output DIR               where model.onnx and MODEL.md go (required)
-  --data DIR                 Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist)
-  --calibration-images N     training images for the activation ranges (default 2000)
-  --test-limit-per-class N   test images per class for the accuracy check (default 0 = all 10,000)
-  --min-input-channels N     convolutions with fewer input channels stay float32 (default 1: all int8)
-  --max-accuracy-drop P      refuse to write when int8 is more than P points below float32 (default 0.3)
-)";
+  QuantizeOptions defaults;
+  return QuantizeFlags(defaults).Help();
 }
 
 }  // namespace fovea::trainer

@@ -32,6 +32,7 @@ struct QuantizeOptions {
   int64_t min_input_channels = 1;    // convolutions with fewer input channels stay float32
   double max_accuracy_drop = 0.003;  // fraction (0.003 = 0.3 points)
   std::string command;               // as typed, for the model card and metadata
+  bool help = false;                 // --help was given: print QuantizeHelpText() instead
 };
 
 // One quantized convolution, for the report.
@@ -59,6 +60,7 @@ StatusOr<QuantizeReport> QuantizeModel(const QuantizeOptions& options);
 
 // Parses `fovea-train quantize` arguments (after the subcommand). InvalidArgument names a bad or unknown flag.
 StatusOr<QuantizeOptions> ParseQuantizeCommandLine(const std::vector<std::string>& args);
+// The --help text, generated from the same flag table.
 std::string QuantizeHelpText();
 
 }  // namespace fovea::trainer

@@ -24,10 +24,13 @@ class ConnectionFlagsTest : public ::testing::Test {
 
   // The error of reading `args`, with `options` and `server` filled on success.
   std::string Read(const std::vector<std::string>& args) {
-    const ParsedArgs parsed = ParseArgs(args, WithConnectionFlags({}));
-    if (!parsed.error.empty()) return parsed.error;
+    ConnectionFlags connection;
+    FlagSet flags(CommandInfo{});
+    AddConnectionFlags(flags, connection);
+    const StatusOr<ParsedArgs> parsed = flags.Parse(args);
+    if (!parsed.ok()) return parsed.status().message();
     options_ = {};
-    return ReadConnectionFlags(parsed, server_, options_);
+    return ReadConnectionFlags(connection, server_, options_);
   }
   std::string Path(const char* name) const { return (dir_ / name).string(); }
 
@@ -59,6 +62,30 @@ TEST_F(ConnectionFlagsTest, MistakesAreNamed) {
   EXPECT_EQ(Read({"--tls-ca", Path("ca.pem"), "--tls-cert", Path("ca.pem")}),
             "--tls-cert and --tls-key must be given together");
   EXPECT_EQ(Read({"--tls-ca", Path("absent.pem")}), "--tls-ca: cannot read " + Path("absent.pem"));
+}
+
+TEST(ServerListTest, OneAddressOrUriPassesThrough) {
+  EXPECT_EQ(ParseServerList("localhost:50051").target, "localhost:50051");
+  EXPECT_EQ(ParseServerList("dns:///fovea-headless:50051").target, "dns:///fovea-headless:50051");
+  EXPECT_EQ(ParseServerList("ipv4:10.0.0.1:1,10.0.0.2:1").target, "ipv4:10.0.0.1:1,10.0.0.2:1");
+}
+
+TEST(ServerListTest, ListBecomesOneIpUri) {
+  const ServerTarget v4 = ParseServerList("127.0.0.1:5001,localhost:5002,10.1.2.3:5003");
+  EXPECT_EQ(v4.error, "");
+  EXPECT_EQ(v4.target, "ipv4:127.0.0.1:5001,127.0.0.1:5002,10.1.2.3:5003");
+  EXPECT_EQ(ParseServerList("[::1]:5001,[fe80::1]:5002").target, "ipv6:[::1]:5001,[fe80::1]:5002");
+}
+
+TEST(ServerListTest, ListErrorsNameTheEntry) {
+  EXPECT_EQ(ParseServerList("127.0.0.1:1,fovea.example:2").error,
+            "--server list entry 'fovea.example:2' is not IP:PORT; a list takes IPv4 or [IPv6] addresses (use "
+            "dns:///NAME:PORT for a name)");
+  EXPECT_NE(ParseServerList("127.0.0.1:1,").error, "");
+  EXPECT_NE(ParseServerList("127.0.0.1:1,127.0.0.1:99999").error, "");
+  EXPECT_NE(ParseServerList("127.0.0.1,127.0.0.2").error, "");
+  EXPECT_EQ(ParseServerList("127.0.0.1:1,[::1]:2").error, "--server list mixes IPv4 and IPv6 addresses");
+  EXPECT_EQ(ParseServerList("127.0.0.1:1,[::1]:2").target, "");
 }
 
 }  // namespace

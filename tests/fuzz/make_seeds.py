@@ -10,6 +10,8 @@ classify_request_fuzz/  serialized fovea.v1.ClassifyRequest messages: encoded PN
                         tensors, top_k, bad model names and versions
 model_infer_request_fuzz/  serialized inference.ModelInferRequest messages: FP32, UINT8 and BYTES inputs in raw and
                         typed contents, the classification output parameter, bad versions, names and shapes
+flags_fuzz/             command lines (a mode byte, then NUL-separated arguments): values in both spellings,
+                        switches, positionals after "--", environment values, and each kind of error
 Deterministic: fixed seeds, so rerunning rewrites the same bytes.
 """
 import os
@@ -185,6 +187,26 @@ def infer_requests(pictures):
     }
 
 
+def command_line(mode, *args):
+    """flags_fuzz input: bit 0 of `mode` allows positionals, bit 1 applies the environment (the last argument)."""
+    return bytes([mode]) + b"\0".join(arg.encode() for arg in args)
+
+
+def command_lines():
+    return {
+        "values.bin": command_line(1, "--server", "h:1", "--count=7", "--rate", "2.5", "--quiet", "a.png"),
+        "optional_values.bin": command_line(0, "--top-k", "-3", "--threshold=0.5", "--token=", "--mode", "b"),
+        "double_dash.bin": command_line(1, "--", "--server", "-h"),
+        "environment.bin": command_line(2, "--count", "3", "12"),
+        "help.bin": command_line(0, "-h"),
+        "unknown_flag.bin": command_line(0, "--bogus=1"),
+        "missing_value.bin": command_line(0, "--server"),
+        "switch_value.bin": command_line(0, "--quiet=yes"),
+        "out_of_range.bin": command_line(0, "--count", "1001", "--rate", "1e9"),
+        "not_a_number.bin": command_line(3, "--rate", "nan", "x"),
+    }
+
+
 def write(folder, files):
     os.makedirs(folder, exist_ok=True)
     for name, data in files.items():
@@ -204,6 +226,7 @@ def main():
     write(os.path.join(corpus, "image_decode_fuzz"), pictures)
     write(os.path.join(corpus, "classify_request_fuzz"), requests(pictures))
     write(os.path.join(corpus, "model_infer_request_fuzz"), infer_requests(pictures))
+    write(os.path.join(corpus, "flags_fuzz"), command_lines())
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@
 #   --build-dir   default build-fuzz (relative to the repository root)
 #   --jobs        parallel compile jobs (default 2)
 #   --configure-only  only configure the clang build (tests/sanitizers/run.sh builds its suites in it)
-#   TARGET        onnx_import_fuzz, image_decode_fuzz, classify_request_fuzz, model_infer_request_fuzz (default: all)
+#   TARGET        onnx_import_fuzz, image_decode_fuzz, classify_request_fuzz, model_infer_request_fuzz, flags_fuzz
+#                 (default: all)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds=20
@@ -26,11 +27,11 @@ while [[ $# -gt 0 ]]; do
     --build-dir) build_dir="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
     --configure-only) configure_only=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(onnx_import_fuzz image_decode_fuzz classify_request_fuzz model_infer_request_fuzz)
+[[ ${#targets[@]} -gt 0 ]] || targets=(onnx_import_fuzz image_decode_fuzz classify_request_fuzz model_infer_request_fuzz flags_fuzz)
 
 if [[ ! -f "$build_dir/build.ninja" ]]; then
   # -O1 with line tables: what OSS-Fuzz uses; quicker to compile than -O2 and stack traces stay exact.
