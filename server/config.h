@@ -10,8 +10,8 @@
 #include "common/flags.h"
 #include "common/status.h"
 #include "engine/model.h"
-#include "server/thread_policy.h"
-#include "server/version_policy.h"
+#include "server/ops/thread_policy.h"
+#include "server/models/version_policy.h"
 
 namespace fovea::server {
 
@@ -43,7 +43,7 @@ struct ServerConfig {
   std::string auth_token_file;     // file holding the bearer token every RPC but health must carry
   // Float arithmetic of models whose config.txt has no `precision` key (quantized models run int8 regardless).
   engine::Precision precision = engine::Precision::kFp32;
-  // Scheduling policy of the threads that receive, convert and answer requests (server/thread_policy.h).
+  // Scheduling policy of the threads that receive, convert and answer requests (server/ops/thread_policy.h).
   ServingThreadPolicy serving_thread_policy = ServingThreadPolicy::kBatch;
 };
 

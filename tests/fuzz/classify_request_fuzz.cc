@@ -7,7 +7,7 @@
 #include <memory>
 
 #include "fovea/v1/inference.pb.h"
-#include "server/classifier.h"
+#include "server/api/classifier.h"
 #include "tests/fuzz/tiny_repository.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "inference/grpc_service.pb.h"
-#include "server/oip_infer.h"
+#include "server/api/oip_infer.h"
 #include "tests/fuzz/tiny_repository.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -4,8 +4,8 @@
 
 #include <memory>
 
-#include "server/classifier.h"
-#include "server/model_repository.h"
+#include "server/api/classifier.h"
+#include "server/models/model_repository.h"
 
 namespace fovea::fuzz {
 

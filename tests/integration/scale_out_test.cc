@@ -31,7 +31,7 @@ constexpr char kNginxBinary[] = "/usr/sbin/nginx";
 constexpr auto kPollInterval = std::chrono::milliseconds(5);
 constexpr auto kNginxStartTimeout = std::chrono::seconds(20);
 
-// Every answered Classify call logs one "<method> OK" line (server/inference_service.cc).
+// Every answered Classify call logs one "<method> OK" line (server/transport/grpc/inference_service.cc).
 int ClassifyCallsServed(const ServerProcess& server) {
   const std::string log = server.Log();
   int count = 0;

@@ -1,7 +1,7 @@
 // The dynamic batcher with a fake model: deterministic because the fake can hold a batch until the test releases it,
 // so what queues behind it is known exactly.
 
-#include "server/batcher.h"
+#include "server/models/batcher.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <optional>
 #include <thread>
 
-#include "server/metrics.h"
+#include "server/ops/metrics.h"
 
 namespace fovea::server {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "server/model_repository.h"
+#include "server/models/model_repository.h"
 
 namespace fovea::server::testing {
 

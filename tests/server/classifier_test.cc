@@ -1,4 +1,4 @@
-#include "server/classifier.h"
+#include "server/api/classifier.h"
 
 #include <grpcpp/support/status_code_enum.h>
 #include <gtest/gtest.h>

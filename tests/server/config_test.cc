@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "server/grpc_status.h"
+#include "server/transport/grpc/grpc_status.h"
 
 namespace fovea::server {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/cpu_budget.h"
+#include "server/ops/cpu_budget.h"
 
 #include <gtest/gtest.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-#include "server/image_pipeline.h"
+#include "server/api/image_pipeline.h"
 
 #include <gtest/gtest.h>
 

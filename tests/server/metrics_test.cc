@@ -1,6 +1,6 @@
 // Request metrics: what RecordRequest adds to the /metrics text.
 
-#include "server/metrics.h"
+#include "server/ops/metrics.h"
 
 #include <gtest/gtest.h>
 

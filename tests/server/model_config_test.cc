@@ -1,6 +1,6 @@
 // models/<name>/config.txt: the per-model batching settings.
 
-#include "server/model_config.h"
+#include "server/models/model_config.h"
 
 #include <gtest/gtest.h>
 

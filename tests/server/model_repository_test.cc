@@ -1,4 +1,4 @@
-#include "server/model_repository.h"
+#include "server/models/model_repository.h"
 
 #include <gtest/gtest.h>
 

@@ -10,8 +10,8 @@
 #include <tuple>
 
 #include "imageio/image.h"
-#include "server/oip_infer.h"
-#include "server/oip_inputs.h"
+#include "server/api/oip_infer.h"
+#include "server/api/oip_inputs.h"
 #include "tests/server/channel_mean_model.h"
 
 namespace fovea::server {

@@ -1,7 +1,7 @@
 // RepositoryPoller against a real folder and a fake loader: a file reading "classes N" loads as a model with N
 // classes, anything else fails to load. Deterministic: Sync() is called by the tests, except in the thread test.
 
-#include "server/repository_poller.h"
+#include "server/models/repository_poller.h"
 
 #include <gtest/gtest.h>
 

@@ -6,9 +6,9 @@
 #include <cstring>
 
 #include "common/base64.h"
-#include "server/oip_inputs.h"
-#include "server/rest_api.h"
-#include "server/rest_json.h"
+#include "server/api/oip_inputs.h"
+#include "server/transport/rest/rest_api.h"
+#include "server/transport/rest/rest_json.h"
 
 namespace fovea::server {
 namespace {

@@ -1,4 +1,4 @@
-#include "server/security.h"
+#include "server/ops/security.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,60 @@
+#pragma once
+// Classify: the engine-facing core of the Classify RPC, free of gRPC so it can be tested directly.
+
+#include <cstdint>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/tensor.h"
+#include "fovea/v1/inference.pb.h"
+#include "server/api/image_pipeline.h"
+#include "server/models/model_repository.h"
+
+namespace fovea::server {
+
+// Server-wide limits a Classify call is held to.
+struct ClassifyOptions {
+  ImageLimits image_limits;
+  int64_t max_images_per_request = 1024;
+};
+
+// top_k when the request leaves it unset (capped at the class count).
+inline constexpr int64_t kDefaultTopK = 5;
+
+// The decoded images of one Classify request, ready for the engine.
+struct PreparedClassify {
+  // [good images, channels, height, width]; empty when every image failed. A request of one model-ready float32
+  // tensor is not copied: `images` then borrows the request's bytes and is valid only while the request is.
+  engine::Tensor images;
+  std::vector<int> good_images;  // the request index of each row of `images`
+  int64_t top_k = 0;
+};
+
+// Checks `request` against `options` and `model` and decodes its images. Request-level problems (no images, too
+// many, bad top_k) fail the call; `response` gets the model's name and version and one result per image, with its
+// own error for an image that cannot be used, so one bad image never fails the others. The result may borrow from
+// `request` (see PreparedClassify).
+StatusOr<PreparedClassify> PrepareClassify(const ServedModel& model, const v1::ClassifyRequest& request,
+                                           const ClassifyOptions& options, v1::ClassifyResponse& response);
+
+// Fills the predictions of the good images from `scores` (one row of num_classes scores per row of
+// `prepared.images`, in order).
+Status FillPredictions(const ServedModel& model, const PreparedClassify& prepared, std::span<const float> scores,
+                       v1::ClassifyResponse& response);
+
+// Runs `batch` ([n, channels, height, width]) through `model`'s Session and returns its [n, classes] scores.
+StatusOr<engine::Tensor> RunClassifier(const ServedModel& model, const engine::Tensor& batch);
+
+// What one image becomes for `model`: its input size and channels, with per-channel mean/std from its metadata.
+InputSpec ModelInputSpec(const ServedModel& model);
+
+// One row of scores as probabilities: a copy when `already_probabilities`, otherwise their softmax.
+std::vector<float> ToProbabilities(std::span<const float> scores, bool already_probabilities);
+
+// The `k` most probable classes of one row of scores as (class index, probability), most probable first. When
+// `already_probabilities` is false the scores are logits and go through a softmax first.
+std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k, bool already_probabilities);
+
+}  // namespace fovea::server

@@ -1,0 +1,93 @@
+#pragma once
+// ModelRepository: the models the server answers with, loaded from `<root>/<name>/<version>/model.onnx`.
+//
+// The catalog is an immutable snapshot behind a shared_ptr; lookups copy the pointer, so a reload
+// (server/models/repository_poller.h) builds a new catalog and swaps it in without disturbing requests in flight.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/localization/localizer.h"
+#include "engine/model.h"
+#include "engine/session.h"
+
+namespace fovea::server {
+
+// One loaded model version, ready to run. Immutable once built; shared by every request using it.
+struct ServedModel {
+  std::string name;
+  int64_t version = 0;
+  std::shared_ptr<const engine::Model> model;
+  std::unique_ptr<engine::Session> session;  // Session::Run is thread-safe (engine/session.h)
+  // The input one image becomes: [channels, height, width], from the fovea.input.* metadata or the graph input.
+  int64_t channels = 0;
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t num_classes = 0;
+  // True when the graph already ends in Softmax; otherwise the server applies softmax to the outputs.
+  bool outputs_probabilities = false;
+  // CAM, Grad-CAM and dense maps for this model (each knows whether the model supports it). Thread-safe.
+  std::unique_ptr<const engine::localization::Localizer> localizer;
+};
+
+// Reads an ONNX file into a Model (modelio::LoadOnnxModel in the server; a fake in tests).
+using ModelLoader = std::function<StatusOr<std::shared_ptr<const engine::Model>>(const std::string& path)>;
+
+// name → version → model.
+using ModelCatalog = std::map<std::string, std::map<int64_t, std::shared_ptr<const ServedModel>>>;
+
+// Checks that `name` can name a model folder: 1..128 characters from [A-Za-z0-9._-], not starting with '.'. Rejects
+// path tricks such as "../x" or "a/b" with INVALID_ARGUMENT.
+Status ValidateModelName(std::string_view name);
+
+// Wraps a loaded model for serving: resolves its input geometry and class count, creates its Session and runs one
+// zero image through it so that a broken model fails here rather than on a request.
+StatusOr<std::shared_ptr<const ServedModel>> PrepareModel(std::string name, int64_t version,
+                                                          std::shared_ptr<const engine::Model> model);
+
+// "model 'name' version N", the way logs and errors name one version.
+std::string ModelTitle(const std::string& name, int64_t version);
+
+class ModelRepository {
+ public:
+  // An empty repository that is not ready yet: Find answers UNAVAILABLE until the first Replace.
+  ModelRepository();
+  // A ready repository serving `catalog`.
+  explicit ModelRepository(ModelCatalog catalog);
+
+  // The model `name` at `version` (0 = the latest). INVALID_ARGUMENT for a bad name, NOT_FOUND for an unknown
+  // model or version (the message lists what exists), UNAVAILABLE before the first catalog is in place.
+  StatusOr<std::shared_ptr<const ServedModel>> Find(std::string_view name, int64_t version) const;
+
+  // The current catalog snapshot.
+  std::shared_ptr<const ModelCatalog> Snapshot() const;
+
+  // Swaps in a new catalog atomically and marks the repository ready; requests holding models from the old one keep
+  // them alive.
+  void Replace(ModelCatalog catalog);
+
+  // True once a catalog is in place (every model of it loaded and warmed up).
+  bool ready() const;
+
+  // Called with each new catalog after it is swapped in (on the thread that called Replace), e.g. to update metrics.
+  using ReplaceListener = std::function<void(const ModelCatalog&)>;
+  void SetReplaceListener(ReplaceListener listener);
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const ModelCatalog> catalog_;
+  bool ready_ = false;
+  ReplaceListener listener_;
+};
+
+// Number of model versions in `catalog`, over all models.
+size_t CountVersions(const ModelCatalog& catalog);
+
+}  // namespace fovea::server

@@ -1,0 +1,210 @@
+#include "server/models/repository_poller.h"
+
+#include <sys/stat.h>
+
+#include <charconv>
+#include <optional>
+#include <system_error>
+
+#include <spdlog/spdlog.h>
+
+namespace fovea::server {
+namespace {
+
+constexpr char kModelFileName[] = "model.onnx";
+constexpr int64_t kNanosPerSecond = 1000000000;
+
+// A version folder's name as a positive integer, or 0 when it is not one.
+int64_t ParseVersion(const std::string& text) {
+  int64_t version = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), version);
+  if (error != std::errc() || end != text.data() + text.size() || version <= 0) return 0;
+  return version;
+}
+
+// The stamp of a regular file, or nullopt when `path` is not one.
+std::optional<FileStamp> StampOf(const std::filesystem::path& path) {
+  struct stat info {};
+  if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
+  return FileStamp{info.st_dev, info.st_ino, info.st_size,
+                   static_cast<int64_t>(info.st_mtim.tv_sec) * kNanosPerSecond + info.st_mtim.tv_nsec};
+}
+
+}  // namespace
+
+VersionLoader PreparingLoader(ModelLoader loader) {
+  return [loader = std::move(loader)](const std::string& name, int64_t version,
+                                      const std::string& path) -> StatusOr<std::shared_ptr<const ServedModel>> {
+    FOVEA_ASSIGN_OR_RETURN(std::shared_ptr<const engine::Model> model, loader(path));
+    return PrepareModel(name, version, std::move(model));
+  };
+}
+
+RepositoryPoller::RepositoryPoller(std::filesystem::path root, VersionPolicy policy, VersionLoader loader,
+                                   ModelRepository& repository)
+    : root_(std::move(root)), policy_(std::move(policy)), loader_(std::move(loader)), repository_(repository) {}
+
+RepositoryPoller::~RepositoryPoller() { Stop(); }
+
+StatusOr<RepositoryPoller::Listing> RepositoryPoller::List() {
+  std::error_code error;
+  if (!std::filesystem::is_directory(root_, error)) {
+    return NotFound("model repository " + root_.string() + " is not a directory");
+  }
+  Listing listing;
+  std::set<std::string> skipped;
+  const auto skip = [&](const std::filesystem::path& path, const char* why) {
+    if (!warned_.contains(path.string())) spdlog::warn("model repository: skipping {} ({})", path.string(), why);
+    skipped.insert(path.string());
+  };
+  // Advancing a directory_iterator throws on a read error; the poller thread must survive a folder that changes or
+  // vanishes under it, so that becomes an error status and the next pass tries again.
+  try {
+    ListInto(listing, skip, error);
+  } catch (const std::filesystem::filesystem_error& failure) {
+    return NotFound("model repository " + root_.string() + " cannot be read: " + failure.what());
+  }
+  if (error) return NotFound("model repository " + root_.string() + " cannot be read: " + error.message());
+  warned_ = std::move(skipped);
+  return listing;
+}
+
+void RepositoryPoller::ListInto(Listing& listing, const SkipFn& skip, std::error_code& error) const {
+  for (const auto& model_entry : std::filesystem::directory_iterator(root_, error)) {
+    const std::string name = model_entry.path().filename().string();
+    std::error_code entry_error;
+    if (!model_entry.is_directory(entry_error) || !ValidateModelName(name).ok()) {
+      skip(model_entry.path(), "not a model folder");
+      continue;
+    }
+    std::error_code folder_error;
+    for (const auto& entry : std::filesystem::directory_iterator(model_entry.path(), folder_error)) {
+      const int64_t version = ParseVersion(entry.path().filename().string());
+      const std::optional<FileStamp> stamp = StampOf(entry.path() / kModelFileName);
+      if (version == 0 || !stamp) {
+        skip(entry.path(), "not <positive version>/model.onnx");
+        continue;
+      }
+      listing[name][version] = {entry.path() / kModelFileName, *stamp};
+    }
+  }
+}
+
+StatusOr<std::shared_ptr<const ServedModel>> RepositoryPoller::LoadGuarded(const std::string& name, int64_t version,
+                                                                           const std::string& path) const {
+  // A model file is untrusted input and the poller thread must outlive any one of them (e.g. bad_alloc on a file
+  // claiming huge tensors).
+  try {
+    return loader_(name, version, path);
+  } catch (const std::exception& failure) {
+    return Internal(std::string("loading threw: ") + failure.what());
+  }
+}
+
+const RepositoryPoller::LoadedVersion* RepositoryPoller::Resolve(const std::string& name, int64_t version,
+                                                                 const VersionFile& file, LoadedVersion& fresh) {
+  const LoadedVersion* previous = nullptr;
+  if (const auto model = loaded_.find(name); model != loaded_.end()) {
+    if (const auto found = model->second.find(version); found != model->second.end()) previous = &found->second;
+  }
+  if (previous != nullptr && previous->stamp == file.stamp) return previous;
+  const std::pair<std::string, int64_t> key{name, version};
+  if (const auto failed = failed_.find(key); failed != failed_.end() && failed->second == file.stamp) {
+    return previous;  // already reported; wait for the file to change
+  }
+  StatusOr<std::shared_ptr<const ServedModel>> served = LoadGuarded(name, version, file.path.string());
+  if (!served.ok()) {
+    spdlog::error("model repository: {} not loaded: {}{}", file.path.string(), served.status().ToString(),
+                  previous != nullptr ? "; the copy loaded before keeps serving" : "");
+    failed_[key] = file.stamp;
+    return previous;
+  }
+  failed_.erase(key);
+  fresh = {file.stamp, std::move(*served)};
+  spdlog::info("model repository: {} {} ({}x{}x{} input, {} classes)", previous != nullptr ? "reloaded" : "loaded",
+               ModelTitle(name, version), fresh.model->channels, fresh.model->height, fresh.model->width,
+               fresh.model->num_classes);
+  return &fresh;
+}
+
+RepositoryPoller::LoadedModels RepositoryPoller::Reconcile(const Listing& listing) {
+  LoadedModels next;
+  for (const auto& [name, files] : listing) {
+    std::map<int64_t, LoadedVersion> versions;
+    // Newest first, so latest:N takes the N highest versions that load. (Reverse iterators rather than
+    // std::views::reverse, which clang 14 cannot compile with libstdc++ 12: the fuzz and sanitizer builds use clang.)
+    for (auto it = files.rbegin(); it != files.rend(); ++it) {
+      const auto& [version, file] = *it;
+      if (!policy_.WantsMore(static_cast<int64_t>(versions.size()))) break;
+      if (!policy_.Allows(version)) continue;
+      LoadedVersion fresh;
+      if (const LoadedVersion* chosen = Resolve(name, version, file, fresh)) versions[version] = *chosen;
+    }
+    if (!versions.empty()) next[name] = std::move(versions);
+  }
+  return next;
+}
+
+void RepositoryPoller::ForgetFailures(const Listing& listing) {
+  std::erase_if(failed_, [&](const auto& failure) {
+    const auto model = listing.find(failure.first.first);
+    return model == listing.end() || !model->second.contains(failure.first.second);
+  });
+}
+
+void RepositoryPoller::LogUnloaded(const LoadedModels& next) const {
+  for (const auto& [name, versions] : loaded_) {
+    const auto kept = next.find(name);
+    for (const auto& [version, loaded] : versions) {
+      if (kept == next.end() || !kept->second.contains(version)) {
+        spdlog::info("model repository: unloaded {}", ModelTitle(name, version));
+      }
+    }
+  }
+}
+
+Status RepositoryPoller::Sync() {
+  std::lock_guard lock(sync_mutex_);
+  StatusOr<Listing> listing = List();
+  if (!listing.ok()) {
+    if (listing.status().message() != last_error_) spdlog::error("{}", listing.status().ToString());
+    last_error_ = listing.status().message();
+    return listing.status();
+  }
+  last_error_.clear();
+  LoadedModels next = Reconcile(*listing);
+  ModelCatalog catalog;
+  for (const auto& [name, versions] : next) {
+    for (const auto& [version, loaded] : versions) catalog[name][version] = loaded.model;
+  }
+  repository_.Replace(std::move(catalog));
+  LogUnloaded(next);
+  // The old map goes here: a version only it held is freed now, or by the last request still using it.
+  loaded_ = std::move(next);
+  ForgetFailures(*listing);
+  return OkStatus();
+}
+
+void RepositoryPoller::Start(std::chrono::milliseconds interval) {
+  std::lock_guard lock(stop_mutex_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this, interval] {
+    std::unique_lock wait_lock(stop_mutex_);
+    while (!stop_wake_.wait_for(wait_lock, interval, [this] { return stopping_; })) {
+      wait_lock.unlock();
+      (void)Sync();  // failures are logged inside; the next pass tries again
+      wait_lock.lock();
+    }
+  });
+}
+
+void RepositoryPoller::Stop() {
+  {
+    std::lock_guard lock(stop_mutex_);
+    stopping_ = true;
+  }
+  stop_wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace fovea::server

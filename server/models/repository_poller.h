@@ -1,0 +1,111 @@
+#pragma once
+// RepositoryPoller: keeps a ModelRepository in step with its folder, `<root>/<name>/<version>/model.onnx`.
+//
+// Each Sync() lists the folder, applies the version policy and loads (and warms up) every new or changed version
+// BEFORE it swaps the next catalog in, so requests never see a model that is still loading. A version whose file
+// fails to load is logged once per change of that file and skipped: the previously loaded copy of that version, or
+// the next older version under latest:N, keeps serving, and the file is tried again when it changes. Versions the
+// next catalog no longer holds are released after the swap; requests in flight keep them alive through their
+// shared_ptr. Sync() runs once at start-up and then every poll interval on the poller's own thread.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "server/models/model_repository.h"
+#include "server/models/version_policy.h"
+
+namespace fovea::server {
+
+// Loads and warms up one version from its file. The server composes its ONNX loader with PrepareModel
+// (PreparingLoader); unit tests pass a fake.
+using VersionLoader = std::function<StatusOr<std::shared_ptr<const ServedModel>>(
+    const std::string& name, int64_t version, const std::string& path)>;
+
+// A VersionLoader that reads the file with `loader` and then runs PrepareModel (geometry checks and a warm-up run).
+VersionLoader PreparingLoader(ModelLoader loader);
+
+// What identifies one state of a model file: a rename puts a new inode in place, an in-place write changes the size
+// or the modification time.
+struct FileStamp {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+class RepositoryPoller {
+ public:
+  // `repository` is borrowed and must outlive the poller.
+  RepositoryPoller(std::filesystem::path root, VersionPolicy policy, VersionLoader loader, ModelRepository& repository);
+  ~RepositoryPoller();  // Stop()s the thread
+  RepositoryPoller(const RepositoryPoller&) = delete;
+  RepositoryPoller& operator=(const RepositoryPoller&) = delete;
+
+  // One pass over the folder (see the file comment). Fails, leaving the catalog as it is, only when the root cannot
+  // be listed; the failure is logged once until it changes.
+  Status Sync();
+
+  // Calls Sync() every `interval` on a background thread until Stop().
+  void Start(std::chrono::milliseconds interval);
+  // Stops the thread after the pass in progress, if any. Idempotent.
+  void Stop();
+
+ private:
+  struct LoadedVersion {
+    FileStamp stamp;
+    std::shared_ptr<const ServedModel> model;
+  };
+  using LoadedModels = std::map<std::string, std::map<int64_t, LoadedVersion>>;
+  struct VersionFile {
+    std::filesystem::path path;
+    FileStamp stamp;
+  };
+  using Listing = std::map<std::string, std::map<int64_t, VersionFile>>;
+
+  using SkipFn = std::function<void(const std::filesystem::path& path, const char* why)>;
+
+  StatusOr<Listing> List();
+  // Walks the folders into `listing`; `skip` reports what is not a model version. May throw filesystem_error.
+  void ListInto(Listing& listing, const SkipFn& skip, std::error_code& error) const;
+  // The loader, with any exception it throws turned into an INTERNAL status.
+  StatusOr<std::shared_ptr<const ServedModel>> LoadGuarded(const std::string& name, int64_t version,
+                                                           const std::string& path) const;
+  LoadedModels Reconcile(const Listing& listing);
+  // The copy of `name`:`version` to serve for `file`: the loaded one when the file is unchanged, else a fresh load,
+  // else (the file is broken) the loaded one if any. nullptr when there is nothing to serve.
+  const LoadedVersion* Resolve(const std::string& name, int64_t version, const VersionFile& file, LoadedVersion& fresh);
+  void ForgetFailures(const Listing& listing);
+  void LogUnloaded(const LoadedModels& next) const;
+
+  const std::filesystem::path root_;
+  const VersionPolicy policy_;
+  const VersionLoader loader_;
+  ModelRepository& repository_;
+
+  std::mutex sync_mutex_;  // one Sync() at a time; guards the members below
+  LoadedModels loaded_;    // what the current catalog holds, with the file stamps it was loaded from
+  std::map<std::pair<std::string, int64_t>, FileStamp> failed_;  // file states that failed (already logged)
+  std::set<std::string> warned_;                                 // skipped paths already logged
+  std::string last_error_;                                       // the last root listing error logged
+
+  std::mutex stop_mutex_;
+  std::condition_variable stop_wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace fovea::server

@@ -1,0 +1,87 @@
+#pragma once
+// RestApi: the Open Inference Protocol v2 REST routes, the Fovea localization extension route and the demo page,
+// independent of the HTTP library (http_server.h feeds it parsed requests). Every model route translates its request
+// into the protobuf message the gRPC service takes and runs the same code: ModelInfer through SubmitModelInfer (the
+// worker pool and the model's dynamic batcher), localization through LocalizeImage on the worker pool. So validation,
+// limits, batching and metrics are those of gRPC; rpc labels in metrics are "rest.<Method>".
+//
+//   GET  /                                                  the demo page (HTML)
+//   GET  /v2                                                server metadata
+//   GET  /v2/health/live, /v2/health/ready                  200, or 503 when not ready
+//   GET  /v2/repository/index (or POST, as Triton)          every loaded model version
+//   GET  /v2/models/NAME[/versions/V]                       model metadata
+//   GET  /v2/models/NAME[/versions/V]/ready                 200, 404 for an unknown model or version
+//   POST /v2/models/NAME[/versions/V]/infer                 JSON tensors, or one encoded image as the body
+//   POST /v2/models/NAME[/versions/V]/localize              one encoded image as the body (Fovea extension)
+// Errors are {"error": "..."} with the status mapped from the Status code (docs/server.md, "REST").
+
+#include <atomic>
+#include <string>
+
+#include "server/api/classifier.h"
+#include "server/ops/metrics.h"
+#include "server/models/model_batchers.h"
+#include "server/models/model_repository.h"
+#include "server/pipeline/serving_context.h"
+
+namespace fovea::server {
+
+inline constexpr int kHttpOk = 200;
+inline constexpr int kHttpBadRequest = 400;
+inline constexpr int kHttpUnauthorized = 401;
+inline constexpr int kHttpNotFound = 404;
+inline constexpr int kHttpMethodNotAllowed = 405;
+inline constexpr int kHttpPayloadTooLarge = 413;
+inline constexpr int kHttpTooManyRequests = 429;
+inline constexpr int kHttpInternalError = 500;
+inline constexpr int kHttpNotImplemented = 501;
+inline constexpr int kHttpServiceUnavailable = 503;
+inline constexpr int kHttpGatewayTimeout = 504;
+
+struct HttpRequest {
+  std::string method;        // "GET", "POST", ...
+  std::string path;          // URL-decoded, without the query
+  std::string query;         // raw, without '?'
+  std::string content_type;  // "" when absent
+  std::string body;
+  std::string request_id;  // the client's x-request-id header, "" when absent
+};
+
+struct HttpResponse {
+  int status = kHttpOk;
+  std::string content_type = "application/json";
+  std::string body;
+  std::string request_id;  // sent back as x-request-id ("" for unlogged routes)
+};
+
+class RestApi {
+ public:
+  // Everything `serving` refers to is borrowed and must outlive the RestApi (the same limits gRPC calls have).
+  explicit RestApi(ServingContext serving);
+
+  // From now on readiness answers 503 (the server is draining for shutdown). Thread-safe.
+  void SetDraining();
+
+  // Answers one request; blocks the calling thread until the answer is ready. Thread-safe; never throws.
+  HttpResponse Handle(const HttpRequest& request);
+
+ private:
+  HttpResponse Route(const HttpRequest& request);
+  HttpResponse ModelRoute(const HttpRequest& request, const std::string& name, const std::string& version,
+                          const std::string& action);
+  HttpResponse Metadata(const HttpRequest& request, const std::string& name, const std::string& version);
+  HttpResponse Ready(const HttpRequest& request, const std::string& name, const std::string& version);
+  HttpResponse Infer(const HttpRequest& request, const std::string& name, const std::string& version);
+  HttpResponse Localize(const HttpRequest& request, const std::string& name, const std::string& version);
+  HttpResponse RepositoryIndex(const HttpRequest& request);
+  HttpResponse ServerMetadata(const HttpRequest& request);
+
+  ServingContext serving_;
+  std::atomic<bool> draining_{false};
+};
+
+// The HTTP status for `status` (at `payload_error`: RESOURCE_EXHAUSTED about the request's own size is 413, about
+// the server's capacity 429).
+int HttpStatusFor(const Status& status, bool payload_error);
+
+}  // namespace fovea::server
