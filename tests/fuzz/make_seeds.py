@@ -3,13 +3,16 @@
 
 Usage: tests/fuzz/make_seeds.py [CORPUS_DIR]   (default: the corpus/ folder next to this script)
 
-onnx_import_fuzz/       tiny_classifier.onnx (also the model classify_request_fuzz serves), a logits variant, a
-                        model with an unsupported op, an empty file
-image_decode_fuzz/      small PNGs (gray, RGB, RGBA, 16-bit, palette) and JPEGs (gray, RGB)
-classify_request_fuzz/  serialized fovea.v1.ClassifyRequest messages: encoded PNG/JPEG, raw uint8 pixels, float32
-                        tensors, top_k, bad model names and versions
-model_infer_request_fuzz/  serialized inference.ModelInferRequest messages: FP32, UINT8 and BYTES inputs in raw and
-                        typed contents, the classification output parameter, bad versions, names and shapes
+A few hand-made seeds per target, each named for what it is; libFuzzer grows the corpus from them during runs, into
+the build folder (tests/fuzz/run.sh), never into git.
+
+onnx_import_fuzz/       tiny_classifier.onnx (also the model the request fuzzers serve), a logits variant, a model
+                        with an unsupported op, an empty file
+image_decode_fuzz/      small PNGs (gray, RGBA, 16-bit RGB, palette) and an RGB JPEG, sizes as width x height
+classify_request_fuzz/  serialized fovea.v1.ClassifyRequest messages: encoded PNG and JPEG, a float32 tensor, a mix of
+                        a good image, a bad one and raw uint8 pixels, a negative top_k
+model_infer_request_fuzz/  serialized inference.ModelInferRequest messages: FP32 in raw and typed contents, UINT8 with
+                        the classification output parameter, BYTES images in raw and typed contents
 flags_fuzz/             command lines (a mode byte, then NUL-separated arguments): values in both spellings,
                         switches, positionals after "--", environment values, and each kind of error
 Deterministic: fixed seeds, so rerunning rewrites the same bytes.
@@ -65,12 +68,12 @@ def images():
     rgba = rng.randint(0, 256, (3, 3, 4), dtype=np.uint8)
     wide = (rng.randint(0, 65536, (2, 3, 3))).astype(np.uint16)
     out = {}
-    for name, image, ext in [("gray.png", gray, ".png"), ("rgb.png", rgb, ".png"), ("rgba.png", rgba, ".png"),
-                             ("rgb16.png", wide, ".png"), ("gray.jpg", gray, ".jpg"), ("rgb.jpg", rgb, ".jpg")]:
+    for name, image, ext in [("png_gray_5x6.png", gray, ".png"), ("png_rgba_3x3.png", rgba, ".png"),
+                             ("png_rgb16_3x2.png", wide, ".png"), ("jpeg_rgb_7x4.jpg", rgb, ".jpg")]:
         ok, data = cv2.imencode(ext, image)
         assert ok
         out[name] = data.tobytes()
-    out["palette.png"] = palette_png()
+    out["png_palette_2x2.png"] = palette_png()
     return out
 
 
@@ -127,16 +130,14 @@ def requests(pictures):
     pixels = bytes(range(SIDE * SIDE))
     floats = struct.pack("<%df" % (SIDE * SIDE), *[i / 64.0 for i in range(SIDE * SIDE)])
     return {
-        "png.bin": classify_request(b"tiny", [image_input(pictures["gray.png"], image_id=b"g")]),
-        "jpeg_top2.bin": classify_request(b"tiny", [image_input(pictures["rgb.jpg"])], top_k=2),
-        "mixed.bin": classify_request(b"tiny", [image_input(pictures["rgba.png"]), image_input(b"not an image"),
-                                                image_input(tensor=raw_tensor(1, [SIDE, SIDE, 1], pixels))],
-                                      version=1),
-        "uint8_rgb.bin": classify_request(b"tiny", [image_input(tensor=raw_tensor(1, [2, 2, 3], bytes(12)))]),
-        "float32.bin": classify_request(b"tiny", [image_input(tensor=raw_tensor(2, [1, SIDE, SIDE], floats))]),
-        "bad_name.bin": classify_request(b"../tiny", [image_input(pictures["gray.png"])]),
-        "no_images.bin": classify_request(b"tiny", []),
-        "bad_top_k.bin": classify_request(b"tiny", [image_input(pictures["gray.png"])], top_k=-1),
+        "png_gray_with_id.bin": classify_request(b"tiny", [image_input(pictures["png_gray_5x6.png"], image_id=b"g")]),
+        "jpeg_rgb_top_k_2.bin": classify_request(b"tiny", [image_input(pictures["jpeg_rgb_7x4.jpg"])], top_k=2),
+        "png_garbage_and_uint8_pixels_version_1.bin": classify_request(
+            b"tiny", [image_input(pictures["png_rgba_3x3.png"]), image_input(b"not an image"),
+                      image_input(tensor=raw_tensor(1, [SIDE, SIDE, 1], pixels))], version=1),
+        "float32_tensor_1x8x8.bin": classify_request(b"tiny",
+                                                     [image_input(tensor=raw_tensor(2, [1, SIDE, SIDE], floats))]),
+        "negative_top_k.bin": classify_request(b"tiny", [image_input(pictures["png_gray_5x6.png"])], top_k=-1),
     }
 
 
@@ -172,18 +173,17 @@ def infer_requests(pictures):
     floats = struct.pack("<%df" % (SIDE * SIDE), *[i / 64.0 for i in range(SIDE * SIDE)])
     pixels = bytes(range(SIDE * SIDE))
     return {
-        "fp32_raw.bin": infer_request([infer_input(b"FP32", [1, 1, SIDE, SIDE])], raw=[floats]),
-        "fp32_typed.bin": infer_request([infer_input(b"FP32", [1, 1, SIDE, SIDE], field_bytes(6, floats))],
-                                        version=b"1"),
-        "uint8_raw_top2.bin": infer_request([infer_input(b"UINT8", [1, SIDE, SIDE, 1])], raw=[pixels],
-                                            outputs=[classification_output(2)]),
-        "bytes_raw.bin": infer_request([infer_input(b"BYTES", [2])],
-                                       raw=[length_prefixed(pictures["gray.png"], pictures["rgb.jpg"])]),
-        "bytes_typed.bin": infer_request([infer_input(b"BYTES", [1, 1], field_bytes(8, pictures["rgba.png"]))],
-                                         outputs=[classification_output(3)]),
-        "bad_version.bin": infer_request([infer_input(b"FP32", [1, 1, SIDE, SIDE])], raw=[floats], version=b"x1"),
-        "bad_shape.bin": infer_request([infer_input(b"FP32", [1, 3, SIDE, SIDE])], raw=[floats]),
-        "bad_bytes_prefix.bin": infer_request([infer_input(b"BYTES", [1])], raw=[b"\xff\xff\x00"]),
+        "fp32_raw_contents.bin": infer_request([infer_input(b"FP32", [1, 1, SIDE, SIDE])], raw=[floats]),
+        "fp32_typed_contents_version_1.bin": infer_request(
+            [infer_input(b"FP32", [1, 1, SIDE, SIDE], field_bytes(6, floats))], version=b"1"),
+        "uint8_raw_classification_top_2.bin": infer_request([infer_input(b"UINT8", [1, SIDE, SIDE, 1])], raw=[pixels],
+                                                            outputs=[classification_output(2)]),
+        "bytes_raw_png_and_jpeg.bin": infer_request(
+            [infer_input(b"BYTES", [2])],
+            raw=[length_prefixed(pictures["png_gray_5x6.png"], pictures["jpeg_rgb_7x4.jpg"])]),
+        "bytes_typed_png_classification_top_3.bin": infer_request(
+            [infer_input(b"BYTES", [1, 1], field_bytes(8, pictures["png_rgba_3x3.png"]))],
+            outputs=[classification_output(3)]),
     }
 
 

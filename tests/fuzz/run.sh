@@ -57,6 +57,7 @@ for target in "${targets[@]}"; do
   [[ -z "$runs" ]] || limit+=(-runs="$runs")
   log="$build_dir/$target.log"
   set +e
+  # libFuzzer writes what it finds into the first corpus folder only: the build folder's, never the tracked seeds.
   "$build_dir/bin/$target" "${limit[@]}" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "$corpus" "$root/tests/fuzz/corpus/$target" >"$log" 2>&1
   status=$?
