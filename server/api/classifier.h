@@ -1,5 +1,7 @@
 #pragma once
-// Classify: the engine-facing core of the Classify RPC, free of gRPC so it can be tested directly.
+// Classify: the engine-facing core of the Classify RPC. It works on the proto messages, not on the gRPC service API, so
+// tests and the fuzzer call it without a server; its only gRPC dependency is ToGrpcCode (server/grpc_status.h), the one
+// mapping of our codes to gRPC codes, which gives each per-image error its google.rpc code.
 
 #include <cstdint>
 #include <span>
