@@ -132,15 +132,16 @@ StatusOr<engine::Shape> OutputShape(const LayerDef& layer, const engine::Shape& 
   }
   if (const auto* conv = std::get_if<ConvLayerParams>(&layer.params)) {
     if (shape.size() != 4) return InvalidArgument(layer.name + " needs an image input, not a flat vector");
-    FOVEA_ASSIGN_OR_RETURN(
-        auto w, engine::ops::ResolveWindow(conv->window, {shape[2], shape[3]}, {layer.kernel, layer.kernel}));
-    return engine::Shape{shape[0], layer.out_features, w.output[0], w.output[1]};
+    auto w = engine::ops::ResolveWindow(conv->window, {shape[2], shape[3]}, {layer.kernel, layer.kernel});
+    if (!w.ok()) return w.status().WithContext("layer '" + layer.name + "'");
+    return engine::Shape{shape[0], layer.out_features, w->output[0], w->output[1]};
   }
   if (const auto* pool = std::get_if<PoolLayerParams>(&layer.params)) {
     if (shape.size() != 4) return InvalidArgument(layer.name + " needs an image input, not a flat vector");
     if (pool->global) return engine::Shape{shape[0], shape[1], 1, 1};
-    FOVEA_ASSIGN_OR_RETURN(auto w, engine::ops::ResolveWindow(pool->window, {shape[2], shape[3]}, {}));
-    return engine::Shape{shape[0], shape[1], w.output[0], w.output[1]};
+    auto w = engine::ops::ResolveWindow(pool->window, {shape[2], shape[3]}, {});
+    if (!w.ok()) return w.status().WithContext("layer '" + layer.name + "'");
+    return engine::Shape{shape[0], shape[1], w->output[0], w->output[1]};
   }
   return shape;
 }

@@ -38,7 +38,7 @@ std::vector<std::pair<std::string, std::string>> Presets();
 // Parses `spec` (or a preset name) and appends the classifier for `num_classes`. Errors name the bad token.
 StatusOr<std::vector<LayerDef>> ParseNetworkSpec(const std::string& spec, int64_t num_classes);
 
-// The output shape of `layer` for input `shape` ([N, C, H, W] or [N, F]).
+// The output shape of `layer` for input `shape` ([N, C, H, W] or [N, F]). Errors name the layer.
 StatusOr<engine::Shape> OutputShape(const LayerDef& layer, const engine::Shape& shape);
 
 }  // namespace fovea::trainer

@@ -164,7 +164,9 @@ TEST(OnnxImportTest, TruncatedFileIsAnError) {
   const std::string bytes = TinyCnn().Bytes();
   for (size_t keep : {bytes.size() / 2, bytes.size() - 1, size_t{3}}) {
     auto imported = ImportOnnx(std::string_view(bytes).substr(0, keep));
-    EXPECT_FALSE(imported.ok()) << "kept " << keep << " of " << bytes.size() << " bytes";
+    ASSERT_FALSE(imported.ok()) << "kept " << keep << " of " << bytes.size() << " bytes";
+    EXPECT_EQ(imported.status().code(), StatusCode::kInvalidArgument) << "kept " << keep;
+    EXPECT_THAT(imported.status().message(), HasSubstr("not an ONNX model")) << "kept " << keep;
   }
 }
 
@@ -173,9 +175,15 @@ TEST(OnnxImportTest, GarbageBytesAreAnError) {
   for (int trial = 0; trial < 20; ++trial) {
     std::string garbage(1000, '\0');
     for (char& c : garbage) c = static_cast<char>(generator());
-    EXPECT_FALSE(ImportOnnx(garbage).ok()) << "trial " << trial;
+    auto imported = ImportOnnx(garbage);
+    ASSERT_FALSE(imported.ok()) << "trial " << trial;
+    EXPECT_EQ(imported.status().code(), StatusCode::kInvalidArgument) << "trial " << trial;
+    EXPECT_THAT(imported.status().message(), HasSubstr("not an ONNX model")) << "trial " << trial;
   }
-  EXPECT_FALSE(ImportOnnx("").ok());
+  auto empty = ImportOnnx("");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(empty.status().message(), HasSubstr("model file is empty"));
 }
 
 TEST(OnnxImportTest, CorruptedBytesNeverCrash) {

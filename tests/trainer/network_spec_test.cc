@@ -1,5 +1,6 @@
 // Architecture spec parsing: tokens, presets, the appended classifier, shapes, and errors naming the bad token.
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "trainer/network.h"
@@ -7,6 +8,8 @@
 
 namespace fovea::trainer {
 namespace {
+
+using ::testing::HasSubstr;
 
 TEST(NetworkSpec, ExpandsConvBlocksPoolsAndClassifier) {
   auto layers = ParseNetworkSpec("c32,c64k5s2,p,gap", 10);
@@ -58,8 +61,12 @@ TEST(NetworkSpec, NetworkShapesFollowTheLayers) {
 }
 
 TEST(NetworkSpec, WindowLargerThanTheImageIsAnError) {
+  // 28 → 14 → 7 → 3 → 1, and the fifth 2x2 pool has no room on a 1x1 map.
   auto network = Network::Create("p,p,p,p,p,p", {1, 28, 28}, 10, 1);
-  EXPECT_FALSE(network.ok());
+  ASSERT_FALSE(network.ok());
+  EXPECT_EQ(network.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(network.status().message(), HasSubstr("layer 'maxpool4'"));
+  EXPECT_THAT(network.status().message(), HasSubstr("does not fit input of 1"));
 }
 
 }  // namespace

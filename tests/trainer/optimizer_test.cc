@@ -1,5 +1,6 @@
 // Optimizers and learning-rate schedules against hand-computed updates.
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "trainer/optimizer.h"
@@ -7,6 +8,8 @@
 
 namespace fovea::trainer {
 namespace {
+
+using ::testing::HasSubstr;
 
 TEST(Optimizer, SgdMomentumWithWeightDecayOnlyWhereAllowed) {
   ParameterStore store;
@@ -50,7 +53,10 @@ TEST(Optimizer, UnknownKindIsAnError) {
   ParameterStore store;
   OptimizerOptions options;
   options.kind = "lbfgs";
-  EXPECT_FALSE(MakeOptimizer(options, store).ok());
+  auto optimizer = MakeOptimizer(options, store);
+  ASSERT_FALSE(optimizer.ok());
+  EXPECT_EQ(optimizer.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(optimizer.status().message(), HasSubstr("unknown optimizer 'lbfgs'"));
 }
 
 TEST(Schedule, OneCycleRisesToThePeakThenDecays) {
