@@ -20,6 +20,9 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr int64_t kImageElements = 4;  // each fake image is [2, 2]
+// Every wait in these tests gives up after this long, so a batcher that stops answering fails the test with a message
+// instead of hanging it until CTest's timeout. Generous: the slowest run here takes well under a second.
+constexpr auto kWaitLimit = std::chrono::seconds(30);
 const engine::Shape kImageShape = {2, 2};
 
 // A model whose output row for an image is the sum of its elements. It records every batch size and can be held.
@@ -32,7 +35,10 @@ class FakeModel {
         batch_sizes_.push_back(batch.dim(0));
         ++started_;
         changed_.notify_all();
-        changed_.wait(lock, [this] { return !held_; });
+        // Bounded so that a test which fails while holding still unwinds: the Batcher's destructor joins this thread.
+        if (!changed_.wait_for(lock, kWaitLimit, [this] { return !held_; })) {
+          ADD_FAILURE() << "a held batch was not released within " << kWaitLimit.count() << " s";
+        }
       }
       if (fail_) return Internal("fake engine failure");
       std::vector<float> sums;
@@ -54,10 +60,10 @@ class FakeModel {
     held_ = false;
     changed_.notify_all();
   }
-  // Waits until `count` batches have started running.
-  void WaitForStarted(int count) {
+  // Waits until `count` batches have started running; false if they have not within kWaitLimit.
+  [[nodiscard]] bool WaitForStarted(int count) {
     std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return started_ >= count; });
+    return changed_.wait_for(lock, kWaitLimit, [&] { return started_ >= count; });
   }
   std::vector<int64_t> batch_sizes() {
     std::lock_guard lock(mutex_);
@@ -98,6 +104,17 @@ std::pair<BatchItem, std::future<Outcome>> MakeItem(int64_t count, float value) 
   return {std::move(item), promise->get_future()};
 }
 
+// The outcome `done` delivers, waiting at most kWaitLimit. On a timeout the test fails, and the outcome returned (no
+// rows, an UNAVAILABLE status) fails the caller's own expectation on its line too. (Not std::source_location: clang 14,
+// which builds the sanitizer subset and runs clang-tidy, lacks the builtin libstdc++'s version needs.)
+Outcome Await(std::future<Outcome>& done) {
+  if (done.wait_for(kWaitLimit) != std::future_status::ready) {
+    ADD_FAILURE() << "the batcher did not answer within " << kWaitLimit.count() << " s";
+    return {Status(StatusCode::kUnavailable, "no answer from the batcher"), {}};
+  }
+  return done.get();
+}
+
 BatchingOptions Options(int64_t max_batch_size, int64_t max_queue_size = 100, int64_t delay_us = 0) {
   BatchingOptions options;
   options.max_batch_size = max_batch_size;
@@ -114,7 +131,7 @@ TEST(BatcherTest, RequestsQueuedBehindABusyInstanceRunAsOneBatchAndGetTheirOwnRo
   model.Hold();
   auto [first, first_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(first)).ok());
-  model.WaitForStarted(1);
+  ASSERT_TRUE(model.WaitForStarted(1));
   const std::vector<int64_t> counts = {1, 2, 1, 4};  // 8 images: one full compiled size
   std::vector<std::future<Outcome>> outcomes;
   for (size_t i = 0; i < counts.size(); ++i) {
@@ -123,9 +140,9 @@ TEST(BatcherTest, RequestsQueuedBehindABusyInstanceRunAsOneBatchAndGetTheirOwnRo
     outcomes.push_back(std::move(done));
   }
   model.Release();
-  EXPECT_EQ(first_done.get().rows, std::vector<float>{4.0F});
+  EXPECT_EQ(Await(first_done).rows, std::vector<float>{4.0F});
   for (size_t i = 0; i < counts.size(); ++i) {
-    const Outcome outcome = outcomes[i].get();
+    const Outcome outcome = Await(outcomes[i]);
     ASSERT_TRUE(outcome.status.ok()) << outcome.status.ToString();
     const float sum = static_cast<float>(i + 2) * kImageElements;
     EXPECT_EQ(outcome.rows, std::vector<float>(static_cast<size_t>(counts[i]), sum)) << "item " << i;
@@ -140,7 +157,7 @@ TEST(BatcherTest, EngineBatchesComeOnlyInCompiledSizes) {
   model.Hold();
   auto [first, first_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(first)).ok());
-  model.WaitForStarted(1);
+  ASSERT_TRUE(model.WaitForStarted(1));
   // 5 batch-1 items behind it: 4 run together (a compiled size), the fifth right after, alone.
   std::vector<std::future<Outcome>> singles;
   for (int i = 0; i < 5; ++i) {
@@ -149,11 +166,11 @@ TEST(BatcherTest, EngineBatchesComeOnlyInCompiledSizes) {
     singles.push_back(std::move(done));
   }
   model.Release();
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(singles[static_cast<size_t>(i)].get().rows, std::vector<float>{i * 4.0F});
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Await(singles[static_cast<size_t>(i)]).rows, std::vector<float>{i * 4.0F});
   model.Hold();
   auto [blocker, blocker_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(blocker)).ok());
-  model.WaitForStarted(4);
+  ASSERT_TRUE(model.WaitForStarted(4));
   // Whole items of 3 and 2 images: the batch aims at 4, takes the 3 and pads it with one zero image (rows
   // unaffected); the 2 runs next at its own compiled size.
   auto [triple, triple_done] = MakeItem(3, 1.0F);
@@ -161,10 +178,10 @@ TEST(BatcherTest, EngineBatchesComeOnlyInCompiledSizes) {
   ASSERT_TRUE(batcher.Submit(std::move(triple)).ok());
   ASSERT_TRUE(batcher.Submit(std::move(pair)).ok());
   model.Release();
-  EXPECT_EQ(triple_done.get().rows, (std::vector<float>{4.0F, 4.0F, 4.0F}));
-  EXPECT_EQ(pair_done.get().rows, (std::vector<float>{12.0F, 12.0F}));
-  EXPECT_TRUE(first_done.get().status.ok());
-  EXPECT_TRUE(blocker_done.get().status.ok());
+  EXPECT_EQ(Await(triple_done).rows, (std::vector<float>{4.0F, 4.0F, 4.0F}));
+  EXPECT_EQ(Await(pair_done).rows, (std::vector<float>{12.0F, 12.0F}));
+  EXPECT_TRUE(Await(first_done).status.ok());
+  EXPECT_TRUE(Await(blocker_done).status.ok());
   EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1, 4, 1, 1, 4, 2}));
 }
 
@@ -177,10 +194,12 @@ TEST(BatcherTest, BatchesNeverExceedMaxBatchSizeAndKeepArrivalOrder) {
     auto [item, done] = MakeItem(count, 1.0F);
     ASSERT_TRUE(batcher.Submit(std::move(item)).ok());
     outcomes.push_back(std::move(done));
-    if (outcomes.size() == 1) model.WaitForStarted(1);
+    if (outcomes.size() == 1) {
+      ASSERT_TRUE(model.WaitForStarted(1));
+    }
   }
   model.Release();
-  for (auto& outcome : outcomes) EXPECT_TRUE(outcome.get().status.ok());
+  for (auto& outcome : outcomes) EXPECT_TRUE(Await(outcome).status.ok());
   // Queued behind the first: [2] (2 + 2 > 3), [2, 1], [1] (1 + 5 > 3), [5] alone.
   EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1, 2, 3, 1, 5}));
 }
@@ -191,7 +210,7 @@ TEST(BatcherTest, AFullQueueRefusesWithResourceExhaustedNamingTheModelAndLimit) 
   model.Hold();
   auto [running, running_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(running)).ok());
-  model.WaitForStarted(1);  // the running item no longer counts against the queue
+  ASSERT_TRUE(model.WaitForStarted(1));  // the running item no longer counts against the queue
   auto [queued, queued_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(queued)).ok());
   auto [refused, refused_done] = MakeItem(1, 1.0F);
@@ -200,8 +219,8 @@ TEST(BatcherTest, AFullQueueRefusesWithResourceExhaustedNamingTheModelAndLimit) 
   EXPECT_NE(status.message().find("tiny:2"), std::string::npos) << status.message();
   EXPECT_NE(status.message().find("max_queue_size 1"), std::string::npos) << status.message();
   model.Release();
-  EXPECT_TRUE(running_done.get().status.ok());
-  EXPECT_TRUE(queued_done.get().status.ok());
+  EXPECT_TRUE(Await(running_done).status.ok());
+  EXPECT_TRUE(Await(queued_done).status.ok());
 }
 
 TEST(BatcherTest, WorkWhoseDeadlinePassedInTheQueueIsAnsweredButNeverComputed) {
@@ -210,14 +229,14 @@ TEST(BatcherTest, WorkWhoseDeadlinePassedInTheQueueIsAnsweredButNeverComputed) {
   model.Hold();
   auto [running, running_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(running)).ok());
-  model.WaitForStarted(1);
+  ASSERT_TRUE(model.WaitForStarted(1));
   auto [late, late_done] = MakeItem(1, 1.0F);
   late.deadline = BatchClock::now() + milliseconds(5);
   ASSERT_TRUE(batcher.Submit(std::move(late)).ok());
   std::this_thread::sleep_for(milliseconds(20));
   model.Release();
-  EXPECT_TRUE(running_done.get().status.ok());
-  const Outcome outcome = late_done.get();
+  EXPECT_TRUE(Await(running_done).status.ok());
+  const Outcome outcome = Await(late_done);
   EXPECT_EQ(outcome.status.code(), StatusCode::kDeadlineExceeded);
   EXPECT_NE(outcome.status.message().find("not computed"), std::string::npos);
   EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1})) << "the expired item must not reach the model";
@@ -237,14 +256,14 @@ TEST(BatcherTest, CancelledWorkIsDroppedBeforeItRuns) {
   model.Hold();
   auto [running, running_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(running)).ok());
-  model.WaitForStarted(1);
+  ASSERT_TRUE(model.WaitForStarted(1));
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
   auto [item, done] = MakeItem(1, 1.0F);
   item.cancelled = [cancelled] { return cancelled->load(); };
   ASSERT_TRUE(batcher.Submit(std::move(item)).ok());
   cancelled->store(true);
   model.Release();
-  EXPECT_EQ(done.get().status.code(), StatusCode::kCancelled);
+  EXPECT_EQ(Await(done).status.code(), StatusCode::kCancelled);
   EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1}));
 }
 
@@ -267,8 +286,8 @@ TEST(BatcherTest, AFullBatchRunsWithoutWaitingForTheQueueDelay) {
   auto [b, b_done] = MakeItem(1, 2.0F);
   ASSERT_TRUE(batcher.Submit(std::move(a)).ok());
   ASSERT_TRUE(batcher.Submit(std::move(b)).ok());
-  EXPECT_EQ(a_done.get().rows, std::vector<float>{4.0F});
-  EXPECT_EQ(b_done.get().rows, std::vector<float>{8.0F});
+  EXPECT_EQ(Await(a_done).rows, std::vector<float>{4.0F});
+  EXPECT_EQ(Await(b_done).rows, std::vector<float>{8.0F});
   EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{2}));
 }
 
@@ -280,8 +299,8 @@ TEST(BatcherTest, TheQueueDelayGathersRequestsThatArriveApart) {
   std::this_thread::sleep_for(milliseconds(50));  // well inside the 2 s delay
   auto [b, b_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(b)).ok());
-  EXPECT_TRUE(a_done.get().status.ok());
-  EXPECT_TRUE(b_done.get().status.ok());
+  EXPECT_TRUE(Await(a_done).status.ok());
+  EXPECT_TRUE(Await(b_done).status.ok());
   EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{2}));
 }
 
@@ -294,7 +313,7 @@ TEST(BatcherTest, AnEngineErrorAnswersEveryItemOfTheBatch) {
   ASSERT_TRUE(batcher.Submit(std::move(a)).ok());
   ASSERT_TRUE(batcher.Submit(std::move(b)).ok());
   for (auto* done : {&a_done, &b_done}) {
-    const Outcome outcome = done->get();
+    const Outcome outcome = Await(*done);
     EXPECT_EQ(outcome.status.code(), StatusCode::kInternal);
     EXPECT_NE(outcome.status.message().find("fake engine failure"), std::string::npos);
   }
@@ -310,11 +329,11 @@ TEST(BatcherTest, StopAnswersEverythingQueuedThenRefusesNewWork) {
     ASSERT_TRUE(batcher.Submit(std::move(item)).ok());
     outcomes.push_back(std::move(done));
   }
-  model.WaitForStarted(1);
-  std::thread stopper([&] { batcher.Stop(); });
+  ASSERT_TRUE(model.WaitForStarted(1));
+  auto stopped = std::async(std::launch::async, [&] { batcher.Stop(); });
   model.Release();
-  stopper.join();
-  for (auto& outcome : outcomes) EXPECT_TRUE(outcome.get().status.ok());
+  ASSERT_EQ(stopped.wait_for(kWaitLimit), std::future_status::ready) << "Stop() did not return";
+  for (auto& outcome : outcomes) EXPECT_TRUE(Await(outcome).status.ok());
   EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1, 1, 1, 1}));
   auto [late, late_done] = MakeItem(1, 1.0F);
   EXPECT_EQ(batcher.Submit(std::move(late)).code(), StatusCode::kUnavailable);
@@ -330,10 +349,10 @@ TEST(BatcherTest, SeveralInstancesRunBatchesAtTheSameTime) {
   auto [b, b_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(a)).ok());
   ASSERT_TRUE(batcher.Submit(std::move(b)).ok());
-  model.WaitForStarted(2);  // both held at once: two instances are inside the model
+  ASSERT_TRUE(model.WaitForStarted(2));  // both held at once: two instances are inside the model
   model.Release();
-  EXPECT_TRUE(a_done.get().status.ok());
-  EXPECT_TRUE(b_done.get().status.ok());
+  EXPECT_TRUE(Await(a_done).status.ok());
+  EXPECT_TRUE(Await(b_done).status.ok());
 }
 
 TEST(BatcherTest, MetricsCountImagesExecutionsAndBatchSizes) {
@@ -343,14 +362,14 @@ TEST(BatcherTest, MetricsCountImagesExecutionsAndBatchSizes) {
   model.Hold();
   auto [first, first_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(first)).ok());
-  model.WaitForStarted(1);
+  ASSERT_TRUE(model.WaitForStarted(1));
   auto [second, second_done] = MakeItem(2, 1.0F);
   auto [third, third_done] = MakeItem(2, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(second)).ok());
   ASSERT_TRUE(batcher.Submit(std::move(third)).ok());
   EXPECT_NE(metrics.Render().find("fovea_pending_requests{model=\"m\"} 2"), std::string::npos) << metrics.Render();
   model.Release();
-  for (auto* done : {&first_done, &second_done, &third_done}) EXPECT_TRUE(done->get().status.ok());
+  for (auto* done : {&first_done, &second_done, &third_done}) EXPECT_TRUE(Await(*done).status.ok());
   batcher.Stop();
   const std::string text = metrics.Render();
   EXPECT_NE(text.find("fovea_inference_count_total{model=\"m\"} 5"), std::string::npos) << text;
