@@ -11,6 +11,7 @@ packages=(
   libpng-dev libspng-dev libjpeg62-turbo-dev zlib1g-dev
   libcivetweb-dev nlohmann-json3-dev  # the REST port
   clang libclang-rt-14-dev  # tests/fuzz (libFuzzer) and the sanitizer subset
+  clang-format-14 clang-tidy-14  # scripts/lint.sh (the CTest test `lint`) and scripts/tidy.sh
 )
 if [ "${1:-}" != "--build-only" ]; then
   packages+=(
