@@ -38,7 +38,7 @@ struct BenchOptions {
   int concurrency = 4;
   double rate = 0;                         // requests per second over all workers; 0 = closed loop
   std::optional<double> duration_seconds;  // kDefaultDurationSeconds when neither it nor `requests` is given
-  int64_t requests = 0;  // when > 0, stop after this many requests instead of after the duration
+  int64_t requests = 0;                    // when > 0, stop after this many requests instead of after the duration
   double warmup_seconds = 0;
   int batch_size = 1;
   bool raw = false;
@@ -179,9 +179,10 @@ StatusOr<inference::ModelInferRequest> ToInferRequest(const v1::ClassifyRequest&
     }
     if (!std::equal(image.tensor().shape().begin(), image.tensor().shape().end(), first.tensor().shape().begin(),
                     first.tensor().shape().end())) {
-      return Status(StatusCode::kInvalidArgument, "--stream --raw sends each request as one UINT8 tensor, so the "
-                                                  "images of a request must have one size: " + image.id() +
-                                                  " differs from " + first.id());
+      return Status(StatusCode::kInvalidArgument,
+                    "--stream --raw sends each request as one UINT8 tensor, so the "
+                    "images of a request must have one size: " +
+                        image.id() + " differs from " + first.id());
     }
     raw += image.tensor().data();
   }
@@ -189,9 +190,10 @@ StatusOr<inference::ModelInferRequest> ToInferRequest(const v1::ClassifyRequest&
 }
 
 // The Open Inference Protocol form of every request, with the input named as the server's ModelMetadata says.
-StatusOr<std::vector<inference::ModelInferRequest>> BuildInferRequests(
-    const FoveaClient& client, const std::vector<v1::ClassifyRequest>& requests, const BenchOptions& options,
-    const std::string& model) {
+StatusOr<std::vector<inference::ModelInferRequest>> BuildInferRequests(const FoveaClient& client,
+                                                                       const std::vector<v1::ClassifyRequest>& requests,
+                                                                       const BenchOptions& options,
+                                                                       const std::string& model) {
   inference::ModelMetadataResponse metadata;
   const grpc::Status status =
       client.ModelMetadata(model, options.version == 0 ? "" : std::to_string(options.version), &metadata);
@@ -238,7 +240,7 @@ class StreamSender {
       if (answer.error_message().empty()) return 0;
       const auto code = answer.infer_response().parameters().find("error_code");
       return code == answer.infer_response().parameters().end() ? grpc::StatusCode::UNKNOWN
-                                                                 : CodeNamed(code->second.string_param());
+                                                                : CodeNamed(code->second.string_param());
     }
     const grpc::Status status = stream_->Finish();
     stream_.reset();

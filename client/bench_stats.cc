@@ -45,8 +45,7 @@ std::string FormatBenchText(const BenchReport& report) {
   out.setf(std::ios::fixed);
   out.precision(2);
   out << "server " << report.server << ", model " << report.model << ", " << report.rpc << ", " << report.input
-      << " images, batch "
-      << report.batch_size << ", concurrency " << report.concurrency << ", rate ";
+      << " images, batch " << report.batch_size << ", concurrency " << report.concurrency << ", rate ";
   if (report.target_rate > 0) {
     out << report.target_rate << " req/s\n";
   } else {
@@ -68,10 +67,9 @@ std::string FormatBenchJson(const BenchReport& report) {
   const auto text = JsonString;
   out << "{\"server\": " << text(report.server) << ", \"model\": " << text(report.model)
       << ", \"rpc\": " << text(report.rpc) << ", \"input\": " << text(report.input)
-      << ", \"concurrency\": " << report.concurrency
-      << ", \"batch_size\": " << report.batch_size << ", \"target_rate\": " << report.target_rate
-      << ", \"seconds\": " << report.seconds << ", \"requests\": {\"ok\": " << report.requests_ok
-      << ", \"failed\": " << report.requests_failed()
+      << ", \"concurrency\": " << report.concurrency << ", \"batch_size\": " << report.batch_size
+      << ", \"target_rate\": " << report.target_rate << ", \"seconds\": " << report.seconds
+      << ", \"requests\": {\"ok\": " << report.requests_ok << ", \"failed\": " << report.requests_failed()
       << "}, \"throughput\": {\"requests_per_second\": " << report.requests_per_second()
       << ", \"images_per_second\": " << report.images_per_second()
       << "}, \"latency_ms\": {\"count\": " << report.latency.count << ", \"min\": " << report.latency.min_ms

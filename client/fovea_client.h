@@ -47,8 +47,7 @@ class FoveaClient {
                              ::inference::ModelMetadataResponse* response) const;
   // A ModelStreamInfer stream (Triton's streaming extension of the Open Inference Protocol) on `context`, which gets
   // the client's bearer token but no deadline: a stream lasts as long as its user keeps it open.
-  using InferStream =
-      grpc::ClientReaderWriter<::inference::ModelInferRequest, ::inference::ModelStreamInferResponse>;
+  using InferStream = grpc::ClientReaderWriter<::inference::ModelInferRequest, ::inference::ModelStreamInferResponse>;
   std::unique_ptr<InferStream> OpenInferStream(grpc::ClientContext* context) const;
   // The health status of `service` ("" = the whole server).
   grpc::Status CheckHealth(const std::string& service,

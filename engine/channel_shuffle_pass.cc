@@ -52,8 +52,7 @@ std::optional<Match> MatchAt(const Graph& graph, size_t first) {
   const auto transpose = SoleReader(graph, graph.nodes[first].outputs[0]);
   if (!transpose) return std::nullopt;
   const Node& t = graph.nodes[*transpose];
-  if (t.op->AsPermutation() != kShufflePerm ||
-      t.inputs[0] != graph.nodes[first].outputs[0] || t.outputs.size() != 1) {
+  if (t.op->AsPermutation() != kShufflePerm || t.inputs[0] != graph.nodes[first].outputs[0] || t.outputs.size() != 1) {
     return std::nullopt;
   }
   const auto last = SoleReader(graph, t.outputs[0]);

@@ -13,10 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/status.h"
 #include "engine/ops/activation_params.h"
 #include "engine/ops/arithmetic_params.h"
 #include "engine/plan_builder.h"
-#include "common/status.h"
 #include "engine/tensor.h"
 
 namespace fovea::engine {

@@ -290,8 +290,8 @@ StatusOr<Graph> FuseQuantizedConvs(Graph graph) {
 StatusOr<Graph> RemoveNoOps(Graph graph) {
   for (size_t i = 0; i < graph.nodes.size();) {
     const Node& node = graph.nodes[i];
-    const bool no_op = node.op->IsIdentity() && !node.inputs.empty() &&
-                       !node.outputs.empty() && !IsGraphOutput(graph, node.outputs[0]) &&
+    const bool no_op = node.op->IsIdentity() && !node.inputs.empty() && !node.outputs.empty() &&
+                       !IsGraphOutput(graph, node.outputs[0]) &&
                        (node.outputs.size() == 1 || graph.UseCount(node.outputs[1]) == 0);
     if (!no_op) {
       ++i;

@@ -108,12 +108,12 @@ Status RunHostStep(const PlanStep& step, const std::unordered_map<int, dnnl::mem
   };
   std::vector<Tensor> inputs, outputs;
   for (size_t i = 0; i < step.host_input_shapes.size(); ++i) {
-    inputs.push_back(wrap(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), step.host_input_dtypes[i],
-                          step.host_input_shapes[i]));
+    inputs.push_back(
+        wrap(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), step.host_input_dtypes[i], step.host_input_shapes[i]));
   }
   for (size_t i = 0; i < step.host_output_shapes.size(); ++i) {
-    outputs.push_back(wrap(DNNL_ARG_MULTIPLE_DST + static_cast<int>(i), step.host_output_dtypes[i],
-                           step.host_output_shapes[i]));
+    outputs.push_back(
+        wrap(DNNL_ARG_MULTIPLE_DST + static_cast<int>(i), step.host_output_dtypes[i], step.host_output_shapes[i]));
   }
   return step.host(inputs, outputs);
 }

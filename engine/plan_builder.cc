@@ -177,8 +177,8 @@ void PlanBuilder::AddStep(dnnl::primitive primitive, std::vector<PlanArg> args, 
 }
 
 std::vector<PlanValue> PlanBuilder::AddHostStep(HostKernel kernel, std::span<const PlanValue> inputs,
-                                               const std::vector<Shape>& output_shapes,
-                                               const std::vector<DataType>& output_dtypes) {
+                                                const std::vector<Shape>& output_shapes,
+                                                const std::vector<DataType>& output_dtypes) {
   PlanStep step;
   step.host = std::move(kernel);
   for (size_t i = 0; i < inputs.size(); ++i) {
@@ -192,8 +192,8 @@ std::vector<PlanValue> PlanBuilder::AddHostStep(HostKernel kernel, std::span<con
       step.host_input_dtypes.push_back(t.dtype());
       // Plan-owned copy: int64 constants (shapes, indices) stay int64 here, which no oneDNN memory could hold.
       Tensor copy = t.Clone();
-      const memory::desc bytes({static_cast<memory::dim>(std::max<size_t>(copy.byte_size(), 1))},
-                               memory::data_type::u8, memory::format_tag::a);
+      const memory::desc bytes({static_cast<memory::dim>(std::max<size_t>(copy.byte_size(), 1))}, memory::data_type::u8,
+                               memory::format_tag::a);
       step.args.push_back(ConstantArg(arg, memory(bytes, engine_, copy.raw_data())));
       step.host_constants.push_back(std::move(copy));
     } else {

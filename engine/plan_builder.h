@@ -8,8 +8,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <span>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -52,8 +52,8 @@ using HostKernel = std::function<Status(std::span<const Tensor> inputs, std::spa
 struct PlanStep {
   dnnl::primitive primitive;
   std::vector<PlanArg> args;
-  HostKernel host;                           // set for a host step (then `primitive` is empty)
-  std::vector<Shape> host_input_shapes;      // logical shapes and dtypes of the tensors the kernel sees
+  HostKernel host;                       // set for a host step (then `primitive` is empty)
+  std::vector<Shape> host_input_shapes;  // logical shapes and dtypes of the tensors the kernel sees
   std::vector<DataType> host_input_dtypes;
   std::vector<Shape> host_output_shapes;
   std::vector<DataType> host_output_dtypes;

@@ -86,7 +86,7 @@ StatusOr<Image> Decode(std::span<const uint8_t> bytes, const DecodeLimits& limit
   if (bytes.empty()) return InvalidArgument("empty image: 0 bytes");
   if (bytes.size() > limits.max_encoded_bytes) {
     return ResourceExhausted("encoded image is " + std::to_string(bytes.size()) + " bytes, above the limit of " +
-                           std::to_string(limits.max_encoded_bytes));
+                             std::to_string(limits.max_encoded_bytes));
   }
   switch (DetectFormat(bytes)) {
     case ImageFormat::kPng:

@@ -9,8 +9,8 @@
 
 #include <onnx/onnx_pb.h>
 
-#include "engine/ops/spatial.h"
 #include "common/status.h"
+#include "engine/ops/spatial.h"
 
 namespace fovea::modelio {
 

@@ -207,8 +207,8 @@ Status CheckQuantizedUses(const Graph& graph) {
       // A DequantizeLinear reads 8-bit data and zero point (not its scale); a QuantizeLinear only its zero point.
       const bool reads_quantized = step && (step->quantize ? j == 2 : j != 1);
       if (!reads_quantized) {
-        return Unimplemented("node '" + node.name + "' (" + std::string(node.op->type()) + ") reads the 8-bit tensor '" +
-                             node.inputs[j] +
+        return Unimplemented("node '" + node.name + "' (" + std::string(node.op->type()) +
+                             ") reads the 8-bit tensor '" + node.inputs[j] +
                              "'; 8-bit tensors are supported only as QuantizeLinear/DequantizeLinear "
                              "data and zero points");
       }

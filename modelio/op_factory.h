@@ -1,7 +1,7 @@
 #pragma once
 // What the op table's factories share. A factory turns one ONNX node (at the model's opset) into an engine op; the
-// factories live in modelio/factories/<family>.cc, one file per family of ops, and modelio/op_table.cc lists them all in
-// its one table from op type to factory.
+// factories live in modelio/factories/<family>.cc, one file per family of ops, and modelio/op_table.cc lists them all
+// in its one table from op type to factory.
 
 #include <cstdint>
 #include <memory>

@@ -10,8 +10,8 @@
 #include "common/flags.h"
 #include "common/status.h"
 #include "engine/model.h"
-#include "server/ops/thread_policy.h"
 #include "server/models/version_policy.h"
+#include "server/ops/thread_policy.h"
 
 namespace fovea::server {
 

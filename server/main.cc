@@ -11,22 +11,22 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
+#include "common/thread_pool.h"
 #include "modelio/onnx_import.h"
 #include "server/config.h"
-#include "server/ops/cpu_budget.h"
-#include "server/transport/rest/http_server.h"
-#include "server/transport/grpc/inference_service.h"
-#include "server/ops/logging.h"
-#include "server/ops/metrics.h"
 #include "server/models/model_batchers.h"
 #include "server/models/model_config.h"
 #include "server/models/model_repository.h"
-#include "server/transport/grpc/oip_service.h"
 #include "server/models/repository_poller.h"
-#include "server/transport/rest/rest_api.h"
+#include "server/ops/cpu_budget.h"
+#include "server/ops/logging.h"
+#include "server/ops/metrics.h"
 #include "server/ops/security.h"
 #include "server/ops/thread_policy.h"
-#include "common/thread_pool.h"
+#include "server/transport/grpc/inference_service.h"
+#include "server/transport/grpc/oip_service.h"
+#include "server/transport/rest/http_server.h"
+#include "server/transport/rest/rest_api.h"
 
 namespace fovea::server {
 namespace {

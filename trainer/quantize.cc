@@ -253,7 +253,8 @@ StatusOr<QuantizeReport> QuantizeModel(const QuantizeOptions& options) {
                          Calibrate(imported.graph, targets, train, options.calibration_images, normalization));
   KeepWideInputs(targets, ranges, options.min_input_channels);
   if (targets.empty()) {
-    return FailedPrecondition(options.model_path + ": no convolution has " + std::to_string(options.min_input_channels) +
+    return FailedPrecondition(options.model_path + ": no convolution has " +
+                              std::to_string(options.min_input_channels) +
                               " input channels or more (--min-input-channels)");
   }
 

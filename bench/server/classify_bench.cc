@@ -191,8 +191,8 @@ MeasuredRpc ModelInferRpc(std::shared_ptr<OipStub> stub, const inference::ModelI
 
 // One ModelStreamInfer stream driven from gRPC's threads: Send writes a request and reads its answer, reporting to
 // `done` whether it succeeded; Close half-closes and waits for the server to end the stream.
-class AsyncStream final : public grpc::ClientBidiReactor<inference::ModelInferRequest,
-                                                         inference::ModelStreamInferResponse> {
+class AsyncStream final
+    : public grpc::ClientBidiReactor<inference::ModelInferRequest, inference::ModelStreamInferResponse> {
  public:
   AsyncStream(OipStub& stub, const inference::ModelInferRequest& request) : request_(request) {
     stub.async()->ModelStreamInfer(&context_, this);
@@ -413,8 +413,8 @@ int main(int argc, char** argv) {
   }
   if (const int64_t samples = std::stoll(flags["--round-trips"]); samples > 0) MeasureRoundTrip(*client, samples);
   const bool in_flight = flags["--mode"] == "async";
-  std::shared_ptr<OipStub> oip =
-      inference::GRPCInferenceService::NewStub(grpc::CreateChannel(flags["--server"], grpc::InsecureChannelCredentials()));
+  std::shared_ptr<OipStub> oip = inference::GRPCInferenceService::NewStub(
+      grpc::CreateChannel(flags["--server"], grpc::InsecureChannelCredentials()));
   if (!flags["--image"].empty() && (rpc_name == "model-infer" || rpc_name == "model-stream-infer")) {
     std::fprintf(stderr, "--rpc %s sends a raw tensor (--input), not --image\n", rpc_name.c_str());
     return 2;

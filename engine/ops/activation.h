@@ -31,7 +31,6 @@ class Activation final : public Op {
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
                                          std::span<const Tensor> output_grads) const override;
 
-
   // `params` with Clip's bounds taken from its optional constant inputs.
   StatusOr<ActivationParams> Resolve(std::span<const Tensor> bounds) const;
 

@@ -85,7 +85,8 @@ StatusOr<ConvProblem> Conv::Problem(const Shape& x, const Shape& w, bool has_bia
   FOVEA_ASSIGN_OR_RETURN(const Window g, ResolveGeometry(x, w));
   ConvProblem problem;
   problem.src = ToDims(x);
-  problem.weights = params_.group == 1 ? ToDims(w) : memory::dims{params_.group, w[0] / params_.group, w[1], w[2], w[3]};
+  problem.weights =
+      params_.group == 1 ? ToDims(w) : memory::dims{params_.group, w[0] / params_.group, w[1], w[2], w[3]};
   if (has_bias) problem.bias = {w[0]};
   problem.dst = {x[0], w[0], g.output[0], g.output[1]};
   problem.strides = {g.strides[0], g.strides[1]};
@@ -121,8 +122,8 @@ StatusOr<std::vector<Tensor>> Conv::Backward(std::span<const Tensor> inputs, std
       eager.engine());
   const dnnl::convolution_backward_data::primitive_desc data(problem.BackwardData(src_md, weights_md, dst_md),
                                                              eager.engine(), forward);
-  const dnnl::convolution_backward_weights::primitive_desc weights(
-      problem.BackwardWeights(src_md, weights_md, dst_md), eager.engine(), forward);
+  const dnnl::convolution_backward_weights::primitive_desc weights(problem.BackwardWeights(src_md, weights_md, dst_md),
+                                                                   eager.engine(), forward);
 
   std::vector<Tensor> grads(inputs.size());
   grads[0] = Tensor(DataType::kFloat32, x.shape());

@@ -164,7 +164,6 @@ Tensor LogicalWeights(const Tensor& w, int64_t group) {
   return logical;
 }
 
-
 // oneDNN's logical deconvolution weight dims for ONNX weights of `w_shape` ([C, M/group, kH, kW]): [M, C, kH, kW], or
 // [group, M/group, C/group, kH, kW] with groups.
 memory::dims LogicalWeightDims(const Shape& w_shape, int64_t group) {

@@ -129,8 +129,8 @@ StatusOr<std::vector<PlanValue>> Pool::Emit(PlanBuilder& builder, std::span<cons
   const Shape y_shape(problem.dst.begin(), problem.dst.end());
   // Pooling keeps its input's element type (bf16 or int8 activations pool without a conversion).
   const memory::desc dst_any(problem.dst, x.desc.data_type(), memory::format_tag::any);
-  auto pd = dnnl::pooling_v2_forward::primitive_desc(problem.Forward(dnnl::prop_kind::forward_inference, x.desc, dst_any),
-                                                     builder.DefaultAttr(), builder.engine());
+  auto pd = dnnl::pooling_v2_forward::primitive_desc(
+      problem.Forward(dnnl::prop_kind::forward_inference, x.desc, dst_any), builder.DefaultAttr(), builder.engine());
   PlanValue y = builder.NewValue(y_shape, pd.dst_desc());
   builder.AddStep(dnnl::pooling_v2_forward(pd), {builder.Arg(DNNL_ARG_SRC, x, pd.src_desc()), {DNNL_ARG_DST, y.id, {}}},
                   pd.scratchpad_desc());

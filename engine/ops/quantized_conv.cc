@@ -96,7 +96,7 @@ StatusOr<std::vector<Tensor>> QuantizedConv::Reference(std::span<const Tensor> i
 }
 
 StatusOr<std::vector<PlanValue>> QuantizedConv::EmitInFloat(PlanBuilder& builder,
-                                                             std::span<const PlanValue> inputs) const {
+                                                            std::span<const PlanValue> inputs) const {
   const PlanValue& x = inputs[0];
   const Tensor& w = *inputs[1].constant;
   // x · input_scale as float32, in the layout the plain input has.

@@ -6,8 +6,8 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/op.h"
 #include "common/status.h"
+#include "engine/op.h"
 
 namespace fovea::engine::ops {
 

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/plan_builder.h"
 #include "common/status.h"
+#include "engine/plan_builder.h"
 #include "engine/tensor.h"
 
 namespace fovea::engine::ops {

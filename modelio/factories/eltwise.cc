@@ -57,8 +57,9 @@ OpResult CreateBinaryOfKind(ops::BinaryParams::Kind kind, const onnx::NodeProto&
   // Before opset 7, `broadcast` = 1 aligned B with A's trailing axes (numpy's rule) or, with `axis`, from that axis on.
   constexpr int64_t kNumpyBroadcastOpset = 7;
   if (opset < kNumpyBroadcastOpset && FindAttribute(node, "axis") != nullptr) {
-    return Unimplemented("legacy broadcasting with an 'axis' attribute (opset < 7) is not supported; export at opset 7 "
-                         "or later");
+    return Unimplemented(
+        "legacy broadcasting with an 'axis' attribute (opset < 7) is not supported; export at opset 7 "
+        "or later");
   }
   return Share(ops::Binary::Create({kind}));
 }

@@ -14,8 +14,8 @@
 #include <mutex>
 
 #include "server/models/batcher.h"
-#include "server/ops/metrics.h"
 #include "server/models/model_repository.h"
+#include "server/ops/metrics.h"
 
 namespace fovea::server {
 

@@ -16,8 +16,8 @@
 #include <filesystem>
 #include <string>
 
-#include "engine/model.h"
 #include "common/status.h"
+#include "engine/model.h"
 #include "server/models/batcher.h"
 
 namespace fovea::server {

@@ -11,8 +11,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/status.h"
-#include "server/pipeline/call_log.h"
 #include "server/models/model_repository.h"
+#include "server/pipeline/call_log.h"
 #include "server/pipeline/request_pipeline.h"
 
 namespace fovea::server {

@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/transport/grpc/grpc_status.h"
 #include "server/ops/logging.h"
+#include "server/transport/grpc/grpc_status.h"
 
 namespace fovea::server {
 namespace {

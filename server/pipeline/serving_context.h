@@ -4,9 +4,9 @@
 
 #include "common/thread_pool.h"
 #include "server/api/classifier.h"
-#include "server/ops/metrics.h"
 #include "server/models/model_batchers.h"
 #include "server/models/model_repository.h"
+#include "server/ops/metrics.h"
 
 namespace fovea::server {
 

@@ -79,10 +79,10 @@ TEST(BenchReportTest, TextNamesThroughputPercentilesAndErrorsByCode) {
 
 TEST(BenchReportTest, JsonHoldsEveryField) {
   const std::string json = FormatBenchJson(SampleReport());
-  for (const char* expected : {"\"model\": \"tiny\"", "\"rpc\": \"ModelStreamInfer\"", "\"batch_size\": 4",
-                               "\"requests\": {\"ok\": 10, \"failed\": 3}",
-                               "\"requests_per_second\": 5", "\"images_per_second\": 20", "\"p99\": 3",
-                               "\"errors\": {\"DEADLINE_EXCEEDED\": 1, \"RESOURCE_EXHAUSTED\": 2}"}) {
+  for (const char* expected :
+       {"\"model\": \"tiny\"", "\"rpc\": \"ModelStreamInfer\"", "\"batch_size\": 4",
+        "\"requests\": {\"ok\": 10, \"failed\": 3}", "\"requests_per_second\": 5", "\"images_per_second\": 20",
+        "\"p99\": 3", "\"errors\": {\"DEADLINE_EXCEEDED\": 1, \"RESOURCE_EXHAUSTED\": 2}"}) {
     EXPECT_NE(json.find(expected), std::string::npos) << expected << " in " << json;
   }
 }

@@ -21,7 +21,8 @@
 // and every float32 scalar input is baked into an initializer holding the data set's value before import. So is every
 // uint8/int8 input (quantized data and zero points: Fovea's runtime inputs are float32; a quantized tensor only
 // flows inside a graph), which then folds through the op's reference kernel, every scale input of a
-// QuantizeLinear/DequantizeLinear node, and Resize's roi/scales/sizes and Upsample's scales. uint8/int8 outputs compare exactly.
+// QuantizeLinear/DequantizeLinear node, and Resize's roi/scales/sizes and Upsample's scales. uint8/int8 outputs compare
+// exactly.
 
 #include <algorithm>
 #include <array>

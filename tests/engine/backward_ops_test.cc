@@ -72,8 +72,7 @@ const ConvCase kConvCases[] = {
     {"Strided", {1, 2, 7, 7}, {2, 2, 3, 3}, Attributes({}, {2, 2}, {1, 0, 0, 1}), 1, false},
     {"Dilated", {1, 2, 7, 7}, {2, 2, 3, 3}, Attributes({}, {}, {}, {2, 2}), 1, true},
     {"Grouped", {1, 4, 5, 5}, {6, 2, 3, 3}, Attributes({}, {}, {1, 1, 1, 1}), 2, true},
-    {"Depthwise", {2, 3, 5, 5}, {3, 1, 3, 3}, Attributes({}, {2, 2}, {1, 1, 1, 1}), 3,
-     false},
+    {"Depthwise", {2, 3, 5, 5}, {3, 1, 3, 3}, Attributes({}, {2, 2}, {1, 1, 1, 1}), 3, false},
     {"Pointwise", {2, 5, 3, 4}, {3, 5, 1, 1}, {}, 1, true},
     {"Rectangular", {1, 2, 6, 5}, {2, 2, 3, 1}, Attributes({}, {1, 2}), 1, true},
 };
@@ -107,8 +106,7 @@ TEST_P(ConvBackwardTest, FusedActivationsAreDifferentiatedAtTheirInputs) {
   PostOp first, second;
   first.activation = sigmoid;
   second.activation = tanh;
-  FOVEA_ASSERT_OK_AND_ASSIGN(auto op,
-                             ops::Conv::Create(ConvWith(c.window, c.group, {first, second})));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto op, ops::Conv::Create(ConvWith(c.window, c.group, {first, second})));
   const std::vector<Tensor> inputs = ConvInputs(c);
   EXPECT_TRUE(BackwardMatchesFiniteDifferences(*op, inputs, AllOf(inputs)));
 }
@@ -137,15 +135,12 @@ using PoolKind = ops::PoolParams::Kind;
 
 const PoolCase kPoolCases[] = {
     {"Max2x2", PoolingParams(PoolKind::kMax, {2, 2}, {2, 2}), {2, 3, 6, 6}},
-    {"MaxOverlapping", PoolingParams(PoolKind::kMax, {3, 3}, {2, 2}, {1, 1, 1, 1}),
-     {1, 2, 7, 7}},
+    {"MaxOverlapping", PoolingParams(PoolKind::kMax, {3, 3}, {2, 2}, {1, 1, 1, 1}), {1, 2, 7, 7}},
     {"MaxCeil", PoolingParams(PoolKind::kMax, {3, 3}, {2, 2}, {}, true), {1, 2, 6, 6}},
     {"MaxDilated", PoolingParams(PoolKind::kMax, {2, 2}, {}, {}, false, false, {2, 2}), {1, 2, 6, 6}},
     {"Average", PoolingParams(PoolKind::kAverage, {3, 3}, {1, 1}), {2, 2, 5, 5}},
-    {"AverageExcludingPad", PoolingParams(PoolKind::kAverage, {3, 3}, {2, 2}, {1, 1, 1, 1}),
-     {1, 3, 5, 5}},
-    {"AverageIncludingPad", PoolingParams(PoolKind::kAverage, {3, 3}, {2, 2}, {1, 1, 1, 1}, false, true),
-     {1, 3, 5, 5}},
+    {"AverageExcludingPad", PoolingParams(PoolKind::kAverage, {3, 3}, {2, 2}, {1, 1, 1, 1}), {1, 3, 5, 5}},
+    {"AverageIncludingPad", PoolingParams(PoolKind::kAverage, {3, 3}, {2, 2}, {1, 1, 1, 1}, false, true), {1, 3, 5, 5}},
     {"GlobalAverage", GlobalPooling(PoolKind::kAverage), {2, 4, 3, 5}},
     {"GlobalMax", GlobalPooling(PoolKind::kMax), {2, 4, 3, 5}},
 };

@@ -137,9 +137,9 @@ StatusOr<double> WeightedLoss(const Op& op, const std::vector<Tensor>& inputs, c
     }
     const Tensor& analytic = (*grads)[index];
     if (analytic.shape() != inputs[index].shape()) {
-      return ::testing::AssertionFailure() << "gradient of input " << index << " has shape "
-                                           << ShapeToString(analytic.shape()) << ", the input "
-                                           << ShapeToString(inputs[index].shape());
+      return ::testing::AssertionFailure()
+             << "gradient of input " << index << " has shape " << ShapeToString(analytic.shape()) << ", the input "
+             << ShapeToString(inputs[index].shape());
     }
     const int64_t n = inputs[index].num_elements();
     const int64_t stride = std::max<int64_t>(1, n / max_elements);

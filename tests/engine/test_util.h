@@ -68,9 +68,9 @@ StatusOr<std::vector<Tensor>> RunSession(const Graph& graph, const std::vector<T
                                                             int64_t max_elements = 64);
 
 // Pooling parameters: pads {top, left, bottom, right}; empty vectors take ONNX's defaults.
-ops::PoolParams PoolingParams(ops::PoolParams::Kind kind, std::vector<int64_t> kernel, std::vector<int64_t> strides = {},
-                              std::vector<int64_t> pads = {}, bool ceil = false, bool include_pad = false,
-                              std::vector<int64_t> dilations = {});
+ops::PoolParams PoolingParams(ops::PoolParams::Kind kind, std::vector<int64_t> kernel,
+                              std::vector<int64_t> strides = {}, std::vector<int64_t> pads = {}, bool ceil = false,
+                              bool include_pad = false, std::vector<int64_t> dilations = {});
 // Global pooling over the whole image.
 ops::PoolParams GlobalPooling(ops::PoolParams::Kind kind);
 

@@ -101,7 +101,8 @@ TEST(DecodeErrorsTest, PngWithZeroWidth) { ExpectDecodeError(testing::PngHeaderO
 TEST(DecodeErrorsTest, EncodedSizeAboveLimit) {
   const DecodeLimits limits{.max_encoded_bytes = 100};
   const std::vector<uint8_t> png = NoisePng();
-  ExpectDecodeError(png, {std::to_string(png.size()) + " bytes", "limit of 100"}, limits, StatusCode::kResourceExhausted);
+  ExpectDecodeError(png, {std::to_string(png.size()) + " bytes", "limit of 100"}, limits,
+                    StatusCode::kResourceExhausted);
 }
 
 TEST(DecodeErrorsTest, TruncatedJpeg) {

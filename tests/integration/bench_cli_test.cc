@@ -86,16 +86,15 @@ TEST_F(BenchCliTest, FailedRequestsAreCountedByCodeAndFailTheRun) {
 
 TEST_F(BenchCliTest, StreamSendsTheRequestsOnModelStreamInferStreams) {
   const fs::path json_path = folder_ / "report.json";
-  const CommandResult result = Bench({"--stream", "--requests", "40", "--concurrency", "4", "--batch-size", "2",
-                                      "--json", json_path.string()});
+  const CommandResult result =
+      Bench({"--stream", "--requests", "40", "--concurrency", "4", "--batch-size", "2", "--json", json_path.string()});
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   EXPECT_NE(result.out.find("ModelStreamInfer, encoded images"), std::string::npos) << result.out;
   const std::string json = ReadText(json_path);
   EXPECT_EQ(JsonInteger(json, "ok"), 40) << json;
   EXPECT_EQ(JsonInteger(json, "failed"), 0) << json;
   // Every request went over a stream: the server counted them under that RPC.
-  EXPECT_NE(server_->FetchMetrics().find(
-                "fovea_request_success_total{model=\"tiny\",rpc=\"ModelStreamInfer\"} 40"),
+  EXPECT_NE(server_->FetchMetrics().find("fovea_request_success_total{model=\"tiny\",rpc=\"ModelStreamInfer\"} 40"),
             std::string::npos)
       << server_->FetchMetrics();
 

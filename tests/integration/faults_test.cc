@@ -257,11 +257,12 @@ TEST(FaultTest, CancelledCallsAndExpiredDeadlinesLeaveNoWorkBehind) {
   EXPECT_GT(outcomes[grpc::StatusCode::CANCELLED], 0);
   EXPECT_GT(outcomes[grpc::StatusCode::DEADLINE_EXCEEDED], 0);
   EXPECT_LE(after.threads, before.threads + kThreadGrowthBound) << "threads after each round:" << threads_per_round;
-  std::cout << "[ figures  ] " << kRounds * kCallsPerRound << " abandoned calls: "
-            << outcomes[grpc::StatusCode::CANCELLED] << " cancelled, " << outcomes[grpc::StatusCode::DEADLINE_EXCEEDED]
-            << " deadline exceeded, " << outcomes[grpc::StatusCode::OK] << " finished first; next Classify "
-            << after_ms << " ms; threads " << before.threads << " before, after each round:" << threads_per_round
-            << ", " << after.threads << " at the end; RSS " << before.rss_kib << " -> " << after.rss_kib << " KiB\n";
+  std::cout << "[ figures  ] " << kRounds * kCallsPerRound
+            << " abandoned calls: " << outcomes[grpc::StatusCode::CANCELLED] << " cancelled, "
+            << outcomes[grpc::StatusCode::DEADLINE_EXCEEDED] << " deadline exceeded, " << outcomes[grpc::StatusCode::OK]
+            << " finished first; next Classify " << after_ms << " ms; threads " << before.threads
+            << " before, after each round:" << threads_per_round << ", " << after.threads << " at the end; RSS "
+            << before.rss_kib << " -> " << after.rss_kib << " KiB\n";
 }
 
 TEST(FaultTest, GarbageAndHalfOpenConnectionsLeaveTheServerServing) {

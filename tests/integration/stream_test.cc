@@ -4,11 +4,11 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <dirent.h>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstring>
-#include <dirent.h>
 #include <fstream>
 #include <map>
 #include <set>
@@ -144,8 +144,7 @@ TEST(StreamTest, AFailedRequestIsAnsweredWithItsErrorAndTheStreamGoesOn) {
   inference::ModelInferRequest truncated = TinyInfer("truncated", 0.5F);
   truncated.mutable_raw_input_contents(0)->resize(10);
   const std::map<std::string, std::pair<std::string, std::string>> expected_errors = {
-      {"unknown", {"NOT_FOUND", "model 'no-such-model' not found"}},
-      {"truncated", {"INVALID_ARGUMENT", "got 10"}}};
+      {"unknown", {"NOT_FOUND", "model 'no-such-model' not found"}}, {"truncated", {"INVALID_ARGUMENT", "got 10"}}};
   for (const inference::ModelInferRequest& request :
        {TinyInfer("before", 0.2F), TinyInfer("unknown", 0.2F, "no-such-model"), truncated, TinyInfer("after", 0.3F)}) {
     ASSERT_TRUE(stream->Write(request));

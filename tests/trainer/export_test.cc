@@ -21,7 +21,7 @@ TEST(Export, GraphMirrorsTheNetwork) {
   auto graph = BuildExportGraph(**network);
   ASSERT_TRUE(graph.ok()) << graph.status().ToString();
   EXPECT_EQ(OpTypes(*graph), (std::vector<std::string>{"Conv", "BatchNormalization", "Relu", "MaxPool",
-                                                        "GlobalAveragePool", "Flatten", "Gemm", "Softmax"}));
+                                                       "GlobalAveragePool", "Flatten", "Gemm", "Softmax"}));
   EXPECT_EQ(graph->inputs[0].shape, (engine::Shape{-1, 1, 12, 12}));
   EXPECT_EQ(graph->initializers.at("classifier.weight").shape(), (engine::Shape{3, 8}));
   EXPECT_EQ(graph->initializers.at("bn1.running_var").shape(), (engine::Shape{8}));

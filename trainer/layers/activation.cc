@@ -31,7 +31,7 @@ void ActivationLayer::Init(const engine::ops::EltwiseSpec& spec, const memory::d
   src_desc_ = src;
   const auto prop = context_.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
   const dnnl::eltwise_forward::primitive_desc forward_pd(engine::ops::EltwiseForwardDesc(prop, spec, src),
-                                                        context_.engine);
+                                                         context_.engine);
   forward_ = dnnl::eltwise_forward(forward_pd);
   dst_ = NewMemory(forward_pd.dst_desc(), context_);
   if (!context_.training) return;

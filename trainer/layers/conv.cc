@@ -54,7 +54,8 @@ Status ConvLayer::Init(const engine::ops::WindowAttributes& attributes, const me
     return InvalidArgument("conv '" + weight_->name + "' with shape " + engine::ShapeToString(w) +
                            " does not fit its input of " + std::to_string(x.size()) + " dims");
   }
-  FOVEA_ASSIGN_OR_RETURN(const auto conv, engine::ops::Conv::Create({.window = attributes, .group = 1, .post_ops = {}}));
+  FOVEA_ASSIGN_OR_RETURN(const auto conv,
+                         engine::ops::Conv::Create({.window = attributes, .group = 1, .post_ops = {}}));
   FOVEA_ASSIGN_OR_RETURN(problem_, conv->Problem(engine::Shape(x.begin(), x.end()), w, bias_ != nullptr));
   src_desc_ = src;
   needs_diff_src_ = needs_diff_src;
@@ -86,8 +87,8 @@ void ConvLayer::InitBackward() {
   }
   if (bias_ != nullptr) diff_bias_ = memory(PlainF32(problem_.bias), context_.engine, bias_->grad.data());
   if (!needs_diff_src_) return;
-  data_pd_ = dnnl::convolution_backward_data::primitive_desc(problem_.BackwardData(src, weights, dst),
-                                                             context_.engine, forward_pd_);
+  data_pd_ = dnnl::convolution_backward_data::primitive_desc(problem_.BackwardData(src, weights, dst), context_.engine,
+                                                             forward_pd_);
   backward_data_ = dnnl::convolution_backward_data(data_pd_);
   diff_src_ = NewMemory(data_pd_.diff_src_desc(), context_);
 }

@@ -51,8 +51,8 @@ void LinearLayer::Init(const memory::desc& src, bool needs_diff_src) {
   dst_desc_ = PlainF32({x[0], weight_dims[0]});
   const engine::ops::LinearProblem problem{x, weight_dims, bias_dims, dst_desc_.dims()};
   const auto prop = context_.training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-  forward_pd_ = dnnl::inner_product_forward::primitive_desc(
-      problem.Forward(prop, any(x), any(weight_dims), dst_desc_), context_.engine);
+  forward_pd_ = dnnl::inner_product_forward::primitive_desc(problem.Forward(prop, any(x), any(weight_dims), dst_desc_),
+                                                            context_.engine);
   forward_ = dnnl::inner_product_forward(forward_pd_);
   dst_ = NewMemory(dst_desc_, context_);
   weight_plain_ = memory(PlainF32(weight_dims), context_.engine, weight_->value.data());
@@ -70,8 +70,8 @@ void LinearLayer::Init(const memory::desc& src, bool needs_diff_src) {
   }
   diff_bias_ = memory(PlainF32(bias_dims), context_.engine, bias_->grad.data());
   if (!needs_diff_src_) return;
-  data_pd_ = dnnl::inner_product_backward_data::primitive_desc(problem.BackwardData(any(x), any(weight_dims), dst_desc_),
-                                                               context_.engine, forward_pd_);
+  data_pd_ = dnnl::inner_product_backward_data::primitive_desc(
+      problem.BackwardData(any(x), any(weight_dims), dst_desc_), context_.engine, forward_pd_);
   backward_data_ = dnnl::inner_product_backward_data(data_pd_);
   diff_src_ = NewMemory(data_pd_.diff_src_desc(), context_);
 }

@@ -8,9 +8,9 @@
 #include "fovea/v1/inference.grpc.pb.h"
 #include "server/api/classifier.h"
 #include "server/api/localizer.h"
-#include "server/ops/metrics.h"
 #include "server/models/model_batchers.h"
 #include "server/models/model_repository.h"
+#include "server/ops/metrics.h"
 #include "server/pipeline/serving_context.h"
 
 namespace fovea::server {

@@ -5,9 +5,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/pipeline/admission.h"
 #include "server/api/model_infer_call.h"
 #include "server/api/oip_infer.h"
+#include "server/pipeline/admission.h"
 
 namespace fovea::server {
 namespace {
@@ -30,8 +30,7 @@ void WriteError(const oip::ModelInferRequest& request, const Status& status, oip
 
 }  // namespace
 
-std::shared_ptr<ModelInferStream> ModelInferStream::Start(grpc::CallbackServerContext* context,
-                                                          ServingContext serving,
+std::shared_ptr<ModelInferStream> ModelInferStream::Start(grpc::CallbackServerContext* context, ServingContext serving,
                                                           std::function<void(ModelInferStream*)> on_done) {
   auto stream = std::make_shared<ModelInferStream>(context, std::move(serving), std::move(on_done));
   stream->self_ = stream;
@@ -95,8 +94,8 @@ void ModelInferStream::OnDone() {
 
 void ModelInferStream::Serve(std::shared_ptr<Exchange> exchange) {
   CallLog log = StartCall(exchange->request.id(), kMethod, serving_.metrics);
-  StatusOr<std::shared_ptr<const ServedModel>> model = Admit(
-      FindOipModel(serving_.repository, exchange->request.model_name(), exchange->request.model_version()), log);
+  StatusOr<std::shared_ptr<const ServedModel>> model =
+      Admit(FindOipModel(serving_.repository, exchange->request.model_name(), exchange->request.model_version()), log);
   if (!model.ok()) {
     Answer(std::move(exchange), log, model.status());
     return;
@@ -110,8 +109,7 @@ void ModelInferStream::Serve(std::shared_ptr<Exchange> exchange) {
   hooks.done = [this, exchange, log](const Status& status, InferStage /*stage*/) { Answer(exchange, log, status); };
   const oip::ModelInferRequest& request = exchange->request;
   oip::ModelInferResponse& response = *exchange->response.mutable_infer_response();
-  SubmitModelInfer(serving_, *std::move(model), request, response,
-                   std::move(hooks));
+  SubmitModelInfer(serving_, *std::move(model), request, response, std::move(hooks));
 }
 
 void ModelInferStream::Answer(std::shared_ptr<Exchange> exchange, const CallLog& log, const Status& status) {
@@ -170,12 +168,12 @@ void ModelInferStream::Perform(const Operations& operations) {
   if (operations.finish) Finish(*operations.finish);
 }
 
-std::shared_ptr<ModelInferStream> StreamRegistry::Open(grpc::CallbackServerContext* context,
-                                                       ServingContext serving) {
-  std::shared_ptr<ModelInferStream> stream = ModelInferStream::Start(context, std::move(serving), [this](ModelInferStream* done) {
-    std::lock_guard lock(mutex_);
-    open_.erase(done);
-  });
+std::shared_ptr<ModelInferStream> StreamRegistry::Open(grpc::CallbackServerContext* context, ServingContext serving) {
+  std::shared_ptr<ModelInferStream> stream =
+      ModelInferStream::Start(context, std::move(serving), [this](ModelInferStream* done) {
+        std::lock_guard lock(mutex_);
+        open_.erase(done);
+      });
   bool drain = false;
   {
     std::lock_guard lock(mutex_);

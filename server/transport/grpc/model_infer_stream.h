@@ -24,11 +24,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include "inference/grpc_service.grpc.pb.h"
-#include "server/pipeline/call_log.h"
 #include "server/api/classifier.h"
-#include "server/ops/metrics.h"
 #include "server/models/model_batchers.h"
 #include "server/models/model_repository.h"
+#include "server/ops/metrics.h"
+#include "server/pipeline/call_log.h"
 #include "server/pipeline/serving_context.h"
 
 namespace fovea::server {
@@ -91,10 +91,10 @@ class ModelInferStream final
   std::mutex mutex_;
   std::shared_ptr<Exchange> reading_;  // the read in progress writes into it
   bool read_pending_ = false;
-  bool reads_ended_ = false;   // the client half-closed (or the read side failed)
-  bool draining_ = false;      // the server is shutting down
-  bool cancelled_ = false;     // the client went away, or a write failed: nothing more can be sent
-  int in_flight_ = 0;          // read, not yet answered
+  bool reads_ended_ = false;                        // the client half-closed (or the read side failed)
+  bool draining_ = false;                           // the server is shutting down
+  bool cancelled_ = false;                          // the client went away, or a write failed: nothing more can be sent
+  int in_flight_ = 0;                               // read, not yet answered
   std::deque<std::shared_ptr<Exchange>> answered_;  // waiting to be written; front() is being written when writing_
   bool writing_ = false;
   bool finished_ = false;

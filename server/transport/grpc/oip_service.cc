@@ -2,11 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/api/model_infer_call.h"
+#include "server/api/oip_infer.h"
 #include "server/pipeline/admission.h"
 #include "server/pipeline/call_log.h"
 #include "server/transport/grpc/inference_service.h"
-#include "server/api/model_infer_call.h"
-#include "server/api/oip_infer.h"
 
 namespace fovea::server {
 namespace {

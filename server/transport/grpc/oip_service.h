@@ -11,11 +11,11 @@
 
 #include "inference/grpc_service.grpc.pb.h"
 #include "server/api/classifier.h"
-#include "server/ops/metrics.h"
 #include "server/models/model_batchers.h"
-#include "server/transport/grpc/model_infer_stream.h"
 #include "server/models/model_repository.h"
+#include "server/ops/metrics.h"
 #include "server/pipeline/serving_context.h"
+#include "server/transport/grpc/model_infer_stream.h"
 
 namespace fovea::server {
 

@@ -10,14 +10,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include "server/pipeline/admission.h"
-#include "server/pipeline/call_log.h"
-#include "server/transport/rest/demo_page.h"
-#include "server/transport/grpc/inference_service.h"
 #include "server/api/localizer.h"
 #include "server/api/model_infer_call.h"
 #include "server/api/oip_infer.h"
+#include "server/pipeline/admission.h"
+#include "server/pipeline/call_log.h"
+#include "server/transport/grpc/inference_service.h"
 #include "server/transport/grpc/oip_service.h"
+#include "server/transport/rest/demo_page.h"
 #include "server/transport/rest/rest_json.h"
 
 namespace fovea::server {

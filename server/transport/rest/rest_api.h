@@ -19,9 +19,9 @@
 #include <string>
 
 #include "server/api/classifier.h"
-#include "server/ops/metrics.h"
 #include "server/models/model_batchers.h"
 #include "server/models/model_repository.h"
+#include "server/ops/metrics.h"
 #include "server/pipeline/serving_context.h"
 
 namespace fovea::server {
