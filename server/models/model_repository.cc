@@ -167,4 +167,12 @@ StatusOr<std::shared_ptr<const ServedModel>> ModelRepository::Find(std::string_v
   return found->second;
 }
 
+std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& name) {
+  std::vector<int64_t> versions;
+  const auto found = catalog.find(name);
+  if (found == catalog.end()) return versions;
+  for (const auto& [version, model] : found->second) versions.push_back(version);
+  return versions;
+}
+
 }  // namespace fovea::server

@@ -43,6 +43,10 @@ using ModelLoader = std::function<StatusOr<std::shared_ptr<const engine::Model>>
 // name → version → model.
 using ModelCatalog = std::map<std::string, std::map<int64_t, std::shared_ptr<const ServedModel>>>;
 
+// The loaded versions of model `name` in `catalog`, oldest first (none when it is unknown): what every protocol's
+// model description lists.
+std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& name);
+
 // Checks that `name` can name a model folder: 1..128 characters from [A-Za-z0-9._-], not starting with '.'. Rejects
 // path tricks such as "../x" or "a/b" with INVALID_ARGUMENT.
 Status ValidateModelName(std::string_view name);

@@ -57,14 +57,6 @@ Status RunLocalize(grpc::CallbackServerContext* context, const ServedModel& mode
 
 }  // namespace
 
-std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& name) {
-  std::vector<int64_t> versions;
-  const auto found = catalog.find(name);
-  if (found == catalog.end()) return versions;
-  for (const auto& [version, model] : found->second) versions.push_back(version);
-  return versions;
-}
-
 InferenceService::InferenceService(ServingContext serving) : serving_(std::move(serving)) {}
 
 grpc::ServerUnaryReactor* InferenceService::Classify(grpc::CallbackServerContext* context,

@@ -33,9 +33,6 @@ class InferenceService final : public v1::Inference::CallbackService {
   ServingContext serving_;
 };
 
-// The loaded versions of model `name` in `catalog`, oldest first (none when it is unknown).
-std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& name);
-
 // Fills `response` with the description of `model`; `versions` lists every loaded version of it.
 void DescribeModel(const ServedModel& model, const std::vector<int64_t>& versions, v1::GetModelResponse& response);
 
