@@ -57,12 +57,19 @@ class Model {
   // Label of class `index`: the metadata label or the index as text.
   std::string Label(int64_t index) const;
 
+  // True when graph output `output` comes straight out of a Softmax or a Sigmoid in the graph as loaded: its values
+  // are already probabilities. Decided before the passes run, since they may fuse a final Sigmoid into the Gemm.
+  bool OutputIsProbability(size_t output) const {
+    return output < probability_outputs_.size() && probability_outputs_[output];
+  }
+
  private:
-  Model(Graph graph, ModelMetadata metadata, Precision precision);
+  Model(Graph graph, ModelMetadata metadata, Precision precision, std::vector<bool> probability_outputs);
   Graph graph_;
   ModelMetadata metadata_;
   Precision precision_;
   bool quantized_ = false;
+  std::vector<bool> probability_outputs_;
 };
 
 }  // namespace fovea::engine

@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include "server/models/model_repository.h"
+
 namespace fovea::server {
 namespace {
 
@@ -88,6 +90,27 @@ void AddRepositoryFlags(FlagSet& flags, ServerConfig& c) {
                         "How often the model repository is rescanned for added, changed and removed versions; 0 "
                         "loads it only at start-up.")
                 .Env("FOVEA_REPOSITORY_POLL_SECS"));
+  flags.Add(CustomFlag("model-control-mode", "poll|explicit",
+                       "poll: serve every model folder, rescanned every --repository-poll-secs. explicit (Triton's): "
+                       "serve only the models named by --load-model and those loaded since through the model "
+                       "repository extension (RepositoryModelLoad/Unload, POST /v2/repository/models/NAME/load and "
+                       "unload); nothing is polled.",
+                       [&c](const std::string& v) -> Status {
+                         if (v != "poll" && v != "explicit") {
+                           return InvalidArgument("--model-control-mode must be poll or explicit, got '" + v + "'");
+                         }
+                         c.explicit_model_control = v == "explicit";
+                         return OkStatus();
+                       })
+                .Default("poll")
+                .Env("FOVEA_MODEL_CONTROL_MODE"));
+  flags.Add(CustomFlag("load-model", "NAME",
+                       "With --model-control-mode explicit: a model to load at start-up; repeat the flag for more.",
+                       [&c](const std::string& v) -> Status {
+                         FOVEA_RETURN_IF_ERROR(ValidateModelName(v).WithContext("--load-model"));
+                         c.load_models.push_back(v);
+                         return OkStatus();
+                       }));
 }
 
 void AddLimitFlags(FlagSet& flags, ServerConfig& c) {
@@ -215,6 +238,9 @@ StatusOr<ParsedFlags> ParseServerFlags(const std::vector<std::string>& args, con
   ParsedFlags parsed;
   FOVEA_ASSIGN_OR_RETURN(const ParsedArgs result, ServerFlags(parsed.config).Parse(args, env));
   parsed.help_requested = result.help;
+  if (!parsed.config.load_models.empty() && !parsed.config.explicit_model_control) {
+    return InvalidArgument("--load-model needs --model-control-mode explicit (in poll mode every model is loaded)");
+  }
   return parsed;
 }
 

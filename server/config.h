@@ -20,8 +20,12 @@ enum class LogFormat { kText, kJson };
 struct ServerConfig {
   std::string address = "0.0.0.0:50051";
   std::string model_repository = "models";
-  VersionPolicy version_policy;                  // which versions of each model are loaded (latest:1)
-  int64_t repository_poll_seconds = 5;           // how often the repository is rescanned; 0 = only at start-up
+  VersionPolicy version_policy;         // which versions of each model are loaded (latest:1)
+  int64_t repository_poll_seconds = 5;  // how often the repository is rescanned; 0 = only at start-up
+  // Triton's --model-control-mode: false serves every model folder (polled as above); true serves only the models
+  // named by --load-model and loaded since through the repository extension, without polling.
+  bool explicit_model_control = false;
+  std::vector<std::string> load_models;          // explicit control: the models to load at start-up
   size_t max_image_bytes = size_t{32} << 20;     // per encoded image or raw tensor
   int64_t max_image_pixels = int64_t{64} << 20;  // width * height of one image, checked before decoding
   size_t max_message_bytes = size_t{64} << 20;   // largest request gRPC accepts (its own default is 4 MB)

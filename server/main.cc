@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <set>
+#include <string>
 
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -137,6 +139,9 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
       config.model_repository, config.version_policy,
       PreparingLoader([&config](const std::string& path) { return LoadConfiguredModel(path, config.precision); }),
       repository);
+  if (config.explicit_model_control) {
+    poller.ControlExplicitly(std::set<std::string>(config.load_models.begin(), config.load_models.end()));
+  }
   const CpuBudget cpus = DetectCpuBudget();
   spdlog::info("CPUs: {} in the affinity mask, cgroup quota {}; defaults sized for {}", cpus.affinity_cpus,
                cpus.quota_cpus ? fmt::format("{:.2f}", *cpus.quota_cpus) : "none", cpus.usable);
@@ -144,7 +149,7 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   ModelBatchers batchers(repository, config.model_repository, batching, metrics);
   common::ThreadPool workers("fovea-worker", WorkerCount(config, cpus.usable));
   const ClassifyOptions options{{config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request};
-  const ServingContext serving{repository, workers, batchers, metrics, options};
+  const ServingContext serving{repository, workers, batchers, metrics, poller, options};
   InferenceService service(serving);
   OipService oip_service(serving);
   std::unique_ptr<grpc::Server> server = StartServer(config, *credentials, {&service, &oip_service});
@@ -174,13 +179,16 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   if (model_count == 0) spdlog::warn("model repository {} has no loadable model", config.model_repository);
   batchers.CreateAll();
   SetServing(*server, true);
-  if (config.repository_poll_seconds > 0) poller.Start(std::chrono::seconds(config.repository_poll_seconds));
+  const bool polling = !config.explicit_model_control && config.repository_poll_seconds > 0;
+  if (polling) poller.Start(std::chrono::seconds(config.repository_poll_seconds));
   spdlog::info(
-      "fovea-server listening on {} ({}) with {} model version(s) (version policy {}, repository polled every {} s), "
-      "{} "
-      "decoding worker(s); metrics {}; REST {}",
+      "fovea-server listening on {} ({}) with {} model version(s) (version policy {}, {}), {} decoding worker(s); "
+      "metrics {}; REST {}",
       config.address, SecuritySummary(config), model_count, VersionPolicyText(config.version_policy),
-      config.repository_poll_seconds, WorkerCount(config, cpus.usable),
+      config.explicit_model_control ? std::string("models loaded and unloaded by request")
+      : polling                     ? fmt::format("repository polled every {} s", config.repository_poll_seconds)
+                                    : std::string("repository read at start-up"),
+      WorkerCount(config, cpus.usable),
       config.metrics_port == 0 ? std::string("off")
                                : "on " + HostOf(config.address) + ":" + std::to_string(config.metrics_port),
       config.http_port == 0 ? std::string("off")

@@ -85,9 +85,11 @@ InputSpec ModelInputSpec(const ServedModel& model) {
           PerChannel(metadata.std, model.channels)};
 }
 
-std::vector<float> ToProbabilities(std::span<const float> scores, bool already_probabilities) {
+std::vector<float> ToProbabilities(std::span<const float> scores, ScoreActivation activation) {
   std::vector<float> probabilities(scores.begin(), scores.end());
-  if (!already_probabilities && !probabilities.empty()) {
+  if (activation == ScoreActivation::kSigmoid) {
+    for (float& p : probabilities) p = 1.0F / (1.0F + std::exp(-p));
+  } else if (activation == ScoreActivation::kSoftmax && !probabilities.empty()) {
     // Subtracting the max keeps exp() from overflowing on large logits.
     const float max_score = *std::max_element(probabilities.begin(), probabilities.end());
     float sum = 0.0F;
@@ -97,27 +99,26 @@ std::vector<float> ToProbabilities(std::span<const float> scores, bool already_p
   return probabilities;
 }
 
-std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k,
-                                                  bool already_probabilities) {
-  const std::vector<float> probabilities = ToProbabilities(scores, already_probabilities);
-  std::vector<int64_t> order(probabilities.size());
+std::vector<std::pair<int64_t, float>> TopValues(std::span<const float> values, int64_t k) {
+  std::vector<int64_t> order(values.size());
   std::iota(order.begin(), order.end(), 0);
   const auto count = static_cast<size_t>(std::clamp<int64_t>(k, 0, static_cast<int64_t>(order.size())));
-  // Ties go to the lower class index so answers are deterministic.
+  // Ties go to the lower index so answers are deterministic.
   std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(count), order.end(),
                     [&](int64_t a, int64_t b) {
-                      const float pa = probabilities[static_cast<size_t>(a)];
-                      const float pb = probabilities[static_cast<size_t>(b)];
-                      return pa > pb || (pa == pb && a < b);
+                      const float va = values[static_cast<size_t>(a)];
+                      const float vb = values[static_cast<size_t>(b)];
+                      return va > vb || (va == vb && a < b);
                     });
   std::vector<std::pair<int64_t, float>> top;
   top.reserve(count);
-  for (size_t i = 0; i < count; ++i) top.emplace_back(order[i], probabilities[static_cast<size_t>(order[i])]);
+  for (size_t i = 0; i < count; ++i) top.emplace_back(order[i], values[static_cast<size_t>(order[i])]);
   return top;
 }
 
 StatusOr<PreparedClassify> PrepareClassify(const ServedModel& model, const v1::ClassifyRequest& request,
                                            const ClassifyOptions& options, v1::ClassifyResponse& response) {
+  FOVEA_RETURN_IF_ERROR(RequireClassifier(model));
   FOVEA_RETURN_IF_ERROR(ValidateRequest(request, options));
   PreparedClassify prepared;
   FOVEA_ASSIGN_OR_RETURN(prepared.top_k, ResolveTopK(request, model.num_classes));
@@ -163,8 +164,9 @@ Status FillPredictions(const ServedModel& model, const PreparedClassify& prepare
   }
   for (size_t row = 0; row < prepared.good_images.size(); ++row) {
     v1::ImageResult* result = response.mutable_results(prepared.good_images[row]);
-    const auto top =
-        TopClasses(scores.subspan(row * num_classes, num_classes), prepared.top_k, model.outputs_probabilities);
+    const std::vector<float> probabilities =
+        ToProbabilities(scores.subspan(row * num_classes, num_classes), model.score_activation);
+    const auto top = TopValues(probabilities, prepared.top_k);
     for (const auto& [index, probability] : top) {
       v1::Prediction* prediction = result->add_predictions();
       prediction->set_class_index(index);
@@ -173,16 +175,6 @@ Status FillPredictions(const ServedModel& model, const PreparedClassify& prepare
     }
   }
   return OkStatus();
-}
-
-StatusOr<engine::Tensor> RunClassifier(const ServedModel& model, const engine::Tensor& batch) {
-  FOVEA_ASSIGN_OR_RETURN(std::vector<engine::Tensor> outputs, model.session->Run({&batch, 1}));
-  engine::Tensor& scores = outputs[0];
-  if (scores.rank() != 2 || scores.dim(0) != batch.dim(0) || scores.dim(1) != model.num_classes) {
-    return Internal("returned scores of shape " + engine::ShapeToString(scores.shape()) + " for a batch of " +
-                    std::to_string(batch.dim(0)));
-  }
-  return std::move(scores);
 }
 
 }  // namespace fovea::server

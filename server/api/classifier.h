@@ -34,29 +34,26 @@ struct PreparedClassify {
   int64_t top_k = 0;
 };
 
-// Checks `request` against `options` and `model` and decodes its images. Request-level problems (no images, too
-// many, bad top_k) fail the call; `response` gets the model's name and version and one result per image, with its
-// own error for an image that cannot be used, so one bad image never fails the others. The result may borrow from
-// `request` (see PreparedClassify).
+// Checks `request` against `options` and `model` (a classifier) and decodes its images. Request-level problems (no
+// images, too many, bad top_k) fail the call; `response` gets the model's name and version and one result per image,
+// with its own error for an image that cannot be used, so one bad image never fails the others. The result may borrow
+// from `request` (see PreparedClassify).
 StatusOr<PreparedClassify> PrepareClassify(const ServedModel& model, const v1::ClassifyRequest& request,
                                            const ClassifyOptions& options, v1::ClassifyResponse& response);
 
-// Fills the predictions of the good images from `scores` (one row of num_classes scores per row of
-// `prepared.images`, in order).
+// Fills the predictions of the good images from `scores` (the model's first output: one row of num_classes scores per
+// row of `prepared.images`, in order), turned into probabilities by the model's score activation.
 Status FillPredictions(const ServedModel& model, const PreparedClassify& prepared, std::span<const float> scores,
                        v1::ClassifyResponse& response);
-
-// Runs `batch` ([n, channels, height, width]) through `model`'s Session and returns its [n, classes] scores.
-StatusOr<engine::Tensor> RunClassifier(const ServedModel& model, const engine::Tensor& batch);
 
 // What one image becomes for `model`: its input size and channels, with per-channel mean/std from its metadata.
 InputSpec ModelInputSpec(const ServedModel& model);
 
-// One row of scores as probabilities: a copy when `already_probabilities`, otherwise their softmax.
-std::vector<float> ToProbabilities(std::span<const float> scores, bool already_probabilities);
+// One row of scores through `activation`: their softmax, each one's sigmoid, or a copy.
+std::vector<float> ToProbabilities(std::span<const float> scores, ScoreActivation activation);
 
-// The `k` most probable classes of one row of scores as (class index, probability), most probable first. When
-// `already_probabilities` is false the scores are logits and go through a softmax first.
-std::vector<std::pair<int64_t, float>> TopClasses(std::span<const float> scores, int64_t k, bool already_probabilities);
+// The `k` highest of one row of `values` as (index, value), highest first; ties go to the lower index. k is clamped
+// to the row's size.
+std::vector<std::pair<int64_t, float>> TopValues(std::span<const float> values, int64_t k);
 
 }  // namespace fovea::server

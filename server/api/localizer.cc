@@ -154,7 +154,7 @@ StatusOr<std::string> RenderOverlay(const imageio::Image& image, const ClassMap&
 }
 
 void AddPredictions(const ServedModel& model, const engine::Tensor& probabilities, v1::LocalizeResponse& response) {
-  for (const auto& [index, probability] : TopClasses(probabilities.floats(), kLocalizePredictions, true)) {
+  for (const auto& [index, probability] : TopValues(probabilities.floats(), kLocalizePredictions)) {
     v1::Prediction* prediction = response.add_predictions();
     prediction->set_class_index(index);
     prediction->set_label(model.model->Label(index));
@@ -210,6 +210,7 @@ Status FillResponse(const ServedModel& model, const imageio::Image& image, const
 Status LocalizeImage(const ServedModel& model, const v1::LocalizeRequest& request, const LocalizeOptions& options,
                      v1::LocalizeResponse& response) {
   if (!model.localizer) return FailedPrecondition("model '" + model.name + "' has no localizer");
+  FOVEA_RETURN_IF_ERROR(RequireClassifier(model));
   FOVEA_RETURN_IF_ERROR(ValidateRequest(request, model.num_classes));
   FOVEA_ASSIGN_OR_RETURN(const v1::LocalizationMethod method, ResolveMethod(*model.localizer, request.method()));
   if (!request.has_image()) return InvalidArgument("request has no image");

@@ -35,12 +35,12 @@ void SubmitModelInfer(const ServingContext& serving, std::shared_ptr<const Serve
                       const oip::ModelInferRequest& request, oip::ModelInferResponse& response, CallHooks hooks) {
   const ClassifyOptions options = serving.options;
   auto prepare = [model, &request, &response, options]() -> StatusOr<PreparedRequest> {
-    FOVEA_ASSIGN_OR_RETURN(RequestedOutput output, ResolveOutput(*model, request));
+    FOVEA_ASSIGN_OR_RETURN(std::vector<RequestedOutput> outputs, ResolveOutputs(*model, request));
     FOVEA_ASSIGN_OR_RETURN(engine::Tensor images, ConvertInferInput(*model, request, options));
     PreparedRequest prepared;
     prepared.images = std::move(images);
-    prepared.answer = [model, &request, output, &response](std::span<const float> scores, int64_t rows) {
-      WriteInferResponse(*model, request, output, scores, rows, response);
+    prepared.answer = [model, &request, outputs = std::move(outputs), &response](const BatchRows& rows) {
+      WriteInferResponse(*model, request, outputs, rows, response);
       return OkStatus();
     };
     return prepared;

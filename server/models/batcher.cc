@@ -30,7 +30,7 @@ std::vector<int64_t> BatchSizesUpTo(int64_t max_batch_size) {
 }
 
 // Calls `done` without letting an exception escape into the instance thread.
-void Answer(const BatchDone& done, StatusOr<std::span<const float>> rows) {
+void Answer(const BatchDone& done, StatusOr<BatchRows> rows) {
   try {
     done(std::move(rows));
   } catch (const std::exception& error) {
@@ -38,7 +38,33 @@ void Answer(const BatchDone& done, StatusOr<std::span<const float>> rows) {
   }
 }
 
+// Bytes in one row of `output` (all dimensions after the batch).
+size_t RowBytes(const engine::Tensor& output) {
+  return output.dim(0) == 0 ? 0 : output.byte_size() / static_cast<size_t>(output.dim(0));
+}
+
 }  // namespace
+
+BatchRows::BatchRows(std::span<const engine::Tensor> outputs, int64_t first, int64_t count)
+    : outputs_(outputs), first_(first), count_(count) {}
+
+engine::Shape BatchRows::shape(size_t output) const {
+  engine::Shape shape = outputs_[output].shape();
+  shape[0] = count_;
+  return shape;
+}
+
+std::span<const std::byte> BatchRows::bytes(size_t output) const {
+  const engine::Tensor& tensor = outputs_[output];
+  const size_t row_bytes = RowBytes(tensor);
+  const auto* data = static_cast<const std::byte*>(tensor.raw_data());
+  return {data + static_cast<size_t>(first_) * row_bytes, static_cast<size_t>(count_) * row_bytes};
+}
+
+std::span<const float> BatchRows::floats(size_t output) const {
+  const std::span<const std::byte> raw = bytes(output);
+  return {reinterpret_cast<const float*>(raw.data()), raw.size() / sizeof(float)};
+}
 
 Batcher::Batcher(std::string model_title, engine::Shape item_shape, BatchingOptions options, BatchFunction run,
                  ModelMetrics* metrics)
@@ -183,35 +209,35 @@ void Batcher::Execute(std::vector<Queued>& batch) {
   const int64_t rows = images > options_.max_batch_size ? images : SizeAtLeast(images);
   const engine::Tensor input =
       batch.size() == 1 && rows == images ? batch.front().item.images : Concatenate(batch, rows);
-  StatusOr<engine::Tensor> output = RunBatch(input, rows);
+  StatusOr<std::vector<engine::Tensor>> outputs = RunBatch(input, rows);
   if (metrics_ != nullptr) metrics_->ObserveExecution(images, MicrosecondsSince(start, BatchClock::now()));
-  if (!output.ok()) {
-    for (Queued& queued : batch) Answer(queued.item.done, output.status());
+  if (!outputs.ok()) {
+    for (Queued& queued : batch) Answer(queued.item.done, outputs.status());
     return;
   }
-  const std::span<const float> values = output->floats();
-  const size_t row_size = values.size() / static_cast<size_t>(rows);
-  size_t offset = 0;
+  int64_t first = 0;
   for (Queued& queued : batch) {
-    const size_t item_size = static_cast<size_t>(queued.item.images.dim(0)) * row_size;
-    Answer(queued.item.done, values.subspan(offset, item_size));
-    offset += item_size;
+    const int64_t count = queued.item.images.dim(0);
+    Answer(queued.item.done, BatchRows(*outputs, first, count));
+    first += count;
   }
 }
 
-StatusOr<engine::Tensor> Batcher::RunBatch(const engine::Tensor& input, int64_t rows) {
-  StatusOr<engine::Tensor> output = Internal("not run");
+StatusOr<std::vector<engine::Tensor>> Batcher::RunBatch(const engine::Tensor& input, int64_t rows) {
+  StatusOr<std::vector<engine::Tensor>> outputs = Internal("not run");
   try {
-    output = run_(input);
+    outputs = run_(input);
   } catch (const std::exception& error) {
-    output = Internal(std::string("inference failed: ") + error.what());
+    outputs = Internal(std::string("inference failed: ") + error.what());
   }
-  if (!output.ok()) return output.status().WithContext("model '" + model_title_ + "'");
-  if (output->dtype() != engine::DataType::kFloat32 || output->rank() < 1 || output->dim(0) != rows) {
-    return Internal("model '" + model_title_ + "' returned output of shape " + engine::ShapeToString(output->shape()) +
-                    " for a batch of " + std::to_string(rows));
+  if (!outputs.ok()) return outputs.status().WithContext("model '" + model_title_ + "'");
+  for (const engine::Tensor& output : *outputs) {
+    if (output.rank() < 1 || output.dim(0) != rows) {
+      return Internal("model '" + model_title_ + "' returned an output of shape " +
+                      engine::ShapeToString(output.shape()) + " for a batch of " + std::to_string(rows));
+    }
   }
-  return output;
+  return outputs;
 }
 
 int64_t Batcher::SizeAtMost(int64_t images) const {

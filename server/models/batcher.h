@@ -1,6 +1,6 @@
 #pragma once
 // Batcher: the dynamic batcher of one served model. Requests hand it preprocessed images; it concatenates the images
-// of several requests into one engine batch, runs the model once and hands each request its rows of the output.
+// of several requests into one engine batch, runs the model once and hands each request its rows of every output.
 //
 // Policy: an instance thread takes work as soon as `max_batch_size` images are queued or the oldest queued item has
 // waited `max_queue_delay_us`, whichever comes first. Engine batches come in a few sizes only (BatchSizes(): powers
@@ -54,12 +54,33 @@ struct BatchingOptions {
   int compute_threads = 1;           // oneDNN threads of each instance
 };
 
-// Runs the model on `batch` ([n, ...] float32) and returns its first output, whose leading dimension must be n.
-using BatchFunction = std::function<StatusOr<engine::Tensor>(const engine::Tensor& batch)>;
+// Runs the model on `batch` ([n, ...] float32) and returns every output of the graph, each with n leading rows.
+using BatchFunction = std::function<StatusOr<std::vector<engine::Tensor>>(const engine::Tensor& batch)>;
 
-// Called once with the item's rows of the model output (count × row floats, valid only during the call), or with
-// the reason there are none.
-using BatchDone = std::function<void(StatusOr<std::span<const float>> rows)>;
+// One item's rows of every output of an engine batch: rows [first, first + count) of each. A view, valid only during
+// the BatchDone call it is passed to.
+class BatchRows {
+ public:
+  BatchRows(std::span<const engine::Tensor> outputs, int64_t first, int64_t count);
+
+  size_t num_outputs() const { return outputs_.size(); }
+  int64_t count() const { return count_; }
+  engine::DataType dtype(size_t output) const { return outputs_[output].dtype(); }
+  // [count, the output's dimensions after the batch].
+  engine::Shape shape(size_t output) const;
+  // The rows' elements, row-major, in the output's element type.
+  std::span<const std::byte> bytes(size_t output) const;
+  // The rows of a float32 output.
+  std::span<const float> floats(size_t output) const;
+
+ private:
+  std::span<const engine::Tensor> outputs_;
+  int64_t first_ = 0;
+  int64_t count_ = 0;
+};
+
+// Called once with the item's rows of the model's outputs, or with the reason there are none.
+using BatchDone = std::function<void(StatusOr<BatchRows> rows)>;
 
 // One unit of work: `images` ([count, ...item shape] float32, already in the model's input layout) and how to answer.
 struct BatchItem {
@@ -115,7 +136,7 @@ class Batcher {
   // Why `queued` must not run, or OK.
   Status Expired(const Queued& queued, BatchClock::time_point now) const;
   void Execute(std::vector<Queued>& batch);
-  StatusOr<engine::Tensor> RunBatch(const engine::Tensor& input, int64_t rows);
+  StatusOr<std::vector<engine::Tensor>> RunBatch(const engine::Tensor& input, int64_t rows);
   engine::Tensor Concatenate(const std::vector<Queued>& batch, int64_t rows) const;
   // The largest batch size <= `images` (at least the smallest), and the smallest one >= `images`.
   int64_t SizeAtMost(int64_t images) const;

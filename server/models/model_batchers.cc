@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include "engine/threading.h"
-#include "server/api/classifier.h"
 #include "server/models/model_config.h"
 
 namespace fovea::server {
@@ -87,15 +86,20 @@ void ModelBatchers::StopAll() {
   for (auto& [model, batcher] : batchers) batcher->Stop();
 }
 
+StatusOr<BatchingOptions> ModelBatchers::OptionsFor(const ServedModel& model) const {
+  return LoadModelConfig(repository_root_ / model.name, defaults_);
+}
+
 StatusOr<std::shared_ptr<Batcher>> ModelBatchers::Create(const std::shared_ptr<const ServedModel>& model) const {
-  FOVEA_ASSIGN_OR_RETURN(const BatchingOptions options, LoadModelConfig(repository_root_ / model->name, defaults_));
+  FOVEA_ASSIGN_OR_RETURN(const BatchingOptions options, OptionsFor(*model));
   spdlog::info(
       "model {}: batching up to {} image(s), queue delay {} us, queue size {}, {} instance(s) x {} compute thread(s)",
       TitleOf(*model), options.max_batch_size, options.max_queue_delay_us, options.max_queue_size, options.instances,
       options.compute_threads);
   auto batcher = std::make_shared<Batcher>(
       TitleOf(*model), engine::Shape{model->channels, model->height, model->width}, options,
-      [model](const engine::Tensor& batch) { return RunClassifier(*model, batch); }, &metrics_.ForModel(model->name));
+      [model](const engine::Tensor& batch) { return RunServedModel(*model, batch); },
+      &metrics_.ForModel(model->name, model->version));
   WarmUp(*model, batcher->BatchSizes(), options.compute_threads);
   return batcher;
 }

@@ -37,6 +37,10 @@ class ModelBatchers {
   // creates one, for callers that must not block.
   std::shared_ptr<Batcher> Existing(const std::shared_ptr<const ServedModel>& model);
 
+  // How `model` batches: the server's defaults overridden by its config.txt (INVALID_ARGUMENT naming the file and
+  // line when that is invalid).
+  StatusOr<BatchingOptions> OptionsFor(const ServedModel& model) const;
+
   // Creates the batchers of every model in the repository now (start-up), logging each one's settings and any
   // invalid config file.
   void CreateAll();

@@ -4,14 +4,32 @@ namespace fovea::server {
 namespace {
 
 constexpr size_t kMaxModelNameLength = 128;
-constexpr int64_t kImageRank = 4;   // NCHW
-constexpr int64_t kScoresRank = 2;  // [batch, classes]
+constexpr int64_t kImageRank = 4;  // NCHW
 
 template <typename Container, typename Format>
 std::string JoinKeys(const Container& items, Format format) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ", ") + format(item);
   return out.empty() ? "none" : out;
+}
+
+// The metadata key that overrides how Classify turns scores into probabilities.
+constexpr char kScoresKey[] = "fovea.output.scores";
+
+// `fovea.output.scores` when the model sets it; otherwise none for a graph that ends in Softmax or Sigmoid, softmax
+// for one that ends in logits.
+StatusOr<ScoreActivation> ResolveScoreActivation(const engine::Model& model) {
+  const auto& properties = model.metadata().properties;
+  const auto found = properties.find(kScoresKey);
+  if (found == properties.end()) {
+    return model.OutputIsProbability(0) ? ScoreActivation::kNone : ScoreActivation::kSoftmax;
+  }
+  if (found->second == "softmax") return ScoreActivation::kSoftmax;
+  if (found->second == "sigmoid") return ScoreActivation::kSigmoid;
+  if (found->second == "none") return ScoreActivation::kNone;
+  return FailedPrecondition(
+      std::string(kScoresKey) + " is '" + found->second +
+      "'; use softmax (exclusive classes), sigmoid (multi-label) or none (already probabilities)");
 }
 
 // One image dimension: the metadata value when set, else the graph's static size, else an error naming the key.
@@ -29,7 +47,7 @@ StatusOr<int64_t> ResolveDimension(int64_t from_metadata, int64_t from_graph, co
 Status ResolveGeometry(const engine::Model& model, ServedModel& served) {
   const engine::Graph& graph = model.graph();
   if (graph.inputs.size() != 1 || graph.inputs[0].shape.size() != kImageRank) {
-    return FailedPrecondition("a classifier needs exactly one NCHW input, the graph has " +
+    return FailedPrecondition("a served model needs exactly one NCHW image input, the graph has " +
                               std::to_string(graph.inputs.size()));
   }
   if (graph.outputs.empty()) return FailedPrecondition("the graph has no output");
@@ -49,24 +67,31 @@ Status ResolveGeometry(const engine::Model& model, ServedModel& served) {
                                 std::to_string(served.channels) + ")");
     }
   }
-  const int producer = graph.ProducerOf(graph.outputs[0].name);
-  served.outputs_probabilities = producer >= 0 && graph.nodes[static_cast<size_t>(producer)].op->IsSoftmax();
+  FOVEA_ASSIGN_OR_RETURN(served.score_activation, ResolveScoreActivation(model));
   return OkStatus();
 }
 
-// Runs one zero image to compile the batch-1 plan and learn the class count from the real output.
+// Runs one zero image to compile the batch-1 plan and learn the outputs' shapes (and so the class count) from the
+// real run. Every output must have the batch first: the batcher splits each output by rows.
 Status WarmUp(ServedModel& served) {
   const engine::Tensor zeros(engine::DataType::kFloat32, {1, served.channels, served.height, served.width});
   FOVEA_ASSIGN_OR_RETURN(std::vector<engine::Tensor> outputs, served.session->Run({&zeros, 1}));
-  if (outputs.empty() || outputs[0].rank() != kScoresRank || outputs[0].dim(0) != 1 || outputs[0].dim(1) < 1) {
-    return FailedPrecondition("a classifier must output [batch, classes] scores, got " +
-                              (outputs.empty() ? std::string("nothing") : engine::ShapeToString(outputs[0].shape())));
+  const engine::Graph& graph = served.model->graph();
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    engine::Shape shape = outputs[i].shape();
+    if (shape.empty() || shape[0] != 1) {
+      return FailedPrecondition("output '" + graph.outputs[i].name + "' has shape " + engine::ShapeToString(shape) +
+                                " for one image; every output must have the batch as its first dimension");
+    }
+    shape[0] = -1;
+    served.outputs.push_back({graph.outputs[i].name, outputs[i].dtype(), std::move(shape)});
   }
-  served.num_classes = outputs[0].dim(1);
+  served.num_classes = ClassCount(served.outputs[0]);
   const auto& labels = served.model->metadata().labels;
   if (!labels.empty() && static_cast<int64_t>(labels.size()) != served.num_classes) {
-    return FailedPrecondition("fovea.labels has " + std::to_string(labels.size()) + " labels but the model outputs " +
-                              std::to_string(served.num_classes) + " classes");
+    return FailedPrecondition("fovea.labels has " + std::to_string(labels.size()) + " labels but output '" +
+                              graph.outputs[0].name + "' has shape " + engine::ShapeToString(outputs[0].shape()) +
+                              " (" + std::to_string(served.num_classes) + " classes)");
   }
   return OkStatus();
 }
@@ -91,6 +116,34 @@ Status ValidateModelName(std::string_view name) {
     }
   }
   return OkStatus();
+}
+
+int64_t ClassCount(const ServedOutput& output) {
+  if (output.dtype != engine::DataType::kFloat32) return 0;
+  const engine::Shape& shape = output.shape;
+  const bool flat = shape.size() == 2;
+  const bool spatial_ones = shape.size() == 4 && shape[2] == 1 && shape[3] == 1;  // a 1x1-convolution head
+  return (flat || spatial_ones) && shape[1] >= 1 ? shape[1] : 0;
+}
+
+StatusOr<std::vector<engine::Tensor>> RunServedModel(const ServedModel& model, const engine::Tensor& batch) {
+  FOVEA_ASSIGN_OR_RETURN(std::vector<engine::Tensor> outputs, model.session->Run({&batch, 1}));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].rank() < 1 || outputs[i].dim(0) != batch.dim(0)) {
+      return Internal("output '" + model.outputs[i].name + "' has shape " + engine::ShapeToString(outputs[i].shape()) +
+                      " for a batch of " + std::to_string(batch.dim(0)));
+    }
+  }
+  return outputs;
+}
+
+Status RequireClassifier(const ServedModel& model) {
+  if (model.num_classes > 0) return OkStatus();
+  const ServedOutput& first = model.outputs.front();
+  return FailedPrecondition(ModelTitle(model.name, model.version) + " is not a classifier: its first output '" +
+                            first.name + "' is " + engine::DataTypeName(first.dtype) + " " +
+                            engine::ShapeToString(first.shape) +
+                            ", not one score per class ([N, K] or [N, K, 1, 1]); ask ModelInfer for its outputs");
 }
 
 StatusOr<std::shared_ptr<const ServedModel>> PrepareModel(std::string name, int64_t version,

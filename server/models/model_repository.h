@@ -20,6 +20,22 @@
 
 namespace fovea::server {
 
+// One graph output as the server describes it: its element type, and its shape with -1 for the batch (the first
+// dimension of every served output).
+struct ServedOutput {
+  std::string name;
+  engine::DataType dtype = engine::DataType::kFloat32;
+  engine::Shape shape;
+};
+
+// What turns a classifier's scores into fovea.v1's probabilities. The Open Inference Protocol never applies it: its
+// outputs are the graph's, unchanged.
+enum class ScoreActivation {
+  kSoftmax,  // the graph ends in logits of mutually exclusive classes
+  kSigmoid,  // the graph ends in independent (multi-label) logits
+  kNone,     // the graph's scores are already probabilities (it ends in Softmax or Sigmoid)
+};
+
 // One loaded model version, ready to run. Immutable once built; shared by every request using it.
 struct ServedModel {
   std::string name;
@@ -30,9 +46,13 @@ struct ServedModel {
   int64_t channels = 0;
   int64_t height = 0;
   int64_t width = 0;
+  // Every graph output, in the graph's order.
+  std::vector<ServedOutput> outputs;
+  // The class count when the first output holds one score per class ([N, K] or [N, K, 1, 1]): a classifier, which
+  // Classify and Localize serve. 0 for any other model (segmentation, embeddings, ...), served over ModelInfer only.
   int64_t num_classes = 0;
-  // True when the graph already ends in Softmax; otherwise the server applies softmax to the outputs.
-  bool outputs_probabilities = false;
+  // How Classify turns the first output into probabilities (see ScoreActivation).
+  ScoreActivation score_activation = ScoreActivation::kSoftmax;
   // CAM, Grad-CAM and dense maps for this model (each knows whether the model supports it). Thread-safe.
   std::unique_ptr<const engine::localization::Localizer> localizer;
 };
@@ -55,6 +75,17 @@ Status ValidateModelName(std::string_view name);
 // zero image through it so that a broken model fails here rather than on a request.
 StatusOr<std::shared_ptr<const ServedModel>> PrepareModel(std::string name, int64_t version,
                                                           std::shared_ptr<const engine::Model> model);
+
+// The class count of an output holding one score per class, FP32 [N, K] or [N, K, 1, 1]; 0 for any other output.
+int64_t ClassCount(const ServedOutput& output);
+
+// Runs `batch` ([n, channels, height, width]) through `model`'s Session and returns every graph output, each with n
+// leading rows (INTERNAL otherwise).
+StatusOr<std::vector<engine::Tensor>> RunServedModel(const ServedModel& model, const engine::Tensor& batch);
+
+// OK when `model` is a classifier; otherwise FAILED_PRECONDITION saying what its first output is and that ModelInfer
+// serves it, for the calls that need class scores (Classify, Localize).
+Status RequireClassifier(const ServedModel& model);
 
 // "model 'name' version N", the way logs and errors name one version.
 std::string ModelTitle(const std::string& name, int64_t version);

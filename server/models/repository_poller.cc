@@ -30,6 +30,16 @@ std::optional<FileStamp> StampOf(const std::filesystem::path& path) {
                    static_cast<int64_t>(info.st_mtim.tv_sec) * kNanosPerSecond + info.st_mtim.tv_nsec};
 }
 
+// "10 classes", or the outputs' names and shapes for a model that is not a classifier.
+std::string DescribeOutputs(const ServedModel& model) {
+  if (model.num_classes > 0) return std::to_string(model.num_classes) + " classes";
+  std::string outputs;
+  for (const ServedOutput& output : model.outputs) {
+    outputs += (outputs.empty() ? "outputs " : ", ") + output.name + " " + engine::ShapeToString(output.shape);
+  }
+  return outputs;
+}
+
 }  // namespace
 
 VersionLoader PreparingLoader(ModelLoader loader) {
@@ -72,6 +82,7 @@ StatusOr<RepositoryPoller::Listing> RepositoryPoller::List() {
 void RepositoryPoller::ListInto(Listing& listing, const SkipFn& skip, std::error_code& error) const {
   for (const auto& model_entry : std::filesystem::directory_iterator(root_, error)) {
     const std::string name = model_entry.path().filename().string();
+    if (served_names_ && !served_names_->contains(name)) continue;  // explicit control: not loaded
     std::error_code entry_error;
     if (!model_entry.is_directory(entry_error) || !ValidateModelName(name).ok()) {
       skip(model_entry.path(), "not a model folder");
@@ -109,21 +120,21 @@ const RepositoryPoller::LoadedVersion* RepositoryPoller::Resolve(const std::stri
   }
   if (previous != nullptr && previous->stamp == file.stamp) return previous;
   const std::pair<std::string, int64_t> key{name, version};
-  if (const auto failed = failed_.find(key); failed != failed_.end() && failed->second == file.stamp) {
+  if (const auto failed = failed_.find(key); failed != failed_.end() && failed->second.stamp == file.stamp) {
     return previous;  // already reported; wait for the file to change
   }
   StatusOr<std::shared_ptr<const ServedModel>> served = LoadGuarded(name, version, file.path.string());
   if (!served.ok()) {
     spdlog::error("model repository: {} not loaded: {}{}", file.path.string(), served.status().ToString(),
                   previous != nullptr ? "; the copy loaded before keeps serving" : "");
-    failed_[key] = file.stamp;
+    failed_[key] = {file.stamp, served.status().message()};
     return previous;
   }
   failed_.erase(key);
   fresh = {file.stamp, std::move(*served)};
-  spdlog::info("model repository: {} {} ({}x{}x{} input, {} classes)", previous != nullptr ? "reloaded" : "loaded",
+  spdlog::info("model repository: {} {} ({}x{}x{} input, {})", previous != nullptr ? "reloaded" : "loaded",
                ModelTitle(name, version), fresh.model->channels, fresh.model->height, fresh.model->width,
-               fresh.model->num_classes);
+               DescribeOutputs(*fresh.model));
   return &fresh;
 }
 
@@ -165,6 +176,63 @@ void RepositoryPoller::LogUnloaded(const LoadedModels& next) const {
 
 Status RepositoryPoller::Sync() {
   std::lock_guard lock(sync_mutex_);
+  return SyncLocked();
+}
+
+void RepositoryPoller::ControlExplicitly(std::set<std::string> names) {
+  std::lock_guard lock(sync_mutex_);
+  served_names_ = std::move(names);
+}
+
+bool RepositoryPoller::explicit_control() const {
+  std::lock_guard lock(sync_mutex_);
+  return served_names_.has_value();
+}
+
+Status RepositoryPoller::Load(const std::string& name) {
+  FOVEA_RETURN_IF_ERROR(ValidateModelName(name));
+  std::lock_guard lock(sync_mutex_);
+  if (!served_names_) {
+    return FailedPrecondition("loading model '" + name +
+                              "' by request needs --model-control-mode explicit; this server serves every model "
+                              "folder of its repository");
+  }
+  std::error_code error;
+  if (!std::filesystem::is_directory(root_ / name, error)) {
+    return NotFound("model repository " + root_.string() + " has no folder '" + name + "'");
+  }
+  const bool was_served = served_names_->contains(name);
+  served_names_->insert(name);
+  FOVEA_RETURN_IF_ERROR(SyncLocked());
+  if (loaded_.contains(name)) {
+    spdlog::info("model repository: model '{}' loaded by request", name);
+    return OkStatus();
+  }
+  if (!was_served) served_names_->erase(name);
+  std::string reasons;
+  for (const auto& [key, failure] : failed_) {
+    if (key.first == name)
+      reasons += (reasons.empty() ? "" : "; ") + ModelTitle(name, key.second) + ": " + failure.reason;
+  }
+  return FailedPrecondition("model '" + name + "' did not load: " +
+                            (reasons.empty() ? "no <version>/model.onnx that the version policy allows" : reasons));
+}
+
+Status RepositoryPoller::Unload(const std::string& name) {
+  FOVEA_RETURN_IF_ERROR(ValidateModelName(name));
+  std::lock_guard lock(sync_mutex_);
+  if (!served_names_) {
+    return FailedPrecondition("unloading model '" + name +
+                              "' by request needs --model-control-mode explicit; this server serves every model "
+                              "folder of its repository");
+  }
+  if (!served_names_->erase(name) || !loaded_.contains(name)) {
+    return NotFound("model '" + name + "' is not loaded");
+  }
+  return SyncLocked();
+}
+
+Status RepositoryPoller::SyncLocked() {
   StatusOr<Listing> listing = List();
   if (!listing.ok()) {
     if (listing.status().message() != last_error_) spdlog::error("{}", listing.status().ToString());

@@ -7,6 +7,10 @@
 // the next older version under latest:N, keeps serving, and the file is tried again when it changes. Versions the
 // next catalog no longer holds are released after the swap; requests in flight keep them alive through their
 // shared_ptr. Sync() runs once at start-up and then every poll interval on the poller's own thread.
+//
+// Model control (Triton's --model-control-mode): by default every model folder is served. Under explicit control only
+// the models named at start-up and loaded since by Load() are: Load() adds a model and syncs at once (re-reading it
+// if it changed), Unload() removes one and syncs; the server then does not poll in the background.
 
 #include <sys/types.h>
 
@@ -18,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -59,6 +64,17 @@ class RepositoryPoller {
   // be listed; the failure is logged once until it changes.
   Status Sync();
 
+  // Switches to explicit model control, serving only `names` (each a model folder name) from the next Sync() on.
+  void ControlExplicitly(std::set<std::string> names);
+  bool explicit_control() const;
+
+  // Explicit control only (FAILED_PRECONDITION naming the mode otherwise): serves model `name` from now on, loading
+  // every version its policy allows before returning. NOT_FOUND when the repository has no such folder;
+  // FAILED_PRECONDITION with the loader's reason when no version of it loads.
+  Status Load(const std::string& name);
+  // Explicit control only: stops serving model `name` (requests in flight finish). NOT_FOUND when it is not loaded.
+  Status Unload(const std::string& name);
+
   // Calls Sync() every `interval` on a background thread until Stop().
   void Start(std::chrono::milliseconds interval);
   // Stops the thread after the pass in progress, if any. Idempotent.
@@ -78,6 +94,8 @@ class RepositoryPoller {
 
   using SkipFn = std::function<void(const std::filesystem::path& path, const char* why)>;
 
+  // Sync() with sync_mutex_ held.
+  Status SyncLocked();
   StatusOr<Listing> List();
   // Walks the folders into `listing`; `skip` reports what is not a model version. May throw filesystem_error.
   void ListInto(Listing& listing, const SkipFn& skip, std::error_code& error) const;
@@ -96,11 +114,16 @@ class RepositoryPoller {
   const VersionLoader loader_;
   ModelRepository& repository_;
 
-  std::mutex sync_mutex_;  // one Sync() at a time; guards the members below
-  LoadedModels loaded_;    // what the current catalog holds, with the file stamps it was loaded from
-  std::map<std::pair<std::string, int64_t>, FileStamp> failed_;  // file states that failed (already logged)
-  std::set<std::string> warned_;                                 // skipped paths already logged
-  std::string last_error_;                                       // the last root listing error logged
+  mutable std::mutex sync_mutex_;  // one Sync() at a time; guards the members below
+  LoadedModels loaded_;            // what the current catalog holds, with the file stamps it was loaded from
+  struct Failure {
+    FileStamp stamp;
+    std::string reason;
+  };
+  std::map<std::pair<std::string, int64_t>, Failure> failed_;  // file states that failed (already logged)
+  std::optional<std::set<std::string>> served_names_;          // explicit control: the models to serve
+  std::set<std::string> warned_;                               // skipped paths already logged
+  std::string last_error_;                                     // the last root listing error logged
 
   std::mutex stop_mutex_;
   std::condition_variable stop_wake_;

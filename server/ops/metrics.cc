@@ -1,5 +1,7 @@
 #include "server/ops/metrics.h"
 
+#include <algorithm>
+#include <chrono>
 #include <exception>
 #include <sstream>
 #include <vector>
@@ -27,6 +29,19 @@ const prometheus::Histogram::BucketBoundaries& BatchSizeBuckets() {
   return buckets;
 }
 
+// The calls Triton's statistics count: those that run the model through its batcher.
+constexpr std::string_view kInferenceRpcs[] = {"Classify", "ModelInfer", "ModelStreamInfer", "rest.ModelInfer"};
+
+bool IsInferenceRpc(std::string_view rpc) {
+  return std::find(std::begin(kInferenceRpcs), std::end(kInferenceRpcs), rpc) != std::end(kInferenceRpcs);
+}
+
+uint64_t NowMsSinceEpoch() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
 template <typename Builder>
 auto& Register(Builder builder, const char* name, const char* help, prometheus::Registry& registry) {
   return builder.Name(name).Help(help).Register(registry);
@@ -36,13 +51,45 @@ auto& Register(Builder builder, const char* name, const char* help, prometheus::
 
 void ModelMetrics::AddPending(int64_t delta) { pending_->Increment(static_cast<double>(delta)); }
 
-void ModelMetrics::ObserveQueue(double queue_us) { queue_us_->Observe(queue_us); }
+void ModelMetrics::AtomicTotal::Add(double us) {
+  count.fetch_add(1, std::memory_order_relaxed);
+  ns.fetch_add(static_cast<uint64_t>(std::max(us, 0.0) * 1000.0), std::memory_order_relaxed);
+}
+
+DurationTotal ModelMetrics::AtomicTotal::Load() const {
+  return {count.load(std::memory_order_relaxed), ns.load(std::memory_order_relaxed)};
+}
+
+void ModelMetrics::ObserveQueue(double queue_us) {
+  queue_us_->Observe(queue_us);
+  queue_.Add(queue_us);
+}
 
 void ModelMetrics::ObserveExecution(int64_t images, double compute_us) {
   executions_->Increment();
   inferences_->Increment(static_cast<double>(images));
   batch_size_->Observe(static_cast<double>(images));
   compute_us_->Observe(compute_us);
+  compute_infer_.Add(compute_us);
+  execution_count_.fetch_add(1, std::memory_order_relaxed);
+  inference_count_.fetch_add(static_cast<uint64_t>(images), std::memory_order_relaxed);
+}
+
+void ModelMetrics::ObserveCall(bool succeeded, double duration_us) {
+  (succeeded ? success_ : fail_).Add(duration_us);
+  last_inference_ms_.store(NowMsSinceEpoch(), std::memory_order_relaxed);
+}
+
+VersionStatistics ModelMetrics::Statistics() const {
+  VersionStatistics statistics;
+  statistics.success = success_.Load();
+  statistics.fail = fail_.Load();
+  statistics.queue = queue_.Load();
+  statistics.compute_infer = compute_infer_.Load();
+  statistics.inference_count = inference_count_.load(std::memory_order_relaxed);
+  statistics.execution_count = execution_count_.load(std::memory_order_relaxed);
+  statistics.last_inference_ms = last_inference_ms_.load(std::memory_order_relaxed);
+  return statistics;
 }
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
@@ -81,9 +128,9 @@ Status Metrics::Serve(const std::string& host, int port) {
   return OkStatus();
 }
 
-ModelMetrics& Metrics::ForModel(const std::string& name) {
+ModelMetrics& Metrics::ForModel(const std::string& name, int64_t version) {
   std::lock_guard lock(mutex_);
-  std::unique_ptr<ModelMetrics>& model = models_[name];
+  std::unique_ptr<ModelMetrics>& model = models_[{name, version}];
   if (model == nullptr) {
     model = std::make_unique<ModelMetrics>();
     const prometheus::Labels labels = {{"model", name}};
@@ -109,8 +156,10 @@ const Metrics::RequestSeries& Metrics::SeriesFor(std::string_view model, std::st
   return series;
 }
 
-void Metrics::RecordRequest(std::string_view model, std::string_view rpc, StatusCode code, double duration_us) {
+void Metrics::RecordRequest(std::string_view model, int64_t version, std::string_view rpc, StatusCode code,
+                            double duration_us) {
   const bool succeeded = code == StatusCode::kOk;
+  if (version > 0 && IsInferenceRpc(rpc)) ForModel(std::string(model), version).ObserveCall(succeeded, duration_us);
   std::lock_guard lock(mutex_);
   const RequestSeries& series = SeriesFor(model, rpc, succeeded);
   if (succeeded) {

@@ -3,7 +3,10 @@
 namespace fovea::server {
 
 StatusOr<std::shared_ptr<const ServedModel>> Admit(StatusOr<std::shared_ptr<const ServedModel>> found, CallLog& log) {
-  if (found.ok()) log.model = (*found)->name;
+  if (found.ok()) {
+    log.model = (*found)->name;
+    log.model_version = (*found)->version;
+  }
   return found;
 }
 

@@ -22,7 +22,7 @@ CallLog StartCall(grpc::CallbackServerContext* context, const char* method, Metr
 }
 
 CallLog StartCall(const std::string& client_request_id, const char* method, Metrics& metrics) {
-  return {RequestIdFrom(client_request_id), method, std::chrono::steady_clock::now(), &metrics, ""};
+  return {RequestIdFrom(client_request_id), method, std::chrono::steady_clock::now(), &metrics, "", 0};
 }
 
 std::chrono::steady_clock::time_point SteadyDeadline(const grpc::CallbackServerContext* context) {
@@ -36,7 +36,7 @@ bool LogsCallDetail() { return spdlog::should_log(spdlog::level::info); }
 
 void RecordCall(const CallLog& log, const Status& status, const std::string& detail) {
   const std::chrono::duration<double, std::micro> elapsed = std::chrono::steady_clock::now() - log.start;
-  log.metrics->RecordRequest(log.model, log.method, status.code(), elapsed.count());
+  log.metrics->RecordRequest(log.model, log.model_version, log.method, status.code(), elapsed.count());
   const double elapsed_ms = elapsed.count() / 1000.0;
   if (status.ok()) {
     spdlog::info("[{}] {} OK {} ({:.1f} ms)", log.request_id, log.method, detail, elapsed_ms);

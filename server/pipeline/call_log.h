@@ -19,6 +19,7 @@ struct CallLog {
   std::chrono::steady_clock::time_point start;
   Metrics* metrics;  // borrowed; outlives every call
   std::string model;
+  int64_t model_version = 0;  // of the model found; 0 until then
 };
 
 // Starts the log of a call: picks its request id and adds it to the initial metadata.

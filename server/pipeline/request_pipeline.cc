@@ -29,13 +29,12 @@ void PrepareAndSubmit(const PrepareFunction& prepare, Batcher& batcher, const Ho
     hooks->done(OkStatus(), InferStage::kConvert);
     return;
   }
-  const int64_t rows = prepared->images.dim(0);
   BatchItem item;
   item.images = std::move(prepared->images);
   item.deadline = hooks->deadline;
   item.cancelled = hooks->cancelled;
-  item.done = [answer = std::move(prepared->answer), rows, hooks](StatusOr<std::span<const float>> scores) {
-    const Status status = scores.ok() ? answer(*scores, rows) : scores.status();
+  item.done = [answer = std::move(prepared->answer), hooks](StatusOr<BatchRows> outputs) {
+    const Status status = outputs.ok() ? answer(*outputs) : outputs.status();
     hooks->done(status, InferStage::kBatcher);
   };
   const Status submitted = batcher.Submit(std::move(item));

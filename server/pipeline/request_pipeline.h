@@ -5,7 +5,7 @@
 //   transport ─► admission (the call's log, the model it names) ─► SubmitToPipeline:
 //       preparation (decode or convert the inputs: on the worker pool, or on the transport's thread when cheap)
 //       ─► the model's dynamic batcher (scored together with every other request for that model)
-//       ─► answer (the protocol fills its response from the scores) ─► hooks.done ─► the transport renders it.
+//       ─► answer (the protocol fills its response from the model's outputs) ─► hooks.done ─► the transport renders it.
 //
 // The transports supply the protocol's preparation and answer, and hear the outcome through CallHooks; the worker
 // hand-off, the batcher and the refusals (cancelled, shutting down, queue full, deadline) exist only here.
@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "engine/tensor.h"
+#include "server/models/batcher.h"
 #include "server/models/model_repository.h"
 #include "server/pipeline/serving_context.h"
 
@@ -40,9 +41,9 @@ struct PreparedRequest {
   // [n, ...] for the batcher; without data when nothing is left to score (every image of a Classify failed): the
   // response is then complete and the call is answered OK at once.
   engine::Tensor images;
-  // Fills the protocol's response from the scores of `images` (`rows` rows, one per image). Runs once, on a batcher
-  // thread.
-  std::function<Status(std::span<const float> scores, int64_t rows)> answer;
+  // Fills the protocol's response from the model's outputs for `images` (one row of each per image). Runs once, on a
+  // batcher thread.
+  std::function<Status(const BatchRows& outputs)> answer;
 };
 
 // The protocol's preparation: decodes or converts the request (which the closure borrows) into a PreparedRequest.

@@ -6,6 +6,7 @@
 #include "server/api/classifier.h"
 #include "server/models/model_batchers.h"
 #include "server/models/model_repository.h"
+#include "server/models/repository_poller.h"
 #include "server/ops/metrics.h"
 
 namespace fovea::server {
@@ -15,7 +16,8 @@ struct ServingContext {
   common::ThreadPool& workers;  // CPU-bound preparation (decoding, converting) off the transports' threads
   ModelBatchers& batchers;
   Metrics& metrics;
-  ClassifyOptions options;  // request limits, the same for every transport
+  RepositoryPoller& poller;  // loads and unloads models on request (Triton's model-repository extension)
+  ClassifyOptions options;   // request limits, the same for every transport
 };
 
 }  // namespace fovea::server

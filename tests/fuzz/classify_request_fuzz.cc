@@ -1,5 +1,5 @@
 // libFuzzer target: a serialized fovea.v1.ClassifyRequest in, a status out. Runs what the Classify RPC runs after
-// gRPC hands over the message: model lookup (name and version validation), PrepareClassify, RunClassifier and
+// gRPC hands over the message: model lookup (name and version validation), PrepareClassify, RunServedModel and
 // FillPredictions (request checks, image decoding or raw tensors, the engine on a small real model, top-k).
 
 #include <cstddef>
@@ -23,7 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fovea::v1::ClassifyResponse response;
   const auto prepared = fovea::server::PrepareClassify(**model, request, options, response);
   if (!prepared.ok() || prepared->good_images.empty()) return 0;
-  const auto scores = fovea::server::RunClassifier(**model, prepared->images);
-  if (scores.ok()) (void)fovea::server::FillPredictions(**model, *prepared, scores->floats(), response);
+  const auto outputs = fovea::server::RunServedModel(**model, prepared->images);
+  if (outputs.ok()) (void)fovea::server::FillPredictions(**model, *prepared, outputs->front().floats(), response);
   return 0;
 }

@@ -32,7 +32,7 @@ def generate_stubs(proto_dir, out_dir):
     plugin = shutil.which("grpc_python_plugin")
     if plugin is None:
         raise RuntimeError("grpc_python_plugin not found (Debian package protobuf-compiler-grpc)")
-    protos = ["inference/grpc_service.proto", "fovea/v1/inference.proto"]
+    protos = ["inference/model_config.proto", "inference/grpc_service.proto", "fovea/v1/inference.proto"]
     subprocess.run(["protoc", f"--proto_path={proto_dir}", f"--python_out={out_dir}", f"--grpc_out={out_dir}",
                     f"--plugin=protoc-gen-grpc={plugin}", *protos], check=True)
     sys.path.insert(0, out_dir)
@@ -80,15 +80,17 @@ def rgb_images(count, height, width, seed):
 
 
 class Server:
-    """The real fovea-server on a free loopback port, with the integration test model repository."""
+    """The real fovea-server on a free loopback port: by default with the integration test model repository and no
+    REST port; raw_outputs_test.py passes its own repository and a REST port."""
 
-    def __init__(self, pb, pb_grpc):
+    def __init__(self, pb, pb_grpc, server_bin=None, repository=None, http_port=0, extra_args=()):
         self.address = f"127.0.0.1:{free_port()}"
+        self.http_address = f"127.0.0.1:{http_port}"
         self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            [ARGS.server_bin, "--address", self.address, "--model-repository",
-             os.path.join(ARGS.test_data, "models"), "--metrics-port", "0", "--http-port", "0",
-             "--version-policy", "all"],
+            [server_bin or ARGS.server_bin, "--address", self.address, "--model-repository",
+             repository or os.path.join(ARGS.test_data, "models"), "--metrics-port", "0", "--http-port",
+             str(http_port), "--version-policy", "all", *extra_args],
             stdout=subprocess.DEVNULL, stderr=self.log)
         self.channel = grpc.insecure_channel(self.address)
         self.stub = pb_grpc.GRPCInferenceServiceStub(self.channel)
@@ -154,14 +156,19 @@ class OipGrpcTest(unittest.TestCase):
         return [[(p.class_index, p.label, p.probability) for p in r.predictions] for r in response.results]
 
     def scores(self, response, batch, classes):
+        """The one FP32 [batch, classes] output, as the graph computed it."""
         self.assertEqual(len(response.outputs), 1)
         self.assertEqual(response.outputs[0].datatype, "FP32")
         self.assertEqual(list(response.outputs[0].shape), [batch, classes])
-        scores = np.frombuffer(response.raw_output_contents[0], dtype="<f4").reshape(batch, classes)
-        np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-4)  # probabilities, even for a logits model
-        return scores
+        return np.frombuffer(response.raw_output_contents[0], dtype="<f4").reshape(batch, classes)
 
-    def assert_matches_classify(self, scores, classified):
+    def assert_matches_classify(self, scores, classified, logits=False):
+        """ModelInfer's raw scores against Classify's probabilities: the same after a softmax when they are logits."""
+        if logits:
+            scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+            scores = scores / scores.sum(axis=1, keepdims=True)
+        else:
+            np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-4)  # the graph ends in Softmax
         for row, predictions in zip(scores, classified):
             index, _, probability = predictions[0]
             self.assertEqual(int(np.argmax(row)), index)
@@ -175,7 +182,16 @@ class OipGrpcTest(unittest.TestCase):
         metadata = self.oip.ServerMetadata(self.pb.ServerMetadataRequest())
         self.assertEqual(metadata.name, "fovea")
         self.assertEqual(metadata.version, ARGS.version)
-        self.assertIn("classification", metadata.extensions)
+        self.assertEqual(list(metadata.extensions),
+                         ["classification", "model_configuration", "statistics", "model_repository"])
+
+    def test_model_repository_control_needs_explicit_mode(self):
+        self.assert_rpc_error(self.oip.RepositoryModelLoad, self.pb.RepositoryModelLoadRequest(model_name="rgb"),
+                              grpc.StatusCode.FAILED_PRECONDITION,
+                              "loading model 'rgb' by request needs --model-control-mode explicit")
+        self.assert_rpc_error(self.oip.RepositoryModelUnload, self.pb.RepositoryModelUnloadRequest(model_name="rgb"),
+                              grpc.StatusCode.FAILED_PRECONDITION, "needs --model-control-mode explicit")
+        self.assertTrue(self.oip.ModelReady(self.pb.ModelReadyRequest(name="rgb")).ready)
 
     def test_model_ready(self):
         ready = lambda name, version="": self.oip.ModelReady(self.pb.ModelReadyRequest(name=name, version=version))
@@ -208,7 +224,7 @@ class OipGrpcTest(unittest.TestCase):
     def test_fp32_raw_contents_match_classify(self):
         rng = np.random.RandomState(5)
         batch = rng.uniform(-2.0, 2.0, size=(4, 1, 28, 28)).astype(np.float32)
-        for version in ["1", "2"]:  # version 2 outputs logits: the server applies softmax
+        for version in ["1", "2"]:  # version 2 outputs logits: ModelInfer returns them, Classify applies softmax
             request = self.pb.ModelInferRequest(model_name="tiny", model_version=version, id=f"fp32-{version}")
             request.inputs.add(name="input", datatype="FP32", shape=list(batch.shape))
             request.raw_input_contents.append(batch.astype("<f4").tobytes())
@@ -220,7 +236,9 @@ class OipGrpcTest(unittest.TestCase):
                                                                    data=image.astype("<f4").tobytes()))
                        for image in batch]
             classified = self.classify("tiny", tensors, top_k=1, version=int(version))
-            self.assert_matches_classify(scores, classified)
+            if version == "2":
+                self.assertGreater(np.abs(scores.sum(axis=1) - 1.0).max(), 0.1, "logits, not probabilities")
+            self.assert_matches_classify(scores, classified, logits=version == "2")
 
     def test_uint8_typed_contents_match_classify_on_png(self):
         images = rgb_images(5, 20, 24, seed=11)  # not 16x16: the server resizes like a decoded image
@@ -252,6 +270,13 @@ class OipGrpcTest(unittest.TestCase):
                 score, served_index, served_label = strings[row * 3 + rank].split(":")
                 self.assertEqual((int(served_index), served_label), (index, label))
                 self.assertAlmostEqual(float(score), probability, delta=1e-6)
+
+    def test_classification_count_above_the_classes_is_clamped_like_triton(self):
+        request = self.pixel_request()
+        request.outputs.add(name="scores").parameters["classification"].int64_param = 11
+        response = self.infer(request)
+        self.assertEqual(list(response.outputs[0].shape), [1, 10])
+        self.assertEqual(len(split_length_prefixed(response.raw_output_contents[0])), 10)
 
     def test_bytes_jpeg_typed_contents_match_classify(self):
         with open(os.path.join(ARGS.test_data, "images", "sample.jpg"), "rb") as f:
@@ -325,8 +350,11 @@ class OipGrpcTest(unittest.TestCase):
         not_png.raw_input_contents[0] = length_prefixed([b"definitely not a png"])
         cases.append((not_png, invalid, ["input 'input' image 0"]))
         bad_k = self.pixel_request()
-        bad_k.outputs.add(name="scores").parameters["classification"].int64_param = 11
-        cases.append((bad_k, invalid, ["parameter 'classification' is 11, outside [1, 10]"]))
+        bad_k.outputs.add(name="scores").parameters["classification"].int64_param = 0
+        cases.append((bad_k, invalid, ["parameter 'classification' is 0; ask for at least 1 class"]))
+        unknown_output = self.pixel_request()
+        unknown_output.outputs.add(name="probabilities")
+        cases.append((unknown_output, invalid, ["unknown output 'probabilities'; model 'tiny' has 'scores'"]))
         for request, code, parts in cases:
             with self.subTest(parts[0]):
                 self.assert_rpc_error(self.oip.ModelInfer, request, code, *parts)

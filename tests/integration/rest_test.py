@@ -315,9 +315,9 @@ class RestTest(unittest.TestCase):
         self.assert_error("POST", path, 400, "unexpected input 'pixels'", payload=fp32([1, 1, 28, 28], 784, "pixels"))
         self.assert_error("POST", path, 400, "unknown output 'scores'",
                           payload={**fp32([1, 1, 28, 28], 784), "outputs": [{"name": "scores"}]})
-        self.assert_error("POST", path, 400, "outside [1, 10]",
+        self.assert_error("POST", path, 400, "'classification' is 0; ask for at least 1 class",
                           payload={**fp32([1, 1, 28, 28], 784),
-                                   "outputs": [{"name": "probabilities", "parameters": {"classification": 11}}]})
+                                   "outputs": [{"name": "probabilities", "parameters": {"classification": 0}}]})
         self.assert_error("POST", path, 400, "not a PNG or JPEG", raw=b"definitely not an image",
                           content_type="image/png")
         self.assert_error("POST", path + "?top_k=3", 400, "unknown query parameter 'top_k'", raw=self.pngs[0],

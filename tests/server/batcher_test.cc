@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <condition_variable>
+#include <cstring>
 #include <future>
 #include <mutex>
 #include <numeric>
@@ -25,11 +27,12 @@ constexpr int64_t kImageElements = 4;  // each fake image is [2, 2]
 constexpr auto kWaitLimit = std::chrono::seconds(30);
 const engine::Shape kImageShape = {2, 2};
 
-// A model whose output row for an image is the sum of its elements. It records every batch size and can be held.
+// A model with two outputs: float32 [n, 1], the sum of each image's elements, and int64 [n, 2], each image's row in
+// the engine batch and its sum rounded. It records every batch size and can be held.
 class FakeModel {
  public:
   BatchFunction Function() {
-    return [this](const engine::Tensor& batch) -> StatusOr<engine::Tensor> {
+    return [this](const engine::Tensor& batch) -> StatusOr<std::vector<engine::Tensor>> {
       {
         std::unique_lock lock(mutex_);
         batch_sizes_.push_back(batch.dim(0));
@@ -42,12 +45,15 @@ class FakeModel {
       }
       if (fail_) return Internal("fake engine failure");
       std::vector<float> sums;
+      std::vector<int64_t> positions;
       const std::span<const float> values = batch.floats();
       for (int64_t i = 0; i < batch.dim(0); ++i) {
         const auto row = values.subspan(static_cast<size_t>(i * kImageElements), kImageElements);
         sums.push_back(std::accumulate(row.begin(), row.end(), 0.0F));
+        positions.insert(positions.end(), {i, std::lround(sums.back())});
       }
-      return engine::Tensor::FromFloats({batch.dim(0), 1}, sums);
+      return std::vector<engine::Tensor>{engine::Tensor::FromFloats({batch.dim(0), 1}, sums),
+                                         engine::Tensor::FromInt64s({batch.dim(0), 2}, positions)};
     };
   }
 
@@ -83,7 +89,9 @@ class FakeModel {
 // What one item's completion delivered.
 struct Outcome {
   Status status;
-  std::vector<float> rows;
+  std::vector<float> rows;           // the first output's
+  engine::Shape second_shape;        // the second output's shape for this item
+  std::vector<int64_t> second_rows;  // and its rows
 };
 
 // An item of `count` images whose elements all equal `value`, and a future for its outcome.
@@ -92,10 +100,15 @@ std::pair<BatchItem, std::future<Outcome>> MakeItem(int64_t count, float value) 
   BatchItem item;
   std::vector<float> values(static_cast<size_t>(count * kImageElements), value);
   item.images = engine::Tensor::FromFloats({count, 2, 2}, values);
-  item.done = [promise](StatusOr<std::span<const float>> rows) {
+  item.done = [promise](StatusOr<BatchRows> rows) {
     Outcome outcome;
     if (rows.ok()) {
-      outcome.rows.assign(rows->begin(), rows->end());
+      const std::span<const float> first = rows->floats(0);
+      outcome.rows.assign(first.begin(), first.end());
+      outcome.second_shape = rows->shape(1);
+      const std::span<const std::byte> second = rows->bytes(1);
+      outcome.second_rows.resize(second.size() / sizeof(int64_t));
+      std::memcpy(outcome.second_rows.data(), second.data(), second.size());
     } else {
       outcome.status = rows.status();
     }
@@ -147,6 +160,32 @@ TEST(BatcherTest, RequestsQueuedBehindABusyInstanceRunAsOneBatchAndGetTheirOwnRo
     const float sum = static_cast<float>(i + 2) * kImageElements;
     EXPECT_EQ(outcome.rows, std::vector<float>(static_cast<size_t>(counts[i]), sum)) << "item " << i;
   }
+  EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1, 8}));
+}
+
+TEST(BatcherTest, EveryOutputIsSplitByRowsInItsOwnElementType) {
+  FakeModel model;
+  Batcher batcher("m:1", kImageShape, Options(64), model.Function());
+  model.Hold();
+  auto [first, first_done] = MakeItem(1, 1.0F);
+  ASSERT_TRUE(batcher.Submit(std::move(first)).ok());
+  ASSERT_TRUE(model.WaitForStarted(1));
+  // Items of 1, 3 and 4 images run as one batch of 8: rows 0, 1-3 and 4-7 of each output.
+  auto [one, one_done] = MakeItem(1, 1.0F);
+  auto [three, three_done] = MakeItem(3, 2.0F);
+  auto [four, four_done] = MakeItem(4, 3.0F);
+  for (BatchItem* item : {&one, &three, &four}) ASSERT_TRUE(batcher.Submit(std::move(*item)).ok());
+  model.Release();
+  ASSERT_TRUE(Await(first_done).status.ok());
+  const Outcome a = Await(one_done);
+  const Outcome b = Await(three_done);
+  const Outcome c = Await(four_done);
+  EXPECT_EQ(a.second_shape, (engine::Shape{1, 2}));
+  EXPECT_EQ(a.second_rows, (std::vector<int64_t>{0, 4}));
+  EXPECT_EQ(b.second_shape, (engine::Shape{3, 2}));
+  EXPECT_EQ(b.second_rows, (std::vector<int64_t>{1, 8, 2, 8, 3, 8}));
+  EXPECT_EQ(c.second_shape, (engine::Shape{4, 2}));
+  EXPECT_EQ(c.second_rows, (std::vector<int64_t>{4, 12, 5, 12, 6, 12, 7, 12}));
   EXPECT_EQ(model.batch_sizes(), (std::vector<int64_t>{1, 8}));
 }
 
@@ -272,7 +311,7 @@ TEST(BatcherTest, ImagesOfTheWrongShapeAreRefused) {
   Batcher batcher("m:1", kImageShape, Options(64), model.Function());
   BatchItem item;
   item.images = engine::Tensor(engine::DataType::kFloat32, {1, 3, 2});
-  item.done = [](StatusOr<std::span<const float>>) {};
+  item.done = [](StatusOr<BatchRows>) {};
   const Status status = batcher.Submit(std::move(item));
   EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(status.message().find("[1, 3, 2]"), std::string::npos) << status.message();
@@ -358,7 +397,7 @@ TEST(BatcherTest, SeveralInstancesRunBatchesAtTheSameTime) {
 TEST(BatcherTest, MetricsCountImagesExecutionsAndBatchSizes) {
   Metrics metrics;
   FakeModel model;
-  Batcher batcher("m:1", kImageShape, Options(64), model.Function(), &metrics.ForModel("m"));
+  Batcher batcher("m:1", kImageShape, Options(64), model.Function(), &metrics.ForModel("m", 1));
   model.Hold();
   auto [first, first_done] = MakeItem(1, 1.0F);
   ASSERT_TRUE(batcher.Submit(std::move(first)).ok());

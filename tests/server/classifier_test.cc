@@ -14,35 +14,51 @@ namespace {
 
 constexpr float kTolerance = 1e-6F;
 
-TEST(TopClassesTest, SoftmaxOfLogitsMatchesTheFormula) {
-  const std::vector<float> logits = {1.0F, 3.0F, 2.0F};
-  const auto top = TopClasses(logits, 3, /*already_probabilities=*/false);
+TEST(ToProbabilitiesTest, SoftmaxOfLogitsMatchesTheFormula) {
+  const std::vector<float> probabilities =
+      ToProbabilities(std::vector<float>{1.0F, 3.0F, 2.0F}, ScoreActivation::kSoftmax);
   const float sum = std::exp(1.0F) + std::exp(3.0F) + std::exp(2.0F);
-  ASSERT_EQ(top.size(), 3U);
-  EXPECT_EQ(top[0].first, 1);
-  EXPECT_EQ(top[1].first, 2);
-  EXPECT_EQ(top[2].first, 0);
-  EXPECT_NEAR(top[0].second, std::exp(3.0F) / sum, kTolerance);
-  EXPECT_NEAR(top[2].second, std::exp(1.0F) / sum, kTolerance);
+  ASSERT_EQ(probabilities.size(), 3U);
+  EXPECT_NEAR(probabilities[1], std::exp(3.0F) / sum, kTolerance);
+  EXPECT_NEAR(probabilities[0], std::exp(1.0F) / sum, kTolerance);
 }
 
-TEST(TopClassesTest, LargeLogitsDoNotOverflow) {
-  const auto top = TopClasses(std::vector<float>{1000.0F, 999.0F}, 1, false);
-  ASSERT_EQ(top.size(), 1U);
-  EXPECT_NEAR(top[0].second, 1.0F / (1.0F + std::exp(-1.0F)), kTolerance);
+TEST(ToProbabilitiesTest, LargeLogitsDoNotOverflow) {
+  const std::vector<float> probabilities =
+      ToProbabilities(std::vector<float>{1000.0F, 999.0F}, ScoreActivation::kSoftmax);
+  EXPECT_NEAR(probabilities[0], 1.0F / (1.0F + std::exp(-1.0F)), kTolerance);
 }
 
-TEST(TopClassesTest, ProbabilitiesPassThroughAndTiesGoToTheLowerIndex) {
-  const auto top = TopClasses(std::vector<float>{0.1F, 0.4F, 0.1F, 0.4F}, 3, /*already_probabilities=*/true);
+TEST(ToProbabilitiesTest, SigmoidScoresEachLabelOnItsOwn) {
+  const std::vector<float> probabilities =
+      ToProbabilities(std::vector<float>{0.0F, 2.0F, -3.0F}, ScoreActivation::kSigmoid);
+  ASSERT_EQ(probabilities.size(), 3U);
+  EXPECT_NEAR(probabilities[0], 0.5F, kTolerance);
+  EXPECT_NEAR(probabilities[1], 1.0F / (1.0F + std::exp(-2.0F)), kTolerance);
+  EXPECT_NEAR(probabilities[2], 1.0F / (1.0F + std::exp(3.0F)), kTolerance);
+}
+
+TEST(ToProbabilitiesTest, NoneKeepsTheValues) {
+  EXPECT_EQ(ToProbabilities(std::vector<float>{0.25F, 0.75F}, ScoreActivation::kNone),
+            (std::vector<float>{0.25F, 0.75F}));
+}
+
+TEST(TopValuesTest, HighestFirstAndTiesGoToTheLowerIndex) {
+  const auto top = TopValues(std::vector<float>{0.1F, 0.4F, 0.1F, 0.4F}, 3);
   ASSERT_EQ(top.size(), 3U);
   EXPECT_EQ(top[0], (std::pair<int64_t, float>{1, 0.4F}));
   EXPECT_EQ(top[1], (std::pair<int64_t, float>{3, 0.4F}));
   EXPECT_EQ(top[2], (std::pair<int64_t, float>{0, 0.1F}));
 }
 
-TEST(TopClassesTest, KIsClampedToTheClassCount) {
-  EXPECT_EQ(TopClasses(std::vector<float>{0.5F, 0.5F}, 7, true).size(), 2U);
+TEST(TopValuesTest, RanksRawValuesIncludingNegativeOnes) {
+  const auto top = TopValues(std::vector<float>{-2.0F, 5.5F, -0.5F}, 2);
+  ASSERT_EQ(top.size(), 2U);
+  EXPECT_EQ(top[0], (std::pair<int64_t, float>{1, 5.5F}));
+  EXPECT_EQ(top[1], (std::pair<int64_t, float>{2, -0.5F}));
 }
+
+TEST(TopValuesTest, KIsClampedToTheRowSize) { EXPECT_EQ(TopValues(std::vector<float>{0.5F, 0.5F}, 7).size(), 2U); }
 
 TEST(PrepareClassifyTest, RequestLevelProblemsFailBeforeTheEngineRuns) {
   // No session: these checks must fail before anything would run the model.
@@ -65,6 +81,40 @@ TEST(PrepareClassifyTest, RequestLevelProblemsFailBeforeTheEngineRuns) {
   bad_top_k.set_top_k(5);
   EXPECT_EQ(PrepareClassify(model, bad_top_k, options, response).status().message(),
             "top_k 5 is outside [1, 4] (the model has 4 classes)");
+}
+
+TEST(PrepareClassifyTest, AModelWhoseFirstOutputIsNotScoresIsRefusedPointingAtModelInfer) {
+  const auto model = testing::MapAndScoresModel("mapper", 2, 3);
+  ASSERT_EQ(model->num_classes, 0);
+  v1::ClassifyRequest request;
+  request.add_images()->set_encoded("x");
+  v1::ClassifyResponse response;
+  const Status status = PrepareClassify(*model, request, ClassifyOptions(), response).status();
+  EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(status.message(),
+            "model 'mapper' version 1 is not a classifier: its first output 'map' is float32 [-1, 2, 3, 3], not one "
+            "score per class ([N, K] or [N, K, 1, 1]); ask ModelInfer for its outputs");
+}
+
+TEST(ScoreActivationTest, SoftmaxForLogitsNoneForAGraphEndingInSigmoid) {
+  EXPECT_EQ(testing::ChannelMeanModel("means", 1, {"a", "b"}, 2, 0.0F, 1.0F)->score_activation,
+            ScoreActivation::kSoftmax);
+  // The engine fuses the Sigmoid into the pooling chain; the decision is taken on the graph as loaded.
+  EXPECT_EQ(testing::MultiLabelModel("labels", 3, 2)->score_activation, ScoreActivation::kNone);
+}
+
+TEST(ScoreActivationTest, TheModelsMetadataOverridesTheDefaultAndABadValueIsRefusedAtLoad) {
+  const auto sigmoid = testing::LogitsModel("tagger", 3, 2, {{"fovea.output.scores", "sigmoid"}});
+  ASSERT_TRUE(sigmoid.ok()) << sigmoid.status().ToString();
+  EXPECT_EQ((*sigmoid)->score_activation, ScoreActivation::kSigmoid);
+  const auto none = testing::LogitsModel("scorer", 3, 2, {{"fovea.output.scores", "none"}});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ((*none)->score_activation, ScoreActivation::kNone);
+  const auto bad = testing::LogitsModel("typo", 3, 2, {{"fovea.output.scores", "softmx"}});
+  EXPECT_EQ(bad.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(bad.status().message(),
+            "model 'typo' version 1: fovea.output.scores is 'softmx'; use softmax (exclusive classes), sigmoid "
+            "(multi-label) or none (already probabilities)");
 }
 
 constexpr int64_t kSize = 2;
@@ -96,9 +146,9 @@ TEST_F(PrepareFloatTensorsTest, ALoneFloatTensorRunsFromTheRequestsBytesWithoutA
   EXPECT_EQ(prepared->images.raw_data(), static_cast<const void*>(request.images(0).tensor().data().data()));
   EXPECT_EQ(prepared->images.shape(), (engine::Shape{1, 2, kSize, kSize}));
 
-  const auto scores = RunClassifier(*model_, prepared->images);
-  ASSERT_TRUE(scores.ok()) << scores.status().ToString();
-  ASSERT_TRUE(FillPredictions(*model_, *prepared, scores->floats(), response_).ok());
+  const auto outputs = RunServedModel(*model_, prepared->images);
+  ASSERT_TRUE(outputs.ok()) << outputs.status().ToString();
+  ASSERT_TRUE(FillPredictions(*model_, *prepared, outputs->front().floats(), response_).ok());
   ASSERT_EQ(response_.results_size(), 1);
   EXPECT_EQ(response_.results(0).predictions(0).label(), "b");
   const float expected = std::exp(0.75F) / (std::exp(0.25F) + std::exp(0.75F));

@@ -63,6 +63,27 @@ TEST(ServerConfigTest, PrecisionFlag) {
   EXPECT_NE(bad.status().message().find("--precision"), std::string::npos) << bad.status().message();
 }
 
+TEST(ServerConfigTest, ModelControlModeAndLoadModelFlags) {
+  const auto defaults = ParseServerFlags({}, FakeEnv({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_FALSE(defaults->config.explicit_model_control);
+  const auto parsed = ParseServerFlags(
+      {"--model-control-mode", "explicit", "--load-model", "resnet", "--load-model=segmenter"}, FakeEnv({}));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_TRUE(parsed->config.explicit_model_control);
+  EXPECT_EQ(parsed->config.load_models, (std::vector<std::string>{"resnet", "segmenter"}));
+  const auto bad_mode = ParseServerFlags({"--model-control-mode", "none"}, FakeEnv({}));
+  EXPECT_NE(bad_mode.status().message().find("--model-control-mode must be poll or explicit, got 'none'"),
+            std::string::npos)
+      << bad_mode.status().message();
+  const auto without_explicit = ParseServerFlags({"--load-model", "resnet"}, FakeEnv({}));
+  EXPECT_EQ(without_explicit.status().message(),
+            "--load-model needs --model-control-mode explicit (in poll mode every model is loaded)");
+  const auto bad_name = ParseServerFlags({"--model-control-mode=explicit", "--load-model", "../x"}, FakeEnv({}));
+  EXPECT_NE(bad_name.status().message().find("--load-model: model name '../x' is invalid"), std::string::npos)
+      << bad_name.status().message();
+}
+
 TEST(ServerConfigTest, ServingThreadPolicyFlag) {
   const auto defaults = ParseServerFlags({}, FakeEnv({}));
   ASSERT_TRUE(defaults.ok());

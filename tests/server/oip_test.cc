@@ -27,20 +27,12 @@ constexpr float kTolerance = 1e-5F;
 constexpr char kInputName[] = "pixels";
 constexpr char kOutputName[] = "scores";
 
-// pixels [N, 3, 4, 4] → GlobalAveragePool → Flatten → scores [N, 3] (logits: the server applies softmax).
+// pixels [N, 3, 4, 4] → GlobalAveragePool → Flatten → scores [N, 3] (logits, returned as computed).
 std::shared_ptr<const ServedModel> ChannelMeanModel() {
   return testing::ChannelMeanModel("means", 2, {"red", "green", "blue"}, kSize, kMean, kStd, kInputName, kOutputName);
 }
 
 float Normalized(uint8_t pixel) { return (static_cast<float>(pixel) / 255.0F - kMean) / kStd; }
-
-std::vector<float> Softmax(const std::vector<float>& logits) {
-  std::vector<float> out;
-  float sum = 0.0F;
-  for (float logit : logits) sum += std::exp(logit);
-  for (float logit : logits) out.push_back(std::exp(logit) / sum);
-  return out;
-}
 
 std::vector<float> RawFloats(const std::string& raw) {
   std::vector<float> values(raw.size() / sizeof(float));
@@ -70,13 +62,13 @@ class OipInferTest : public ::testing::Test {
     response_.Clear();
     return RunModelInfer(*model_, request, options_, response_);
   }
-  // The probabilities Infer returned for image `row`.
+  // The scores Infer returned for image `row`.
   std::vector<float> Row(int64_t row) const {
     const std::vector<float> all = RawFloats(response_.raw_output_contents(0));
     return {all.begin() + row * kChannels, all.begin() + (row + 1) * kChannels};
   }
   void ExpectRow(int64_t row, const std::vector<float>& channel_means) const {
-    const std::vector<float> expected = Softmax(channel_means);
+    const std::vector<float>& expected = channel_means;  // the graph's output, no softmax
     const std::vector<float> actual = Row(row);
     ASSERT_EQ(actual.size(), expected.size());
     for (size_t c = 0; c < expected.size(); ++c) EXPECT_NEAR(actual[c], expected[c], kTolerance) << "class " << c;
@@ -87,7 +79,7 @@ class OipInferTest : public ::testing::Test {
   oip::ModelInferResponse response_;
 };
 
-TEST_F(OipInferTest, Fp32RawAndTypedContentsGiveTheSoftmaxOfTheChannelMeans) {
+TEST_F(OipInferTest, Fp32RawAndTypedContentsGiveTheChannelMeansAsTheGraphComputesThem) {
   const std::vector<float> means = {0.5F, -1.0F, 2.0F, 1.0F, 0.0F, -0.25F};  // two images
   std::vector<float> values;
   for (float mean : means) values.insert(values.end(), kSize * kSize, mean);
@@ -173,16 +165,112 @@ TEST_F(OipInferTest, ClassificationReturnsTopKStringsLikeTriton) {
             (std::vector<int64_t>{1, 2}));
   const auto strings = SplitBytesElements(response_.raw_output_contents(0), 2);
   ASSERT_TRUE(strings.ok()) << strings.status().ToString();
-  const std::vector<float> probabilities = Softmax({Normalized(0), Normalized(255), Normalized(128)});
-  // "score:index:label", the score printed with six decimals.
+  const std::vector<float> values = {Normalized(0), Normalized(255), Normalized(128)};
+  // "value:index:label", the raw value printed with six decimals.
   const std::vector<std::tuple<std::string, int, std::string>> expected = {{std::string((*strings)[0]), 1, "green"},
                                                                            {std::string((*strings)[1]), 2, "blue"}};
   for (const auto& [text, index, label] : expected) {
     const size_t first = text.find(':');
     ASSERT_NE(first, std::string::npos) << text;
-    EXPECT_NEAR(std::stof(text.substr(0, first)), probabilities[static_cast<size_t>(index)], 1e-6F) << text;
+    EXPECT_NEAR(std::stof(text.substr(0, first)), values[static_cast<size_t>(index)], 1e-5F) << text;
     EXPECT_EQ(text.substr(first), ":" + std::to_string(index) + ":" + label);
   }
+}
+
+TEST_F(OipInferTest, ClassificationCountAboveTheClassesIsClampedLikeTriton) {
+  oip::ModelInferRequest request;
+  AddInput(request, "UINT8", {2, kSize, kSize, 3});
+  request.add_raw_input_contents(SolidPixels(kSize, kSize, {0, 255, 128}) + SolidPixels(kSize, kSize, {9, 9, 9}));
+  auto* output = request.add_outputs();
+  output->set_name(kOutputName);
+  (*output->mutable_parameters())[kClassificationParameter].set_int64_param(10);
+  ASSERT_TRUE(Infer(request).ok());
+  EXPECT_EQ(std::vector<int64_t>(response_.outputs(0).shape().begin(), response_.outputs(0).shape().end()),
+            (std::vector<int64_t>{2, kChannels}));
+  EXPECT_TRUE(SplitBytesElements(response_.raw_output_contents(0), 2 * kChannels).ok());
+}
+
+// The model's outputs as the graph computed them, and what each request's outputs asked for.
+class OipMultiOutputTest : public ::testing::Test {
+ protected:
+  static constexpr int64_t kMapChannels = 2;
+  static constexpr int64_t kMapSize = 3;
+
+  // Two images: image i holds value values[i][c] in channel c.
+  oip::ModelInferRequest Request(const std::vector<std::vector<float>>& values) const {
+    oip::ModelInferRequest request;
+    InputTensor* input = request.add_inputs();
+    input->set_name("pixels");
+    input->set_datatype("FP32");
+    for (int64_t dim : {static_cast<int64_t>(values.size()), kMapChannels, kMapSize, kMapSize}) input->add_shape(dim);
+    std::vector<float> data;
+    for (const auto& image : values) {
+      for (float value : image) data.insert(data.end(), kMapSize * kMapSize, value);
+    }
+    request.add_raw_input_contents(std::string(reinterpret_cast<const char*>(data.data()), data.size() * 4));
+    return request;
+  }
+
+  std::shared_ptr<const ServedModel> model_ = testing::MapAndScoresModel("mapper", kMapChannels, kMapSize);
+  ClassifyOptions options_;
+};
+
+TEST_F(OipMultiOutputTest, NoRequestedOutputsMeansEveryOutputInGraphOrderWithItsOwnShape) {
+  oip::ModelInferResponse response;
+  ASSERT_TRUE(RunModelInfer(*model_, Request({{0.0F, 2.0F}, {-1.0F, 0.5F}}), options_, response).ok());
+  ASSERT_EQ(response.outputs_size(), 2);
+  EXPECT_EQ(response.outputs(0).name(), "map");
+  EXPECT_EQ(std::vector<int64_t>(response.outputs(0).shape().begin(), response.outputs(0).shape().end()),
+            (std::vector<int64_t>{2, kMapChannels, kMapSize, kMapSize}));
+  const std::vector<float> map = RawFloats(response.raw_output_contents(0));
+  ASSERT_EQ(map.size(), static_cast<size_t>(2 * kMapChannels * kMapSize * kMapSize));
+  EXPECT_NEAR(map[0], 0.5F, kTolerance);                                               // sigmoid(0), image 0 channel 0
+  EXPECT_NEAR(map[kMapSize * kMapSize], 1.0F / (1.0F + std::exp(-2.0F)), kTolerance);  // image 0 channel 1
+  EXPECT_NEAR(map.back(), 1.0F / (1.0F + std::exp(-0.5F)), kTolerance);                // image 1 channel 1
+  EXPECT_EQ(response.outputs(1).name(), "means");
+  EXPECT_EQ(response.outputs(1).datatype(), "FP32");
+  const std::vector<float> means = RawFloats(response.raw_output_contents(1));
+  EXPECT_EQ(means, (std::vector<float>{0.0F, 2.0F, -1.0F, 0.5F}));
+}
+
+TEST_F(OipMultiOutputTest, RequestedOutputsComeInTheRequestsOrderAndOnlyThose) {
+  oip::ModelInferRequest request = Request({{1.0F, 3.0F}});
+  request.add_outputs()->set_name("means");
+  oip::ModelInferResponse response;
+  ASSERT_TRUE(RunModelInfer(*model_, request, options_, response).ok());
+  ASSERT_EQ(response.outputs_size(), 1);
+  EXPECT_EQ(response.outputs(0).name(), "means");
+  EXPECT_EQ(RawFloats(response.raw_output_contents(0)), (std::vector<float>{1.0F, 3.0F}));
+
+  request.add_outputs()->set_name("map");
+  response.Clear();
+  ASSERT_TRUE(RunModelInfer(*model_, request, options_, response).ok());
+  ASSERT_EQ(response.outputs_size(), 2);
+  EXPECT_EQ(response.outputs(1).name(), "map");
+}
+
+TEST_F(OipMultiOutputTest, ClassificationOfAMapIsRefusedNamingItsShape) {
+  oip::ModelInferRequest request = Request({{1.0F, 3.0F}});
+  auto* output = request.add_outputs();
+  output->set_name("map");
+  (*output->mutable_parameters())[kClassificationParameter].set_int64_param(1);
+  oip::ModelInferResponse response;
+  const Status status = RunModelInfer(*model_, request, options_, response);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("classification ranks an FP32 [N, K] or [N, K, 1, 1] output, and 'map' is FP32 "
+                                  "[-1, 2, 3, 3]"),
+            std::string::npos)
+      << status.message();
+}
+
+TEST_F(OipMultiOutputTest, MetadataListsEveryOutputWithItsShape) {
+  oip::ModelMetadataResponse metadata;
+  DescribeOipModel(*model_, {1}, metadata);
+  ASSERT_EQ(metadata.outputs_size(), 2);
+  EXPECT_EQ(metadata.outputs(0).name(), "map");
+  EXPECT_EQ(std::vector<int64_t>(metadata.outputs(0).shape().begin(), metadata.outputs(0).shape().end()),
+            (std::vector<int64_t>{-1, kMapChannels, kMapSize, kMapSize}));
+  EXPECT_EQ(metadata.outputs(1).name(), "means");
 }
 
 TEST_F(OipInferTest, MetadataDescribesTheModelWithAFreeBatch) {
@@ -322,13 +410,13 @@ const BadRequestCase kBadRequests[] = {
        AddPixels(r);
        r.add_outputs()->set_name("probabilities");
      },
-     StatusCode::kInvalidArgument, "unknown output 'probabilities'; model 'means' has one output, 'scores'"},
-    {"ClassificationTooLarge",
+     StatusCode::kInvalidArgument, "unknown output 'probabilities'; model 'means' has 'scores'"},
+    {"ClassificationZero",
      [](auto& r) {
        AddPixels(r);
-       AddClassification(r, Int64Parameter(4));
+       AddClassification(r, Int64Parameter(0));
      },
-     StatusCode::kInvalidArgument, "parameter 'classification' is 4, outside [1, 3]"},
+     StatusCode::kInvalidArgument, "parameter 'classification' is 0; ask for at least 1 class"},
     {"ClassificationNotAnInteger",
      [](auto& r) {
        AddPixels(r);

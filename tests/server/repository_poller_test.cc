@@ -241,5 +241,37 @@ INSTANTIATE_TEST_SUITE_P(Texts, VersionPolicyTest,
                                            std::pair{"specific:", ""}, std::pair{"specific:1,,2", ""},
                                            std::pair{"specific:-1", ""}, std::pair{"newest", ""}, std::pair{"", ""}));
 
+TEST_F(RepositoryPollerTest, ExplicitControlServesOnlyTheModelsLoadedByName) {
+  WriteAtomically("a/1/model.onnx", "classes 1");
+  WriteAtomically("b/1/model.onnx", "classes 2");
+  WriteAtomically("bad/1/model.onnx", "corrupt");
+  auto poller = MakePoller("all");
+  EXPECT_EQ(poller->Load("b").code(), StatusCode::kFailedPrecondition) << "poll mode refuses load requests";
+  poller->ControlExplicitly({"a"});
+  ASSERT_TRUE(poller->Sync().ok());
+  EXPECT_EQ(Served("a"), "v1:1");
+  EXPECT_EQ(Served("b"), "") << "not named at start-up";
+  ASSERT_TRUE(poller->Load("b").ok());
+  EXPECT_EQ(Served("b"), "v1:2");
+  ASSERT_TRUE(poller->Sync().ok());
+  EXPECT_EQ(Served("b"), "v1:2") << "a loaded model stays through later passes";
+
+  const Status broken = poller->Load("bad");
+  EXPECT_EQ(broken.code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(broken.message(),
+            "model 'bad' did not load: model 'bad' version 1: cannot parse " + (root_ / "bad/1/model.onnx").string());
+  EXPECT_EQ(poller->Load("missing").code(), StatusCode::kNotFound);
+  EXPECT_EQ(poller->Load("../a").code(), StatusCode::kInvalidArgument);
+
+  ASSERT_TRUE(poller->Unload("a").ok());
+  EXPECT_EQ(Served("a"), "");
+  EXPECT_EQ(Served("b"), "v1:2");
+  const Status again = poller->Unload("a");
+  EXPECT_EQ(again.code(), StatusCode::kNotFound);
+  EXPECT_EQ(again.message(), "model 'a' is not loaded");
+  ASSERT_TRUE(poller->Sync().ok());
+  EXPECT_EQ(Served("a"), "") << "an unloaded model is not picked up again by a pass";
+}
+
 }  // namespace
 }  // namespace fovea::server

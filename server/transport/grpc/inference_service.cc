@@ -29,8 +29,8 @@ PrepareFunction PrepareClassifyCall(std::shared_ptr<const ServedModel> model, co
     if (decoded.good_images.empty()) return prepared;  // every image failed: the response is complete
     auto shared = std::make_shared<PreparedClassify>(std::move(decoded));
     prepared.images = shared->images;
-    prepared.answer = [model, shared, &response](std::span<const float> scores, int64_t /*rows*/) {
-      return FillPredictions(*model, *shared, scores, response);
+    prepared.answer = [model, shared, &response](const BatchRows& outputs) {
+      return FillPredictions(*model, *shared, outputs.floats(0), response);
     };
     return prepared;
   };

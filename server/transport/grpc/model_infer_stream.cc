@@ -16,6 +16,16 @@ constexpr char kMethod[] = "ModelStreamInfer";
 // The response parameter that carries a failed request's status code name, e.g. "RESOURCE_EXHAUSTED", so that a
 // client can tell a full queue (retry later) from a bad request without parsing error_message.
 constexpr char kErrorCodeParameter[] = "error_code";
+// Triton's request parameter asking for the final-response flag, and the response parameter that carries it. Every
+// ModelInfer answer is its request's only response, so it is always the final one.
+constexpr char kEnableFinalResponseParameter[] = "triton_enable_empty_final_response";
+constexpr char kFinalResponseParameter[] = "triton_final_response";
+
+bool WantsFinalResponseFlag(const oip::ModelInferRequest& request) {
+  const auto found = request.parameters().find(kEnableFinalResponseParameter);
+  return found != request.parameters().end() &&
+         found->second.parameter_choice_case() == oip::InferParameter::kBoolParam && found->second.bool_param();
+}
 
 // A failed request's answer: the message, the code's name, and what identifies the request.
 void WriteError(const oip::ModelInferRequest& request, const Status& status, oip::ModelStreamInferResponse& response) {
@@ -114,6 +124,9 @@ void ModelInferStream::Serve(std::shared_ptr<Exchange> exchange) {
 
 void ModelInferStream::Answer(std::shared_ptr<Exchange> exchange, const CallLog& log, const Status& status) {
   if (!status.ok()) WriteError(exchange->request, status, exchange->response);
+  if (WantsFinalResponseFlag(exchange->request)) {
+    (*exchange->response.mutable_infer_response()->mutable_parameters())[kFinalResponseParameter].set_bool_param(true);
+  }
   RecordCall(log, status, status.ok() && LogsCallDetail() ? InferSummary(exchange->response.infer_response()) : "");
   Update([this, &exchange] {
     --in_flight_;

@@ -4,8 +4,10 @@
 
 #include "server/api/model_infer_call.h"
 #include "server/api/oip_infer.h"
+#include "server/api/oip_repository.h"
 #include "server/pipeline/admission.h"
 #include "server/pipeline/call_log.h"
+#include "server/pipeline/request_pipeline.h"
 #include "server/transport/grpc/inference_service.h"
 
 namespace fovea::server {
@@ -13,7 +15,7 @@ namespace {
 
 constexpr char kServerName[] = "fovea";
 // The protocol extensions fovea-server implements (Triton's names).
-constexpr const char* kExtensions[] = {"classification"};
+constexpr const char* kExtensions[] = {"classification", "model_configuration", "statistics", "model_repository"};
 
 }  // namespace
 
@@ -108,6 +110,72 @@ grpc::ServerBidiReactor<oip::ModelInferRequest, oip::ModelStreamInferResponse>* 
     grpc::CallbackServerContext* context) {
   // The stream keeps itself alive until gRPC is done with it.
   return streams_.Open(context, serving_).get();
+}
+
+grpc::ServerUnaryReactor* OipService::ModelConfig(grpc::CallbackServerContext* context,
+                                                  const oip::ModelConfigRequest* request,
+                                                  oip::ModelConfigResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const CallLog log = StartCall(context, "ModelConfig", serving_.metrics);
+  StatusOr<std::shared_ptr<const ServedModel>> model = Find(request->name(), request->version());
+  StatusOr<BatchingOptions> batching = model.ok() ? serving_.batchers.OptionsFor(**model) : model.status();
+  if (batching.ok()) DescribeModelConfig(**model, *batching, *response->mutable_config());
+  FinishCall(reactor, log, batching.status(), "model=" + request->name());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OipService::ModelStatistics(grpc::CallbackServerContext* context,
+                                                      const oip::ModelStatisticsRequest* request,
+                                                      oip::ModelStatisticsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const CallLog log = StartCall(context, "ModelStatistics", serving_.metrics);
+  StatusOr<oip::ModelStatisticsResponse> statistics =
+      DescribeStatistics(serving_.repository, serving_.metrics, request->name(), request->version());
+  if (statistics.ok()) *response = std::move(*statistics);
+  FinishCall(reactor, log, statistics.status(), "model=" + request->name());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OipService::RepositoryIndex(grpc::CallbackServerContext* context,
+                                                      const oip::RepositoryIndexRequest* request,
+                                                      oip::RepositoryIndexResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const CallLog log = StartCall(context, "RepositoryIndex", serving_.metrics);
+  const Status status = CheckRepositoryName(request->repository_name());
+  if (status.ok()) DescribeRepositoryIndex(*serving_.repository.Snapshot(), *response);
+  FinishCall(reactor, log, status, "models=" + std::to_string(response->models_size()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OipService::RepositoryModelLoad(grpc::CallbackServerContext* context,
+                                                          const oip::RepositoryModelLoadRequest* request,
+                                                          oip::RepositoryModelLoadResponse* /*response*/) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const CallLog log = StartCall(context, "RepositoryModelLoad", serving_.metrics);
+  const std::string detail = "model=" + request->model_name();
+  if (Status status = CheckRepositoryName(request->repository_name()); !status.ok()) {
+    FinishCall(reactor, log, status, detail);
+    return reactor;
+  }
+  // Loading reads, warms up and compiles a model (seconds): on a worker, never on gRPC's callback thread.
+  RunOnWorkers(
+      serving_.workers,
+      [this, reactor, log, detail, name = request->model_name()] {
+        FinishCall(reactor, log, serving_.poller.Load(name), detail);
+      },
+      [reactor, &log, &detail](const Status& refused) { FinishCall(reactor, log, refused, detail); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* OipService::RepositoryModelUnload(grpc::CallbackServerContext* context,
+                                                            const oip::RepositoryModelUnloadRequest* request,
+                                                            oip::RepositoryModelUnloadResponse* /*response*/) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const CallLog log = StartCall(context, "RepositoryModelUnload", serving_.metrics);
+  Status status = CheckRepositoryName(request->repository_name());
+  if (status.ok()) status = serving_.poller.Unload(request->model_name());
+  FinishCall(reactor, log, status, "model=" + request->model_name());
+  return reactor;
 }
 
 }  // namespace fovea::server

@@ -48,6 +48,21 @@ class OipService final : public ::inference::GRPCInferenceService::CallbackServi
                                        ::inference::ModelInferResponse* response) override;
   grpc::ServerBidiReactor<::inference::ModelInferRequest, ::inference::ModelStreamInferResponse>* ModelStreamInfer(
       grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* ModelConfig(grpc::CallbackServerContext* context,
+                                        const ::inference::ModelConfigRequest* request,
+                                        ::inference::ModelConfigResponse* response) override;
+  grpc::ServerUnaryReactor* ModelStatistics(grpc::CallbackServerContext* context,
+                                            const ::inference::ModelStatisticsRequest* request,
+                                            ::inference::ModelStatisticsResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryIndex(grpc::CallbackServerContext* context,
+                                            const ::inference::RepositoryIndexRequest* request,
+                                            ::inference::RepositoryIndexResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryModelLoad(grpc::CallbackServerContext* context,
+                                                const ::inference::RepositoryModelLoadRequest* request,
+                                                ::inference::RepositoryModelLoadResponse* response) override;
+  grpc::ServerUnaryReactor* RepositoryModelUnload(grpc::CallbackServerContext* context,
+                                                  const ::inference::RepositoryModelUnloadRequest* request,
+                                                  ::inference::RepositoryModelUnloadResponse* response) override;
 
  private:
   // The model `name` at protocol version string `version`: INVALID_ARGUMENT for a bad name or version string,

@@ -1,0 +1,40 @@
+#pragma once
+// Triton's extensions of the Open Inference Protocol that describe the model repository, without gRPC: the model
+// configuration (ModelConfig), the statistics (ModelStatistics) and the repository index (RepositoryIndex). The gRPC
+// service (server/transport/grpc/oip_service.cc) and the REST routes (server/transport/rest/rest_api.cc) both answer
+// from these.
+
+#include <string>
+
+#include "common/status.h"
+#include "inference/grpc_service.pb.h"
+#include "server/models/batcher.h"
+#include "server/models/model_repository.h"
+#include "server/ops/metrics.h"
+
+namespace fovea::server {
+
+// Triton's platform name for an ONNX model, which its clients expect.
+inline constexpr char kTritonOnnxPlatform[] = "onnxruntime_onnx";
+
+// The configuration `model` is served with, as Triton's ModelConfig: name, platform, max_batch_size, the input (FP32,
+// NCHW, dims without the batch), every output with its dims, the dynamic batcher's delay and queue size, one CPU
+// instance group of `batching.instances`, and Fovea's own settings as parameters (compute_threads, precision,
+// scores).
+void DescribeModelConfig(const ServedModel& model, const BatchingOptions& batching, ::inference::ModelConfig& config);
+
+// The statistics of model `name` at protocol version string `version` ("" for every model / every loaded version).
+// INVALID_ARGUMENT for a malformed name or version, NOT_FOUND for an unknown one.
+StatusOr<::inference::ModelStatisticsResponse> DescribeStatistics(const ModelRepository& repository,
+                                                                   Metrics& metrics, const std::string& name,
+                                                                   const std::string& version);
+
+// OK for "" (the server's one repository, the only name Fovea answers to); NOT_FOUND otherwise.
+Status CheckRepositoryName(const std::string& repository_name);
+
+// Every loaded model version, state READY, by name and version. A version that failed to load is not in the catalog
+// (the repository poller logs why and keeps serving the copy loaded before), so the list is the same whether the
+// request asks for ready models only or not.
+void DescribeRepositoryIndex(const ModelCatalog& catalog, ::inference::RepositoryIndexResponse& response);
+
+}  // namespace fovea::server

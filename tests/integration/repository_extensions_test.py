@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""Triton's extensions of the Open Inference Protocol over gRPC, end to end: the model repository (index, load and
+unload under --model-control-mode explicit), the model configuration and the statistics, and the stream's
+triton_final_response flag. The real fovea-server serves the integration test repository (tiny v1/v2, rgb, broken)
+with only `tiny` loaded at start-up.
+
+Usage: repository_extensions_test.py --server-bin BIN --proto-dir DIR --test-data DIR [unittest args]
+"""
+import argparse
+import importlib
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+import grpc
+import numpy as np
+from google.protobuf import text_format
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import oip_grpc_test as harness  # noqa: E402  (the server process and stub helpers)
+
+ARGS = None
+RPC_TIMEOUT_SECONDS = 60
+
+
+class RepositoryExtensionsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.stub_dir = tempfile.mkdtemp(prefix="fovea-repository-stubs-")
+        cls.pb, pb_grpc, _, _ = harness.generate_stubs(ARGS.proto_dir, cls.stub_dir)
+        cls.config_pb = importlib.import_module("inference.model_config_pb2")
+        cls.server = harness.Server(cls.pb, pb_grpc, server_bin=ARGS.server_bin,
+                                    repository=os.path.join(ARGS.test_data, "models"),
+                                    extra_args=["--model-control-mode", "explicit", "--load-model", "tiny"])
+        cls.oip = cls.server.stub
+
+    @classmethod
+    def tearDownClass(cls):
+        exit_code = cls.server.stop()
+        shutil.rmtree(cls.stub_dir, ignore_errors=True)
+        if exit_code != 0:
+            raise AssertionError(f"fovea-server exited {exit_code} on SIGTERM:\n{cls.server.log_text()}")
+
+    # --- helpers -------------------------------------------------------------------------------------------------
+
+    def call(self, method, request):
+        return getattr(self.oip, method)(request, timeout=RPC_TIMEOUT_SECONDS)
+
+    def assert_rpc_error(self, method, request, code, *parts):
+        with self.assertRaises(grpc.RpcError) as raised:
+            self.call(method, request)
+        self.assertEqual(raised.exception.code(), code, raised.exception.details())
+        for part in parts:
+            self.assertIn(part, raised.exception.details())
+
+    def index(self):
+        return sorted((m.name, m.version, m.state) for m in self.call("RepositoryIndex",
+                                                                       self.pb.RepositoryIndexRequest()).models)
+
+    def pixels(self, model, version="", count=1, size=28, channels=1):
+        request = self.pb.ModelInferRequest(model_name=model, model_version=version)
+        request.inputs.add(name="input", datatype="UINT8", shape=[count, size, size, channels])
+        request.raw_input_contents.append(bytes(count * size * size * channels))
+        return request
+
+    def stats(self, name="", version=""):
+        return self.call("ModelStatistics", self.pb.ModelStatisticsRequest(name=name, version=version)).model_stats
+
+    # --- the model repository extension --------------------------------------------------------------------------
+
+    def test_load_and_unload_by_request(self):
+        self.assertEqual(self.index(), [("tiny", "1", "READY"), ("tiny", "2", "READY")])
+        self.assert_rpc_error("ModelInfer", self.pixels("rgb", size=16, channels=3), grpc.StatusCode.NOT_FOUND,
+                              "model 'rgb' not found")
+        self.call("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="rgb"))
+        self.assertIn(("rgb", "1", "READY"), self.index())
+        self.assertEqual(list(self.call("ModelInfer", self.pixels("rgb", size=16, channels=3)).outputs[0].shape),
+                         [1, 3])
+        self.call("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="rgb"))  # idempotent
+        self.call("RepositoryModelUnload", self.pb.RepositoryModelUnloadRequest(model_name="rgb"))
+        self.assertNotIn("rgb", [name for name, _, _ in self.index()])
+        self.assert_rpc_error("ModelInfer", self.pixels("rgb", size=16, channels=3), grpc.StatusCode.NOT_FOUND)
+        self.assert_rpc_error("RepositoryModelUnload", self.pb.RepositoryModelUnloadRequest(model_name="rgb"),
+                              grpc.StatusCode.NOT_FOUND, "model 'rgb' is not loaded")
+
+    def test_load_errors_name_the_model_and_the_reason(self):
+        self.assert_rpc_error("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="broken"),
+                              grpc.StatusCode.FAILED_PRECONDITION, "model 'broken' did not load",
+                              "model 'broken' version 1: ")
+        self.assertNotIn("broken", [name for name, _, _ in self.index()])
+        self.assert_rpc_error("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="nope"),
+                              grpc.StatusCode.NOT_FOUND, "has no folder 'nope'")
+        self.assert_rpc_error("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="../tiny"),
+                              grpc.StatusCode.INVALID_ARGUMENT, "model name '../tiny' is invalid")
+        self.assert_rpc_error("RepositoryIndex", self.pb.RepositoryIndexRequest(repository_name="other"),
+                              grpc.StatusCode.NOT_FOUND, "unknown repository 'other'")
+        self.assertTrue(self.call("ModelReady", self.pb.ModelReadyRequest(name="tiny")).ready)
+
+    # --- the model configuration extension -----------------------------------------------------------------------
+
+    def test_model_config_describes_the_served_model_and_round_trips(self):
+        config = self.call("ModelConfig", self.pb.ModelConfigRequest(name="tiny", version="2")).config
+        self.assertEqual((config.name, config.platform, config.backend), ("tiny", "onnxruntime_onnx", "onnxruntime"))
+        self.assertGreater(config.max_batch_size, 0)
+        self.assertEqual([(i.name, i.data_type, list(i.dims)) for i in config.input],
+                         [("input", self.config_pb.TYPE_FP32, [1, 28, 28])])
+        self.assertEqual([(o.name, o.data_type, list(o.dims)) for o in config.output],
+                         [("scores", self.config_pb.TYPE_FP32, [10])])
+        self.assertEqual(config.WhichOneof("scheduling_choice"), "dynamic_batching")
+        self.assertEqual(config.instance_group[0].kind, self.config_pb.ModelInstanceGroup.KIND_CPU)
+        self.assertGreaterEqual(config.instance_group[0].count, 1)
+        self.assertEqual(config.parameters["scores"].string_value, "softmax")  # version 2 outputs logits
+        # Protobuf text format, as config.pbtxt holds it, reads back to the same message.
+        self.assertEqual(text_format.Parse(text_format.MessageToString(config), self.config_pb.ModelConfig()), config)
+        self.assert_rpc_error("ModelConfig", self.pb.ModelConfigRequest(name="nope"), grpc.StatusCode.NOT_FOUND,
+                              "model 'nope' not found")
+        self.assert_rpc_error("ModelConfig", self.pb.ModelConfigRequest(name="tiny", version="9"),
+                              grpc.StatusCode.NOT_FOUND, "has no version 9")
+
+    # --- the statistics extension --------------------------------------------------------------------------------
+
+    def test_statistics_count_each_version_s_requests_and_times(self):
+        before = {s.version: s for s in self.stats("tiny")}
+        self.assertEqual(sorted(before), ["1", "2"])
+        for _ in range(3):
+            self.call("ModelInfer", self.pixels("tiny", version="1", count=2))
+        wrong_shape = self.pb.ModelInferRequest(model_name="tiny", model_version="1")
+        wrong_shape.inputs.add(name="input", datatype="FP32", shape=[1, 1, 27, 27])
+        wrong_shape.raw_input_contents.append(bytes(4 * 27 * 27))
+        self.assert_rpc_error("ModelInfer", wrong_shape, grpc.StatusCode.INVALID_ARGUMENT, "must have shape")
+        (after,) = self.stats("tiny", "1")
+        delta = lambda field: getattr(after.inference_stats, field).count - getattr(before["1"].inference_stats,
+                                                                                    field).count
+        self.assertEqual((after.name, after.version), ("tiny", "1"))
+        self.assertEqual(delta("success"), 3)
+        self.assertEqual(delta("fail"), 1)
+        self.assertEqual(after.inference_count - before["1"].inference_count, 6)  # images
+        self.assertGreaterEqual(after.execution_count - before["1"].execution_count, 1)
+        self.assertGreater(after.inference_stats.success.ns, before["1"].inference_stats.success.ns)
+        self.assertGreater(after.inference_stats.compute_infer.ns, 0)
+        self.assertGreater(after.last_inference, 0)
+        (untouched,) = self.stats("tiny", "2")
+        self.assertEqual(untouched.inference_stats.success.count, before["2"].inference_stats.success.count)
+        self.assertEqual({(s.name, s.version) for s in self.stats()} >= {("tiny", "1"), ("tiny", "2")}, True)
+        self.assert_rpc_error("ModelStatistics", self.pb.ModelStatisticsRequest(name="nope"),
+                              grpc.StatusCode.NOT_FOUND, "model 'nope' not found")
+        self.assert_rpc_error("ModelStatistics", self.pb.ModelStatisticsRequest(version="1"),
+                              grpc.StatusCode.INVALID_ARGUMENT, "a version ('1') needs a model name")
+
+    # --- streams -------------------------------------------------------------------------------------------------
+
+    def test_stream_sets_triton_final_response_when_asked(self):
+        asked = self.pixels("tiny")
+        asked.id = "asked"
+        asked.parameters["triton_enable_empty_final_response"].bool_param = True
+        plain = self.pixels("tiny")
+        plain.id = "plain"
+        failing = self.pixels("nope")
+        failing.id = "failing"
+        failing.parameters["triton_enable_empty_final_response"].bool_param = True
+        answers = {a.infer_response.id: a for a in self.oip.ModelStreamInfer(iter([asked, plain, failing]),
+                                                                            timeout=RPC_TIMEOUT_SECONDS)}
+        self.assertTrue(answers["asked"].infer_response.parameters["triton_final_response"].bool_param)
+        self.assertNotIn("triton_final_response", answers["plain"].infer_response.parameters)
+        self.assertIn("not found", answers["failing"].error_message)
+        self.assertTrue(answers["failing"].infer_response.parameters["triton_final_response"].bool_param)
+        np.testing.assert_equal(len(answers["asked"].infer_response.raw_output_contents), 1)
+
+
+def main():
+    global ARGS
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server-bin", required=True)
+    parser.add_argument("--proto-dir", required=True)
+    parser.add_argument("--test-data", required=True)
+    ARGS, rest = parser.parse_known_args()
+    unittest.main(argv=[sys.argv[0], "-v", *rest])
+
+
+if __name__ == "__main__":
+    main()
