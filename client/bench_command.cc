@@ -336,14 +336,12 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out, std::ostre
   const FlagSet flags = BenchFlags(options);
   ParsedArgs parsed;
   const auto check = [&](const ParsedArgs& p) -> std::string {
-    if (std::string error = ReadConnectionFlags(options.connection, options.server, client_options); !error.empty()) {
-      return error;
-    }
     if (options.requests > 0 && options.duration_seconds) return "give --duration or --requests, not both";
     options.files = p.positionals;
     return "";
   };
-  if (const std::optional<int> exit_code = ParseCommandArgs("bench", flags, args, check, out, err, parsed)) {
+  if (const std::optional<int> exit_code = ParseServerCommandArgs(
+          "bench", flags, args, options.connection, options.server, client_options, check, out, err, parsed)) {
     return *exit_code;
   }
   client_options.timeout = std::chrono::seconds(options.timeout_seconds);

@@ -178,13 +178,9 @@ int RunClassify(const std::vector<std::string>& args, std::ostream& out, std::os
   ClientOptions client_options;
   const FlagSet flags = ClassifyFlags(options);
   ParsedArgs parsed;
-  const auto check = [&](const ParsedArgs& p) -> std::string {
-    if (std::string error = ReadConnectionFlags(options.connection, options.server, client_options); !error.empty()) {
-      return error;
-    }
-    return p.positionals.empty() ? "no PATH given" : "";
-  };
-  if (const std::optional<int> exit_code = ParseCommandArgs("classify", flags, args, check, out, err, parsed)) {
+  const auto check = [](const ParsedArgs& p) -> std::string { return p.positionals.empty() ? "no PATH given" : ""; };
+  if (const std::optional<int> exit_code = ParseServerCommandArgs(
+          "classify", flags, args, options.connection, options.server, client_options, check, out, err, parsed)) {
     return *exit_code;
   }
   const auto start = std::chrono::steady_clock::now();

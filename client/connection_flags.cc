@@ -65,6 +65,18 @@ void AddConnectionFlags(FlagSet& flags, ConnectionFlags& connection) {
                      "Send the token in FILE as 'authorization: Bearer <token>' (needs TLS)."));
 }
 
+std::optional<int> ParseServerCommandArgs(const std::string& command, const FlagSet& flags,
+                                          const std::vector<std::string>& args, const ConnectionFlags& connection,
+                                          std::string& server, ClientOptions& options,
+                                          const std::function<std::string(const ParsedArgs& parsed)>& check,
+                                          std::ostream& out, std::ostream& err, ParsedArgs& parsed) {
+  const auto connect_then_check = [&](const ParsedArgs& p) -> std::string {
+    if (std::string error = ReadConnectionFlags(connection, server, options); !error.empty()) return error;
+    return check(p);
+  };
+  return ParseCommandArgs(command, flags, args, connect_then_check, out, err, parsed);
+}
+
 std::string ReadConnectionFlags(const ConnectionFlags& connection, std::string& server, ClientOptions& options) {
   const ServerTarget target = ParseServerList(connection.server);
   if (!target.error.empty()) return target.error;

@@ -25,6 +25,14 @@ void AddConnectionFlags(FlagSet& flags, ConnectionFlags& connection);
 // PEM and token files. Returns a message naming the flag and the problem, or "" on success.
 std::string ReadConnectionFlags(const ConnectionFlags& connection, std::string& server, ClientOptions& options);
 
+// ParseCommandArgs for a command that talks to a server: the connection flags (bound to `connection` in `flags`) are
+// read into `server` and `options` first, then `check` runs the command's own checks on `parsed`.
+std::optional<int> ParseServerCommandArgs(const std::string& command, const FlagSet& flags,
+                                          const std::vector<std::string>& args, const ConnectionFlags& connection,
+                                          std::string& server, ClientOptions& options,
+                                          const std::function<std::string(const ParsedArgs& parsed)>& check,
+                                          std::ostream& out, std::ostream& err, ParsedArgs& parsed);
+
 // The gRPC channel target for a --server value. One address ("host:port") or URI ("dns:///name:port",
 // "ipv4:...") passes through unchanged. A comma-separated list becomes one "ipv4:" (or "ipv6:") URI with every
 // address, which the client balances round-robin; list entries must be IP literals ("localhost" means 127.0.0.1)

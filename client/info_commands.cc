@@ -18,8 +18,9 @@ std::optional<int> ParseInfoArgs(const std::string& command, const FlagSet& flag
   std::string server;
   ClientOptions options;
   ParsedArgs parsed;
-  const auto check = [&](const ParsedArgs&) { return ReadConnectionFlags(connection, server, options); };
-  if (const std::optional<int> exit_code = ParseCommandArgs(command, flags, args, check, out, err, parsed)) {
+  const auto no_more_checks = [](const ParsedArgs&) { return std::string(); };
+  if (const std::optional<int> exit_code =
+          ParseServerCommandArgs(command, flags, args, connection, server, options, no_more_checks, out, err, parsed)) {
     return exit_code;
   }
   client = FoveaClient::Connect(server, options);

@@ -229,13 +229,11 @@ int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::os
   const FlagSet flags = LocalizeFlags(options);
   ParsedArgs parsed;
   const auto check = [&](const ParsedArgs& p) -> std::string {
-    if (std::string error = ReadConnectionFlags(options.connection, options.server, client_options); !error.empty()) {
-      return error;
-    }
     if (options.out.empty()) return "--out DIR is required";
     return p.positionals.empty() ? "no IMAGE given" : "";
   };
-  if (const std::optional<int> exit_code = ParseCommandArgs("localize", flags, args, check, out, err, parsed)) {
+  if (const std::optional<int> exit_code = ParseServerCommandArgs(
+          "localize", flags, args, options.connection, options.server, client_options, check, out, err, parsed)) {
     return *exit_code;
   }
   const std::filesystem::path out_dir = options.out;

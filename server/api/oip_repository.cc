@@ -86,7 +86,8 @@ void DescribeModelConfig(const ServedModel& model, const BatchingOptions& batchi
   instances.set_kind(oip::ModelInstanceGroup::KIND_CPU);
   instances.set_count(batching.instances);
   SetParameter(config, "compute_threads", std::to_string(batching.compute_threads));
-  SetParameter(config, "precision", model.model->quantized() ? "int8" : engine::PrecisionName(model.model->precision()));
+  SetParameter(config, "precision",
+               model.model->quantized() ? "int8" : engine::PrecisionName(model.model->precision()));
   SetParameter(config, "scores", ScoresName(model.score_activation));
 }
 
@@ -123,14 +124,24 @@ Status CheckRepositoryName(const std::string& repository_name) {
                   "': fovea-server has one model repository; leave repository_name empty");
 }
 
-void DescribeRepositoryIndex(const ModelCatalog& catalog, oip::RepositoryIndexResponse& response) {
-  for (const auto& [name, versions] : catalog) {
-    for (const auto& [version, model] : versions) {
-      oip::RepositoryIndexResponse::ModelIndex& entry = *response.add_models();
-      entry.set_name(name);
-      entry.set_version(std::to_string(version));
-      entry.set_state(kReady);
-    }
+Status CheckLoadParameters(const oip::RepositoryModelLoadRequest& request) {
+  if (request.parameters().empty()) return OkStatus();
+  const std::string& key = request.parameters().begin()->first;
+  return {StatusCode::kUnimplemented,
+          "failed to load '" + request.model_name() + "': load parameter '" + key +
+              "' is not implemented; fovea-server loads a model from its own folder in the repository (put the "
+              "configuration and files there, then load it)"};
+}
+
+void DescribeRepositoryIndex(const std::vector<IndexEntry>& index, bool ready_only,
+                             oip::RepositoryIndexResponse& response) {
+  for (const IndexEntry& row : index) {
+    if (ready_only && row.state != kReady) continue;
+    oip::RepositoryIndexResponse::ModelIndex& entry = *response.add_models();
+    entry.set_name(row.name);
+    if (row.version > 0) entry.set_version(std::to_string(row.version));
+    entry.set_state(row.state);
+    entry.set_reason(row.reason);
   }
 }
 

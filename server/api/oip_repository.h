@@ -5,11 +5,13 @@
 // from these.
 
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "inference/grpc_service.pb.h"
 #include "server/models/batcher.h"
 #include "server/models/model_repository.h"
+#include "server/models/repository_poller.h"
 #include "server/ops/metrics.h"
 
 namespace fovea::server {
@@ -25,16 +27,20 @@ void DescribeModelConfig(const ServedModel& model, const BatchingOptions& batchi
 
 // The statistics of model `name` at protocol version string `version` ("" for every model / every loaded version).
 // INVALID_ARGUMENT for a malformed name or version, NOT_FOUND for an unknown one.
-StatusOr<::inference::ModelStatisticsResponse> DescribeStatistics(const ModelRepository& repository,
-                                                                   Metrics& metrics, const std::string& name,
-                                                                   const std::string& version);
+StatusOr<::inference::ModelStatisticsResponse> DescribeStatistics(const ModelRepository& repository, Metrics& metrics,
+                                                                  const std::string& name, const std::string& version);
 
 // OK for "" (the server's one repository, the only name Fovea answers to); NOT_FOUND otherwise.
 Status CheckRepositoryName(const std::string& repository_name);
 
-// Every loaded model version, state READY, by name and version. A version that failed to load is not in the catalog
-// (the repository poller logs why and keeps serving the copy loaded before), so the list is the same whether the
-// request asks for ready models only or not.
-void DescribeRepositoryIndex(const ModelCatalog& catalog, ::inference::RepositoryIndexResponse& response);
+// OK for a load request without parameters. Triton's `config` (a JSON configuration to load the model with instead of
+// its own) and `file:<path>` (model files sent with the request) are not implemented: UNIMPLEMENTED naming the
+// parameter, so that a client never believes an override took effect.
+Status CheckLoadParameters(const ::inference::RepositoryModelLoadRequest& request);
+
+// The repository index (RepositoryPoller::Index()) as Triton's answer: name, version ("" for a model folder with no
+// version to report), state and reason; only the READY rows when `ready_only`.
+void DescribeRepositoryIndex(const std::vector<IndexEntry>& index, bool ready_only,
+                             ::inference::RepositoryIndexResponse& response);
 
 }  // namespace fovea::server

@@ -189,17 +189,52 @@ bool RepositoryPoller::explicit_control() const {
   return served_names_.has_value();
 }
 
+std::vector<IndexEntry> RepositoryPoller::Index() const {
+  std::lock_guard lock(sync_mutex_);
+  std::map<std::pair<std::string, int64_t>, IndexEntry> rows;
+  for (const auto& [name, versions] : loaded_) {
+    for (const auto& [version, loaded] : versions) rows[{name, version}] = {name, version, "READY", ""};
+  }
+  for (const auto& [key, failure] : failed_) {
+    if (!rows.contains(key)) rows[key] = {key.first, key.second, "UNAVAILABLE", failure.reason};
+  }
+  std::set<std::string> listed;
+  for (const auto& [key, row] : rows) listed.insert(key.first);
+  if (served_names_) {
+    // The index is best effort: a folder that cannot be read leaves out the models not loaded, nothing else.
+    try {
+      std::error_code error;
+      for (const auto& entry : std::filesystem::directory_iterator(root_, error)) {
+        const std::string name = entry.path().filename().string();
+        std::error_code entry_error;
+        if (entry.is_directory(entry_error) && ValidateModelName(name).ok() && !listed.contains(name)) {
+          rows[{name, 0}] = {name, 0, "", ""};
+        }
+      }
+    } catch (const std::filesystem::filesystem_error& failure) {
+      spdlog::warn("model repository index: {}", failure.what());
+    }
+  }
+  std::vector<IndexEntry> index;
+  index.reserve(rows.size());
+  for (auto& [key, row] : rows) index.push_back(std::move(row));
+  return index;
+}
+
+Status RepositoryPoller::RequireExplicitControl(const char* action, const std::string& name) const {
+  if (served_names_) return OkStatus();
+  return FailedPrecondition(std::string(action) + " model '" + name +
+                            "' by request needs --model-control-mode explicit; this server serves every model folder "
+                            "of its repository");
+}
+
 Status RepositoryPoller::Load(const std::string& name) {
   FOVEA_RETURN_IF_ERROR(ValidateModelName(name));
   std::lock_guard lock(sync_mutex_);
-  if (!served_names_) {
-    return FailedPrecondition("loading model '" + name +
-                              "' by request needs --model-control-mode explicit; this server serves every model "
-                              "folder of its repository");
-  }
+  FOVEA_RETURN_IF_ERROR(RequireExplicitControl("loading", name));
   std::error_code error;
   if (!std::filesystem::is_directory(root_ / name, error)) {
-    return NotFound("model repository " + root_.string() + " has no folder '" + name + "'");
+    return NotFound("failed to load '" + name + "': the model repository has no folder '" + name + "'");
   }
   const bool was_served = served_names_->contains(name);
   served_names_->insert(name);
@@ -214,18 +249,14 @@ Status RepositoryPoller::Load(const std::string& name) {
     if (key.first == name)
       reasons += (reasons.empty() ? "" : "; ") + ModelTitle(name, key.second) + ": " + failure.reason;
   }
-  return FailedPrecondition("model '" + name + "' did not load: " +
+  return FailedPrecondition("failed to load '" + name + "': " +
                             (reasons.empty() ? "no <version>/model.onnx that the version policy allows" : reasons));
 }
 
 Status RepositoryPoller::Unload(const std::string& name) {
   FOVEA_RETURN_IF_ERROR(ValidateModelName(name));
   std::lock_guard lock(sync_mutex_);
-  if (!served_names_) {
-    return FailedPrecondition("unloading model '" + name +
-                              "' by request needs --model-control-mode explicit; this server serves every model "
-                              "folder of its repository");
-  }
+  FOVEA_RETURN_IF_ERROR(RequireExplicitControl("unloading", name));
   if (!served_names_->erase(name) || !loaded_.contains(name)) {
     return NotFound("model '" + name + "' is not loaded");
   }

@@ -52,6 +52,14 @@ struct FileStamp {
   bool operator==(const FileStamp&) const = default;
 };
 
+// One row of the repository index (Triton's RepositoryIndex).
+struct IndexEntry {
+  std::string name;
+  int64_t version = 0;  // 0: a model folder with no version to report
+  std::string state;    // "READY", "UNAVAILABLE", or "" for a model not loaded under explicit control
+  std::string reason;   // why a version is UNAVAILABLE
+};
+
 class RepositoryPoller {
  public:
   // `repository` is borrowed and must outlive the poller.
@@ -75,6 +83,11 @@ class RepositoryPoller {
   // Explicit control only: stops serving model `name` (requests in flight finish). NOT_FOUND when it is not loaded.
   Status Unload(const std::string& name);
 
+  // What the last Sync() found, by name and version: every served version READY; every version whose file failed to
+  // load and that nothing serves UNAVAILABLE with the loader's message; under explicit control, every other model
+  // folder with no version and no state (Triton lists models that are not loaded the same way).
+  std::vector<IndexEntry> Index() const;
+
   // Calls Sync() every `interval` on a background thread until Stop().
   void Start(std::chrono::milliseconds interval);
   // Stops the thread after the pass in progress, if any. Idempotent.
@@ -94,6 +107,9 @@ class RepositoryPoller {
 
   using SkipFn = std::function<void(const std::filesystem::path& path, const char* why)>;
 
+  // OK under explicit control; otherwise FAILED_PRECONDITION saying that `action` ("loading") of `name` needs it.
+  // Caller holds sync_mutex_.
+  Status RequireExplicitControl(const char* action, const std::string& name) const;
   // Sync() with sync_mutex_ held.
   Status SyncLocked();
   StatusOr<Listing> List();

@@ -8,11 +8,14 @@ Usage: repository_extensions_test.py --server-bin BIN --proto-dir DIR --test-dat
 """
 import argparse
 import importlib
+import json
 import os
 import shutil
 import sys
 import tempfile
 import unittest
+import urllib.error
+import urllib.request
 
 import grpc
 import numpy as np
@@ -32,7 +35,7 @@ class RepositoryExtensionsTest(unittest.TestCase):
         cls.pb, pb_grpc, _, _ = harness.generate_stubs(ARGS.proto_dir, cls.stub_dir)
         cls.config_pb = importlib.import_module("inference.model_config_pb2")
         cls.server = harness.Server(cls.pb, pb_grpc, server_bin=ARGS.server_bin,
-                                    repository=os.path.join(ARGS.test_data, "models"),
+                                    repository=os.path.join(ARGS.test_data, "models"), http_port=harness.free_port(),
                                     extra_args=["--model-control-mode", "explicit", "--load-model", "tiny"])
         cls.oip = cls.server.stub
 
@@ -55,9 +58,20 @@ class RepositoryExtensionsTest(unittest.TestCase):
         for part in parts:
             self.assertIn(part, raised.exception.details())
 
-    def index(self):
+    def http(self, method, path, body=None):
+        """(status, parsed JSON answer) of one REST call."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"http://{self.server.http_address}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=RPC_TIMEOUT_SECONDS) as answer:
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    def index(self, ready=True):
         return sorted((m.name, m.version, m.state) for m in self.call("RepositoryIndex",
-                                                                       self.pb.RepositoryIndexRequest()).models)
+                                                                       self.pb.RepositoryIndexRequest(ready=ready)).models)
 
     def pixels(self, model, version="", count=1, size=28, channels=1):
         request = self.pb.ModelInferRequest(model_name=model, model_version=version)
@@ -72,6 +86,8 @@ class RepositoryExtensionsTest(unittest.TestCase):
 
     def test_load_and_unload_by_request(self):
         self.assertEqual(self.index(), [("tiny", "1", "READY"), ("tiny", "2", "READY")])
+        # Every model folder, the ones not loaded without version or state, as Triton lists them.
+        self.assertEqual(self.index(ready=False)[:2], [("broken", "", ""), ("rgb", "", "")])
         self.assert_rpc_error("ModelInfer", self.pixels("rgb", size=16, channels=3), grpc.StatusCode.NOT_FOUND,
                               "model 'rgb' not found")
         self.call("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="rgb"))
@@ -87,13 +103,21 @@ class RepositoryExtensionsTest(unittest.TestCase):
 
     def test_load_errors_name_the_model_and_the_reason(self):
         self.assert_rpc_error("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="broken"),
-                              grpc.StatusCode.FAILED_PRECONDITION, "model 'broken' did not load",
+                              grpc.StatusCode.FAILED_PRECONDITION, "failed to load 'broken'",
                               "model 'broken' version 1: ")
         self.assertNotIn("broken", [name for name, _, _ in self.index()])
+        (broken,) = [m for m in self.call("RepositoryIndex", self.pb.RepositoryIndexRequest()).models
+                     if m.name == "broken"]
+        self.assertEqual((broken.version, broken.state), ("1", "UNAVAILABLE"))
+        self.assertIn("ONNX", broken.reason)
         self.assert_rpc_error("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="nope"),
                               grpc.StatusCode.NOT_FOUND, "has no folder 'nope'")
         self.assert_rpc_error("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="../tiny"),
                               grpc.StatusCode.INVALID_ARGUMENT, "model name '../tiny' is invalid")
+        with_config = self.pb.RepositoryModelLoadRequest(model_name="rgb")
+        with_config.parameters["config"].string_param = '{"max_batch_size": 16}'
+        self.assert_rpc_error("RepositoryModelLoad", with_config, grpc.StatusCode.UNIMPLEMENTED,
+                              "failed to load 'rgb': load parameter 'config' is not implemented")
         self.assert_rpc_error("RepositoryIndex", self.pb.RepositoryIndexRequest(repository_name="other"),
                               grpc.StatusCode.NOT_FOUND, "unknown repository 'other'")
         self.assertTrue(self.call("ModelReady", self.pb.ModelReadyRequest(name="tiny")).ready)
@@ -148,6 +172,54 @@ class RepositoryExtensionsTest(unittest.TestCase):
                               grpc.StatusCode.NOT_FOUND, "model 'nope' not found")
         self.assert_rpc_error("ModelStatistics", self.pb.ModelStatisticsRequest(version="1"),
                               grpc.StatusCode.INVALID_ARGUMENT, "a version ('1') needs a model name")
+
+    # --- the same extensions over REST ------------------------------------------------------------------------------
+
+    def test_rest_routes_answer_like_grpc(self):
+        status, config = self.http("GET", "/v2/models/tiny/versions/2/config")
+        self.assertEqual(status, 200, config)
+        grpc_config = self.call("ModelConfig", self.pb.ModelConfigRequest(name="tiny", version="2")).config
+        self.assertEqual((config["name"], config["platform"], config["max_batch_size"]),
+                         ("tiny", "onnxruntime_onnx", grpc_config.max_batch_size))
+        self.assertEqual(config["input"][0]["dims"], [1, 28, 28])  # numbers, not protobuf's int64 strings
+        self.assertEqual(config["input"][0]["format"], "FORMAT_NCHW")
+        self.assertEqual(config["output"][0]["data_type"], "TYPE_FP32")
+        self.assertEqual(config["parameters"]["scores"], {"string_value": "softmax"})
+
+        self.call("ModelInfer", self.pixels("tiny", version="2"))
+        status, stats = self.http("GET", "/v2/models/tiny/versions/2/stats")
+        self.assertEqual(status, 200, stats)
+        (version_stats,) = stats["model_stats"]
+        self.assertGreaterEqual(version_stats["inference_stats"]["success"]["count"], 1)
+        status, every = self.http("GET", "/v2/models/stats")
+        self.assertEqual(status, 200, every)
+        self.assertIn(("tiny", "2"), [(m["name"], m["version"]) for m in every["model_stats"]])
+
+        status, index = self.http("POST", "/v2/repository/index", {"ready": True})
+        self.assertEqual(status, 200, index)
+        self.assertEqual(sorted((m["name"], m["version"], m["state"]) for m in index),
+                         [("tiny", "1", "READY"), ("tiny", "2", "READY")])
+        self.assertEqual(self.http("POST", "/v2/repository/models/rgb/load", {}), (200, {}))
+        self.assertEqual(self.http("GET", "/v2/models/rgb/ready")[0], 200)
+        self.assertEqual(self.http("POST", "/v2/repository/models/rgb/unload")[0], 200)
+        self.assertEqual(self.http("GET", "/v2/models/rgb/ready")[0], 404)
+
+    def test_rest_errors_name_the_problem(self):
+        status, answer = self.http("GET", "/v2/models/nope/config")
+        self.assertEqual(status, 404)
+        self.assertIn("model 'nope' not found", answer["error"])
+        status, answer = self.http("POST", "/v2/repository/models/rgb/load",
+                                   {"parameters": {"config": "{\"max_batch_size\": 8}"}})
+        self.assertEqual(status, 501)
+        self.assertIn("load parameter 'config' is not implemented", answer["error"])
+        status, answer = self.http("POST", "/v2/repository/index", {"ready": "yes"})
+        self.assertEqual(status, 400)
+        self.assertIn("index request field 'ready'", answer["error"])
+        self.assertEqual(self.http("GET", "/v2/repository/models/rgb/load")[0], 405)
+        status, answer = self.http("POST", "/v2/repository/models/nope/load")
+        self.assertEqual(status, 404)
+        self.assertIn("failed to load 'nope'", answer["error"])
+        self.assertEqual(self.http("POST", "/v2/repository/models/rgb/unload")[0], 404)
 
     # --- streams -------------------------------------------------------------------------------------------------
 

@@ -259,8 +259,16 @@ TEST_F(RepositoryPollerTest, ExplicitControlServesOnlyTheModelsLoadedByName) {
   const Status broken = poller->Load("bad");
   EXPECT_EQ(broken.code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(broken.message(),
-            "model 'bad' did not load: model 'bad' version 1: cannot parse " + (root_ / "bad/1/model.onnx").string());
+            "failed to load 'bad': model 'bad' version 1: cannot parse " + (root_ / "bad/1/model.onnx").string());
   EXPECT_EQ(poller->Load("missing").code(), StatusCode::kNotFound);
+  // The index: what serves, what failed and why, and the folders not loaded.
+  std::vector<std::string> rows;
+  for (const IndexEntry& row : poller->Index()) {
+    rows.push_back(row.name + ":" + std::to_string(row.version) + ":" + row.state + ":" + row.reason);
+  }
+  EXPECT_EQ(rows,
+            (std::vector<std::string>{"a:1:READY:", "b:1:READY:",
+                                      "bad:1:UNAVAILABLE:cannot parse " + (root_ / "bad/1/model.onnx").string()}));
   EXPECT_EQ(poller->Load("../a").code(), StatusCode::kInvalidArgument);
 
   ASSERT_TRUE(poller->Unload("a").ok());

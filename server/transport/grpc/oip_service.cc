@@ -142,7 +142,7 @@ grpc::ServerUnaryReactor* OipService::RepositoryIndex(grpc::CallbackServerContex
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const CallLog log = StartCall(context, "RepositoryIndex", serving_.metrics);
   const Status status = CheckRepositoryName(request->repository_name());
-  if (status.ok()) DescribeRepositoryIndex(*serving_.repository.Snapshot(), *response);
+  if (status.ok()) DescribeRepositoryIndex(serving_.poller.Index(), request->ready(), *response);
   FinishCall(reactor, log, status, "models=" + std::to_string(response->models_size()));
   return reactor;
 }
@@ -153,8 +153,10 @@ grpc::ServerUnaryReactor* OipService::RepositoryModelLoad(grpc::CallbackServerCo
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const CallLog log = StartCall(context, "RepositoryModelLoad", serving_.metrics);
   const std::string detail = "model=" + request->model_name();
-  if (Status status = CheckRepositoryName(request->repository_name()); !status.ok()) {
-    FinishCall(reactor, log, status, detail);
+  Status checked = CheckRepositoryName(request->repository_name());
+  if (checked.ok()) checked = CheckLoadParameters(*request);
+  if (!checked.ok()) {
+    FinishCall(reactor, log, checked, detail);
     return reactor;
   }
   // Loading reads, warms up and compiles a model (seconds): on a worker, never on gRPC's callback thread.

@@ -13,11 +13,14 @@
 #include "server/api/localizer.h"
 #include "server/api/model_infer_call.h"
 #include "server/api/oip_infer.h"
+#include "server/api/oip_repository.h"
 #include "server/pipeline/admission.h"
 #include "server/pipeline/call_log.h"
 #include "server/transport/grpc/inference_service.h"
 #include "server/transport/grpc/oip_service.h"
 #include "server/transport/rest/demo_page.h"
+#include "server/transport/rest/proto_json.h"
+#include "server/transport/rest/repository_json.h"
 #include "server/transport/rest/rest_json.h"
 
 namespace fovea::server {
@@ -28,6 +31,8 @@ using Query = std::map<std::string, std::string>;
 constexpr std::string_view kJsonType = "application/json";
 constexpr std::string_view kModelsPrefix = "/v2/models/";
 constexpr char kVersionsSegment[] = "versions";
+constexpr std::string_view kRepositoryModelsPrefix = "/v2/repository/models/";
+constexpr char kAllModelStatisticsPath[] = "/v2/models/stats";
 constexpr int kHexBase = 16;
 
 HttpResponse Json(int status, std::string body) { return {status, std::string(kJsonType), std::move(body), ""}; }
@@ -239,6 +244,18 @@ HttpResponse RestApi::Route(const HttpRequest& request) {
     if (auto refused = only(get || request.method == "POST")) return *refused;
     return RepositoryIndex(request);
   }
+  if (path.starts_with(kRepositoryModelsPrefix)) {
+    // NAME/load | NAME/unload
+    const std::vector<std::string> segments = Split(std::string_view(path).substr(kRepositoryModelsPrefix.size()), '/');
+    if (segments.size() == 2 && !segments[0].empty() && (segments[1] == "load" || segments[1] == "unload")) {
+      if (auto refused = only(request.method == "POST")) return *refused;
+      return RepositoryControl(request, segments[0], segments[1]);
+    }
+  }
+  if (path == kAllModelStatisticsPath) {
+    if (auto refused = only(get)) return *refused;
+    return Statistics(request, "", "");
+  }
   if (path.starts_with(kModelsPrefix)) {
     const std::vector<std::string> segments = Split(std::string_view(path).substr(kModelsPrefix.size()), '/');
     // NAME | NAME/ACTION | NAME/versions/V | NAME/versions/V/ACTION
@@ -262,11 +279,13 @@ HttpResponse RestApi::ModelRoute(const HttpRequest& request, const std::string& 
   if (action == "ready" && get) return Ready(request, name, version);
   if (action == "infer" && post) return Infer(request, name, version);
   if (action == "localize" && post) return Localize(request, name, version);
-  if (action.empty() || action == "ready" || action == "infer" || action == "localize") {
-    return Error(kHttpMethodNotAllowed, request.method + " is not allowed on " + request.path);
-  }
+  if (action == "config" && get) return Config(request, name, version);
+  if (action == "stats" && get) return Statistics(request, name, version);
+  const bool known = action.empty() || action == "ready" || action == "infer" || action == "localize" ||
+                     action == "config" || action == "stats";
+  if (known) return Error(kHttpMethodNotAllowed, request.method + " is not allowed on " + request.path);
   return Error(kHttpNotFound, "no route " + request.method + " " + request.path + ": '" + action +
-                                  "' is not one of ready, infer, localize");
+                                  "' is not one of ready, infer, localize, config, stats");
 }
 
 HttpResponse RestApi::ServerMetadata(const HttpRequest& request) {
@@ -278,7 +297,44 @@ HttpResponse RestApi::ServerMetadata(const HttpRequest& request) {
 
 HttpResponse RestApi::RepositoryIndex(const HttpRequest& request) {
   const CallLog log = StartCall(request.request_id, "rest.RepositoryIndex", serving_.metrics);
-  return Finish(log, OkStatus(), false, RepositoryIndexJson(*serving_.repository.Snapshot()), "");
+  StatusOr<oip::RepositoryIndexRequest> index_request = ParseRepositoryIndexJson(request.body);
+  if (!index_request.ok()) return Finish(log, index_request.status(), false, "", "");
+  Status status = CheckRepositoryName(index_request->repository_name());
+  if (!status.ok()) return Finish(log, status, false, "", "");
+  oip::RepositoryIndexResponse response;
+  DescribeRepositoryIndex(serving_.poller.Index(), index_request->ready(), response);
+  // Triton's REST answer is the bare list of models.
+  return Finish(log, OkStatus(), false, RepositoryIndexJson(response), "");
+}
+
+HttpResponse RestApi::RepositoryControl(const HttpRequest& request, const std::string& name,
+                                        const std::string& action) {
+  const bool load = action == "load";
+  const CallLog log =
+      StartCall(request.request_id, load ? "rest.RepositoryModelLoad" : "rest.RepositoryModelUnload", serving_.metrics);
+  StatusOr<oip::RepositoryModelLoadRequest> control = ParseRepositoryControlJson(request.body, name);
+  if (!control.ok()) return Finish(log, control.status(), false, "", "");
+  Status status = load ? CheckLoadParameters(*control) : OkStatus();
+  if (status.ok()) status = load ? serving_.poller.Load(name) : serving_.poller.Unload(name);
+  return Finish(log, status, false, status.ok() ? "{}" : "", "model=" + name);
+}
+
+HttpResponse RestApi::Config(const HttpRequest& request, const std::string& name, const std::string& version) {
+  CallLog log = StartCall(request.request_id, "rest.ModelConfig", serving_.metrics);
+  StatusOr<std::shared_ptr<const ServedModel>> model = Admit(FindOipModel(serving_.repository, name, version), log);
+  StatusOr<BatchingOptions> batching = model.ok() ? serving_.batchers.OptionsFor(**model) : model.status();
+  if (!batching.ok()) return Finish(log, batching.status(), false, "", "");
+  oip::ModelConfig config;
+  DescribeModelConfig(**model, *batching, config);
+  return Finish(log, OkStatus(), false, ProtoToJson(config), "model=" + name);
+}
+
+HttpResponse RestApi::Statistics(const HttpRequest& request, const std::string& name, const std::string& version) {
+  const CallLog log = StartCall(request.request_id, "rest.ModelStatistics", serving_.metrics);
+  StatusOr<oip::ModelStatisticsResponse> statistics =
+      DescribeStatistics(serving_.repository, serving_.metrics, name, version);
+  if (!statistics.ok()) return Finish(log, statistics.status(), false, "", "");
+  return Finish(log, OkStatus(), false, ProtoToJson(*statistics), "model=" + name);
 }
 
 HttpResponse RestApi::Metadata(const HttpRequest& request, const std::string& name, const std::string& version) {

@@ -8,8 +8,12 @@
 //   GET  /                                                  the demo page (HTML)
 //   GET  /v2                                                server metadata
 //   GET  /v2/health/live, /v2/health/ready                  200, or 503 when not ready
-//   GET  /v2/repository/index (or POST, as Triton)          every loaded model version
+//   GET  /v2/repository/index (or POST, as Triton)          every model folder and version, with its state
+//   POST /v2/repository/models/NAME/load, .../unload        load or unload a model (--model-control-mode explicit)
+//   GET  /v2/models/stats                                   statistics of every loaded model version
 //   GET  /v2/models/NAME[/versions/V]                       model metadata
+//   GET  /v2/models/NAME[/versions/V]/config                the configuration the model is served with
+//   GET  /v2/models/NAME[/versions/V]/stats                 statistics of the model (or one version)
 //   GET  /v2/models/NAME[/versions/V]/ready                 200, 404 for an unknown model or version
 //   POST /v2/models/NAME[/versions/V]/infer                 JSON tensors, or one encoded image as the body
 //   POST /v2/models/NAME[/versions/V]/localize              one encoded image as the body (Fovea extension)
@@ -74,6 +78,9 @@ class RestApi {
   HttpResponse Infer(const HttpRequest& request, const std::string& name, const std::string& version);
   HttpResponse Localize(const HttpRequest& request, const std::string& name, const std::string& version);
   HttpResponse RepositoryIndex(const HttpRequest& request);
+  HttpResponse RepositoryControl(const HttpRequest& request, const std::string& name, const std::string& action);
+  HttpResponse Config(const HttpRequest& request, const std::string& name, const std::string& version);
+  HttpResponse Statistics(const HttpRequest& request, const std::string& name, const std::string& version);
   HttpResponse ServerMetadata(const HttpRequest& request);
 
   ServingContext serving_;

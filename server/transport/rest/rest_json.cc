@@ -260,16 +260,6 @@ std::string ServerMetadataJson(const oip::ServerMetadataResponse& response) {
            {"extensions", std::vector<std::string>(response.extensions().begin(), response.extensions().end())}});
 }
 
-std::string RepositoryIndexJson(const ModelCatalog& catalog) {
-  Json index = Json::array();
-  for (const auto& [name, versions] : catalog) {
-    for (const auto& [version, model] : versions) {
-      index.push_back({{"name", name}, {"version", std::to_string(version)}, {"state", "READY"}});
-    }
-  }
-  return Dump(index);
-}
-
 std::string LocalizeResponseJson(const v1::LocalizeResponse& response) {
   Json predictions = Json::array();
   for (const v1::Prediction& p : response.predictions()) {

@@ -35,10 +35,6 @@ std::string ModelMetadataJson(const ::inference::ModelMetadataResponse& response
 // ServerMetadata as JSON: {"name", "version", "extensions"}.
 std::string ServerMetadataJson(const ::inference::ServerMetadataResponse& response);
 
-// The repository index (Triton's repository extension): [{"name", "version", "state": "READY"}] for every loaded
-// model version.
-std::string RepositoryIndexJson(const ModelCatalog& catalog);
-
 // A localization result as JSON (docs/localization.md, "REST"): method as "cam", "grad-cam" or "dense"; overlays as
 // base64 PNG in heatmaps[].overlay_png.
 std::string LocalizeResponseJson(const v1::LocalizeResponse& response);
