@@ -247,7 +247,8 @@ StatusOr<InferRequestJson> ParseInferRequestJson(std::string_view body, const st
   Json json;
   try {
     json = Json::parse(body);
-  } catch (const Json::parse_error& error) {
+  } catch (const Json::exception& error) {
+    // Not only parse_error: a number too large for a double ("1e999") is an out_of_range.
     return InvalidArgument(std::string("request body is not valid JSON: ") + error.what());
   }
   if (!json.is_object()) return InvalidArgument("request body must be a JSON object with \"inputs\"");
