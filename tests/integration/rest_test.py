@@ -199,6 +199,7 @@ class RestTest(unittest.TestCase):
         self.assertEqual(answer["name"], "fovea")
         self.assertEqual(answer["version"], ARGS.version)
         self.assertIn("classification", answer["extensions"])
+        self.assertIn("binary_tensor_data", answer["extensions"])  # REST only: gRPC has no such extension
 
     def test_repository_index_by_get_and_post(self):
         for method in ("GET", "POST"):

@@ -280,6 +280,8 @@ HttpResponse RestApi::ServerMetadata(const HttpRequest& request) {
   const CallLog log = StartCall(request.request_id, "rest.ServerMetadata", serving_.metrics);
   oip::ServerMetadataResponse response;
   DescribeOipServer(response);
+  // An HTTP-only extension (rest_infer_body.h), so the REST route adds it rather than the shared description.
+  response.add_extensions("binary_tensor_data");
   return Finish(log, OkStatus(), false, ServerMetadataJson(response), "");
 }
 
