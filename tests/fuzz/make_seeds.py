@@ -13,13 +13,19 @@ classify_request_fuzz/  serialized fovea.v1.ClassifyRequest messages: encoded PN
                         a good image, a bad one and raw uint8 pixels, a negative top_k
 model_infer_request_fuzz/  serialized inference.ModelInferRequest messages: FP32 in raw and typed contents, UINT8 with
                         the classification output parameter, BYTES images in raw and typed contents
+rest_body_fuzz/         REST infer bodies (a Content-Encoding line, an Inference-Header-Content-Length line or "-", the
+                        body): plain JSON, JSON plus binary FP32 and BYTES inputs, a gzip body mixing binary UINT8 with
+                        JSON FP32, a deflate body with binary inputs of every other datatype echoed as binary and JSON
 flags_fuzz/             command lines (a mode byte, then NUL-separated arguments): values in both spellings,
                         switches, positionals after "--", environment values, and each kind of error
 Deterministic: fixed seeds, so rerunning rewrites the same bytes.
 """
+import gzip
+import json
 import os
 import struct
 import sys
+import zlib
 
 import cv2
 import numpy as np
@@ -207,6 +213,51 @@ def command_lines():
     }
 
 
+def rest_body(encoding, body, json_length=None):
+    """rest_body_fuzz input: the Content-Encoding line, the header line ("-" for absent), the (encoded) body."""
+    header = b"-" if json_length is None else str(json_length).encode()
+    return encoding + b"\n" + header + b"\n" + body
+
+
+def binary_request(header, binary):
+    """A JSON header and the binary data after it, with the header's length, as Triton's client sends them."""
+    text = json.dumps(header).encode()
+    return text + binary, len(text)
+
+
+def binary_input(name, datatype, shape, size):
+    return {"name": name, "datatype": datatype, "shape": shape, "parameters": {"binary_data_size": size}}
+
+
+def rest_bodies(pictures):
+    floats = struct.pack("<4f", 0.5, -1.0, 2.0, 0.0)
+    png = pictures["png_gray_5x6.png"]
+    element = struct.pack("<I", len(png)) + png
+    plain = json.dumps({"id": "plain", "inputs": [{"name": "x", "datatype": "FP32", "shape": [2, 2],
+                                                   "data": [[0.5, -1], [2, 0]]}],
+                        "outputs": [{"name": "x", "parameters": {"binary_data": True}}]}).encode()
+    fp32_bytes = binary_request({"parameters": {"binary_data_output": True},
+                                 "inputs": [binary_input("x", "FP32", [1, 4], len(floats)),
+                                            binary_input("image", "BYTES", [1], len(element))]}, floats + element)
+    mixed = binary_request({"inputs": [binary_input("pixels", "UINT8", [1, 2, 2, 1], 4),
+                                       {"name": "f", "datatype": "FP32", "shape": [1], "data": [1.5]}],
+                            "outputs": [{"name": "pixels", "parameters": {"binary_data": False}}]},
+                           bytes([0, 9, 128, 255]))
+    typed = [("l", "INT64", "<2q", (-3, 1 << 40)), ("i", "INT32", "<2i", (-7, 7)), ("s", "INT8", "<2b", (-1, 1)),
+             ("b", "BOOL", "<2B", (1, 0)), ("d", "FP64", "<2d", (0.25, -8.0)), ("w", "UINT16", "<2H", (1, 65535)),
+             ("h", "FP16", "<2e", (1.0, -2.0))]
+    every = binary_request({"inputs": [binary_input(name, datatype, [2], struct.calcsize(layout))
+                                       for name, datatype, layout, _ in typed],
+                            "outputs": [{"name": "h", "parameters": {"binary_data": True}}]},
+                           b"".join(struct.pack(layout, *values) for _, _, layout, values in typed))
+    return {
+        "json_fp32_binary_output.bin": rest_body(b"", plain),
+        "binary_fp32_and_png_bytes.bin": rest_body(b"identity", *fp32_bytes),
+        "gzip_binary_uint8_with_json_fp32.bin": rest_body(b"gzip", gzip.compress(mixed[0], mtime=0), mixed[1]),
+        "deflate_binary_every_datatype.bin": rest_body(b"deflate", zlib.compress(every[0], 9), every[1]),
+    }
+
+
 def write(folder, files):
     os.makedirs(folder, exist_ok=True)
     for name, data in files.items():
@@ -227,6 +278,7 @@ def main():
     write(os.path.join(corpus, "classify_request_fuzz"), requests(pictures))
     write(os.path.join(corpus, "model_infer_request_fuzz"), infer_requests(pictures))
     write(os.path.join(corpus, "flags_fuzz"), command_lines())
+    write(os.path.join(corpus, "rest_body_fuzz"), rest_bodies(pictures))
 
 
 if __name__ == "__main__":

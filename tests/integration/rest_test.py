@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Open Inference Protocol v2 REST and the localization extension, end to end: the real fovea-server on 127.0.0.1
 with the bundled Fashion-MNIST model, called over plain HTTP (urllib and raw sockets). Every route, its happy path and
-its errors (bad JSON, wrong shapes and datatypes, unknown model, oversize body, image and batch), the metrics the calls
-leave, and that the server keeps serving and exits 0 on SIGTERM afterwards.
+its errors (bad JSON, wrong shapes and datatypes, unknown model, oversize body, image and batch), the binary tensor data
+extension as Triton's HTTP client sends it, gzip and deflate bodies both ways, the metrics the calls leave, and that
+the server keeps serving and exits 0 on SIGTERM afterwards.
 
 Usage: rest_test.py --server-bin BIN --models DIR --version X.Y.Z [unittest args]
 """
@@ -21,6 +22,7 @@ import time
 import unittest
 import urllib.error
 import urllib.request
+import zlib
 
 import cv2
 import numpy as np
@@ -197,6 +199,7 @@ class RestTest(unittest.TestCase):
         self.assertEqual(answer["name"], "fovea")
         self.assertEqual(answer["version"], ARGS.version)
         self.assertIn("classification", answer["extensions"])
+        self.assertIn("binary_tensor_data", answer["extensions"])  # REST only: gRPC has no such extension
 
     def test_repository_index_by_get_and_post(self):
         for method in ("GET", "POST"):
@@ -385,6 +388,175 @@ class RestTest(unittest.TestCase):
         self.assertRegex(text, r'fovea_request_failure_total\{model="fashion-mnist",reason="INVALID_ARGUMENT",'
                                r'rpc="rest.ModelInfer"\} [1-9]')
         self.assertRegex(text, r'fovea_inference_count_total\{model="fashion-mnist"\} [1-9]')
+
+    # Binary tensor data extension (what Triton's tritonclient.http sends by default) and content codings
+
+    def binary_infer(self, header, binary, headers=None, path=None):
+        """(status, headers, JSON part, binary part) of an infer call with a JSON header and binary data after it."""
+        text = json.dumps(header).encode()
+        all_headers = {"Inference-Header-Content-Length": str(len(text)), **(headers or {})}
+        status, answer_headers, body = self.call("POST", path or f"/v2/models/{MODEL}/infer", text + binary,
+                                                 None, all_headers)
+        length = answer_headers["Inference-Header-Content-Length"]
+        split = int(length) if length is not None else len(body)
+        return status, answer_headers, json.loads(body[:split]), body[split:]
+
+    def fp32_images(self, count):
+        """Model input tensors [count, 1, 28, 28] with real picture content."""
+        return (self.pixels[:count].astype(np.float32)[:, None] / 255.0 - 0.5) / 0.5
+
+    def test_binary_fp32_input_and_binary_output_match_json(self):
+        tensor = self.fp32_images(2)
+        status, headers, answer, binary = self.binary_infer(
+            {"id": "bin-1", "inputs": [{"name": "input", "datatype": "FP32", "shape": list(tensor.shape),
+                                        "parameters": {"binary_data_size": tensor.nbytes}}],
+             "outputs": [{"name": "probabilities", "parameters": {"binary_data": True}}]},
+            tensor.tobytes())
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(headers["Content-Type"], "application/octet-stream")
+        output = answer["outputs"][0]
+        self.assertEqual((answer["id"], output["datatype"], output["shape"]), ("bin-1", "FP32", [2, CLASSES]))
+        self.assertNotIn("data", output)
+        self.assertEqual(output["parameters"], {"binary_data_size": 2 * CLASSES * 4})
+        from_binary = np.frombuffer(binary, dtype="<f4").reshape(2, CLASSES)
+        from_json = self.probabilities(self.infer({"inputs": [{"name": "input", "datatype": "FP32",
+                                                               "shape": list(tensor.shape),
+                                                               "data": tensor.ravel().tolist()}]}), 2)
+        np.testing.assert_allclose(from_binary, from_json, atol=PROBABILITY_TOLERANCE)
+
+    def test_binary_uint8_input_answers_plain_json(self):
+        pixels = np.ascontiguousarray(self.pixels[:2, :, :, None])
+        status, headers, answer, binary = self.binary_infer(
+            {"inputs": [{"name": "input", "datatype": "UINT8", "shape": list(pixels.shape),
+                         "parameters": {"binary_data_size": pixels.nbytes}}]}, pixels.tobytes())
+        self.assertEqual(status, 200, answer)
+        self.assertIsNone(headers["Inference-Header-Content-Length"])  # no binary output asked for
+        self.assertTrue(headers["Content-Type"].startswith("application/json"))
+        self.assertEqual(binary, b"")
+        from_png = self.probabilities(self.infer({"inputs": [self.bytes_input(self.pngs[:2])]}), 2)
+        np.testing.assert_allclose(self.probabilities(answer, 2), from_png, atol=PROBABILITY_TOLERANCE)
+
+    def test_binary_bytes_png_with_binary_data_output(self):
+        image = self.pngs[0]
+        element = struct.pack("<I", len(image)) + image
+        status, _, answer, binary = self.binary_infer(
+            {"parameters": {"binary_data_output": True},
+             "inputs": [{"name": "input", "datatype": "BYTES", "shape": [1],
+                         "parameters": {"binary_data_size": len(element)}}]}, element)
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer["outputs"][0]["parameters"], {"binary_data_size": CLASSES * 4})
+        from_binary = np.frombuffer(binary, dtype="<f4")
+        from_png = self.probabilities(self.infer({"inputs": [self.bytes_input([image])]}), 1)[0]
+        np.testing.assert_allclose(from_binary, from_png, atol=PROBABILITY_TOLERANCE)
+        # The classification output as binary BYTES: length-prefixed "score:index:label" strings.
+        status, _, answer, binary = self.binary_infer(
+            {"inputs": [{"name": "input", "datatype": "BYTES", "shape": [1],
+                         "parameters": {"binary_data_size": len(element)}}],
+             "outputs": [{"name": "probabilities", "parameters": {"classification": 2, "binary_data": True}}]},
+            element)
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer["outputs"][0]["datatype"], "BYTES")
+        length = struct.unpack("<I", binary[:4])[0]
+        self.assertTrue(binary[4:4 + length].decode().endswith(":9:Ankle boot"), binary)
+
+    def test_binary_extension_errors_are_400_naming_the_problem(self):
+        path = f"/v2/models/{MODEL}/infer"
+        element = struct.pack("<I", len(self.pngs[0])) + self.pngs[0]
+        header = json.dumps({"inputs": [{"name": "input", "datatype": "BYTES", "shape": [1],
+                                         "parameters": {"binary_data_size": len(element)}}]}).encode()
+        # Binary data after JSON without the header: said as such, not as a JSON syntax error.
+        message = self.assert_error("POST", path, 400, "looks like a JSON header followed by binary tensor data",
+                                    "Inference-Header-Content-Length", raw=header + element)
+        self.assertNotIn("syntax error", message)
+        for value, expected in [("abc", "'abc' is not a byte count"), ("-5", "is not a byte count"),
+                                (str(len(header) + len(element) + 1), "is beyond the end of the")]:
+            status, _, body = self.call("POST", path, header + element, "application/octet-stream",
+                                        {"Inference-Header-Content-Length": value})
+            self.assertEqual(status, 400, body)
+            self.assertIn(expected, json.loads(body)["error"])
+        # Sizes that do not add up to the body, either way; binary_data_size with data; a JSON header cut short.
+        for binary, expected in [(element[:-1], "inputs[0] ('input') has parameters.binary_data_size"),
+                                 (element + b"x", "add up to " + str(len(element)))]:
+            status, _, body = self.call("POST", path, header + binary, None,
+                                        {"Inference-Header-Content-Length": str(len(header))})
+            self.assertEqual(status, 400, body)
+            self.assertIn(expected, json.loads(body)["error"])
+        self.assert_error("POST", path, 400, "has both \"data\" and parameters.binary_data_size",
+                          payload={"inputs": [{"name": "input", "datatype": "BYTES", "shape": [1], "data": ["x"],
+                                               "parameters": {"binary_data_size": 1}}]})
+        status, _, body = self.call("POST", path, header + element, None,
+                                    {"Inference-Header-Content-Length": str(len(header) - 1)})
+        self.assertEqual(status, 400, body)
+        self.assertIn(f"the first {len(header) - 1} bytes of the body", json.loads(body)["error"])
+        self.assert_error("POST", path, 400, "binary_data must be true or false",
+                          payload={"inputs": [self.bytes_input(self.pngs[:1])],
+                                   "outputs": [{"name": "probabilities", "parameters": {"binary_data": "yes"}}]})
+
+    def test_gzip_and_deflate_request_bodies(self):
+        payload = json.dumps({"inputs": [self.bytes_input(self.pngs[:2])]}).encode()
+        expected = self.probabilities(self.infer({"inputs": [self.bytes_input(self.pngs[:2])]}), 2)
+        for encoding, body in [("gzip", gzip.compress(payload)), ("deflate", zlib.compress(payload)),
+                               ("deflate", zlib.compress(payload)[2:-4])]:  # raw deflate, as some clients send
+            status, _, answer = self.call("POST", f"/v2/models/{MODEL}/infer", body, "application/json",
+                                          {"Content-Encoding": encoding})
+            self.assertEqual(status, 200, answer)
+            np.testing.assert_allclose(self.probabilities(json.loads(answer), 2), expected,
+                                       atol=PROBABILITY_TOLERANCE)
+        # The binary extension compressed as a whole, as tritonclient does with request_compression_algorithm.
+        tensor = self.fp32_images(1)
+        header = json.dumps({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 1, 28, 28],
+                                         "parameters": {"binary_data_size": tensor.nbytes}}]}).encode()
+        status, _, answer = self.call("POST", f"/v2/models/{MODEL}/infer", gzip.compress(header + tensor.tobytes()),
+                                      None, {"Content-Encoding": "gzip",
+                                             "Inference-Header-Content-Length": str(len(header))})
+        self.assertEqual(status, 200, answer)
+        self.probabilities(json.loads(answer), 1)
+
+    def test_accept_encoding_compresses_responses(self):
+        payload = json.dumps({"inputs": [self.bytes_input(self.pngs[:1])]}).encode()
+        plain = json.loads(self.call("POST", f"/v2/models/{MODEL}/infer", payload, "application/json")[2])
+        for encoding, decode in [("gzip", gzip.decompress), ("deflate", zlib.decompress)]:
+            status, headers, body = self.call("POST", f"/v2/models/{MODEL}/infer", payload, "application/json",
+                                              {"Accept-Encoding": encoding})
+            self.assertEqual(status, 200, body)
+            self.assertEqual(headers["Content-Encoding"], encoding)
+            self.assertEqual(json.loads(decode(body)), plain)
+        # Binary outputs too: Inference-Header-Content-Length counts the decoded body.
+        status, headers, body = self.call("POST", f"/v2/models/{MODEL}/infer",
+                                          json.dumps({"inputs": [self.bytes_input(self.pngs[:1])],
+                                                      "parameters": {"binary_data_output": True}}).encode(),
+                                          "application/json", {"Accept-Encoding": "gzip"})
+        self.assertEqual((status, headers["Content-Encoding"]), (200, "gzip"))
+        body = gzip.decompress(body)
+        split = int(headers["Inference-Header-Content-Length"])
+        self.assertEqual(len(body) - split, json.loads(body[:split])["outputs"][0]["parameters"]["binary_data_size"])
+        # No Accept-Encoding, or one the server does not speak: identity.
+        for accept in (None, "br"):
+            status, headers, _ = self.call("GET", "/v2", headers={"Accept-Encoding": accept} if accept else None)
+            self.assertEqual((status, headers["Content-Encoding"]), (200, None))
+
+    def test_zip_bomb_unknown_and_corrupt_encodings_are_refused(self):
+        path = f"/v2/models/{MODEL}/infer"
+        bomb = gzip.compress(b"\0" * (64 << 20), compresslevel=9)  # 64 MiB in about 64 KiB
+        self.assertLess(len(bomb), MAX_MESSAGE_BYTES)
+        start = time.monotonic()
+        status, _, body = self.call("POST", path, bomb, "application/json", {"Content-Encoding": "gzip"})
+        elapsed = time.monotonic() - start
+        self.assertEqual(status, 413, body)
+        self.assertIn(f"decoded gzip request body is larger than the limit of {MAX_MESSAGE_BYTES} bytes",
+                      json.loads(body)["error"])
+        self.assertLess(elapsed, 10, "the server inflated far past the limit before refusing")
+        status, _, body = self.call("POST", path, b"{}", "application/json", {"Content-Encoding": "br"})
+        self.assertEqual(status, 415, body)
+        self.assertIn("Content-Encoding 'br' is not supported", json.loads(body)["error"])
+        status, _, body = self.call("POST", path, gzip.compress(b'{"inputs": []}')[:-6], "application/json",
+                                    {"Content-Encoding": "gzip"})
+        self.assertEqual(status, 400, body)
+        self.assertIn("gzip request body ends before its compressed data does", json.loads(body)["error"])
+        status, _, body = self.call("POST", path, b"not deflate at all", "application/json",
+                                    {"Content-Encoding": "deflate"})
+        self.assertEqual(status, 400, body)
+        self.assertIn("not valid deflate data", json.loads(body)["error"])
 
     # Localization (Fovea extension)
 

@@ -3,6 +3,7 @@
 #include <civetweb.h>
 #include <spdlog/spdlog.h>
 
+#include "server/transport/rest/http_compression.h"
 #include "server/transport/rest/rest_json.h"
 
 namespace fovea::server {
@@ -12,22 +13,47 @@ namespace {
 constexpr char kHandlerThreads[] = "16";
 constexpr size_t kReadChunkBytes = size_t{64} << 10;
 constexpr char kRequestIdHeader[] = "X-Request-Id";
+constexpr char kInferenceHeaderLength[] = "Inference-Header-Content-Length";
 
 std::string HeaderOr(const mg_connection* connection, const char* name) {
   const char* value = mg_get_header(connection, name);
   return value == nullptr ? "" : value;
 }
 
-void Send(mg_connection* connection, const HttpResponse& response) {
+// Sends `response`, its body encoded in `coding` (the client's Accept-Encoding choice).
+void Send(mg_connection* connection, const HttpResponse& response, ContentCoding coding) {
+  const std::optional<std::string> encoded = EncodeContent(coding, response.body);
+  const std::string& body = encoded ? *encoded : response.body;
   mg_response_header_start(connection, response.status);
   mg_response_header_add(connection, "Content-Type", response.content_type.c_str(), -1);
-  mg_response_header_add(connection, "Content-Length", std::to_string(response.body.size()).c_str(), -1);
+  mg_response_header_add(connection, "Content-Length", std::to_string(body.size()).c_str(), -1);
   mg_response_header_add(connection, "Cache-Control", "no-store", -1);
+  mg_response_header_add(connection, "Vary", "Accept-Encoding", -1);
+  if (encoded) mg_response_header_add(connection, "Content-Encoding", ContentCodingName(coding), -1);
+  if (response.inference_header_length) {
+    mg_response_header_add(connection, kInferenceHeaderLength,
+                           std::to_string(*response.inference_header_length).c_str(), -1);
+  }
   if (!response.request_id.empty()) {
     mg_response_header_add(connection, kRequestIdHeader, response.request_id.c_str(), -1);
   }
   mg_response_header_send(connection);
-  mg_write(connection, response.body.data(), response.body.size());
+  mg_write(connection, body.data(), body.size());
+}
+
+// The HTTP status for a body that cannot be decoded (DecodeContent's and ParseContentEncoding's codes).
+int DecodeErrorStatus(const Status& status) {
+  if (status.code() == StatusCode::kUnimplemented) return kHttpUnsupportedMediaType;
+  if (status.code() == StatusCode::kResourceExhausted) return kHttpPayloadTooLarge;
+  return kHttpBadRequest;
+}
+
+// The request body decoded from its Content-Encoding, at most `limit` bytes once decoded.
+Status DecodeBody(const mg_connection* connection, size_t limit, std::string& body) {
+  FOVEA_ASSIGN_OR_RETURN(const ContentCoding coding, ParseContentEncoding(HeaderOr(connection, "Content-Encoding")));
+  if (coding == ContentCoding::kIdentity) return OkStatus();
+  FOVEA_ASSIGN_OR_RETURN(body, DecodeContent(coding, body, limit));
+  return OkStatus();
 }
 
 enum class BodyRead { kComplete, kTooLarge, kTruncated };
@@ -84,6 +110,10 @@ int HttpServer::HandleRequest(mg_connection* connection, void* self) {
   request.query = info->query_string != nullptr ? info->query_string : "";
   request.content_type = HeaderOr(connection, "Content-Type");
   request.request_id = HeaderOr(connection, kRequestIdHeader);
+  if (const char* length = mg_get_header(connection, kInferenceHeaderLength); length != nullptr) {
+    request.inference_header_length = length;
+  }
+  const ContentCoding answer_coding = ChooseResponseCoding(HeaderOr(connection, "Accept-Encoding"));
   const BodyRead read = ReadBody(connection, info->content_length, server.max_body_bytes_, request.body);
   if (read != BodyRead::kComplete) {
     const std::string message = read == BodyRead::kTooLarge
@@ -93,11 +123,17 @@ int HttpServer::HandleRequest(mg_connection* connection, void* self) {
                                           std::to_string(info->content_length) + " bytes its Content-Length declares";
     spdlog::warn("REST {} {}: {}", request.method, request.path, message);
     const int status = read == BodyRead::kTooLarge ? kHttpPayloadTooLarge : kHttpBadRequest;
-    Send(connection, {status, "application/json", ErrorJson(message), ""});
+    Send(connection, {status, "application/json", ErrorJson(message), "", std::nullopt}, answer_coding);
+    return status;
+  }
+  if (const Status decoded = DecodeBody(connection, server.max_body_bytes_, request.body); !decoded.ok()) {
+    spdlog::warn("REST {} {}: {}", request.method, request.path, decoded.message());
+    const int status = DecodeErrorStatus(decoded);
+    Send(connection, {status, "application/json", ErrorJson(decoded.message()), "", std::nullopt}, answer_coding);
     return status;
   }
   const HttpResponse response = server.api_.Handle(request);
-  Send(connection, response);
+  Send(connection, response, answer_coding);
   return response.status;
 }
 

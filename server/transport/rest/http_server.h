@@ -5,7 +5,10 @@
 // serving the API unencrypted beside a TLS gRPC port. Put a TLS-terminating proxy in front for HTTPS.
 //
 // Each connection is answered and closed (no keep-alive), so an unread oversized body can never be parsed as a
-// following request. Bodies over `max_body_bytes` are refused with 413 before they are read.
+// following request. Bodies over `max_body_bytes` are refused with 413 before they are read. A body sent with
+// Content-Encoding gzip or deflate is decoded before RestApi sees it, refused with 413 as soon as it decodes past the
+// same limit, 415 for a coding it does not know; responses are compressed for clients whose Accept-Encoding asks
+// (http_compression.h).
 
 #include <memory>
 #include <string>

@@ -21,6 +21,7 @@
 #include "server/transport/rest/demo_page.h"
 #include "server/transport/rest/proto_json.h"
 #include "server/transport/rest/repository_json.h"
+#include "server/transport/rest/rest_infer_body.h"
 #include "server/transport/rest/rest_json.h"
 
 namespace fovea::server {
@@ -35,7 +36,9 @@ constexpr std::string_view kRepositoryModelsPrefix = "/v2/repository/models/";
 constexpr char kAllModelStatisticsPath[] = "/v2/models/stats";
 constexpr int kHexBase = 16;
 
-HttpResponse Json(int status, std::string body) { return {status, std::string(kJsonType), std::move(body), ""}; }
+HttpResponse Json(int status, std::string body) {
+  return {status, std::string(kJsonType), std::move(body), "", std::nullopt};
+}
 
 HttpResponse Error(int status, std::string_view message) { return Json(status, ErrorJson(message)); }
 
@@ -112,17 +115,21 @@ StatusOr<Number> ParseNumber(const std::string& key, const std::string& text) {
   return value;
 }
 
-// An encoded image sent as the whole body; anything else is JSON (curl -d labels JSON as a form).
-bool IsImageBody(std::string_view content_type) {
-  return content_type.starts_with("image/") || content_type.starts_with("application/octet-stream");
+// An encoded image sent as the whole body; anything else is JSON (curl -d labels JSON as a form). A request with the
+// binary tensor data extension's header is JSON and binary data, whatever its Content-Type says.
+bool IsImageBody(const HttpRequest& request) {
+  const std::string_view content_type = request.content_type;
+  return !request.inference_header_length.has_value() &&
+         (content_type.starts_with("image/") || content_type.starts_with("application/octet-stream"));
 }
 
 // One encoded image as the whole body → a ModelInferRequest with one BYTES element, and the classification
 // parameter from ?classification=K.
-StatusOr<oip::ModelInferRequest> ImageInferRequest(const HttpRequest& http, const ServedModel& model,
-                                                   const std::string& version) {
+StatusOr<InferRequestJson> ImageInferRequest(const HttpRequest& http, const ServedModel& model,
+                                             const std::string& version) {
   FOVEA_ASSIGN_OR_RETURN(const Query query, ParseQuery(http.query, {kClassificationParameter}));
-  oip::ModelInferRequest request;
+  InferRequestJson parsed;
+  oip::ModelInferRequest& request = parsed.request;
   request.set_model_name(model.name);
   request.set_model_version(version);
   oip::ModelInferRequest::InferInputTensor& input = *request.add_inputs();
@@ -137,7 +144,7 @@ StatusOr<oip::ModelInferRequest> ImageInferRequest(const HttpRequest& http, cons
     output.set_name(model.model->graph().outputs[0].name);
     (*output.mutable_parameters())[kClassificationParameter].set_int64_param(top_k);
   }
-  return request;
+  return parsed;
 }
 
 StatusOr<v1::LocalizeRequest> LocalizeRequestFrom(const HttpRequest& http, const ServedModel& model) {
@@ -225,7 +232,7 @@ HttpResponse RestApi::Route(const HttpRequest& request) {
   };
   if (path == "/") {
     if (auto refused = only(get)) return *refused;
-    return {kHttpOk, "text/html; charset=utf-8", std::string(DemoPageHtml()), ""};
+    return {kHttpOk, "text/html; charset=utf-8", std::string(DemoPageHtml()), "", std::nullopt};
   }
   if (path == "/v2/health/live") {
     if (auto refused = only(get)) return *refused;
@@ -292,6 +299,8 @@ HttpResponse RestApi::ServerMetadata(const HttpRequest& request) {
   const CallLog log = StartCall(request.request_id, "rest.ServerMetadata", serving_.metrics);
   oip::ServerMetadataResponse response;
   DescribeOipServer(response);
+  // An HTTP-only extension (rest_infer_body.h), so the REST route adds it rather than the shared description.
+  response.add_extensions("binary_tensor_data");
   return Finish(log, OkStatus(), false, ServerMetadataJson(response), "");
 }
 
@@ -358,18 +367,25 @@ HttpResponse RestApi::Infer(const HttpRequest& request, const std::string& name,
   CallLog log = StartCall(request.request_id, "rest.ModelInfer", serving_.metrics);
   StatusOr<std::shared_ptr<const ServedModel>> model = Admit(FindOipModel(serving_.repository, name, version), log);
   if (!model.ok()) return Finish(log, model.status(), false, "", "");
-  StatusOr<oip::ModelInferRequest> infer_request = IsImageBody(request.content_type)
-                                                       ? ImageInferRequest(request, **model, version)
-                                                       : ParseInferRequestJson(request.body, name, version);
+  StatusOr<InferRequestJson> infer_request =
+      IsImageBody(request) ? ImageInferRequest(request, **model, version)
+                           : ParseInferRequestBody(request.body, request.inference_header_length, name, version);
   if (!infer_request.ok()) return Finish(log, infer_request.status(), true, "", "");
   oip::ModelInferResponse response;
   std::promise<std::pair<Status, InferStage>> answered;
   CallHooks hooks;
   hooks.done = [&answered](const Status& status, InferStage stage) { answered.set_value({status, stage}); };
-  SubmitModelInfer(serving_, *model, *infer_request, response, std::move(hooks));
+  SubmitModelInfer(serving_, *model, infer_request->request, response, std::move(hooks));
   const auto [status, stage] = answered.get_future().get();
-  return Finish(log, status, stage == InferStage::kConvert, status.ok() ? InferResponseJson(response) : "",
-                InferSummary(response));
+  if (!status.ok()) return Finish(log, status, stage == InferStage::kConvert, "", InferSummary(response));
+  StatusOr<InferResponseBody> rendered = RenderInferResponse(response, infer_request->binary_outputs);
+  if (!rendered.ok()) return Finish(log, rendered.status(), false, "", InferSummary(response));
+  HttpResponse http = Finish(log, OkStatus(), false, std::move(rendered->body), InferSummary(response));
+  if (rendered->json_length.has_value()) {
+    http.content_type = "application/octet-stream";
+    http.inference_header_length = rendered->json_length;
+  }
+  return http;
 }
 
 HttpResponse RestApi::Localize(const HttpRequest& request, const std::string& name, const std::string& version) {

@@ -15,11 +15,14 @@
 //   GET  /v2/models/NAME[/versions/V]/config                the configuration the model is served with
 //   GET  /v2/models/NAME[/versions/V]/stats                 statistics of the model (or one version)
 //   GET  /v2/models/NAME[/versions/V]/ready                 200, 404 for an unknown model or version
-//   POST /v2/models/NAME[/versions/V]/infer                 JSON tensors, or one encoded image as the body
+//   POST /v2/models/NAME[/versions/V]/infer                 JSON tensors (with the binary tensor data extension:
+//                                                           rest_infer_body.h), or one encoded image as the body
 //   POST /v2/models/NAME[/versions/V]/localize              one encoded image as the body (Fovea extension)
 // Errors are {"error": "..."} with the status mapped from the Status code (docs/server.md, "REST").
 
 #include <atomic>
+#include <cstddef>
+#include <optional>
 #include <string>
 
 #include "server/api/classifier.h"
@@ -36,6 +39,7 @@ inline constexpr int kHttpUnauthorized = 401;
 inline constexpr int kHttpNotFound = 404;
 inline constexpr int kHttpMethodNotAllowed = 405;
 inline constexpr int kHttpPayloadTooLarge = 413;
+inline constexpr int kHttpUnsupportedMediaType = 415;
 inline constexpr int kHttpTooManyRequests = 429;
 inline constexpr int kHttpInternalError = 500;
 inline constexpr int kHttpNotImplemented = 501;
@@ -47,8 +51,10 @@ struct HttpRequest {
   std::string path;          // URL-decoded, without the query
   std::string query;         // raw, without '?'
   std::string content_type;  // "" when absent
-  std::string body;
-  std::string request_id;  // the client's x-request-id header, "" when absent
+  std::string body;          // already decoded from its Content-Encoding (http_server.h)
+  std::string request_id;    // the client's x-request-id header, "" when absent
+  // The binary tensor data extension's Inference-Header-Content-Length header, nullopt when absent.
+  std::optional<std::string> inference_header_length;
 };
 
 struct HttpResponse {
@@ -56,6 +62,8 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::string request_id;  // sent back as x-request-id ("" for unlogged routes)
+  // Sent as Inference-Header-Content-Length: the body is that many bytes of JSON, then binary output data.
+  std::optional<size_t> inference_header_length;
 };
 
 class RestApi {

@@ -1,15 +1,15 @@
 #include "server/transport/rest/rest_json.h"
 
-#include <cstring>
+#include <cstdint>
 
 #include <nlohmann/json.hpp>
 
 #include "common/base64.h"
-#include "server/api/oip_infer.h"
-#include "server/api/oip_inputs.h"
 
 namespace fovea::server {
 namespace {
+
+namespace oip = ::inference;
 
 // Keys keep the order written here, the protocol documentation's order, which reads better than sorted.
 using Json = nlohmann::ordered_json;
@@ -18,6 +18,10 @@ constexpr char kFp32[] = "FP32";
 constexpr char kUint8[] = "UINT8";
 constexpr char kBytes[] = "BYTES";
 constexpr char kBase64Key[] = "b64";
+// The binary tensor data extension's parameters, consumed here rather than passed on to the protobuf request.
+constexpr char kBinaryDataSize[] = "binary_data_size";
+constexpr char kBinaryData[] = "binary_data";
+constexpr char kBinaryDataOutput[] = "binary_data_output";
 // Tensors have at most 4 dimensions here; deeper nesting in "data" is a malformed request, not a bigger tensor.
 constexpr int kMaxDataNesting = 8;
 
@@ -90,26 +94,6 @@ Status FillContents(const Json& data, const std::string& path, oip::ModelInferRe
   return OkStatus();
 }
 
-Status ParseInput(const Json& input, const std::string& path, oip::ModelInferRequest& request) {
-  if (!input.is_object()) return FieldError(path, "must be an object");
-  oip::ModelInferRequest::InferInputTensor& tensor = *request.add_inputs();
-  FOVEA_ASSIGN_OR_RETURN(*tensor.mutable_name(), StringMember(input, "name", path, true));
-  FOVEA_ASSIGN_OR_RETURN(*tensor.mutable_datatype(), StringMember(input, "datatype", path, true));
-  FOVEA_ASSIGN_OR_RETURN(const Json* shape, Member(input, "shape", path, true));
-  if (!shape->is_array()) return FieldError(path + ".shape", "must be an array of integers");
-  for (const Json& dim : *shape) {
-    if (!dim.is_number_integer()) return FieldError(path + ".shape", "must be an array of integers");
-    tensor.add_shape(dim.get<int64_t>());
-  }
-  if (input.contains("parameters") && input["parameters"].contains("binary_data_size")) {
-    return FieldError(path + ".parameters.binary_data_size",
-                      "is not supported (no binary tensor data extension); put the data in \"data\", or POST an "
-                      "encoded image as the whole body with Content-Type image/png or image/jpeg");
-  }
-  FOVEA_ASSIGN_OR_RETURN(const Json* data, Member(input, "data", path, true));
-  return FillContents(*data, path + ".data", tensor);
-}
-
 StatusOr<oip::InferParameter> ParseParameter(const Json& value, const std::string& path) {
   oip::InferParameter parameter;
   if (value.is_boolean()) {
@@ -124,50 +108,88 @@ StatusOr<oip::InferParameter> ParseParameter(const Json& value, const std::strin
   return parameter;
 }
 
-Status ParseOutput(const Json& output, const std::string& path, oip::ModelInferRequest& request) {
-  if (!output.is_object()) return FieldError(path, "must be an object");
-  oip::ModelInferRequest::InferRequestedOutputTensor& tensor = *request.add_outputs();
-  FOVEA_ASSIGN_OR_RETURN(*tensor.mutable_name(), StringMember(output, "name", path, true));
-  FOVEA_ASSIGN_OR_RETURN(const Json* parameters, Member(output, "parameters", path, false));
-  if (parameters == nullptr) return OkStatus();
-  if (!parameters->is_object()) return FieldError(path + ".parameters", "must be an object");
-  for (const auto& [key, value] : parameters->items()) {
-    FOVEA_ASSIGN_OR_RETURN((*tensor.mutable_parameters())[key], ParseParameter(value, path + ".parameters." + key));
+StatusOr<bool> BoolParameter(const Json& value, const std::string& path) {
+  if (!value.is_boolean()) return FieldError(path, "must be true or false");
+  return value.get<bool>();
+}
+
+// A byte count: a JSON integer in [0, INT64_MAX] (an unsigned one above it would wrap).
+StatusOr<int64_t> ByteCountParameter(const Json& value, const std::string& path) {
+  const bool fits = value.is_number_unsigned() ? value.get<uint64_t>() <= uint64_t{INT64_MAX}
+                                               : value.is_number_integer() && value.get<int64_t>() >= 0;
+  if (!fits) return FieldError(path, "must be an integer byte count in [0, 2^63 - 1]");
+  return value.get<int64_t>();
+}
+
+// Copies the "parameters" object at `path` into `parameters`, except the keys `consume` takes (it returns true for
+// those it handled).
+template <typename Consume>
+Status ParseParameters(const Json& owner, const std::string& path,
+                       google::protobuf::Map<std::string, oip::InferParameter>& parameters, Consume consume) {
+  FOVEA_ASSIGN_OR_RETURN(const Json* object, Member(owner, "parameters", path, false));
+  if (object == nullptr) return OkStatus();
+  if (!object->is_object()) return FieldError(path + ".parameters", "must be an object");
+  for (const auto& [key, value] : object->items()) {
+    const std::string where = path + ".parameters." + key;
+    FOVEA_ASSIGN_OR_RETURN(const bool consumed, consume(key, value, where));
+    if (consumed) continue;
+    FOVEA_ASSIGN_OR_RETURN(parameters[key], ParseParameter(value, where));
   }
   return OkStatus();
 }
 
-Status ParseArray(const Json& body, const char* key, bool required, oip::ModelInferRequest& request,
-                  Status (*parse)(const Json&, const std::string&, oip::ModelInferRequest&)) {
+Status ParseInput(const Json& input, const std::string& path, InferRequestJson& parsed) {
+  if (!input.is_object()) return FieldError(path, "must be an object");
+  oip::ModelInferRequest::InferInputTensor& tensor = *parsed.request.add_inputs();
+  FOVEA_ASSIGN_OR_RETURN(*tensor.mutable_name(), StringMember(input, "name", path, true));
+  FOVEA_ASSIGN_OR_RETURN(*tensor.mutable_datatype(), StringMember(input, "datatype", path, true));
+  FOVEA_ASSIGN_OR_RETURN(const Json* shape, Member(input, "shape", path, true));
+  if (!shape->is_array()) return FieldError(path + ".shape", "must be an array of integers");
+  for (const Json& dim : *shape) {
+    if (!dim.is_number_integer()) return FieldError(path + ".shape", "must be an array of integers");
+    tensor.add_shape(dim.get<int64_t>());
+  }
+  std::optional<int64_t>& binary_size = parsed.binary_data_sizes.emplace_back();
+  FOVEA_RETURN_IF_ERROR(
+      ParseParameters(input, path, *tensor.mutable_parameters(),
+                      [&](const std::string& key, const Json& value, const std::string& where) -> StatusOr<bool> {
+                        if (key != kBinaryDataSize) return false;
+                        FOVEA_ASSIGN_OR_RETURN(binary_size, ByteCountParameter(value, where));
+                        return true;
+                      }));
+  if (binary_size.has_value()) {
+    if (input.contains("data")) {
+      return FieldError(path, "has both \"data\" and parameters.binary_data_size; its data is one or the other");
+    }
+    return OkStatus();
+  }
+  FOVEA_ASSIGN_OR_RETURN(const Json* data, Member(input, "data", path, true));
+  return FillContents(*data, path + ".data", tensor);
+}
+
+Status ParseOutput(const Json& output, const std::string& path, InferRequestJson& parsed) {
+  if (!output.is_object()) return FieldError(path, "must be an object");
+  oip::ModelInferRequest::InferRequestedOutputTensor& tensor = *parsed.request.add_outputs();
+  FOVEA_ASSIGN_OR_RETURN(*tensor.mutable_name(), StringMember(output, "name", path, true));
+  return ParseParameters(
+      output, path, *tensor.mutable_parameters(),
+      [&](const std::string& key, const Json& value, const std::string& where) -> StatusOr<bool> {
+        if (key != kBinaryData) return false;
+        FOVEA_ASSIGN_OR_RETURN(const bool binary, BoolParameter(value, where));
+        (binary ? parsed.binary_outputs.binary : parsed.binary_outputs.not_binary).insert(tensor.name());
+        return true;
+      });
+}
+
+Status ParseArray(const Json& body, const char* key, bool required, InferRequestJson& parsed,
+                  Status (*parse)(const Json&, const std::string&, InferRequestJson&)) {
   FOVEA_ASSIGN_OR_RETURN(const Json* array, Member(body, key, "request", required));
   if (array == nullptr) return OkStatus();
   if (!array->is_array()) return FieldError(std::string("request.") + key, "must be an array");
   for (size_t i = 0; i < array->size(); ++i) {
-    FOVEA_RETURN_IF_ERROR(parse((*array)[i], std::string(key) + "[" + std::to_string(i) + "]", request));
+    FOVEA_RETURN_IF_ERROR(parse((*array)[i], std::string(key) + "[" + std::to_string(i) + "]", parsed));
   }
   return OkStatus();
-}
-
-int64_t ElementCount(const google::protobuf::RepeatedField<int64_t>& shape) {
-  int64_t count = 1;
-  for (int64_t dim : shape) count *= dim;
-  return count;
-}
-
-Json OutputData(const oip::ModelInferResponse::InferOutputTensor& output, const std::string& raw) {
-  Json data = Json::array();
-  if (output.datatype() == kFp32) {
-    std::vector<float> values(raw.size() / sizeof(float));
-    std::memcpy(values.data(), raw.data(), values.size() * sizeof(float));
-    for (float value : values) data.push_back(value);
-  } else if (output.datatype() == kBytes) {
-    // The server wrote these elements itself, so they split cleanly.
-    StatusOr<std::vector<std::string_view>> elements = SplitBytesElements(raw, ElementCount(output.shape()));
-    if (elements.ok()) {
-      for (std::string_view element : *elements) data.push_back(std::string(element));
-    }
-  }
-  return data;
 }
 
 Json TensorMetadataJson(const google::protobuf::RepeatedPtrField<oip::ModelMetadataResponse::TensorMetadata>& all) {
@@ -211,38 +233,40 @@ Json HeatmapJson(const v1::Heatmap& heatmap) {
 
 }  // namespace
 
-StatusOr<oip::ModelInferRequest> ParseInferRequestJson(std::string_view body, const std::string& name,
-                                                       const std::string& version) {
+bool BinaryOutputChoice::IsBinary(const std::string& output) const {
+  if (binary.contains(output)) return true;
+  return all && !not_binary.contains(output);
+}
+
+StatusOr<InferRequestJson> ParseInferRequestJson(std::string_view body, const std::string& name,
+                                                 const std::string& version) {
+  // nlohmann's parser ends the text at a NUL byte, so JSON followed by binary data starting with one would pass.
+  if (const size_t nul = body.find('\0'); nul != std::string_view::npos) {
+    return InvalidArgument("request body is not valid JSON: it holds a NUL byte at offset " + std::to_string(nul));
+  }
   Json json;
   try {
     json = Json::parse(body);
-  } catch (const Json::parse_error& error) {
+  } catch (const Json::exception& error) {
+    // Not only parse_error: a number too large for a double ("1e999") is an out_of_range.
     return InvalidArgument(std::string("request body is not valid JSON: ") + error.what());
   }
   if (!json.is_object()) return InvalidArgument("request body must be a JSON object with \"inputs\"");
-  oip::ModelInferRequest request;
+  InferRequestJson parsed;
+  oip::ModelInferRequest& request = parsed.request;
   request.set_model_name(name);
   request.set_model_version(version);
   FOVEA_ASSIGN_OR_RETURN(*request.mutable_id(), StringMember(json, "id", "request", false));
-  FOVEA_RETURN_IF_ERROR(ParseArray(json, "inputs", true, request, ParseInput));
-  FOVEA_RETURN_IF_ERROR(ParseArray(json, "outputs", false, request, ParseOutput));
-  return request;
-}
-
-std::string InferResponseJson(const oip::ModelInferResponse& response) {
-  Json outputs = Json::array();
-  for (int i = 0; i < response.outputs_size(); ++i) {
-    const auto& output = response.outputs(i);
-    const std::string& raw = i < response.raw_output_contents_size() ? response.raw_output_contents(i) : "";
-    outputs.push_back({{"name", output.name()},
-                       {"datatype", output.datatype()},
-                       {"shape", std::vector<int64_t>(output.shape().begin(), output.shape().end())},
-                       {"data", OutputData(output, raw)}});
-  }
-  Json json = {{"model_name", response.model_name()}, {"model_version", response.model_version()}};
-  if (!response.id().empty()) json["id"] = response.id();
-  json["outputs"] = std::move(outputs);
-  return Dump(json);
+  FOVEA_RETURN_IF_ERROR(
+      ParseParameters(json, "request", *request.mutable_parameters(),
+                      [&](const std::string& key, const Json& value, const std::string& where) -> StatusOr<bool> {
+                        if (key != kBinaryDataOutput) return false;
+                        FOVEA_ASSIGN_OR_RETURN(parsed.binary_outputs.all, BoolParameter(value, where));
+                        return true;
+                      }));
+  FOVEA_RETURN_IF_ERROR(ParseArray(json, "inputs", true, parsed, ParseInput));
+  FOVEA_RETURN_IF_ERROR(ParseArray(json, "outputs", false, parsed, ParseOutput));
+  return parsed;
 }
 
 std::string ModelMetadataJson(const oip::ModelMetadataResponse& response) {
