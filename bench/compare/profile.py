@@ -31,7 +31,10 @@ batching_run = peers.load_bench_script("batching")
 
 # Thread entry frames: after callgrind_control --zero, callgrind_annotate shows the whole inclusive cost of each
 # thread as their self cost. They are left out of every figure (the script checks that the rest adds up to the total).
-THREAD_ENTRY = re.compile(r"^(clone|start_thread)$|^std::thread::_State_impl<")
+# common::ThreadPool's job loop and the batcher's instance loop run for the whole life of their threads too, so they
+# are such frames as well.
+THREAD_ENTRY = re.compile(r"^(clone|start_thread)$|^std::thread::_State_impl<|^fovea::common::ThreadPool::RunJobs\(\)$"
+                          r"|^std::_Function_handler<void \(\), fovea::server::Batcher::Batcher\(")
 THREAD_ENTRY_OBJECTS = ("libstdc++.so", "libgpr.so", "libgomp.so")  # their unnamed thread routines
 ENGINE_OBJECTS = ("???", "libdnnl.so", "libgomp.so")
 CLASSIFY_BENCH_WARMUP = 20  # classify_bench always sends this many Classify calls before the measured ones
