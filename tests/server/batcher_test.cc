@@ -123,7 +123,7 @@ std::pair<BatchItem, std::future<Outcome>> MakeItem(int64_t count, float value) 
 Outcome Await(std::future<Outcome>& done) {
   if (done.wait_for(kWaitLimit) != std::future_status::ready) {
     ADD_FAILURE() << "the batcher did not answer within " << kWaitLimit.count() << " s";
-    return {Status(StatusCode::kUnavailable, "no answer from the batcher"), {}};
+    return {Status(StatusCode::kUnavailable, "no answer from the batcher"), {}, {}, {}};
   }
   return done.get();
 }
