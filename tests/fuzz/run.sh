@@ -10,8 +10,8 @@
 #   --build-dir   default build-fuzz (relative to the repository root)
 #   --jobs        parallel compile jobs (default 2)
 #   --configure-only  only configure the clang build (tests/sanitizers/run.sh builds its suites in it)
-#   TARGET        onnx_import_fuzz, image_decode_fuzz, classify_request_fuzz, model_infer_request_fuzz, flags_fuzz
-#                 (default: all)
+#   TARGET        onnx_import_fuzz, image_decode_fuzz, classify_request_fuzz, model_infer_request_fuzz, flags_fuzz,
+#                 triton_config_fuzz (default: all)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds=20
@@ -31,7 +31,7 @@ while [[ $# -gt 0 ]]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(onnx_import_fuzz image_decode_fuzz classify_request_fuzz model_infer_request_fuzz flags_fuzz)
+[[ ${#targets[@]} -gt 0 ]] || targets=(onnx_import_fuzz image_decode_fuzz classify_request_fuzz model_infer_request_fuzz flags_fuzz triton_config_fuzz)
 
 if [[ ! -f "$build_dir/build.ninja" ]]; then
   # -O1 with line tables: what OSS-Fuzz uses; quicker to compile than -O2 and stack traces stay exact.
