@@ -240,11 +240,10 @@ model_warmup [ { name: "zeros" batch_size: 1 inputs { key: "input" value: { zero
 input [ { name: "input" reshape: { shape: [ 64 ] } is_shape_tensor: false allow_ragged_batch: true } ]
 [some.extension]: 1
 """).encode(),
-        "version_specific.pbtxt": b'version_policy { specific { versions: [ 1, 3 ] } }\nbackend: "onnxruntime"\n',
+        "version_specific_bad_platform.pbtxt":
+            b'version_policy { specific { versions: [ 1, 3 ] } }\nbackend: "onnxruntime"\nplatform: "tensorrt_plan"\n',
         "dims_mismatch.pbtxt": b'max_batch_size: 0\ninput [ { name: "input" dims: [ 1, 8, 8 ] } ]\n',
         "syntax_error.pbtxt": b'name: "fuzz"\ninput [ { name: }\n',
-        "bad_platform.pbtxt": b'platform: "tensorrt_plan"\n',
-        "empty.pbtxt": b"",
     }
 
 
