@@ -8,7 +8,8 @@ the fields Fovea does not implement are logged by name; bad configurations (synt
 model, a label file with the wrong line count, an unknown platform) fail their model's load with a clear error, in
 RepositoryModelLoad's answer and in the log, while the good model keeps serving; and Classify on JPEGs of varied sizes
 ranks like PyTorch's eval pipeline on the same files (top-5 identical), with the preprocessed tensor itself compared
-with torchvision's through an identity-like model.
+with torchvision's through an identity-like model; and an NHWC model (config.pbtxt `format: FORMAT_NHWC`) serves
+channels-last FP32 and image inputs.
 
 Usage: triton_repository_test.py --server-bin BIN --proto-dir DIR [unittest args]
 """
@@ -111,10 +112,18 @@ class Tiny(torch.nn.Module):
         return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(torch.relu(self.conv(x)), 1), 1))
 
 
-def export(model, path, size, output_name):
+class ChannelsLast(Tiny):
+    """Tiny on an NHWC input [N, 32, 32, 3], as a model exported from TensorFlow takes it."""
+
+    def forward(self, x):
+        return super().forward(x.permute(0, 3, 1, 2))
+
+
+def export(model, path, size, output_name, nhwc=False):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     model.eval()
-    torch.onnx.export(model, torch.zeros(1, 3, size, size), path, opset_version=OPSET, input_names=["input"],
+    example = torch.zeros(1, size, size, 3) if nhwc else torch.zeros(1, 3, size, size)
+    torch.onnx.export(model, example, path, opset_version=OPSET, input_names=["input"],
                       output_names=[output_name], dynamic_axes={"input": {0: "N"}, output_name: {0: "N"}})
 
 
@@ -185,10 +194,15 @@ class TritonRepositoryTest(unittest.TestCase):
         export(Flat(), f"{repository}/preprocessing/1/model.onnx", 224, "pixels")
         write(f"{repository}/preprocessing/config.pbtxt", f'max_batch_size: 4\n{PARAMETERS}\n')
         cls.write_broken_models(repository)
+        cls.nhwc = ChannelsLast().eval()
+        export(cls.nhwc, f"{repository}/nhwc/1/model.onnx", 32, "logits", nhwc=True)
+        write(f"{repository}/nhwc/config.pbtxt",
+              'max_batch_size: 4\ninput [ { name: "input" format: FORMAT_NHWC dims: [ 32, 32, 3 ] } ]\n')
         cls.images = jpegs(os.path.join(cls.work, "images"))
         cls.server = harness.Server(cls.pb, pb_grpc, server_bin=ARGS.server_bin, repository=repository,
                                     extra_args=["--model-control-mode", "explicit", "--load-model", "resnet",
-                                                "--load-model", "preprocessing", "--max-batch-size", "8"])
+                                                "--load-model", "preprocessing", "--load-model", "nhwc",
+                                                "--max-batch-size", "8"])
         cls.oip = cls.server.stub
         cls.fovea = v1_grpc.InferenceStub(cls.server.channel)
 
@@ -267,8 +281,31 @@ class TritonRepositoryTest(unittest.TestCase):
                     self.assertIn(part, raised.exception.details())
                     self.assertIn(part, self.server.log_text())  # the poller logs the same reason
         index = self.oip.RepositoryIndex(self.pb.RepositoryIndexRequest(), timeout=RPC_TIMEOUT_SECONDS)
-        self.assertEqual(sorted(m.name for m in index.models), ["preprocessing", "resnet"])
+        self.assertEqual(sorted(m.name for m in index.models), ["nhwc", "preprocessing", "resnet"])
         self.assertTrue(self.oip.ModelReady(self.pb.ModelReadyRequest(name="resnet")).ready)
+
+    def test_an_nhwc_model_serves_channels_last(self):
+        metadata = self.oip.ModelMetadata(self.pb.ModelMetadataRequest(name="nhwc"), timeout=RPC_TIMEOUT_SECONDS)
+        self.assertEqual(list(metadata.inputs[0].shape), [-1, 32, 32, 3])
+        pixels = torch.rand(2, 32, 32, 3, generator=torch.Generator().manual_seed(SEED))
+        request = self.pb.ModelInferRequest(model_name="nhwc")
+        request.inputs.add(name="input", datatype="FP32", shape=[2, 32, 32, 3])
+        request.raw_input_contents.append(pixels.numpy().tobytes())
+        response = self.oip.ModelInfer(request, timeout=RPC_TIMEOUT_SECONDS)
+        served = np.frombuffer(response.raw_output_contents[0], dtype=np.float32).reshape(2, 10)
+        with torch.no_grad():
+            expected = self.nhwc(pixels).numpy()
+        self.assertLess(float(np.abs(served - expected).max()), 1e-4)
+        # An image becomes the same channels-last tensor: its interleaved pixels / 255, no mean/std configured.
+        image = (np.arange(32 * 32 * 3) % 251).astype(np.uint8).reshape(1, 32, 32, 3)
+        request = self.pb.ModelInferRequest(model_name="nhwc")
+        request.inputs.add(name="input", datatype="UINT8", shape=[1, 32, 32, 3])
+        request.raw_input_contents.append(image.tobytes())
+        response = self.oip.ModelInfer(request, timeout=RPC_TIMEOUT_SECONDS)
+        with torch.no_grad():
+            expected = self.nhwc(torch.from_numpy(image.astype(np.float32) / 255)).numpy()
+        served = np.frombuffer(response.raw_output_contents[0], dtype=np.float32).reshape(1, 10)
+        self.assertLess(float(np.abs(served - expected).max()), 1e-4)
 
     def test_preprocessing_matches_torchvision(self):
         worst = 0.0
