@@ -56,6 +56,24 @@ uint8_t LumaBt601(uint8_t red, uint8_t green, uint8_t blue);
 // image when a requested or source dimension is not positive.
 Image Resize(const Image& image, int64_t width, int64_t height);
 
+// Resizes to width x height like PIL's BILINEAR filter (what torchvision's Resize does to a PIL image): a triangle
+// filter whose support widens with the shrink factor, so shrinking by any factor averages every source pixel
+// (antialiasing); rows first, rounded to 8 bits, then columns, in 22-bit fixed point. Returns an empty image when a
+// requested or source dimension is not positive.
+Image ResizeTriangle(const Image& image, int64_t width, int64_t height);
+
+// The centre width x height window, as torchvision's CenterCrop takes it: the offset is (source - size) / 2 rounded
+// half to even; a side shorter than the window is padded with zeros on both sides. Returns an empty image when a
+// requested dimension is not positive.
+Image CropCenter(const Image& image, int64_t width, int64_t height);
+
+// Swaps the first and third channels of a 3- or 4-channel image in place (RGB ↔ BGR); others are left as they are.
+void SwapRedBlue(Image& image);
+
+// Writes `image` as interleaved float32 HWC into `dst` (channels * height * width floats), normalized like
+// ToPlanarFloat: the input of an NHWC model.
+void ToInterleavedFloat(const Image& image, std::span<const float> mean, std::span<const float> std, float* dst);
+
 // Writes `image` as planar float32 CHW into `dst` (caller-owned, channels * height * width floats): pixel / 255, then
 // (x - mean[c]) / std[c]. mean and std may be empty; a channel without an entry uses mean 0 and std 1.
 void ToPlanarFloat(const Image& image, std::span<const float> mean, std::span<const float> std, float* dst);

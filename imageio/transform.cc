@@ -237,3 +237,132 @@ void ToPlanarFloat(const Image& image, std::span<const float> mean, std::span<co
 }
 
 }  // namespace fovea::imageio
+
+namespace fovea::imageio {
+namespace {
+
+// PIL's fixed point for 8-bit resampling: 32 bits less 8 for the sample and 2 of headroom.
+constexpr int kTriangleFractionBits = 22;
+constexpr double kTriangleOne = static_cast<double>(1 << kTriangleFractionBits);
+
+// One axis of a triangle-filter resize: for each output sample, its first source sample and fixed-point weights.
+struct FixedTaps {
+  std::vector<int64_t> first_source;
+  std::vector<size_t> weight_begin;  // output i uses weights[weight_begin[i] .. weight_begin[i + 1])
+  std::vector<int32_t> weights;
+};
+
+FixedTaps TriangleTaps(int64_t source_size, int64_t output_size) {
+  const double scale = static_cast<double>(source_size) / static_cast<double>(output_size);
+  // Shrinking widens the filter to the shrink factor, so each output sample averages every source sample it covers.
+  const double filter_scale = std::max(scale, 1.0);
+  const double support = filter_scale;  // the triangle's own support is 1
+  FixedTaps taps;
+  std::vector<double> weights;
+  for (int64_t out = 0; out < output_size; ++out) {
+    const double center = (static_cast<double>(out) + 0.5) * scale;
+    const auto first = std::max<int64_t>(static_cast<int64_t>(center - support + 0.5), 0);
+    const auto end = std::min<int64_t>(static_cast<int64_t>(center + support + 0.5), source_size);
+    weights.clear();
+    double total = 0.0;
+    for (int64_t source = first; source < end; ++source) {
+      const double distance = std::abs((static_cast<double>(source) - center + 0.5) / filter_scale);
+      weights.push_back(distance < 1.0 ? 1.0 - distance : 0.0);
+      total += weights.back();
+    }
+    taps.first_source.push_back(first);
+    taps.weight_begin.push_back(taps.weights.size());
+    for (double weight : weights) {
+      const double fixed = (total != 0.0 ? weight / total : weight) * kTriangleOne;
+      taps.weights.push_back(static_cast<int32_t>(fixed < 0 ? fixed - 0.5 : fixed + 0.5));
+    }
+  }
+  taps.weight_begin.push_back(taps.weights.size());
+  return taps;
+}
+
+// Output sample `out` from 8-bit samples `stride` apart, rounded and clamped to 8 bits.
+uint8_t ApplyFixedTaps(const FixedTaps& taps, int64_t out, const uint8_t* source, size_t stride) {
+  int64_t sum = int64_t{1} << (kTriangleFractionBits - 1);
+  const uint8_t* sample = source + taps.first_source[out] * static_cast<int64_t>(stride);
+  for (size_t w = taps.weight_begin[out]; w < taps.weight_begin[out + 1]; ++w, sample += stride) {
+    sum += static_cast<int64_t>(*sample) * taps.weights[w];
+  }
+  return static_cast<uint8_t>(std::clamp<int64_t>(sum >> kTriangleFractionBits, 0, kMaxSample));
+}
+
+// Python's round() of a half-integer offset: half to even, as torchvision's CenterCrop computes it.
+int64_t CropOffset(int64_t source, int64_t size) {
+  if (source < size) return -((size - source) / 2);  // padded: the source sits at the padding's offset
+  return static_cast<int64_t>(std::nearbyint(static_cast<double>(source - size) / 2.0));
+}
+
+}  // namespace
+
+Image ResizeTriangle(const Image& image, int64_t width, int64_t height) {
+  if (width <= 0 || height <= 0 || image.width <= 0 || image.height <= 0) return {};
+  const FixedTaps horizontal = TriangleTaps(image.width, width);
+  const FixedTaps vertical = TriangleTaps(image.height, height);
+  const auto channels = static_cast<size_t>(image.channels);
+  // Rows first and rounded to 8 bits in between, as PIL does, so that the result matches PIL's to the sample.
+  Image rows{.width = width, .height = image.height, .channels = image.channels, .pixels = {}};
+  rows.pixels.resize(static_cast<size_t>(width * image.height) * channels);
+  for (int64_t y = 0; y < image.height; ++y) {
+    for (int64_t x = 0; x < width; ++x) {
+      for (size_t c = 0; c < channels; ++c) {
+        rows.row(y)[x * image.channels + static_cast<int64_t>(c)] =
+            ApplyFixedTaps(horizontal, x, image.row(y) + c, channels);
+      }
+    }
+  }
+  Image out{.width = width, .height = height, .channels = image.channels, .pixels = {}};
+  out.pixels.resize(static_cast<size_t>(width * height) * channels);
+  const size_t row_stride = static_cast<size_t>(width) * channels;
+  for (int64_t y = 0; y < height; ++y) {
+    for (size_t i = 0; i < row_stride; ++i)
+      out.row(y)[i] = ApplyFixedTaps(vertical, y, rows.pixels.data() + i, row_stride);
+  }
+  return out;
+}
+
+Image CropCenter(const Image& image, int64_t width, int64_t height) {
+  if (width <= 0 || height <= 0) return {};
+  Image out{.width = width, .height = height, .channels = image.channels, .pixels = {}};
+  out.pixels.assign(static_cast<size_t>(width * height * image.channels), 0);
+  const int64_t left = CropOffset(image.width, width);
+  const int64_t top = CropOffset(image.height, height);
+  for (int64_t y = 0; y < height; ++y) {
+    const int64_t source_y = y + top;
+    if (source_y < 0 || source_y >= image.height) continue;
+    const int64_t first_x = std::max<int64_t>(0, -left);
+    const int64_t last_x = std::min(width, image.width - left);
+    if (first_x >= last_x) continue;
+    std::copy(image.row(source_y) + (first_x + left) * image.channels,
+              image.row(source_y) + (last_x + left) * image.channels, out.row(y) + first_x * image.channels);
+  }
+  return out;
+}
+
+void SwapRedBlue(Image& image) {
+  if (image.channels != 3 && image.channels != 4) return;
+  for (size_t i = 0; i + 2 < image.pixels.size(); i += static_cast<size_t>(image.channels)) {
+    std::swap(image.pixels[i], image.pixels[i + 2]);
+  }
+}
+
+void ToInterleavedFloat(const Image& image, std::span<const float> mean, std::span<const float> std, float* dst) {
+  const auto channels = static_cast<size_t>(image.channels);
+  std::vector<float> scale(channels);
+  std::vector<float> shift(channels);
+  for (size_t c = 0; c < channels; ++c) {
+    const float channel_std = c < std.size() ? std[c] : 1.0f;
+    scale[c] = 1.0f / (kMaxSampleF * channel_std);
+    shift[c] = (c < mean.size() ? mean[c] : 0.0f) / channel_std;
+  }
+  for (size_t i = 0; i < image.pixels.size(); ++i) {
+    const size_t c = i % channels;
+    dst[i] = static_cast<float>(image.pixels[i]) * scale[c] - shift[c];
+  }
+}
+
+}  // namespace fovea::imageio

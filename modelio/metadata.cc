@@ -83,13 +83,32 @@ Status ParseNormalization(const std::map<std::string, std::string>& props, engin
 }
 
 Status CheckKnownInputKeys(const std::map<std::string, std::string>& props) {
-  static const std::set<std::string, std::less<>> kInputKeys = {kInputLayoutKey, kInputChannelsKey, kInputHeightKey,
-                                                                kInputWidthKey,  kInputMeanKey,     kInputStdKey};
+  static const std::set<std::string, std::less<>> kInputKeys = {
+      kInputLayoutKey,       kInputChannelsKey,   kInputHeightKey,
+      kInputWidthKey,        kInputMeanKey,       kInputStdKey,
+      kInputChannelOrderKey, kInputResizeModeKey, kInputResizeShorterSideKey};
   for (const auto& [key, value] : props) {
     if (key.starts_with(kInputPrefix) && !kInputKeys.contains(key)) {
       return InvalidArgument("unknown metadata key '" + key +
-                             "'; known input keys: fovea.input.layout, .channels, .height, .width, .mean, .std");
+                             "'; known input keys: fovea.input.layout, .channels, .height, .width, .mean, .std, "
+                             ".channel_order, .resize_mode, .resize_shorter_side");
     }
+  }
+  return OkStatus();
+}
+
+// The preprocessing keys the server interprets are checked here, so a bad value fails the load naming the key.
+Status CheckPreprocessingKeys(const std::map<std::string, std::string>& props) {
+  const auto check_choice = [&props](const char* key, const char* first, const char* second) -> Status {
+    const auto it = props.find(key);
+    if (it == props.end() || it->second == first || it->second == second) return OkStatus();
+    return InvalidArgument("metadata '" + std::string(key) + "' must be " + first + " or " + second + ", got '" +
+                           it->second + "'");
+  };
+  FOVEA_RETURN_IF_ERROR(check_choice(kInputChannelOrderKey, "RGB", "BGR"));
+  FOVEA_RETURN_IF_ERROR(check_choice(kInputResizeModeKey, "stretch", "crop"));
+  if (const auto it = props.find(kInputResizeShorterSideKey); it != props.end()) {
+    FOVEA_RETURN_IF_ERROR(ParseInteger(it->second, it->first, 1, kMaxInputExtent).status());
   }
   return OkStatus();
 }
@@ -167,6 +186,7 @@ StatusOr<engine::ModelMetadata> ParseMetadata(const MetadataEntries& entries, co
   }
   const auto& props = metadata.properties;
   FOVEA_RETURN_IF_ERROR(CheckKnownInputKeys(props));
+  FOVEA_RETURN_IF_ERROR(CheckPreprocessingKeys(props));
   if (auto it = props.find(kInputLayoutKey); it != props.end()) {
     if (it->second != "NCHW" && it->second != "NHWC") {
       return InvalidArgument("metadata '" + std::string(kInputLayoutKey) + "' must be NCHW or NHWC, got '" +

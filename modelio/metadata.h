@@ -19,6 +19,10 @@ inline constexpr char kInputHeightKey[] = "fovea.input.height";
 inline constexpr char kInputWidthKey[] = "fovea.input.width";
 inline constexpr char kInputMeanKey[] = "fovea.input.mean";
 inline constexpr char kInputStdKey[] = "fovea.input.std";
+// Preprocessing of foreign image models, interpreted by the server (server/models/model_repository.cc).
+inline constexpr char kInputChannelOrderKey[] = "fovea.input.channel_order";             // RGB | BGR
+inline constexpr char kInputResizeModeKey[] = "fovea.input.resize_mode";                 // stretch | crop
+inline constexpr char kInputResizeShorterSideKey[] = "fovea.input.resize_shorter_side";  // pixels
 inline constexpr char kBackgroundClassKey[] = "fovea.background_class";
 inline constexpr char kTrainPrefix[] = "fovea.train.";
 

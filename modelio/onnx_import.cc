@@ -218,9 +218,15 @@ Status CheckQuantizedUses(const Graph& graph) {
   return OkStatus();
 }
 
-StatusOr<engine::ModelMetadata> ReadMetadata(const onnx::ModelProto& model, const Graph& graph) {
+StatusOr<engine::ModelMetadata> ReadMetadata(const onnx::ModelProto& model, const Graph& graph,
+                                             const MetadataOverrides& overrides) {
   MetadataEntries entries;
-  for (const auto& entry : model.metadata_props()) entries.emplace_back(entry.key(), entry.value());
+  for (const auto& entry : model.metadata_props()) {
+    const bool overridden = std::any_of(overrides.begin(), overrides.end(),
+                                        [&entry](const auto& override) { return override.first == entry.key(); });
+    if (!overridden) entries.emplace_back(entry.key(), entry.value());
+  }
+  entries.insert(entries.end(), overrides.begin(), overrides.end());
   const engine::ValueInfo* image_input = graph.inputs.empty() ? nullptr : &graph.inputs.front();
   const engine::ValueInfo* class_output = graph.outputs.empty() ? nullptr : &graph.outputs.front();
   return ParseMetadata(entries, image_input, class_output);
@@ -228,7 +234,8 @@ StatusOr<engine::ModelMetadata> ReadMetadata(const onnx::ModelProto& model, cons
 
 }  // namespace
 
-StatusOr<ImportedModel> ImportOnnx(std::string_view bytes, const ImportLimits& limits) {
+StatusOr<ImportedModel> ImportOnnx(std::string_view bytes, const ImportLimits& limits,
+                                   const MetadataOverrides& overrides) {
   FOVEA_ASSIGN_OR_RETURN(onnx::ModelProto model, ParseModelProto(bytes, limits));
   FOVEA_RETURN_IF_ERROR(CheckGraphLimits(model.graph(), limits));
   ImportedModel imported;
@@ -241,13 +248,14 @@ StatusOr<ImportedModel> ImportOnnx(std::string_view bytes, const ImportLimits& l
   FOVEA_RETURN_IF_ERROR(CheckQuantizedUses(imported.graph));
   FOVEA_RETURN_IF_ERROR(ReadInputsAndOutputs(graph, imported.graph));
   FOVEA_RETURN_IF_ERROR(engine::ValidateGraph(imported.graph));
-  FOVEA_ASSIGN_OR_RETURN(imported.metadata, ReadMetadata(model, imported.graph));
+  FOVEA_ASSIGN_OR_RETURN(imported.metadata, ReadMetadata(model, imported.graph, overrides));
   return imported;
 }
 
 StatusOr<std::shared_ptr<const engine::Model>> LoadOnnxModel(const std::string& path,
                                                              const engine::ModelOptions& options,
-                                                             const ImportLimits& limits) {
+                                                             const ImportLimits& limits,
+                                                             const MetadataOverrides& overrides) {
   const std::string what = "model '" + path + "'";
   std::error_code error;
   const auto size = std::filesystem::file_size(path, error);
@@ -260,7 +268,7 @@ StatusOr<std::shared_ptr<const engine::Model>> LoadOnnxModel(const std::string& 
   std::ifstream file(path, std::ios::binary);
   std::string bytes(size, '\0');
   if (!file.read(bytes.data(), static_cast<std::streamsize>(size))) return DataLoss(what + ": cannot read the file");
-  auto imported = ImportOnnx(bytes, limits);
+  auto imported = ImportOnnx(bytes, limits, overrides);
   if (!imported.ok()) return imported.status().WithContext(what);
   auto model = engine::Model::Create(std::move(imported->graph), std::move(imported->metadata), options);
   if (!model.ok()) return model.status().WithContext(what);

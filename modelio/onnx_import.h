@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "engine/model.h"
 
@@ -33,12 +35,18 @@ struct ImportedModel {
   int64_t opset = 0;  // of the default ("ai.onnx") domain
 };
 
+// Metadata entries that replace the file's entries of the same key (or are added): a model's configuration kept beside
+// it (the server's config.pbtxt and label file) over what the file says. Checked like the file's own entries.
+using MetadataOverrides = std::vector<std::pair<std::string, std::string>>;
+
 // Parses and checks ONNX bytes. Errors name the node, the op and what is supported.
-StatusOr<ImportedModel> ImportOnnx(std::string_view bytes, const ImportLimits& limits = {});
+StatusOr<ImportedModel> ImportOnnx(std::string_view bytes, const ImportLimits& limits = {},
+                                   const MetadataOverrides& overrides = {});
 
 // Reads, imports and optimizes a model file into a ready-to-serve Model.
 StatusOr<std::shared_ptr<const engine::Model>> LoadOnnxModel(const std::string& path,
                                                              const engine::ModelOptions& options = {},
-                                                             const ImportLimits& limits = {});
+                                                             const ImportLimits& limits = {},
+                                                             const MetadataOverrides& overrides = {});
 
 }  // namespace fovea::modelio

@@ -103,18 +103,20 @@ std::string SecuritySummary(const ServerConfig& config) {
   return summary + (config.auth_token_file.empty() ? "" : ", bearer token required");
 }
 
-// Loads `<repository>/<name>/<version>/model.onnx` with the precision of its model folder's config.txt (the
-// --precision flag when that sets none).
+// Loads `<repository>/<name>/<version>/model.onnx` with its folder's configuration: the precision it sets (the
+// --precision flag when it sets none) and its labels and preprocessing over the file's metadata.
 StatusOr<std::shared_ptr<const engine::Model>> LoadConfiguredModel(const std::string& path,
+                                                                   const ModelFolderConfig& folder,
                                                                    engine::Precision fallback) {
-  const std::filesystem::path model_folder = std::filesystem::path(path).parent_path().parent_path();
-  // A bad config.txt must not keep the model from loading: its batcher reports the error to every request (naming
-  // the file and line) until the file is fixed, as for the batching keys.
-  const auto configured = LoadModelPrecision(model_folder, fallback);
-  if (!configured.ok()) spdlog::warn("{} (loading {} with --precision)", configured.status().message(), path);
-  const engine::Precision precision = configured.ok() ? *configured : fallback;
-  FOVEA_ASSIGN_OR_RETURN(auto model, modelio::LoadOnnxModel(path, {.precision = precision}));
-  spdlog::info("{}: {}", path, model->quantized() ? "int8 (quantized model)" : engine::PrecisionName(precision));
+  const engine::Precision precision = PrecisionFor(folder, fallback);
+  auto model = modelio::LoadOnnxModel(path, {.precision = precision}, {}, MetadataOverrides(folder));
+  if (!model.ok() && !folder.source.empty()) {
+    // The metadata the configuration overrides is checked here, so the error names where it came from.
+    return model.status().WithContext("with " + folder.source +
+                                      (folder.labels_source.empty() ? "" : " and " + folder.labels_source));
+  }
+  if (!model.ok()) return model.status();
+  spdlog::info("{}: {}", path, (*model)->quantized() ? "int8 (quantized model)" : engine::PrecisionName(precision));
   return model;
 }
 
@@ -135,10 +137,13 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   repository.SetReplaceListener([&metrics](const ModelCatalog& catalog) {
     metrics.SetModelsLoaded(static_cast<int64_t>(CountVersions(catalog)));
   });
-  RepositoryPoller poller(
-      config.model_repository, config.version_policy,
-      PreparingLoader([&config](const std::string& path) { return LoadConfiguredModel(path, config.precision); }),
-      repository);
+  RepositoryPoller poller(config.model_repository, config.version_policy,
+                          PreparingLoader(
+                              [&config](const std::string& path, const ModelFolderConfig& folder) {
+                                return LoadConfiguredModel(path, folder, config.precision);
+                              },
+                              config.version_policy),
+                          repository);
   if (config.explicit_model_control) {
     poller.ControlExplicitly(std::set<std::string>(config.load_models.begin(), config.load_models.end()));
   }

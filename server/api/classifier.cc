@@ -73,16 +73,20 @@ std::optional<engine::Tensor> BorrowLoneFloatTensor(const v1::ClassifyRequest& r
     return engine::Tensor();
   }
   // The engine only reads its inputs; Wrap takes a mutable pointer because tensors are also used as outputs.
-  return engine::Tensor::Wrap(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width},
-                              const_cast<float*>(values->data()), nullptr);
+  return engine::Tensor::Wrap(engine::DataType::kFloat32, spec.BatchShape(1), const_cast<float*>(values->data()),
+                              nullptr);
 }
 
 }  // namespace
 
 InputSpec ModelInputSpec(const ServedModel& model) {
   const engine::ModelMetadata& metadata = model.model->metadata();
-  return {model.channels, model.height, model.width, PerChannel(metadata.mean, model.channels),
-          PerChannel(metadata.std, model.channels)};
+  return {model.channels,
+          model.height,
+          model.width,
+          PerChannel(metadata.mean, model.channels),
+          PerChannel(metadata.std, model.channels),
+          model.preprocessing};
 }
 
 std::vector<float> ToProbabilities(std::span<const float> scores, ScoreActivation activation) {
@@ -147,8 +151,7 @@ StatusOr<PreparedClassify> PrepareClassify(const ServedModel& model, const v1::C
   }
   if (prepared.good_images.empty()) return prepared;
   // The packed front of the staging buffer, which the tensor keeps alive.
-  const engine::Shape batch_shape = {static_cast<int64_t>(prepared.good_images.size()), spec.channels, spec.height,
-                                     spec.width};
+  const engine::Shape batch_shape = spec.BatchShape(static_cast<int64_t>(prepared.good_images.size()));
   float* front = staging.get();
   prepared.images = engine::Tensor::Wrap(engine::DataType::kFloat32, batch_shape, front, std::move(staging));
   return prepared;

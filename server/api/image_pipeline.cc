@@ -30,7 +30,39 @@ StatusOr<imageio::Image> DecodeEncoded(std::string_view bytes, const ImageLimits
   return imageio::Decode(data, decode_limits);
 }
 
+// The shorter side to `side`, the longer one in proportion (truncated, as torchvision computes it).
+imageio::Image ResizeShorterSide(const imageio::Image& image, int64_t side) {
+  const bool portrait = image.width <= image.height;
+  const int64_t shorter = portrait ? image.width : image.height;
+  const int64_t longer = portrait ? image.height : image.width;
+  const auto resized_longer =
+      static_cast<int64_t>(static_cast<double>(side) * static_cast<double>(longer) / static_cast<double>(shorter));
+  const int64_t width = portrait ? side : resized_longer;
+  const int64_t height = portrait ? resized_longer : side;
+  if (width == image.width && height == image.height) return image;
+  return imageio::ResizeTriangle(image, width, height);
+}
+
+// `image` brought to the model's height x width by the spec's resize mode.
+imageio::Image ResizeForModel(const imageio::Image& image, const InputSpec& spec) {
+  if (spec.preprocessing.resize == ResizeMode::kCrop) {
+    return imageio::CropCenter(ResizeShorterSide(image, spec.preprocessing.shorter_side), spec.width, spec.height);
+  }
+  return imageio::Resize(image, spec.width, spec.height);
+}
+
 }  // namespace
+
+std::vector<int64_t> InputSpec::ImageShape() const {
+  return preprocessing.nhwc ? std::vector<int64_t>{height, width, channels}
+                            : std::vector<int64_t>{channels, height, width};
+}
+
+std::vector<int64_t> InputSpec::BatchShape(int64_t count) const {
+  std::vector<int64_t> shape = ImageShape();
+  shape.insert(shape.begin(), count);
+  return shape;
+}
 
 bool IsSupportedChannelCount(int64_t channels) { return channels == 1 || channels == 3 || channels == 4; }
 
@@ -46,11 +78,22 @@ Status PreparePixels(const imageio::Image& image, const InputSpec& spec, std::sp
     current = &converted;
   }
   imageio::Image resized;
-  if (current->width != spec.width || current->height != spec.height) {
-    resized = imageio::Resize(*current, spec.width, spec.height);
+  // The crop mode resizes and crops even an image of the model's size, as torchvision's transform does.
+  if (current->width != spec.width || current->height != spec.height ||
+      spec.preprocessing.resize == ResizeMode::kCrop) {
+    resized = ResizeForModel(*current, spec);
     current = &resized;
   }
-  imageio::ToPlanarFloat(*current, spec.mean, spec.std, dst.data());
+  if (spec.preprocessing.bgr) {
+    if (current != &resized) resized = *current;
+    imageio::SwapRedBlue(resized);
+    current = &resized;
+  }
+  if (spec.preprocessing.nhwc) {
+    imageio::ToInterleavedFloat(*current, spec.mean, spec.std, dst.data());
+  } else {
+    imageio::ToPlanarFloat(*current, spec.mean, spec.std, dst.data());
+  }
   return OkStatus();
 }
 
@@ -125,7 +168,7 @@ StatusOr<imageio::Image> PixelTensorImage(const v1::RawTensor& tensor, const Ima
 
 Status CheckFloatTensorShape(const v1::RawTensor& tensor, const InputSpec& spec) {
   const engine::Shape shape(tensor.shape().begin(), tensor.shape().end());
-  const engine::Shape expected = {spec.channels, spec.height, spec.width};
+  const engine::Shape expected = spec.ImageShape();
   if (tensor.shape_size() != kFloatTensorRank || shape != expected) {
     return InvalidArgument("a DATA_TYPE_FLOAT32 tensor must have the model's input shape " +
                            engine::ShapeToString(expected) + ", got " + engine::ShapeToString(shape));

@@ -2,10 +2,12 @@
 // Image pipeline: turns one fovea.v1.ImageInput into the model-ready planar float input of one image.
 //
 // Resize policy: every image is converted to the model's channel count (gray↔RGB by BT.601 luma, alpha composited
-// over black) and resized with bilinear interpolation straight to the model's height × width. The aspect ratio is not
-// kept (no crop, no padding): the models are trained on images resized the same way. Then pixels are scaled to
-// [0, 1] and normalized with the model's mean/std. A DATA_TYPE_FLOAT32 tensor skips all of this and must already
-// have the model's exact [channels, height, width] shape.
+// over black) and brought to the model's height × width by its resize mode: `stretch` (default) resizes straight to
+// it (bilinear, area averaging when shrinking 2x or more; the aspect ratio is not kept: Fovea's models are trained on
+// images resized the same way); `crop` resizes the shorter side to `shorter_side` with PIL's antialiasing triangle
+// filter and takes the centre, as torchvision's ImageNet eval transform does. Then a BGR model gets its channels
+// swapped, and pixels are scaled to [0, 1] and normalized with the model's mean/std, planar (NCHW) or interleaved
+// (NHWC). A DATA_TYPE_FLOAT32 tensor skips all of this and must already have the model's exact image shape.
 
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include "common/status.h"
 #include "fovea/v1/inference.pb.h"
 #include "imageio/image.h"
+#include "server/models/preprocessing.h"
 
 namespace fovea::server {
 
@@ -26,8 +29,13 @@ struct InputSpec {
   int64_t width = 0;
   std::vector<float> mean;
   std::vector<float> std;
+  Preprocessing preprocessing;
 
   int64_t num_elements() const { return channels * height * width; }
+  // One image's tensor shape: [channels, height, width], or [height, width, channels] for an NHWC model.
+  std::vector<int64_t> ImageShape() const;
+  // [count, ImageShape()...].
+  std::vector<int64_t> BatchShape(int64_t count) const;
 };
 
 // Limits checked before any pixel buffer is allocated.

@@ -73,7 +73,9 @@ StatusOr<v1::LocalizationMethod> ResolveMethod(const loc::Localizer& localizer, 
 // CAM or Grad-CAM on the image resized to the model input; the maps cover the whole image.
 StatusOr<MethodResult> RunAttribution(const ServedModel& model, const imageio::Image& image,
                                       const v1::LocalizeRequest& request, v1::LocalizationMethod method) {
-  const InputSpec spec = ModelInputSpec(model);
+  InputSpec spec = ModelInputSpec(model);
+  // The maps must cover the whole image, so it is stretched to the input even for a model that crops to classify.
+  spec.preprocessing.resize = ResizeMode::kStretch;
   engine::Tensor input(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width});
   FOVEA_RETURN_IF_ERROR(PreparePixels(image, spec, input.floats()));
   const std::vector<int64_t> classes(request.class_indices().begin(), request.class_indices().end());
@@ -117,6 +119,7 @@ StatusOr<MethodResult> RunDense(const ServedModel& model, const imageio::Image& 
   InputSpec spec = ModelInputSpec(model);
   spec.height = image.height;
   spec.width = image.width;
+  spec.preprocessing.resize = ResizeMode::kStretch;
   engine::Tensor input(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width});
   FOVEA_RETURN_IF_ERROR(PreparePixels(image, spec, input.floats()));
   FOVEA_ASSIGN_OR_RETURN(loc::ClassMaps maps, mapper->Compute(input, stride));
@@ -211,6 +214,10 @@ Status LocalizeImage(const ServedModel& model, const v1::LocalizeRequest& reques
                      v1::LocalizeResponse& response) {
   if (!model.localizer) return FailedPrecondition("model '" + model.name + "' has no localizer");
   FOVEA_RETURN_IF_ERROR(RequireClassifier(model));
+  // The maps are computed on NCHW feature maps of the whole image.
+  if (model.preprocessing.nhwc) {
+    return FailedPrecondition(ModelTitle(model.name, model.version) + " takes NHWC input; Localize serves NCHW models");
+  }
   FOVEA_RETURN_IF_ERROR(ValidateRequest(request, model.num_classes));
   FOVEA_ASSIGN_OR_RETURN(const v1::LocalizationMethod method, ResolveMethod(*model.localizer, request.method()));
   if (!request.has_image()) return InvalidArgument("request has no image");

@@ -113,8 +113,9 @@ void DescribeOipModel(const ServedModel& model, const std::vector<int64_t>& vers
   response.set_name(model.name);
   for (int64_t version : versions) response.add_versions(std::to_string(version));
   response.set_platform(kPlatform);
-  AddTensorMetadata(OipInputName(model), kFp32, {kAnyBatch, model.channels, model.height, model.width},
-                    *response.mutable_inputs());
+  engine::Shape input_shape = model.ImageShape();
+  input_shape.insert(input_shape.begin(), kAnyBatch);
+  AddTensorMetadata(OipInputName(model), kFp32, input_shape, *response.mutable_inputs());
   for (const ServedOutput& output : model.outputs) {
     AddTensorMetadata(output.name, OipDatatype(output.dtype), output.shape, *response.mutable_outputs());
   }

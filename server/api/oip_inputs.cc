@@ -1,5 +1,6 @@
 #include "server/api/oip_inputs.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <string>
@@ -80,14 +81,16 @@ Status CheckElementCount(const InputTensor& tensor, size_t available, size_t exp
 
 StatusOr<engine::Tensor> ConvertFloat(const InputView& input, const InputSpec& spec, const ClassifyOptions& options) {
   const engine::Shape shape = ShapeOf(input.tensor);
-  if (shape.size() != kImageBatchRank || shape[0] <= 0 || shape[1] != spec.channels || shape[2] != spec.height ||
-      shape[3] != spec.width) {
-    return InputError(input.tensor, "of datatype FP32 must have shape [N, " + std::to_string(spec.channels) + ", " +
-                                        std::to_string(spec.height) + ", " + std::to_string(spec.width) + "], got " +
-                                        engine::ShapeToString(shape));
+  const engine::Shape image_shape = spec.ImageShape();
+  if (shape.size() != kImageBatchRank || shape[0] <= 0 ||
+      !std::equal(image_shape.begin(), image_shape.end(), shape.begin() + 1)) {
+    std::string expected = engine::ShapeToString(image_shape);
+    expected.replace(0, 1, "[N, ");
+    return InputError(input.tensor,
+                      "of datatype FP32 must have shape " + expected + ", got " + engine::ShapeToString(shape));
   }
   FOVEA_ASSIGN_OR_RETURN(const int64_t batch, BatchSize(input.tensor, options));
-  engine::Tensor images(engine::DataType::kFloat32, {batch, spec.channels, spec.height, spec.width});
+  engine::Tensor images(engine::DataType::kFloat32, spec.BatchShape(batch));
   const size_t count = static_cast<size_t>(images.num_elements());
   if (input.raw != nullptr) {
     FOVEA_RETURN_IF_ERROR(
@@ -143,7 +146,7 @@ StatusOr<engine::Tensor> ConvertPixels(const InputView& input, const InputSpec& 
   FOVEA_ASSIGN_OR_RETURN(const std::string_view pixels,
                          PixelBytes(input, image_bytes * static_cast<size_t>(batch), storage));
 
-  engine::Tensor images(engine::DataType::kFloat32, {batch, spec.channels, spec.height, spec.width});
+  engine::Tensor images(engine::DataType::kFloat32, spec.BatchShape(batch));
   const auto image_elements = static_cast<size_t>(spec.num_elements());
   for (int64_t i = 0; i < batch; ++i) {
     imageio::Image image{width, height, channels, {}};
@@ -176,7 +179,7 @@ StatusOr<engine::Tensor> ConvertEncoded(const InputView& input, const InputSpec&
     elements.assign(values.begin(), values.end());
   }
 
-  engine::Tensor images(engine::DataType::kFloat32, {batch, spec.channels, spec.height, spec.width});
+  engine::Tensor images(engine::DataType::kFloat32, spec.BatchShape(batch));
   const auto image_elements = static_cast<size_t>(spec.num_elements());
   for (size_t i = 0; i < elements.size(); ++i) {
     const std::span<float> slot = images.floats().subspan(i * image_elements, image_elements);

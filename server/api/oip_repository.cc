@@ -1,6 +1,9 @@
 #include "server/api/oip_repository.h"
 
+#include <cstdio>
+
 #include "server/api/oip_infer.h"
+#include "server/models/triton_config.h"
 
 namespace fovea::server {
 namespace {
@@ -8,22 +11,6 @@ namespace {
 namespace oip = ::inference;
 
 constexpr char kReady[] = "READY";
-
-oip::DataType ConfigDataType(engine::DataType dtype) {
-  switch (dtype) {
-    case engine::DataType::kFloat32:
-      return oip::TYPE_FP32;
-    case engine::DataType::kInt64:
-      return oip::TYPE_INT64;
-    case engine::DataType::kUint8:
-      return oip::TYPE_UINT8;
-    case engine::DataType::kInt8:
-      return oip::TYPE_INT8;
-    case engine::DataType::kBool:
-      return oip::TYPE_BOOL;
-  }
-  return oip::TYPE_INVALID;
-}
 
 const char* ScoresName(ScoreActivation activation) {
   switch (activation) {
@@ -60,35 +47,101 @@ void AddVersionStatistics(const ServedModel& model, Metrics& metrics, oip::Model
   copy(totals.compute_infer, *infer.mutable_compute_infer());
 }
 
-}  // namespace
+// The model's dims as a config.pbtxt writes them: without the batch when max_batch_size > 0.
+template <typename Field>
+void SetDims(const engine::Shape& shape_with_batch, bool batched, Field& dims) {
+  dims.Clear();
+  for (size_t i = batched ? 1 : 0; i < shape_with_batch.size(); ++i) dims.Add(shape_with_batch[i]);
+}
 
-void DescribeModelConfig(const ServedModel& model, const BatchingOptions& batching, oip::ModelConfig& config) {
-  config.set_name(model.name);
-  config.set_platform(kTritonOnnxPlatform);
-  config.set_backend("onnxruntime");
-  config.set_max_batch_size(static_cast<int32_t>(batching.max_batch_size));
-  oip::ModelInput& input = *config.add_input();
+void DescribeInput(const ServedModel& model, bool batched, oip::ModelConfig& config) {
+  engine::Shape shape = model.ImageShape();
+  shape.insert(shape.begin(), -1);
+  oip::ModelInput& input = config.input().empty() ? *config.add_input() : *config.mutable_input(0);
   input.set_name(OipInputName(model));
   input.set_data_type(oip::TYPE_FP32);
-  input.set_format(oip::ModelInput::FORMAT_NCHW);
-  for (int64_t dim : {model.channels, model.height, model.width}) input.add_dims(dim);
+  input.set_format(model.preprocessing.nhwc ? oip::ModelInput::FORMAT_NHWC : oip::ModelInput::FORMAT_NCHW);
+  // Dims the file gives were checked against the model; where it says -1 for a size the model fixes, the served
+  // size is the answer.
+  SetDims(shape, batched, *input.mutable_dims());
+}
+
+// Every output the model has, the configured ones first, in the file's order.
+void DescribeOutputs(const ServedModel& model, bool batched, oip::ModelConfig& config) {
   for (const ServedOutput& served : model.outputs) {
-    oip::ModelOutput& output = *config.add_output();
-    output.set_name(served.name);
-    output.set_data_type(ConfigDataType(served.dtype));
-    // Triton's dims leave out the batch when max_batch_size > 0.
-    for (size_t i = 1; i < served.shape.size(); ++i) output.add_dims(served.shape[i]);
+    oip::ModelOutput* output = nullptr;
+    for (oip::ModelOutput& configured : *config.mutable_output()) {
+      if (configured.name() == served.name) output = &configured;
+    }
+    if (output == nullptr) {
+      output = config.add_output();
+      output->set_name(served.name);
+    }
+    output->set_data_type(TritonDataType(served.dtype));
+    SetDims(served.shape, batched, *output->mutable_dims());
   }
+}
+
+void DescribeBatching(const BatchingOptions& batching, oip::ModelConfig& config) {
   oip::ModelDynamicBatching& dynamic = *config.mutable_dynamic_batching();
   dynamic.set_max_queue_delay_microseconds(static_cast<uint64_t>(batching.max_queue_delay_us));
   dynamic.mutable_default_queue_policy()->set_max_queue_size(static_cast<uint32_t>(batching.max_queue_size));
-  oip::ModelInstanceGroup& instances = *config.add_instance_group();
-  instances.set_kind(oip::ModelInstanceGroup::KIND_CPU);
-  instances.set_count(batching.instances);
-  SetParameter(config, "compute_threads", std::to_string(batching.compute_threads));
-  SetParameter(config, "precision",
-               model.model->quantized() ? "int8" : engine::PrecisionName(model.model->precision()));
-  SetParameter(config, "scores", ScoresName(model.score_activation));
+  if (config.instance_group().empty()) {
+    oip::ModelInstanceGroup& instances = *config.add_instance_group();
+    instances.set_kind(oip::ModelInstanceGroup::KIND_CPU);
+    instances.set_count(batching.instances);
+  }
+  for (oip::ModelInstanceGroup& group : *config.mutable_instance_group()) {
+    if (group.count() == 0) group.set_count(1);  // Triton's default
+  }
+}
+
+std::string JoinValues(const std::vector<float>& values) {
+  std::string text;
+  for (float value : values) {
+    char number[32];
+    std::snprintf(number, sizeof(number), "%g", static_cast<double>(value));
+    if (!text.empty()) text += ',';
+    text += number;
+  }
+  return text;
+}
+
+// Fovea's own settings, as the configuration set them or as the model and the flags resolved them.
+void DescribeParameters(const ServedModel& model, const BatchingOptions& batching, oip::ModelConfig& config) {
+  SetParameter(config, kComputeThreadsParameter, std::to_string(batching.compute_threads));
+  // A model quantized by fovea-train runs int8 whatever the file asks; the file's own word is kept then.
+  if (!model.model->quantized()) {
+    SetParameter(config, kPrecisionParameter, engine::PrecisionName(model.model->precision()));
+  } else if (config.parameters().count(kPrecisionParameter) == 0) {
+    SetParameter(config, kPrecisionParameter, "int8");
+  }
+  SetParameter(config, kScoresParameter, ScoresName(model.score_activation));
+  const engine::ModelMetadata& metadata = model.model->metadata();
+  if (!metadata.mean.empty()) SetParameter(config, kMeanParameter, JoinValues(metadata.mean));
+  if (!metadata.std.empty()) SetParameter(config, kStdParameter, JoinValues(metadata.std));
+  if (model.channels == 3) SetParameter(config, kChannelOrderParameter, model.preprocessing.bgr ? "BGR" : "RGB");
+  const bool crop = model.preprocessing.resize == ResizeMode::kCrop;
+  SetParameter(config, kResizeModeParameter, crop ? "crop" : "stretch");
+  if (crop) SetParameter(config, kResizeShorterSideParameter, std::to_string(model.preprocessing.shorter_side));
+}
+
+}  // namespace
+
+void DescribeModelConfig(const ServedModel& model, const BatchingOptions& batching, oip::ModelConfig& config) {
+  const ModelFolderConfig& folder = *model.folder_config;
+  // What the model's configuration file says stays as written; what it leaves out is filled in from the model and the
+  // server's flags, so the answer parses back (text format) into itself.
+  config = folder.config;
+  config.set_name(model.name);
+  if (config.platform().empty()) config.set_platform(kTritonOnnxPlatform);
+  if (config.backend().empty()) config.set_backend(kOnnxBackend);
+  if (!folder.sets_max_batch_size) config.set_max_batch_size(static_cast<int32_t>(batching.max_batch_size));
+  if (!config.has_version_policy()) *config.mutable_version_policy() = VersionPolicyMessage(model.version_policy);
+  DescribeInput(model, config.max_batch_size() > 0, config);
+  DescribeOutputs(model, config.max_batch_size() > 0, config);
+  DescribeBatching(batching, config);
+  DescribeParameters(model, batching, config);
 }
 
 StatusOr<oip::ModelStatisticsResponse> DescribeStatistics(const ModelRepository& repository, Metrics& metrics,

@@ -19,10 +19,12 @@ namespace fovea::server {
 // Triton's platform name for an ONNX model, which its clients expect.
 inline constexpr char kTritonOnnxPlatform[] = "onnxruntime_onnx";
 
-// The configuration `model` is served with, as Triton's ModelConfig: name, platform, max_batch_size, the input (FP32,
-// NCHW, dims without the batch), every output with its dims, the dynamic batcher's delay and queue size, one CPU
-// instance group of `batching.instances`, and Fovea's own settings as parameters (compute_threads, precision,
-// scores).
+// The effective configuration `model` is served with, as Triton's ModelConfig: its folder's config.pbtxt (or
+// config.txt) as written, merged with what the model and the server's flags (`batching`, the version policy) fill in:
+// name, platform and backend, max_batch_size, version_policy, the input (FP32, its format and dims), every output with
+// its data type and dims (without the batch when max_batch_size > 0), the dynamic batcher's delay and queue size, the
+// instance groups, and Fovea's own settings as parameters (compute_threads, precision, scores, mean, std,
+// channel_order, resize_mode, resize_shorter_side). Printed in text format it parses back into itself.
 void DescribeModelConfig(const ServedModel& model, const BatchingOptions& batching, ::inference::ModelConfig& config);
 
 // The statistics of model `name` at protocol version string `version` ("" for every model / every loaded version).

@@ -22,10 +22,17 @@ engine::Shape ItemShapeOf(const engine::Tensor& images) {
 }
 
 // Powers of two below `max_batch_size`, then `max_batch_size` itself.
-std::vector<int64_t> BatchSizesUpTo(int64_t max_batch_size) {
+// Powers of two below max_batch_size, max_batch_size itself and the preferred sizes up to it, ascending and unique.
+std::vector<int64_t> BatchSizesFor(const BatchingOptions& options) {
+  const int64_t max_batch_size = std::max<int64_t>(options.max_batch_size, 1);
   std::vector<int64_t> sizes;
   for (int64_t size = 1; size < max_batch_size; size *= 2) sizes.push_back(size);
-  sizes.push_back(std::max<int64_t>(max_batch_size, 1));
+  sizes.push_back(max_batch_size);
+  for (int64_t size : options.preferred_batch_sizes) {
+    if (size >= 1 && size <= max_batch_size) sizes.push_back(size);
+  }
+  std::sort(sizes.begin(), sizes.end());
+  sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
   return sizes;
 }
 
@@ -73,7 +80,7 @@ Batcher::Batcher(std::string model_title, engine::Shape item_shape, BatchingOpti
       options_(options),
       run_(std::move(run)),
       metrics_(metrics),
-      batch_sizes_(BatchSizesUpTo(options_.max_batch_size)),
+      batch_sizes_(BatchSizesFor(options_)),
       instances_("fovea-instance", std::max(options_.instances, 1)) {
   // One instance loop per thread, each until Stop() drains the queue.
   for (int i = 0; i < std::max(options_.instances, 1); ++i) instances_.Submit([this] { RunInstance(); });

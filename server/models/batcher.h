@@ -4,13 +4,13 @@
 //
 // Policy: an instance thread takes work as soon as `max_batch_size` images are queued or the oldest queued item has
 // waited `max_queue_delay_us`, whichever comes first. Engine batches come in a few sizes only (BatchSizes(): powers
-// of two and max_batch_size), because the engine compiles a plan per batch size and a compilation costs as much as
-// hundreds of runs; the model's owner compiles them up front. An instance aims at the largest of those sizes that the
-// queued images fill, takes whole items in arrival order while they fit, and pads the batch with zero images up to
-// the next size when whole items do not fill it exactly. Items are never split; one larger than `max_batch_size`
-// runs alone, at its own size. What is left stays queued for the next run, which starts at once. Items whose deadline
-// has passed or whose call was cancelled are answered DEADLINE_EXCEEDED / CANCELLED at that moment and never computed.
-// At most `max_queue_size` items wait (items being computed do not count); Submit refuses more with
+// of two, max_batch_size and the preferred sizes), because the engine compiles a plan per batch size and a compilation
+// costs as much as hundreds of runs; the model's owner compiles them up front. An instance aims at the largest of those
+// sizes that the queued images fill, takes whole items in arrival order while they fit, and pads the batch with zero
+// images up to the next size when whole items do not fill it exactly. Items are never split; one larger than
+// `max_batch_size` runs alone, at its own size. What is left stays queued for the next run, which starts at once. Items
+// whose deadline has passed or whose call was cancelled are answered DEADLINE_EXCEEDED / CANCELLED at that moment and
+// never computed. At most `max_queue_size` items wait (items being computed do not count); Submit refuses more with
 // RESOURCE_EXHAUSTED.
 //
 // Threading contract:
@@ -52,6 +52,9 @@ struct BatchingOptions {
   int64_t max_queue_size = 1024;     // items (requests) waiting; more → RESOURCE_EXHAUSTED
   int instances = 1;                 // threads running this model's batches in parallel
   int compute_threads = 1;           // oneDNN threads of each instance
+  // Engine batch sizes to form besides the powers of two (config.pbtxt's dynamic_batching.preferred_batch_size):
+  // a batch of exactly such a size runs without padding.
+  std::vector<int64_t> preferred_batch_sizes;
 };
 
 // Runs the model on `batch` ([n, ...] float32) and returns every output of the graph, each with n leading rows.

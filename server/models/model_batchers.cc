@@ -20,7 +20,8 @@ void WarmUp(const ServedModel& model, const std::vector<int64_t>& batch_sizes, i
   const auto start = std::chrono::steady_clock::now();
   const engine::ScopedComputeThreads instance_team(compute_threads);
   for (int64_t size : batch_sizes) {
-    const engine::Shape shape = {size, model.channels, model.height, model.width};
+    engine::Shape shape = model.ImageShape();
+    shape.insert(shape.begin(), size);
     if (StatusOr<std::shared_ptr<const engine::Plan>> plan = model.session->PlanFor({&shape, 1}); !plan.ok()) {
       spdlog::warn("model {}: cannot compile batch size {} ahead of time: {}", TitleOf(model), size,
                    plan.status().message());
@@ -87,7 +88,7 @@ void ModelBatchers::StopAll() {
 }
 
 StatusOr<BatchingOptions> ModelBatchers::OptionsFor(const ServedModel& model) const {
-  return LoadModelConfig(repository_root_ / model.name, defaults_);
+  return BatchingFor(*model.folder_config, defaults_);
 }
 
 StatusOr<std::shared_ptr<Batcher>> ModelBatchers::Create(const std::shared_ptr<const ServedModel>& model) const {
@@ -97,7 +98,7 @@ StatusOr<std::shared_ptr<Batcher>> ModelBatchers::Create(const std::shared_ptr<c
       TitleOf(*model), options.max_batch_size, options.max_queue_delay_us, options.max_queue_size, options.instances,
       options.compute_threads);
   auto batcher = std::make_shared<Batcher>(
-      TitleOf(*model), engine::Shape{model->channels, model->height, model->width}, options,
+      TitleOf(*model), model->ImageShape(), options,
       [model](const engine::Tensor& batch) { return RunServedModel(*model, batch); },
       &metrics_.ForModel(model->name, model->version));
   WarmUp(*model, batcher->BatchSizes(), options.compute_threads);

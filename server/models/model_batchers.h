@@ -1,6 +1,7 @@
 #pragma once
 // ModelBatchers: one Batcher per served model version, created on first use with the server's batching defaults
-// overridden by the model's config.txt (server/models/model_config.h).
+// overridden by the configuration the version was loaded with (config.pbtxt or config.txt,
+// server/models/model_config.h).
 //
 // Ownership: the registry holds a shared_ptr to each Batcher, and each Batcher's run function holds the
 // ServedModel it runs, so a model stays alive while its batcher can still run it. When a version leaves the
@@ -21,24 +22,22 @@ namespace fovea::server {
 
 class ModelBatchers {
  public:
-  // `repository` and `metrics` are borrowed and must outlive this object; model folders (and their config.txt)
-  // are `repository_root`/<name>.
+  // `repository` and `metrics` are borrowed and must outlive this object; model folders are `repository_root`/<name>.
   ModelBatchers(const ModelRepository& repository, std::filesystem::path repository_root, BatchingOptions defaults,
                 Metrics& metrics);
   ~ModelBatchers();
   ModelBatchers(const ModelBatchers&) = delete;
   ModelBatchers& operator=(const ModelBatchers&) = delete;
 
-  // The batcher of `model`, created on first use. INVALID_ARGUMENT naming the file and line when the model's
-  // config.txt is invalid (retried on the next call, so fixing the file is enough); UNAVAILABLE after StopAll().
+  // The batcher of `model`, created on first use. UNAVAILABLE after StopAll().
   StatusOr<std::shared_ptr<Batcher>> For(const std::shared_ptr<const ServedModel>& model);
 
   // The batcher of `model` when it exists already (nullptr otherwise, or after StopAll()): a lookup that never
   // creates one, for callers that must not block.
   std::shared_ptr<Batcher> Existing(const std::shared_ptr<const ServedModel>& model);
 
-  // How `model` batches: the server's defaults overridden by its config.txt (INVALID_ARGUMENT naming the file and
-  // line when that is invalid).
+  // How `model` batches: the server's defaults overridden by its configuration (read and checked when it loaded, so
+  // this does not fail today; the status stays for callers).
   StatusOr<BatchingOptions> OptionsFor(const ServedModel& model) const;
 
   // Creates the batchers of every model in the repository now (start-up), logging each one's settings and any

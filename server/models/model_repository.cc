@@ -1,10 +1,16 @@
 #include "server/models/model_repository.h"
 
+#include <cmath>
+
+#include "server/models/triton_config.h"
+
 namespace fovea::server {
 namespace {
 
 constexpr size_t kMaxModelNameLength = 128;
-constexpr int64_t kImageRank = 4;  // NCHW
+constexpr int64_t kImageRank = 4;  // NCHW or NHWC
+// torchvision's ImageNet eval transform resizes the shorter side to 256 for a 224 crop: the crop keeps 87.5%.
+constexpr double kDefaultCropFraction = 224.0 / 256.0;
 
 template <typename Container, typename Format>
 std::string JoinKeys(const Container& items, Format format) {
@@ -44,21 +50,44 @@ StatusOr<int64_t> ResolveDimension(int64_t from_metadata, int64_t from_graph, co
                             " is not set");
 }
 
+// The fovea.input.* preprocessing keys (validated by modelio when the model loaded).
+Preprocessing ResolvePreprocessing(const engine::ModelMetadata& metadata, int64_t height, int64_t width) {
+  const auto& properties = metadata.properties;
+  const auto value = [&properties](const char* key) {
+    const auto found = properties.find(key);
+    return found == properties.end() ? std::string() : found->second;
+  };
+  Preprocessing preprocessing;
+  preprocessing.nhwc = metadata.input_layout == "NHWC";
+  preprocessing.bgr = value("fovea.input.channel_order") == "BGR";
+  if (value("fovea.input.resize_mode") == "crop") {
+    preprocessing.resize = ResizeMode::kCrop;
+    const std::string side = value("fovea.input.resize_shorter_side");
+    preprocessing.shorter_side =
+        side.empty()
+            ? static_cast<int64_t>(std::lround(static_cast<double>(std::min(height, width)) / kDefaultCropFraction))
+            : std::stoll(side);
+  }
+  return preprocessing;
+}
+
 Status ResolveGeometry(const engine::Model& model, ServedModel& served) {
   const engine::Graph& graph = model.graph();
   if (graph.inputs.size() != 1 || graph.inputs[0].shape.size() != kImageRank) {
-    return FailedPrecondition("a served model needs exactly one NCHW image input, the graph has " +
+    return FailedPrecondition("a served model needs exactly one NCHW or NHWC image input, the graph has " +
                               std::to_string(graph.inputs.size()));
   }
   if (graph.outputs.empty()) return FailedPrecondition("the graph has no output");
   const engine::ModelMetadata& metadata = model.metadata();
-  if (metadata.input_layout != "NCHW") {
-    return FailedPrecondition("input layout " + metadata.input_layout + " is not served; Classify feeds NCHW");
-  }
   const engine::Shape& shape = graph.inputs[0].shape;
-  FOVEA_ASSIGN_OR_RETURN(served.channels, ResolveDimension(metadata.input_channels, shape[1], "fovea.input.channels"));
-  FOVEA_ASSIGN_OR_RETURN(served.height, ResolveDimension(metadata.input_height, shape[2], "fovea.input.height"));
-  FOVEA_ASSIGN_OR_RETURN(served.width, ResolveDimension(metadata.input_width, shape[3], "fovea.input.width"));
+  const bool nhwc = metadata.input_layout == "NHWC";
+  const int64_t graph_channels = nhwc ? shape[3] : shape[1];
+  const int64_t graph_height = nhwc ? shape[1] : shape[2];
+  const int64_t graph_width = nhwc ? shape[2] : shape[3];
+  FOVEA_ASSIGN_OR_RETURN(served.channels,
+                         ResolveDimension(metadata.input_channels, graph_channels, "fovea.input.channels"));
+  FOVEA_ASSIGN_OR_RETURN(served.height, ResolveDimension(metadata.input_height, graph_height, "fovea.input.height"));
+  FOVEA_ASSIGN_OR_RETURN(served.width, ResolveDimension(metadata.input_width, graph_width, "fovea.input.width"));
   // One value applies to every channel (docs/model-format.md); otherwise one per channel.
   const auto channel_count = static_cast<size_t>(served.channels);
   for (const std::vector<float>* values : {&metadata.mean, &metadata.std}) {
@@ -67,6 +96,11 @@ Status ResolveGeometry(const engine::Model& model, ServedModel& served) {
                                 std::to_string(served.channels) + ")");
     }
   }
+  served.preprocessing = ResolvePreprocessing(metadata, served.height, served.width);
+  if (served.preprocessing.bgr && served.channels != 3) {
+    return FailedPrecondition("channel order BGR needs a 3-channel input, the model takes " +
+                              std::to_string(served.channels));
+  }
   FOVEA_ASSIGN_OR_RETURN(served.score_activation, ResolveScoreActivation(model));
   return OkStatus();
 }
@@ -74,7 +108,9 @@ Status ResolveGeometry(const engine::Model& model, ServedModel& served) {
 // Runs one zero image to compile the batch-1 plan and learn the outputs' shapes (and so the class count) from the
 // real run. Every output must have the batch first: the batcher splits each output by rows.
 Status WarmUp(ServedModel& served) {
-  const engine::Tensor zeros(engine::DataType::kFloat32, {1, served.channels, served.height, served.width});
+  engine::Shape input_shape = served.ImageShape();
+  input_shape.insert(input_shape.begin(), 1);
+  const engine::Tensor zeros(engine::DataType::kFloat32, input_shape);
   FOVEA_ASSIGN_OR_RETURN(std::vector<engine::Tensor> outputs, served.session->Run({&zeros, 1}));
   const engine::Graph& graph = served.model->graph();
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -89,14 +125,51 @@ Status WarmUp(ServedModel& served) {
   served.num_classes = ClassCount(served.outputs[0]);
   const auto& labels = served.model->metadata().labels;
   if (!labels.empty() && static_cast<int64_t>(labels.size()) != served.num_classes) {
-    return FailedPrecondition("fovea.labels has " + std::to_string(labels.size()) + " labels but output '" +
-                              graph.outputs[0].name + "' has shape " + engine::ShapeToString(outputs[0].shape()) +
-                              " (" + std::to_string(served.num_classes) + " classes)");
+    const std::string& label_file = served.folder_config->labels_source;
+    return FailedPrecondition((label_file.empty() ? std::string("fovea.labels") : label_file) + " has " +
+                              std::to_string(labels.size()) + " labels but output '" + graph.outputs[0].name +
+                              "' has shape " + engine::ShapeToString(outputs[0].shape()) + " (" +
+                              std::to_string(served.num_classes) + " classes)");
   }
   return OkStatus();
 }
 
+// The model's input and outputs as config.pbtxt describes them, batch first.
+Status CheckFolderConfig(const ServedModel& served) {
+  const ModelFolderConfig& folder = *served.folder_config;
+  if (folder.source.empty()) return OkStatus();
+  const engine::ValueInfo& graph_input = served.model->graph().inputs[0];
+  engine::Shape input_dims = served.ImageShape();
+  input_dims.insert(input_dims.begin(), -1);
+  const std::vector<TensorSignature> inputs = {{graph_input.name, inference::TYPE_FP32, input_dims}};
+  std::vector<TensorSignature> outputs;
+  for (const ServedOutput& output : served.outputs) {
+    outputs.push_back({output.name, TritonDataType(output.dtype), output.shape});
+  }
+  return CheckConfigAgainstModel(folder.config, inputs, outputs).WithContext(folder.source);
+}
+
 }  // namespace
+
+engine::Shape ServedModel::ImageShape() const {
+  return preprocessing.nhwc ? engine::Shape{height, width, channels} : engine::Shape{channels, height, width};
+}
+
+inference::DataType TritonDataType(engine::DataType dtype) {
+  switch (dtype) {
+    case engine::DataType::kFloat32:
+      return inference::TYPE_FP32;
+    case engine::DataType::kInt64:
+      return inference::TYPE_INT64;
+    case engine::DataType::kUint8:
+      return inference::TYPE_UINT8;
+    case engine::DataType::kInt8:
+      return inference::TYPE_INT8;
+    case engine::DataType::kBool:
+      return inference::TYPE_BOOL;
+  }
+  return inference::TYPE_INVALID;
+}
 
 std::string ModelTitle(const std::string& name, int64_t version) {
   return "model '" + name + "' version " + std::to_string(version);
@@ -147,15 +220,20 @@ Status RequireClassifier(const ServedModel& model) {
 }
 
 StatusOr<std::shared_ptr<const ServedModel>> PrepareModel(std::string name, int64_t version,
-                                                          std::shared_ptr<const engine::Model> model) {
+                                                          std::shared_ptr<const engine::Model> model,
+                                                          std::shared_ptr<const ModelFolderConfig> folder_config,
+                                                          VersionPolicy version_policy) {
   auto served = std::make_shared<ServedModel>();
   served->name = std::move(name);
   served->version = version;
   served->model = std::move(model);
+  if (folder_config != nullptr) served->folder_config = std::move(folder_config);
+  served->version_policy = std::move(version_policy);
   const std::string title = ModelTitle(served->name, version);
   FOVEA_RETURN_IF_ERROR(ResolveGeometry(*served->model, *served).WithContext(title));
   FOVEA_ASSIGN_OR_RETURN(served->session, engine::Session::Create(served->model));
   FOVEA_RETURN_IF_ERROR(WarmUp(*served).WithContext(title));
+  FOVEA_RETURN_IF_ERROR(CheckFolderConfig(*served).WithContext(title));
   served->localizer = engine::localization::Localizer::Create(served->model);
   return std::shared_ptr<const ServedModel>(std::move(served));
 }

@@ -17,6 +17,9 @@
 #include "engine/localization/localizer.h"
 #include "engine/model.h"
 #include "engine/session.h"
+#include "server/models/model_config.h"
+#include "server/models/preprocessing.h"
+#include "server/models/version_policy.h"
 
 namespace fovea::server {
 
@@ -46,6 +49,8 @@ struct ServedModel {
   int64_t channels = 0;
   int64_t height = 0;
   int64_t width = 0;
+  // Layout, colour order and resize mode of the image input (see Preprocessing).
+  Preprocessing preprocessing;
   // Every graph output, in the graph's order.
   std::vector<ServedOutput> outputs;
   // The class count when the first output holds one score per class ([N, K] or [N, K, 1, 1]): a classifier, which
@@ -55,10 +60,19 @@ struct ServedModel {
   ScoreActivation score_activation = ScoreActivation::kSoftmax;
   // CAM, Grad-CAM and dense maps for this model (each knows whether the model supports it). Thread-safe.
   std::unique_ptr<const engine::localization::Localizer> localizer;
+  // The model folder's configuration this version was loaded with (empty when the folder has none), and the version
+  // policy the repository applies to the model (its version_policy, else --version-policy).
+  std::shared_ptr<const ModelFolderConfig> folder_config = std::make_shared<const ModelFolderConfig>();
+  VersionPolicy version_policy;
+
+  // One image as the model takes it: [channels, height, width], or [height, width, channels] for an NHWC input.
+  engine::Shape ImageShape() const;
 };
 
-// Reads an ONNX file into a Model (modelio::LoadOnnxModel in the server; a fake in tests).
-using ModelLoader = std::function<StatusOr<std::shared_ptr<const engine::Model>>(const std::string& path)>;
+// Reads an ONNX file into a Model with the settings and metadata overrides of its folder's configuration
+// (modelio::LoadOnnxModel in the server; a fake in tests).
+using ModelLoader = std::function<StatusOr<std::shared_ptr<const engine::Model>>(const std::string& path,
+                                                                                 const ModelFolderConfig& config)>;
 
 // name → version → model.
 using ModelCatalog = std::map<std::string, std::map<int64_t, std::shared_ptr<const ServedModel>>>;
@@ -71,10 +85,16 @@ std::vector<int64_t> VersionsOf(const ModelCatalog& catalog, const std::string& 
 // path tricks such as "../x" or "a/b" with INVALID_ARGUMENT.
 Status ValidateModelName(std::string_view name);
 
-// Wraps a loaded model for serving: resolves its input geometry and class count, creates its Session and runs one
-// zero image through it so that a broken model fails here rather than on a request.
-StatusOr<std::shared_ptr<const ServedModel>> PrepareModel(std::string name, int64_t version,
-                                                          std::shared_ptr<const engine::Model> model);
+// Wraps a loaded model for serving: resolves its input geometry, preprocessing and class count, creates its Session
+// and runs one zero image through it so that a broken model fails here rather than on a request; then checks the
+// inputs and outputs `folder_config` lists against the model (names, data types, dims).
+StatusOr<std::shared_ptr<const ServedModel>> PrepareModel(
+    std::string name, int64_t version, std::shared_ptr<const engine::Model> model,
+    std::shared_ptr<const ModelFolderConfig> folder_config = std::make_shared<const ModelFolderConfig>(),
+    VersionPolicy version_policy = {});
+
+// Triton's name for an engine element type.
+inference::DataType TritonDataType(engine::DataType dtype);
 
 // The class count of an output holding one score per class, FP32 [N, K] or [N, K, 1, 1]; 0 for any other output.
 int64_t ClassCount(const ServedOutput& output);

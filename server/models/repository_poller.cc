@@ -8,6 +8,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "server/models/model_config.h"
+#include "server/models/triton_config.h"
+
 namespace fovea::server {
 namespace {
 
@@ -26,8 +29,21 @@ int64_t ParseVersion(const std::string& text) {
 std::optional<FileStamp> StampOf(const std::filesystem::path& path) {
   struct stat info {};
   if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
-  return FileStamp{info.st_dev, info.st_ino, info.st_size,
-                   static_cast<int64_t>(info.st_mtim.tv_sec) * kNanosPerSecond + info.st_mtim.tv_nsec};
+  return FileStamp{info.st_dev,
+                   info.st_ino,
+                   info.st_size,
+                   static_cast<int64_t>(info.st_mtim.tv_sec) * kNanosPerSecond + info.st_mtim.tv_nsec,
+                   {}};
+}
+
+// The stamp of the model folder's configuration file, all zero when it has none.
+FileStamp::Config ConfigStampOf(const std::filesystem::path& model_folder) {
+  for (const char* name : {kTritonConfigFileName, kModelConfigFileName}) {
+    if (const std::optional<FileStamp> stamp = StampOf(model_folder / name)) {
+      return {stamp->inode, stamp->size, stamp->mtime_ns};
+    }
+  }
+  return {};
 }
 
 // "10 classes", or the outputs' names and shapes for a model that is not a classifier.
@@ -42,11 +58,17 @@ std::string DescribeOutputs(const ServedModel& model) {
 
 }  // namespace
 
-VersionLoader PreparingLoader(ModelLoader loader) {
-  return [loader = std::move(loader)](const std::string& name, int64_t version,
-                                      const std::string& path) -> StatusOr<std::shared_ptr<const ServedModel>> {
-    FOVEA_ASSIGN_OR_RETURN(std::shared_ptr<const engine::Model> model, loader(path));
-    return PrepareModel(name, version, std::move(model));
+VersionLoader PreparingLoader(ModelLoader loader, VersionPolicy server_policy) {
+  return [loader = std::move(loader), server_policy = std::move(server_policy)](
+             const std::string& name, int64_t version,
+             const std::string& path) -> StatusOr<std::shared_ptr<const ServedModel>> {
+    const std::filesystem::path model_folder = std::filesystem::path(path).parent_path().parent_path();
+    FOVEA_ASSIGN_OR_RETURN(ModelFolderConfig folder, LoadModelFolderConfig(model_folder));
+    LogNotImplementedOnce(name, folder);
+    FOVEA_ASSIGN_OR_RETURN(std::shared_ptr<const engine::Model> model, loader(path, folder));
+    VersionPolicy policy = VersionPolicyFor(folder, server_policy);
+    return PrepareModel(name, version, std::move(model), std::make_shared<const ModelFolderConfig>(std::move(folder)),
+                        std::move(policy));
   };
 }
 
@@ -88,14 +110,17 @@ void RepositoryPoller::ListInto(Listing& listing, const SkipFn& skip, std::error
       skip(model_entry.path(), "not a model folder");
       continue;
     }
+    const FileStamp::Config config = ConfigStampOf(model_entry.path());
     std::error_code folder_error;
     for (const auto& entry : std::filesystem::directory_iterator(model_entry.path(), folder_error)) {
+      if (!entry.is_directory(entry_error)) continue;  // config.pbtxt, labels.txt, README, ...
       const int64_t version = ParseVersion(entry.path().filename().string());
-      const std::optional<FileStamp> stamp = StampOf(entry.path() / kModelFileName);
+      std::optional<FileStamp> stamp = StampOf(entry.path() / kModelFileName);
       if (version == 0 || !stamp) {
         skip(entry.path(), "not <positive version>/model.onnx");
         continue;
       }
+      stamp->config = config;
       listing[name][version] = {entry.path() / kModelFileName, *stamp};
     }
   }
@@ -138,16 +163,22 @@ const RepositoryPoller::LoadedVersion* RepositoryPoller::Resolve(const std::stri
   return &fresh;
 }
 
+VersionPolicy RepositoryPoller::PolicyFor(const std::string& name) const {
+  const StatusOr<ModelFolderConfig> folder = LoadModelFolderConfig(root_ / name);
+  return folder.ok() ? VersionPolicyFor(*folder, policy_) : policy_;
+}
+
 RepositoryPoller::LoadedModels RepositoryPoller::Reconcile(const Listing& listing) {
   LoadedModels next;
   for (const auto& [name, files] : listing) {
+    const VersionPolicy policy = PolicyFor(name);
     std::map<int64_t, LoadedVersion> versions;
     // Newest first, so latest:N takes the N highest versions that load. (Reverse iterators rather than
     // std::views::reverse, which clang 14 cannot compile with libstdc++ 12: the fuzz and sanitizer builds use clang.)
     for (auto it = files.rbegin(); it != files.rend(); ++it) {
       const auto& [version, file] = *it;
-      if (!policy_.WantsMore(static_cast<int64_t>(versions.size()))) break;
-      if (!policy_.Allows(version)) continue;
+      if (!policy.WantsMore(static_cast<int64_t>(versions.size()))) break;
+      if (!policy.Allows(version)) continue;
       LoadedVersion fresh;
       if (const LoadedVersion* chosen = Resolve(name, version, file, fresh)) versions[version] = *chosen;
     }

@@ -39,16 +39,26 @@ namespace fovea::server {
 using VersionLoader = std::function<StatusOr<std::shared_ptr<const ServedModel>>(
     const std::string& name, int64_t version, const std::string& path)>;
 
-// A VersionLoader that reads the file with `loader` and then runs PrepareModel (geometry checks and a warm-up run).
-VersionLoader PreparingLoader(ModelLoader loader);
+// A VersionLoader that reads the model folder's configuration (server/models/model_config.h; an error there fails the
+// load), logs the fields it does not implement once, reads the file with `loader` and then runs PrepareModel
+// (geometry checks, a warm-up run, the configuration checked against the model). `server_policy` is the version policy
+// of models whose configuration sets none.
+VersionLoader PreparingLoader(ModelLoader loader, VersionPolicy server_policy = {});
 
 // What identifies one state of a model file: a rename puts a new inode in place, an in-place write changes the size
-// or the modification time.
+// or the modification time. `config` is the same for the model folder's config.pbtxt or config.txt (all zero when
+// there is none), so editing the configuration reloads the model's versions too.
 struct FileStamp {
   dev_t device = 0;
   ino_t inode = 0;
   off_t size = 0;
   int64_t mtime_ns = 0;
+  struct Config {
+    ino_t inode = 0;
+    off_t size = 0;
+    int64_t mtime_ns = 0;
+    bool operator==(const Config&) const = default;
+  } config;
   bool operator==(const FileStamp&) const = default;
 };
 
@@ -119,6 +129,9 @@ class RepositoryPoller {
   StatusOr<std::shared_ptr<const ServedModel>> LoadGuarded(const std::string& name, int64_t version,
                                                            const std::string& path) const;
   LoadedModels Reconcile(const Listing& listing);
+  // The version policy of model `name`: its configuration's, else the server's (also when the configuration cannot
+  // be read: loading reports that error).
+  VersionPolicy PolicyFor(const std::string& name) const;
   // The copy of `name`:`version` to serve for `file`: the loaded one when the file is unchanged, else a fresh load,
   // else (the file is broken) the loaded one if any. nullptr when there is nothing to serve.
   const LoadedVersion* Resolve(const std::string& name, int64_t version, const VersionFile& file, LoadedVersion& fresh);

@@ -18,6 +18,8 @@ rest_body_fuzz/         REST infer bodies (a Content-Encoding line, an Inference
                         JSON FP32, a deflate body with binary inputs of every other datatype echoed as binary and JSON
 flags_fuzz/             command lines (a mode byte, then NUL-separated arguments): values in both spellings,
                         switches, positionals after "--", environment values, and each kind of error
+triton_config_fuzz/     config.pbtxt texts: Triton's documented ONNX example, every field of Fovea's subset, fields
+                        outside it (skipped and named), Fovea's parameters, and syntax and validation errors
 Deterministic: fixed seeds, so rerunning rewrites the same bytes.
 """
 import gzip
@@ -258,6 +260,44 @@ def rest_bodies(pictures):
     }
 
 
+def triton_configs():
+    example = """name: "fuzz"
+platform: "onnxruntime_onnx"
+max_batch_size: 8
+input [ { name: "input" data_type: TYPE_FP32 format: FORMAT_NCHW dims: [ 1, 8, 8 ] } ]
+output [ { name: "scores" data_type: TYPE_FP32 dims: [ 3 ] label_filename: "labels.txt" } ]
+dynamic_batching { preferred_batch_size: [ 2, 4 ] max_queue_delay_microseconds: 100 }
+instance_group [ { count: 2 kind: KIND_CPU } ]
+version_policy: { latest: { num_versions: 2 } }
+"""
+    everything = example + """parameters [
+  { key: "mean" value: { string_value: "0.5" } },
+  { key: "std" value: { string_value: "0.25" } },
+  { key: "channel_order" value: { string_value: "RGB" } },
+  { key: "resize_mode" value: { string_value: "crop" } },
+  { key: "resize_shorter_side" value: { string_value: "10" } },
+  { key: "scores" value: { string_value: "softmax" } },
+  { key: "precision" value: { string_value: "bf16" } },
+  { key: "compute_threads" value: { string_value: "1" } }
+]
+metric_tags { key: "team" value: "vision" }
+default_model_filename: "model.onnx"
+"""
+    return {
+        "triton_example.pbtxt": example.encode(),
+        "every_field.pbtxt": everything.encode(),
+        "foreign_fields.pbtxt": (example + """optimization { graph { level: 1 } }
+model_warmup [ { name: "zeros" batch_size: 1 inputs { key: "input" value: { zero_data: true dims: [ 1, 8, 8 ] } } } ]
+input [ { name: "input" reshape: { shape: [ 64 ] } is_shape_tensor: false allow_ragged_batch: true } ]
+[some.extension]: 1
+""").encode(),
+        "version_specific_bad_platform.pbtxt":
+            b'version_policy { specific { versions: [ 1, 3 ] } }\nbackend: "onnxruntime"\nplatform: "tensorrt_plan"\n',
+        "dims_mismatch.pbtxt": b'max_batch_size: 0\ninput [ { name: "input" dims: [ 1, 8, 8 ] } ]\n',
+        "syntax_error.pbtxt": b'name: "fuzz"\ninput [ { name: }\n',
+    }
+
+
 def write(folder, files):
     os.makedirs(folder, exist_ok=True)
     for name, data in files.items():
@@ -279,6 +319,7 @@ def main():
     write(os.path.join(corpus, "model_infer_request_fuzz"), infer_requests(pictures))
     write(os.path.join(corpus, "flags_fuzz"), command_lines())
     write(os.path.join(corpus, "rest_body_fuzz"), rest_bodies(pictures))
+    write(os.path.join(corpus, "triton_config_fuzz"), triton_configs())
 
 
 if __name__ == "__main__":

@@ -112,7 +112,27 @@ INSTANTIATE_TEST_SUITE_P(
                       BadMetadataCase{"fovea.input.hieght", "32", "unknown metadata key 'fovea.input.hieght'"},
                       BadMetadataCase{"fovea.labels", "a\nb", "has 2 labels but output 'scores' has 3"},
                       BadMetadataCase{"fovea.labels", "a\n\nc", "label 1 is empty"},
-                      BadMetadataCase{"fovea.background_class", "x", "'fovea.background_class' must be"}));
+                      BadMetadataCase{"fovea.background_class", "x", "'fovea.background_class' must be"},
+                      BadMetadataCase{"fovea.input.channel_order", "GBR", "must be RGB or BGR, got 'GBR'"},
+                      BadMetadataCase{"fovea.input.resize_mode", "pad", "must be stretch or crop, got 'pad'"},
+                      BadMetadataCase{"fovea.input.resize_shorter_side", "0",
+                                      "'fovea.input.resize_shorter_side' must be an integer in [1, 65536]"}));
+
+TEST(MetadataTest, OverridesReplaceTheFilesEntriesBeforeTheyAreChecked) {
+  OnnxBuilder b = Classifier();
+  b.Metadata("fovea.labels", "a\nb\nc");
+  b.Metadata("fovea.input.resize_mode", "stretch");
+  auto imported = ImportOnnx(
+      b.Bytes(), {},
+      {{"fovea.labels", "x\ny\nz"}, {"fovea.input.resize_mode", "crop"}, {"fovea.input.channel_order", "BGR"}});
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  EXPECT_THAT(imported->metadata.labels, ElementsAre("x", "y", "z"));
+  EXPECT_EQ(imported->metadata.properties.at("fovea.input.resize_mode"), "crop");
+  EXPECT_EQ(imported->metadata.properties.at("fovea.input.channel_order"), "BGR");
+  auto wrong = ImportOnnx(b.Bytes(), {}, {{"fovea.labels", "x\ny"}});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_THAT(wrong.status().message(), HasSubstr("has 2 labels but output 'scores' has 3"));
+}
 
 TEST(MetadataTest, BackgroundClassMustIndexALabel) {
   auto m = ParseMetadata({{"fovea.labels", "a\nb"}, {"fovea.background_class", "2"}}, nullptr, nullptr);

@@ -59,6 +59,21 @@ StatusOr<std::shared_ptr<const ServedModel>> LogitsModel(const std::string& name
   return PrepareModel(name, 1, std::move(model));
 }
 
+StatusOr<std::shared_ptr<const ServedModel>> ConfiguredLogitsModel(const std::string& name, int64_t channels,
+                                                                   int64_t size, const ModelFolderConfig& folder) {
+  engine::Graph graph = ChannelMeans(channels, size);
+  graph.outputs.push_back({"means", engine::DataType::kFloat32, {-1, channels}});
+  engine::ModelMetadata metadata;
+  for (const auto& [key, value] : MetadataOverrides(folder)) metadata.properties[key] = value;
+  metadata.labels = folder.labels;
+  if (const auto layout = metadata.properties.find("fovea.input.layout"); layout != metadata.properties.end()) {
+    metadata.input_layout = layout->second;
+  }
+  FOVEA_ASSIGN_OR_RETURN(auto model, engine::Model::Create(std::move(graph), std::move(metadata)));
+  return PrepareModel(name, 1, std::move(model), std::make_shared<const ModelFolderConfig>(folder),
+                      *ParseVersionPolicy("latest:2"));
+}
+
 std::shared_ptr<const ServedModel> MultiLabelModel(const std::string& name, int64_t channels, int64_t size) {
   engine::Graph graph = ChannelMeans(channels, size);
   graph.nodes.push_back({"sigmoid", Sigmoid(), {"means"}, {"probabilities"}});

@@ -27,6 +27,11 @@ std::shared_ptr<const ServedModel> MapAndScoresModel(const std::string& name, in
 StatusOr<std::shared_ptr<const ServedModel>> LogitsModel(const std::string& name, int64_t channels, int64_t size,
                                                          std::map<std::string, std::string> properties);
 
+// LogitsModel (input "pixels", output "means") loaded with a model folder's configuration, as the repository poller
+// loads one: the configuration's metadata overrides applied, then PrepareModel with it.
+StatusOr<std::shared_ptr<const ServedModel>> ConfiguredLogitsModel(const std::string& name, int64_t channels,
+                                                                   int64_t size, const ModelFolderConfig& folder);
+
 // ChannelMeanModel followed by a Sigmoid: [N, channels] independent (multi-label) probabilities.
 std::shared_ptr<const ServedModel> MultiLabelModel(const std::string& name, int64_t channels, int64_t size);
 

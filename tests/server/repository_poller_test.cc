@@ -95,6 +95,30 @@ TEST_F(RepositoryPollerTest, SkipsBadFoldersAndModelsThatFailToLoad) {
   EXPECT_EQ(loads_, std::vector<std::string>{"good/1/model.onnx"}) << "only <name>/<positive version>/model.onnx";
 }
 
+TEST_F(RepositoryPollerTest, AModelsConfigPbtxtVersionPolicyOverridesTheServers) {
+  for (const char* model : {"pinned", "plain"}) {
+    for (int version = 1; version <= 3; ++version) {
+      WriteAtomically(std::string(model) + "/" + std::to_string(version) + "/model.onnx", "classes 2");
+    }
+  }
+  std::ofstream(root_ / "pinned" / "config.pbtxt") << "version_policy: { specific: { versions: [ 1, 2 ] } }\n";
+  auto poller = MakePoller("latest:1");
+  ASSERT_TRUE(poller->Sync().ok());
+  EXPECT_EQ(Served("pinned"), "v1:2 v2:2");
+  EXPECT_EQ(Served("plain"), "v3:2") << "the server's policy for a model without one";
+}
+
+TEST_F(RepositoryPollerTest, EditingTheConfigurationReloadsTheModel) {
+  WriteAtomically("net/1/model.onnx", "classes 2");
+  auto poller = MakePoller("latest:1");
+  ASSERT_TRUE(poller->Sync().ok());
+  ASSERT_TRUE(poller->Sync().ok());
+  EXPECT_EQ(loads_.size(), 1u) << "an unchanged folder is not reloaded";
+  std::ofstream(root_ / "net" / "config.pbtxt") << "max_batch_size: 4\n";
+  ASSERT_TRUE(poller->Sync().ok());
+  EXPECT_EQ(loads_.size(), 2u) << "a new config.pbtxt reloads the version";
+}
+
 TEST_F(RepositoryPollerTest, MissingRootIsAnErrorAndLeavesTheRepositoryNotReady) {
   RepositoryPoller poller(root_ / "absent", {}, FakeLoader(), repository_);
   const Status status = poller.Sync();
