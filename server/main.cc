@@ -27,6 +27,7 @@
 #include "server/ops/thread_policy.h"
 #include "server/transport/grpc/inference_service.h"
 #include "server/transport/grpc/oip_service.h"
+#include "server/transport/grpc/unknown_method_service.h"
 #include "server/transport/rest/http_server.h"
 #include "server/transport/rest/rest_api.h"
 
@@ -88,6 +89,9 @@ std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config,
   builder.SetMaxReceiveMessageSize(MessageLimit(config.max_message_bytes));
   builder.SetMaxSendMessageSize(MessageLimit(config.max_message_bytes));
   for (grpc::Service* service : services) builder.RegisterService(service);
+  // Answers every method the services above do not have; gRPC keeps a pointer, so it lives as long as the process.
+  static UnknownMethodService unknown_methods;
+  builder.RegisterCallbackGenericService(&unknown_methods);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) return nullptr;
   // gRPC's default health service starts out SERVING: turn it off first thing, so the window in which a probe could see

@@ -193,6 +193,17 @@ class OipGrpcTest(unittest.TestCase):
                               grpc.StatusCode.FAILED_PRECONDITION, "needs --model-control-mode explicit")
         self.assertTrue(self.oip.ModelReady(self.pb.ModelReadyRequest(name="rgb")).ready)
 
+    def test_methods_fovea_does_not_implement_are_refused_by_name(self):
+        for method in ["/inference.GRPCInferenceService/SystemSharedMemoryStatus",
+                       "/inference.GRPCInferenceService/CudaSharedMemoryRegister", "/no.Such/Method"]:
+            with self.subTest(method):
+                call = self.server.channel.unary_unary(method)
+                with self.assertRaises(grpc.RpcError) as raised:
+                    call(b"", timeout=RPC_TIMEOUT_SECONDS)
+                self.assertEqual(raised.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+                self.assertIn(f"method {method} is not implemented by fovea-server", raised.exception.details())
+        self.assertTrue(self.oip.ServerLive(self.pb.ServerLiveRequest()).live)
+
     def test_model_ready(self):
         ready = lambda name, version="": self.oip.ModelReady(self.pb.ModelReadyRequest(name=name, version=version))
         self.assertTrue(ready("tiny").ready)
