@@ -185,10 +185,12 @@ int RunClassify(const std::vector<std::string>& args, std::ostream& out, std::os
   }
   const auto start = std::chrono::steady_clock::now();
   client_options.timeout = std::chrono::seconds(options.timeout_seconds);
-  const std::unique_ptr<FoveaClient> client = FoveaClient::Connect(options.server, client_options);
   int exit_code = kExitSuccess;
-  const std::optional<std::string> model = ResolveModel(*client, options.server, options.model, err, exit_code);
-  if (!model) return exit_code;
+  const std::optional<ModelConnection> connection =
+      ConnectToModel(options.server, client_options, options.model, err, exit_code);
+  if (!connection) return exit_code;
+  FoveaClient& client = *connection->client;
+  const std::string& model = connection->model;
 
   const InputList inputs = ExpandInputs(parsed.positionals);
   std::vector<ImageOutcome> outcomes(inputs.files.size());
@@ -198,7 +200,7 @@ int RunClassify(const std::vector<std::string>& args, std::ostream& out, std::os
       SetError(outcomes[i], static_cast<int>(grpc::StatusCode::NOT_FOUND), inputs.files[i].error);
     }
   }
-  RunBatches(*client, options, *model, outcomes);
+  RunBatches(client, options, model, outcomes);
   WriteOutcomes(out, options.format, outcomes);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   WriteSummary(err, outcomes, inputs.skipped_non_images, seconds);

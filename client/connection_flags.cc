@@ -77,6 +77,15 @@ std::optional<int> ParseServerCommandArgs(const std::string& command, const Flag
   return ParseCommandArgs(command, flags, args, connect_then_check, out, err, parsed);
 }
 
+std::optional<ModelConnection> ConnectToModel(const std::string& server, const ClientOptions& options,
+                                              const std::string& model, std::ostream& err, int& exit_code) {
+  ModelConnection connection{FoveaClient::Connect(server, options), ""};
+  const std::optional<std::string> resolved = ResolveModel(*connection.client, server, model, err, exit_code);
+  if (!resolved) return std::nullopt;
+  connection.model = *resolved;
+  return connection;
+}
+
 std::string ReadConnectionFlags(const ConnectionFlags& connection, std::string& server, ClientOptions& options) {
   const ServerTarget target = ParseServerList(connection.server);
   if (!target.error.empty()) return target.error;

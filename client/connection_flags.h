@@ -1,6 +1,7 @@
 #pragma once
 // The flags every `fovea` command shares to reach the server: where it is, TLS, mutual TLS and the bearer token.
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -32,6 +33,17 @@ std::optional<int> ParseServerCommandArgs(const std::string& command, const Flag
                                           std::string& server, ClientOptions& options,
                                           const std::function<std::string(const ParsedArgs& parsed)>& check,
                                           std::ostream& out, std::ostream& err, ParsedArgs& parsed);
+
+// What a command that works on one model talks to: the connected client and the model's name.
+struct ModelConnection {
+  std::unique_ptr<FoveaClient> client;
+  std::string model;
+};
+
+// Connects to `server` with `options` and resolves the model (`model`, or the server's only one: ResolveModel). On
+// failure prints why to `err`, sets `exit_code` and returns std::nullopt.
+std::optional<ModelConnection> ConnectToModel(const std::string& server, const ClientOptions& options,
+                                              const std::string& model, std::ostream& err, int& exit_code);
 
 // The gRPC channel target for a --server value. One address ("host:port") or URI ("dns:///name:port",
 // "ipv4:...") passes through unchanged. A comma-separated list becomes one "ipv4:" (or "ipv6:") URI with every

@@ -244,10 +244,12 @@ int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::os
     return kExitFailure;
   }
   client_options.timeout = std::chrono::seconds(options.timeout_seconds);
-  const std::unique_ptr<FoveaClient> client = FoveaClient::Connect(options.server, client_options);
   int exit_code = kExitSuccess;
-  const std::optional<std::string> model = ResolveModel(*client, options.server, options.model, err, exit_code);
-  if (!model) return exit_code;
+  const std::optional<ModelConnection> connection =
+      ConnectToModel(options.server, client_options, options.model, err, exit_code);
+  if (!connection) return exit_code;
+  FoveaClient& client = *connection->client;
+  const std::string& model = connection->model;
 
   const InputList inputs = ExpandInputs(parsed.positionals);
   std::vector<LocalizeOutcome> outcomes(inputs.files.size());
@@ -258,7 +260,7 @@ int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::os
       outcomes[i].error_code = static_cast<int>(grpc::StatusCode::NOT_FOUND);
       outcomes[i].error_message = inputs.files[i].error;
     } else {
-      Localize(*client, options, *model, outcomes[i]);
+      Localize(client, options, model, outcomes[i]);
       if (outcomes[i].error_code == 0) WriteOverlays(out_dir, stems[i], outcomes[i]);
     }
     ReportOutcome(out, outcomes[i]);
