@@ -10,7 +10,6 @@
 #include <absl/synchronization/mutex.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
 #include "common/thread_pool.h"
@@ -25,6 +24,7 @@
 #include "server/ops/metrics.h"
 #include "server/ops/security.h"
 #include "server/ops/thread_policy.h"
+#include "server/transport/grpc/health_service.h"
 #include "server/transport/grpc/inference_service.h"
 #include "server/transport/grpc/oip_service.h"
 #include "server/transport/grpc/unknown_method_service.h"
@@ -67,19 +67,11 @@ int MessageLimit(size_t bytes) {
   return static_cast<int>(std::min<size_t>(bytes, static_cast<size_t>(std::numeric_limits<int>::max())));
 }
 
-// Health answers for the whole server ("") and for each service; all turn SERVING together, once every model of
-// the first repository pass is loaded and warmed up.
-void SetServing(grpc::Server& server, bool serving) {
-  for (const std::string service :
-       {"", v1::Inference::service_full_name(), ::inference::GRPCInferenceService::service_full_name()}) {
-    server.GetHealthCheckService()->SetServingStatus(service, serving);
-  }
-}
-
 std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config,
                                           const std::shared_ptr<grpc::ServerCredentials>& credentials,
                                           const std::vector<grpc::Service*>& services) {
-  grpc::EnableDefaultHealthCheckService(true);
+  // Fovea's own health service (server/transport/grpc/health_service.h) starts NOT_SERVING; gRPC's would say SERVING.
+  grpc::EnableDefaultHealthCheckService(false);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
@@ -94,9 +86,6 @@ std::unique_ptr<grpc::Server> StartServer(const ServerConfig& config,
   builder.RegisterCallbackGenericService(&unknown_methods);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || bound_port == 0) return nullptr;
-  // gRPC's default health service starts out SERVING: turn it off first thing, so the window in which a probe could see
-  // SERVING before the models load is these few instructions, not the time the rest of startup (the REST port) takes.
-  SetServing(*server, false);
   return server;
 }
 
@@ -161,7 +150,10 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   const ServingContext serving{repository, workers, batchers, metrics, poller, options};
   InferenceService service(serving);
   OipService oip_service(serving);
-  std::unique_ptr<grpc::Server> server = StartServer(config, *credentials, {&service, &oip_service});
+  // The whole server ("") and each API service turn SERVING together, once every model of the first repository pass
+  // is loaded and warmed up.
+  HealthService health({v1::Inference::service_full_name(), ::inference::GRPCInferenceService::service_full_name()});
+  std::unique_ptr<grpc::Server> server = StartServer(config, *credentials, {&service, &oip_service, &health});
   if (server == nullptr) {
     spdlog::critical("cannot listen on {}{}", config.address,
                      config.tls_cert_file.empty() ? "" : " (or the TLS certificate and key are not a valid PEM pair)");
@@ -179,7 +171,8 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
     }
     http_server = std::move(*started);
   }
-  // Listening (NOT_SERVING since StartServer) while the models load lets probes see the process alive but not ready.
+  // Listening (health says NOT_SERVING until then) while the models load lets probes see the process alive but not
+  // ready.
   if (!poller.Sync().ok()) {  // the poller has logged why
     server->Shutdown();
     return kExitStartupFailure;
@@ -187,7 +180,7 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   const size_t model_count = CountVersions(*repository.Snapshot());
   if (model_count == 0) spdlog::warn("model repository {} has no loadable model", config.model_repository);
   batchers.CreateAll();
-  SetServing(*server, true);
+  health.SetServing(true);
   const bool polling = !config.explicit_model_control && config.repository_poll_seconds > 0;
   if (polling) poller.Start(std::chrono::seconds(config.repository_poll_seconds));
   spdlog::info(
@@ -208,7 +201,7 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   spdlog::info("received signal {}; draining in-flight requests (up to {} s)", signal_number,
                config.shutdown_timeout_seconds);
   poller.Stop();
-  server->GetHealthCheckService()->SetServingStatus(false);
+  health.Shutdown();
   oip_service.SetDraining();
   rest_api.SetDraining();
   // REST requests in flight are answered first (mg_stop waits for them); they need the workers and batchers too.

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <system_error>
@@ -9,7 +10,6 @@
 #include <spdlog/spdlog.h>
 
 #include "server/models/model_config.h"
-#include "server/models/triton_config.h"
 
 namespace fovea::server {
 namespace {
@@ -36,14 +36,17 @@ std::optional<FileStamp> StampOf(const std::filesystem::path& path) {
                    {}};
 }
 
-// The stamp of the model folder's configuration file, all zero when it has none.
-FileStamp::Config ConfigStampOf(const std::filesystem::path& model_folder) {
-  for (const char* name : {kTritonConfigFileName, kModelConfigFileName}) {
-    if (const std::optional<FileStamp> stamp = StampOf(model_folder / name)) {
-      return {stamp->inode, stamp->size, stamp->mtime_ns};
+// The stamps of the regular files at the top of a model folder, sorted by name.
+std::vector<FileStamp::FolderFile> FolderFilesOf(const std::filesystem::path& model_folder) {
+  std::vector<FileStamp::FolderFile> files;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(model_folder, error)) {
+    if (const std::optional<FileStamp> stamp = StampOf(entry.path())) {
+      files.push_back({entry.path().filename().string(), stamp->inode, stamp->size, stamp->mtime_ns});
     }
   }
-  return {};
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return files;
 }
 
 // "10 classes", or the outputs' names and shapes for a model that is not a classifier.
@@ -110,7 +113,7 @@ void RepositoryPoller::ListInto(Listing& listing, const SkipFn& skip, std::error
       skip(model_entry.path(), "not a model folder");
       continue;
     }
-    const FileStamp::Config config = ConfigStampOf(model_entry.path());
+    const std::vector<FileStamp::FolderFile> folder_files = FolderFilesOf(model_entry.path());
     std::error_code folder_error;
     for (const auto& entry : std::filesystem::directory_iterator(model_entry.path(), folder_error)) {
       if (!entry.is_directory(entry_error)) continue;  // config.pbtxt, labels.txt, README, ...
@@ -120,7 +123,7 @@ void RepositoryPoller::ListInto(Listing& listing, const SkipFn& skip, std::error
         skip(entry.path(), "not <positive version>/model.onnx");
         continue;
       }
-      stamp->config = config;
+      stamp->folder_files = folder_files;
       listing[name][version] = {entry.path() / kModelFileName, *stamp};
     }
   }

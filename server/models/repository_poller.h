@@ -46,19 +46,22 @@ using VersionLoader = std::function<StatusOr<std::shared_ptr<const ServedModel>>
 VersionLoader PreparingLoader(ModelLoader loader, VersionPolicy server_policy = {});
 
 // What identifies one state of a model file: a rename puts a new inode in place, an in-place write changes the size
-// or the modification time. `config` is the same for the model folder's config.pbtxt or config.txt (all zero when
-// there is none), so editing the configuration reloads the model's versions too.
+// or the modification time. `folder_files` is the same for every regular file at the top of the model folder
+// (config.pbtxt or config.txt, the labels file, ...; sorted by name), so editing the configuration or the labels
+// reloads the model's versions too, as Triton's poll mode does.
 struct FileStamp {
   dev_t device = 0;
   ino_t inode = 0;
   off_t size = 0;
   int64_t mtime_ns = 0;
-  struct Config {
+  struct FolderFile {
+    std::string name;
     ino_t inode = 0;
     off_t size = 0;
     int64_t mtime_ns = 0;
-    bool operator==(const Config&) const = default;
-  } config;
+    bool operator==(const FolderFile&) const = default;
+  };
+  std::vector<FolderFile> folder_files;
   bool operator==(const FileStamp&) const = default;
 };
 

@@ -119,6 +119,20 @@ TEST_F(RepositoryPollerTest, EditingTheConfigurationReloadsTheModel) {
   EXPECT_EQ(loads_.size(), 2u) << "a new config.pbtxt reloads the version";
 }
 
+TEST_F(RepositoryPollerTest, EditingTheLabelsFileReloadsTheModelAndAVersionFolderDoesNot) {
+  WriteAtomically("net/1/model.onnx", "classes 2");
+  WriteAtomically("net/labels.txt", "cat\ndog\n");
+  auto poller = MakePoller("all");
+  ASSERT_TRUE(poller->Sync().ok());
+  ASSERT_EQ(loads_.size(), 1u);
+  WriteAtomically("net/labels.txt", "kitten\npuppy\n");
+  ASSERT_TRUE(poller->Sync().ok());
+  EXPECT_EQ(loads_.size(), 2u) << "new labels reload the version";
+  std::filesystem::create_directories(root_ / "net" / "notes");
+  ASSERT_TRUE(poller->Sync().ok());
+  EXPECT_EQ(loads_.size(), 2u) << "a folder that is not a version changes nothing";
+}
+
 TEST_F(RepositoryPollerTest, MissingRootIsAnErrorAndLeavesTheRepositoryNotReady) {
   RepositoryPoller poller(root_ / "absent", {}, FakeLoader(), repository_);
   const Status status = poller.Sync();
