@@ -177,13 +177,25 @@ Status CheckRepositoryName(const std::string& repository_name) {
                   "': fovea-server has one model repository; leave repository_name empty");
 }
 
-Status CheckLoadParameters(const oip::RepositoryModelLoadRequest& request) {
-  if (request.parameters().empty()) return OkStatus();
-  const std::string& key = request.parameters().begin()->first;
-  return {StatusCode::kUnimplemented,
-          "failed to load '" + request.model_name() + "': load parameter '" + key +
-              "' is not implemented; fovea-server loads a model from its own folder in the repository (put the "
-              "configuration and files there, then load it)"};
+StatusOr<std::string> LoadConfigParameter(const oip::RepositoryModelLoadRequest& request) {
+  std::string config;
+  for (const auto& [key, value] : request.parameters()) {
+    const std::string refused = "failed to load '" + request.model_name() + "': load parameter '" + key + "' ";
+    if (key == "config") {
+      if (value.parameter_choice_case() != oip::ModelRepositoryParameter::kStringParam) {
+        return InvalidArgument(refused + "must be a string holding the model configuration in JSON");
+      }
+      config = value.string_param();
+    } else if (key.rfind("file:", 0) == 0) {
+      return Status{StatusCode::kUnimplemented,
+                    refused +
+                        "is not implemented; fovea-server loads model files from the model's own folder in the "
+                        "repository (put them there, then load it)"};
+    } else {
+      return InvalidArgument(refused + "is not known; Fovea takes \"config\" (a ModelConfig in JSON)");
+    }
+  }
+  return config;
 }
 
 void DescribeRepositoryIndex(const std::vector<IndexEntry>& index, bool ready_only,

@@ -35,10 +35,11 @@ StatusOr<::inference::ModelStatisticsResponse> DescribeStatistics(const ModelRep
 // OK for "" (the server's one repository, the only name Fovea answers to); NOT_FOUND otherwise.
 Status CheckRepositoryName(const std::string& repository_name);
 
-// OK for a load request without parameters. Triton's `config` (a JSON configuration to load the model with instead of
-// its own) and `file:<path>` (model files sent with the request) are not implemented: UNIMPLEMENTED naming the
-// parameter, so that a client never believes an override took effect.
-Status CheckLoadParameters(const ::inference::RepositoryModelLoadRequest& request);
+// The configuration a load request gives in Triton's `config` parameter (a ModelConfig in JSON, a string), empty
+// when it gives none. `file:<path>` (model files sent with the request) is not implemented: UNIMPLEMENTED naming the
+// parameter, so that a client never believes an override took effect; any other parameter, or a `config` that is not
+// a string, is INVALID_ARGUMENT.
+StatusOr<std::string> LoadConfigParameter(const ::inference::RepositoryModelLoadRequest& request);
 
 // The repository index (RepositoryPoller::Index()) as Triton's answer: name, version ("" for a model folder with no
 // version to report), state and reason; only the READY rows when `ready_only`.

@@ -121,26 +121,29 @@ Status ReadLabels(const std::filesystem::path& model_folder, ModelFolderConfig& 
   if (folder.config.output().empty() || folder.config.output(0).label_filename().empty()) return OkStatus();
   const std::string& name = folder.config.output(0).label_filename();
   if (name.find('/') != std::string::npos || name == "." || name == "..") {
-    return InvalidArgument(folder.source + ": label_filename '" + name + "' must name a file beside config.pbtxt");
+    return InvalidArgument(folder.source + ": label_filename '" + name + "' must name a file in the model folder");
   }
   const std::filesystem::path path = model_folder / name;
   FOVEA_ASSIGN_OR_RETURN(const std::optional<std::string> text, ReadOptionalFile(path));
-  if (!text) return InvalidArgument(folder.source + ": label_filename '" + name + "' does not exist beside it");
+  if (!text)
+    return InvalidArgument(folder.source + ": label_filename '" + name + "' does not exist in " +
+                           model_folder.string());
   FOVEA_ASSIGN_OR_RETURN(folder.labels, ParseLabelLines(*text, path.string()));
   folder.labels_source = path.string();
   return OkStatus();
 }
 
-StatusOr<ModelFolderConfig> ParseTritonFile(const std::string& text, const std::filesystem::path& path,
-                                            const std::string& folder_name) {
-  FOVEA_ASSIGN_OR_RETURN(ParsedTritonConfig parsed, ParseTritonConfig(text, path.string()));
-  FOVEA_RETURN_IF_ERROR(ValidateTritonConfig(parsed.config, folder_name).WithContext(path.string()));
+// A Triton configuration as the folder's configuration: checked on its own, its label file read from `model_folder`.
+StatusOr<ModelFolderConfig> FromTritonConfig(ParsedTritonConfig parsed, std::string source,
+                                             const std::filesystem::path& model_folder) {
+  FOVEA_RETURN_IF_ERROR(ValidateTritonConfig(parsed.config, model_folder.filename().string()).WithContext(source));
   ModelFolderConfig folder;
   folder.config = std::move(parsed.config);
   folder.not_implemented = std::move(parsed.not_implemented);
-  folder.source = path.string();
+  folder.source = std::move(source);
   folder.triton_format = true;
   folder.sets_max_batch_size = true;  // unset is 0 in Triton's format: no batching
+  FOVEA_RETURN_IF_ERROR(ReadLabels(model_folder, folder));
   return folder;
 }
 
@@ -164,7 +167,13 @@ StatusOr<ModelFolderConfig> ParseShorthandConfig(const std::string& text, const 
   return folder;
 }
 
-StatusOr<ModelFolderConfig> LoadModelFolderConfig(const std::filesystem::path& model_folder) {
+StatusOr<ModelFolderConfig> LoadModelFolderConfig(const std::filesystem::path& model_folder,
+                                                  std::string_view config_json) {
+  if (!config_json.empty()) {
+    const std::string source = "the load request's config";
+    FOVEA_ASSIGN_OR_RETURN(ParsedTritonConfig parsed, ParseTritonConfigJson(config_json, source));
+    return FromTritonConfig(std::move(parsed), source, model_folder);
+  }
   const std::filesystem::path triton_path = model_folder / kTritonConfigFileName;
   const std::filesystem::path shorthand_path = model_folder / kModelConfigFileName;
   FOVEA_ASSIGN_OR_RETURN(const std::optional<std::string> triton_text, ReadOptionalFile(triton_path));
@@ -175,10 +184,8 @@ StatusOr<ModelFolderConfig> LoadModelFolderConfig(const std::filesystem::path& m
   }
   if (shorthand_text) return ParseShorthandConfig(*shorthand_text, shorthand_path.string());
   if (!triton_text) return ModelFolderConfig{};
-  FOVEA_ASSIGN_OR_RETURN(ModelFolderConfig folder,
-                         ParseTritonFile(*triton_text, triton_path, model_folder.filename().string()));
-  FOVEA_RETURN_IF_ERROR(ReadLabels(model_folder, folder));
-  return folder;
+  FOVEA_ASSIGN_OR_RETURN(ParsedTritonConfig parsed, ParseTritonConfig(*triton_text, triton_path.string()));
+  return FromTritonConfig(std::move(parsed), triton_path.string(), model_folder);
 }
 
 BatchingOptions BatchingFor(const ModelFolderConfig& folder, const BatchingOptions& defaults) {

@@ -34,7 +34,7 @@ inline constexpr char kModelConfigFileName[] = "config.txt";
 
 struct ModelFolderConfig {
   inference::ModelConfig config;     // as written (config.pbtxt) or converted (config.txt); empty without a file
-  std::string source;                // the file it came from; empty when the folder has none
+  std::string source;                // the file it came from (or the load request); empty when there is none
   bool triton_format = false;        // from config.pbtxt: Triton's meanings apply (max_batch_size 0 = no batching)
   bool sets_max_batch_size = false;  // the shorthand sets only what it names; config.pbtxt sets everything
   bool sets_queue_delay = false;
@@ -47,8 +47,11 @@ struct ModelFolderConfig {
 StatusOr<ModelFolderConfig> ParseShorthandConfig(const std::string& text, const std::string& source);
 
 // Reads `model_folder`'s config.pbtxt or config.txt, checks it on its own (name equal to the folder's, platform,
-// values) and reads the first output's label file.
-StatusOr<ModelFolderConfig> LoadModelFolderConfig(const std::filesystem::path& model_folder);
+// values) and reads the first output's label file. A non-empty `config_json` (a ModelConfig in JSON, from a
+// RepositoryModelLoad request) replaces the folder's configuration file, as in Triton; the label file it names is
+// still read from the folder.
+StatusOr<ModelFolderConfig> LoadModelFolderConfig(const std::filesystem::path& model_folder,
+                                                  std::string_view config_json = {});
 
 // How the model batches: `defaults` (the server's flags) overridden by what `folder` sets. A config.pbtxt with
 // max_batch_size 0 runs every request alone (Triton: no batching); its preferred_batch_size values are engine batch

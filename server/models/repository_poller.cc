@@ -29,11 +29,9 @@ int64_t ParseVersion(const std::string& text) {
 std::optional<FileStamp> StampOf(const std::filesystem::path& path) {
   struct stat info {};
   if (stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
-  return FileStamp{info.st_dev,
-                   info.st_ino,
-                   info.st_size,
-                   static_cast<int64_t>(info.st_mtim.tv_sec) * kNanosPerSecond + info.st_mtim.tv_nsec,
-                   {}};
+  return FileStamp{info.st_dev,  info.st_ino,
+                   info.st_size, static_cast<int64_t>(info.st_mtim.tv_sec) * kNanosPerSecond + info.st_mtim.tv_nsec,
+                   {},           {}};
 }
 
 // The stamps of the regular files at the top of a model folder, sorted by name.
@@ -63,10 +61,10 @@ std::string DescribeOutputs(const ServedModel& model) {
 
 VersionLoader PreparingLoader(ModelLoader loader, VersionPolicy server_policy) {
   return [loader = std::move(loader), server_policy = std::move(server_policy)](
-             const std::string& name, int64_t version,
-             const std::string& path) -> StatusOr<std::shared_ptr<const ServedModel>> {
+             const std::string& name, int64_t version, const std::string& path,
+             const std::string& config_json) -> StatusOr<std::shared_ptr<const ServedModel>> {
     const std::filesystem::path model_folder = std::filesystem::path(path).parent_path().parent_path();
-    FOVEA_ASSIGN_OR_RETURN(ModelFolderConfig folder, LoadModelFolderConfig(model_folder));
+    FOVEA_ASSIGN_OR_RETURN(ModelFolderConfig folder, LoadModelFolderConfig(model_folder, config_json));
     LogNotImplementedOnce(name, folder);
     FOVEA_ASSIGN_OR_RETURN(std::shared_ptr<const engine::Model> model, loader(path, folder));
     VersionPolicy policy = VersionPolicyFor(folder, server_policy);
@@ -114,6 +112,7 @@ void RepositoryPoller::ListInto(Listing& listing, const SkipFn& skip, std::error
       continue;
     }
     const std::vector<FileStamp::FolderFile> folder_files = FolderFilesOf(model_entry.path());
+    const auto override = config_overrides_.find(name);
     std::error_code folder_error;
     for (const auto& entry : std::filesystem::directory_iterator(model_entry.path(), folder_error)) {
       if (!entry.is_directory(entry_error)) continue;  // config.pbtxt, labels.txt, README, ...
@@ -124,17 +123,18 @@ void RepositoryPoller::ListInto(Listing& listing, const SkipFn& skip, std::error
         continue;
       }
       stamp->folder_files = folder_files;
+      if (override != config_overrides_.end()) stamp->config_json = override->second;
       listing[name][version] = {entry.path() / kModelFileName, *stamp};
     }
   }
 }
 
 StatusOr<std::shared_ptr<const ServedModel>> RepositoryPoller::LoadGuarded(const std::string& name, int64_t version,
-                                                                           const std::string& path) const {
+                                                                           const VersionFile& file) const {
   // A model file is untrusted input and the poller thread must outlive any one of them (e.g. bad_alloc on a file
   // claiming huge tensors).
   try {
-    return loader_(name, version, path);
+    return loader_(name, version, file.path.string(), file.stamp.config_json);
   } catch (const std::exception& failure) {
     return Internal(std::string("loading threw: ") + failure.what());
   }
@@ -151,7 +151,7 @@ const RepositoryPoller::LoadedVersion* RepositoryPoller::Resolve(const std::stri
   if (const auto failed = failed_.find(key); failed != failed_.end() && failed->second.stamp == file.stamp) {
     return previous;  // already reported; wait for the file to change
   }
-  StatusOr<std::shared_ptr<const ServedModel>> served = LoadGuarded(name, version, file.path.string());
+  StatusOr<std::shared_ptr<const ServedModel>> served = LoadGuarded(name, version, file);
   if (!served.ok()) {
     spdlog::error("model repository: {} not loaded: {}{}", file.path.string(), served.status().ToString(),
                   previous != nullptr ? "; the copy loaded before keeps serving" : "");
@@ -167,7 +167,9 @@ const RepositoryPoller::LoadedVersion* RepositoryPoller::Resolve(const std::stri
 }
 
 VersionPolicy RepositoryPoller::PolicyFor(const std::string& name) const {
-  const StatusOr<ModelFolderConfig> folder = LoadModelFolderConfig(root_ / name);
+  const auto override = config_overrides_.find(name);
+  const StatusOr<ModelFolderConfig> folder =
+      LoadModelFolderConfig(root_ / name, override == config_overrides_.end() ? "" : override->second);
   return folder.ok() ? VersionPolicyFor(*folder, policy_) : policy_;
 }
 
@@ -262,7 +264,7 @@ Status RepositoryPoller::RequireExplicitControl(const char* action, const std::s
                             "of its repository");
 }
 
-Status RepositoryPoller::Load(const std::string& name) {
+Status RepositoryPoller::Load(const std::string& name, const std::string& config_json) {
   FOVEA_RETURN_IF_ERROR(ValidateModelName(name));
   std::lock_guard lock(sync_mutex_);
   FOVEA_RETURN_IF_ERROR(RequireExplicitControl("loading", name));
@@ -271,20 +273,51 @@ Status RepositoryPoller::Load(const std::string& name) {
     return NotFound("failed to load '" + name + "': the model repository has no folder '" + name + "'");
   }
   const bool was_served = served_names_->contains(name);
+  const auto previous = config_overrides_.find(name);
+  const std::optional<std::string> previous_config =
+      previous == config_overrides_.end() ? std::nullopt : std::optional<std::string>(previous->second);
   served_names_->insert(name);
+  if (config_json.empty()) {
+    config_overrides_.erase(name);
+  } else {
+    config_overrides_[name] = config_json;
+  }
   FOVEA_RETURN_IF_ERROR(SyncLocked());
+  if (!config_json.empty()) {
+    if (std::string reasons = FailureReasons(name, &config_json); !reasons.empty()) {
+      // The configuration the request gave does not load: the one before stays in force.
+      if (previous_config) {
+        config_overrides_[name] = *previous_config;
+      } else {
+        config_overrides_.erase(name);
+      }
+      if (!was_served) served_names_->erase(name);
+      // Answered to the requester; kept, the failure would be reported again for a state no longer asked for.
+      std::erase_if(failed_, [&](const auto& failure) {
+        return failure.first.first == name && failure.second.stamp.config_json == config_json;
+      });
+      FOVEA_RETURN_IF_ERROR(SyncLocked());
+      return FailedPrecondition("failed to load '" + name + "' with the request's config: " + reasons);
+    }
+  }
   if (loaded_.contains(name)) {
-    spdlog::info("model repository: model '{}' loaded by request", name);
+    spdlog::info("model repository: model '{}' loaded by request{}", name,
+                 config_json.empty() ? "" : " with the configuration it gave");
     return OkStatus();
   }
   if (!was_served) served_names_->erase(name);
-  std::string reasons;
-  for (const auto& [key, failure] : failed_) {
-    if (key.first == name)
-      reasons += (reasons.empty() ? "" : "; ") + ModelTitle(name, key.second) + ": " + failure.reason;
-  }
+  const std::string reasons = FailureReasons(name);
   return FailedPrecondition("failed to load '" + name + "': " +
                             (reasons.empty() ? "no <version>/model.onnx that the version policy allows" : reasons));
+}
+
+std::string RepositoryPoller::FailureReasons(const std::string& name, const std::string* config_json) const {
+  std::string reasons;
+  for (const auto& [key, failure] : failed_) {
+    if (key.first != name || (config_json != nullptr && failure.stamp.config_json != *config_json)) continue;
+    reasons += (reasons.empty() ? "" : "; ") + ModelTitle(name, key.second) + ": " + failure.reason;
+  }
+  return reasons;
 }
 
 Status RepositoryPoller::Unload(const std::string& name) {
@@ -294,6 +327,7 @@ Status RepositoryPoller::Unload(const std::string& name) {
   if (!served_names_->erase(name) || !loaded_.contains(name)) {
     return NotFound("model '" + name + "' is not loaded");
   }
+  config_overrides_.erase(name);
   return SyncLocked();
 }
 

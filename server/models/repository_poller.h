@@ -36,8 +36,10 @@ namespace fovea::server {
 
 // Loads and warms up one version from its file. The server composes its ONNX loader with PrepareModel
 // (PreparingLoader); unit tests pass a fake.
+// `config_json` is the configuration a RepositoryModelLoad request gave (a ModelConfig in JSON), empty for the model
+// folder's own.
 using VersionLoader = std::function<StatusOr<std::shared_ptr<const ServedModel>>(
-    const std::string& name, int64_t version, const std::string& path)>;
+    const std::string& name, int64_t version, const std::string& path, const std::string& config_json)>;
 
 // A VersionLoader that reads the model folder's configuration (server/models/model_config.h; an error there fails the
 // load), logs the fields it does not implement once, reads the file with `loader` and then runs PrepareModel
@@ -48,7 +50,8 @@ VersionLoader PreparingLoader(ModelLoader loader, VersionPolicy server_policy = 
 // What identifies one state of a model file: a rename puts a new inode in place, an in-place write changes the size
 // or the modification time. `folder_files` is the same for every regular file at the top of the model folder
 // (config.pbtxt or config.txt, the labels file, ...; sorted by name), so editing the configuration or the labels
-// reloads the model's versions too, as Triton's poll mode does.
+// reloads the model's versions too, as Triton's poll mode does. `config_json` is the configuration a load request
+// gave instead of the folder's (empty when none): loading with another one reloads.
 struct FileStamp {
   dev_t device = 0;
   ino_t inode = 0;
@@ -62,6 +65,7 @@ struct FileStamp {
     bool operator==(const FolderFile&) const = default;
   };
   std::vector<FolderFile> folder_files;
+  std::string config_json;
   bool operator==(const FileStamp&) const = default;
 };
 
@@ -91,8 +95,11 @@ class RepositoryPoller {
 
   // Explicit control only (FAILED_PRECONDITION naming the mode otherwise): serves model `name` from now on, loading
   // every version its policy allows before returning. NOT_FOUND when the repository has no such folder;
-  // FAILED_PRECONDITION with the loader's reason when no version of it loads.
-  Status Load(const std::string& name);
+  // FAILED_PRECONDITION with the loader's reason when no version of it loads. A non-empty `config_json` (a
+  // ModelConfig in JSON) replaces the folder's configuration until the model is unloaded or loaded again without one,
+  // as Triton's "config" load parameter does; when a version fails with it, the previous configuration stays in force
+  // (and the copies loaded with it keep serving) and the answer is FAILED_PRECONDITION with the reason.
+  Status Load(const std::string& name, const std::string& config_json = {});
   // Explicit control only: stops serving model `name` (requests in flight finish). NOT_FOUND when it is not loaded.
   Status Unload(const std::string& name);
 
@@ -130,7 +137,10 @@ class RepositoryPoller {
   void ListInto(Listing& listing, const SkipFn& skip, std::error_code& error) const;
   // The loader, with any exception it throws turned into an INTERNAL status.
   StatusOr<std::shared_ptr<const ServedModel>> LoadGuarded(const std::string& name, int64_t version,
-                                                           const std::string& path) const;
+                                                           const VersionFile& file) const;
+  // "<name> version <v>: <reason>; ..." for the versions of `name` whose current state failed to load, those loaded
+  // with `config_json` only; empty when none did.
+  std::string FailureReasons(const std::string& name, const std::string* config_json = nullptr) const;
   LoadedModels Reconcile(const Listing& listing);
   // The version policy of model `name`: its configuration's, else the server's (also when the configuration cannot
   // be read: loading reports that error).
@@ -154,6 +164,7 @@ class RepositoryPoller {
   };
   std::map<std::pair<std::string, int64_t>, Failure> failed_;  // file states that failed (already logged)
   std::optional<std::set<std::string>> served_names_;          // explicit control: the models to serve
+  std::map<std::string, std::string> config_overrides_;        // model name -> the config its load request gave
   std::set<std::string> warned_;                               // skipped paths already logged
   std::string last_error_;                                     // the last root listing error logged
 

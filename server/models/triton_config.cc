@@ -1,7 +1,9 @@
 #include "server/models/triton_config.h"
 
 #include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/text_format.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
 #include <charconv>
@@ -255,6 +257,54 @@ Status CheckTensor(const Tensor& configured, const std::vector<TensorSignature>&
   return OkStatus();
 }
 
+// The field a JSON member names: by its proto name ("max_batch_size") or its JSON name ("maxBatchSize").
+const google::protobuf::FieldDescriptor* FieldNamed(const google::protobuf::Descriptor& type, const std::string& key) {
+  if (const google::protobuf::FieldDescriptor* field = type.FindFieldByName(key)) return field;
+  for (int i = 0; i < type.field_count(); ++i) {
+    if (type.field(i)->json_name() == key) return type.field(i);
+  }
+  return nullptr;
+}
+
+// Removes the members of `object` that `type` has no field for and names them in `out`, recursing into messages,
+// lists of messages and the values of maps of messages; `path` prefixes the names ("input[0].reshape"). Sorted by
+// name at each level, so the log line is the same on every load.
+void RemoveUnknownJsonFields(google::protobuf::Struct& object, const google::protobuf::Descriptor& type,
+                             const std::string& path, std::vector<std::string>& out) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : object.fields()) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  for (const std::string& key : keys) {
+    google::protobuf::Value& value = object.mutable_fields()->at(key);
+    const google::protobuf::FieldDescriptor* field = FieldNamed(type, key);
+    const std::string name = path.empty() ? key : path + "." + key;
+    if (field == nullptr) {
+      out.push_back(name);
+      object.mutable_fields()->erase(key);
+      continue;
+    }
+    if (field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (field->is_map()) {
+      const google::protobuf::FieldDescriptor* mapped = field->message_type()->map_value();
+      if (mapped->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+      for (auto& [entry, entry_value] : *value.mutable_struct_value()->mutable_fields()) {
+        RemoveUnknownJsonFields(*entry_value.mutable_struct_value(), *mapped->message_type(), name + "[" + entry + "]",
+                                out);
+      }
+    } else if (field->is_repeated()) {
+      for (int i = 0; i < value.list_value().values_size(); ++i) {
+        google::protobuf::Value& item = *value.mutable_list_value()->mutable_values(i);
+        if (item.has_struct_value()) {
+          RemoveUnknownJsonFields(*item.mutable_struct_value(), *field->message_type(),
+                                  name + "[" + std::to_string(i) + "]", out);
+        }
+      }
+    } else if (value.has_struct_value()) {
+      RemoveUnknownJsonFields(*value.mutable_struct_value(), *field->message_type(), name, out);
+    }
+  }
+}
+
 }  // namespace
 
 std::string DimsText(const std::vector<int64_t>& dims) {
@@ -276,6 +326,26 @@ StatusOr<ParsedTritonConfig> ParseTritonConfig(std::string_view text, const std:
                            (collector.error().empty() ? "1:1: not a text-format ModelConfig" : collector.error()));
   }
   parsed.not_implemented = std::move(collector.skipped());
+  for (std::string& field : NotImplementedFields(parsed.config)) parsed.not_implemented.push_back(std::move(field));
+  return parsed;
+}
+
+StatusOr<ParsedTritonConfig> ParseTritonConfigJson(std::string_view text, const std::string& source) {
+  // Read as a generic JSON object first, so that the members Fovea's subset lacks can be named and taken out; the
+  // rest is then parsed strictly, so a wrong type or an unknown enum value is an error rather than silently dropped.
+  google::protobuf::Struct object;
+  if (const auto status = google::protobuf::util::JsonStringToMessage(std::string(text), &object); !status.ok()) {
+    return InvalidArgument(source + " is not a JSON object: " + std::string(status.message()));
+  }
+  ParsedTritonConfig parsed;
+  RemoveUnknownJsonFields(object, *oip::ModelConfig::descriptor(), "", parsed.not_implemented);
+  std::string known;
+  if (const auto status = google::protobuf::util::MessageToJsonString(object, &known); !status.ok()) {
+    return Internal(source + " cannot be written back as JSON: " + std::string(status.message()));
+  }
+  if (const auto status = google::protobuf::util::JsonStringToMessage(known, &parsed.config); !status.ok()) {
+    return InvalidArgument(source + " is not a ModelConfig: " + std::string(status.message()));
+  }
   for (std::string& field : NotImplementedFields(parsed.config)) parsed.not_implemented.push_back(std::move(field));
   return parsed;
 }

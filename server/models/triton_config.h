@@ -45,6 +45,11 @@ struct ParsedTritonConfig {
 // "<source>:<line>:<column>: <what>" (1-based). Fields unknown to Fovea's proto subset are skipped and recorded.
 StatusOr<ParsedTritonConfig> ParseTritonConfig(std::string_view text, const std::string& source);
 
+// Parses `text`, a ModelConfig in protobuf's JSON form (what Triton's RepositoryModelLoad takes as its "config"
+// parameter and its ModelConfig answers over REST), named `source` in errors. Not JSON, not an object or a value of
+// the wrong type is INVALID_ARGUMENT; fields unknown to Fovea's proto subset are skipped and recorded by their path.
+StatusOr<ParsedTritonConfig> ParseTritonConfigJson(std::string_view text, const std::string& source);
+
 // Fields of Fovea's proto subset that `config` sets and Fovea ignores (reshape, is_shape_tensor, priority levels,
 // GPUs, metric tags, ...), and parameters that are not Fovea's.
 std::vector<std::string> NotImplementedFields(const inference::ModelConfig& config);

@@ -18,6 +18,8 @@ rest_body_fuzz/         REST infer bodies (a Content-Encoding line, an Inference
                         JSON FP32, a deflate body with binary inputs of every other datatype echoed as binary and JSON
 flags_fuzz/             command lines (a mode byte, then NUL-separated arguments): values in both spellings,
                         switches, positionals after "--", environment values, and each kind of error
+triton_config_json_fuzz/  ModelConfig JSON as a load request's "config" carries it: Triton's example, camelCase
+                        names, fields outside Fovea's subset, wrong types, not an object
 triton_config_fuzz/     config.pbtxt texts: Triton's documented ONNX example, every field of Fovea's subset, fields
                         outside it (skipped and named), Fovea's parameters, and syntax and validation errors
 Deterministic: fixed seeds, so rerunning rewrites the same bytes.
@@ -298,6 +300,27 @@ input [ { name: "input" reshape: { shape: [ 64 ] } is_shape_tensor: false allow_
     }
 
 
+def triton_config_jsons():
+    example = {
+        "name": "fuzz", "platform": "onnxruntime_onnx", "max_batch_size": 8,
+        "input": [{"name": "input", "data_type": "TYPE_FP32", "format": "FORMAT_NCHW", "dims": [1, 8, 8]}],
+        "output": [{"name": "scores", "data_type": "TYPE_FP32", "dims": [3], "label_filename": "labels.txt"}],
+        "dynamic_batching": {"preferred_batch_size": [2, 4], "max_queue_delay_microseconds": "100"},
+        "instance_group": [{"count": 2, "kind": "KIND_CPU"}],
+        "version_policy": {"latest": {"num_versions": 2}},
+        "parameters": {"mean": {"string_value": "0.5"}, "scores": {"string_value": "softmax"}},
+    }
+    foreign = dict(example, optimization={"graph": {"level": 1}}, response_cache={"enable": True},
+                   input=[{"name": "input", "depth": 2, "reshape": {"shape": [64]}}])
+    return {
+        "triton_example.json": json.dumps(example).encode(),
+        "camel_case.json": b'{"maxBatchSize": 4, "versionPolicy": {"specific": {"versions": ["1", 3]}}}',
+        "foreign_fields.json": json.dumps(foreign).encode(),
+        "wrong_types.json": b'{"max_batch_size": "eight", "input": {"name": 3}}',
+        "not_an_object.json": b'[{"name": "fuzz"}]',
+    }
+
+
 def write(folder, files):
     os.makedirs(folder, exist_ok=True)
     for name, data in files.items():
@@ -320,6 +343,7 @@ def main():
     write(os.path.join(corpus, "flags_fuzz"), command_lines())
     write(os.path.join(corpus, "rest_body_fuzz"), rest_bodies(pictures))
     write(os.path.join(corpus, "triton_config_fuzz"), triton_configs())
+    write(os.path.join(corpus, "triton_config_json_fuzz"), triton_config_jsons())
 
 
 if __name__ == "__main__":

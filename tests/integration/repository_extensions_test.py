@@ -101,6 +101,21 @@ class RepositoryExtensionsTest(unittest.TestCase):
         self.assert_rpc_error("RepositoryModelUnload", self.pb.RepositoryModelUnloadRequest(model_name="rgb"),
                               grpc.StatusCode.NOT_FOUND, "model 'rgb' is not loaded")
 
+    def test_a_load_request_s_config_replaces_the_folder_s_until_unloaded(self):
+        with_config = self.pb.RepositoryModelLoadRequest(model_name="rgb")
+        with_config.parameters["config"].string_param = json.dumps(
+            {"max_batch_size": 2, "dynamic_batching": {"max_queue_delay_microseconds": 700}, "instance_group": [
+                {"count": 1, "kind": "KIND_CPU", "host_policy": "none"}]})
+        self.call("RepositoryModelLoad", with_config)
+        config = self.call("ModelConfig", self.pb.ModelConfigRequest(name="rgb")).config
+        self.assertEqual((config.max_batch_size, config.dynamic_batching.max_queue_delay_microseconds), (2, 700))
+        self.assertEqual(self.call("ModelInfer", self.pixels("rgb", size=16, channels=3)).model_name, "rgb")
+        # A load without config goes back to the folder's configuration (the server's batching defaults).
+        self.call("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="rgb"))
+        config = self.call("ModelConfig", self.pb.ModelConfigRequest(name="rgb")).config
+        self.assertNotEqual(config.max_batch_size, 2)
+        self.call("RepositoryModelUnload", self.pb.RepositoryModelUnloadRequest(model_name="rgb"))
+
     def test_load_errors_name_the_model_and_the_reason(self):
         self.assert_rpc_error("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="broken"),
                               grpc.StatusCode.FAILED_PRECONDITION, "failed to load 'broken'",
@@ -114,10 +129,19 @@ class RepositoryExtensionsTest(unittest.TestCase):
                               grpc.StatusCode.NOT_FOUND, "has no folder 'nope'")
         self.assert_rpc_error("RepositoryModelLoad", self.pb.RepositoryModelLoadRequest(model_name="../tiny"),
                               grpc.StatusCode.INVALID_ARGUMENT, "model name '../tiny' is invalid")
-        with_config = self.pb.RepositoryModelLoadRequest(model_name="rgb")
-        with_config.parameters["config"].string_param = '{"max_batch_size": 16}'
-        self.assert_rpc_error("RepositoryModelLoad", with_config, grpc.StatusCode.UNIMPLEMENTED,
-                              "failed to load 'rgb': load parameter 'config' is not implemented")
+        with_files = self.pb.RepositoryModelLoadRequest(model_name="rgb")
+        with_files.parameters["file:1/model.onnx"].bytes_param = b"onnx"
+        self.assert_rpc_error("RepositoryModelLoad", with_files, grpc.StatusCode.UNIMPLEMENTED,
+                              "failed to load 'rgb': load parameter 'file:1/model.onnx' is not implemented")
+        unknown = self.pb.RepositoryModelLoadRequest(model_name="rgb")
+        unknown.parameters["colour"].string_param = "blue"
+        self.assert_rpc_error("RepositoryModelLoad", unknown, grpc.StatusCode.INVALID_ARGUMENT,
+                              "load parameter 'colour' is not known")
+        bad_config = self.pb.RepositoryModelLoadRequest(model_name="rgb")
+        bad_config.parameters["config"].string_param = '{"max_batch_size": "lots"}'
+        self.assert_rpc_error("RepositoryModelLoad", bad_config, grpc.StatusCode.FAILED_PRECONDITION,
+                              "failed to load 'rgb' with the request's config", "max_batch_size")
+        self.assertNotIn("rgb", [name for name, _, _ in self.index()], "a config that fails loads nothing")
         self.assert_rpc_error("RepositoryIndex", self.pb.RepositoryIndexRequest(repository_name="other"),
                               grpc.StatusCode.NOT_FOUND, "unknown repository 'other'")
         self.assertTrue(self.call("ModelReady", self.pb.ModelReadyRequest(name="tiny")).ready)
@@ -210,8 +234,16 @@ class RepositoryExtensionsTest(unittest.TestCase):
         self.assertIn("model 'nope' not found", answer["error"])
         status, answer = self.http("POST", "/v2/repository/models/rgb/load",
                                    {"parameters": {"config": "{\"max_batch_size\": 8}"}})
-        self.assertEqual(status, 501)
-        self.assertIn("load parameter 'config' is not implemented", answer["error"])
+        self.assertEqual(status, 200, answer)
+        status, config = self.http("GET", "/v2/models/rgb/config")
+        self.assertEqual((status, config["max_batch_size"]), (200, 8), "the request's config is in force")
+        self.assertEqual(self.http("POST", "/v2/repository/models/rgb/unload")[0], 200)
+        status, answer = self.http("POST", "/v2/repository/models/rgb/load", {"parameters": {"config": "[1, 2]"}})
+        self.assertEqual(status, 400, answer)
+        self.assertIn("the load request's config is not a JSON object", answer["error"])
+        status, answer = self.http("POST", "/v2/repository/models/rgb/load", {"parameters": {"config": 8}})
+        self.assertEqual(status, 400, answer)
+        self.assertIn("load parameter 'config' must be a string", answer["error"])
         status, answer = self.http("POST", "/v2/repository/index", {"ready": "yes"})
         self.assertEqual(status, 400)
         self.assertIn("index request field 'ready'", answer["error"])

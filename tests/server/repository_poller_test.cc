@@ -41,15 +41,18 @@ class RepositoryPollerTest : public ::testing::Test {
   // The fake loader: "classes N" → a model with N classes, "throw" → an exception; also records every path it was asked
   // to load.
   VersionLoader FakeLoader() {
-    return [this](const std::string& name, int64_t version,
-                  const std::string& path) -> StatusOr<std::shared_ptr<const ServedModel>> {
+    // The file says "classes N" (or "throw"); a load request's config, when given, says "classes N" instead of it.
+    return [this](const std::string& name, int64_t version, const std::string& path,
+                  const std::string& config_json) -> StatusOr<std::shared_ptr<const ServedModel>> {
       loads_.push_back(fs::relative(path, root_).string());
       if (on_load_) on_load_();
       std::ifstream file(path);
+      std::istringstream config(config_json);
+      std::istream& source = config_json.empty() ? static_cast<std::istream&>(file) : config;
       std::string word;
       int64_t classes = 0;
-      if (file >> word && word == "throw") throw std::runtime_error("loader blew up");
-      if (!(file >> classes) || word != "classes") return InvalidArgument("cannot parse " + path);
+      if (source >> word && word == "throw") throw std::runtime_error("loader blew up");
+      if (!(source >> classes) || word != "classes") return InvalidArgument("cannot parse " + path);
       auto served = std::make_shared<ServedModel>();
       served->name = name;
       served->version = version;
@@ -117,6 +120,30 @@ TEST_F(RepositoryPollerTest, EditingTheConfigurationReloadsTheModel) {
   std::ofstream(root_ / "net" / "config.pbtxt") << "max_batch_size: 4\n";
   ASSERT_TRUE(poller->Sync().ok());
   EXPECT_EQ(loads_.size(), 2u) << "a new config.pbtxt reloads the version";
+}
+
+TEST_F(RepositoryPollerTest, ALoadRequestsConfigReplacesTheFolderOnesUntilUnloadOrAPlainLoad) {
+  WriteAtomically("net/1/model.onnx", "classes 2");
+  auto poller = MakePoller("all");
+  poller->ControlExplicitly({"net"});
+  ASSERT_TRUE(poller->Sync().ok());
+  EXPECT_EQ(Served("net"), "v1:2");
+  ASSERT_TRUE(poller->Load("net", "classes 7").ok());
+  EXPECT_EQ(Served("net"), "v1:7") << "the request's config is loaded";
+  ASSERT_TRUE(poller->Load("net", "classes 7").ok());
+  EXPECT_EQ(loads_.size(), 2u) << "the same config again reloads nothing";
+  const Status broken = poller->Load("net", "nonsense");
+  EXPECT_EQ(broken.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(broken.message().find("with the request's config"), std::string::npos) << broken.message();
+  EXPECT_EQ(Served("net"), "v1:7") << "a config that fails leaves the one before in force";
+  ASSERT_TRUE(poller->Sync().ok());
+  EXPECT_EQ(Served("net"), "v1:7");
+  ASSERT_TRUE(poller->Load("net").ok());
+  EXPECT_EQ(Served("net"), "v1:2") << "a load without config goes back to the folder's";
+  ASSERT_TRUE(poller->Load("net", "classes 5").ok());
+  ASSERT_TRUE(poller->Unload("net").ok());
+  ASSERT_TRUE(poller->Load("net").ok());
+  EXPECT_EQ(Served("net"), "v1:2") << "unloading forgets the request's config";
 }
 
 TEST_F(RepositoryPollerTest, EditingTheLabelsFileReloadsTheModelAndAVersionFolderDoesNot) {

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include <google/protobuf/util/json_util.h>
+
 namespace fovea::server {
 namespace {
 
@@ -82,6 +84,45 @@ input [ { name: "x" depth: 2 } ]
   EXPECT_TRUE(Contains(parsed->not_implemented, "model_warmup")) << testing::PrintToString(parsed->not_implemented);
   EXPECT_EQ(parsed->config.input(0).name(), "x") << "known fields around a skipped one are kept";
   EXPECT_EQ(parsed->not_implemented.size(), 4u) << testing::PrintToString(parsed->not_implemented);
+}
+
+TEST(TritonConfigTest, TheJsonFormParsesToTheSameConfigAsTheTextForm) {
+  const StatusOr<ParsedTritonConfig> text = ParseTritonConfig(kResnetConfig, "resnet18/config.pbtxt");
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  std::string json;
+  ASSERT_TRUE(google::protobuf::util::MessageToJsonString(text->config, &json).ok());
+  const StatusOr<ParsedTritonConfig> parsed = ParseTritonConfigJson(json, "request");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->config.SerializeAsString(), text->config.SerializeAsString()) << json;
+  EXPECT_TRUE(parsed->not_implemented.empty()) << testing::PrintToString(parsed->not_implemented);
+  // Triton's clients write proto field names and numbers for dims; both forms are read.
+  const StatusOr<ParsedTritonConfig> snake = ParseTritonConfigJson(
+      R"({"max_batch_size": 4, "input": [{"name": "x", "dims": [3, 224, 224]}], "maxBatchSize": 4})", "request");
+  ASSERT_TRUE(snake.ok()) << snake.status().ToString();
+  EXPECT_EQ(snake->config.max_batch_size(), 4);
+  EXPECT_EQ(snake->config.input(0).dims_size(), 3);
+}
+
+TEST(TritonConfigTest, JsonFieldsOutsideTheSubsetAreNamedWithTheirPath) {
+  const StatusOr<ParsedTritonConfig> parsed = ParseTritonConfigJson(R"({
+    "name": "m", "response_cache": {"enable": true},
+    "input": [{"name": "x", "depth": 2}],
+    "parameters": {"mean": {"string_value": "0.5", "unit": "none"}}})",
+                                                                    "request");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->not_implemented,
+            (std::vector<std::string>{"input[0].depth", "parameters[mean].unit", "response_cache"}));
+  EXPECT_EQ(parsed->config.input(0).name(), "x") << "known fields around a skipped one are kept";
+}
+
+TEST(TritonConfigTest, JsonThatIsNotAModelConfigIsRefusedNamingTheSource) {
+  for (const char* text : {"", "[1, 2]", "{\"max_batch_size\": \"eight\"}", "{\"input\": 3}", "{\"name\": }",
+                           "{\"input\": [{\"data_type\": \"TYPE_NOPE\"}]}"}) {
+    const StatusOr<ParsedTritonConfig> parsed = ParseTritonConfigJson(text, "the request");
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_EQ(parsed.status().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(parsed.status().message().rfind("the request is not a ", 0), 0u) << parsed.status().message();
+  }
 }
 
 TEST(TritonConfigTest, IgnoredFieldsOfTheSubsetAreListed) {

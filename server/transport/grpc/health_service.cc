@@ -107,9 +107,9 @@ grpc::ServerUnaryReactor* HealthService::Check(grpc::CallbackServerContext* cont
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const ServingStatus status = StatusOf(request->service());
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 "no service '" + request->service() + "' on this server; ask about \"\" (the server "
-                                                                       "as a whole) or a service that reflection lists"));
+    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no service '" + request->service() +
+                                                                  "' on this server; ask about \"\" (the server "
+                                                                  "as a whole) or a service that reflection lists"));
     return reactor;
   }
   response->set_status(status);

@@ -153,17 +153,17 @@ grpc::ServerUnaryReactor* OipService::RepositoryModelLoad(grpc::CallbackServerCo
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const CallLog log = StartCall(context, "RepositoryModelLoad", serving_.metrics);
   const std::string detail = "model=" + request->model_name();
-  Status checked = CheckRepositoryName(request->repository_name());
-  if (checked.ok()) checked = CheckLoadParameters(*request);
-  if (!checked.ok()) {
-    FinishCall(reactor, log, checked, detail);
+  const Status checked = CheckRepositoryName(request->repository_name());
+  StatusOr<std::string> config = checked.ok() ? LoadConfigParameter(*request) : StatusOr<std::string>(checked);
+  if (!config.ok()) {
+    FinishCall(reactor, log, config.status(), detail);
     return reactor;
   }
   // Loading reads, warms up and compiles a model (seconds): on a worker, never on gRPC's callback thread.
   RunOnWorkers(
       serving_.workers,
-      [this, reactor, log, detail, name = request->model_name()] {
-        FinishCall(reactor, log, serving_.poller.Load(name), detail);
+      [this, reactor, log, detail, name = request->model_name(), config = std::move(*config)] {
+        FinishCall(reactor, log, serving_.poller.Load(name, config), detail);
       },
       [reactor, &log, &detail](const Status& refused) { FinishCall(reactor, log, refused, detail); });
   return reactor;

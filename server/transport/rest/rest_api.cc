@@ -323,8 +323,10 @@ HttpResponse RestApi::RepositoryControl(const HttpRequest& request, const std::s
       StartCall(request.request_id, load ? "rest.RepositoryModelLoad" : "rest.RepositoryModelUnload", serving_.metrics);
   StatusOr<oip::RepositoryModelLoadRequest> control = ParseRepositoryControlJson(request.body, name);
   if (!control.ok()) return Finish(log, control.status(), false, "", "");
-  Status status = load ? CheckLoadParameters(*control) : OkStatus();
-  if (status.ok()) status = load ? serving_.poller.Load(name) : serving_.poller.Unload(name);
+  StatusOr<std::string> config = load ? LoadConfigParameter(*control) : std::string();
+  const Status status = !config.ok() ? config.status()
+                        : load       ? serving_.poller.Load(name, *config)
+                                     : serving_.poller.Unload(name);
   return Finish(log, status, false, status.ok() ? "{}" : "", "model=" + name);
 }
 
