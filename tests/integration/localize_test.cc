@@ -315,8 +315,6 @@ TEST_F(LocalizeTest, AutoPicksDenseForAnImageMuchLargerThanTheInput) {
   EXPECT_EQ(v1::LOCALIZATION_METHOD_DENSE, scene.method());  // 100x72 holds two 28x28 inputs each way
   EXPECT_EQ(kDefaultDenseTopK, scene.heatmaps_size());
   EXPECT_EQ(kWindow, scene.heatmaps(0).window_width());
-  EXPECT_EQ(v1::LOCALIZATION_METHOD_DENSE,
-            LocalizeOk(Request(kFlatHead, v1::LOCALIZATION_METHOD_UNSPECIFIED)).method());
 
   const v1::LocalizeResponse small =
       LocalizeOk(Request(kBundled, v1::LOCALIZATION_METHOD_UNSPECIFIED, ScenePng(100, 50)));
