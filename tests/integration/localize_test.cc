@@ -276,6 +276,29 @@ TEST_F(LocalizeTest, CliWritesOverlaysAndDetectionsAndReportsEveryInput) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(LocalizeTest, CliTopKFloatMapsAndNoOverlays) {
+  const std::string dir = MakeTempDir();
+  const std::string scene = dir + "/scene.png";
+  std::ofstream(scene, std::ios::binary) << ScenePng();
+  const std::string out = dir + "/out";
+  const CommandResult result = RunCli({"localize", "--server", server_->address(), "--model", kBundled, "--top-k", "2",
+                                       "--maps", "float", "--no-overlays", "--out", out, scene});
+  EXPECT_EQ(0, result.exit_code) << result.err;
+  EXPECT_NE(std::string::npos, result.out.find(scene + ": LOCALIZATION_METHOD_DENSE")) << result.out;  // auto
+  EXPECT_NE(std::string::npos, result.out.find(", 0 overlay(s)")) << result.out;
+  std::ifstream json_file(out + "/detections.json");
+  const std::string json((std::istreambuf_iterator<char>(json_file)), std::istreambuf_iterator<char>());
+  size_t heatmaps = 0;
+  for (size_t at = json.find("\"values\": ["); at != std::string::npos; at = json.find("\"values\": [", at + 1)) {
+    ++heatmaps;
+  }
+  EXPECT_EQ(2u, heatmaps) << json;
+  EXPECT_EQ(std::string::npos, json.find("map_png")) << json;
+  // Only detections.json: no overlay and no map files.
+  EXPECT_EQ(1, std::distance(std::filesystem::directory_iterator(out), std::filesystem::directory_iterator()));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(LocalizeTest, DenseDefaultsToTheTopClassesByPeakWindowProbability) {
   const std::string png = ScenePng(64, 64);  // 10x10 windows
   v1::LocalizeRequest every_class = Request(kManyClass, v1::LOCALIZATION_METHOD_DENSE, png);
