@@ -338,6 +338,12 @@ TEST_F(LocalizeTest, AutoPicksDenseForAnImageMuchLargerThanTheInput) {
   EXPECT_EQ(v1::LOCALIZATION_METHOD_DENSE, scene.method());  // 100x72 holds two 28x28 inputs each way
   EXPECT_EQ(kDefaultDenseTopK, scene.heatmaps_size());
   EXPECT_EQ(kWindow, scene.heatmaps(0).window_width());
+  // The flat-head model's last 2x2 pool sits in its head: its dense map steps 2 pixels, not 1.
+  const v1::LocalizeResponse flat = LocalizeOk(Request(kFlatHead, v1::LOCALIZATION_METHOD_UNSPECIFIED));
+  EXPECT_EQ(v1::LOCALIZATION_METHOD_DENSE, flat.method());
+  ASSERT_GE(flat.heatmaps_size(), 1);
+  EXPECT_EQ(2, flat.heatmaps(0).stride_x());
+  EXPECT_EQ(static_cast<int>((kSceneWidth - kWindow) / 2 + 1), flat.heatmaps(0).width());
 
   const v1::LocalizeResponse small =
       LocalizeOk(Request(kBundled, v1::LOCALIZATION_METHOD_UNSPECIFIED, ScenePng(100, 50)));
