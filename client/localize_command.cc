@@ -95,7 +95,7 @@ FlagSet LocalizeFlags(LocalizeOptions& o) {
               return ReadClasses(value, o.classes);
             }).Default("the image's top-k"));
   flags.Add(IntegerFlag("top-k", &o.top_k, 1, INT32_MAX, "K", "Classes to map when --classes is not given.")
-                .Default("1 for cam/gradcam, 5 for dense"));
+                .Default("1 for cam/gradcam; dense: all up to 32 classes, else 5"));
   flags.Add(CustomFlag("maps", "F",
                        "png: 8-bit maps, written as <image>.<class>-<label>.map.png and scaled by value_min..value_max "
                        "in the JSON; float: 4-byte values in the JSON.",

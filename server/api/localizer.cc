@@ -150,8 +150,15 @@ StatusOr<LocalizePlan> PlanRequest(const ServedModel& model, const imageio::Imag
   LocalizePlan plan;
   FOVEA_ASSIGN_OR_RETURN(plan.method, ResolveMethod(*model.localizer, request.method(), image, options));
   const bool dense = plan.method == v1::LOCALIZATION_METHOD_DENSE;
+  const int64_t candidates = dense ? static_cast<int64_t>(DenseCandidates(model).size()) : model.num_classes;
   plan.classes.assign(request.class_indices().begin(), request.class_indices().end());
-  plan.top_k = request.has_top_k() ? request.top_k() : dense ? kDefaultDenseTopK : kDefaultAttributionTopK;
+  if (request.has_top_k()) {
+    plan.top_k = request.top_k();
+  } else if (dense) {
+    plan.top_k = candidates <= kDenseEveryClassUpTo ? candidates : kDefaultDenseTopK;
+  } else {
+    plan.top_k = kDefaultAttributionTopK;
+  }
   if (dense) {
     FOVEA_RETURN_IF_ERROR(PlanDense(model, image, request, options, plan));
   } else {
@@ -159,7 +166,6 @@ StatusOr<LocalizePlan> PlanRequest(const ServedModel& model, const imageio::Imag
     plan.work.map_rows = size.first;
     plan.work.map_cols = size.second;
   }
-  const int64_t candidates = dense ? static_cast<int64_t>(DenseCandidates(model).size()) : model.num_classes;
   LocalizeWork& work = plan.work;
   work.maps = plan.classes.empty() ? std::min(plan.top_k, candidates) : static_cast<int64_t>(plan.classes.size());
   work.png_maps = request.map_format() == v1::HEATMAP_FORMAT_PNG;

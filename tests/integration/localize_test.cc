@@ -142,13 +142,11 @@ std::string LocalizeTest::repository_;
 ServerProcess* LocalizeTest::server_ = nullptr;
 
 TEST_F(LocalizeTest, DenseMapsEveryWindowAtTheNaturalStride) {
-  v1::LocalizeRequest request = Request(kBundled, v1::LOCALIZATION_METHOD_DENSE);
-  request.set_top_k(kClasses);
-  const v1::LocalizeResponse response = LocalizeOk(request);
+  const v1::LocalizeResponse response = LocalizeOk(Request(kBundled, v1::LOCALIZATION_METHOD_DENSE));
   EXPECT_EQ(v1::LOCALIZATION_METHOD_DENSE, response.method());
   EXPECT_EQ(static_cast<int>(kSceneWidth), response.image_width());
   EXPECT_EQ(0, response.predictions_size());
-  ASSERT_EQ(kClasses, response.heatmaps_size());  // the bundled model has no background class
+  ASSERT_EQ(kClasses, response.heatmaps_size());  // 10 classes, no background class: every one is mapped
   const int cols = (kSceneWidth - kWindow) / kNaturalStride + 1, rows = (kSceneHeight - kWindow) / kNaturalStride + 1;
   std::vector<double> sums(static_cast<size_t>(rows * cols), 0.0);
   for (const v1::Heatmap& heatmap : response.heatmaps()) {
@@ -336,7 +334,7 @@ TEST_F(LocalizeTest, CamTopKMapsTheImagesBestPredictions) {
 TEST_F(LocalizeTest, AutoPicksDenseForAnImageMuchLargerThanTheInput) {
   const v1::LocalizeResponse scene = LocalizeOk(Request(kBundled, v1::LOCALIZATION_METHOD_UNSPECIFIED));
   EXPECT_EQ(v1::LOCALIZATION_METHOD_DENSE, scene.method());  // 100x72 holds two 28x28 inputs each way
-  EXPECT_EQ(kDefaultDenseTopK, scene.heatmaps_size());
+  EXPECT_EQ(kClasses, scene.heatmaps_size());                // few classes: every one is mapped
   EXPECT_EQ(kWindow, scene.heatmaps(0).window_width());
   // The flat-head model's last 2x2 pool sits in its head: its dense map steps 2 pixels, not 1.
   const v1::LocalizeResponse flat = LocalizeOk(Request(kFlatHead, v1::LOCALIZATION_METHOD_UNSPECIFIED));

@@ -577,16 +577,16 @@ class RestTest(unittest.TestCase):
 
     def test_localize_without_overlays_and_with_options(self):
         answer = self.call_json("POST", f"/v2/models/{MODEL}/versions/{VERSION}/localize?method=dense&stride=4&threshold=0.9"
-                                        "&nms_iou=0.5&overlays=false&top_k=10", raw=self.pngs[0],
+                                        "&nms_iou=0.5&overlays=false", raw=self.pngs[0],
                                 content_type="application/octet-stream")
-        self.assertEqual(len(answer["heatmaps"]), CLASSES)  # top_k=10: every class of the model
+        self.assertEqual(len(answer["heatmaps"]), CLASSES)  # every class: the model has few and no background class
         self.assertNotIn("overlay_png", answer["heatmaps"][0])
         for detection in answer["detections"]:
             self.assertGreaterEqual(detection["score"], 0.9)
-        # Without top_k: the 5 best classes; with maps=png each map is an 8-bit gray PNG scaled by value_min..max.
-        answer = self.call_json("POST", f"/v2/models/{MODEL}/localize?method=dense&overlays=false&maps=png",
+        # top_k=3: the 3 best classes; with maps=png each map is an 8-bit gray PNG scaled by value_min..max.
+        answer = self.call_json("POST", f"/v2/models/{MODEL}/localize?method=dense&overlays=false&maps=png&top_k=3",
                                 raw=self.pngs[0], content_type="image/png")
-        self.assertEqual(len(answer["heatmaps"]), 5)
+        self.assertEqual(len(answer["heatmaps"]), 3)
         heatmap = answer["heatmaps"][0]
         self.assertEqual(heatmap["values"], [])
         self.assertEqual(png_size(base64.b64decode(heatmap["values_png"])), (heatmap["width"], heatmap["height"]))
