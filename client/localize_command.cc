@@ -1,5 +1,6 @@
-// `fovea localize`: one Localize call per image; writes a heatmap overlay PNG per image and class, and every input's
-// detections (or error) to one JSON file.
+// `fovea localize`: one Localize call per image; writes a heatmap overlay PNG and the map itself (an 8-bit PNG, or
+// float values in the JSON) per image and class, and every input's heatmaps and detections (or error) to one JSON
+// file.
 
 #include <algorithm>
 #include <filesystem>
@@ -32,6 +33,9 @@ struct LocalizeOptions {
   int32_t stride = 0;
   std::optional<float> threshold;
   std::optional<float> nms_iou;
+  std::optional<int32_t> top_k;
+  v1::HeatmapFormat map_format = v1::HEATMAP_FORMAT_PNG;  // 8-bit maps keep many-class answers small
+  bool no_overlays = false;
   int timeout_seconds = kDefaultLocalizeTimeoutSeconds;
 };
 
@@ -40,6 +44,7 @@ struct LocalizeOutcome {
   std::string path;
   v1::LocalizeResponse response;
   std::vector<std::string> overlays;  // files written
+  std::vector<std::string> maps;      // 8-bit map files written, one per heatmap (HEATMAP_FORMAT_PNG)
   int error_code = 0;
   std::string error_message;
 };
@@ -71,12 +76,14 @@ FlagSet LocalizeFlags(LocalizeOptions& o) {
   FlagSet flags({.usage = "fovea localize [FLAGS] --out DIR IMAGE...",
                  .description =
                      "Finds where the model's classes are in each image. Writes DIR/<image>.<class>-<label>.png (the "
-                     "heatmap over the image, detections outlined) per image and class, and DIR/detections.json "
-                     "with every input's detections (boxes in image pixels) or error. Prints one line per input; "
-                     "exit status 1 when any failed, 2 on a usage error.",
+                     "heatmap over the image, detections outlined) and .map.png (the 8-bit map) per image and class, "
+                     "and DIR/detections.json with every input's heatmaps and detections (boxes in image pixels) or "
+                     "error. Prints one line per input; exit status 1 when any failed, 2 on a usage error.",
                  .positionals = true});
   flags.Add(TextFlag("out", &o.out, "DIR", "Output folder, created if missing (required)."));
-  flags.Add(CustomFlag("method", "M", "cam, gradcam, dense or auto (auto: CAM when the model allows it).",
+  flags.Add(CustomFlag("method", "M",
+                       "cam, gradcam, dense or auto (auto: dense for an image at least twice the model input each "
+                       "way, else CAM when the model allows it, else gradcam).",
                        [&o](const std::string& value) -> Status {
                          const std::optional<v1::LocalizationMethod> method = ParseMethod(value);
                          if (!method) return InvalidArgument("'" + value + "' is not cam, gradcam, dense or auto");
@@ -86,7 +93,20 @@ FlagSet LocalizeFlags(LocalizeOptions& o) {
                 .Default("auto"));
   flags.Add(CustomFlag("classes", "A,B,...", "Class indices to map.", [&o](const std::string& value) {
               return ReadClasses(value, o.classes);
-            }).Default("top-1 for cam/gradcam, all but background for dense"));
+            }).Default("the image's top-k"));
+  flags.Add(IntegerFlag("top-k", &o.top_k, 1, INT32_MAX, "K", "Classes to map when --classes is not given.")
+                .Default("1 for cam/gradcam; dense: all up to 32 classes, else 5"));
+  flags.Add(CustomFlag("maps", "F",
+                       "png: 8-bit maps, written as <image>.<class>-<label>.map.png and scaled by value_min..value_max "
+                       "in the JSON; float: 4-byte values in the JSON.",
+                       [&o](const std::string& value) -> Status {
+                         if (value != "png" && value != "float")
+                           return InvalidArgument("'" + value + "' is not png or float");
+                         o.map_format = value == "png" ? v1::HEATMAP_FORMAT_PNG : v1::HEATMAP_FORMAT_FLOAT;
+                         return OkStatus();
+                       })
+                .Default("png"));
+  flags.Add(SwitchFlag("no-overlays", &o.no_overlays, "Ask for no overlay PNGs (a smaller, faster answer)."));
   flags.Add(IntegerFlag("stride", &o.stride, INT32_MIN, INT32_MAX, "N",
                         "Dense window step in pixels; 0 = the model's natural stride."));
   flags.Add(NumberFlag("threshold", &o.threshold, -kAnyNumber, kAnyNumber, "T", "Minimum detection score in [0, 1].")
@@ -108,20 +128,33 @@ std::string Slug(const std::string& text) {
   return slug;
 }
 
-// Writes the overlays of `outcome` as <stem>.<class>-<label>.png; `stem` is unique among the inputs.
-void WriteOverlays(const std::filesystem::path& out, const std::string& stem, LocalizeOutcome& outcome) {
+// Writes `bytes` to `file` and records it in `written`; false (with the outcome's error set) when it cannot.
+bool WriteFile(const std::filesystem::path& file, const std::string& bytes, std::vector<std::string>& written,
+               LocalizeOutcome& outcome) {
+  std::ofstream stream(file, std::ios::binary);
+  stream.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!stream) {
+    outcome.error_code = static_cast<int>(grpc::StatusCode::UNKNOWN);
+    outcome.error_message = "cannot write " + file.string();
+    return false;
+  }
+  written.push_back(file.string());
+  return true;
+}
+
+// Writes the overlays of `outcome` as <stem>.<class>-<label>.png and its 8-bit maps as <stem>.<class>-<label>.map.png;
+// `stem` is unique among the inputs.
+void WriteImages(const std::filesystem::path& out, const std::string& stem, LocalizeOutcome& outcome) {
   for (const v1::Heatmap& heatmap : outcome.response.heatmaps()) {
-    if (heatmap.overlay_png().empty()) continue;
-    const std::filesystem::path file =
-        out / (stem + "." + std::to_string(heatmap.class_index()) + "-" + Slug(heatmap.label()) + ".png");
-    std::ofstream stream(file, std::ios::binary);
-    stream.write(heatmap.overlay_png().data(), static_cast<std::streamsize>(heatmap.overlay_png().size()));
-    if (!stream) {
-      outcome.error_code = static_cast<int>(grpc::StatusCode::UNKNOWN);
-      outcome.error_message = "cannot write " + file.string();
+    const std::string name = stem + "." + std::to_string(heatmap.class_index()) + "-" + Slug(heatmap.label());
+    if (!heatmap.overlay_png().empty() &&
+        !WriteFile(out / (name + ".png"), heatmap.overlay_png(), outcome.overlays, outcome)) {
       return;
     }
-    outcome.overlays.push_back(file.string());
+    if (!heatmap.values_png().empty() &&
+        !WriteFile(out / (name + ".map.png"), heatmap.values_png(), outcome.maps, outcome)) {
+      return;
+    }
   }
 }
 
@@ -144,7 +177,9 @@ void Localize(const FoveaClient& client, const LocalizeOptions& options, const s
   request.set_stride(options.stride);
   if (options.threshold) request.set_score_threshold(*options.threshold);
   if (options.nms_iou) request.set_nms_iou(*options.nms_iou);
-  request.set_render_overlays(true);
+  if (options.top_k) request.set_top_k(*options.top_k);
+  request.set_map_format(options.map_format);
+  request.set_render_overlays(!options.no_overlays);
   const grpc::Status status = client.Localize(request, &outcome.response);
   if (!status.ok()) {
     outcome.error_code = status.error_code();
@@ -166,6 +201,22 @@ void WriteDetectionJson(std::ostream& json, const v1::Detection& d) {
        << "}}";
 }
 
+// One heatmap's geometry and values: the map file and its scale (8-bit maps), or the values themselves.
+void WriteHeatmapJson(std::ostream& json, const v1::Heatmap& h, const std::string& map_file) {
+  json << "{\"class_index\": " << h.class_index() << ", \"label\": " << JsonString(h.label())
+       << ", \"width\": " << h.width() << ", \"height\": " << h.height() << ", \"stride_x\": " << h.stride_x()
+       << ", \"stride_y\": " << h.stride_y() << ", \"offset_x\": " << h.offset_x() << ", \"offset_y\": " << h.offset_y()
+       << ", \"window_width\": " << h.window_width() << ", \"window_height\": " << h.window_height();
+  if (!map_file.empty()) {
+    json << ", \"map_png\": " << JsonString(map_file) << ", \"value_min\": " << h.value_min()
+         << ", \"value_max\": " << h.value_max() << "}";
+    return;
+  }
+  json << ", \"values\": [";
+  for (int i = 0; i < h.values_size(); ++i) json << (i ? ", " : "") << h.values(i);
+  json << "]}";
+}
+
 void WriteOutcomeJson(std::ostream& json, const LocalizeOutcome& o) {
   json << "  {\"path\": " << JsonString(o.path);
   if (o.error_code != 0) {
@@ -180,6 +231,13 @@ void WriteOutcomeJson(std::ostream& json, const LocalizeOutcome& o) {
   for (int i = 0; i < r.detections_size(); ++i) {
     json << (i ? ", " : "");
     WriteDetectionJson(json, r.detections(i));
+  }
+  json << "], \"heatmaps\": [";
+  size_t map_files = 0;
+  for (int i = 0; i < r.heatmaps_size(); ++i) {
+    json << (i ? ", " : "");
+    const bool has_file = !r.heatmaps(i).values_png().empty() && map_files < o.maps.size();
+    WriteHeatmapJson(json, r.heatmaps(i), has_file ? o.maps[map_files++] : "");
   }
   json << "], \"overlays\": [";
   for (size_t i = 0; i < o.overlays.size(); ++i) json << (i ? ", " : "") << JsonString(o.overlays[i]);
@@ -261,7 +319,7 @@ int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::os
       outcomes[i].error_message = inputs.files[i].error;
     } else {
       Localize(client, options, model, outcomes[i]);
-      if (outcomes[i].error_code == 0) WriteOverlays(out_dir, stems[i], outcomes[i]);
+      if (outcomes[i].error_code == 0) WriteImages(out_dir, stems[i], outcomes[i]);
     }
     ReportOutcome(out, outcomes[i]);
   }

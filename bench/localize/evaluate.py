@@ -3,7 +3,8 @@
 pointing game, from the real server's Localize RPC (or, with --torch-model, from the PyTorch reference in
 dense_torch.py, to compare the two).
 
-Metrics (DENSE method, one Localize call per scene, every non-background class mapped):
+Metrics (DENSE method, one Localize call per scene, every non-background class mapped; with --top-k K only the
+scene's K best classes, as the RPC picks them when it is given no classes):
   - AP per class, PASCAL VOC style: detections of the class over all scenes ranked by score; each is a true positive
     when its IoU with a not-yet-matched ground-truth box of the same class in its scene is >= --iou (the best-IoU box
     is the candidate, as in VOC), else a false positive; AP is the area under the precision-recall curve with
@@ -11,7 +12,7 @@ Metrics (DENSE method, one Localize call per scene, every non-background class m
     Detections are requested down to --min-score so the ranking covers low scores too.
   - recall and precision counting only detections with score >= --threshold (the operating point, default 0.5).
   - pointing game: for every (scene, class present in it), the peak cell of that class's heatmap is a hit when its
-    pixel centre lies inside a ground-truth box of that class.
+    pixel centre lies inside a ground-truth box of that class (a miss when --top-k left the class unmapped).
   - with --cam-crops N: the pointing game for CAM and Grad-CAM on N single-item crops (the item's window grown by
     --cam-margin pixels of the scene around it, cut at the canvas), using the true class's heatmap and the item's
     tight box.
@@ -177,13 +178,15 @@ class ServerBackend:
         self.version = reply.version
         return list(reply.labels), background, (int(reply.input.height), int(reply.input.width))
 
-    def localize(self, png, gray, method, classes, stride, min_score, nms_iou):
+    def localize(self, png, gray, method, classes, stride, min_score, nms_iou, top_k=0):
         methods = {"dense": self.pb.LOCALIZATION_METHOD_DENSE, "cam": self.pb.LOCALIZATION_METHOD_CAM,
                    "grad-cam": self.pb.LOCALIZATION_METHOD_GRAD_CAM}
         request = self.pb.LocalizeRequest(model_name=self.model, model_version=self.version,
                                           image=self.pb.ImageInput(encoded=png), method=methods[method],
                                           class_indices=classes, stride=stride, score_threshold=min_score,
                                           nms_iou=nms_iou)
+        if top_k:
+            request.top_k = top_k
         reply = self.stub.Localize(request, timeout=60)
         heatmaps = {}
         for h in reply.heatmaps:
@@ -208,7 +211,9 @@ class TorchBackend:
     def describe(self):
         return self.model.labels, self.model.background, self.model.window
 
-    def localize(self, png, gray, method, classes, stride, min_score, nms_iou):
+    def localize(self, png, gray, method, classes, stride, min_score, nms_iou, top_k=0):
+        if top_k:
+            raise ValueError("the PyTorch reference maps the classes it is given; --top-k is for the server")
         if method == "cam":
             heatmaps = {}
             for c in classes:
@@ -218,7 +223,7 @@ class TorchBackend:
             return [], heatmaps
         if method != "dense":
             raise ValueError(f"the PyTorch reference has no {method}")
-        if not classes:  # as the RPC: every non-background class
+        if not classes:  # every non-background class
             classes = [c for c in range(len(self.model.labels)) if c != self.model.background]
         maps, used = self.model.dense(gray, stride)
         wh, ww = self.model.window
@@ -263,12 +268,15 @@ def evaluate_dense(backend, args, scene_names, scenes, labels, background):
     started = time.time()
     for scene in scenes:
         png, gray = read_scene(args.scenes, scene)
-        detections, heatmaps = backend.localize(png, gray, "dense", [], args.stride, args.min_score, args.nms_iou)
+        # Every non-background class by name: the RPC's own default is only the scene's top 5 (--top-k asks for that).
+        asked = [] if args.top_k else classes
+        detections, heatmaps = backend.localize(png, gray, "dense", asked, args.stride, args.min_score, args.nms_iou,
+                                                args.top_k)
         truths = [(to_model[item["label"]], item["box"]) for item in scene["items"]]
         per_scene.append((detections, truths))
         for c in sorted({c for c, _ in truths}):
             pointing_total += 1
-            pointing_hits += any(inside(peak_point(heatmaps[c]), box) for k, box in truths if k == c)
+            pointing_hits += c in heatmaps and any(inside(peak_point(heatmaps[c]), box) for k, box in truths if k == c)
     seconds = time.time() - started
     result = detection_metrics(per_scene, classes, args.iou, args.threshold)
     result["pointing"] = pointing_hits / pointing_total if pointing_total else float("nan")
@@ -430,6 +438,8 @@ def main():
     parser.add_argument("--min-score", type=float, default=0.05, help="lowest detection score requested")
     parser.add_argument("--threshold", type=float, default=0.5, help="operating point for recall and precision")
     parser.add_argument("--nms-iou", type=float, default=0.3)
+    parser.add_argument("--top-k", type=int, default=0,
+                        help="0: map every non-background class; K: leave the classes to the server's top K")
     parser.add_argument("--iou", type=float, default=0.5, help="IoU for a detection to match a truth")
     parser.add_argument("--cam-crops", type=int, default=0, help="CAM/Grad-CAM pointing game on N single-item crops")
     parser.add_argument("--cam-margin", type=int, default=14)

@@ -1,15 +1,41 @@
 #include "engine/localization/localizer.h"
 
 #include <algorithm>
+#include <numeric>
 
 #include "engine/passes.h"
 
 namespace fovea::engine::localization {
 namespace {
 
-int64_t TopClass(const Tensor& probabilities) {
+// The `k` most probable classes, best first (ties by index).
+std::vector<int64_t> TopClasses(const Tensor& probabilities, int64_t k) {
   const auto values = probabilities.floats();
-  return std::max_element(values.begin(), values.end()) - values.begin();
+  std::vector<int64_t> order(values.size());
+  std::iota(order.begin(), order.end(), 0);
+  k = std::clamp<int64_t>(k, 1, static_cast<int64_t>(order.size()));
+  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&values](int64_t a, int64_t b) {
+    return values[static_cast<size_t>(a)] > values[static_cast<size_t>(b)] ||
+           (values[static_cast<size_t>(a)] == values[static_cast<size_t>(b)] && a < b);
+  });
+  order.resize(static_cast<size_t>(k));
+  return order;
+}
+
+// {rows, cols} of `value` when `model` runs at its input size: one plan compilation with the value as an output.
+StatusOr<std::pair<int64_t, int64_t>> SpatialSize(const Model& model, const std::string& value) {
+  FOVEA_ASSIGN_OR_RETURN(auto tapped,
+                         Model::Create(WithOutputs(model.graph(), {value}), model.metadata(), {.optimize = false}));
+  FOVEA_ASSIGN_OR_RETURN(auto session, Session::Create(tapped));
+  FOVEA_ASSIGN_OR_RETURN(Shape input, ModelInputShape(model));
+  input.insert(input.begin(), 1);
+  FOVEA_ASSIGN_OR_RETURN(auto plan, session->PlanFor(std::span<const Shape>(&input, 1)));
+  const auto& outputs = tapped->graph().outputs;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Shape& shape = plan->output_shapes()[i];
+    if (outputs[i].name == value && shape.size() == 4) return std::pair{shape[2], shape[3]};
+  }
+  return FailedPrecondition("the Grad-CAM target '" + value + "' is not a [N, C, H, W] feature map");
 }
 
 Status CheckClasses(std::span<const int64_t> classes, int64_t num_classes) {
@@ -41,6 +67,7 @@ std::unique_ptr<Localizer> Localizer::Create(std::shared_ptr<const Model> model)
   localizer->grad_cam_status_ = grad_cam.status();
   if (grad_cam.ok()) {
     localizer->grad_cam_ = std::move(grad_cam).value();
+    localizer->attribution_map_size_ = SpatialSize(*model, localizer->grad_cam_->tap().target());
     auto linear = GapLinearHead(model->graph(), localizer->grad_cam_->tap().head());
     localizer->cam_status_ = linear.status();
     if (linear.ok()) localizer->linear_head_ = std::move(linear).value();
@@ -53,12 +80,12 @@ std::unique_ptr<Localizer> Localizer::Create(std::shared_ptr<const Model> model)
   return localizer;
 }
 
-StatusOr<AttributionMaps> Localizer::Cam(const Tensor& input, std::span<const int64_t> classes) const {
+StatusOr<AttributionMaps> Localizer::Cam(const Tensor& input, std::span<const int64_t> classes, int64_t top_k) const {
   FOVEA_RETURN_IF_ERROR(cam_status_);
   FOVEA_RETURN_IF_ERROR(CheckClasses(classes, linear_head_.weights.dim(0)));
   FOVEA_ASSIGN_OR_RETURN(TappedRun run, grad_cam_->tap().Run(input));
   AttributionMaps maps{run.probabilities, {classes.begin(), classes.end()}, {}};
-  if (maps.classes.empty()) maps.classes.push_back(TopClass(run.probabilities));
+  if (maps.classes.empty()) maps.classes = TopClasses(run.probabilities, top_k);
   const Tensor& feature = run.values.at(grad_cam_->tap().target());
   for (int64_t class_index : maps.classes) {
     FOVEA_ASSIGN_OR_RETURN(Tensor map, ClassActivationMap(feature, linear_head_, class_index));
@@ -68,14 +95,15 @@ StatusOr<AttributionMaps> Localizer::Cam(const Tensor& input, std::span<const in
   return maps;
 }
 
-StatusOr<AttributionMaps> Localizer::GradCam(const Tensor& input, std::span<const int64_t> classes) const {
+StatusOr<AttributionMaps> Localizer::GradCam(const Tensor& input, std::span<const int64_t> classes,
+                                             int64_t top_k) const {
   FOVEA_RETURN_IF_ERROR(grad_cam_status_);
   std::vector<int64_t> wanted(classes.begin(), classes.end());
   if (wanted.empty()) {
-    // The top-1 class is known only after the forward pass, which Gradients() repeats; one extra forward pass is
+    // The top classes are known only after the forward pass, which Gradients() repeats; one extra forward pass is
     // cheap next to primitive creation for the backward pass.
     FOVEA_ASSIGN_OR_RETURN(TappedRun run, grad_cam_->tap().Run(input));
-    wanted.push_back(TopClass(run.probabilities));
+    wanted = TopClasses(run.probabilities, top_k);
   }
   FOVEA_ASSIGN_OR_RETURN(ClassGradients gradients, grad_cam_->Gradients(input, wanted));
   AttributionMaps maps{gradients.run.probabilities, wanted, {}};
@@ -85,6 +113,11 @@ StatusOr<AttributionMaps> Localizer::GradCam(const Tensor& input, std::span<cons
     maps.maps.push_back(std::move(map));
   }
   return maps;
+}
+
+StatusOr<std::pair<int64_t, int64_t>> Localizer::AttributionMapSize() const {
+  FOVEA_RETURN_IF_ERROR(grad_cam_status_);
+  return attribution_map_size_;
 }
 
 StatusOr<const DenseMapper*> Localizer::Dense() const {

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "engine/localization/cam.h"
@@ -18,7 +19,7 @@ namespace fovea::engine::localization {
 // CAM or Grad-CAM maps of one image.
 struct AttributionMaps {
   Tensor probabilities;          // [classes], the whole image's classification
-  std::vector<int64_t> classes;  // the mapped classes (the top-1 class when none was asked for)
+  std::vector<int64_t> classes;  // the mapped classes (the image's top classes when none was asked for)
   std::vector<Tensor> maps;      // per class, [h, w] feature-map cells, scaled into [0, 1] by NormalizeToUnit
 };
 
@@ -31,9 +32,13 @@ class Localizer {
   const Status& grad_cam_status() const { return grad_cam_status_; }
   const Status& dense_status() const { return dense_status_; }
 
-  // `input` is [1, C, H, W] at the model's input size. Classes outside the model are INVALID_ARGUMENT.
-  StatusOr<AttributionMaps> Cam(const Tensor& input, std::span<const int64_t> classes) const;
-  StatusOr<AttributionMaps> GradCam(const Tensor& input, std::span<const int64_t> classes) const;
+  // `input` is [1, C, H, W] at the model's input size. Classes outside the model are INVALID_ARGUMENT. No classes:
+  // the image's `top_k` most probable ones (at most the model's classes), best first.
+  StatusOr<AttributionMaps> Cam(const Tensor& input, std::span<const int64_t> classes, int64_t top_k = 1) const;
+  StatusOr<AttributionMaps> GradCam(const Tensor& input, std::span<const int64_t> classes, int64_t top_k = 1) const;
+  // {rows, cols} of every CAM and Grad-CAM map (the target's spatial size at the model input), known from load on so
+  // a request's answer can be sized before any work; the Grad-CAM status when there is no target.
+  StatusOr<std::pair<int64_t, int64_t>> AttributionMapSize() const;
   // The dense mapper, or the reason there is none.
   StatusOr<const DenseMapper*> Dense() const;
 
@@ -44,6 +49,7 @@ class Localizer {
   LinearHead linear_head_;
   std::unique_ptr<DenseMapper> dense_;
   Status cam_status_, grad_cam_status_, dense_status_;
+  StatusOr<std::pair<int64_t, int64_t>> attribution_map_size_ = FailedPrecondition("no Grad-CAM target");
 };
 
 }  // namespace fovea::engine::localization

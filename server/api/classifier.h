@@ -20,6 +20,8 @@ namespace fovea::server {
 struct ClassifyOptions {
   ImageLimits image_limits;
   int64_t max_images_per_request = 1024;
+  // The largest gRPC message either way (--max-message-bytes); Localize sizes its answer against it before any work.
+  size_t max_message_bytes = size_t{64} << 20;
 };
 
 // top_k when the request leaves it unset (capped at the class count).

@@ -1,5 +1,8 @@
 #include "server/api/localizer.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "engine/localization/detections.h"
 #include "engine/localization/resample.h"
 #include "imageio/overlay.h"
@@ -24,6 +27,15 @@ struct MethodResult {
   engine::Tensor probabilities;  // empty for DENSE
 };
 
+// What a request will do, settled before any engine work.
+struct LocalizePlan {
+  v1::LocalizationMethod method = v1::LOCALIZATION_METHOD_UNSPECIFIED;
+  std::vector<int64_t> classes;  // as asked; empty = the image's top `top_k`
+  int64_t top_k = 1;
+  int64_t stride = 0;  // DENSE: resolved
+  LocalizeWork work;
+};
+
 Status ValidateRequest(const v1::LocalizeRequest& request, int64_t num_classes) {
   if (request.stride() < 0) {
     return InvalidArgument("stride " + std::to_string(request.stride()) + " is negative; use 0 for the natural stride");
@@ -34,6 +46,12 @@ Status ValidateRequest(const v1::LocalizeRequest& request, int64_t num_classes) 
   if (request.has_nms_iou() && !(request.nms_iou() >= 0.0f && request.nms_iou() <= 1.0f)) {
     return InvalidArgument("nms_iou " + std::to_string(request.nms_iou()) + " is outside [0, 1]");
   }
+  if (request.has_top_k() && request.top_k() < 1) {
+    return InvalidArgument("top_k " + std::to_string(request.top_k()) + " is below 1");
+  }
+  if (!v1::HeatmapFormat_IsValid(request.map_format())) {
+    return InvalidArgument("unknown map_format " + std::to_string(request.map_format()));
+  }
   for (int64_t c : request.class_indices()) {
     if (c < 0 || c >= num_classes) {
       return InvalidArgument("class index " + std::to_string(c) + " is outside [0, " + std::to_string(num_classes) +
@@ -43,8 +61,20 @@ Status ValidateRequest(const v1::LocalizeRequest& request, int64_t num_classes) 
   return OkStatus();
 }
 
-// The method to run: the requested one when the model supports it, CAM or else Grad-CAM when unspecified.
-StatusOr<v1::LocalizationMethod> ResolveMethod(const loc::Localizer& localizer, v1::LocalizationMethod method) {
+// Whether `auto` maps `image` densely: the model allows it and the image holds several model inputs in each
+// dimension (a whole-image CAM would blur its objects into one blob) without exceeding the dense-pixel limit.
+bool PrefersDense(const loc::Localizer& localizer, const imageio::Image& image, const LocalizeOptions& options) {
+  const StatusOr<const loc::DenseMapper*> mapper = localizer.Dense();
+  if (!mapper.ok()) return false;
+  return image.width >= kAutoDenseInputsPerSide * (*mapper)->window_width() &&
+         image.height >= kAutoDenseInputsPerSide * (*mapper)->window_height() &&
+         image.width * image.height <= options.max_dense_pixels;
+}
+
+// The method to run: the requested one when the model supports it; when unspecified, DENSE for an image much larger
+// than the model input, else CAM, else Grad-CAM.
+StatusOr<v1::LocalizationMethod> ResolveMethod(const loc::Localizer& localizer, v1::LocalizationMethod method,
+                                               const imageio::Image& image, const LocalizeOptions& options) {
   const auto need = [](const Status& status, const char* name) {
     return status.ok() ? OkStatus()
                        : Status(StatusCode::kFailedPrecondition,
@@ -52,6 +82,7 @@ StatusOr<v1::LocalizationMethod> ResolveMethod(const loc::Localizer& localizer, 
   };
   switch (method) {
     case v1::LOCALIZATION_METHOD_UNSPECIFIED:
+      if (PrefersDense(localizer, image, options)) return v1::LOCALIZATION_METHOD_DENSE;
       if (localizer.cam_status().ok()) return v1::LOCALIZATION_METHOD_CAM;
       FOVEA_RETURN_IF_ERROR(need(localizer.grad_cam_status(), "Grad-CAM"));
       return v1::LOCALIZATION_METHOD_GRAD_CAM;
@@ -70,39 +101,24 @@ StatusOr<v1::LocalizationMethod> ResolveMethod(const loc::Localizer& localizer, 
   return InvalidArgument("unknown localization method " + std::to_string(method));
 }
 
-// CAM or Grad-CAM on the image resized to the model input; the maps cover the whole image.
-StatusOr<MethodResult> RunAttribution(const ServedModel& model, const imageio::Image& image,
-                                      const v1::LocalizeRequest& request, v1::LocalizationMethod method) {
-  InputSpec spec = ModelInputSpec(model);
-  // The maps must cover the whole image, so it is stretched to the input even for a model that crops to classify.
-  spec.preprocessing.resize = ResizeMode::kStretch;
-  engine::Tensor input(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width});
-  FOVEA_RETURN_IF_ERROR(PreparePixels(image, spec, input.floats()));
-  const std::vector<int64_t> classes(request.class_indices().begin(), request.class_indices().end());
-  const loc::Localizer& localizer = *model.localizer;
-  FOVEA_ASSIGN_OR_RETURN(loc::AttributionMaps maps, method == v1::LOCALIZATION_METHOD_CAM
-                                                        ? localizer.Cam(input, classes)
-                                                        : localizer.GradCam(input, classes));
-  MethodResult result;
-  result.probabilities = maps.probabilities;
-  for (size_t i = 0; i < maps.classes.size(); ++i) result.maps.push_back({maps.classes[i], maps.maps[i]});
-  const engine::Tensor& first = maps.maps.front();
-  result.geometry = loc::CoveringGeometry(first.dim(0), first.dim(1), image.width, image.height);
-  return result;
-}
-
-// Every class except the model's background class, when the request names none.
-std::vector<int64_t> DenseClasses(const ServedModel& model, const v1::LocalizeRequest& request) {
-  std::vector<int64_t> classes(request.class_indices().begin(), request.class_indices().end());
-  if (!classes.empty()) return classes;
+// Classes a dense map may pick by default: every class except the model's background class.
+std::vector<int64_t> DenseCandidates(const ServedModel& model) {
+  std::vector<int64_t> classes;
   for (int64_t c = 0; c < model.num_classes; ++c) {
     if (c != model.model->metadata().background_class) classes.push_back(c);
   }
   return classes;
 }
 
-StatusOr<MethodResult> RunDense(const ServedModel& model, const imageio::Image& image,
-                                const v1::LocalizeRequest& request, const LocalizeOptions& options) {
+int64_t LongestLabel(const ServedModel& model) {
+  size_t longest = 0;
+  for (int64_t c = 0; c < model.num_classes; ++c) longest = std::max(longest, model.model->Label(c).size());
+  return static_cast<int64_t>(longest);
+}
+
+// DENSE's map size and passes; INVALID_ARGUMENT or RESOURCE_EXHAUSTED for an image it cannot map.
+Status PlanDense(const ServedModel& model, const imageio::Image& image, const v1::LocalizeRequest& request,
+                 const LocalizeOptions& options, LocalizePlan& plan) {
   FOVEA_ASSIGN_OR_RETURN(const loc::DenseMapper* mapper, model.localizer->Dense());
   if (image.width * image.height > options.max_dense_pixels) {
     return ResourceExhausted("image is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
@@ -114,7 +130,91 @@ StatusOr<MethodResult> RunDense(const ServedModel& model, const imageio::Image& 
                            " pixels, smaller than the model's " + std::to_string(mapper->window_width()) + "x" +
                            std::to_string(mapper->window_height()) + " input; DENSE needs at least one window");
   }
-  FOVEA_ASSIGN_OR_RETURN(const int64_t stride, mapper->ResolveStride(request.stride()));
+  FOVEA_ASSIGN_OR_RETURN(plan.stride, mapper->ResolveStride(request.stride()));
+  const int64_t natural = mapper->natural_stride();
+  const int64_t shifts = plan.stride < natural ? natural / plan.stride : 1;
+  LocalizeWork& work = plan.work;
+  work.dense = true;
+  work.map_rows = (image.height - mapper->window_height()) / plan.stride + 1;
+  work.map_cols = (image.width - mapper->window_width()) / plan.stride + 1;
+  work.dense_passes = shifts * shifts;
+  work.dense_classes = model.num_classes;
+  work.dense_pass_cells =
+      ((image.height - mapper->window_height()) / natural + 1) * ((image.width - mapper->window_width()) / natural + 1);
+  return OkStatus();
+}
+
+// The method, classes and the answer's size for `request`; the budget is checked by the caller.
+StatusOr<LocalizePlan> PlanRequest(const ServedModel& model, const imageio::Image& image,
+                                   const v1::LocalizeRequest& request, const LocalizeOptions& options) {
+  LocalizePlan plan;
+  FOVEA_ASSIGN_OR_RETURN(plan.method, ResolveMethod(*model.localizer, request.method(), image, options));
+  const bool dense = plan.method == v1::LOCALIZATION_METHOD_DENSE;
+  const int64_t candidates = dense ? static_cast<int64_t>(DenseCandidates(model).size()) : model.num_classes;
+  plan.classes.assign(request.class_indices().begin(), request.class_indices().end());
+  if (request.has_top_k()) {
+    plan.top_k = request.top_k();
+  } else if (dense) {
+    plan.top_k = candidates <= kDenseEveryClassUpTo ? candidates : kDefaultDenseTopK;
+  } else {
+    plan.top_k = kDefaultAttributionTopK;
+  }
+  if (dense) {
+    FOVEA_RETURN_IF_ERROR(PlanDense(model, image, request, options, plan));
+  } else {
+    FOVEA_ASSIGN_OR_RETURN(const auto size, model.localizer->AttributionMapSize());
+    plan.work.map_rows = size.first;
+    plan.work.map_cols = size.second;
+  }
+  LocalizeWork& work = plan.work;
+  work.maps = plan.classes.empty() ? std::min(plan.top_k, candidates) : static_cast<int64_t>(plan.classes.size());
+  work.png_maps = request.map_format() == v1::HEATMAP_FORMAT_PNG;
+  work.overlays = request.render_overlays();
+  work.image_width = image.width;
+  work.image_height = image.height;
+  work.label_bytes = LongestLabel(model);
+  work.score_threshold = request.has_score_threshold() ? request.score_threshold() : kDefaultScoreThreshold;
+  return plan;
+}
+
+// CAM or Grad-CAM on the image resized to the model input; the maps cover the whole image.
+StatusOr<MethodResult> RunAttribution(const ServedModel& model, const imageio::Image& image, const LocalizePlan& plan) {
+  InputSpec spec = ModelInputSpec(model);
+  // The maps must cover the whole image, so it is stretched to the input even for a model that crops to classify.
+  spec.preprocessing.resize = ResizeMode::kStretch;
+  engine::Tensor input(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width});
+  FOVEA_RETURN_IF_ERROR(PreparePixels(image, spec, input.floats()));
+  const loc::Localizer& localizer = *model.localizer;
+  FOVEA_ASSIGN_OR_RETURN(loc::AttributionMaps maps, plan.method == v1::LOCALIZATION_METHOD_CAM
+                                                        ? localizer.Cam(input, plan.classes, plan.top_k)
+                                                        : localizer.GradCam(input, plan.classes, plan.top_k));
+  MethodResult result;
+  result.probabilities = maps.probabilities;
+  for (size_t i = 0; i < maps.classes.size(); ++i) result.maps.push_back({maps.classes[i], maps.maps[i]});
+  const engine::Tensor& first = maps.maps.front();
+  result.geometry = loc::CoveringGeometry(first.dim(0), first.dim(1), image.width, image.height);
+  return result;
+}
+
+// The `k` candidates with the highest window probability anywhere in `values` ([classes, rows, cols]), best first.
+std::vector<int64_t> TopDenseClasses(const engine::Tensor& values, std::vector<int64_t> candidates, int64_t k) {
+  const int64_t cells = values.dim(1) * values.dim(2);
+  std::vector<float> peak(static_cast<size_t>(values.dim(0)), 0.0f);
+  for (int64_t c : candidates) {
+    const auto plane = values.floats().subspan(static_cast<size_t>(c * cells), static_cast<size_t>(cells));
+    peak[static_cast<size_t>(c)] = *std::max_element(plane.begin(), plane.end());
+  }
+  k = std::min(k, static_cast<int64_t>(candidates.size()));
+  std::partial_sort(candidates.begin(), candidates.begin() + k, candidates.end(), [&peak](int64_t a, int64_t b) {
+    return peak[static_cast<size_t>(a)] > peak[static_cast<size_t>(b)] ||
+           (peak[static_cast<size_t>(a)] == peak[static_cast<size_t>(b)] && a < b);
+  });
+  candidates.resize(static_cast<size_t>(k));
+  return candidates;
+}
+
+StatusOr<MethodResult> RunDense(const ServedModel& model, const imageio::Image& image, const LocalizePlan& plan) {
+  FOVEA_ASSIGN_OR_RETURN(const loc::DenseMapper* mapper, model.localizer->Dense());
   // Native resolution: the spec takes the image's own size, so PreparePixels converts and normalizes only.
   InputSpec spec = ModelInputSpec(model);
   spec.height = image.height;
@@ -122,12 +222,14 @@ StatusOr<MethodResult> RunDense(const ServedModel& model, const imageio::Image& 
   spec.preprocessing.resize = ResizeMode::kStretch;
   engine::Tensor input(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width});
   FOVEA_RETURN_IF_ERROR(PreparePixels(image, spec, input.floats()));
-  FOVEA_ASSIGN_OR_RETURN(loc::ClassMaps maps, mapper->Compute(input, stride));
+  FOVEA_ASSIGN_OR_RETURN(loc::ClassMaps maps, mapper->Compute(input, plan.stride));
   MethodResult result;
   result.geometry = maps.geometry;
   result.box_shape = loc::BoxShape::kWindow;
   const int64_t rows = maps.values.dim(1), cols = maps.values.dim(2);
-  for (int64_t c : DenseClasses(model, request)) {
+  const std::vector<int64_t> classes =
+      plan.classes.empty() ? TopDenseClasses(maps.values, DenseCandidates(model), plan.top_k) : plan.classes;
+  for (int64_t c : classes) {
     engine::Tensor plane(engine::DataType::kFloat32, {rows, cols});
     const auto source =
         maps.values.floats().subspan(static_cast<size_t>(c * rows * cols), static_cast<size_t>(rows * cols));
@@ -135,6 +237,23 @@ StatusOr<MethodResult> RunDense(const ServedModel& model, const imageio::Image& 
     result.maps.push_back({c, plane});
   }
   return result;
+}
+
+// The map as an 8-bit grayscale PNG: gray 0 is its minimum, 255 its maximum (all 0 for a constant map).
+Status SetValuesPng(const engine::Tensor& values, v1::Heatmap& heatmap) {
+  constexpr float kMaxGray = 255.0f;
+  const auto cells = values.floats();
+  const auto [low, high] = std::minmax_element(cells.begin(), cells.end());
+  const float scale = *high > *low ? kMaxGray / (*high - *low) : 0.0f;
+  imageio::Image gray{values.dim(1), values.dim(0), 1, std::vector<uint8_t>(cells.size())};
+  for (size_t i = 0; i < cells.size(); ++i) {
+    gray.pixels[i] = static_cast<uint8_t>(std::lround((cells[i] - *low) * scale));
+  }
+  FOVEA_ASSIGN_OR_RETURN(std::string png, imageio::EncodePng(gray));
+  heatmap.set_values_png(std::move(png));
+  heatmap.set_value_min(*low);
+  heatmap.set_value_max(*high);
+  return OkStatus();
 }
 
 // The heatmap blended over the image, with this class's detections outlined.
@@ -182,7 +301,11 @@ Status FillResponse(const ServedModel& model, const imageio::Image& image, const
     heatmap->set_label(model.model->Label(map.class_index));
     heatmap->set_height(static_cast<int32_t>(map.values.dim(0)));
     heatmap->set_width(static_cast<int32_t>(map.values.dim(1)));
-    heatmap->mutable_values()->Add(map.values.floats().begin(), map.values.floats().end());
+    if (request.map_format() == v1::HEATMAP_FORMAT_PNG) {
+      FOVEA_RETURN_IF_ERROR(SetValuesPng(map.values, *heatmap));
+    } else {
+      heatmap->mutable_values()->Add(map.values.floats().begin(), map.values.floats().end());
+    }
     heatmap->set_stride_x(static_cast<float>(result.geometry.stride_x));
     heatmap->set_stride_y(static_cast<float>(result.geometry.stride_y));
     heatmap->set_offset_x(static_cast<float>(result.geometry.offset_x));
@@ -210,6 +333,13 @@ Status FillResponse(const ServedModel& model, const imageio::Image& image, const
 
 }  // namespace
 
+LocalizeOptions LocalizeOptionsFor(const ClassifyOptions& options) {
+  LocalizeOptions localize;
+  localize.image_limits = options.image_limits;
+  localize.limits.max_response_bytes = static_cast<int64_t>(options.max_message_bytes);
+  return localize;
+}
+
 Status LocalizeImage(const ServedModel& model, const v1::LocalizeRequest& request, const LocalizeOptions& options,
                      v1::LocalizeResponse& response) {
   if (!model.localizer) return FailedPrecondition("model '" + model.name + "' has no localizer");
@@ -219,17 +349,18 @@ Status LocalizeImage(const ServedModel& model, const v1::LocalizeRequest& reques
     return FailedPrecondition(ModelTitle(model.name, model.version) + " takes NHWC input; Localize serves NCHW models");
   }
   FOVEA_RETURN_IF_ERROR(ValidateRequest(request, model.num_classes));
-  FOVEA_ASSIGN_OR_RETURN(const v1::LocalizationMethod method, ResolveMethod(*model.localizer, request.method()));
   if (!request.has_image()) return InvalidArgument("request has no image");
   StatusOr<imageio::Image> image = DecodePixels(request.image(), options.image_limits);
   if (!image.ok()) return image.status().WithContext("image");
-  StatusOr<MethodResult> result = method == v1::LOCALIZATION_METHOD_DENSE
-                                      ? RunDense(model, *image, request, options)
-                                      : RunAttribution(model, *image, request, method);
+  // Everything the answer will hold is known now, before any engine work: refuse what cannot be sent.
+  FOVEA_ASSIGN_OR_RETURN(const LocalizePlan plan, PlanRequest(model, *image, request, options));
+  FOVEA_RETURN_IF_ERROR(CheckLocalizeBudget(plan.work, options.limits));
+  StatusOr<MethodResult> result = plan.method == v1::LOCALIZATION_METHOD_DENSE ? RunDense(model, *image, plan)
+                                                                               : RunAttribution(model, *image, plan);
   if (!result.ok()) return result.status();
   response.set_model_name(model.name);
   response.set_model_version(model.version);
-  response.set_method(method);
+  response.set_method(plan.method);
   response.set_image_width(static_cast<int32_t>(image->width));
   response.set_image_height(static_cast<int32_t>(image->height));
   if (result->probabilities.has_data()) AddPredictions(model, result->probabilities, response);

@@ -1,11 +1,16 @@
 // Localize through the real fovea-server: CAM, Grad-CAM and dense maps on the bundled Fashion-MNIST model, the CLI,
-// and every bad input the RPC must refuse with a clear error while it keeps serving.
+// answers sized before any work on a 1,000-class model, 8-bit PNG maps, and every bad input the RPC must refuse with a
+// clear error while it keeps serving.
 
 #include <gtest/gtest.h>
+#include <png.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 
 #include "client/fovea_client.h"
 #include "tests/integration/png_fixtures.h"
@@ -15,7 +20,13 @@ namespace fovea::testing {
 namespace {
 
 constexpr char kBundled[] = "fashion-mnist";
-constexpr char kFlatHead[] = "flathead";  // conv/maxpool/flatten/gemm: no GAP, so no CAM
+constexpr char kFlatHead[] = "flathead";    // conv/maxpool/flatten/gemm: no GAP, so no CAM
+constexpr char kManyClass[] = "manyclass";  // 1,000 classes, natural stride 4, 28x28 input
+constexpr int64_t kManyClasses = 1000;
+constexpr int64_t kDefaultDenseTopK = 5;
+// How long a refusal sized from the request may take, RPC and image decoding included, on a loaded two-core machine
+// (the target is 50 ms; the work it replaces took 22 s).
+constexpr auto kRefusalBudget = std::chrono::milliseconds(250);
 constexpr int64_t kClasses = 10;
 constexpr int kWindow = 28;
 constexpr int kNaturalStride = 4;
@@ -43,6 +54,23 @@ std::pair<uint32_t, uint32_t> PngSize(const std::string& png) {
   return png.size() < 24 ? std::pair<uint32_t, uint32_t>{0, 0} : std::pair{at(16), at(20)};
 }
 
+// An 8-bit grayscale PNG decoded by libpng (not the server's libspng); empty when it does not decode.
+std::vector<uint8_t> DecodeGrayPng(const std::string& png, uint32_t& width, uint32_t& height) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  if (png_image_begin_read_from_memory(&image, png.data(), png.size()) == 0) return {};
+  image.format = PNG_FORMAT_GRAY;
+  std::vector<uint8_t> pixels(PNG_IMAGE_SIZE(image));
+  if (png_image_finish_read(&image, nullptr, pixels.data(), 0, nullptr) == 0) return {};
+  width = image.width;
+  height = image.height;
+  return pixels;
+}
+
+float MaxValue(const v1::Heatmap& heatmap) {
+  return *std::max_element(heatmap.values().begin(), heatmap.values().end());
+}
+
 class LocalizeTest : public ::testing::Test {
  protected:
   // One server for the suite: the bundled model and the flat-head test model in a repository of their own.
@@ -51,8 +79,9 @@ class LocalizeTest : public ::testing::Test {
     namespace fs = std::filesystem;
     fs::create_directories(repository_ + "/" + kBundled + "/1");
     fs::copy_file(FOVEA_BUNDLED_MODEL, repository_ + "/" + kBundled + "/1/model.onnx");
-    fs::copy(TestDataDir() + "/localize-models/" + kFlatHead, repository_ + "/" + kFlatHead,
-             fs::copy_options::recursive);
+    for (const char* model : {kFlatHead, kManyClass}) {
+      fs::copy(TestDataDir() + "/localize-models/" + model, repository_ + "/" + model, fs::copy_options::recursive);
+    }
     server_ = ServerProcess::Start({"--model-repository", repository_}).release();
   }
   static void TearDownTestSuite() {
@@ -117,7 +146,7 @@ TEST_F(LocalizeTest, DenseMapsEveryWindowAtTheNaturalStride) {
   EXPECT_EQ(v1::LOCALIZATION_METHOD_DENSE, response.method());
   EXPECT_EQ(static_cast<int>(kSceneWidth), response.image_width());
   EXPECT_EQ(0, response.predictions_size());
-  ASSERT_EQ(kClasses, response.heatmaps_size());  // the bundled model has no background class
+  ASSERT_EQ(kClasses, response.heatmaps_size());  // 10 classes, no background class: every one is mapped
   const int cols = (kSceneWidth - kWindow) / kNaturalStride + 1, rows = (kSceneHeight - kWindow) / kNaturalStride + 1;
   std::vector<double> sums(static_cast<size_t>(rows * cols), 0.0);
   for (const v1::Heatmap& heatmap : response.heatmaps()) {
@@ -150,8 +179,8 @@ TEST_F(LocalizeTest, DenseStridesDivideOrMultiplyTheNaturalOne) {
 }
 
 TEST_F(LocalizeTest, CamMapsTheTopClassOverTheWholeImage) {
-  const v1::LocalizeResponse response = LocalizeOk(Request(kBundled, v1::LOCALIZATION_METHOD_UNSPECIFIED));
-  EXPECT_EQ(v1::LOCALIZATION_METHOD_CAM, response.method());  // the bundled model has a GAP head
+  const v1::LocalizeResponse response = LocalizeOk(Request(kBundled, v1::LOCALIZATION_METHOD_CAM));
+  EXPECT_EQ(v1::LOCALIZATION_METHOD_CAM, response.method());
   ASSERT_EQ(5, response.predictions_size());
   ASSERT_EQ(1, response.heatmaps_size());
   const v1::Heatmap& heatmap = response.heatmaps(0);
@@ -170,7 +199,8 @@ TEST_F(LocalizeTest, CamMapsTheTopClassOverTheWholeImage) {
 }
 
 TEST_F(LocalizeTest, GradCamWorksWhereCamCannot) {
-  v1::LocalizeRequest request = Request(kFlatHead, v1::LOCALIZATION_METHOD_UNSPECIFIED);
+  // Under twice the 28x28 input, so `auto` does not pick DENSE.
+  v1::LocalizeRequest request = Request(kFlatHead, v1::LOCALIZATION_METHOD_UNSPECIFIED, ScenePng(50, 50));
   request.add_class_indices(2);
   request.add_class_indices(7);
   const v1::LocalizeResponse response = LocalizeOk(request);
@@ -210,6 +240,10 @@ TEST_F(LocalizeTest, BadInputsGetClearErrorsAndTheServerKeepsServing) {
   v1::LocalizeRequest not_an_image = Request(kBundled, v1::LOCALIZATION_METHOD_CAM, "not a png");
   EXPECT_EQ(grpc::StatusCode::INVALID_ARGUMENT, LocalizeError(not_an_image, "image"));
 
+  v1::LocalizeRequest zero_top_k = Request(kBundled, v1::LOCALIZATION_METHOD_DENSE);
+  zero_top_k.set_top_k(0);
+  EXPECT_EQ(grpc::StatusCode::INVALID_ARGUMENT, LocalizeError(zero_top_k, "top_k 0 is below 1"));
+
   v1::LocalizeRequest bad_threshold = Request(kBundled, v1::LOCALIZATION_METHOD_CAM);
   bad_threshold.set_score_threshold(1.5f);
   EXPECT_EQ(grpc::StatusCode::INVALID_ARGUMENT, LocalizeError(bad_threshold, "score_threshold"));
@@ -231,11 +265,146 @@ TEST_F(LocalizeTest, CliWritesOverlaysAndDetectionsAndReportsEveryInput) {
   EXPECT_NE(std::string::npos, result.out.find("missing.png: ERROR NOT_FOUND")) << result.out;
   EXPECT_TRUE(std::filesystem::exists(out + "/scene.1-Trouser.png"));
   EXPECT_TRUE(std::filesystem::exists(out + "/scene.8-Bag.png"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/scene.8-Bag.map.png"));  // 8-bit maps by default
   std::ifstream json_file(out + "/detections.json");
   const std::string json((std::istreambuf_iterator<char>(json_file)), std::istreambuf_iterator<char>());
   EXPECT_NE(std::string::npos, json.find("\"method\": \"LOCALIZATION_METHOD_DENSE\""));
+  EXPECT_NE(std::string::npos, json.find("\"map_png\": \"" + out + "/scene.8-Bag.map.png\", \"value_min\": "));
   EXPECT_NE(std::string::npos, json.find("\"code\": \"NOT_FOUND\""));
   std::filesystem::remove_all(dir);
+}
+
+TEST_F(LocalizeTest, CliTopKFloatMapsAndNoOverlays) {
+  const std::string dir = MakeTempDir();
+  const std::string scene = dir + "/scene.png";
+  std::ofstream(scene, std::ios::binary) << ScenePng();
+  const std::string out = dir + "/out";
+  const CommandResult result = RunCli({"localize", "--server", server_->address(), "--model", kBundled, "--top-k", "2",
+                                       "--maps", "float", "--no-overlays", "--out", out, scene});
+  EXPECT_EQ(0, result.exit_code) << result.err;
+  EXPECT_NE(std::string::npos, result.out.find(scene + ": LOCALIZATION_METHOD_DENSE")) << result.out;  // auto
+  EXPECT_NE(std::string::npos, result.out.find(", 0 overlay(s)")) << result.out;
+  std::ifstream json_file(out + "/detections.json");
+  const std::string json((std::istreambuf_iterator<char>(json_file)), std::istreambuf_iterator<char>());
+  size_t heatmaps = 0;
+  for (size_t at = json.find("\"values\": ["); at != std::string::npos; at = json.find("\"values\": [", at + 1)) {
+    ++heatmaps;
+  }
+  EXPECT_EQ(2u, heatmaps) << json;
+  EXPECT_EQ(std::string::npos, json.find("map_png")) << json;
+  // Only detections.json: no overlay and no map files.
+  EXPECT_EQ(1, std::distance(std::filesystem::directory_iterator(out), std::filesystem::directory_iterator()));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(LocalizeTest, DenseDefaultsToTheTopClassesByPeakWindowProbability) {
+  const std::string png = ScenePng(64, 64);  // 10x10 windows
+  v1::LocalizeRequest every_class = Request(kManyClass, v1::LOCALIZATION_METHOD_DENSE, png);
+  every_class.set_render_overlays(false);
+  for (int64_t c = 0; c < kManyClasses; ++c) every_class.add_class_indices(c);
+  const v1::LocalizeResponse all = LocalizeOk(every_class);
+  ASSERT_EQ(kManyClasses, all.heatmaps_size());
+  std::vector<std::pair<float, int64_t>> ranked;  // (-peak, class): best first, ties by index
+  for (const v1::Heatmap& heatmap : all.heatmaps()) ranked.emplace_back(-MaxValue(heatmap), heatmap.class_index());
+  std::sort(ranked.begin(), ranked.end());
+
+  v1::LocalizeRequest defaults = Request(kManyClass, v1::LOCALIZATION_METHOD_DENSE, png);
+  defaults.set_render_overlays(false);
+  const v1::LocalizeResponse top = LocalizeOk(defaults);
+  ASSERT_EQ(kDefaultDenseTopK, top.heatmaps_size());
+  for (int i = 0; i < top.heatmaps_size(); ++i)
+    EXPECT_EQ(ranked[static_cast<size_t>(i)].second, top.heatmaps(i).class_index());
+
+  defaults.set_top_k(2);
+  const v1::LocalizeResponse two = LocalizeOk(defaults);
+  ASSERT_EQ(2, two.heatmaps_size());
+  EXPECT_EQ(ranked[0].second, two.heatmaps(0).class_index());
+  EXPECT_EQ(ranked[1].second, two.heatmaps(1).class_index());
+}
+
+TEST_F(LocalizeTest, CamTopKMapsTheImagesBestPredictions) {
+  v1::LocalizeRequest request = Request(kManyClass, v1::LOCALIZATION_METHOD_CAM, ScenePng(40, 40));
+  EXPECT_EQ(1, LocalizeOk(request).heatmaps_size());  // CAM alone maps the top-1 class by default
+  request.set_top_k(3);
+  const v1::LocalizeResponse response = LocalizeOk(request);
+  ASSERT_EQ(3, response.heatmaps_size());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(response.predictions(i).class_index(), response.heatmaps(i).class_index());
+}
+
+TEST_F(LocalizeTest, AutoPicksDenseForAnImageMuchLargerThanTheInput) {
+  const v1::LocalizeResponse scene = LocalizeOk(Request(kBundled, v1::LOCALIZATION_METHOD_UNSPECIFIED));
+  EXPECT_EQ(v1::LOCALIZATION_METHOD_DENSE, scene.method());  // 100x72 holds two 28x28 inputs each way
+  EXPECT_EQ(kClasses, scene.heatmaps_size());                // few classes: every one is mapped
+  EXPECT_EQ(kWindow, scene.heatmaps(0).window_width());
+  // The flat-head model's last 2x2 pool sits in its head: its dense map steps 2 pixels, not 1.
+  const v1::LocalizeResponse flat = LocalizeOk(Request(kFlatHead, v1::LOCALIZATION_METHOD_UNSPECIFIED));
+  EXPECT_EQ(v1::LOCALIZATION_METHOD_DENSE, flat.method());
+  ASSERT_GE(flat.heatmaps_size(), 1);
+  EXPECT_EQ(2, flat.heatmaps(0).stride_x());
+  EXPECT_EQ(static_cast<int>((kSceneWidth - kWindow) / 2 + 1), flat.heatmaps(0).width());
+
+  const v1::LocalizeResponse small =
+      LocalizeOk(Request(kBundled, v1::LOCALIZATION_METHOD_UNSPECIFIED, ScenePng(100, 50)));
+  EXPECT_EQ(v1::LOCALIZATION_METHOD_CAM, small.method());  // 50 < 2 x 28
+  const v1::LocalizeResponse huge =
+      LocalizeOk(Request(kBundled, v1::LOCALIZATION_METHOD_UNSPECIFIED, ScenePng(1100, 1000)));
+  EXPECT_EQ(v1::LOCALIZATION_METHOD_CAM, huge.method());  // over the dense-pixel limit, so not DENSE
+}
+
+TEST_F(LocalizeTest, AnAnswerOverTheMessageLimitIsRefusedBeforeAnyWork) {
+  const std::string png = ScenePng(448, 448);
+  v1::LocalizeRequest every_class = Request(kManyClass, v1::LOCALIZATION_METHOD_DENSE, png);
+  for (int64_t c = 0; c < kManyClasses; ++c) every_class.add_class_indices(c);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(grpc::StatusCode::RESOURCE_EXHAUSTED, LocalizeError(every_class, "(--max-message-bytes); ask for fewer"));
+  const auto refused = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(refused, kRefusalBudget);
+  RecordProperty("refusal_ms", std::to_string(std::chrono::duration<double, std::milli>(refused).count()));
+  EXPECT_EQ(grpc::StatusCode::RESOURCE_EXHAUSTED, LocalizeError(every_class, "no overlays (render_overlays false)"));
+
+  // Every class of a 973x973-window map at stride 1 would not fit in memory: refused too, not attempted.
+  v1::LocalizeRequest dense_memory = Request(kManyClass, v1::LOCALIZATION_METHOD_DENSE, ScenePng(1000, 1000));
+  dense_memory.set_stride(1);
+  dense_memory.set_render_overlays(false);
+  const auto memory_start = std::chrono::steady_clock::now();
+  EXPECT_EQ(grpc::StatusCode::RESOURCE_EXHAUSTED, LocalizeError(dense_memory, "over the dense-map memory limit"));
+  EXPECT_LT(std::chrono::steady_clock::now() - memory_start, kRefusalBudget);
+
+  // The same image with the defaults answers: the top classes only.
+  const v1::LocalizeResponse answer = LocalizeOk(Request(kManyClass, v1::LOCALIZATION_METHOD_UNSPECIFIED, png));
+  EXPECT_EQ(v1::LOCALIZATION_METHOD_DENSE, answer.method());
+  EXPECT_EQ(kDefaultDenseTopK, answer.heatmaps_size());
+}
+
+TEST_F(LocalizeTest, PngMapsDecodeToTheFloatValuesWithinHalfAQuantizationStep) {
+  constexpr float kRoundingSlack = 1e-6f;
+  for (const v1::LocalizationMethod method : {v1::LOCALIZATION_METHOD_DENSE, v1::LOCALIZATION_METHOD_GRAD_CAM}) {
+    v1::LocalizeRequest request = Request(kBundled, method);
+    request.add_class_indices(1);
+    request.add_class_indices(8);
+    request.set_render_overlays(false);
+    const v1::LocalizeResponse floats = LocalizeOk(request);
+    request.set_map_format(v1::HEATMAP_FORMAT_PNG);
+    const v1::LocalizeResponse pngs = LocalizeOk(request);
+    ASSERT_EQ(2, pngs.heatmaps_size());
+    for (int i = 0; i < pngs.heatmaps_size(); ++i) {
+      const v1::Heatmap& expected = floats.heatmaps(i);
+      const v1::Heatmap& heatmap = pngs.heatmaps(i);
+      EXPECT_EQ(0, heatmap.values_size());
+      uint32_t width = 0, height = 0;
+      const std::vector<uint8_t> gray = DecodeGrayPng(heatmap.values_png(), width, height);
+      ASSERT_EQ(static_cast<size_t>(expected.values_size()), gray.size()) << method;
+      EXPECT_EQ(expected.width(), static_cast<int>(width));
+      EXPECT_EQ(expected.height(), static_cast<int>(height));
+      EXPECT_FLOAT_EQ(MaxValue(expected), heatmap.value_max());
+      EXPECT_FLOAT_EQ(*std::min_element(expected.values().begin(), expected.values().end()), heatmap.value_min());
+      const float range = heatmap.value_max() - heatmap.value_min();
+      for (size_t cell = 0; cell < gray.size(); ++cell) {
+        const float decoded = heatmap.value_min() + static_cast<float>(gray[cell]) / 255.0f * range;
+        EXPECT_NEAR(expected.values(static_cast<int>(cell)), decoded, range / 510.0f + kRoundingSlack) << cell;
+      }
+    }
+  }
 }
 
 }  // namespace

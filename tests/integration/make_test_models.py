@@ -9,6 +9,8 @@ OUTPUT_DIR/models/rgb/1/model.onnx    3x16x16 RGB -> 3 classes, per-channel mean
 OUTPUT_DIR/models/broken/1/model.onnx not an ONNX file: the server must skip it and serve the others
 OUTPUT_DIR/localize-models/flathead/1/model.onnx  1x28x28 -> 10 classes with a conv/maxpool/flatten/gemm head:
                                       no global average pooling, so CAM is impossible while Grad-CAM and dense work
+OUTPUT_DIR/localize-models/manyclass/1/model.onnx  1x28x28 -> 1000 classes (two conv/maxpool stages, a conv, GAP,
+                                      gemm, softmax): natural stride 4, for answers that must be sized before any work
 OUTPUT_DIR/images/sample.jpg          a JPEG (the C++ tests write their PNGs themselves)
 Weights come from fixed seeds, so every run writes the same files.
 """
@@ -94,6 +96,52 @@ def flat_head_classifier(seed):
     return model
 
 
+def many_class_classifier(seed, classes):
+    """(conv3x3(8, pad 1) -> relu -> maxpool 2) x 2 -> conv3x3(8, pad 1) -> relu -> global average pool -> flatten
+    -> gemm(classes) -> softmax. The last convolution feeds the pooling head, so CAM and dense both apply."""
+    rng = np.random.RandomState(seed)
+    weights = [
+        numpy_helper.from_array(rng.randn(8, 1, 3, 3).astype(np.float32), "conv1.weight"),
+        numpy_helper.from_array(rng.randn(8).astype(np.float32) * 0.1, "conv1.bias"),
+        numpy_helper.from_array(rng.randn(8, 8, 3, 3).astype(np.float32) * 0.3, "conv2.weight"),
+        numpy_helper.from_array(rng.randn(8).astype(np.float32) * 0.1, "conv2.bias"),
+        numpy_helper.from_array(rng.randn(8, 8, 3, 3).astype(np.float32) * 0.3, "conv3.weight"),
+        numpy_helper.from_array(rng.randn(8).astype(np.float32) * 0.1, "conv3.bias"),
+        numpy_helper.from_array(rng.randn(classes, 8).astype(np.float32), "fc.weight"),
+        numpy_helper.from_array(rng.randn(classes).astype(np.float32) * 0.1, "fc.bias"),
+    ]
+    nodes = []
+    value = "input"
+    for stage in (1, 2):
+        nodes += [
+            helper.make_node("Conv", [value, f"conv{stage}.weight", f"conv{stage}.bias"], [f"conv{stage}"],
+                             name=f"conv{stage}", pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", [f"conv{stage}"], [f"relu{stage}"], name=f"relu{stage}"),
+            helper.make_node("MaxPool", [f"relu{stage}"], [f"pool{stage}"], name=f"pool{stage}", kernel_shape=[2, 2],
+                             strides=[2, 2]),
+        ]
+        value = f"pool{stage}"
+    nodes += [
+        helper.make_node("Conv", [value, "conv3.weight", "conv3.bias"], ["conv3"], name="conv3", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["conv3"], ["relu3"], name="relu3"),
+        helper.make_node("GlobalAveragePool", ["relu3"], ["gap"], name="gap"),
+        helper.make_node("Flatten", ["gap"], ["flat"], name="flatten", axis=1),
+        helper.make_node("Gemm", ["flat", "fc.weight", "fc.bias"], ["logits"], name="fc", transB=1),
+        helper.make_node("Softmax", ["logits"], ["scores"], name="softmax", axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "many_class_classifier",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 28, 28])],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", classes])],
+        initializer=weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="fovea-tests")
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, {"fovea.input.channels": "1", "fovea.input.height": "28",
+                                   "fovea.input.width": "28"})
+    onnx.checker.check_model(model)
+    return model
+
+
 def save(model, path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     onnx.save(model, path)
@@ -107,6 +155,7 @@ def main():
     save(classifier(3, 3, 16, 3, ["red", "green", "blue"], [0.485, 0.456, 0.406], [0.229, 0.224, 0.225],
                     softmax=True), f"{out}/models/rgb/1/model.onnx")
     save(flat_head_classifier(4), f"{out}/localize-models/flathead/1/model.onnx")
+    save(many_class_classifier(5, 1000), f"{out}/localize-models/manyclass/1/model.onnx")
     os.makedirs(f"{out}/models/broken/1", exist_ok=True)
     with open(f"{out}/models/broken/1/model.onnx", "wb") as f:
         f.write(b"this is not an ONNX model")

@@ -579,10 +579,18 @@ class RestTest(unittest.TestCase):
         answer = self.call_json("POST", f"/v2/models/{MODEL}/versions/{VERSION}/localize?method=dense&stride=4&threshold=0.9"
                                         "&nms_iou=0.5&overlays=false", raw=self.pngs[0],
                                 content_type="application/octet-stream")
-        self.assertEqual(len(answer["heatmaps"]), CLASSES)  # every class: the model has no background class
+        self.assertEqual(len(answer["heatmaps"]), CLASSES)  # every class: the model has few and no background class
         self.assertNotIn("overlay_png", answer["heatmaps"][0])
         for detection in answer["detections"]:
             self.assertGreaterEqual(detection["score"], 0.9)
+        # top_k=3: the 3 best classes; with maps=png each map is an 8-bit gray PNG scaled by value_min..max.
+        answer = self.call_json("POST", f"/v2/models/{MODEL}/localize?method=dense&overlays=false&maps=png&top_k=3",
+                                raw=self.pngs[0], content_type="image/png")
+        self.assertEqual(len(answer["heatmaps"]), 3)
+        heatmap = answer["heatmaps"][0]
+        self.assertEqual(heatmap["values"], [])
+        self.assertEqual(png_size(base64.b64decode(heatmap["values_png"])), (heatmap["width"], heatmap["height"]))
+        self.assertLessEqual(heatmap["value_min"], heatmap["value_max"])
 
     def test_localize_errors(self):
         path = f"/v2/models/{MODEL}/localize"
@@ -592,6 +600,8 @@ class RestTest(unittest.TestCase):
         self.assert_error("POST", path + "?classes=10", 400, "class index 10", raw=image, content_type="image/png")
         self.assert_error("POST", path + "?threshold=2", 400, "outside [0, 1]", raw=image, content_type="image/png")
         self.assert_error("POST", path + "?stride=x", 400, "not a number", raw=image, content_type="image/png")
+        self.assert_error("POST", path + "?top_k=0", 400, "top_k 0 is below 1", raw=image, content_type="image/png")
+        self.assert_error("POST", path + "?maps=jpeg", 400, "must be float or png", raw=image, content_type="image/png")
         self.assert_error("POST", path + "?color=red", 400, "unknown query parameter 'color'", raw=image,
                           content_type="image/png")
         self.assert_error("POST", path, 400, "encoded PNG or JPEG image as the body", payload={"image": "x"})

@@ -83,7 +83,7 @@ grpc::ServerUnaryReactor* InferenceService::Localize(grpc::CallbackServerContext
       AdmitUnary(reactor, log, serving_.repository.Find(request->model_name(), request->model_version()));
   if (model == nullptr) return reactor;
   // Like Classify: the engine work runs on the worker pool, never on gRPC's callback threads.
-  const LocalizeOptions options{serving_.options.image_limits};
+  const LocalizeOptions options = LocalizeOptionsFor(serving_.options);
   RunOnWorkers(
       serving_.workers,
       [context, request, response, reactor, log, options, model] {

@@ -148,8 +148,8 @@ StatusOr<InferRequestJson> ImageInferRequest(const HttpRequest& http, const Serv
 }
 
 StatusOr<v1::LocalizeRequest> LocalizeRequestFrom(const HttpRequest& http, const ServedModel& model) {
-  FOVEA_ASSIGN_OR_RETURN(const Query query,
-                         ParseQuery(http.query, {"method", "classes", "stride", "threshold", "nms_iou", "overlays"}));
+  FOVEA_ASSIGN_OR_RETURN(const Query query, ParseQuery(http.query, {"method", "classes", "top_k", "maps", "stride",
+                                                                    "threshold", "nms_iou", "overlays"}));
   v1::LocalizeRequest request;
   request.set_model_name(model.name);
   request.set_model_version(model.version);
@@ -164,6 +164,14 @@ StatusOr<v1::LocalizeRequest> LocalizeRequestFrom(const HttpRequest& http, const
         FOVEA_ASSIGN_OR_RETURN(const int64_t index, ParseNumber<int64_t>(key, item));
         request.add_class_indices(index);
       }
+    } else if (key == "top_k") {
+      FOVEA_ASSIGN_OR_RETURN(const int32_t top_k, ParseNumber<int32_t>(key, value));
+      request.set_top_k(top_k);
+    } else if (key == "maps") {
+      if (value != "float" && value != "png") {
+        return InvalidArgument("query parameter maps='" + value + "' must be float or png");
+      }
+      request.set_map_format(value == "png" ? v1::HEATMAP_FORMAT_PNG : v1::HEATMAP_FORMAT_FLOAT);
     } else if (key == "stride") {
       FOVEA_ASSIGN_OR_RETURN(const int32_t stride, ParseNumber<int32_t>(key, value));
       request.set_stride(stride);
@@ -409,8 +417,7 @@ HttpResponse RestApi::Localize(const HttpRequest& request, const std::string& na
       serving_.workers,
       [&, model = *model] {
         try {
-          answered.set_value(
-              LocalizeImage(*model, *localize_request, LocalizeOptions{serving_.options.image_limits}, response));
+          answered.set_value(LocalizeImage(*model, *localize_request, LocalizeOptionsFor(serving_.options), response));
         } catch (const std::exception& error) {
           answered.set_value(Internal(std::string("localization failed: ") + error.what()));
         }

@@ -228,6 +228,11 @@ Json HeatmapJson(const v1::Heatmap& heatmap) {
                {"window_width", heatmap.window_width()},
                {"window_height", heatmap.window_height()}};
   if (!heatmap.overlay_png().empty()) json["overlay_png"] = common::Base64Encode(heatmap.overlay_png());
+  if (!heatmap.values_png().empty()) {
+    json["values_png"] = common::Base64Encode(heatmap.values_png());
+    json["value_min"] = heatmap.value_min();
+    json["value_max"] = heatmap.value_max();
+  }
   return json;
 }
 

@@ -51,6 +51,13 @@ Graph UnpaddedFlattenNet() {
       .Build();
 }
 
+// The last 2x2 pool sits between the last convolution and the flattening fc: half of the natural stride is the
+// head's (trunk stride 2, map stride 4).
+Graph UnpaddedPoolInHeadNet() {
+  NetBuilder net(1, kWindow, kWindow);
+  return net.Conv(4, 3, 0).MaxPool(2).Conv(8, 3, 0).MaxPool(2).Flatten().Gemm(kClasses).Build();
+}
+
 Tensor Window(const Tensor& image, int64_t top, int64_t left) {
   Tensor window(DataType::kFloat32, {1, 1, kWindow, kWindow});
   for (int64_t y = 0; y < kWindow; ++y) {
@@ -113,6 +120,10 @@ TEST_P(DenseMapStride, GapHeadEqualsPerWindowEvaluation) {
 
 TEST_P(DenseMapStride, FlattenHeadEqualsPerWindowEvaluation) {
   EXPECT_LE(MaxDifferenceFromWindows(UnpaddedFlattenNet(), GetParam(), true), kMaxAbsDifference);
+}
+
+TEST_P(DenseMapStride, PoolingInTheHeadEqualsPerWindowEvaluation) {
+  EXPECT_LE(MaxDifferenceFromWindows(UnpaddedPoolInHeadNet(), GetParam(), true), kMaxAbsDifference);
 }
 
 // 4: one pass; 2 and 1: 4 and 16 shifted passes; 8: every other cell of the natural map.
