@@ -53,6 +53,7 @@ std::optional<v1::LocalizationMethod> ParseMethod(const std::string& text) {
   if (text == "cam") return v1::LOCALIZATION_METHOD_CAM;
   if (text == "gradcam" || text == "grad-cam") return v1::LOCALIZATION_METHOD_GRAD_CAM;
   if (text == "dense") return v1::LOCALIZATION_METHOD_DENSE;
+  if (text == "segmentation") return v1::LOCALIZATION_METHOD_SEGMENTATION;
   if (text == "auto") return v1::LOCALIZATION_METHOD_UNSPECIFIED;
   return std::nullopt;
 }
@@ -82,11 +83,13 @@ FlagSet LocalizeFlags(LocalizeOptions& o) {
                  .positionals = true});
   flags.Add(TextFlag("out", &o.out, "DIR", "Output folder, created if missing (required)."));
   flags.Add(CustomFlag("method", "M",
-                       "cam, gradcam, dense or auto (auto: dense for an image at least twice the model input each "
-                       "way, else CAM when the model allows it, else gradcam).",
+                       "cam, gradcam, dense, segmentation or auto (auto: segmentation for a segmentation model; "
+                       "else dense for an image at least twice the model input each way, else CAM when the model "
+                       "allows it, else gradcam).",
                        [&o](const std::string& value) -> Status {
                          const std::optional<v1::LocalizationMethod> method = ParseMethod(value);
-                         if (!method) return InvalidArgument("'" + value + "' is not cam, gradcam, dense or auto");
+                         if (!method)
+                           return InvalidArgument("'" + value + "' is not cam, gradcam, dense, segmentation or auto");
                          o.method = *method;
                          return OkStatus();
                        })

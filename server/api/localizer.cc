@@ -5,6 +5,7 @@
 
 #include "engine/localization/detections.h"
 #include "engine/localization/resample.h"
+#include "engine/localization/segmentation.h"
 #include "imageio/overlay.h"
 #include "server/api/classifier.h"
 
@@ -71,15 +72,33 @@ bool PrefersDense(const loc::Localizer& localizer, const imageio::Image& image, 
          image.width * image.height <= options.max_dense_pixels;
 }
 
-// The method to run: the requested one when the model supports it; when unspecified, DENSE for an image much larger
-// than the model input, else CAM, else Grad-CAM.
-StatusOr<v1::LocalizationMethod> ResolveMethod(const loc::Localizer& localizer, v1::LocalizationMethod method,
+// SEGMENTATION for a segmentation model asked for it or for no method in particular; FAILED_PRECONDITION naming the
+// way out for any other method.
+StatusOr<v1::LocalizationMethod> ResolveSegmentationMethod(const ServedModel& model, v1::LocalizationMethod method) {
+  if (method == v1::LOCALIZATION_METHOD_UNSPECIFIED || method == v1::LOCALIZATION_METHOD_SEGMENTATION) {
+    return v1::LOCALIZATION_METHOD_SEGMENTATION;
+  }
+  if (!v1::LocalizationMethod_IsValid(method)) {
+    return InvalidArgument("unknown localization method " + std::to_string(method));
+  }
+  const ServedOutput& map = model.outputs.front();
+  return FailedPrecondition(ModelTitle(model.name, model.version) + " is a segmentation model (its output '" +
+                            map.name + "' is a per-pixel class map " + engine::ShapeToString(map.shape) +
+                            "): ask for SEGMENTATION, or leave the method unset");
+}
+
+// The method to run: the requested one when the model supports it; when unspecified, SEGMENTATION for a segmentation
+// model, DENSE for an image much larger than the model input, else CAM, else Grad-CAM.
+StatusOr<v1::LocalizationMethod> ResolveMethod(const ServedModel& model, v1::LocalizationMethod method,
                                                const imageio::Image& image, const LocalizeOptions& options) {
+  if (model.segmentation_classes > 0) return ResolveSegmentationMethod(model, method);
+  FOVEA_RETURN_IF_ERROR(RequireClassifier(model));
   const auto need = [](const Status& status, const char* name) {
     return status.ok() ? OkStatus()
                        : Status(StatusCode::kFailedPrecondition,
                                 std::string(name) + " is not possible for this model: " + status.message());
   };
+  const loc::Localizer& localizer = *model.localizer;
   switch (method) {
     case v1::LOCALIZATION_METHOD_UNSPECIFIED:
       if (PrefersDense(localizer, image, options)) return v1::LOCALIZATION_METHOD_DENSE;
@@ -95,16 +114,23 @@ StatusOr<v1::LocalizationMethod> ResolveMethod(const loc::Localizer& localizer, 
     case v1::LOCALIZATION_METHOD_DENSE:
       FOVEA_RETURN_IF_ERROR(need(localizer.dense_status(), "DENSE"));
       return method;
+    case v1::LOCALIZATION_METHOD_SEGMENTATION:
+      return FailedPrecondition(
+          "SEGMENTATION is not possible for this model: it is a classifier (one score per "
+          "class, not a per-pixel class map); ask for CAM, GRAD_CAM or DENSE");
     default:
       break;
   }
   return InvalidArgument("unknown localization method " + std::to_string(method));
 }
 
-// Classes a dense map may pick by default: every class except the model's background class.
+// The classes of a classifier or a segmentation model.
+int64_t ClassCountOf(const ServedModel& model) { return std::max(model.num_classes, model.segmentation_classes); }
+
+// Classes a dense or segmentation map may pick by default: every class except the model's background class.
 std::vector<int64_t> DenseCandidates(const ServedModel& model) {
   std::vector<int64_t> classes;
-  for (int64_t c = 0; c < model.num_classes; ++c) {
+  for (int64_t c = 0; c < ClassCountOf(model); ++c) {
     if (c != model.model->metadata().background_class) classes.push_back(c);
   }
   return classes;
@@ -112,7 +138,7 @@ std::vector<int64_t> DenseCandidates(const ServedModel& model) {
 
 int64_t LongestLabel(const ServedModel& model) {
   size_t longest = 0;
-  for (int64_t c = 0; c < model.num_classes; ++c) longest = std::max(longest, model.model->Label(c).size());
+  for (int64_t c = 0; c < ClassCountOf(model); ++c) longest = std::max(longest, model.model->Label(c).size());
   return static_cast<int64_t>(longest);
 }
 
@@ -148,19 +174,26 @@ Status PlanDense(const ServedModel& model, const imageio::Image& image, const v1
 StatusOr<LocalizePlan> PlanRequest(const ServedModel& model, const imageio::Image& image,
                                    const v1::LocalizeRequest& request, const LocalizeOptions& options) {
   LocalizePlan plan;
-  FOVEA_ASSIGN_OR_RETURN(plan.method, ResolveMethod(*model.localizer, request.method(), image, options));
+  FOVEA_ASSIGN_OR_RETURN(plan.method, ResolveMethod(model, request.method(), image, options));
   const bool dense = plan.method == v1::LOCALIZATION_METHOD_DENSE;
-  const int64_t candidates = dense ? static_cast<int64_t>(DenseCandidates(model).size()) : model.num_classes;
+  const bool segmentation = plan.method == v1::LOCALIZATION_METHOD_SEGMENTATION;
+  const int64_t candidates =
+      dense || segmentation ? static_cast<int64_t>(DenseCandidates(model).size()) : model.num_classes;
   plan.classes.assign(request.class_indices().begin(), request.class_indices().end());
   if (request.has_top_k()) {
     plan.top_k = request.top_k();
   } else if (dense) {
     plan.top_k = candidates <= kDenseEveryClassUpTo ? candidates : kDefaultDenseTopK;
+  } else if (segmentation) {
+    plan.top_k = kDefaultDenseTopK;  // the classes that win the most cells; usually fewer win at all
   } else {
     plan.top_k = kDefaultAttributionTopK;
   }
   if (dense) {
     FOVEA_RETURN_IF_ERROR(PlanDense(model, image, request, options, plan));
+  } else if (segmentation) {
+    plan.work.map_rows = image.height;  // one cell per image pixel
+    plan.work.map_cols = image.width;
   } else {
     FOVEA_ASSIGN_OR_RETURN(const auto size, model.localizer->AttributionMapSize());
     plan.work.map_rows = size.first;
@@ -235,6 +268,44 @@ StatusOr<MethodResult> RunDense(const ServedModel& model, const imageio::Image& 
         maps.values.floats().subspan(static_cast<size_t>(c * rows * cols), static_cast<size_t>(rows * cols));
     std::copy(source.begin(), source.end(), plane.floats().begin());
     result.maps.push_back({c, plane});
+  }
+  return result;
+}
+
+loc::PlaneScores PlaneScoresOf(ScoreActivation activation) {
+  switch (activation) {
+    case ScoreActivation::kSigmoid:
+      return loc::PlaneScores::kIndependentLogits;
+    case ScoreActivation::kNone:
+      return loc::PlaneScores::kProbabilities;
+    case ScoreActivation::kSoftmax:
+      break;
+  }
+  return loc::PlaneScores::kLogits;
+}
+
+// The segmentation model's class probabilities on the image resized to its input, read bilinearly at every pixel of
+// the image. Without asked-for classes, the `top_k` that win the most output cells.
+StatusOr<MethodResult> RunSegmentation(const ServedModel& model, const imageio::Image& image,
+                                       const LocalizePlan& plan) {
+  InputSpec spec = ModelInputSpec(model);
+  // The maps must cover the whole image, as for CAM.
+  spec.preprocessing.resize = ResizeMode::kStretch;
+  engine::Tensor input(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width});
+  FOVEA_RETURN_IF_ERROR(PreparePixels(image, spec, input.floats()));
+  FOVEA_ASSIGN_OR_RETURN(std::vector<engine::Tensor> outputs, RunServedModel(model, input));
+  FOVEA_ASSIGN_OR_RETURN(const engine::Tensor planes,
+                         loc::ClassProbabilityPlanes(outputs.front(), PlaneScoresOf(model.score_activation)));
+  std::vector<int64_t> classes = plan.classes;
+  if (classes.empty()) {
+    classes = loc::WinningClasses(planes, model.model->metadata().background_class);
+    if (static_cast<int64_t>(classes.size()) > plan.top_k) classes.resize(static_cast<size_t>(plan.top_k));
+  }
+  const loc::MapGeometry cells = loc::CoveringGeometry(planes.dim(1), planes.dim(2), image.width, image.height);
+  MethodResult result;
+  result.geometry = loc::CoveringGeometry(image.height, image.width, image.width, image.height);
+  for (int64_t c : classes) {
+    result.maps.push_back({c, loc::ResampleToImage(loc::ClassPlane(planes, c), cells, image.width, image.height)});
   }
   return result;
 }
@@ -343,12 +414,11 @@ LocalizeOptions LocalizeOptionsFor(const ClassifyOptions& options) {
 Status LocalizeImage(const ServedModel& model, const v1::LocalizeRequest& request, const LocalizeOptions& options,
                      v1::LocalizeResponse& response) {
   if (!model.localizer) return FailedPrecondition("model '" + model.name + "' has no localizer");
-  FOVEA_RETURN_IF_ERROR(RequireClassifier(model));
   // The maps are computed on NCHW feature maps of the whole image.
   if (model.preprocessing.nhwc) {
     return FailedPrecondition(ModelTitle(model.name, model.version) + " takes NHWC input; Localize serves NCHW models");
   }
-  FOVEA_RETURN_IF_ERROR(ValidateRequest(request, model.num_classes));
+  FOVEA_RETURN_IF_ERROR(ValidateRequest(request, ClassCountOf(model)));
   if (!request.has_image()) return InvalidArgument("request has no image");
   StatusOr<imageio::Image> image = DecodePixels(request.image(), options.image_limits);
   if (!image.ok()) return image.status().WithContext("image");
@@ -356,7 +426,9 @@ Status LocalizeImage(const ServedModel& model, const v1::LocalizeRequest& reques
   FOVEA_ASSIGN_OR_RETURN(const LocalizePlan plan, PlanRequest(model, *image, request, options));
   FOVEA_RETURN_IF_ERROR(CheckLocalizeBudget(plan.work, options.limits));
   StatusOr<MethodResult> result = plan.method == v1::LOCALIZATION_METHOD_DENSE ? RunDense(model, *image, plan)
-                                                                               : RunAttribution(model, *image, plan);
+                                  : plan.method == v1::LOCALIZATION_METHOD_SEGMENTATION
+                                      ? RunSegmentation(model, *image, plan)
+                                      : RunAttribution(model, *image, plan);
   if (!result.ok()) return result.status();
   response.set_model_name(model.name);
   response.set_model_version(model.version);

@@ -1,5 +1,6 @@
 #include "server/models/model_repository.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "server/models/triton_config.h"
@@ -123,13 +124,15 @@ Status WarmUp(ServedModel& served) {
     served.outputs.push_back({graph.outputs[i].name, outputs[i].dtype(), std::move(shape)});
   }
   served.num_classes = ClassCount(served.outputs[0]);
+  served.segmentation_classes = SegmentationClassCount(served.outputs[0]);
   const auto& labels = served.model->metadata().labels;
-  if (!labels.empty() && static_cast<int64_t>(labels.size()) != served.num_classes) {
+  const int64_t label_count = std::max(served.num_classes, served.segmentation_classes);
+  if (!labels.empty() && static_cast<int64_t>(labels.size()) != label_count) {
     const std::string& label_file = served.folder_config->labels_source;
     return FailedPrecondition((label_file.empty() ? std::string("fovea.labels") : label_file) + " has " +
                               std::to_string(labels.size()) + " labels but output '" + graph.outputs[0].name +
                               "' has shape " + engine::ShapeToString(outputs[0].shape()) + " (" +
-                              std::to_string(served.num_classes) + " classes)");
+                              std::to_string(label_count) + " classes)");
   }
   return OkStatus();
 }
@@ -199,6 +202,12 @@ int64_t ClassCount(const ServedOutput& output) {
   return (flat || spatial_ones) && shape[1] >= 1 ? shape[1] : 0;
 }
 
+int64_t SegmentationClassCount(const ServedOutput& output) {
+  if (output.dtype != engine::DataType::kFloat32) return 0;
+  const engine::Shape& shape = output.shape;
+  return shape.size() == 4 && shape[1] >= 1 && shape[2] * shape[3] > 1 ? shape[1] : 0;
+}
+
 StatusOr<std::vector<engine::Tensor>> RunServedModel(const ServedModel& model, const engine::Tensor& batch) {
   FOVEA_ASSIGN_OR_RETURN(std::vector<engine::Tensor> outputs, model.session->Run({&batch, 1}));
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -216,7 +225,8 @@ Status RequireClassifier(const ServedModel& model) {
   return FailedPrecondition(ModelTitle(model.name, model.version) + " is not a classifier: its first output '" +
                             first.name + "' is " + engine::DataTypeName(first.dtype) + " " +
                             engine::ShapeToString(first.shape) +
-                            ", not one score per class ([N, K] or [N, K, 1, 1]); ask ModelInfer for its outputs");
+                            ", not one score per class ([N, K] or [N, K, 1, 1]); ask ModelInfer for its outputs" +
+                            (model.segmentation_classes > 0 ? ", or Localize for its segmentation maps" : ""));
 }
 
 StatusOr<std::shared_ptr<const ServedModel>> PrepareModel(std::string name, int64_t version,

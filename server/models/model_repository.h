@@ -56,7 +56,10 @@ struct ServedModel {
   // The class count when the first output holds one score per class ([N, K] or [N, K, 1, 1]): a classifier, which
   // Classify and Localize serve. 0 for any other model (segmentation, embeddings, ...), served over ModelInfer only.
   int64_t num_classes = 0;
-  // How Classify turns the first output into probabilities (see ScoreActivation).
+  // The class count when the first output is a per-pixel class map ([N, C, H, W], H or W above 1): a segmentation
+  // model, which Localize serves (SEGMENTATION). 0 for any other model.
+  int64_t segmentation_classes = 0;
+  // How Classify (and SEGMENTATION) turns the first output into probabilities (see ScoreActivation).
   ScoreActivation score_activation = ScoreActivation::kSoftmax;
   // CAM, Grad-CAM and dense maps for this model (each knows whether the model supports it). Thread-safe.
   std::unique_ptr<const engine::localization::Localizer> localizer;
@@ -98,6 +101,8 @@ inference::DataType TritonDataType(engine::DataType dtype);
 
 // The class count of an output holding one score per class, FP32 [N, K] or [N, K, 1, 1]; 0 for any other output.
 int64_t ClassCount(const ServedOutput& output);
+// The class count of an output holding a per-pixel class map, FP32 [N, C, H, W] with H or W above 1; 0 otherwise.
+int64_t SegmentationClassCount(const ServedOutput& output);
 
 // Runs `batch` ([n, channels, height, width]) through `model`'s Session and returns every graph output, each with n
 // leading rows (INTERNAL otherwise).

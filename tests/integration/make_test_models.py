@@ -11,6 +11,8 @@ OUTPUT_DIR/localize-models/flathead/1/model.onnx  1x28x28 -> 10 classes with a c
                                       no global average pooling, so CAM is impossible while Grad-CAM and dense work
 OUTPUT_DIR/localize-models/manyclass/1/model.onnx  1x28x28 -> 1000 classes (two conv/maxpool stages, a conv, GAP,
                                       gemm, softmax): natural stride 4, for answers that must be sized before any work
+OUTPUT_DIR/localize-models/segmenter/1/model.onnx  1x32x32 gray -> [1, 3, 16, 16] class logits (background, bright,
+                                      dark): a 1x1 convolution and 2x2 average pooling, so the regions are known
 OUTPUT_DIR/images/sample.jpg          a JPEG (the C++ tests write their PNGs themselves)
 Weights come from fixed seeds, so every run writes the same files.
 """
@@ -142,6 +144,33 @@ def many_class_classifier(seed, classes):
     return model
 
 
+def segmenter():
+    """A segmentation model whose answer is known: per pixel x in [0, 1] (mean 0, std 1), the logits are
+    background 0, bright 20 (x - 0.75) and dark 20 (0.25 - x), averaged over 2x2 cells: [1, 3, 16, 16] for a 32x32
+    input. Mid-gray is background, white is "bright", black is "dark"; class 0 is the background class."""
+    weights = [
+        numpy_helper.from_array(np.array([0.0, 20.0, -20.0], np.float32).reshape(3, 1, 1, 1), "head.weight"),
+        numpy_helper.from_array(np.array([0.0, -15.0, 5.0], np.float32), "head.bias"),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["input", "head.weight", "head.bias"], ["logits_full"], name="head"),
+        helper.make_node("AveragePool", ["logits_full"], ["logits"], name="pool", kernel_shape=[2, 2],
+                         strides=[2, 2]),
+    ]
+    graph = helper.make_graph(
+        nodes, "segmenter",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 32, 32])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 3, 16, 16])],
+        initializer=weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="fovea-tests")
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, {"fovea.input.channels": "1", "fovea.input.height": "32",
+                                   "fovea.input.width": "32", "fovea.input.mean": "0", "fovea.input.std": "1",
+                                   "fovea.labels": "background\nbright\ndark", "fovea.background_class": "0"})
+    onnx.checker.check_model(model)
+    return model
+
+
 def save(model, path):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     onnx.save(model, path)
@@ -156,6 +185,7 @@ def main():
                     softmax=True), f"{out}/models/rgb/1/model.onnx")
     save(flat_head_classifier(4), f"{out}/localize-models/flathead/1/model.onnx")
     save(many_class_classifier(5, 1000), f"{out}/localize-models/manyclass/1/model.onnx")
+    save(segmenter(), f"{out}/localize-models/segmenter/1/model.onnx")
     os.makedirs(f"{out}/models/broken/1", exist_ok=True)
     with open(f"{out}/models/broken/1/model.onnx", "wb") as f:
         f.write(b"this is not an ONNX model")

@@ -210,6 +210,8 @@ const char* MethodName(v1::LocalizationMethod method) {
       return "grad-cam";
     case v1::LOCALIZATION_METHOD_DENSE:
       return "dense";
+    case v1::LOCALIZATION_METHOD_SEGMENTATION:
+      return "segmentation";
     default:
       return "auto";
   }
@@ -322,7 +324,8 @@ StatusOr<v1::LocalizationMethod> ParseLocalizationMethod(std::string_view text) 
   if (text == "cam") return v1::LOCALIZATION_METHOD_CAM;
   if (text == "grad-cam" || text == "gradcam") return v1::LOCALIZATION_METHOD_GRAD_CAM;
   if (text == "dense") return v1::LOCALIZATION_METHOD_DENSE;
-  return InvalidArgument("method '" + std::string(text) + "' is not one of auto, cam, grad-cam, dense");
+  if (text == "segmentation") return v1::LOCALIZATION_METHOD_SEGMENTATION;
+  return InvalidArgument("method '" + std::string(text) + "' is not one of auto, cam, grad-cam, dense, segmentation");
 }
 
 std::string ErrorJson(std::string_view message) { return Dump(Json{{"error", std::string(message)}}); }

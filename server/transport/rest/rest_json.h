@@ -57,11 +57,12 @@ std::string ModelMetadataJson(const ::inference::ModelMetadataResponse& response
 // ServerMetadata as JSON: {"name", "version", "extensions"}.
 std::string ServerMetadataJson(const ::inference::ServerMetadataResponse& response);
 
-// A localization result as JSON (docs/localization.md, "REST"): method as "cam", "grad-cam" or "dense"; overlays as
-// base64 PNG in heatmaps[].overlay_png.
+// A localization result as JSON (docs/localization.md, "REST"): method as "cam", "grad-cam", "dense" or "segmentation";
+// overlays as base64 PNG in heatmaps[].overlay_png.
 std::string LocalizeResponseJson(const v1::LocalizeResponse& response);
 
-// The method named `text` ("auto", "cam", "grad-cam" or "gradcam", "dense"); INVALID_ARGUMENT for anything else.
+// The method named `text` ("auto", "cam", "grad-cam" or "gradcam", "dense", "segmentation"); INVALID_ARGUMENT for
+// anything else.
 StatusOr<v1::LocalizationMethod> ParseLocalizationMethod(std::string_view text);
 
 // {"error": message}.
