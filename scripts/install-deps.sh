@@ -9,7 +9,8 @@ packages=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev prometheus-cpp-dev
   libpng-dev libspng-dev libjpeg62-turbo-dev zlib1g-dev
-  libcivetweb-dev nlohmann-json3-dev  # the REST port
+  libcivetweb-dev  # the metrics port (prometheus-cpp's exposer)
+  libcpp-httplib-dev libssl-dev nlohmann-json3-dev  # the REST port (HTTP and HTTPS)
   clang libclang-rt-14-dev  # tests/fuzz (libFuzzer) and the sanitizer subset
   clang-format-14 clang-tidy-14  # scripts/lint.sh (the CTest test `lint`) and scripts/tidy.sh
 )

@@ -360,15 +360,26 @@ class RestTest(unittest.TestCase):
         self.assertIn("larger than the limit", json.loads(body)["error"])
 
     def test_body_shorter_than_declared_is_400(self):
-        with socket.create_connection(("127.0.0.1", self.server.http_port), timeout=60) as connection:
-            connection.sendall(f"POST /v2/models/{MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
-                               f"Content-Length: 1000\r\n\r\n".encode() + self.pngs[0][:100])
-            connection.shutdown(socket.SHUT_WR)  # the client gives up after 100 of the 1000 bytes
+        head = (f"POST /v2/models/{MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                f"Content-Length: 1000\r\n\r\n").encode()
+        # The client stalls after 100 of the 1000 bytes: once the server's read timeout (30 s) passes, the request is
+        # refused and the connection closed; the prefix is never served.
+        with socket.create_connection(("127.0.0.1", self.server.http_port), timeout=HTTP_TIMEOUT_SECONDS) as connection:
+            connection.sendall(head + self.pngs[0][:100])
             answer = b""
             while chunk := connection.recv(65536):
                 answer += chunk
         self.assertTrue(answer.startswith(b"HTTP/1.1 400"), answer[:200])
         self.assertIn(b"ended after 100 of the 1000 bytes", answer)
+        self.assertIn(b"Connection: close", answer)
+        # The client closes its side after 100 bytes: the server sees the connection gone and answers nothing.
+        with socket.create_connection(("127.0.0.1", self.server.http_port), timeout=HTTP_TIMEOUT_SECONDS) as connection:
+            connection.sendall(head + self.pngs[0][:100])
+            connection.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        self.assertFalse(answer.startswith(b"HTTP/1.1 2"), answer[:200])
 
     def test_oversize_image_and_batch_are_413(self):
         noise = np.random.RandomState(7).randint(0, 256, size=(300, 300), dtype=np.uint8)
