@@ -261,6 +261,9 @@ void HttpServer::Route() {
   http.set_keep_alive_timeout(kKeepAliveIdleSeconds);
   http.set_read_timeout(kReadTimeoutSeconds);
   http.set_write_timeout(kWriteTimeoutSeconds);
+  // Headers and body go out in separate writes: with Nagle's algorithm the body waits for the client's delayed ACK
+  // (40 ms on Linux) on a kept-alive connection. Accepted sockets inherit the option from the listening one.
+  http.set_tcp_nodelay(true);
   http.set_pre_routing_handler(&DeferDecoding);
   const auto without_body = [this](const httplib::Request& request, httplib::Response& out) {
     Serve(api_, max_body_bytes_, bearer_token_, request, out, nullptr);
