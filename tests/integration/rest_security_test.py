@@ -275,11 +275,11 @@ class MutualTlsWithTokenTest(unittest.TestCase):
                 return read_until_closed(connection)
 
     def test_an_unread_body_ends_the_connection_instead_of_becoming_a_request(self):
-        # Refused for want of a token before its body is read.
+        # Refused for want of a token: its body is read and thrown away, never parsed (the connection stays open
+        # until it idles out).
         answer = self.smuggle(b"POST /v2/models/" + MODEL.encode() + b"/infer HTTP/1.1\r\nHost: x\r\n"
                               b"Content-Type: image/png\r\nContent-Length: LENGTH\r\n\r\n")
         self.assertTrue(answer.startswith(b"HTTP/1.1 401"), answer[:200])
-        self.assertIn(b"Connection: close", answer)
         self.assertEqual(answer.count(b"HTTP/1.1 "), 1, answer)
         # A GET, whose route reads no body, sent with one.
         answer = self.smuggle(b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\nContent-Length: LENGTH\r\n\r\n")

@@ -10,6 +10,7 @@ Usage: rest_test.py --server-bin BIN --models DIR --version X.Y.Z [unittest args
 import argparse
 import base64
 import gzip
+import http.client
 import json
 import os
 import signal
@@ -358,6 +359,32 @@ class RestTest(unittest.TestCase):
         self.assertTrue(head.startswith(b"HTTP/1.1 413"), head)
         self.assertIn(b"Connection: close", head)
         self.assertIn("larger than the limit", json.loads(body)["error"])
+
+    def test_kept_alive_connection_survives_a_413_and_takes_chunked_bodies(self):
+        image = {"Content-Type": "image/png"}
+        chunk = b"\0" * (64 << 10)
+        connection = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=HTTP_TIMEOUT_SECONDS)
+        try:
+            calls = [
+                # Over the limit but within 4 times it: read to its end and refused, the connection kept.
+                (b"\0" * (MAX_MESSAGE_BYTES + 1), False, 413),
+                # A chunked image body, then a chunked body that passes the limit.
+                (iter([self.pngs[0][:50], self.pngs[0][50:]]), True, 200),
+                (iter([chunk] * (MAX_MESSAGE_BYTES // len(chunk) + 2)), True, 413),
+                (self.pngs[1], False, 200),
+            ]
+            for body, chunked, status in calls:
+                connection.request("POST", f"/v2/models/{MODEL}/infer", body=body, headers=image,
+                                   encode_chunked=chunked)
+                if status == 413 and not chunked:
+                    first_socket = connection.sock
+                response = connection.getresponse()
+                answer = response.read()
+                self.assertEqual(response.status, status, answer)
+                self.assertNotEqual(response.headers.get("Connection"), "close")
+                self.assertIs(connection.sock, first_socket, "the connection was closed")
+        finally:
+            connection.close()
 
     def test_body_shorter_than_declared_is_400(self):
         head = (f"POST /v2/models/{MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"

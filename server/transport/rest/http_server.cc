@@ -199,7 +199,12 @@ void Serve(RestApi& api, size_t max_body_bytes, const std::string& token, const 
   delivery.close = reader == nullptr && MayCarryBody(request);
   if (auto problem = AuthorizationProblem(request, token)) {
     spdlog::warn("REST {} {}: {}", request.method, request.path, problem->first);
-    delivery.close = MayCarryBody(request);
+    // The body is read and thrown away (within ReadBody's bounds) for the reason a 413's is: so that a client still
+    // sending it sees the 401 rather than a reset connection. It is never parsed.
+    if (reader != nullptr) {
+      std::string ignored;
+      delivery.close = !ReadBody(request, *reader, max_body_bytes, ignored).consumed;
+    }
     delivery.challenge = problem->second;
     Send(out, ErrorResponse(kHttpUnauthorized, problem->first), delivery);
     return;

@@ -8,12 +8,13 @@
 // civetweb then calls the null pointer on every TLS connection, whatever SSL_CTX its init_ssl callback was given. So
 // TLS on the REST port needs another library, and cpp-httplib is Debian's HTTP library that links OpenSSL 3.
 //
-// Connections are kept alive, and the server keeps them in step: a request whose body is not read to its end (over
-// `max_body_bytes`, refused from its Content-Length before it is read; cut short; refused without a token; a GET that
-// carries a body) is answered with "Connection: close" and its connection closed, so unread bytes can never be parsed
-// as a following request. A body sent with Content-Encoding gzip or deflate is decoded here, not by cpp-httplib
-// (whose decoder has no size limit): refused with 413 as soon as it decodes past `max_body_bytes`, 415 for a coding it
-// does not know; responses are compressed for clients whose Accept-Encoding asks (http_compression.h).
+// Connections are kept alive, and the server keeps them in step: the body of a refused request (over
+// `max_body_bytes`, or without the token) is read and thrown away up to 4 times that limit; a request whose body is
+// still not read to its end (declared longer than that, cut short, a GET that carries a body) is answered with
+// "Connection: close" and its connection closed, so unread bytes can never be parsed as a following request. A body
+// sent with Content-Encoding gzip or deflate is decoded here, not by cpp-httplib (whose decoder has no size limit):
+// refused with 413 as soon as it decodes past `max_body_bytes`, 415 for a coding it does not know; responses are
+// compressed for clients whose Accept-Encoding asks (http_compression.h).
 
 #include <cstddef>
 #include <memory>
