@@ -386,6 +386,16 @@ class RestTest(unittest.TestCase):
         finally:
             connection.close()
 
+    def test_post_without_content_length_has_no_body(self):
+        # As tritonclient.http posts /v2/repository/index: no Content-Length, no Transfer-Encoding, so no body
+        # (RFC 9112); the answer must come at once, not after a read timeout.
+        with socket.create_connection(("127.0.0.1", self.server.http_port), timeout=10) as connection:
+            connection.sendall(b"POST /v2/repository/index HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += connection.recv(65536)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer[:300])
+
     def test_body_shorter_than_declared_is_400(self):
         head = (f"POST /v2/models/{MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
                 f"Content-Length: 1000\r\n\r\n").encode()

@@ -149,6 +149,9 @@ BodyOutcome ReadBody(const httplib::Request& request, const httplib::ContentRead
                      std::string& body) {
   const uint64_t discard_limit = static_cast<uint64_t>(limit) * kDiscardFactor;
   const bool declared = request.has_header("Content-Length");
+  // A request with neither header has no body (RFC 9112, 6.3); cpp-httplib 0.11 would read one until the
+  // connection closed, that is until the read timeout on a kept-alive one (tritonclient posts so).
+  if (!declared && !request.has_header("Transfer-Encoding")) return {};
   const uint64_t declared_length = declared ? request.get_header_value<uint64_t>("Content-Length") : 0;
   if (declared_length > discard_limit) return {BodyRead::kTooLarge, false};
   bool too_large = declared_length > limit;
