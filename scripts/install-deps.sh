@@ -20,6 +20,7 @@ if [ "${1:-}" != "--build-only" ]; then
     python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy
     python3-grpcio python3-protobuf
     podman runc catatonit debootstrap nginx  # make docker-test (podman --init) and the nginx scale-out test
+    wrk  # bench/RESULTS.md, "REST port under keep-alive load" (by hand)
     chromium nodejs  # tests/browser: the demo page in headless Chromium (playwright-core from npm, below)
   )
 fi
