@@ -47,7 +47,8 @@ struct Delivery {
 // provider that returns false after writing everything ends the connection once the answer is out.
 void Send(httplib::Response& out, const HttpResponse& response, const Delivery& delivery) {
   std::optional<std::string> encoded = EncodeContent(delivery.coding, response.body);
-  auto body = std::make_shared<const std::string>(encoded ? std::move(*encoded) : response.body);
+  std::shared_ptr<const std::string> body = encoded ? std::make_shared<const std::string>(std::move(*encoded))
+                                                    : std::make_shared<const std::string>(response.body);
   out.status = response.status;
   out.set_header("Cache-Control", "no-store");
   out.set_header("Vary", "Accept-Encoding");
