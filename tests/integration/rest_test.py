@@ -647,6 +647,44 @@ class RestTest(unittest.TestCase):
         self.assert_error("POST", "/v2/models/no-such-model/localize", 404, raw=image, content_type="image/png")
 
 
+def ipv6_loopback():
+    """True when this machine can listen on ::1."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class Ipv6AddressTest(unittest.TestCase):
+    @unittest.skipUnless(ipv6_loopback(), "no IPv6 loopback on this machine")
+    def test_rest_listens_on_a_bracketed_ipv6_address(self):
+        # --address writes an IPv6 host in brackets; the REST port listens on the same host.
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            grpc_port = s.getsockname()[1]
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            http_port = s.getsockname()[1]
+        process = subprocess.Popen([ARGS.server_bin, "--address", f"[::1]:{grpc_port}", "--model-repository",
+                                    ARGS.models, "--metrics-port", "0", "--http-port", str(http_port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + STARTUP_SECONDS
+            status = None
+            while time.time() < deadline and process.poll() is None and status != 200:
+                try:
+                    status = request("GET", f"http://[::1]:{http_port}/v2/health/live")[0]
+                except OSError:
+                    time.sleep(0.2)
+            self.assertEqual(status, 200, "no answer on [::1]")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=60)
+        self.assertEqual(process.returncode, 0, err.decode(errors="replace"))
+
+
 def main():
     global ARGS, VERSION
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -256,7 +256,10 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions&
   const std::string address = (tls ? "https://" : "http://") + options.host + ":" + std::to_string(options.port);
   if (!server->http_->is_valid()) return Status(StatusCode::kInternal, "cannot set up TLS for " + address);
   server->Route();
-  if (!server->http_->bind_to_port(options.host, options.port)) {
+  // --address writes an IPv6 host in brackets ("[::]:50051"); getaddrinfo takes it without them.
+  const bool bracketed = options.host.size() > 2 && options.host.front() == '[' && options.host.back() == ']';
+  const std::string host = bracketed ? options.host.substr(1, options.host.size() - 2) : options.host;
+  if (!server->http_->bind_to_port(host, options.port)) {
     return Status(StatusCode::kUnavailable, "cannot serve REST on " + address);
   }
   server->listener_ = std::thread([http = server->http_.get()] { http->listen_after_bind(); });
