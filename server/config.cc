@@ -211,7 +211,7 @@ void AddSecurityFlags(FlagSet& flags, ServerConfig& c) {
                 .Env("FOVEA_TLS_CLIENT_CA"));
   flags.Add(TextFlag("auth-token-file", &c.auth_token_file, "FILE",
                      "File holding a bearer token; every RPC except grpc.health.v1.Health, and every REST route "
-                     "except /v2/health/*, must send 'authorization: Bearer <token>'. Needs --tls-cert.")
+                     "except /v2/health/{live,ready}, must send 'authorization: Bearer <token>'. Needs --tls-cert.")
                 .Env("FOVEA_AUTH_TOKEN_FILE"));
 }
 

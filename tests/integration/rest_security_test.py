@@ -45,6 +45,10 @@ PROTECTED_ROUTES = [
     ("POST", "/v2/repository/index", b"{}"),
     ("POST", f"/v2/models/{MODEL}/infer", b"{}"),
     ("POST", f"/v2/models/{MODEL}/localize", b"x"),
+    # Paths that start like the open health routes are not open.
+    ("POST", f"/v2/health/../models/{MODEL}/infer", b"{}"),
+    ("GET", "/v2/health/live/", None),
+    ("GET", "/v2/health/readyx", None),
 ]
 HEALTH_ROUTES = ["/v2/health/live", "/v2/health/ready"]
 

@@ -29,8 +29,10 @@ constexpr char kContentEncoding[] = "Content-Encoding";
 // Where the pre-routing handler keeps the request's Content-Encoding: a name no client can send, because a ':' ends
 // a header name on the wire.
 constexpr char kDeferredContentEncoding[] = "fovea:content-encoding";
-// The probes stay open without the token, as grpc.health.v1.Health does on the gRPC port.
-constexpr std::string_view kHealthPathPrefix = "/v2/health/";
+// The probes stay open without the token, as grpc.health.v1.Health does on the gRPC port: these two paths exactly,
+// so that no path that merely starts like them ("/v2/health/../models/m/infer") passes.
+constexpr std::string_view kLivePath = "/v2/health/live";
+constexpr std::string_view kReadyPath = "/v2/health/ready";
 constexpr std::string_view kBearerPrefix = "Bearer ";
 constexpr char kMissingTokenChallenge[] = "Bearer realm=\"fovea\"";
 constexpr char kInvalidTokenChallenge[] = "Bearer realm=\"fovea\", error=\"invalid_token\"";
@@ -83,7 +85,7 @@ bool MayCarryBody(const httplib::Request& request) {
 // The 401 message when the request does not carry `token`, nullopt when it may pass.
 std::optional<std::pair<std::string, const char*>> AuthorizationProblem(const httplib::Request& request,
                                                                         const std::string& token) {
-  if (token.empty() || std::string_view(request.path).starts_with(kHealthPathPrefix)) return std::nullopt;
+  if (token.empty() || request.path == kLivePath || request.path == kReadyPath) return std::nullopt;
   if (!request.has_header("Authorization")) {
     return std::make_pair(
         "missing bearer token: send the header 'Authorization: Bearer <token>' with the token in fovea-server's "

@@ -1,7 +1,8 @@
 #pragma once
 // HttpServer: the REST port (--http-port), served by Debian's cpp-httplib (libcpp-httplib-dev, linked against
 // OpenSSL 3), handing every request to a RestApi. Plain HTTP, or HTTPS with the gRPC port's TLS flags: --tls-cert and
-// --tls-key, --tls-client-ca for mutual TLS, and --auth-token-file's bearer token on every route but /v2/health/*.
+// --tls-key, --tls-client-ca for mutual TLS, and --auth-token-file's bearer token on every route but
+// /v2/health/live and /v2/health/ready.
 //
 // Why not civetweb, which the metrics port still uses: Debian 12's civetweb 1.15 loads OpenSSL at run time and looks
 // up SSL_get_peer_certificate, which OpenSSL 3 no longer exports (it became a macro for SSL_get1_peer_certificate);
@@ -35,7 +36,7 @@ struct HttpSecurity {
   std::string tls_cert_file;       // PEM certificate chain; empty: plain HTTP
   std::string tls_key_file;        // PEM private key of the certificate
   std::string tls_client_ca_file;  // PEM CA bundle; non-empty: clients must present a certificate it signed
-  std::string bearer_token;        // non-empty: "Authorization: Bearer <token>" on every route but /v2/health/*
+  std::string bearer_token;        // non-empty: "Authorization: Bearer <token>" on every route but the two health ones
 };
 
 struct HttpServerOptions {
