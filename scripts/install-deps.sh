@@ -9,7 +9,8 @@ packages=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev prometheus-cpp-dev
   libpng-dev libspng-dev libjpeg62-turbo-dev zlib1g-dev
-  libcivetweb-dev nlohmann-json3-dev  # the REST port
+  libcivetweb-dev  # the metrics port (prometheus-cpp's exposer)
+  libcpp-httplib-dev libssl-dev nlohmann-json3-dev  # the REST port (HTTP and HTTPS)
   clang libclang-rt-14-dev  # tests/fuzz (libFuzzer) and the sanitizer subset
   clang-format-14 clang-tidy-14  # scripts/lint.sh (the CTest test `lint`) and scripts/tidy.sh
 )
@@ -19,6 +20,7 @@ if [ "${1:-}" != "--build-only" ]; then
     python3-torch python3-torchvision python3-onnx python3-opencv python3-numpy
     python3-grpcio python3-protobuf
     podman runc catatonit debootstrap nginx  # make docker-test (podman --init) and the nginx scale-out test
+    wrk  # bench/RESULTS.md, "REST port under keep-alive load" (by hand)
     chromium nodejs  # tests/browser: the demo page in headless Chromium (playwright-core from npm, below)
   )
 fi

@@ -172,7 +172,8 @@ void AddServingFlags(FlagSet& flags, ServerConfig& c) {
                 .Env("FOVEA_METRICS_PORT"));
   flags.Add(IntegerFlag("http-port", &c.http_port, 0, kMaxPort, "PORT",
                         "Port for the Open Inference Protocol v2 REST API and the demo page (http://HOST:PORT/, HOST "
-                        "from --address); plaintext only, so it cannot be combined with --tls-cert; 0 turns it off.")
+                        "from --address); with --tls-cert it serves HTTPS only, with the gRPC port's mutual TLS and "
+                        "bearer token; 0 turns it off.")
                 .Env("FOVEA_HTTP_PORT"));
   flags.Add(IntegerFlag("shutdown-timeout", &c.shutdown_timeout_seconds, 0, 3600, "SECONDS",
                         "On SIGTERM/SIGINT, how long in-flight requests may take to finish before they are "
@@ -202,15 +203,15 @@ void AddServingFlags(FlagSet& flags, ServerConfig& c) {
 // The files are read (and their errors reported) when the server starts.
 void AddSecurityFlags(FlagSet& flags, ServerConfig& c) {
   flags.Add(TextFlag("tls-cert", &c.tls_cert_file, "FILE",
-                     "PEM certificate chain; with --tls-key the server speaks TLS only.")
+                     "PEM certificate chain; with --tls-key the gRPC port and the REST port (HTTPS) speak TLS only.")
                 .Env("FOVEA_TLS_CERT"));
   flags.Add(TextFlag("tls-key", &c.tls_key_file, "FILE", "PEM private key of --tls-cert.").Env("FOVEA_TLS_KEY"));
   flags.Add(TextFlag("tls-client-ca", &c.tls_client_ca_file, "FILE",
                      "PEM CA bundle; clients must present a certificate signed by it (mutual TLS). Needs --tls-cert.")
                 .Env("FOVEA_TLS_CLIENT_CA"));
   flags.Add(TextFlag("auth-token-file", &c.auth_token_file, "FILE",
-                     "File holding a bearer token; every RPC except grpc.health.v1.Health must send 'authorization: "
-                     "Bearer <token>'. Needs --tls-cert.")
+                     "File holding a bearer token; every RPC except grpc.health.v1.Health, and every REST route "
+                     "except /v2/health/{live,ready}, must send 'authorization: Bearer <token>'. Needs --tls-cert.")
                 .Env("FOVEA_AUTH_TOKEN_FILE"));
 }
 

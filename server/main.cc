@@ -96,6 +96,18 @@ std::string SecuritySummary(const ServerConfig& config) {
   return summary + (config.auth_token_file.empty() ? "" : ", bearer token required");
 }
 
+// The REST port's security: the gRPC port's TLS files and token (BuildServerCredentials has checked the combination).
+StatusOr<HttpServerOptions> RestOptions(const ServerConfig& config) {
+  HttpServerOptions options{HostOf(config.address),
+                            config.http_port,
+                            config.max_message_bytes,
+                            {config.tls_cert_file, config.tls_key_file, config.tls_client_ca_file, ""}};
+  if (!config.auth_token_file.empty()) {
+    FOVEA_ASSIGN_OR_RETURN(options.security.bearer_token, ReadTokenFile(config.auth_token_file));
+  }
+  return options;
+}
+
 // Loads `<repository>/<name>/<version>/model.onnx` with its folder's configuration: the precision it sets (the
 // --precision flag when it sets none) and its labels and preprocessing over the file's metadata.
 StatusOr<std::shared_ptr<const engine::Model>> LoadConfiguredModel(const std::string& path,
@@ -163,8 +175,9 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   RestApi rest_api(serving);
   std::unique_ptr<HttpServer> http_server;
   if (config.http_port != 0) {
+    StatusOr<HttpServerOptions> options = RestOptions(config);
     StatusOr<std::unique_ptr<HttpServer>> started =
-        HttpServer::Start(HostOf(config.address), config.http_port, config.max_message_bytes, rest_api);
+        options.ok() ? HttpServer::Start(*options, rest_api) : StatusOr<std::unique_ptr<HttpServer>>(options.status());
     if (!started.ok()) {
       spdlog::critical("{}", started.status().message());
       server->Shutdown();
@@ -195,7 +208,8 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
       config.metrics_port == 0 ? std::string("off")
                                : "on " + HostOf(config.address) + ":" + std::to_string(config.metrics_port),
       config.http_port == 0 ? std::string("off")
-                            : "on http://" + HostOf(config.address) + ":" + std::to_string(config.http_port) + "/");
+                            : (config.tls_cert_file.empty() ? "on http://" : "on https://") + HostOf(config.address) +
+                                  ":" + std::to_string(config.http_port) + "/");
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
@@ -205,7 +219,7 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   health.Shutdown();
   oip_service.SetDraining();
   rest_api.SetDraining();
-  // REST requests in flight are answered first (mg_stop waits for them); they need the workers and batchers too.
+  // REST requests in flight are answered first (Stop waits for them); they need the workers and batchers too.
   if (http_server) http_server->Stop();
   // Shutdown stops accepting calls and waits for in-flight ones, which need the workers and batchers running until
   // it returns. Then the workers finish what they hold (handing it to the batchers), and the batchers answer

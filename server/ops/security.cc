@@ -98,14 +98,6 @@ StatusOr<std::shared_ptr<grpc::ServerCredentials>> BuildServerCredentials(const 
     FOVEA_ASSIGN_OR_RETURN(std::string token, ReadTokenFile(config.auth_token_file));
     credentials->SetAuthMetadataProcessor(std::make_shared<BearerTokenChecker>(std::move(token)));
   }
-  // The REST port cannot be secured the same way (http_server.h): rather than serve the API in plaintext, and
-  // without the token, beside a TLS port, the server refuses to start.
-  if (config.http_port != 0) {
-    return InvalidArgument(
-        "--http-port serves plaintext HTTP only (Debian's civetweb cannot do TLS with OpenSSL 3), so it cannot run "
-        "beside a TLS gRPC port: pass --http-port 0 (FOVEA_HTTP_PORT=0), or serve REST from a server without "
-        "--tls-cert behind a TLS-terminating proxy");
-  }
   return credentials;
 }
 

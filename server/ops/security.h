@@ -1,6 +1,7 @@
 #pragma once
 // Transport security of fovea-server: plaintext, TLS (--tls-cert/--tls-key), mutual TLS (--tls-client-ca), and the
-// bearer token (--auth-token-file) every RPC except grpc.health.v1.Health must carry.
+// bearer token (--auth-token-file) every RPC except grpc.health.v1.Health must carry. The REST port takes the same
+// flags (server/transport/rest/http_server.h), with /v2/health/{live,ready} open as grpc.health.v1.Health is here.
 //
 // The token check is a gRPC AuthMetadataProcessor: it runs on every call before any handler (so it covers
 // fovea.v1.Inference, the v2 inference service and reflection alike) and fails the call with UNAUTHENTICATED. gRPC

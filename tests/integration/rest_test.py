@@ -10,6 +10,7 @@ Usage: rest_test.py --server-bin BIN --models DIR --version X.Y.Z [unittest args
 import argparse
 import base64
 import gzip
+import http.client
 import json
 import os
 import signal
@@ -359,16 +360,63 @@ class RestTest(unittest.TestCase):
         self.assertIn(b"Connection: close", head)
         self.assertIn("larger than the limit", json.loads(body)["error"])
 
+    def test_kept_alive_connection_survives_a_413_and_takes_chunked_bodies(self):
+        image = {"Content-Type": "image/png"}
+        chunk = b"\0" * (64 << 10)
+        connection = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=HTTP_TIMEOUT_SECONDS)
+        try:
+            calls = [
+                # Over the limit but within 4 times it: read to its end and refused, the connection kept.
+                (b"\0" * (MAX_MESSAGE_BYTES + 1), False, 413),
+                # A chunked image body, then a chunked body that passes the limit.
+                (iter([self.pngs[0][:50], self.pngs[0][50:]]), True, 200),
+                (iter([chunk] * (MAX_MESSAGE_BYTES // len(chunk) + 2)), True, 413),
+                (self.pngs[1], False, 200),
+            ]
+            for body, chunked, status in calls:
+                connection.request("POST", f"/v2/models/{MODEL}/infer", body=body, headers=image,
+                                   encode_chunked=chunked)
+                if status == 413 and not chunked:
+                    first_socket = connection.sock
+                response = connection.getresponse()
+                answer = response.read()
+                self.assertEqual(response.status, status, answer)
+                self.assertNotEqual(response.headers.get("Connection"), "close")
+                self.assertIs(connection.sock, first_socket, "the connection was closed")
+        finally:
+            connection.close()
+
+    def test_post_without_content_length_has_no_body(self):
+        # As tritonclient.http posts /v2/repository/index: no Content-Length, no Transfer-Encoding, so no body
+        # (RFC 9112); the answer must come at once, not after a read timeout.
+        with socket.create_connection(("127.0.0.1", self.server.http_port), timeout=10) as connection:
+            connection.sendall(b"POST /v2/repository/index HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += connection.recv(65536)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200"), answer[:300])
+
     def test_body_shorter_than_declared_is_400(self):
-        with socket.create_connection(("127.0.0.1", self.server.http_port), timeout=60) as connection:
-            connection.sendall(f"POST /v2/models/{MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
-                               f"Content-Length: 1000\r\n\r\n".encode() + self.pngs[0][:100])
-            connection.shutdown(socket.SHUT_WR)  # the client gives up after 100 of the 1000 bytes
+        head = (f"POST /v2/models/{MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                f"Content-Length: 1000\r\n\r\n").encode()
+        # The client stalls after 100 of the 1000 bytes: once the server's read timeout (30 s) passes, the request is
+        # refused and the connection closed; the prefix is never served.
+        with socket.create_connection(("127.0.0.1", self.server.http_port), timeout=HTTP_TIMEOUT_SECONDS) as connection:
+            connection.sendall(head + self.pngs[0][:100])
             answer = b""
             while chunk := connection.recv(65536):
                 answer += chunk
         self.assertTrue(answer.startswith(b"HTTP/1.1 400"), answer[:200])
         self.assertIn(b"ended after 100 of the 1000 bytes", answer)
+        self.assertIn(b"Connection: close", answer)
+        # The client closes its side after 100 bytes: the server sees the connection gone and answers nothing.
+        with socket.create_connection(("127.0.0.1", self.server.http_port), timeout=HTTP_TIMEOUT_SECONDS) as connection:
+            connection.sendall(head + self.pngs[0][:100])
+            connection.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        self.assertFalse(answer.startswith(b"HTTP/1.1 2"), answer[:200])
 
     def test_oversize_image_and_batch_are_413(self):
         noise = np.random.RandomState(7).randint(0, 256, size=(300, 300), dtype=np.uint8)
@@ -607,6 +655,44 @@ class RestTest(unittest.TestCase):
         self.assert_error("POST", path, 400, "encoded PNG or JPEG image as the body", payload={"image": "x"})
         self.assert_error("POST", path, 400, "not a PNG or JPEG", raw=b"not an image", content_type="image/png")
         self.assert_error("POST", "/v2/models/no-such-model/localize", 404, raw=image, content_type="image/png")
+
+
+def ipv6_loopback():
+    """True when this machine can listen on ::1."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+class Ipv6AddressTest(unittest.TestCase):
+    @unittest.skipUnless(ipv6_loopback(), "no IPv6 loopback on this machine")
+    def test_rest_listens_on_a_bracketed_ipv6_address(self):
+        # --address writes an IPv6 host in brackets; the REST port listens on the same host.
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            grpc_port = s.getsockname()[1]
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            http_port = s.getsockname()[1]
+        process = subprocess.Popen([ARGS.server_bin, "--address", f"[::1]:{grpc_port}", "--model-repository",
+                                    ARGS.models, "--metrics-port", "0", "--http-port", str(http_port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + STARTUP_SECONDS
+            status = None
+            while time.time() < deadline and process.poll() is None and status != 200:
+                try:
+                    status = request("GET", f"http://[::1]:{http_port}/v2/health/live")[0]
+                except OSError:
+                    time.sleep(0.2)
+            self.assertEqual(status, 200, "no answer on [::1]")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=60)
+        self.assertEqual(process.returncode, 0, err.decode(errors="replace"))
 
 
 def main():

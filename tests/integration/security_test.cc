@@ -211,13 +211,6 @@ TEST_F(SecurityTest, ImpossibleCombinationsFailAtStartupNamingTheFlag) {
   const CommandResult not_pem = run({"--tls-cert", File("token"), "--tls-key", File("token")});
   EXPECT_EQ(not_pem.exit_code, 1);
   EXPECT_NE(not_pem.err.find("not a valid PEM pair"), std::string::npos) << not_pem.err;
-  // The REST port is plaintext only; with TLS (and so with a token) the server refuses it instead of serving the API
-  // unencrypted and unauthenticated.
-  const CommandResult rest_beside_tls = run({"--tls-cert", File("server.pem"), "--tls-key", File("server.key"),
-                                             "--auth-token-file", File("token"), "--http-port", "8000"});
-  EXPECT_EQ(rest_beside_tls.exit_code, 1);
-  EXPECT_NE(rest_beside_tls.err.find("--http-port serves plaintext HTTP only"), std::string::npos)
-      << rest_beside_tls.err;
   const CommandResult cli = RunCli({"models", "--auth-token-file", File("token")});
   EXPECT_EQ(cli.exit_code, 2);
   EXPECT_NE(cli.err.find("needs TLS"), std::string::npos) << cli.err;

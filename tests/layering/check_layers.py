@@ -28,7 +28,7 @@ PROTO_PREFIXES = {"inference", "fovea", "grpc"}
 
 # Folder -> the outside headers (<prefix/...> or <name.h>) it may include; folders not listed may include any. The
 # C++ standard library and POSIX headers are always allowed; only these third-party prefixes are checked.
-THIRD_PARTY = {"oneapi", "omp.h", "grpcpp", "grpc", "google", "onnx", "spdlog", "fmt", "civetweb.h", "prometheus",
+THIRD_PARTY = {"oneapi", "omp.h", "grpcpp", "grpc", "google", "onnx", "spdlog", "fmt", "civetweb.h", "httplib.h", "openssl", "prometheus",
                "nlohmann", "spng.h", "jpeglib.h", "jerror.h", "zlib.h", "gtest", "gmock", "vips", "openslide"}
 ALLOWED_THIRD_PARTY = {
     "common": set(),

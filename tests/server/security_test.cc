@@ -81,6 +81,8 @@ TEST(SecurityTest, ImpossibleFlagCombinationsAreRejected) {
   config = {};
   config.http_port = 8000;
   EXPECT_TRUE(BuildServerCredentials(config).ok()) << "plaintext gRPC and REST together";
+  config.auth_token_file = "token";
+  expect_error(config, "--auth-token-file needs --tls-cert");  // the REST port takes the token on the same terms
 }
 
 }  // namespace
