@@ -32,6 +32,7 @@ struct LocalizeOptions {
   int32_t stride = 0;
   std::optional<float> threshold;
   std::optional<float> nms_iou;
+  std::string layer;  // Grad-CAM's layer; empty = the server's default
   int timeout_seconds = kDefaultLocalizeTimeoutSeconds;
 };
 
@@ -94,6 +95,9 @@ FlagSet LocalizeFlags(LocalizeOptions& o) {
   flags.Add(NumberFlag("nms-iou", &o.nms_iou, -kAnyNumber, kAnyNumber, "T",
                        "Overlap above which same-class boxes are merged.")
                 .Default("0.3"));
+  flags.Add(TextFlag("layer", &o.layer, "NAME",
+                     "Grad-CAM: the value or node of the model's graph to explain (selects gradcam under auto).")
+                .Default("the last convolution with spatial extent"));
   flags.Add(TextFlag("model", &o.model, "NAME", "Model to use.").Default("the server's only model"));
   flags.Add(IntegerFlag("version", &o.version, 0, INT64_MAX, "N", "Model version; 0 = latest."));
   flags.Add(IntegerFlag("timeout", &o.timeout_seconds, 1, INT32_MAX, "SECONDS", "Deadline per request."));
@@ -144,6 +148,7 @@ void Localize(const FoveaClient& client, const LocalizeOptions& options, const s
   request.set_stride(options.stride);
   if (options.threshold) request.set_score_threshold(*options.threshold);
   if (options.nms_iou) request.set_nms_iou(*options.nms_iou);
+  request.set_layer(options.layer);
   request.set_render_overlays(true);
   const grpc::Status status = client.Localize(request, &outcome.response);
   if (!status.ok()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <set>
 
 namespace fovea::engine::localization {
 namespace {
@@ -38,7 +39,33 @@ StatusOr<int64_t> NodeStride(const Graph& graph, const Node& node) {
   return geometry->stride[0];
 }
 
-StatusOr<int64_t> NaturalStride(const Graph& graph, const std::string& input, const std::string& feature) {
+// The values that are still a pixel grid: the image and every value computed from one by nodes that do not collapse
+// the grid (global pooling, Flatten, a classifier say so through Geometry). An op that cannot describe its geometry
+// (a Transpose, a MatMul inside a block) keeps its inputs' grid, so only a declared collapse ends it.
+std::set<std::string> SpatialValues(const Graph& graph, const std::string& input) {
+  std::set<std::string> spatial = {input};
+  for (const Node& node : graph.nodes) {
+    const bool reads_grid = std::any_of(node.inputs.begin(), node.inputs.end(),
+                                        [&](const std::string& value) { return spatial.count(value) > 0; });
+    if (!reads_grid) continue;
+    std::vector<Shape> shapes;
+    for (const auto& value : node.inputs) {
+      const auto found = graph.initializers.find(value);
+      shapes.push_back(found == graph.initializers.end() ? Shape{} : found->second.shape());
+    }
+    const auto geometry = node.op->Geometry(shapes);
+    if (geometry.ok() && geometry->global) continue;
+    for (const auto& value : node.outputs) {
+      if (!value.empty()) spatial.insert(value);
+    }
+  }
+  return spatial;
+}
+
+// The product of the strides from the image to `feature`, along the pixel-grid inputs (a squeeze-excitation Mul reads
+// its per-channel scale first; the stride runs through its other operand).
+StatusOr<int64_t> NaturalStride(const Graph& graph, const std::string& input, const std::string& feature,
+                                const std::set<std::string>& spatial) {
   int64_t stride = 1;
   std::string value = feature;
   while (value != input) {
@@ -47,16 +74,23 @@ StatusOr<int64_t> NaturalStride(const Graph& graph, const std::string& input, co
     const Node& node = graph.nodes[static_cast<size_t>(producer)];
     FOVEA_ASSIGN_OR_RETURN(const int64_t node_stride, NodeStride(graph, node));
     stride *= node_stride;
-    value = node.inputs.at(0);
+    const auto grid = std::find_if(node.inputs.begin(), node.inputs.end(),
+                                   [&](const std::string& v) { return spatial.count(v) > 0; });
+    value = grid == node.inputs.end() ? node.inputs.at(0) : *grid;
   }
   return stride;
 }
 
-int LastConv(const Graph& graph) {
+// The last convolution whose output is still a pixel grid; the last convolution at all when none is (-1 for none).
+int LastSpatialConv(const Graph& graph, const std::set<std::string>& spatial) {
+  int last = -1;
   for (int i = static_cast<int>(graph.nodes.size()) - 1; i >= 0; --i) {
-    if (graph.nodes[static_cast<size_t>(i)].op->IsFeatureMapProducer()) return i;
+    const Node& node = graph.nodes[static_cast<size_t>(i)];
+    if (!node.op->IsFeatureMapProducer()) continue;
+    if (spatial.count(node.outputs.at(0)) > 0) return i;
+    if (last < 0) last = i;
   }
-  return -1;
+  return last;
 }
 
 const Tensor* FindInitializer(const Graph& graph, const Node& node, size_t input) {
@@ -105,15 +139,20 @@ StatusOr<ClassifierHead> AnalyzeHead(const Graph& graph) {
   ClassifierHead head;
   head.input = graph.inputs[0].name;
   head.output = graph.outputs[0].name;
-  head.feature_node = LastConv(graph);
+  const std::set<std::string> spatial = SpatialValues(graph, head.input);
+  head.feature_node = LastSpatialConv(graph, spatial);
   if (head.feature_node < 0) return FailedPrecondition("the model has no convolution, so there is no feature map");
   head.feature = graph.nodes[static_cast<size_t>(head.feature_node)].outputs.at(0);
   const int producer = graph.ProducerOf(head.output);
   const Node* last = producer < 0 ? nullptr : &graph.nodes[static_cast<size_t>(producer)];
   head.ends_in_softmax = last != nullptr && last->op->IsSoftmax();
   head.logits = head.ends_in_softmax ? last->inputs.at(0) : head.output;
-  FOVEA_ASSIGN_OR_RETURN(head.chain, NodeChain(graph, head.feature, head.logits));
-  FOVEA_ASSIGN_OR_RETURN(head.natural_stride, NaturalStride(graph, head.input, head.feature));
+  auto chain = NodeChain(graph, head.feature, head.logits);
+  head.chain_status = chain.status();
+  if (chain.ok()) head.chain = std::move(chain).value();
+  auto stride = NaturalStride(graph, head.input, head.feature, spatial);
+  head.stride_status = stride.status();
+  if (stride.ok()) head.natural_stride = *stride;
   return head;
 }
 
@@ -128,6 +167,7 @@ Graph WithOutputs(Graph graph, const std::vector<std::string>& values) {
 
 StatusOr<LinearHead> GapLinearHead(const Graph& graph, const ClassifierHead& head) {
   const std::string kNeeded = "CAM needs a head of GlobalAveragePool followed by one linear classifier";
+  if (!head.chain_status.ok()) return FailedPrecondition(kNeeded + "; " + head.chain_status.message());
   if (head.chain.empty()) return FailedPrecondition(kNeeded + "; the model ends at its last convolution");
   const Node& first = graph.nodes[static_cast<size_t>(head.chain.front())];
   if (!first.op->IsGlobalAverage()) {

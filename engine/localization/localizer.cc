@@ -37,6 +37,7 @@ std::shared_ptr<const Model> LocalizableModel(std::shared_ptr<const Model> model
 std::unique_ptr<Localizer> Localizer::Create(std::shared_ptr<const Model> model) {
   model = LocalizableModel(std::move(model));
   std::unique_ptr<Localizer> localizer(new Localizer());
+  localizer->model_ = model;
   auto grad_cam = GradCam::Create(model);
   localizer->grad_cam_status_ = grad_cam.status();
   if (grad_cam.ok()) {
@@ -68,16 +69,37 @@ StatusOr<AttributionMaps> Localizer::Cam(const Tensor& input, std::span<const in
   return maps;
 }
 
-StatusOr<AttributionMaps> Localizer::GradCam(const Tensor& input, std::span<const int64_t> classes) const {
+StatusOr<std::shared_ptr<const GradCam>> Localizer::GradCamFor(const std::string& layer) const {
+  // Each kept layer holds a compiled copy of the model's graph; past this many, layers are prepared per request.
+  constexpr size_t kMaxKeptLayers = 8;
+  {
+    const std::lock_guard<std::mutex> lock(layers_mutex_);
+    const auto found = layers_.find(layer);
+    if (found != layers_.end()) return found->second;
+  }
+  // Prepared outside the lock: two first requests for one layer both prepare it, and one of the two is kept.
+  FOVEA_ASSIGN_OR_RETURN(std::shared_ptr<const localization::GradCam> prepared, GradCam::Create(model_, layer));
+  const std::lock_guard<std::mutex> lock(layers_mutex_);
+  if (layers_.size() < kMaxKeptLayers) layers_.emplace(layer, prepared);
+  return prepared;
+}
+
+StatusOr<AttributionMaps> Localizer::GradCam(const Tensor& input, std::span<const int64_t> classes,
+                                             const std::string& layer) const {
   FOVEA_RETURN_IF_ERROR(grad_cam_status_);
+  std::shared_ptr<const localization::GradCam> for_layer;
+  if (!layer.empty()) {
+    FOVEA_ASSIGN_OR_RETURN(for_layer, GradCamFor(layer));
+  }
+  const localization::GradCam& grad_cam = layer.empty() ? *grad_cam_ : *for_layer;
   std::vector<int64_t> wanted(classes.begin(), classes.end());
   if (wanted.empty()) {
     // The top-1 class is known only after the forward pass, which Gradients() repeats; one extra forward pass is
     // cheap next to primitive creation for the backward pass.
-    FOVEA_ASSIGN_OR_RETURN(TappedRun run, grad_cam_->tap().Run(input));
+    FOVEA_ASSIGN_OR_RETURN(TappedRun run, grad_cam.tap().Run(input));
     wanted.push_back(TopClass(run.probabilities));
   }
-  FOVEA_ASSIGN_OR_RETURN(ClassGradients gradients, grad_cam_->Gradients(input, wanted));
+  FOVEA_ASSIGN_OR_RETURN(ClassGradients gradients, grad_cam.Gradients(input, wanted));
   AttributionMaps maps{gradients.run.probabilities, wanted, {}};
   for (const Tensor& gradient : gradients.gradients) {
     FOVEA_ASSIGN_OR_RETURN(Tensor map, GradCamMap(gradients.feature, gradient));

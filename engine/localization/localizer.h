@@ -5,8 +5,11 @@
 //
 // Threading: every method may be called from many threads at once.
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "engine/localization/cam.h"
@@ -33,14 +36,24 @@ class Localizer {
 
   // `input` is [1, C, H, W] at the model's input size. Classes outside the model are INVALID_ARGUMENT.
   StatusOr<AttributionMaps> Cam(const Tensor& input, std::span<const int64_t> classes) const;
-  StatusOr<AttributionMaps> GradCam(const Tensor& input, std::span<const int64_t> classes) const;
+  // `layer` names the value or node Grad-CAM explains (FeatureTap::Create); empty = the default feature map. A layer
+  // that does not exist, or that the logits do not depend on, is INVALID_ARGUMENT naming it.
+  StatusOr<AttributionMaps> GradCam(const Tensor& input, std::span<const int64_t> classes,
+                                    const std::string& layer = "") const;
   // The dense mapper, or the reason there is none.
   StatusOr<const DenseMapper*> Dense() const;
 
  private:
   Localizer() = default;
 
+  // The Grad-CAM explaining `layer`: the default one, or one prepared on first request and kept (up to
+  // kMaxKeptLayers, then prepared per request).
+  StatusOr<std::shared_ptr<const localization::GradCam>> GradCamFor(const std::string& layer) const;
+
+  std::shared_ptr<const Model> model_;
   std::unique_ptr<localization::GradCam> grad_cam_;  // its tap also serves CAM
+  mutable std::mutex layers_mutex_;                  // guards layers_
+  mutable std::map<std::string, std::shared_ptr<const localization::GradCam>> layers_;
   LinearHead linear_head_;
   std::unique_ptr<DenseMapper> dense_;
   Status cam_status_, grad_cam_status_, dense_status_;

@@ -43,16 +43,21 @@ Status ValidateRequest(const v1::LocalizeRequest& request, int64_t num_classes) 
   return OkStatus();
 }
 
-// The method to run: the requested one when the model supports it, CAM or else Grad-CAM when unspecified.
-StatusOr<v1::LocalizationMethod> ResolveMethod(const loc::Localizer& localizer, v1::LocalizationMethod method) {
+// The method to run: the requested one when the model supports it, CAM or else Grad-CAM when unspecified (Grad-CAM
+// when a layer is named, since only Grad-CAM explains a chosen layer).
+StatusOr<v1::LocalizationMethod> ResolveMethod(const loc::Localizer& localizer, v1::LocalizationMethod method,
+                                               const std::string& layer) {
   const auto need = [](const Status& status, const char* name) {
     return status.ok() ? OkStatus()
                        : Status(StatusCode::kFailedPrecondition,
                                 std::string(name) + " is not possible for this model: " + status.message());
   };
+  if (!layer.empty() && method != v1::LOCALIZATION_METHOD_UNSPECIFIED && method != v1::LOCALIZATION_METHOD_GRAD_CAM) {
+    return InvalidArgument("layer '" + layer + "' applies to GRAD_CAM only, not to method " + std::to_string(method));
+  }
   switch (method) {
     case v1::LOCALIZATION_METHOD_UNSPECIFIED:
-      if (localizer.cam_status().ok()) return v1::LOCALIZATION_METHOD_CAM;
+      if (localizer.cam_status().ok() && layer.empty()) return v1::LOCALIZATION_METHOD_CAM;
       FOVEA_RETURN_IF_ERROR(need(localizer.grad_cam_status(), "Grad-CAM"));
       return v1::LOCALIZATION_METHOD_GRAD_CAM;
     case v1::LOCALIZATION_METHOD_CAM:
@@ -82,7 +87,7 @@ StatusOr<MethodResult> RunAttribution(const ServedModel& model, const imageio::I
   const loc::Localizer& localizer = *model.localizer;
   FOVEA_ASSIGN_OR_RETURN(loc::AttributionMaps maps, method == v1::LOCALIZATION_METHOD_CAM
                                                         ? localizer.Cam(input, classes)
-                                                        : localizer.GradCam(input, classes));
+                                                        : localizer.GradCam(input, classes, request.layer()));
   MethodResult result;
   result.probabilities = maps.probabilities;
   for (size_t i = 0; i < maps.classes.size(); ++i) result.maps.push_back({maps.classes[i], maps.maps[i]});
@@ -219,7 +224,8 @@ Status LocalizeImage(const ServedModel& model, const v1::LocalizeRequest& reques
     return FailedPrecondition(ModelTitle(model.name, model.version) + " takes NHWC input; Localize serves NCHW models");
   }
   FOVEA_RETURN_IF_ERROR(ValidateRequest(request, model.num_classes));
-  FOVEA_ASSIGN_OR_RETURN(const v1::LocalizationMethod method, ResolveMethod(*model.localizer, request.method()));
+  FOVEA_ASSIGN_OR_RETURN(const v1::LocalizationMethod method,
+                         ResolveMethod(*model.localizer, request.method(), request.layer()));
   if (!request.has_image()) return InvalidArgument("request has no image");
   StatusOr<imageio::Image> image = DecodePixels(request.image(), options.image_limits);
   if (!image.ok()) return image.status().WithContext("image");
