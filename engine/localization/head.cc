@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <set>
 
 namespace fovea::engine::localization {
@@ -99,6 +100,30 @@ const Tensor* FindInitializer(const Graph& graph, const Node& node, size_t input
   return found == graph.initializers.end() ? nullptr : &found->second;
 }
 
+// outer ∘ inner: y = (x · innerᵀ + inner_b) · outerᵀ + outer_b, as one map.
+StatusOr<LinearMap> Compose(const LinearMap& outer, const LinearMap& inner) {
+  const int64_t outputs = outer.weights.dim(0), middle = outer.weights.dim(1), inputs = inner.weights.dim(1);
+  if (inner.weights.dim(0) != middle) {
+    return FailedPrecondition("consecutive linear layers of " + std::to_string(inner.weights.dim(0)) + " and " +
+                              std::to_string(middle) + " features do not fit together");
+  }
+  LinearMap map{Tensor(DataType::kFloat32, {outputs, inputs}), Tensor(DataType::kFloat32, {outputs})};
+  const float* wo = outer.weights.data<float>();
+  const float* wi = inner.weights.data<float>();
+  for (int64_t o = 0; o < outputs; ++o) {
+    double bias = outer.bias.has_data() ? outer.bias.data<float>()[o] : 0.0;
+    for (int64_t m = 0; m < middle; ++m) {
+      const double w = wo[o * middle + m];
+      if (inner.bias.has_data()) bias += w * inner.bias.data<float>()[m];
+      for (int64_t i = 0; i < inputs; ++i) {
+        map.weights.data<float>()[o * inputs + i] += static_cast<float>(w * wi[m * inputs + i]);
+      }
+    }
+    map.bias.data<float>()[o] = static_cast<float>(bias);
+  }
+  return map;
+}
+
 }  // namespace
 
 StatusOr<LinearMap> LinearMapOf(const Graph& graph, const Node& node) {
@@ -166,25 +191,33 @@ Graph WithOutputs(Graph graph, const std::vector<std::string>& values) {
 }
 
 StatusOr<LinearHead> GapLinearHead(const Graph& graph, const ClassifierHead& head) {
-  const std::string kNeeded = "CAM needs a head of GlobalAveragePool followed by one linear classifier";
-  if (!head.chain_status.ok()) return FailedPrecondition(kNeeded + "; " + head.chain_status.message());
-  if (head.chain.empty()) return FailedPrecondition(kNeeded + "; the model ends at its last convolution");
-  const Node& first = graph.nodes[static_cast<size_t>(head.chain.front())];
-  if (!first.op->IsGlobalAverage()) {
-    return FailedPrecondition(kNeeded + "; the last convolution feeds " + std::string(first.op->type()) + " node '" +
-                              first.name + "'");
-  }
-  for (size_t i = 1; i < head.chain.size(); ++i) {
-    const Node& node = graph.nodes[static_cast<size_t>(head.chain[i])];
-    if (node.op->IsView()) continue;
-    auto map = LinearMapOf(graph, node);
-    if (!map.ok() || i + 1 != head.chain.size()) {
-      return FailedPrecondition(kNeeded + " with constant weights ending the model; found " +
-                                std::string(node.op->type()) + " node '" + node.name + "'");
+  const std::string kNeeded = "CAM needs a head of GlobalAveragePool followed by linear layers";
+  std::optional<LinearMap> composite;  // from the current value to the logits
+  std::string value = head.logits;
+  while (true) {
+    const int producer = graph.ProducerOf(value);
+    if (producer < 0) return FailedPrecondition(kNeeded + "; no GlobalAveragePool comes before the class scores");
+    const Node& node = graph.nodes[static_cast<size_t>(producer)];
+    const std::string described = std::string(node.op->type()) + " node '" + node.name + "'";
+    if (value != head.logits && graph.UseCount(value) != 1) {
+      return FailedPrecondition(kNeeded + "; the output of " + described + " is also read elsewhere");
     }
-    return LinearHead{map->weights, map->bias};
+    if (node.op->IsGlobalAverage()) {
+      LinearHead linear{composite ? composite->weights : Tensor(), composite ? composite->bias : Tensor(),
+                        node.inputs.at(0)};
+      return linear;
+    }
+    if (!node.op->IsView()) {
+      auto map = LinearMapOf(graph, node);
+      if (!map.ok()) return FailedPrecondition(kNeeded + "; found " + described + ", which is not linear");
+      if (composite) {
+        FOVEA_ASSIGN_OR_RETURN(composite, Compose(*composite, *map));
+      } else {
+        composite = std::move(map).value();
+      }
+    }
+    value = node.inputs.at(0);
   }
-  return FailedPrecondition(kNeeded + "; no classifier follows the pooling");
 }
 
 }  // namespace fovea::engine::localization

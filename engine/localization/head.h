@@ -38,14 +38,19 @@ StatusOr<ClassifierHead> AnalyzeHead(const Graph& graph);
 // tensors; their shapes are left open (-1) and come from the plan.
 Graph WithOutputs(Graph graph, const std::vector<std::string>& values);
 
-// The linear classifier of a GAP head, as CAM needs it: class weights [classes, channels] and bias [classes].
+// The linear classifier of a GAP head, as CAM needs it: class weights [classes, channels] and bias [classes], and the
+// feature map the pooling reads. Weights without data stand for the identity: the pooled channels are the class
+// scores themselves (SqueezeNet's head: a 1×1 convolution and ReLU before the pooling).
 struct LinearHead {
   Tensor weights;
   Tensor bias;
+  std::string feature;
 };
 
-// The head's weights when it is GlobalAveragePool → (Flatten | Reshape | Squeeze)* → Gemm with constant weights;
-// FAILED_PRECONDITION naming the first node that does not fit otherwise.
+// The head's weights when the class scores are GlobalAveragePool of some value followed by any number of linear maps
+// with constant weights (Gemm, MatMul, a 1×1 convolution; composed into one) and views (Flatten, Reshape, Squeeze),
+// each read only by the next; FAILED_PRECONDITION naming the first node that does not fit otherwise. The feature is
+// the pooling's input, wherever it comes from (a Concat, a squeeze-excitation product, an activation).
 StatusOr<LinearHead> GapLinearHead(const Graph& graph, const ClassifierHead& head);
 
 // The nodes leading from value `from` to value `to`, each reading the previous one's output (the first reads `from`),

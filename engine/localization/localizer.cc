@@ -42,9 +42,7 @@ std::unique_ptr<Localizer> Localizer::Create(std::shared_ptr<const Model> model)
   localizer->grad_cam_status_ = grad_cam.status();
   if (grad_cam.ok()) {
     localizer->grad_cam_ = std::move(grad_cam).value();
-    auto linear = GapLinearHead(model->graph(), localizer->grad_cam_->tap().head());
-    localizer->cam_status_ = linear.status();
-    if (linear.ok()) localizer->linear_head_ = std::move(linear).value();
+    localizer->cam_status_ = localizer->PrepareCam();
   } else {
     localizer->cam_status_ = grad_cam.status();
   }
@@ -54,13 +52,25 @@ std::unique_ptr<Localizer> Localizer::Create(std::shared_ptr<const Model> model)
   return localizer;
 }
 
+Status Localizer::PrepareCam() {
+  const FeatureTap& grad_cam_tap = grad_cam_->tap();
+  FOVEA_ASSIGN_OR_RETURN(linear_head_, GapLinearHead(model_->graph(), grad_cam_tap.head()));
+  // The pooled map is often not Grad-CAM's default layer (a DenseNet's final ReLU, an Inception Concat, a SiLU); then
+  // CAM keeps it with a tap of its own.
+  if (linear_head_.feature != grad_cam_tap.target()) {
+    FOVEA_ASSIGN_OR_RETURN(cam_tap_, FeatureTap::Create(model_, linear_head_.feature));
+  }
+  return OkStatus();
+}
+
 StatusOr<AttributionMaps> Localizer::Cam(const Tensor& input, std::span<const int64_t> classes) const {
   FOVEA_RETURN_IF_ERROR(cam_status_);
-  FOVEA_RETURN_IF_ERROR(CheckClasses(classes, linear_head_.weights.dim(0)));
-  FOVEA_ASSIGN_OR_RETURN(TappedRun run, grad_cam_->tap().Run(input));
+  const FeatureTap& tap = cam_tap_ ? *cam_tap_ : grad_cam_->tap();
+  FOVEA_ASSIGN_OR_RETURN(TappedRun run, tap.Run(input));
+  FOVEA_RETURN_IF_ERROR(CheckClasses(classes, run.probabilities.num_elements()));
   AttributionMaps maps{run.probabilities, {classes.begin(), classes.end()}, {}};
   if (maps.classes.empty()) maps.classes.push_back(TopClass(run.probabilities));
-  const Tensor& feature = run.values.at(grad_cam_->tap().target());
+  const Tensor& feature = run.values.at(linear_head_.feature);
   for (int64_t class_index : maps.classes) {
     FOVEA_ASSIGN_OR_RETURN(Tensor map, ClassActivationMap(feature, linear_head_, class_index));
     NormalizeToUnit(map.floats());

@@ -1,7 +1,8 @@
 #pragma once
 // Localizer: everything localization needs for one model, prepared once at load and shared by requests: the tapped
-// model for CAM and Grad-CAM, the linear head for CAM, and the fully-convolutional model for dense maps. A method the
-// model cannot support keeps the reason, returned (FAILED_PRECONDITION) when it is asked for.
+// models for Grad-CAM (its default layer, and layers asked for by name) and CAM, the linear head for CAM, and the
+// fully-convolutional model for dense maps. A method the model cannot support keeps the reason, returned
+// (FAILED_PRECONDITION) when it is asked for.
 //
 // Threading: every method may be called from many threads at once.
 
@@ -50,10 +51,14 @@ class Localizer {
   // kMaxKeptLayers, then prepared per request).
   StatusOr<std::shared_ptr<const localization::GradCam>> GradCamFor(const std::string& layer) const;
 
+  // Finds the GAP head and, when its pooled map is not Grad-CAM's layer, taps that map; the status is CAM's.
+  Status PrepareCam();
+
   std::shared_ptr<const Model> model_;
-  std::unique_ptr<localization::GradCam> grad_cam_;  // its tap also serves CAM
-  mutable std::mutex layers_mutex_;                  // guards layers_
+  mutable std::mutex layers_mutex_;  // guards layers_
   mutable std::map<std::string, std::shared_ptr<const localization::GradCam>> layers_;
+  std::unique_ptr<localization::GradCam> grad_cam_;  // its tap also serves CAM when CAM's map is its layer
+  std::unique_ptr<FeatureTap> cam_tap_;              // CAM's own tap otherwise
   LinearHead linear_head_;
   std::unique_ptr<DenseMapper> dense_;
   Status cam_status_, grad_cam_status_, dense_status_;

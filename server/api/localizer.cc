@@ -53,7 +53,8 @@ StatusOr<v1::LocalizationMethod> ResolveMethod(const loc::Localizer& localizer, 
                                 std::string(name) + " is not possible for this model: " + status.message());
   };
   if (!layer.empty() && method != v1::LOCALIZATION_METHOD_UNSPECIFIED && method != v1::LOCALIZATION_METHOD_GRAD_CAM) {
-    return InvalidArgument("layer '" + layer + "' applies to GRAD_CAM only, not to method " + std::to_string(method));
+    return InvalidArgument("layer '" + layer + "' applies to GRAD_CAM only, not to " +
+                           v1::LocalizationMethod_Name(method));
   }
   switch (method) {
     case v1::LOCALIZATION_METHOD_UNSPECIFIED:
