@@ -199,7 +199,7 @@ StatusOr<LinearHead> GapLinearHead(const Graph& graph, const ClassifierHead& hea
     if (producer < 0) return FailedPrecondition(kNeeded + "; no GlobalAveragePool comes before the class scores");
     const Node& node = graph.nodes[static_cast<size_t>(producer)];
     const std::string described = std::string(node.op->type()) + " node '" + node.name + "'";
-    if (value != head.logits && graph.UseCount(value) != 1) {
+    if (value != head.logits && ConsumersOf(graph, value).size() != 1) {
       return FailedPrecondition(kNeeded + "; the output of " + described + " is also read elsewhere");
     }
     if (node.op->IsGlobalAverage()) {

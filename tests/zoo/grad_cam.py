@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Grad-CAM against PyTorch autograd on zoo models: the engine's map must equal PyTorch's on the same weights, image,
+"""Grad-CAM (and CAM) against PyTorch on zoo models: the engine's map must equal PyTorch's on the same weights, image,
 class and layer, max |fovea - torch| / max |torch| <= 1e-4.
 
 For each model, two layers: the engine's default (the last convolution whose output has spatial extent; the test
@@ -8,6 +8,10 @@ residual sums, Inception or DenseNet concatenations and squeeze-excitation produ
 whose output that value is, and takes autograd's gradient of the class logit. The compared map is the raw
 sum_k mean(dy/dA_k) * A_k, negative cells included: the engine applies its ReLU and scaling to [0, 1] only when it
 answers Localize (engine/localization/cam.cc, NormalizeToUnit), so the raw map is the stricter comparison.
+
+CAM, at the default layer's run, maps the value the global average pooling reads with the classifier's row of the
+class (PyTorch: the pooling's input and the last Linear's weights); MobileNetV3's head (Linear, HardSwish, Linear) is
+not linear after the pooling, and the engine must say so instead of answering.
 
 The models and their weights are tests/zoo/zoo.py's (same seed, same export cache).
 """
@@ -56,6 +60,17 @@ LAYERS = {
 }
 
 
+# model -> how PyTorch computes CAM: (module whose input is the pooled map, or None for densenet's functional pooling
+# of relu(features)), classifier weights; None where the head is not linear after the pooling (CAM must refuse).
+CAM_HEADS = {
+    "resnet18": lambda m, kept: (kept["pooled"], m.fc.weight),
+    "googlenet": lambda m, kept: (kept["pooled"], m.fc.weight),
+    "densenet121": lambda m, kept: (torch.relu(kept["features"]), m.classifier.weight),
+    "mobilenet_v3_large": None,
+    "efficientnet_b0": lambda m, kept: (kept["pooled"], m.classifier[1].weight),
+}
+
+
 def onnx_file(name, cache):
     onnx_path, _, _ = zoo.export(name, zoo.DEFAULT_OPSET, cache)
     return onnx_path
@@ -76,6 +91,24 @@ def torch_grad_cam(model, module_name, x):
     return class_index, (weights * feature).sum(dim=1)[0].detach().numpy(), logits[0].detach().numpy()
 
 
+def torch_cam(name, model, x, class_index):
+    """PyTorch's raw CAM map [h, w]: the classifier row of the class times the map the global pooling reads."""
+    kept = {}
+    hooks = []
+    if hasattr(model, "avgpool"):
+        hooks.append(model.avgpool.register_forward_hook(lambda m, i, out: kept.update(pooled=i[0])))
+    if hasattr(model, "features"):
+        hooks.append(model.features.register_forward_hook(lambda m, i, out: kept.update(features=out)))
+    try:
+        with torch.no_grad():
+            model(x)
+            feature, weights = CAM_HEADS[name](model, kept)
+            return torch.einsum("k,khw->hw", weights[class_index], feature[0]).numpy()
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
 def engine_grad_cam(runner, onnx_path, x, class_index, layer, workdir):
     raw = os.path.join(workdir, "input.bin")
     x.detach().numpy().astype(np.float32).tofile(raw)
@@ -88,11 +121,35 @@ def engine_grad_cam(runner, onnx_path, x, class_index, layer, workdir):
     height, width, *values = lines["map"].split()
     grad_map = np.array(values, dtype=np.float64).reshape(int(height), int(width))
     logits = np.array(lines["logits"].split(), dtype=np.float64)
-    return lines["target"], grad_map, logits, float(lines["seconds"])
+    cam = None
+    if "cam" in lines and not lines["cam"].startswith("unavailable"):
+        cam_height, cam_width, *cam_values = lines["cam"].split()
+        cam = np.array(cam_values, dtype=np.float64).reshape(int(cam_height), int(cam_width))
+    return lines["target"], grad_map, logits, float(lines["seconds"]), cam, lines.get("cam", "")
 
 
 def relative(got, expected):
     return float(np.max(np.abs(got - expected)) / max(float(np.max(np.abs(expected))), 1e-12))
+
+
+def check_cam(name, model, x, class_index, cam, cam_line):
+    """The engine's CAM against PyTorch's where the head allows CAM, and a refusal where it does not."""
+    if CAM_HEADS[name] is None:
+        passed = cam is None and cam_line.startswith("unavailable")
+        print(f"{'PASS' if passed else 'FAIL'} {name} CAM refused: {cam_line}")
+        return passed
+    if cam is None:
+        print(f"FAIL {name} CAM: {cam_line or 'no CAM map'}")
+        return False
+    expected = torch_cam(name, model, x, class_index)
+    if cam.shape != expected.shape:
+        print(f"FAIL {name} CAM: map {cam.shape}, PyTorch {expected.shape}")
+        return False
+    rel = relative(cam, expected)
+    passed = rel <= MAX_RELATIVE_DIFF
+    print(f"{'PASS' if passed else 'FAIL'} {name} CAM, class {class_index}: map {list(cam.shape)} max relative "
+          f"difference {rel:.2e} (limit {MAX_RELATIVE_DIFF:.0e})")
+    return passed
 
 
 def check(name, runner, cache, workdir):
@@ -110,8 +167,10 @@ def check(name, runner, cache, workdir):
     for i, (value, module_name) in enumerate(LAYERS[name]):
         default = i == 0
         class_index, expected_map, torch_logits = torch_grad_cam(model, module_name, x)
-        target, got_map, logits, seconds = engine_grad_cam(runner, onnx_path, x, class_index,
-                                                           None if default else value, workdir)
+        target, got_map, logits, seconds, cam, cam_line = engine_grad_cam(runner, onnx_path, x, class_index,
+                                                                          None if default else value, workdir)
+        if default:
+            ok = check_cam(name, model, x, class_index, cam, cam_line) and ok
         label = f"{name} {'default layer' if default else 'layer'} {target} ({module_name}), class {class_index}"
         if target != value:
             print(f"FAIL {label}: the engine explained '{target}', expected '{value}'")

@@ -1,9 +1,11 @@
 // grad_cam_run: loads an ONNX model with modelio, runs Grad-CAM for one class on one image, and prints the raw map
 // (Σ_k mean(∂logit/∂A_k) · A_k, before the ReLU and scaling the Localize answer applies) for tests/zoo/grad_cam.py
-// to compare with PyTorch autograd's. The input is a raw little-endian float32 file, its shape given as text.
+// to compare with PyTorch autograd's; without a LAYER, also the raw CAM map (Σ_k w[class, k] · F_k of the pooled map
+// F) or why the model has none. The input is a raw little-endian float32 file, its shape given as text.
 //
 // usage: grad_cam_run MODEL INPUT.bin 1,C,H,W CLASS [LAYER]
-// prints "target NAME", "map H W v...", "logits v..." and "seconds S" (the Grad-CAM pass alone), one line each.
+// prints "target NAME", "map H W v...", "logits v...", "seconds S" (the Grad-CAM pass alone) and, without a LAYER,
+// "cam H W v..." or "cam unavailable REASON", one line each.
 
 #include <chrono>
 #include <cstdio>
@@ -12,6 +14,7 @@
 #include <sstream>
 #include <string>
 
+#include "engine/localization/cam.h"
 #include "engine/localization/grad_cam.h"
 #include "modelio/onnx_import.h"
 
@@ -73,5 +76,21 @@ int main(int argc, char** argv) {
   PrintValues("", *map);
   PrintValues("logits", gradients->run.logits);
   std::cout << "seconds " << elapsed.count() << "\n";
+  if (argc == kMaxArgs) return 0;
+  // With the default layer, CAM as well: its map of the pooled feature, or why the model has none.
+  const auto& tap = (*grad_cam)->tap();
+  auto linear = engine::localization::GapLinearHead((*model)->graph(), tap.head());
+  if (!linear.ok()) {
+    std::cout << "cam unavailable " << linear.status().message() << "\n";
+    return 0;
+  }
+  auto cam_tap = engine::localization::FeatureTap::Create(*model, linear->feature);
+  if (!cam_tap.ok()) return Fail("CAM", cam_tap.status());
+  auto run = (*cam_tap)->Run(input);
+  if (!run.ok()) return Fail("CAM", run.status());
+  auto cam = engine::localization::ClassActivationMap(run->values.at(linear->feature), *linear, classes[0]);
+  if (!cam.ok()) return Fail("CAM", cam.status());
+  std::cout << "cam " << cam->dim(0) << " " << cam->dim(1);
+  PrintValues("", *cam);
   return 0;
 }
