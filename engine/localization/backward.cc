@@ -79,6 +79,12 @@ Status Accumulate(std::map<std::string, Tensor>& grads, const std::string& value
 // not read) and adds its inputs' gradients there.
 Status BackwardNode(const Graph& graph, const BackwardPath& path, const Node& node,
                     const std::map<std::string, Tensor>& forward, std::map<std::string, Tensor>& grads) {
+  // A node none of whose outputs carries a gradient only feeds the score through integer shape arithmetic (a
+  // Shape → Gather → Concat computing a Reshape's target): it contributes nothing.
+  if (std::none_of(node.outputs.begin(), node.outputs.end(),
+                   [&](const std::string& value) { return grads.count(value) > 0; })) {
+    return OkStatus();
+  }
   std::vector<Tensor> outputs, output_grads;
   for (const std::string& value : node.outputs) {
     if (value.empty()) {
@@ -100,7 +106,8 @@ Status BackwardNode(const Graph& graph, const BackwardPath& path, const Node& no
   FOVEA_ASSIGN_OR_RETURN(const std::vector<Tensor> inputs, NodeInputs(graph, node, forward));
   FOVEA_ASSIGN_OR_RETURN(const std::vector<Tensor> input_grads, NodeBackward(node, inputs, outputs, output_grads));
   for (size_t i = 0; i < node.inputs.size(); ++i) {
-    if (!Contains(path.depends_on_from, node.inputs[i])) continue;
+    // Integer inputs (shapes, indices) take no gradient even when computed from `from`.
+    if (!Contains(path.depends_on_from, node.inputs[i]) || inputs[i].dtype() != DataType::kFloat32) continue;
     if (i >= input_grads.size() || !input_grads[i].has_data()) {
       return Internal(std::string(node.op->type()) + " node '" + node.name + "' returned no gradient for its input '" +
                       node.inputs[i] + "'");

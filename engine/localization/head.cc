@@ -100,6 +100,23 @@ const Tensor* FindInitializer(const Graph& graph, const Node& node, size_t input
   return found == graph.initializers.end() ? nullptr : &found->second;
 }
 
+// Global average pooling of an NCHW map: GlobalAveragePool, or ReduceMean over exactly the two spatial axes
+// (torchvision's ShuffleNet and MNASNet write x.mean([2, 3])).
+bool IsSpatialMean(const Graph& graph, const Node& node) {
+  constexpr int64_t kMapRank = 4;
+  if (node.op->IsGlobalAverage()) return true;
+  std::vector<Tensor> parameters;
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    const Tensor* t = FindInitializer(graph, node, i);
+    parameters.push_back(t == nullptr ? Tensor() : *t);
+  }
+  const auto reduction = node.op->AsReduction(parameters);
+  if (!reduction || reduction->kind != ops::ReduceKind::kMean) return false;
+  std::set<int64_t> axes;
+  for (int64_t axis : reduction->axes) axes.insert(axis < 0 ? axis + kMapRank : axis);
+  return axes == std::set<int64_t>{kMapRank - 2, kMapRank - 1};
+}
+
 // outer ∘ inner: y = (x · innerᵀ + inner_b) · outerᵀ + outer_b, as one map.
 StatusOr<LinearMap> Compose(const LinearMap& outer, const LinearMap& inner) {
   const int64_t outputs = outer.weights.dim(0), middle = outer.weights.dim(1), inputs = inner.weights.dim(1);
@@ -202,7 +219,7 @@ StatusOr<LinearHead> GapLinearHead(const Graph& graph, const ClassifierHead& hea
     if (value != head.logits && ConsumersOf(graph, value).size() != 1) {
       return FailedPrecondition(kNeeded + "; the output of " + described + " is also read elsewhere");
     }
-    if (node.op->IsGlobalAverage()) {
+    if (IsSpatialMean(graph, node)) {
       LinearHead linear{composite ? composite->weights : Tensor(), composite ? composite->bias : Tensor(),
                         node.inputs.at(0)};
       return linear;

@@ -47,7 +47,8 @@ struct LinearHead {
   std::string feature;
 };
 
-// The head's weights when the class scores are GlobalAveragePool of some value followed by any number of linear maps
+// The head's weights when the class scores are a global average pooling (GlobalAveragePool, or ReduceMean over the two
+// spatial axes) of some value followed by any number of linear maps
 // with constant weights (Gemm, MatMul, a 1×1 convolution; composed into one) and views (Flatten, Reshape, Squeeze),
 // each read only by the next; FAILED_PRECONDITION naming the first node that does not fit otherwise. The feature is
 // the pooling's input, wherever it comes from (a Concat, a squeeze-excitation product, an activation).

@@ -57,17 +57,25 @@ LAYERS = {
         ("/features/features.8/features.8.0/Conv_output_0", "features.8.1"),
         ("/features/features.6/features.6.3/Add_output_0", "features.6"),
     ],
+    "shufflenet_v2_x1_0": [
+        ("/conv5/conv5.2/Relu_output_0", "conv5"),
+        # Through stage4's channel split (Slice), branches, Concat and channel shuffle.
+        ("/stage3/stage3.7/Reshape_1_output_0", "stage3"),
+    ],
 }
 
 
-# model -> how PyTorch computes CAM: (module whose input is the pooled map, or None for densenet's functional pooling
-# of relu(features)), classifier weights; None where the head is not linear after the pooling (CAM must refuse).
+# model -> how PyTorch computes CAM: the module whose input (or output) is the pooled map, a function applied to it,
+# and the classifier weights; None where the head is not linear after the pooling (the engine must refuse CAM).
 CAM_HEADS = {
-    "resnet18": lambda m, kept: (kept["pooled"], m.fc.weight),
-    "googlenet": lambda m, kept: (kept["pooled"], m.fc.weight),
-    "densenet121": lambda m, kept: (torch.relu(kept["features"]), m.classifier.weight),
+    "resnet18": ("avgpool", "input", None, lambda m: m.fc.weight),
+    "googlenet": ("avgpool", "input", None, lambda m: m.fc.weight),
+    # DenseNet pools relu(features(x)) with torch.nn.functional, so the hook is on the features.
+    "densenet121": ("features", "output", torch.relu, lambda m: m.classifier.weight),
     "mobilenet_v3_large": None,
-    "efficientnet_b0": lambda m, kept: (kept["pooled"], m.classifier[1].weight),
+    "efficientnet_b0": ("avgpool", "input", None, lambda m: m.classifier[1].weight),
+    # ShuffleNetV2 pools with x.mean([2, 3]) (ReduceMean in the graph) after conv5.
+    "shufflenet_v2_x1_0": ("conv5", "output", None, lambda m: m.fc.weight),
 }
 
 
@@ -93,20 +101,17 @@ def torch_grad_cam(model, module_name, x):
 
 def torch_cam(name, model, x, class_index):
     """PyTorch's raw CAM map [h, w]: the classifier row of the class times the map the global pooling reads."""
+    module_name, side, transform, weights = CAM_HEADS[name]
     kept = {}
-    hooks = []
-    if hasattr(model, "avgpool"):
-        hooks.append(model.avgpool.register_forward_hook(lambda m, i, out: kept.update(pooled=i[0])))
-    if hasattr(model, "features"):
-        hooks.append(model.features.register_forward_hook(lambda m, i, out: kept.update(features=out)))
+    handle = model.get_submodule(module_name).register_forward_hook(
+        lambda m, i, out: kept.update(pooled=i[0] if side == "input" else out))
     try:
         with torch.no_grad():
             model(x)
-            feature, weights = CAM_HEADS[name](model, kept)
-            return torch.einsum("k,khw->hw", weights[class_index], feature[0]).numpy()
+            pooled = transform(kept["pooled"]) if transform else kept["pooled"]
+            return torch.einsum("k,khw->hw", weights(model)[class_index], pooled[0]).numpy()
     finally:
-        for hook in hooks:
-            hook.remove()
+        handle.remove()
 
 
 def engine_grad_cam(runner, onnx_path, x, class_index, layer, workdir):

@@ -7,6 +7,8 @@
 
 #include "engine/localization/localizer.h"
 #include "engine/model.h"
+#include "engine/ops/gemm.h"
+#include "engine/ops/reduce.h"
 #include "tests/engine/localization/test_networks.h"
 #include "tests/engine/test_util.h"
 
@@ -123,6 +125,20 @@ TEST(Cam, PoolsWhateverFeedsThePoolingNotOnlyAConvolution) {
   net.Silu().SqueezeExcite(2);
   const std::string pooled = net.last();
   ExpectCamAveragesToTheLogits(net.GlobalAveragePool().Flatten().Gemm(kClasses).Build(), pooled);
+}
+
+TEST(Cam, TakesAMeanOverTheSpatialAxesAsThePooling) {
+  // ShuffleNet and MNASNet pool with x.mean([2, 3]): ReduceMean without keepdims, then the classifier.
+  NetBuilder net = GapNet();
+  const std::string pooled = net.last();
+  Graph graph = net.Build();
+  AddNode(graph, "mean", ops::Reduce::Create({.kind = ops::ReduceKind::kMean, .axes = {2, -1}, .keepdims = false}),
+          {pooled}, {"mean"});
+  graph.initializers["fc.w"] = RandomTensor({kClasses, kFeatureChannels}, 21);
+  graph.initializers["fc.b"] = RandomTensor({kClasses}, 22);
+  AddNode(graph, "fc", ops::Gemm::Create({.trans_b = true}), {"mean", "fc.w", "fc.b"}, {"logits"});
+  graph.outputs = {{"logits", DataType::kFloat32, {}}};
+  ExpectCamAveragesToTheLogits(graph, pooled);
 }
 
 TEST(Cam, RefusesANonlinearLayerAfterThePoolingByName) {

@@ -13,6 +13,8 @@
 #include "engine/ops/flatten.h"
 #include "engine/ops/gemm.h"
 #include "engine/ops/pad.h"
+#include "engine/ops/reshape.h"
+#include "engine/ops/shape_of.h"
 #include "tests/engine/localization/test_networks.h"
 #include "tests/engine/test_util.h"
 
@@ -231,6 +233,22 @@ TEST(GradCam, TheLocalizerExplainsANamedLayerAndRefusesAnUnknownOne) {
   FOVEA_ASSERT_OK_AND_ASSIGN(auto last, localizer->GradCam(image, classes));
   ASSERT_EQ(Shape({kBranchySize, kBranchySize}), first.maps[0].shape());
   EXPECT_FALSE(TensorsNear(last.maps[0], first.maps[0]));
+}
+
+TEST(GradCam, AShapeComputedFromTheTargetCarriesNoGradient) {
+  // ShuffleNet's channel shuffle reshapes to a shape read off the feature map (Shape → ... → Reshape): that integer
+  // path depends on the target but adds nothing to its gradient.
+  NetBuilder net(1, kSize, kSize);
+  net.Conv(2, 3, 1);
+  const std::string target = net.last();
+  Graph graph = net.Build();
+  AddNode(graph, "shape", ops::ShapeOf::Create({}), {target}, {"shape"});
+  AddNode(graph, "reshape", ops::Reshape::Create({}), {target, "shape"}, {"reshaped"});
+  graph.initializers["fc.w"] = RandomTensor({kClasses, 2 * kSize * kSize}, 5);
+  AddNode(graph, "flatten", ops::Flatten::Create({.axis = 1}), {"reshaped"}, {"flat"});
+  AddNode(graph, "fc", ops::Gemm::Create({.trans_b = true}), {"flat", "fc.w"}, {"logits"});
+  graph.outputs = {{"logits", DataType::kFloat32, {}}};
+  ExpectGradientsMatchFiniteDifferences(graph, /*optimize=*/false, target, {1, 1, kSize, kSize});
 }
 
 TEST(GradCam, AnOpWithoutBackwardIsUnimplementedNamingTheNode) {
