@@ -36,6 +36,7 @@ struct LocalizeOptions {
   std::optional<int32_t> top_k;
   v1::HeatmapFormat map_format = v1::HEATMAP_FORMAT_PNG;  // 8-bit maps keep many-class answers small
   bool no_overlays = false;
+  std::string layer;  // Grad-CAM's layer; empty = the server's default
   int timeout_seconds = kDefaultLocalizeTimeoutSeconds;
 };
 
@@ -117,6 +118,9 @@ FlagSet LocalizeFlags(LocalizeOptions& o) {
   flags.Add(NumberFlag("nms-iou", &o.nms_iou, -kAnyNumber, kAnyNumber, "T",
                        "Overlap above which same-class boxes are merged.")
                 .Default("0.3"));
+  flags.Add(TextFlag("layer", &o.layer, "NAME",
+                     "Grad-CAM: the value or node of the model's graph to explain (selects gradcam under auto).")
+                .Default("the last convolution with spatial extent"));
   flags.Add(TextFlag("model", &o.model, "NAME", "Model to use.").Default("the server's only model"));
   flags.Add(IntegerFlag("version", &o.version, 0, INT64_MAX, "N", "Model version; 0 = latest."));
   flags.Add(IntegerFlag("timeout", &o.timeout_seconds, 1, INT32_MAX, "SECONDS", "Deadline per request."));
@@ -183,6 +187,7 @@ void Localize(const FoveaClient& client, const LocalizeOptions& options, const s
   if (options.top_k) request.set_top_k(*options.top_k);
   request.set_map_format(options.map_format);
   request.set_render_overlays(!options.no_overlays);
+  request.set_layer(options.layer);
   const grpc::Status status = client.Localize(request, &outcome.response);
   if (!status.ok()) {
     outcome.error_code = status.error_code();

@@ -82,6 +82,8 @@ StatusOr<std::map<std::string, Shape>> HeadShapes(const Model& model, const Clas
 
 StatusOr<std::unique_ptr<DenseMapper>> DenseMapper::Create(const Model& model) {
   FOVEA_ASSIGN_OR_RETURN(const ClassifierHead head, AnalyzeHead(model.graph()));
+  FOVEA_RETURN_IF_ERROR(head.chain_status);
+  FOVEA_RETURN_IF_ERROR(head.stride_status);
   FOVEA_ASSIGN_OR_RETURN(const auto shapes, HeadShapes(model, head));
   FOVEA_ASSIGN_OR_RETURN(Graph dense, FullyConvolutional(model.graph(), head, shapes));
   FOVEA_ASSIGN_OR_RETURN(const int64_t head_stride, HeadStride(dense, head.feature));

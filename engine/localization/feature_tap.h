@@ -1,7 +1,7 @@
 #pragma once
 // FeatureTap: runs a model once on one image and returns, besides its class probabilities, the intermediate tensors
-// localization needs (a feature map and every value of the head after it). It compiles the model's graph with those
-// values added as outputs, so the plan keeps them instead of reusing their memory.
+// localization needs (a feature map and every value the backward pass from the logits to it reads). It compiles the
+// model's graph with those values added as outputs, so the plan keeps them instead of reusing their memory.
 //
 // Threading: Run() may be called from many threads at once (engine/session.h).
 
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/localization/backward.h"
 #include "engine/localization/head.h"
 #include "engine/model.h"
 #include "engine/session.h"
@@ -25,14 +26,15 @@ struct TappedRun {
 
 class FeatureTap {
  public:
-  // Taps `target` (a value of the model's graph; empty = the last convolution's output) and the nodes from it to the
-  // logits, which must form a single chain (FAILED_PRECONDITION otherwise).
+  // Taps `target` and the values of every node from it to the logits. `target` names a value of the model's graph or
+  // a node (its first output); empty = the head's feature map (the last convolution with spatial extent). A name the
+  // graph does not compute, or a value the logits do not depend on, is INVALID_ARGUMENT naming it with candidates.
   static StatusOr<std::unique_ptr<FeatureTap>> Create(std::shared_ptr<const Model> model, const std::string& target);
 
   const ClassifierHead& head() const { return head_; }
   const std::string& target() const { return target_; }
-  // Nodes from target() to head().logits, in order.
-  const std::vector<int>& chain() const { return chain_; }
+  // The nodes from target() to head().logits and the forward values their backward reads.
+  const BackwardPath& path() const { return path_; }
   const Graph& graph() const { return model_->graph(); }
 
   // Runs `input` ([1, C, H, W] at the model's input size).
@@ -45,8 +47,14 @@ class FeatureTap {
   std::unique_ptr<Session> session_;  // over the graph with the tapped outputs
   ClassifierHead head_;
   std::string target_;
-  std::vector<int> chain_;
+  BackwardPath path_;
 };
+
+// The value a layer name stands for in `graph`: a computed value by that name, else the first output of the node by
+// that name; INVALID_ARGUMENT naming it, with candidates (LayerCandidates), otherwise.
+StatusOr<std::string> ResolveLayer(const Graph& graph, const std::string& name);
+// A few layer names a user could ask for (the last convolutions' outputs), as a phrase for error messages.
+std::string LayerCandidates(const Graph& graph);
 
 // Softmax of `logits` (stable: the maximum is subtracted first).
 Tensor SoftmaxOf(const Tensor& logits);

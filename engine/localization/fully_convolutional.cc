@@ -137,6 +137,7 @@ void RemoveDeadNodes(Graph& graph) {
 
 StatusOr<Graph> FullyConvolutional(const Graph& graph, const ClassifierHead& head,
                                    const std::map<std::string, Shape>& shapes) {
+  FOVEA_RETURN_IF_ERROR(head.chain_status);
   if (head.chain.empty()) return FailedPrecondition("the model ends at its last convolution; there is no classifier");
   Rewriter rewriter{graph, shapes, {}, {}, Form::kMap, {}};
   rewriter.out.initializers = graph.initializers;

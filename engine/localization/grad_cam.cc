@@ -23,8 +23,7 @@ StatusOr<ClassGradients> GradCam::Gradients(const Tensor& input, std::span<const
     // The score is one logit, so its gradient with respect to the logits is a one-hot vector.
     Tensor one_hot(DataType::kFloat32, logits.shape());
     one_hot.data<float>()[class_index] = 1.0f;
-    FOVEA_ASSIGN_OR_RETURN(Tensor gradient, BackwardThroughChain(tap_->graph(), tap_->chain(), tap_->target(),
-                                                                 result.run.values, one_hot));
+    FOVEA_ASSIGN_OR_RETURN(Tensor gradient, Backpropagate(tap_->graph(), tap_->path(), result.run.values, one_hot));
     result.gradients.push_back(std::move(gradient));
   }
   return result;

@@ -1,7 +1,7 @@
 #pragma once
 // Grad-CAM (Selvaraju et al., 2017): the feature map A of a convolution weighted by how much each channel moves a
 // class score y_c: map = Σ_k α_k A_k with α_k = mean over cells of ∂y_c/∂A_k. The score is the class logit (before
-// softmax). Works for any model whose nodes after the target form a chain that backward.h can differentiate.
+// softmax). Works for any graph of nodes between the target and the logits whose ops have a backward (backward.h).
 
 #include <memory>
 #include <span>
@@ -21,7 +21,7 @@ struct ClassGradients {
 
 class GradCam {
  public:
-  // `target` names the value to explain; empty = the last convolution's output.
+  // `target` names the value (or node) to explain; empty = the last convolution with spatial extent (FeatureTap).
   static StatusOr<std::unique_ptr<GradCam>> Create(std::shared_ptr<const Model> model, const std::string& target = "");
 
   const FeatureTap& tap() const { return *tap_; }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
+#include <set>
 
 namespace fovea::engine::localization {
 namespace {
@@ -38,7 +40,33 @@ StatusOr<int64_t> NodeStride(const Graph& graph, const Node& node) {
   return geometry->stride[0];
 }
 
-StatusOr<int64_t> NaturalStride(const Graph& graph, const std::string& input, const std::string& feature) {
+// The values that are still a pixel grid: the image and every value computed from one by nodes that do not collapse
+// the grid (global pooling, Flatten, a classifier say so through Geometry). An op that cannot describe its geometry
+// (a Transpose, a MatMul inside a block) keeps its inputs' grid, so only a declared collapse ends it.
+std::set<std::string> SpatialValues(const Graph& graph, const std::string& input) {
+  std::set<std::string> spatial = {input};
+  for (const Node& node : graph.nodes) {
+    const bool reads_grid = std::any_of(node.inputs.begin(), node.inputs.end(),
+                                        [&](const std::string& value) { return spatial.count(value) > 0; });
+    if (!reads_grid) continue;
+    std::vector<Shape> shapes;
+    for (const auto& value : node.inputs) {
+      const auto found = graph.initializers.find(value);
+      shapes.push_back(found == graph.initializers.end() ? Shape{} : found->second.shape());
+    }
+    const auto geometry = node.op->Geometry(shapes);
+    if (geometry.ok() && geometry->global) continue;
+    for (const auto& value : node.outputs) {
+      if (!value.empty()) spatial.insert(value);
+    }
+  }
+  return spatial;
+}
+
+// The product of the strides from the image to `feature`, along the pixel-grid inputs (a squeeze-excitation Mul reads
+// its per-channel scale first; the stride runs through its other operand).
+StatusOr<int64_t> NaturalStride(const Graph& graph, const std::string& input, const std::string& feature,
+                                const std::set<std::string>& spatial) {
   int64_t stride = 1;
   std::string value = feature;
   while (value != input) {
@@ -47,22 +75,70 @@ StatusOr<int64_t> NaturalStride(const Graph& graph, const std::string& input, co
     const Node& node = graph.nodes[static_cast<size_t>(producer)];
     FOVEA_ASSIGN_OR_RETURN(const int64_t node_stride, NodeStride(graph, node));
     stride *= node_stride;
-    value = node.inputs.at(0);
+    const auto grid = std::find_if(node.inputs.begin(), node.inputs.end(),
+                                   [&](const std::string& v) { return spatial.count(v) > 0; });
+    value = grid == node.inputs.end() ? node.inputs.at(0) : *grid;
   }
   return stride;
 }
 
-int LastConv(const Graph& graph) {
+// The last convolution whose output is still a pixel grid; the last convolution at all when none is (-1 for none).
+int LastSpatialConv(const Graph& graph, const std::set<std::string>& spatial) {
+  int last = -1;
   for (int i = static_cast<int>(graph.nodes.size()) - 1; i >= 0; --i) {
-    if (graph.nodes[static_cast<size_t>(i)].op->IsFeatureMapProducer()) return i;
+    const Node& node = graph.nodes[static_cast<size_t>(i)];
+    if (!node.op->IsFeatureMapProducer()) continue;
+    if (spatial.count(node.outputs.at(0)) > 0) return i;
+    if (last < 0) last = i;
   }
-  return -1;
+  return last;
 }
 
 const Tensor* FindInitializer(const Graph& graph, const Node& node, size_t input) {
   if (input >= node.inputs.size() || node.inputs[input].empty()) return nullptr;
   const auto found = graph.initializers.find(node.inputs[input]);
   return found == graph.initializers.end() ? nullptr : &found->second;
+}
+
+// Global average pooling of an NCHW map: GlobalAveragePool, or ReduceMean over exactly the two spatial axes
+// (torchvision's ShuffleNet and MNASNet write x.mean([2, 3])).
+bool IsSpatialMean(const Graph& graph, const Node& node) {
+  constexpr int64_t kMapRank = 4;
+  if (node.op->IsGlobalAverage()) return true;
+  std::vector<Tensor> parameters;
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    const Tensor* t = FindInitializer(graph, node, i);
+    parameters.push_back(t == nullptr ? Tensor() : *t);
+  }
+  const auto reduction = node.op->AsReduction(parameters);
+  if (!reduction || reduction->kind != ops::ReduceKind::kMean) return false;
+  std::set<int64_t> axes;
+  for (int64_t axis : reduction->axes) axes.insert(axis < 0 ? axis + kMapRank : axis);
+  return axes == std::set<int64_t>{kMapRank - 2, kMapRank - 1};
+}
+
+// outer ∘ inner: y = (x · innerᵀ + inner_b) · outerᵀ + outer_b, as one map.
+StatusOr<LinearMap> Compose(const LinearMap& outer, const LinearMap& inner) {
+  const int64_t outputs = outer.weights.dim(0), middle = outer.weights.dim(1), inputs = inner.weights.dim(1);
+  if (inner.weights.dim(0) != middle) {
+    return FailedPrecondition("consecutive linear layers of " + std::to_string(inner.weights.dim(0)) + " and " +
+                              std::to_string(middle) + " features do not fit together");
+  }
+  LinearMap map{Tensor(DataType::kFloat32, {outputs, inputs}), Tensor(DataType::kFloat32, {outputs})};
+  const float* wo = outer.weights.data<float>();
+  const float* wi = inner.weights.data<float>();
+  for (int64_t o = 0; o < outputs; ++o) {
+    double bias = outer.bias.has_data() ? outer.bias.data<float>()[o] : 0.0;
+    for (int64_t m = 0; m < middle; ++m) {
+      const double w = wo[o * middle + m];
+      if (inner.bias.has_data()) bias += w * inner.bias.data<float>()[m];
+      for (int64_t i = 0; i < inputs; ++i) {
+        map.weights.data<float>()[o * inputs + i] += static_cast<float>(w * wi[m * inputs + i]);
+      }
+    }
+    map.bias.data<float>()[o] = static_cast<float>(bias);
+  }
+  return map;
 }
 
 }  // namespace
@@ -105,15 +181,20 @@ StatusOr<ClassifierHead> AnalyzeHead(const Graph& graph) {
   ClassifierHead head;
   head.input = graph.inputs[0].name;
   head.output = graph.outputs[0].name;
-  head.feature_node = LastConv(graph);
+  const std::set<std::string> spatial = SpatialValues(graph, head.input);
+  head.feature_node = LastSpatialConv(graph, spatial);
   if (head.feature_node < 0) return FailedPrecondition("the model has no convolution, so there is no feature map");
   head.feature = graph.nodes[static_cast<size_t>(head.feature_node)].outputs.at(0);
   const int producer = graph.ProducerOf(head.output);
   const Node* last = producer < 0 ? nullptr : &graph.nodes[static_cast<size_t>(producer)];
   head.ends_in_softmax = last != nullptr && last->op->IsSoftmax();
   head.logits = head.ends_in_softmax ? last->inputs.at(0) : head.output;
-  FOVEA_ASSIGN_OR_RETURN(head.chain, NodeChain(graph, head.feature, head.logits));
-  FOVEA_ASSIGN_OR_RETURN(head.natural_stride, NaturalStride(graph, head.input, head.feature));
+  auto chain = NodeChain(graph, head.feature, head.logits);
+  head.chain_status = chain.status();
+  if (chain.ok()) head.chain = std::move(chain).value();
+  auto stride = NaturalStride(graph, head.input, head.feature, spatial);
+  head.stride_status = stride.status();
+  if (stride.ok()) head.natural_stride = *stride;
   return head;
 }
 
@@ -127,24 +208,33 @@ Graph WithOutputs(Graph graph, const std::vector<std::string>& values) {
 }
 
 StatusOr<LinearHead> GapLinearHead(const Graph& graph, const ClassifierHead& head) {
-  const std::string kNeeded = "CAM needs a head of GlobalAveragePool followed by one linear classifier";
-  if (head.chain.empty()) return FailedPrecondition(kNeeded + "; the model ends at its last convolution");
-  const Node& first = graph.nodes[static_cast<size_t>(head.chain.front())];
-  if (!first.op->IsGlobalAverage()) {
-    return FailedPrecondition(kNeeded + "; the last convolution feeds " + std::string(first.op->type()) + " node '" +
-                              first.name + "'");
-  }
-  for (size_t i = 1; i < head.chain.size(); ++i) {
-    const Node& node = graph.nodes[static_cast<size_t>(head.chain[i])];
-    if (node.op->IsView()) continue;
-    auto map = LinearMapOf(graph, node);
-    if (!map.ok() || i + 1 != head.chain.size()) {
-      return FailedPrecondition(kNeeded + " with constant weights ending the model; found " +
-                                std::string(node.op->type()) + " node '" + node.name + "'");
+  const std::string kNeeded = "CAM needs a head of GlobalAveragePool followed by linear layers";
+  std::optional<LinearMap> composite;  // from the current value to the logits
+  std::string value = head.logits;
+  while (true) {
+    const int producer = graph.ProducerOf(value);
+    if (producer < 0) return FailedPrecondition(kNeeded + "; no GlobalAveragePool comes before the class scores");
+    const Node& node = graph.nodes[static_cast<size_t>(producer)];
+    const std::string described = std::string(node.op->type()) + " node '" + node.name + "'";
+    if (value != head.logits && ConsumersOf(graph, value).size() != 1) {
+      return FailedPrecondition(kNeeded + "; the output of " + described + " is also read elsewhere");
     }
-    return LinearHead{map->weights, map->bias};
+    if (IsSpatialMean(graph, node)) {
+      LinearHead linear{composite ? composite->weights : Tensor(), composite ? composite->bias : Tensor(),
+                        node.inputs.at(0)};
+      return linear;
+    }
+    if (!node.op->IsView()) {
+      auto map = LinearMapOf(graph, node);
+      if (!map.ok()) return FailedPrecondition(kNeeded + "; found " + described + ", which is not linear");
+      if (composite) {
+        FOVEA_ASSIGN_OR_RETURN(composite, Compose(*composite, *map));
+      } else {
+        composite = std::move(map).value();
+      }
+    }
+    value = node.inputs.at(0);
   }
-  return FailedPrecondition(kNeeded + "; no classifier follows the pooling");
 }
 
 }  // namespace fovea::engine::localization

@@ -63,14 +63,14 @@ std::shared_ptr<const Model> LocalizableModel(std::shared_ptr<const Model> model
 std::unique_ptr<Localizer> Localizer::Create(std::shared_ptr<const Model> model) {
   model = LocalizableModel(std::move(model));
   std::unique_ptr<Localizer> localizer(new Localizer());
+  localizer->model_ = model;
   auto grad_cam = GradCam::Create(model);
   localizer->grad_cam_status_ = grad_cam.status();
   if (grad_cam.ok()) {
     localizer->grad_cam_ = std::move(grad_cam).value();
-    localizer->attribution_map_size_ = SpatialSize(*model, localizer->grad_cam_->tap().target());
-    auto linear = GapLinearHead(model->graph(), localizer->grad_cam_->tap().head());
-    localizer->cam_status_ = linear.status();
-    if (linear.ok()) localizer->linear_head_ = std::move(linear).value();
+    localizer->grad_cam_map_size_ = SpatialSize(*model, localizer->grad_cam_->tap().target());
+    localizer->cam_status_ = localizer->PrepareCam();
+    if (localizer->cam_status_.ok()) localizer->cam_map_size_ = SpatialSize(*model, localizer->linear_head_.feature);
   } else {
     localizer->cam_status_ = grad_cam.status();
   }
@@ -80,13 +80,25 @@ std::unique_ptr<Localizer> Localizer::Create(std::shared_ptr<const Model> model)
   return localizer;
 }
 
+Status Localizer::PrepareCam() {
+  const FeatureTap& grad_cam_tap = grad_cam_->tap();
+  FOVEA_ASSIGN_OR_RETURN(linear_head_, GapLinearHead(model_->graph(), grad_cam_tap.head()));
+  // The pooled map is often not Grad-CAM's default layer (a DenseNet's final ReLU, an Inception Concat, a SiLU); then
+  // CAM keeps it with a tap of its own.
+  if (linear_head_.feature != grad_cam_tap.target()) {
+    FOVEA_ASSIGN_OR_RETURN(cam_tap_, FeatureTap::Create(model_, linear_head_.feature));
+  }
+  return OkStatus();
+}
+
 StatusOr<AttributionMaps> Localizer::Cam(const Tensor& input, std::span<const int64_t> classes, int64_t top_k) const {
   FOVEA_RETURN_IF_ERROR(cam_status_);
-  FOVEA_RETURN_IF_ERROR(CheckClasses(classes, linear_head_.weights.dim(0)));
-  FOVEA_ASSIGN_OR_RETURN(TappedRun run, grad_cam_->tap().Run(input));
+  const FeatureTap& tap = cam_tap_ ? *cam_tap_ : grad_cam_->tap();
+  FOVEA_ASSIGN_OR_RETURN(TappedRun run, tap.Run(input));
+  FOVEA_RETURN_IF_ERROR(CheckClasses(classes, run.probabilities.num_elements()));
   AttributionMaps maps{run.probabilities, {classes.begin(), classes.end()}, {}};
   if (maps.classes.empty()) maps.classes = TopClasses(run.probabilities, top_k);
-  const Tensor& feature = run.values.at(grad_cam_->tap().target());
+  const Tensor& feature = run.values.at(linear_head_.feature);
   for (int64_t class_index : maps.classes) {
     FOVEA_ASSIGN_OR_RETURN(Tensor map, ClassActivationMap(feature, linear_head_, class_index));
     NormalizeToUnit(map.floats());
@@ -95,17 +107,37 @@ StatusOr<AttributionMaps> Localizer::Cam(const Tensor& input, std::span<const in
   return maps;
 }
 
-StatusOr<AttributionMaps> Localizer::GradCam(const Tensor& input, std::span<const int64_t> classes,
-                                             int64_t top_k) const {
+StatusOr<std::shared_ptr<const GradCam>> Localizer::GradCamFor(const std::string& layer) const {
+  // Each kept layer holds a compiled copy of the model's graph; past this many, layers are prepared per request.
+  constexpr size_t kMaxKeptLayers = 8;
+  {
+    const std::lock_guard<std::mutex> lock(layers_mutex_);
+    const auto found = layers_.find(layer);
+    if (found != layers_.end()) return found->second;
+  }
+  // Prepared outside the lock: two first requests for one layer both prepare it, and one of the two is kept.
+  FOVEA_ASSIGN_OR_RETURN(std::shared_ptr<const localization::GradCam> prepared, GradCam::Create(model_, layer));
+  const std::lock_guard<std::mutex> lock(layers_mutex_);
+  if (layers_.size() < kMaxKeptLayers) layers_.emplace(layer, prepared);
+  return prepared;
+}
+
+StatusOr<AttributionMaps> Localizer::GradCam(const Tensor& input, std::span<const int64_t> classes, int64_t top_k,
+                                             const std::string& layer) const {
   FOVEA_RETURN_IF_ERROR(grad_cam_status_);
+  std::shared_ptr<const localization::GradCam> for_layer;
+  if (!layer.empty()) {
+    FOVEA_ASSIGN_OR_RETURN(for_layer, GradCamFor(layer));
+  }
+  const localization::GradCam& grad_cam = layer.empty() ? *grad_cam_ : *for_layer;
   std::vector<int64_t> wanted(classes.begin(), classes.end());
   if (wanted.empty()) {
-    // The top classes are known only after the forward pass, which Gradients() repeats; one extra forward pass is
+    // The top-1 class is known only after the forward pass, which Gradients() repeats; one extra forward pass is
     // cheap next to primitive creation for the backward pass.
-    FOVEA_ASSIGN_OR_RETURN(TappedRun run, grad_cam_->tap().Run(input));
+    FOVEA_ASSIGN_OR_RETURN(TappedRun run, grad_cam.tap().Run(input));
     wanted = TopClasses(run.probabilities, top_k);
   }
-  FOVEA_ASSIGN_OR_RETURN(ClassGradients gradients, grad_cam_->Gradients(input, wanted));
+  FOVEA_ASSIGN_OR_RETURN(ClassGradients gradients, grad_cam.Gradients(input, wanted));
   AttributionMaps maps{gradients.run.probabilities, wanted, {}};
   for (const Tensor& gradient : gradients.gradients) {
     FOVEA_ASSIGN_OR_RETURN(Tensor map, GradCamMap(gradients.feature, gradient));
@@ -115,9 +147,15 @@ StatusOr<AttributionMaps> Localizer::GradCam(const Tensor& input, std::span<cons
   return maps;
 }
 
-StatusOr<std::pair<int64_t, int64_t>> Localizer::AttributionMapSize() const {
+StatusOr<std::pair<int64_t, int64_t>> Localizer::AttributionMapSize(bool cam, const std::string& layer) const {
+  if (cam) {
+    FOVEA_RETURN_IF_ERROR(cam_status_);
+    return cam_map_size_;
+  }
   FOVEA_RETURN_IF_ERROR(grad_cam_status_);
-  return attribution_map_size_;
+  if (layer.empty()) return grad_cam_map_size_;
+  FOVEA_ASSIGN_OR_RETURN(const std::shared_ptr<const localization::GradCam> for_layer, GradCamFor(layer));
+  return SpatialSize(*model_, for_layer->tap().target());
 }
 
 StatusOr<const DenseMapper*> Localizer::Dense() const {

@@ -1,5 +1,6 @@
 #include "engine/ops/batch_norm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -113,6 +114,36 @@ std::optional<ChannelAffine> BatchNorm::AsChannelAffine(std::span<const Tensor> 
     affine.shift.push_back(beta - mean * scale);
   }
   return affine;
+}
+
+StatusOr<std::vector<Tensor>> BatchNorm::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
+                                                  std::span<const Tensor> output_grads) const {
+  if (inputs.size() < kNumInputs || output_grads.empty()) {
+    return InvalidArgument("BatchNormalization backward needs X, scale, B, mean, var and dY");
+  }
+  const Tensor& x = inputs[0];
+  const auto affine = AsChannelAffine(inputs.subspan(1));
+  if (x.dtype() != DataType::kFloat32 || x.rank() < kMinRank || !affine || x.dim(1) != inputs[1].num_elements()) {
+    return InvalidArgument("BatchNormalization backward needs float32 X [N, C, ...] and [C] parameters");
+  }
+  const Tensor& dy = output_grads[0];
+  if (dy.shape() != x.shape()) return InvalidArgument("dY " + ShapeToString(dy.shape()) + " does not match X");
+  const int64_t n = x.dim(0), c = x.dim(1);
+  const int64_t inner = x.num_elements() / std::max<int64_t>(1, n * c);
+  std::vector<Tensor> grads(inputs.size());
+  grads[0] = Tensor(DataType::kFloat32, x.shape());
+  const float* g = dy.data<float>();
+  float* dx = grads[0].data<float>();
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const auto scale = static_cast<float>(affine->scale[static_cast<size_t>(ch)]);
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t idx = (b * c + ch) * inner + i;
+        dx[idx] = g[idx] * scale;
+      }
+    }
+  }
+  return grads;
 }
 
 }  // namespace fovea::engine::ops

@@ -24,6 +24,10 @@ class BatchNorm final : public Op {
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
   // scale = gamma / sqrt(var + epsilon), shift = beta − mean · scale, from constant gamma, beta, mean and var.
   std::optional<ChannelAffine> AsChannelAffine(std::span<const Tensor> parameters) const override;
+  // dX = dY · gamma / sqrt(var + epsilon) per channel: inference mode, so the statistics are constants. The
+  // parameters get no gradient (inference only).
+  StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
+                                         std::span<const Tensor> output_grads) const override;
 
  private:
   explicit BatchNorm(const BatchNormParams& params) : params_(params) {}

@@ -63,6 +63,36 @@ StatusOr<std::vector<Tensor>> Concat::Reference(std::span<const Tensor> inputs) 
   return std::vector<Tensor>{y};
 }
 
+StatusOr<std::vector<Tensor>> Concat::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
+                                               std::span<const Tensor> output_grads) const {
+  std::vector<Shape> shapes;
+  for (const auto& t : inputs) {
+    if (t.dtype() != DataType::kFloat32) return InvalidArgument("Concat backward needs float32 inputs");
+    shapes.push_back(t.shape());
+  }
+  int64_t axis = params_.axis;
+  FOVEA_ASSIGN_OR_RETURN(const Shape out, ConcatShape(axis, shapes));
+  if (output_grads.empty() || output_grads[0].shape() != out) {
+    return InvalidArgument("Concat backward needs dY of shape " + ShapeToString(out));
+  }
+  const int64_t outer = NumElements(Shape(out.begin(), out.begin() + axis));
+  const int64_t inner = NumElements(Shape(out.begin() + axis + 1, out.end()));
+  const int64_t row = out[static_cast<size_t>(axis)] * inner;
+  const float* dy = output_grads[0].data<float>();
+  std::vector<Tensor> grads;
+  int64_t offset = 0;
+  for (const auto& t : inputs) {
+    Tensor dx(DataType::kFloat32, t.shape());
+    const int64_t chunk = t.dim(axis) * inner;
+    for (int64_t o = 0; o < outer && chunk > 0; ++o) {
+      std::memcpy(dx.data<float>() + o * chunk, dy + o * row + offset, static_cast<size_t>(chunk) * sizeof(float));
+    }
+    offset += chunk;
+    grads.push_back(std::move(dx));
+  }
+  return grads;
+}
+
 StatusOr<std::vector<PlanValue>> Concat::Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const {
   std::vector<Shape> shapes;
   std::vector<PlanValue> parts;

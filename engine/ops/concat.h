@@ -24,6 +24,9 @@ class Concat final : public Op {
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   // Concatenating channels of NCHW maps keeps every pixel where it is.
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape> input_shapes) const override;
+  // Each float32 input's gradient is its own slice of dY along the axis.
+  StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
+                                         std::span<const Tensor> output_grads) const override;
 
  private:
   explicit Concat(const ConcatParams& params) : params_(params) {}

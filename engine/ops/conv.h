@@ -75,7 +75,7 @@ class Conv final : public Op {
   std::optional<LinearMap> AsLinearMap(std::span<const Tensor> parameters) const override;
   // dX, dW and dB (when there is a bias) by oneDNN's backward-data and backward-weights primitives. Fused activations
   // are differentiated at the pre-activation values, which are recomputed (the fused op keeps only its output); a
-  // fused residual sum is UNIMPLEMENTED.
+  // fused residual sum passes the gradient at its point to the residual (input 3), which must be shaped like Y.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
                                          std::span<const Tensor> output_grads) const override;
 

@@ -17,14 +17,23 @@ memory::desc Plain(const memory::dims& dims) {
 
 memory::desc BiasDesc(const memory::dims& bias) { return {bias, memory::data_type::f32, memory::format_tag::a}; }
 
-// The convolution's own output before its fused activations, then after each of them: the values each activation's
-// derivative is taken at.
-StatusOr<std::vector<Tensor>> PostOpInputs(const ConvParams& params, std::span<const Tensor> inputs) {
+// The convolution's own output before its post-ops, then after each of them but the last: the value each post-op
+// reads (an activation's derivative is taken there). A sum post-op adds `residual`.
+StatusOr<std::vector<Tensor>> PostOpInputs(const ConvParams& params, std::span<const Tensor> inputs,
+                                           const Tensor* residual) {
   ConvParams bare = params;
   bare.post_ops.clear();
   FOVEA_ASSIGN_OR_RETURN(auto conv, Conv::Create(bare));
   FOVEA_ASSIGN_OR_RETURN(auto values, conv->Reference(inputs.subspan(0, std::min<size_t>(inputs.size(), 3))));
   for (size_t i = 0; i + 1 < params.post_ops.size(); ++i) {
+    if (params.post_ops[i].kind == ConvPostOp::Kind::kSum) {
+      Tensor next = values.back().Clone();
+      const auto add = residual->floats();
+      auto out = next.floats();
+      for (size_t e = 0; e < out.size(); ++e) out[e] += add[e];
+      values.push_back(std::move(next));
+      continue;
+    }
     FOVEA_ASSIGN_OR_RETURN(auto activation, Activation::Create(params.post_ops[i].activation));
     FOVEA_ASSIGN_OR_RETURN(auto next, activation->Reference(std::span<const Tensor>(&values.back(), 1)));
     values.push_back(std::move(next[0]));
@@ -32,17 +41,34 @@ StatusOr<std::vector<Tensor>> PostOpInputs(const ConvParams& params, std::span<c
   return values;
 }
 
-// d(loss)/d(convolution output) from d(loss)/d(Y) through the fused activations, last first.
-StatusOr<Tensor> ThroughPostOps(const ConvParams& params, std::span<const Tensor> inputs, Tensor diff) {
-  if (params.post_ops.empty()) return diff;
-  FOVEA_ASSIGN_OR_RETURN(const std::vector<Tensor> pre, PostOpInputs(params, inputs));
+// What flows back through the post-ops: d(loss)/d(convolution output) and, with a sum post-op, d(loss)/d(residual).
+struct PostOpGradients {
+  Tensor conv;
+  Tensor residual;
+};
+
+// The gradients through the post-ops from d(loss)/d(Y), last post-op first. A sum passes the gradient on unchanged to
+// both of its operands.
+StatusOr<PostOpGradients> ThroughPostOps(const ConvParams& params, std::span<const Tensor> inputs,
+                                         const Tensor* residual, Tensor diff) {
+  PostOpGradients result;
+  if (params.post_ops.empty()) {
+    result.conv = std::move(diff);
+    return result;
+  }
+  FOVEA_ASSIGN_OR_RETURN(const std::vector<Tensor> pre, PostOpInputs(params, inputs, residual));
   for (size_t i = params.post_ops.size(); i-- > 0;) {
+    if (params.post_ops[i].kind == ConvPostOp::Kind::kSum) {
+      result.residual = diff.Clone();
+      continue;
+    }
     FOVEA_ASSIGN_OR_RETURN(auto activation, Activation::Create(params.post_ops[i].activation));
     const Tensor grads[] = {diff};
     FOVEA_ASSIGN_OR_RETURN(auto input_grads, activation->Backward(std::span<const Tensor>(&pre[i], 1), {}, grads));
     diff = std::move(input_grads[0]);
   }
-  return diff;
+  result.conv = std::move(diff);
+  return result;
 }
 
 }  // namespace
@@ -98,8 +124,8 @@ StatusOr<ConvProblem> Conv::Problem(const Shape& x, const Shape& w, bool has_bia
 
 StatusOr<std::vector<Tensor>> Conv::Backward(std::span<const Tensor> inputs, std::span<const Tensor> /*outputs*/,
                                              std::span<const Tensor> output_grads) const {
-  if (has_sum()) return Unimplemented("a Conv with a fused residual sum has no backward");
   if (inputs.size() < 2 || output_grads.empty()) return InvalidArgument("Conv backward needs X, W and dY");
+  constexpr size_t kResidualInput = 3;
   const Tensor& x = inputs[0];
   const Tensor& w = inputs[1];
   const bool has_bias = inputs.size() > 2 && inputs[2].has_data();
@@ -112,7 +138,21 @@ StatusOr<std::vector<Tensor>> Conv::Backward(std::span<const Tensor> inputs, std
   if (output_grads[0].shape() != Shape(problem.dst.begin(), problem.dst.end())) {
     return InvalidArgument("dY " + ShapeToString(output_grads[0].shape()) + " does not match Conv's output");
   }
-  FOVEA_ASSIGN_OR_RETURN(const Tensor diff, ThroughPostOps(params_, inputs, output_grads[0]));
+  const Tensor* residual = nullptr;
+  if (has_sum()) {
+    if (inputs.size() <= kResidualInput || !inputs[kResidualInput].has_data() ||
+        inputs[kResidualInput].dtype() != DataType::kFloat32) {
+      return InvalidArgument("Conv backward with a fused sum needs the float32 residual input");
+    }
+    residual = &inputs[kResidualInput];
+    // A residual that broadcasts runs as a separate sum (Conv::Emit), and its gradient would need a reduction.
+    if (residual->shape() != output_grads[0].shape()) {
+      return Unimplemented("Conv backward with a fused sum needs a residual shaped like the output, got " +
+                           ShapeToString(residual->shape()));
+    }
+  }
+  FOVEA_ASSIGN_OR_RETURN(PostOpGradients through, ThroughPostOps(params_, inputs, residual, output_grads[0]));
+  const Tensor& diff = through.conv;
 
   Eager eager;
   const memory::desc src_md = Plain(problem.src), dst_md = Plain(problem.dst), weights_md = problem.PlainWeights();
@@ -139,6 +179,7 @@ StatusOr<std::vector<Tensor>> Conv::Backward(std::span<const Tensor> inputs, std
     args[DNNL_ARG_DIFF_BIAS] = eager.Memory(grads[2], weights.diff_bias_desc());
   }
   eager.Run(dnnl::convolution_backward_weights(weights), args);
+  if (residual != nullptr) grads[kResidualInput] = std::move(through.residual);
   return grads;
 }
 

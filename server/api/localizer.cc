@@ -34,6 +34,7 @@ struct LocalizePlan {
   std::vector<int64_t> classes;  // as asked; empty = the image's top `top_k`
   int64_t top_k = 1;
   int64_t stride = 0;  // DENSE: resolved
+  std::string layer;   // Grad-CAM: the layer to explain; empty = the default
   LocalizeWork work;
 };
 
@@ -88,9 +89,18 @@ StatusOr<v1::LocalizationMethod> ResolveSegmentationMethod(const ServedModel& mo
 }
 
 // The method to run: the requested one when the model supports it; when unspecified, SEGMENTATION for a segmentation
-// model, DENSE for an image much larger than the model input, else CAM, else Grad-CAM.
+// model, Grad-CAM when a layer is named (only Grad-CAM explains a chosen layer), DENSE for an image much larger than
+// the model input, else CAM, else Grad-CAM.
 StatusOr<v1::LocalizationMethod> ResolveMethod(const ServedModel& model, v1::LocalizationMethod method,
-                                               const imageio::Image& image, const LocalizeOptions& options) {
+                                               const std::string& layer, const imageio::Image& image,
+                                               const LocalizeOptions& options) {
+  const bool grad_cam_or_auto =
+      method == v1::LOCALIZATION_METHOD_UNSPECIFIED || method == v1::LOCALIZATION_METHOD_GRAD_CAM;
+  if (!layer.empty() && (!grad_cam_or_auto || model.segmentation_classes > 0)) {
+    return InvalidArgument(
+        "layer '" + layer + "' applies to GRAD_CAM only, not to " +
+        (model.segmentation_classes > 0 ? std::string("a segmentation model") : v1::LocalizationMethod_Name(method)));
+  }
   if (model.segmentation_classes > 0) return ResolveSegmentationMethod(model, method);
   FOVEA_RETURN_IF_ERROR(RequireClassifier(model));
   const auto need = [](const Status& status, const char* name) {
@@ -101,8 +111,8 @@ StatusOr<v1::LocalizationMethod> ResolveMethod(const ServedModel& model, v1::Loc
   const loc::Localizer& localizer = *model.localizer;
   switch (method) {
     case v1::LOCALIZATION_METHOD_UNSPECIFIED:
-      if (PrefersDense(localizer, image, options)) return v1::LOCALIZATION_METHOD_DENSE;
-      if (localizer.cam_status().ok()) return v1::LOCALIZATION_METHOD_CAM;
+      if (layer.empty() && PrefersDense(localizer, image, options)) return v1::LOCALIZATION_METHOD_DENSE;
+      if (layer.empty() && localizer.cam_status().ok()) return v1::LOCALIZATION_METHOD_CAM;
       FOVEA_RETURN_IF_ERROR(need(localizer.grad_cam_status(), "Grad-CAM"));
       return v1::LOCALIZATION_METHOD_GRAD_CAM;
     case v1::LOCALIZATION_METHOD_CAM:
@@ -174,7 +184,8 @@ Status PlanDense(const ServedModel& model, const imageio::Image& image, const v1
 StatusOr<LocalizePlan> PlanRequest(const ServedModel& model, const imageio::Image& image,
                                    const v1::LocalizeRequest& request, const LocalizeOptions& options) {
   LocalizePlan plan;
-  FOVEA_ASSIGN_OR_RETURN(plan.method, ResolveMethod(model, request.method(), image, options));
+  FOVEA_ASSIGN_OR_RETURN(plan.method, ResolveMethod(model, request.method(), request.layer(), image, options));
+  plan.layer = request.layer();
   const bool dense = plan.method == v1::LOCALIZATION_METHOD_DENSE;
   const bool segmentation = plan.method == v1::LOCALIZATION_METHOD_SEGMENTATION;
   const int64_t candidates =
@@ -195,7 +206,8 @@ StatusOr<LocalizePlan> PlanRequest(const ServedModel& model, const imageio::Imag
     plan.work.map_rows = image.height;  // one cell per image pixel
     plan.work.map_cols = image.width;
   } else {
-    FOVEA_ASSIGN_OR_RETURN(const auto size, model.localizer->AttributionMapSize());
+    FOVEA_ASSIGN_OR_RETURN(const auto size,
+                           model.localizer->AttributionMapSize(plan.method == v1::LOCALIZATION_METHOD_CAM, plan.layer));
     plan.work.map_rows = size.first;
     plan.work.map_cols = size.second;
   }
@@ -218,9 +230,10 @@ StatusOr<MethodResult> RunAttribution(const ServedModel& model, const imageio::I
   engine::Tensor input(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width});
   FOVEA_RETURN_IF_ERROR(PreparePixels(image, spec, input.floats()));
   const loc::Localizer& localizer = *model.localizer;
-  FOVEA_ASSIGN_OR_RETURN(loc::AttributionMaps maps, plan.method == v1::LOCALIZATION_METHOD_CAM
-                                                        ? localizer.Cam(input, plan.classes, plan.top_k)
-                                                        : localizer.GradCam(input, plan.classes, plan.top_k));
+  FOVEA_ASSIGN_OR_RETURN(loc::AttributionMaps maps,
+                         plan.method == v1::LOCALIZATION_METHOD_CAM
+                             ? localizer.Cam(input, plan.classes, plan.top_k)
+                             : localizer.GradCam(input, plan.classes, plan.top_k, plan.layer));
   MethodResult result;
   result.probabilities = maps.probabilities;
   for (size_t i = 0; i < maps.classes.size(); ++i) result.maps.push_back({maps.classes[i], maps.maps[i]});

@@ -114,15 +114,24 @@ TEST_P(ConvBackwardTest, FusedActivationsAreDifferentiatedAtTheirInputs) {
 INSTANTIATE_TEST_SUITE_P(Geometries, ConvBackwardTest, ::testing::ValuesIn(kConvCases),
                          [](const auto& info) { return info.param.name; });
 
-TEST(ConvBackwardTest, AFusedResidualSumHasNoBackward) {
-  PostOp sum;
-  sum.kind = PostOp::Kind::kSum;
-  FOVEA_ASSERT_OK_AND_ASSIGN(auto op, ops::Conv::Create(ConvWith({}, 1, {sum})));
-  const std::vector<Tensor> inputs = {RandomTensor({1, 2, 4, 4}, 1), RandomTensor({2, 2, 3, 3}, 2), Tensor(),
-                                      RandomTensor({1, 2, 2, 2}, 3)};
+// A residual block's last convolution with its sum fused in (engine/passes): activation, sum, activation.
+TEST(ConvBackwardTest, AFusedResidualSumPassesItsGradientToTheResidual) {
+  ops::ActivationParams sigmoid, tanh;
+  sigmoid.kind = ActivationKind::kSigmoid;
+  tanh.kind = ActivationKind::kTanh;
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto op,
+                             ops::Conv::Create(ConvWith(Attributes({}, {}, {1, 1, 1, 1}), 1,
+                                                        {PostOp::Act(sigmoid), PostOp::Sum(), PostOp::Act(tanh)})));
+  const std::vector<Tensor> inputs = {RandomTensor({1, 2, 4, 4}, 1), RandomTensor({3, 2, 3, 3}, 2),
+                                      RandomTensor({3}, 3), RandomTensor({1, 3, 4, 4}, 4)};
+  EXPECT_TRUE(BackwardMatchesFiniteDifferences(*op, inputs, AllOf(inputs)));
+}
+
+TEST(ConvBackwardTest, AFusedSumWithoutItsResidualIsRefused) {
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto op, ops::Conv::Create(ConvWith({}, 1, {PostOp::Sum()})));
+  const std::vector<Tensor> inputs = {RandomTensor({1, 2, 4, 4}, 1), RandomTensor({2, 2, 3, 3}, 2)};
   const std::vector<Tensor> grads = {RandomTensor({1, 2, 2, 2}, 4)};
-  const auto result = op->Backward(inputs, {}, grads);
-  EXPECT_EQ(result.status().code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(StatusCode::kInvalidArgument, op->Backward(inputs, {}, grads).status().code());
 }
 
 struct PoolCase {

@@ -172,6 +172,17 @@ TEST_P(BatchNormTest, OneDnnMatchesReference) {
   EXPECT_TRUE(EmitMatchesReference(bn, operands));
 }
 
+// Grad-CAM differentiates a BatchNormalization that could not fold into a convolution (DenseNet's norm5).
+TEST_P(BatchNormTest, BackwardMatchesFiniteDifferences) {
+  const Shape& x = std::get<0>(GetParam());
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto bn, ops::BatchNorm::Create({.epsilon = 1e-3f}));
+  const Shape channel = {x[1]};
+  std::vector<Tensor> inputs = {RandomTensor(x, 1), RandomTensor(channel, 2), RandomTensor(channel, 3),
+                                RandomTensor(channel, 4), RandomTensor(channel, 5)};
+  for (float& v : inputs[4].floats()) v = v * v + 0.1f;
+  EXPECT_TRUE(BackwardMatchesFiniteDifferences(*bn, inputs));
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, BatchNormTest,
                          ::testing::Combine(::testing::Values(Shape{2, 3, 4, 5}, Shape{4, 6}, Shape{1, 16, 7, 7},
                                                               Shape{2, 4, 3, 3, 3}),
@@ -222,6 +233,19 @@ TEST_P(ConcatTest, OneDnnMatchesReference) {
     operands.push_back(c.constant_last && i + 1 == c.inputs.size() ? Constant(t) : Runtime(t));
   }
   EXPECT_TRUE(EmitMatchesReference(concat, operands));
+}
+
+// Grad-CAM sends each branch of an Inception or DenseNet block its slice of the gradient.
+TEST_P(ConcatTest, BackwardMatchesFiniteDifferences) {
+  const ConcatCase& c = GetParam();
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto concat, ops::Concat::Create({c.axis}));
+  std::vector<Tensor> inputs;
+  std::vector<size_t> all;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    inputs.push_back(RandomTensor(c.inputs[i], static_cast<uint32_t>(30 + i)));
+    all.push_back(i);
+  }
+  EXPECT_TRUE(BackwardMatchesFiniteDifferences(*concat, inputs, all));
 }
 
 const ConcatCase kConcatCases[] = {

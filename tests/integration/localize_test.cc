@@ -290,6 +290,34 @@ TEST_F(LocalizeTest, SegmentationAndClassifierMethodsAreRefusedOnTheOtherKindOfM
   EXPECT_EQ(grpc::StatusCode::RESOURCE_EXHAUSTED, LocalizeError(huge, "--max-message-bytes"));
 }
 
+TEST_F(LocalizeTest, GradCamExplainsANamedLayerFromTheRpcAndTheCli) {
+  v1::LocalizeRequest request = Request(kBundled, v1::LOCALIZATION_METHOD_UNSPECIFIED);
+  request.set_layer("maxpool4");  // a value: the first max pooling's 14x14 output
+  const v1::LocalizeResponse pooled = LocalizeOk(request);
+  EXPECT_EQ(v1::LOCALIZATION_METHOD_GRAD_CAM, pooled.method());  // a layer means Grad-CAM, though CAM is possible
+  ASSERT_EQ(1, pooled.heatmaps_size());
+  EXPECT_EQ(kWindow / 2, pooled.heatmaps(0).width());
+  request.set_layer("conv1");  // a node: its output, the first convolution's (BatchNorm and ReLU fused) 28x28 map
+  const v1::LocalizeResponse first = LocalizeOk(request);
+  ASSERT_EQ(1, first.heatmaps_size());
+  EXPECT_EQ(kWindow, first.heatmaps(0).width());
+
+  request.set_layer("conv9");
+  EXPECT_EQ(grpc::StatusCode::INVALID_ARGUMENT, LocalizeError(request, "layer 'conv9' is neither a value"));
+  request.set_layer("bn6");
+  request.set_method(v1::LOCALIZATION_METHOD_CAM);
+  EXPECT_EQ(grpc::StatusCode::INVALID_ARGUMENT, LocalizeError(request, "applies to GRAD_CAM only"));
+
+  const std::string dir = MakeTempDir();
+  const std::string scene = dir + "/scene.png";
+  std::ofstream(scene, std::ios::binary) << ScenePng();
+  const CommandResult result = RunCli({"localize", "--server", server_->address(), "--model", kBundled, "--layer",
+                                       "maxpool4", "--classes", "1", "--out", dir + "/out", scene});
+  EXPECT_EQ(0, result.exit_code) << result.err;
+  EXPECT_NE(std::string::npos, result.out.find(scene + ": LOCALIZATION_METHOD_GRAD_CAM")) << result.out;
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(LocalizeTest, BadInputsGetClearErrorsAndTheServerKeepsServing) {
   v1::LocalizeRequest unknown_class = Request(kBundled, v1::LOCALIZATION_METHOD_DENSE);
   unknown_class.add_class_indices(kClasses);

@@ -640,6 +640,15 @@ class RestTest(unittest.TestCase):
         self.assertEqual(png_size(base64.b64decode(heatmap["values_png"])), (heatmap["width"], heatmap["height"]))
         self.assertLessEqual(heatmap["value_min"], heatmap["value_max"])
 
+    def test_localize_explains_a_named_layer(self):
+        # maxpool4: the first max pooling's 14x14 output; naming a layer selects Grad-CAM under auto.
+        answer = self.call_json("POST", f"/v2/models/{MODEL}/localize?layer=maxpool4&classes=9", raw=self.pngs[0],
+                                content_type="image/png")
+        self.assertEqual(answer["method"], "grad-cam")
+        self.assertEqual((answer["heatmaps"][0]["width"], answer["heatmaps"][0]["height"]), (14, 14))
+        self.assert_error("POST", f"/v2/models/{MODEL}/localize?layer=nope", 400, "layer 'nope'", raw=self.pngs[0],
+                          content_type="image/png")
+
     def test_localize_errors(self):
         path = f"/v2/models/{MODEL}/localize"
         image = self.pngs[0]

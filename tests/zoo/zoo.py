@@ -106,6 +106,17 @@ def randomize(model, generator):
             m.running_var.copy_(torch.rand(m.num_features, generator=generator) + 0.5)
 
 
+def build(name):
+    """The model with the zoo's random weights (the same on every call), in eval mode, its input side, and the
+    generator that drew its BatchNorm statistics (export draws the test inputs from it next)."""
+    torch.manual_seed(SEED)
+    generator = torch.Generator().manual_seed(SEED)
+    model, size = MODELS[name]()
+    randomize(model, generator)
+    model.eval()
+    return model, size, generator
+
+
 def export(name, opset, cache):
     """Exports (or finds) the model and the PyTorch outputs for each batch size; returns the file paths."""
     other_size = OTHER_SIZES.get(name)
@@ -117,11 +128,7 @@ def export(name, opset, cache):
     outputs = {c: path.replace("_in", "_out") for c, path in inputs.items()}
     if all(os.path.exists(p) for p in [onnx_path, *inputs.values(), *outputs.values()]):
         return onnx_path, inputs, outputs
-    torch.manual_seed(SEED)
-    generator = torch.Generator().manual_seed(SEED)
-    model, size = MODELS[name]()
-    randomize(model, generator)
-    model.eval()
+    model, size, generator = build(name)
     for case in cases:
         batch, (height, width) = case[0], case[1] or (size, size)
         x = torch.randn(batch, 3, height, width, generator=generator)

@@ -149,7 +149,7 @@ StatusOr<InferRequestJson> ImageInferRequest(const HttpRequest& http, const Serv
 
 StatusOr<v1::LocalizeRequest> LocalizeRequestFrom(const HttpRequest& http, const ServedModel& model) {
   FOVEA_ASSIGN_OR_RETURN(const Query query, ParseQuery(http.query, {"method", "classes", "top_k", "maps", "stride",
-                                                                    "threshold", "nms_iou", "overlays"}));
+                                                                    "threshold", "nms_iou", "overlays", "layer"}));
   v1::LocalizeRequest request;
   request.set_model_name(model.name);
   request.set_model_version(model.version);
@@ -181,6 +181,8 @@ StatusOr<v1::LocalizeRequest> LocalizeRequestFrom(const HttpRequest& http, const
     } else if (key == "nms_iou") {
       FOVEA_ASSIGN_OR_RETURN(const float iou, ParseNumber<float>(key, value));
       request.set_nms_iou(iou);
+    } else if (key == "layer") {
+      request.set_layer(value);
     } else if (key == "overlays") {
       if (value != "true" && value != "false") {
         return InvalidArgument("query parameter overlays='" + value + "' must be true or false");

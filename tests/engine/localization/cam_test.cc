@@ -1,4 +1,5 @@
-// CAM against a hand computation from the feature map (reference interpreter) and the classifier weights.
+// CAM against a hand computation from the feature map (reference interpreter) and the classifier weights, and for
+// every GAP head: linear layers composed, a 1×1 convolution classifier, no classifier, any value before the pooling.
 
 #include <algorithm>
 
@@ -6,6 +7,8 @@
 
 #include "engine/localization/localizer.h"
 #include "engine/model.h"
+#include "engine/ops/gemm.h"
+#include "engine/ops/reduce.h"
 #include "tests/engine/localization/test_networks.h"
 #include "tests/engine/test_util.h"
 
@@ -45,6 +48,7 @@ TEST(Cam, EqualsFeatureMapWeightedByClassifierRow) {
   FOVEA_ASSERT_OK_AND_ASSIGN(auto run, tap->Run(image));
   EXPECT_TRUE(TensorsNear(f, run.values.at(tap->target())));
   FOVEA_ASSERT_OK_AND_ASSIGN(auto linear, localization::GapLinearHead(model->graph(), tap->head()));
+  EXPECT_EQ(tap->target(), linear.feature);
   const auto localizer = Localizer::Create(model);
   ASSERT_TRUE(localizer->cam_status().ok()) << localizer->cam_status().ToString();
   const int64_t cells = f.dim(2) * f.dim(3);
@@ -69,6 +73,82 @@ TEST(Cam, EqualsFeatureMapWeightedByClassifierRow) {
     EXPECT_TRUE(TensorsNear(Floats({f.dim(2), f.dim(3)}, expected), maps.maps[0])) << "class " << c;
   }
   EXPECT_GT(positive_classes, 0);
+}
+
+// For a GAP head the class logit is the mean of its CAM plus the composed bias: CAM splits the score over the cells.
+void ExpectCamAveragesToTheLogits(const Graph& graph, const std::string& pooled) {
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto model, Model::Create(graph, {}));
+  const auto localizer = Localizer::Create(model);
+  ASSERT_TRUE(localizer->cam_status().ok()) << localizer->cam_status().ToString();
+  FOVEA_ASSERT_OK_AND_ASSIGN(const auto head, localization::AnalyzeHead(model->graph()));
+  FOVEA_ASSERT_OK_AND_ASSIGN(const auto linear, localization::GapLinearHead(model->graph(), head));
+  EXPECT_EQ(pooled, linear.feature);
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto tap, localization::FeatureTap::Create(model, linear.feature));
+  const Tensor image = RandomTensor({1, 1, kSize, kSize}, 9, 0.0f, 1.0f);
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto run, tap->Run(image));
+  ASSERT_EQ(kClasses, run.logits.num_elements());
+  for (int64_t c = 0; c < kClasses; ++c) {
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto map, localization::ClassActivationMap(run.values.at(linear.feature), linear, c));
+    double mean = 0.0;
+    for (float v : map.floats()) mean += v;
+    mean /= static_cast<double>(map.num_elements());
+    const double bias = linear.bias.has_data() ? linear.bias.data<float>()[c] : 0.0;
+    EXPECT_NEAR(run.logits.data<float>()[c], mean + bias, 1e-4) << "class " << c;
+  }
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto maps, localizer->Cam(image, std::vector<int64_t>{0}));
+  EXPECT_EQ(run.values.at(linear.feature).dim(2), maps.maps[0].dim(0));
+}
+
+TEST(Cam, ComposesTheLinearLayersAfterThePooling) {
+  NetBuilder net = GapNet();
+  const std::string pooled = net.last();
+  ExpectCamAveragesToTheLogits(net.GlobalAveragePool().Flatten().Gemm(5).Gemm(kClasses).Softmax().Build(), pooled);
+}
+
+TEST(Cam, TakesAOneByOneConvolutionClassifierBeforeTheFlatten) {
+  NetBuilder net = GapNet();
+  const std::string pooled = net.last();
+  ExpectCamAveragesToTheLogits(net.GlobalAveragePool().Conv(kClasses, 1, 0, /*relu=*/false).Flatten().Build(), pooled);
+}
+
+TEST(Cam, TakesAPoolingOfClassMapsWithNoClassifierAfterIt) {
+  // SqueezeNet: a 1×1 convolution to the classes and a ReLU, then the pooling is the score.
+  NetBuilder net = GapNet();
+  net.Conv(kClasses, 1, 0);
+  const std::string pooled = net.last();
+  ExpectCamAveragesToTheLogits(net.GlobalAveragePool().Flatten().Build(), pooled);
+}
+
+TEST(Cam, PoolsWhateverFeedsThePoolingNotOnlyAConvolution) {
+  // EfficientNet's last block ends in SiLU, DenseNet's in BatchNorm and ReLU after a Concat: CAM maps that value.
+  NetBuilder net = GapNet();
+  net.Silu().SqueezeExcite(2);
+  const std::string pooled = net.last();
+  ExpectCamAveragesToTheLogits(net.GlobalAveragePool().Flatten().Gemm(kClasses).Build(), pooled);
+}
+
+TEST(Cam, TakesAMeanOverTheSpatialAxesAsThePooling) {
+  // ShuffleNet and MNASNet pool with x.mean([2, 3]): ReduceMean without keepdims, then the classifier.
+  NetBuilder net = GapNet();
+  const std::string pooled = net.last();
+  Graph graph = net.Build();
+  AddNode(graph, "mean", ops::Reduce::Create({.kind = ops::ReduceKind::kMean, .axes = {2, -1}, .keepdims = false}),
+          {pooled}, {"mean"});
+  graph.initializers["fc.w"] = RandomTensor({kClasses, kFeatureChannels}, 21);
+  graph.initializers["fc.b"] = RandomTensor({kClasses}, 22);
+  AddNode(graph, "fc", ops::Gemm::Create({.trans_b = true}), {"mean", "fc.w", "fc.b"}, {"logits"});
+  graph.outputs = {{"logits", DataType::kFloat32, {}}};
+  ExpectCamAveragesToTheLogits(graph, pooled);
+}
+
+TEST(Cam, RefusesANonlinearLayerAfterThePoolingByName) {
+  FOVEA_ASSERT_OK_AND_ASSIGN(
+      auto model, Model::Create(GapNet().GlobalAveragePool().Flatten().Gemm(5).HardSwish().Gemm(kClasses).Build(), {}));
+  const auto localizer = Localizer::Create(model);
+  EXPECT_EQ(StatusCode::kFailedPrecondition, localizer->cam_status().code());
+  EXPECT_NE(std::string::npos, localizer->cam_status().message().find("HardSwish node"))
+      << localizer->cam_status().ToString();
+  EXPECT_TRUE(localizer->grad_cam_status().ok());
 }
 
 TEST(Cam, DefaultsToTheTopClassAndReportsProbabilities) {

@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "engine/ops/activation.h"
+#include "engine/ops/binary.h"
+#include "engine/ops/concat.h"
 #include "engine/ops/conv.h"
 #include "engine/ops/flatten.h"
 #include "engine/ops/gemm.h"
@@ -91,6 +93,68 @@ NetBuilder& NetBuilder::Relu() {
 NetBuilder& NetBuilder::Softmax() {
   const std::string name = Next("softmax");
   AddNode(graph_, name, ops::Softmax::Create({.axis = 1}), {last_}, {name});
+  last_ = name;
+  return *this;
+}
+
+NetBuilder& NetBuilder::Residual() {
+  const std::string input = last_;
+  Conv(channels_, 3, 1).Conv(channels_, 3, 1, /*relu=*/false);
+  const std::string name = Next("add");
+  AddNode(graph_, name, ops::Binary::Create({ops::BinaryKind::kAdd}), {last_, input}, {name});
+  last_ = name;
+  return Relu();
+}
+
+NetBuilder& NetBuilder::Inception(int64_t a, int64_t b) {
+  const std::string input = last_;
+  const int64_t channels = channels_;
+  Conv(a, 1, 0);
+  const std::string first = last_;
+  last_ = input;
+  channels_ = channels;
+  Conv(b, 3, 1);
+  const std::string second = last_;
+  const std::string pool = Next("maxpool");
+  ops::PoolParams params;
+  params.window.kernel = {3, 3};
+  params.window.strides = {1, 1};
+  params.window.pads_begin = params.window.pads_end = {1, 1};
+  AddNode(graph_, pool, ops::Pool::Create(params), {input}, {pool});
+  const std::string name = Next("concat");
+  AddNode(graph_, name, ops::Concat::Create({.axis = 1}), {first, second, pool}, {name});
+  last_ = name;
+  channels_ = a + b + channels;
+  return *this;
+}
+
+NetBuilder& NetBuilder::SqueezeExcite(int64_t reduced) {
+  const std::string input = last_;
+  const int64_t channels = channels_, height = height_, width = width_;
+  GlobalAveragePool().Conv(reduced, 1, 0).Conv(channels, 1, 0, /*relu=*/false);
+  const std::string sigmoid = Next("sigmoid");
+  AddNode(graph_, sigmoid, ops::Activation::Create({ops::ActivationKind::kSigmoid}), {last_}, {sigmoid});
+  const std::string name = Next("mul");
+  AddNode(graph_, name, ops::Binary::Create({ops::BinaryKind::kMul}), {sigmoid, input}, {name});
+  last_ = name;
+  height_ = height;
+  width_ = width;
+  return *this;
+}
+
+NetBuilder& NetBuilder::Silu() {
+  const std::string input = last_;
+  const std::string sigmoid = Next("sigmoid");
+  AddNode(graph_, sigmoid, ops::Activation::Create({ops::ActivationKind::kSigmoid}), {input}, {sigmoid});
+  const std::string name = Next("mul");
+  AddNode(graph_, name, ops::Binary::Create({ops::BinaryKind::kMul}), {input, sigmoid}, {name});
+  last_ = name;
+  return *this;
+}
+
+NetBuilder& NetBuilder::HardSwish() {
+  const std::string name = Next("hardswish");
+  AddNode(graph_, name, ops::Activation::Create({ops::ActivationKind::kHardSwish}), {last_}, {name});
   last_ = name;
   return *this;
 }

@@ -21,6 +21,17 @@ class NetBuilder {
   NetBuilder& Gemm(int64_t outputs);
   NetBuilder& Relu();
   NetBuilder& Softmax();
+  // The branchy blocks Grad-CAM must differentiate through; each keeps the height and width.
+  // x → conv 3×3 → ReLU → conv 3×3 → + x → ReLU (a ResNet basic block; channels unchanged).
+  NetBuilder& Residual();
+  // Concat of a 1×1 conv branch (`a` channels), a 3×3 conv branch (`b` channels) and a 3×3 max-pool branch (stride 1),
+  // as an Inception block.
+  NetBuilder& Inception(int64_t a, int64_t b);
+  // sigmoid(conv 1×1(ReLU(conv 1×1(GAP(x))))) · x with `reduced` inner channels (squeeze-excitation, the scale as
+  // Mul's first operand as torchvision exports it).
+  NetBuilder& SqueezeExcite(int64_t reduced);
+  NetBuilder& Silu();  // x · sigmoid(x), as torch.onnx writes SiLU
+  NetBuilder& HardSwish();
 
   // The graph with the last layer's output as its output.
   Graph Build() const;
