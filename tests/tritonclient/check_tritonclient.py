@@ -493,15 +493,24 @@ def grpc_explicit(srv):
     check(P, "[explicit] get_model_config(rgb) after load", lambda: expect(
         c.get_model_config("rgb").config.name == "rgb", "name"))
     check(P, "[explicit] load_model(tiny) again (reload)", lambda: c.load_model("tiny"))
-    check(P, "[explicit] load_model(tiny, config=invalid JSON) raises 'failed to load'", lambda: expect_error(
-        lambda: c.load_model("tiny", config='"parameters": {"config": {{"max_batch_size": "16"}}}'),
-        triton_text="failed to load"))
+    def cfg_invalid_json():
+        # The server implements the config parameter: a config that is not JSON is a load failure
+        # (FAILED_PRECONDITION), not UNIMPLEMENTED, and the model keeps serving with the configuration it had.
+        before = c.get_model_config("tiny").config.max_batch_size
+        result = expect_error(
+            lambda: c.load_model("tiny", config='"parameters": {"config": {{"max_batch_size": "16"}}}'),
+            must_contain="with the request's config", status="FAILED_PRECONDITION", triton_text="failed to load")
+        expect(c.is_model_ready("tiny"), "tiny is no longer ready after a rejected config")
+        after = c.get_model_config("tiny").config.max_batch_size
+        expect(after == before, f"max_batch_size {before} became {after} after a rejected config")
+        return result
+    check(P, "[explicit] load_model(tiny, config=invalid JSON) raises 'failed to load'", cfg_invalid_json)
 
     def cfg_override():
         c.load_model("tiny", config='{"max_batch_size":"16"}')
         mbs = c.get_model_config("tiny").config.max_batch_size
         expect(mbs == 16, f"load_model(config='{{\"max_batch_size\":\"16\"}}') accepted, but get_model_config "
-               f"max_batch_size={mbs}, want 16 (the override config is ignored)")
+               f"max_batch_size={mbs}, want 16")
     check(P, "[explicit] load_model(tiny, config='{\"max_batch_size\":\"16\"}') then get_model_config", cfg_override)
     check(P, "[explicit] unload_model(rgb)", lambda: c.unload_model("rgb"))
     check(P, "[explicit] is_model_ready(rgb) False after unload", lambda: expect(not c.is_model_ready("rgb"), "still ready"))
@@ -635,6 +644,19 @@ def http_explicit(srv):
     check(P, "[explicit] is_model_ready(rgb) False after unload", lambda: expect(not c.is_model_ready("rgb"), "still ready"))
     check(P, "[explicit] load_model(wrong_model_name) raises", lambda: expect_error(
         lambda: c.load_model("wrong_model_name"), triton_text="failed to load"))
+
+    def cfg_override():
+        c.load_model("rgb", config='{"max_batch_size": 8}')
+        mbs = c.get_model_config("rgb")["max_batch_size"]
+        expect(mbs == 8, f"load_model(config='{{\"max_batch_size\": 8}}') accepted, but max_batch_size={mbs}")
+        c.load_model("rgb")
+        mbs = c.get_model_config("rgb")["max_batch_size"]
+        expect(mbs != 8, "a load without config kept the request's config")
+        c.unload_model("rgb")
+    check(P, "[explicit] load_model(rgb, config=...) then get_model_config, then a plain load", cfg_override)
+    check(P, "[explicit] load_model(rgb, config=not JSON) raises 'failed to load'", lambda: expect_error(
+        lambda: c.load_model("rgb", config="{max_batch_size: 8"), must_contain="with the request's config",
+        triton_text="failed to load"))
     c.close()
 
 
