@@ -15,30 +15,16 @@
 #include <vector>
 
 #include "server/models/triton_config.h"
-
-namespace {
-
-using fovea::server::TensorSignature;
-
-// The seed model's signature: tiny_classifier.onnx (tests/fuzz/make_seeds.py), [N, 1, 8, 8] in, [N, 3] out.
-const std::vector<TensorSignature> kInputs = {{"input", inference::TYPE_FP32, {-1, 1, 8, 8}}};
-const std::vector<TensorSignature> kOutputs = {{"scores", inference::TYPE_FP32, {-1, 3}}};
-
-void RequireInvalidArgument(const fovea::Status& status) {
-  if (!status.ok() && status.code() != fovea::StatusCode::kInvalidArgument) std::abort();
-}
-
-}  // namespace
+#include "tests/fuzz/triton_config_checks.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const auto parsed = fovea::server::ParseTritonConfigJson(text, "the load request's config");
   if (!parsed.ok()) {
-    RequireInvalidArgument(parsed.status());
+    fovea::fuzz::RequireInvalidArgument(parsed.status());
     return 0;
   }
-  RequireInvalidArgument(fovea::server::ValidateTritonConfig(parsed->config, "fuzz"));
-  RequireInvalidArgument(fovea::server::CheckConfigAgainstModel(parsed->config, kInputs, kOutputs));
+  fovea::fuzz::CheckLikeTheServer(parsed->config);
   // What the REST ModelConfig route does with a configuration: write it as JSON; a client may load it back.
   std::string written;
   if (!google::protobuf::util::MessageToJsonString(parsed->config, &written).ok()) std::abort();
