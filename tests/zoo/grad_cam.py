@@ -13,6 +13,11 @@ CAM, at the default layer's run, maps the value the global average pooling reads
 class (PyTorch: the pooling's input and the last Linear's weights); MobileNetV3's head (Linear, HardSwish, Linear) is
 not linear after the pooling, and the engine must say so instead of answering.
 
+Every other classifier of the zoo (GEOMETRY_ONLY) gets the weaker check that it has a Grad-CAM map at all, from the
+engine's default layer: finite, not constant, and of the [h, w] that ONNX shape inference gives that layer's value at
+the model's input size (h, w > 1: a layer with spatial extent). The segmentation nets of the zoo are localized by
+SEGMENTATION instead (tests/zoo/segmentation_maps.py).
+
 The models and their weights are tests/zoo/zoo.py's (same seed, same export cache).
 """
 import argparse
@@ -23,6 +28,7 @@ import tempfile
 import time
 
 import numpy as np
+import onnx
 import torch
 
 import zoo
@@ -77,6 +83,13 @@ CAM_HEADS = {
     # ShuffleNetV2 pools with x.mean([2, 3]) (ReduceMean in the graph) after conv5.
     "shufflenet_v2_x1_0": ("conv5", "output", None, lambda m: m.fc.weight),
 }
+
+
+GEOMETRY_ONLY = [
+    "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b3",
+    "efficientnet_v2_s", "squeezenet1_1", "inception_v3", "mnasnet1_0", "regnet_y_400mf", "regnet_x_1_6gf",
+    "convnext_tiny", "vgg11_bn", "alexnet",
+]
 
 
 def onnx_file(name, cache):
@@ -195,6 +208,47 @@ def check(name, runner, cache, workdir):
     return ok
 
 
+def value_spatial_size(onnx_path, value, size):
+    """(h, w) of `value` when the exported model runs on one size x size image, by ONNX shape inference."""
+    model = onnx.load(onnx_path)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    for dim, fixed in zip(dims, (1, 3, size, size)):
+        dim.ClearField("dim_param")
+        dim.dim_value = fixed
+    inferred = onnx.shape_inference.infer_shapes(model)
+    for info in list(inferred.graph.value_info) + list(inferred.graph.output):
+        if info.name == value:
+            shape = [d.dim_value for d in info.type.tensor_type.shape.dim]
+            return tuple(shape[2:]) if len(shape) == 4 else None
+    return None
+
+
+def check_geometry(name, runner, cache, workdir):
+    """A Grad-CAM map exists at the engine's default layer, with that layer's spatial size."""
+    started = time.monotonic()
+    onnx_path = onnx_file(name, cache)
+    _, size, _ = zoo.build(name)
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(INPUT_SEED))
+    target, got_map, logits, seconds, _, cam_line = engine_grad_cam(runner, onnx_path, x, 0, None, workdir)
+    expected = value_spatial_size(onnx_path, target, size)
+    problems = []
+    if expected is None:
+        problems.append(f"shape inference has no [N, C, h, w] value '{target}'")
+    elif got_map.shape != expected:
+        problems.append(f"map {got_map.shape}, the layer's size is {expected}")
+    if min(got_map.shape) < 2:
+        problems.append(f"map {got_map.shape} has no spatial extent")
+    if not np.all(np.isfinite(got_map)) or float(np.ptp(got_map)) == 0.0:
+        problems.append("map is not finite or is constant")
+    if not np.all(np.isfinite(logits)):
+        problems.append("logits are not finite")
+    verdict = "FAIL" if problems else "PASS"
+    cam = "CAM too" if cam_line and not cam_line.startswith("unavailable") else f"CAM {cam_line or 'not reported'}"
+    print(f"{verdict} {name} Grad-CAM map {list(got_map.shape)} at {target}: {'; '.join(problems) or 'right size'}; "
+          f"{cam}; Grad-CAM {seconds:.2f} s, {time.monotonic() - started:.1f} s in all", flush=True)
+    return not problems
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runner", required=True, help="path to the grad_cam_run binary")
@@ -203,16 +257,17 @@ def main():
     args = parser.parse_args()
     os.makedirs(args.cache, exist_ok=True)
     torch.set_num_threads(1)
-    names = args.models or list(LAYERS)
-    unknown = [n for n in names if n not in LAYERS]
+    names = args.models or list(LAYERS) + GEOMETRY_ONLY
+    unknown = [n for n in names if n not in LAYERS and n not in GEOMETRY_ONLY]
     if unknown:
-        print(f"unknown models: {unknown}; known: {sorted(LAYERS)}")
+        print(f"unknown models: {unknown}; known: {sorted(LAYERS) + sorted(GEOMETRY_ONLY)}")
         return 2
     with tempfile.TemporaryDirectory(prefix="grad-cam-") as workdir:
         results = []
         for name in names:
             try:
-                results.append(check(name, args.runner, args.cache, workdir))
+                checker = check if name in LAYERS else check_geometry
+                results.append(checker(name, args.runner, args.cache, workdir))
             except Exception as error:  # noqa: BLE001 -- any failure to export, load or run is this model's failure
                 print(f"FAIL {name}: {error}")
                 results.append(False)
