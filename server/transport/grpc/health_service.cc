@@ -25,13 +25,15 @@ class HealthService::Watcher final : public grpc::ServerWriteReactor<HealthCheck
     {
       std::lock_guard lock(mutex_);
       if (writing_ || finishing_) return;
-      const ServingStatus status = service_.StatusOf(name_);
+      // Status and shutdown read together: a Shutdown() between two reads would end the stream before its
+      // NOT_SERVING was sent.
+      const auto [status, shut_down] = service_.StateOf(name_);
       if (!cancelled_ && status != last_sent_) {
         writing_ = true;
         last_sent_ = status;
         response_.set_status(status);
         step = Step::kWrite;
-      } else if (cancelled_ || service_.shut_down()) {
+      } else if (cancelled_ || shut_down) {
         finishing_ = true;
         if (cancelled_) finish_status = grpc::Status::CANCELLED;
         step = Step::kFinish;
@@ -130,14 +132,13 @@ grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(grpc::Callba
 }
 
 HealthService::ServingStatus HealthService::StatusOf(const std::string& service) const {
-  std::lock_guard lock(mutex_);
-  const auto found = statuses_.find(service);
-  return found == statuses_.end() ? HealthCheckResponse::SERVICE_UNKNOWN : found->second;
+  return StateOf(service).first;
 }
 
-bool HealthService::shut_down() const {
+std::pair<HealthService::ServingStatus, bool> HealthService::StateOf(const std::string& service) const {
   std::lock_guard lock(mutex_);
-  return shut_down_;
+  const auto found = statuses_.find(service);
+  return {found == statuses_.end() ? HealthCheckResponse::SERVICE_UNKNOWN : found->second, shut_down_};
 }
 
 void HealthService::NotifyWatchers() {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -41,7 +42,8 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
 
   // The answer for `service`: its status, or SERVICE_UNKNOWN when the server does not know it.
   ServingStatus StatusOf(const std::string& service) const;
-  bool shut_down() const;
+  // StatusOf(service) and whether Shutdown() has run, read at one instant.
+  std::pair<ServingStatus, bool> StateOf(const std::string& service) const;
   // Lets every open Watch stream send the status it has not sent yet.
   void NotifyWatchers();
   void Forget(const Watcher* watcher);
