@@ -93,7 +93,8 @@ TEST(PrepareClassifyTest, AModelWhoseFirstOutputIsNotScoresIsRefusedPointingAtMo
   EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(status.message(),
             "model 'mapper' version 1 is not a classifier: its first output 'map' is float32 [-1, 2, 3, 3], not one "
-            "score per class ([N, K] or [N, K, 1, 1]); ask ModelInfer for its outputs");
+            "score per class ([N, K] or [N, K, 1, 1]); ask ModelInfer for its outputs, or Localize for its "
+            "segmentation maps");
 }
 
 TEST(ScoreActivationTest, SoftmaxForLogitsNoneForAGraphEndingInSigmoid) {
