@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "client/fovea_client.h"
+#include "tests/integration/localize_calls.h"
 #include "tests/integration/png_fixtures.h"
 #include "tests/integration/server_process.h"
 
@@ -19,16 +20,6 @@ constexpr char kClassifier[] = "flathead";  // a 10-class classifier, for the re
 // A black image of `width` x `height` (large ones are refused before any work, so their content does not matter).
 std::string ScenePng(uint32_t width, uint32_t height) {
   return MakePng(width, height, 8, PngColor::kGray, [](uint32_t, uint32_t, uint32_t) -> uint16_t { return 0; });
-}
-
-// PNG width and height from the IHDR chunk (bytes 16..23, big-endian).
-std::pair<uint32_t, uint32_t> PngSize(const std::string& png) {
-  const auto at = [&](size_t i) {
-    return static_cast<uint32_t>(static_cast<uint8_t>(png[i])) << 24 |
-           static_cast<uint32_t>(static_cast<uint8_t>(png[i + 1])) << 16 |
-           static_cast<uint32_t>(static_cast<uint8_t>(png[i + 2])) << 8 | static_cast<uint8_t>(png[i + 3]);
-  };
-  return png.size() < 24 ? std::pair<uint32_t, uint32_t>{0, 0} : std::pair{at(16), at(20)};
 }
 
 class LocalizeSegmentationTest : public ::testing::Test {
@@ -53,28 +44,14 @@ class LocalizeSegmentationTest : public ::testing::Test {
   }
 
   static v1::LocalizeRequest Request(const std::string& model, v1::LocalizationMethod method, const std::string& png) {
-    v1::LocalizeRequest request;
-    request.set_model_name(model);
-    request.set_method(method);
-    request.mutable_image()->set_encoded(png);
-    request.set_render_overlays(true);
+    v1::LocalizeRequest request = LocalizeRequestFor(model, method, png);
     request.set_map_format(v1::HEATMAP_FORMAT_FLOAT);
     return request;
   }
 
-  v1::LocalizeResponse LocalizeOk(const v1::LocalizeRequest& request) {
-    v1::LocalizeResponse response;
-    const grpc::Status status = client_->Localize(request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    return response;
-  }
-
-  // The call's status code, with its message checked to contain `mention`.
+  v1::LocalizeResponse LocalizeOk(const v1::LocalizeRequest& request) { return testing::LocalizeOk(*client_, request); }
   grpc::StatusCode LocalizeError(const v1::LocalizeRequest& request, const std::string& mention) {
-    v1::LocalizeResponse response;
-    const grpc::Status status = client_->Localize(request, &response);
-    EXPECT_NE(std::string::npos, status.error_message().find(mention)) << status.error_message();
-    return status.error_code();
+    return testing::LocalizeError(*client_, request, mention);
   }
 
   static inline std::string repository_;
