@@ -102,6 +102,43 @@ TEST(LayoutsTest, GraphInputAsOutputAndReshapedInput) {
   }
 }
 
+// Squeeze-excitation on a blocked map: x -> conv (20 channels: a partial last block) -> y; y -> global average pool ->
+// 1x1 conv -> sigmoid -> s [N, 20, 1, 1]; y * s, then + a constant per-channel shift [1, 20, 1, 1]. Both broadcast
+// operands are read in the map's blocked layout (binary.cc, Src1Desc), which takes oneDNN's jit kernel instead of its
+// reference one.
+Graph SqueezeExcitation() {
+  Graph g;
+  g.inputs = {{"x", DataType::kFloat32, {-1, 3, 10, 10}}};
+  g.initializers["w"] = RandomTensor({20, 3, 3, 3}, 51, -0.4f, 0.4f);
+  g.initializers["w_se"] = RandomTensor({20, 20, 1, 1}, 52, -0.3f, 0.3f);
+  g.initializers["shift"] = RandomTensor({1, 20, 1, 1}, 53);
+  ops::PoolParams gap;
+  gap.kind = ops::PoolParams::Kind::kAverage;
+  gap.global = true;
+  AddNode(g, "conv", ops::Conv::Create(Padded(1, 1)), {"x", "w"}, {"y"});
+  AddNode(g, "gap", ops::Pool::Create(gap), {"y"}, {"pooled"});
+  AddNode(g, "se_conv", ops::Conv::Create(Padded(0, 1)), {"pooled", "w_se"}, {"se"});
+  AddNode(g, "sigmoid", ops::Activation::Create({.kind = ops::ActivationKind::kSigmoid}), {"se"}, {"scale"});
+  AddNode(g, "excite", ops::Binary::Create({Kind::kMul}), {"y", "scale"}, {"excited"});
+  AddNode(g, "shifted", ops::Binary::Create({Kind::kAdd}), {"excited", "shift"}, {"out"});
+  g.outputs = {{"out", DataType::kFloat32, {}}};
+  return g;
+}
+
+TEST(LayoutsTest, SqueezeExcitationOnABlockedMapMatchesReference) {
+  const Graph g = SqueezeExcitation();
+  for (int64_t batch : {1, 5}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    const std::vector<Tensor> inputs = {RandomTensor({batch, 3, 10, 10}, 54)};
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto expected, RunReference(g, inputs));
+    for (bool optimize : {false, true}) {
+      FOVEA_ASSERT_OK_AND_ASSIGN(auto actual, RunSession(g, inputs, optimize));
+      ASSERT_EQ(1u, actual.size());
+      EXPECT_TRUE(TensorsNear(expected[0], actual[0])) << (optimize ? "optimized" : "unoptimized");
+    }
+  }
+}
+
 // x[1 channel] -> stem conv (3x3, ReLU) -> conv (16 -> 16, 3x3: Winograd) -> y; optionally the stem's output is also
 // a graph output, a reader with no layout preference.
 Graph StemThenWinograd(bool stem_output_also_read) {
