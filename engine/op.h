@@ -193,12 +193,21 @@ class Op {
 
   // Data gradients: given the forward `inputs` (constants included), the forward `outputs` and d(loss)/d(output) for
   // each output, returns d(loss)/d(input) for each input; an input that takes no gradient (a shape, an index) gets a
-  // Tensor without data. UNIMPLEMENTED, naming the op, when the op has no backward.
+  // Tensor without data. `needed` says which inputs' gradients the caller uses (empty = all): an op may leave the
+  // others without data, which saves the weight gradients of a convolution or a fully connected layer when only the
+  // data gradient is wanted (Grad-CAM), the size of the weights each. UNIMPLEMENTED, naming the op, when the op has
+  // no backward.
   virtual StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> /*inputs*/,
                                                  std::span<const Tensor> /*outputs*/,
-                                                 std::span<const Tensor> /*output_grads*/) const {
+                                                 std::span<const Tensor> /*output_grads*/,
+                                                 std::span<const bool> /*needed*/) const {
     return Unimplemented(std::string(type()) + " has no backward");
   }
 };
+
+// Whether Op::Backward's caller uses input `index`'s gradient (`needed` empty = every input's).
+inline bool GradientNeeded(std::span<const bool> needed, size_t index) {
+  return needed.empty() || (index < needed.size() && needed[index]);
+}
 
 }  // namespace fovea::engine

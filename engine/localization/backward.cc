@@ -1,6 +1,7 @@
 #include "engine/localization/backward.h"
 
 #include <algorithm>
+#include <memory>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -41,13 +42,14 @@ StatusOr<std::vector<Tensor>> NodeInputs(const Graph& graph, const Node& node,
 
 // d(score)/d(each input) of one node by its op's own Backward; a view only reshapes the gradient of its output.
 StatusOr<std::vector<Tensor>> NodeBackward(const Node& node, std::span<const Tensor> inputs,
-                                           std::span<const Tensor> outputs, std::span<const Tensor> output_grads) {
+                                           std::span<const Tensor> outputs, std::span<const Tensor> output_grads,
+                                           std::span<const bool> needed) {
   if (node.op->IsView()) {
     std::vector<Tensor> grads(inputs.size());
     FOVEA_ASSIGN_OR_RETURN(grads[0], output_grads[0].Reshaped(inputs[0].shape()));
     return grads;
   }
-  auto grads = node.op->Backward(inputs, outputs, output_grads);
+  auto grads = node.op->Backward(inputs, outputs, output_grads, needed);
   if (!grads.ok()) {
     return Unimplemented("Grad-CAM cannot differentiate " + std::string(node.op->type()) + " node '" + node.name +
                          "': " + grads.status().message());
@@ -104,10 +106,18 @@ Status BackwardNode(const Graph& graph, const BackwardPath& path, const Node& no
     outputs.push_back(std::move(output));
   }
   FOVEA_ASSIGN_OR_RETURN(const std::vector<Tensor> inputs, NodeInputs(graph, node, forward));
-  FOVEA_ASSIGN_OR_RETURN(const std::vector<Tensor> input_grads, NodeBackward(node, inputs, outputs, output_grads));
+  // Only the gradients of float inputs computed from `from` are used (integer inputs, shapes and indices, take none
+  // even when computed from it): weights are constants, so their gradients are never computed.
+  // (std::vector<bool> has no span view, hence the array.)
+  const auto needed = std::make_unique<bool[]>(node.inputs.size());
   for (size_t i = 0; i < node.inputs.size(); ++i) {
-    // Integer inputs (shapes, indices) take no gradient even when computed from `from`.
-    if (!Contains(path.depends_on_from, node.inputs[i]) || inputs[i].dtype() != DataType::kFloat32) continue;
+    needed[i] = Contains(path.depends_on_from, node.inputs[i]) && inputs[i].dtype() == DataType::kFloat32;
+  }
+  FOVEA_ASSIGN_OR_RETURN(
+      const std::vector<Tensor> input_grads,
+      NodeBackward(node, inputs, outputs, output_grads, std::span<const bool>(needed.get(), node.inputs.size())));
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    if (!needed[i]) continue;
     if (i >= input_grads.size() || !input_grads[i].has_data()) {
       return Internal(std::string(node.op->type()) + " node '" + node.name + "' returned no gradient for its input '" +
                       node.inputs[i] + "'");

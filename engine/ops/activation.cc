@@ -89,7 +89,8 @@ StatusOr<std::vector<PlanValue>> Activation::Emit(PlanBuilder& builder, std::spa
 }
 
 StatusOr<std::vector<Tensor>> Activation::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                                   std::span<const Tensor> output_grads) const {
+                                                   std::span<const Tensor> output_grads,
+                                                   std::span<const bool> /*needed*/) const {
   if (inputs.empty() || inputs[0].dtype() != DataType::kFloat32 || output_grads.empty()) {
     return InvalidArgument(std::string(type()) + " backward needs float32 X and dY");
   }

@@ -29,7 +29,8 @@ class Activation final : public Op {
   std::optional<ActivationParams> FusedActivation(std::span<const Tensor> parameters) const override;
   // d/dX only: Clip's bounds are parameters and get no gradient.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
   // `params` with Clip's bounds taken from its optional constant inputs.
   StatusOr<ActivationParams> Resolve(std::span<const Tensor> bounds) const;

@@ -85,7 +85,7 @@ StatusOr<std::vector<PlanValue>> ArgReduce::Emit(PlanBuilder& builder, std::span
 }
 
 StatusOr<std::vector<Tensor>> ArgReduce::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                                  std::span<const Tensor>) const {
+                                                  std::span<const Tensor>, std::span<const bool> /*needed*/) const {
   return std::vector<Tensor>(inputs.size());
 }
 

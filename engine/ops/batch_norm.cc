@@ -117,7 +117,8 @@ std::optional<ChannelAffine> BatchNorm::AsChannelAffine(std::span<const Tensor> 
 }
 
 StatusOr<std::vector<Tensor>> BatchNorm::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                                  std::span<const Tensor> output_grads) const {
+                                                  std::span<const Tensor> output_grads,
+                                                  std::span<const bool> /*needed*/) const {
   if (inputs.size() < kNumInputs || output_grads.empty()) {
     return InvalidArgument("BatchNormalization backward needs X, scale, B, mean, var and dY");
   }

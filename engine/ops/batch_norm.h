@@ -27,7 +27,8 @@ class BatchNorm final : public Op {
   // dX = dY · gamma / sqrt(var + epsilon) per channel: inference mode, so the statistics are constants. The
   // parameters get no gradient (inference only).
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit BatchNorm(const BatchNormParams& params) : params_(params) {}

@@ -317,7 +317,8 @@ StatusOr<std::vector<PlanValue>> Binary::Emit(PlanBuilder& builder, std::span<co
 }
 
 StatusOr<std::vector<Tensor>> Binary::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                               std::span<const Tensor> output_grads) const {
+                                               std::span<const Tensor> output_grads,
+                                               std::span<const bool> /*needed*/) const {
   if (inputs.size() != 2 || !inputs[0].has_data() || !inputs[1].has_data() || output_grads.empty()) {
     return InvalidArgument(std::string(type()) + " backward needs A, B and dY");
   }

@@ -34,7 +34,8 @@ class Binary final : public Op {
   // dA and dB, each summed over the axes along which it was broadcast. Min and Max pass the gradient to the operand
   // they chose (A on ties); Pow's dB is 0 where A ≤ 0 (log A undefined).
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit Binary(const BinaryParams& params) : params_(params) {}

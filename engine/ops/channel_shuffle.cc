@@ -64,7 +64,8 @@ StatusOr<std::vector<PlanValue>> ChannelShuffle::Emit(PlanBuilder& builder, std:
 }
 
 StatusOr<std::vector<Tensor>> ChannelShuffle::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                                       std::span<const Tensor> output_grads) const {
+                                                       std::span<const Tensor> output_grads,
+                                                       std::span<const bool> /*needed*/) const {
   if (inputs.empty() || output_grads.empty()) return InvalidArgument("ChannelShuffle backward needs X and dY");
   FOVEA_RETURN_IF_ERROR(CheckInput(params_, inputs[0].shape()));
   const int64_t inverse_groups = inputs[0].dim(kChannelAxis) / params_.groups;

@@ -29,7 +29,8 @@ class ChannelShuffle final : public Op {
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
   // The gradient is shuffled back: the inverse of a shuffle with g groups is one with C/g groups.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit ChannelShuffle(const ChannelShuffleParams& params) : params_(params) {}

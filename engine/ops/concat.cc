@@ -64,7 +64,8 @@ StatusOr<std::vector<Tensor>> Concat::Reference(std::span<const Tensor> inputs) 
 }
 
 StatusOr<std::vector<Tensor>> Concat::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                               std::span<const Tensor> output_grads) const {
+                                               std::span<const Tensor> output_grads,
+                                               std::span<const bool> /*needed*/) const {
   std::vector<Shape> shapes;
   for (const auto& t : inputs) {
     if (t.dtype() != DataType::kFloat32) return InvalidArgument("Concat backward needs float32 inputs");

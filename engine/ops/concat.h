@@ -26,7 +26,8 @@ class Concat final : public Op {
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape> input_shapes) const override;
   // Each float32 input's gradient is its own slice of dY along the axis.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit Concat(const ConcatParams& params) : params_(params) {}

@@ -77,7 +77,8 @@ class Conv final : public Op {
   // are differentiated at the pre-activation values, which are recomputed (the fused op keeps only its output); a
   // fused residual sum passes the gradient at its point to the residual (input 3), which must be shaped like Y.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
   // The oneDNN problem for X of shape `x` and weights of shape `w`, with their consistency checked.
   StatusOr<ConvProblem> Problem(const Shape& x, const Shape& w, bool has_bias) const;

@@ -64,7 +64,7 @@ StatusOr<PostOpGradients> ThroughPostOps(const ConvParams& params, std::span<con
     }
     FOVEA_ASSIGN_OR_RETURN(auto activation, Activation::Create(params.post_ops[i].activation));
     const Tensor grads[] = {diff};
-    FOVEA_ASSIGN_OR_RETURN(auto input_grads, activation->Backward(std::span<const Tensor>(&pre[i], 1), {}, grads));
+    FOVEA_ASSIGN_OR_RETURN(auto input_grads, activation->Backward(std::span<const Tensor>(&pre[i], 1), {}, grads, {}));
     diff = std::move(input_grads[0]);
   }
   result.conv = std::move(diff);
@@ -123,7 +123,7 @@ StatusOr<ConvProblem> Conv::Problem(const Shape& x, const Shape& w, bool has_bia
 }
 
 StatusOr<std::vector<Tensor>> Conv::Backward(std::span<const Tensor> inputs, std::span<const Tensor> /*outputs*/,
-                                             std::span<const Tensor> output_grads) const {
+                                             std::span<const Tensor> output_grads, std::span<const bool> needed) const {
   if (inputs.size() < 2 || output_grads.empty()) return InvalidArgument("Conv backward needs X, W and dY");
   constexpr size_t kResidualInput = 3;
   const Tensor& x = inputs[0];
@@ -162,23 +162,24 @@ StatusOr<std::vector<Tensor>> Conv::Backward(std::span<const Tensor> inputs, std
       eager.engine());
   const dnnl::convolution_backward_data::primitive_desc data(problem.BackwardData(src_md, weights_md, dst_md),
                                                              eager.engine(), forward);
-  const dnnl::convolution_backward_weights::primitive_desc weights(problem.BackwardWeights(src_md, weights_md, dst_md),
-                                                                   eager.engine(), forward);
-
   std::vector<Tensor> grads(inputs.size());
   grads[0] = Tensor(DataType::kFloat32, x.shape());
-  grads[1] = Tensor(DataType::kFloat32, w.shape());
   eager.Run(dnnl::convolution_backward_data(data), {{DNNL_ARG_DIFF_DST, eager.Memory(diff, dst_md)},
                                                     {DNNL_ARG_WEIGHTS, eager.Memory(w, weights_md)},
                                                     {DNNL_ARG_DIFF_SRC, eager.Memory(grads[0], src_md)}});
-  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, eager.Memory(x, src_md)},
-                                          {DNNL_ARG_DIFF_DST, eager.Memory(diff, dst_md)},
-                                          {DNNL_ARG_DIFF_WEIGHTS, eager.Memory(grads[1], weights_md)}};
-  if (has_bias) {
-    grads[2] = Tensor(DataType::kFloat32, inputs[2].shape());
-    args[DNNL_ARG_DIFF_BIAS] = eager.Memory(grads[2], weights.diff_bias_desc());
+  if (GradientNeeded(needed, 1) || (has_bias && GradientNeeded(needed, 2))) {
+    const dnnl::convolution_backward_weights::primitive_desc weights(
+        problem.BackwardWeights(src_md, weights_md, dst_md), eager.engine(), forward);
+    grads[1] = Tensor(DataType::kFloat32, w.shape());
+    std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, eager.Memory(x, src_md)},
+                                            {DNNL_ARG_DIFF_DST, eager.Memory(diff, dst_md)},
+                                            {DNNL_ARG_DIFF_WEIGHTS, eager.Memory(grads[1], weights_md)}};
+    if (has_bias) {
+      grads[2] = Tensor(DataType::kFloat32, inputs[2].shape());
+      args[DNNL_ARG_DIFF_BIAS] = eager.Memory(grads[2], weights.diff_bias_desc());
+    }
+    eager.Run(dnnl::convolution_backward_weights(weights), args);
   }
-  eager.Run(dnnl::convolution_backward_weights(weights), args);
   if (residual != nullptr) grads[kResidualInput] = std::move(through.residual);
   return grads;
 }

@@ -382,7 +382,8 @@ StatusOr<SpatialGeometry> ConvTranspose::Geometry(std::span<const Shape> /*input
 
 StatusOr<std::vector<Tensor>> ConvTranspose::Backward(std::span<const Tensor> inputs,
                                                       std::span<const Tensor> /*outputs*/,
-                                                      std::span<const Tensor> output_grads) const {
+                                                      std::span<const Tensor> output_grads,
+                                                      std::span<const bool> /*needed*/) const {
   if (!params_.post_ops.empty()) return Unimplemented("ConvTranspose with fused post-ops has no backward");
   if (inputs.size() < 2 || output_grads.empty()) return InvalidArgument("ConvTranspose backward needs X, W and dY");
   const Tensor& x = inputs[0];

@@ -49,7 +49,8 @@ class ConvTranspose final : public Op {
   bool IsFeatureMapProducer() const override { return true; }
   // Gradients of X, W and B; an op with fused post-ops has none (passes fuse them after training).
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit ConvTranspose(ConvTransposeParams params) : params_(std::move(params)) {}

@@ -79,7 +79,8 @@ StatusOr<SpatialGeometry> DepthToSpace::Geometry(std::span<const Shape> /*input_
 }
 
 StatusOr<std::vector<Tensor>> DepthToSpace::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                                     std::span<const Tensor> output_grads) const {
+                                                     std::span<const Tensor> output_grads,
+                                                     std::span<const bool> /*needed*/) const {
   if (inputs.empty() || output_grads.empty()) return InvalidArgument(std::string(type()) + " backward needs X, dY");
   FOVEA_ASSIGN_OR_RETURN(BlockView block, MakeBlockView(params_, inputs[0].shape()));
   FOVEA_ASSIGN_OR_RETURN(Tensor grad, output_grads[0].Reshaped(block.view.shape));

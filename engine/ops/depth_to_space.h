@@ -29,7 +29,8 @@ class DepthToSpace final : public Op {
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override;
   // The gradient moves back through the same permutation, inverted.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit DepthToSpace(const DepthToSpaceParams& params) : params_(params) {}

@@ -47,7 +47,8 @@ StatusOr<std::vector<PlanValue>> Expand::Emit(PlanBuilder& builder, std::span<co
 }
 
 StatusOr<std::vector<Tensor>> Expand::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                               std::span<const Tensor> output_grads) const {
+                                               std::span<const Tensor> output_grads,
+                                               std::span<const bool> /*needed*/) const {
   if (inputs.size() < 2 || output_grads.empty()) return InvalidArgument("Expand backward needs data and a gradient");
   FOVEA_ASSIGN_OR_RETURN(StridedView view, ExpandView(inputs[0].shape(), inputs[1]));
   return std::vector<Tensor>{ScatterAddView(output_grads[0], inputs[0].shape(), view), Tensor()};

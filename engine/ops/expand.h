@@ -19,7 +19,8 @@ class Expand final : public Op {
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   // Sums the output gradient over the positions each input element was repeated to.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   Expand() = default;

@@ -208,7 +208,7 @@ std::optional<LinearMap> Gemm::AsLinearMap(std::span<const Tensor> parameters) c
 }
 
 StatusOr<std::vector<Tensor>> Gemm::Backward(std::span<const Tensor> inputs, std::span<const Tensor> /*outputs*/,
-                                             std::span<const Tensor> output_grads) const {
+                                             std::span<const Tensor> output_grads, std::span<const bool> needed) const {
   if (inputs.size() < 2 || output_grads.empty()) return InvalidArgument("Gemm backward needs A, B and dY");
   const Tensor* c = inputs.size() > 2 && inputs[2].has_data() ? &inputs[2] : nullptr;
   for (const Tensor* t : {&inputs[0], &inputs[1], &output_grads[0], c}) {
@@ -221,11 +221,12 @@ StatusOr<std::vector<Tensor>> Gemm::Backward(std::span<const Tensor> inputs, std
   // Y = alpha·op(A)·op(B) + beta·C is alpha times the inner product of X = op(A) [M, K] with W = op(B)ᵀ [N, K].
   const Tensor x = params_.trans_a ? Transposed(inputs[0]) : inputs[0];
   const Tensor w = params_.trans_b ? inputs[1] : Transposed(inputs[1]);
-  std::vector<Tensor> linear = LinearBackward(x, w, dy, /*with_bias=*/false);
+  const bool b_needed = GradientNeeded(needed, 1);
+  std::vector<Tensor> linear = LinearBackward(x, w, dy, b_needed);
   std::vector<Tensor> grads(inputs.size());
   grads[0] = Scaled(params_.trans_a ? Transposed(linear[0]) : linear[0], params_.alpha);
-  grads[1] = Scaled(params_.trans_b ? linear[1] : Transposed(linear[1]), params_.alpha);
-  if (c != nullptr) {
+  if (b_needed) grads[1] = Scaled(params_.trans_b ? linear[1] : Transposed(linear[1]), params_.alpha);
+  if (c != nullptr && GradientNeeded(needed, 2)) {
     // C broadcasts to [M, N]: its gradient sums dY along the axes where C has extent 1.
     const Shape cm = AsMatrix(c->shape());
     Tensor dc(DataType::kFloat32, c->shape());

@@ -31,9 +31,9 @@ struct LinearProblem {
                                                              const dnnl::memory::desc& dst_md) const;
 };
 
-// Gradients of Y = X·Wᵀ (+ bias) for X [rows, K], W [N, K] and dY [rows, N], by oneDNN's inner-product backward:
-// {dX, dW, dBias} (dBias only when `with_bias`).
-std::vector<Tensor> LinearBackward(const Tensor& x, const Tensor& w, const Tensor& dy, bool with_bias);
+// Gradients of Y = X·Wᵀ for X [rows, K], W [N, K] and dY [rows, N], by oneDNN's inner-product backward: {dX, dW},
+// dW only when `weight_gradient` (it is the size of W; Grad-CAM needs only dX).
+std::vector<Tensor> LinearBackward(const Tensor& x, const Tensor& w, const Tensor& dy, bool weight_gradient);
 
 // Inputs: A [M, K] (or [K, M]), B [K, N] (or [N, K]), optional C broadcastable to [M, N]. Output: Y [M, N].
 class Gemm final : public Op {
@@ -51,7 +51,8 @@ class Gemm final : public Op {
   // dA, dB and dC: op(A) and op(B)ᵀ are brought to the inner product's [M, K] and [N, K] (LinearBackward), alpha and
   // beta scale the results, and dC sums dY over the axes C broadcasts along.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit Gemm(const GemmParams& params) : params_(params) {}

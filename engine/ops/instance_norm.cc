@@ -117,7 +117,8 @@ StatusOr<std::vector<PlanValue>> InstanceNorm::Emit(PlanBuilder& builder, std::s
 }
 
 StatusOr<std::vector<Tensor>> InstanceNorm::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                                     std::span<const Tensor> output_grads) const {
+                                                     std::span<const Tensor> output_grads,
+                                                     std::span<const bool> /*needed*/) const {
   FOVEA_RETURN_IF_ERROR(CheckPresent(inputs.size(), [&](size_t i) { return inputs[i].has_data(); }));
   if (output_grads.empty()) return InvalidArgument("InstanceNormalization backward needs the gradient of Y");
   const Tensor& x = inputs[0];

@@ -24,7 +24,8 @@ class InstanceNorm final : public Op {
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   // Gradients of X, scale and B.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit InstanceNorm(const InstanceNormParams& params) : params_(params) {}

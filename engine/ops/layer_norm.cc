@@ -156,7 +156,8 @@ StatusOr<std::vector<PlanValue>> LayerNorm::Emit(PlanBuilder& builder, std::span
 }
 
 StatusOr<std::vector<Tensor>> LayerNorm::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                                  std::span<const Tensor> output_grads) const {
+                                                  std::span<const Tensor> output_grads,
+                                                  std::span<const bool> /*needed*/) const {
   if (!Present(inputs, 0) || !Present(inputs, kScaleInput) || output_grads.empty()) {
     return InvalidArgument("LayerNormalization backward needs X, Scale and the gradient of Y");
   }

@@ -26,7 +26,8 @@ class LayerNorm final : public Op {
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   // Gradients of X, Scale and B from the gradients of Y and, when given, of Mean and InvStdDev.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit LayerNorm(const LayerNormParams& params) : params_(params) {}

@@ -33,29 +33,25 @@ dnnl::inner_product_backward_weights::desc LinearProblem::BackwardWeights(const 
   return {src_md, weights_md, BiasDesc(bias), dst_md};
 }
 
-std::vector<Tensor> LinearBackward(const Tensor& x, const Tensor& w, const Tensor& dy, bool with_bias) {
-  LinearProblem problem{ToDims(x.shape()), ToDims(w.shape()), {}, ToDims(dy.shape())};
-  if (with_bias) problem.bias = {w.dim(0)};
+std::vector<Tensor> LinearBackward(const Tensor& x, const Tensor& w, const Tensor& dy, bool weight_gradient) {
+  const LinearProblem problem{ToDims(x.shape()), ToDims(w.shape()), {}, ToDims(dy.shape())};
   Eager eager;
   const memory::desc src_md = PlainDesc(x.shape()), weights_md = PlainDesc(w.shape()), dst_md = PlainDesc(dy.shape());
   const dnnl::inner_product_forward::primitive_desc forward(
       problem.Forward(dnnl::prop_kind::forward_training, src_md, weights_md, dst_md), eager.engine());
   const dnnl::inner_product_backward_data::primitive_desc data(problem.BackwardData(src_md, weights_md, dst_md),
                                                                eager.engine(), forward);
-  const dnnl::inner_product_backward_weights::primitive_desc weights(
-      problem.BackwardWeights(src_md, weights_md, dst_md), eager.engine(), forward);
-  std::vector<Tensor> grads = {Tensor(DataType::kFloat32, x.shape()), Tensor(DataType::kFloat32, w.shape())};
+  std::vector<Tensor> grads = {Tensor(DataType::kFloat32, x.shape()), Tensor()};
   eager.Run(dnnl::inner_product_backward_data(data), {{DNNL_ARG_DIFF_DST, eager.Memory(dy)},
                                                       {DNNL_ARG_WEIGHTS, eager.Memory(w)},
                                                       {DNNL_ARG_DIFF_SRC, eager.Memory(grads[0])}});
-  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, eager.Memory(x)},
-                                          {DNNL_ARG_DIFF_DST, eager.Memory(dy)},
-                                          {DNNL_ARG_DIFF_WEIGHTS, eager.Memory(grads[1])}};
-  if (with_bias) {
-    grads.emplace_back(DataType::kFloat32, Shape{w.dim(0)});
-    args[DNNL_ARG_DIFF_BIAS] = eager.Memory(grads[2]);
-  }
-  eager.Run(dnnl::inner_product_backward_weights(weights), args);
+  if (!weight_gradient) return grads;
+  const dnnl::inner_product_backward_weights::primitive_desc weights(
+      problem.BackwardWeights(src_md, weights_md, dst_md), eager.engine(), forward);
+  grads[1] = Tensor(DataType::kFloat32, w.shape());
+  eager.Run(dnnl::inner_product_backward_weights(weights), {{DNNL_ARG_SRC, eager.Memory(x)},
+                                                            {DNNL_ARG_DIFF_DST, eager.Memory(dy)},
+                                                            {DNNL_ARG_DIFF_WEIGHTS, eager.Memory(grads[1])}});
   return grads;
 }
 

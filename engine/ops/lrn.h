@@ -29,7 +29,8 @@ class Lrn final : public Op {
   // The window runs across channels only, so every pixel stays where it is.
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override { return SpatialGeometry::Pointwise(); }
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit Lrn(const LrnParams& params) : params_(params) {}

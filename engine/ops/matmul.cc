@@ -124,7 +124,8 @@ std::optional<LinearMap> MatMul::AsLinearMap(std::span<const Tensor> parameters)
 }
 
 StatusOr<std::vector<Tensor>> MatMul::Backward(std::span<const Tensor> inputs, std::span<const Tensor> /*outputs*/,
-                                               std::span<const Tensor> output_grads) const {
+                                               std::span<const Tensor> output_grads,
+                                               std::span<const bool> needed) const {
   if (inputs.size() < 2 || output_grads.empty()) return InvalidArgument("MatMul backward needs A, B and dY");
   const Tensor& a = inputs[0];
   const Tensor& b = inputs[1];
@@ -142,10 +143,13 @@ StatusOr<std::vector<Tensor>> MatMul::Backward(std::span<const Tensor> inputs, s
   FOVEA_ASSIGN_OR_RETURN(const Tensor x, a.Reshaped({rows, k}));
   FOVEA_ASSIGN_OR_RETURN(const Tensor b_matrix, b.Reshaped({k, n}));
   FOVEA_ASSIGN_OR_RETURN(const Tensor dy, output_grads[0].Reshaped({rows, n}));
-  std::vector<Tensor> linear = LinearBackward(x, Transposed(b_matrix), dy, /*with_bias=*/false);
+  const bool b_needed = GradientNeeded(needed, 1);
+  std::vector<Tensor> linear = LinearBackward(x, Transposed(b_matrix), dy, b_needed);
   std::vector<Tensor> grads(inputs.size());
   FOVEA_ASSIGN_OR_RETURN(grads[0], linear[0].Reshaped(a.shape()));
-  FOVEA_ASSIGN_OR_RETURN(grads[1], Transposed(linear[1]).Reshaped(b.shape()));
+  if (b_needed) {
+    FOVEA_ASSIGN_OR_RETURN(grads[1], Transposed(linear[1]).Reshaped(b.shape()));
+  }
   return grads;
 }
 

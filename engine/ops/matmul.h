@@ -21,7 +21,8 @@ class MatMul final : public Op {
   // dA and dB for a B of rank 1 or 2 (A's leading axes are rows of one inner product, LinearBackward); UNIMPLEMENTED
   // for a batched B.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   MatMul() = default;

@@ -76,7 +76,8 @@ StatusOr<std::vector<PlanValue>> Mvn::Emit(PlanBuilder& builder, std::span<const
 }
 
 StatusOr<std::vector<Tensor>> Mvn::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                            std::span<const Tensor> output_grads) const {
+                                            std::span<const Tensor> output_grads,
+                                            std::span<const bool> /*needed*/) const {
   if (inputs.empty() || !inputs[0].has_data() || output_grads.empty()) {
     return InvalidArgument("MeanVarianceNormalization backward needs X and the gradient of Y");
   }

@@ -25,7 +25,8 @@ class Mvn final : public Op {
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit Mvn(MvnParams params) : params_(std::move(params)) {}

@@ -173,7 +173,8 @@ dnnl::pooling_v2_backward::desc PoolProblem::Backward(const memory::desc& src_md
 }
 
 StatusOr<std::vector<Tensor>> Pool::Backward(std::span<const Tensor> inputs, std::span<const Tensor> /*outputs*/,
-                                             std::span<const Tensor> output_grads) const {
+                                             std::span<const Tensor> output_grads,
+                                             std::span<const bool> /*needed*/) const {
   if (inputs.empty() || output_grads.empty() || inputs[0].dtype() != DataType::kFloat32) {
     return InvalidArgument(std::string(type()) + " backward needs float32 X and dY");
   }

@@ -42,7 +42,8 @@ class Pool final : public Op {
   // dX by oneDNN's pooling backward (max pooling routes each gradient to its window's maximum, found by a training
   // forward pass).
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
   // The oneDNN problem for X of shape `x`; UNIMPLEMENTED where oneDNN's arithmetic would differ from ONNX's.
   StatusOr<PoolProblem> Problem(const Shape& x) const;

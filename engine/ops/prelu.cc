@@ -80,7 +80,8 @@ StatusOr<std::vector<PlanValue>> PRelu::Emit(PlanBuilder& builder, std::span<con
 }
 
 StatusOr<std::vector<Tensor>> PRelu::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                              std::span<const Tensor> output_grads) const {
+                                              std::span<const Tensor> output_grads,
+                                              std::span<const bool> /*needed*/) const {
   if (inputs.size() != 2 || !inputs[0].has_data() || !inputs[1].has_data() || output_grads.empty()) {
     return InvalidArgument("PRelu backward needs X, slope and dY");
   }

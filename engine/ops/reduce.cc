@@ -348,7 +348,8 @@ StatusOr<SpatialGeometry> Reduce::Geometry(std::span<const Shape> /*input_shapes
 }
 
 StatusOr<std::vector<Tensor>> Reduce::Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                               std::span<const Tensor> output_grads) const {
+                                               std::span<const Tensor> output_grads,
+                                               std::span<const bool> /*needed*/) const {
   if (inputs.empty() || outputs.empty() || output_grads.empty()) {
     return InvalidArgument(std::string(type()) + " backward needs data, output and its gradient");
   }

@@ -37,7 +37,8 @@ class Reduce final : public Op {
   // reduction over channels only.
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override;
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
   std::optional<Reduction> AsReduction(std::span<const Tensor> parameters) const override;
 
   // The normalized axes this op reduces for a rank-`rank` data input with the given axes input (a Tensor without

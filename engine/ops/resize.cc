@@ -196,7 +196,8 @@ StatusOr<SpatialGeometry> Resize::GeometryForScales(std::span<const float> scale
 }
 
 StatusOr<std::vector<Tensor>> Resize::Backward(std::span<const Tensor> inputs, std::span<const Tensor> /*outputs*/,
-                                               std::span<const Tensor> output_grads) const {
+                                               std::span<const Tensor> output_grads,
+                                               std::span<const bool> /*needed*/) const {
   if (inputs.empty() || output_grads.empty()) return InvalidArgument(std::string(type()) + " backward needs X and dY");
   FOVEA_ASSIGN_OR_RETURN(Arguments arguments, ReadArguments(inputs));
   FOVEA_ASSIGN_OR_RETURN(ResizeTaps taps, Taps(inputs[0].shape(), arguments));

@@ -44,7 +44,8 @@ class Resize final : public Op {
   // whose output grid is aligned with the input's is an upsample factor, anything else has no SpatialGeometry.
   StatusOr<SpatialGeometry> GeometryForScales(std::span<const float> scales) const;
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit Resize(ResizeParams params) : params_(std::move(params)) {}

@@ -134,7 +134,8 @@ StatusOr<SpatialGeometry> Slice::Geometry(std::span<const Shape> /*input_shapes*
 }
 
 StatusOr<std::vector<Tensor>> Slice::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                              std::span<const Tensor> output_grads) const {
+                                              std::span<const Tensor> output_grads,
+                                              std::span<const bool> /*needed*/) const {
   if (inputs.empty() || output_grads.empty()) return InvalidArgument("Slice backward needs data and a gradient");
   FOVEA_ASSIGN_OR_RETURN(Ranges ranges, ReadRanges(params_, inputs));
   FOVEA_ASSIGN_OR_RETURN(StridedView view, SliceView(inputs[0].shape(), ranges));

@@ -31,7 +31,8 @@ class Slice final : public Op {
   StatusOr<SpatialGeometry> Geometry(std::span<const Shape>) const override;
   // Scatters the output gradient into zeros at the sliced positions.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit Slice(const SliceParams& params) : params_(params) {}

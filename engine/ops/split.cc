@@ -93,7 +93,8 @@ StatusOr<std::vector<PlanValue>> Split::Emit(PlanBuilder& builder, std::span<con
 }
 
 StatusOr<std::vector<Tensor>> Split::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                              std::span<const Tensor> output_grads) const {
+                                              std::span<const Tensor> output_grads,
+                                              std::span<const bool> /*needed*/) const {
   if (inputs.empty()) return InvalidArgument("Split backward needs data");
   FOVEA_ASSIGN_OR_RETURN(auto views, PartViews(params_, inputs[0].shape(), SplitInput(inputs)));
   if (output_grads.size() != views.size()) return InvalidArgument("Split backward needs one gradient per output");

@@ -53,7 +53,8 @@ StatusOr<std::vector<PlanValue>> Tile::Emit(PlanBuilder& builder, std::span<cons
 }
 
 StatusOr<std::vector<Tensor>> Tile::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                             std::span<const Tensor> output_grads) const {
+                                             std::span<const Tensor> output_grads,
+                                             std::span<const bool> /*needed*/) const {
   if (inputs.size() < 2 || output_grads.empty()) return InvalidArgument("Tile backward needs data and a gradient");
   FOVEA_ASSIGN_OR_RETURN(TileView tile, MakeTileView(inputs[0].shape(), inputs[1]));
   FOVEA_ASSIGN_OR_RETURN(Tensor grad, output_grads[0].Reshaped(tile.view.shape));

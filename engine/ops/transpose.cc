@@ -63,7 +63,8 @@ StatusOr<SpatialGeometry> Transpose::Geometry(std::span<const Shape> /*input_sha
 }
 
 StatusOr<std::vector<Tensor>> Transpose::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                                  std::span<const Tensor> output_grads) const {
+                                                  std::span<const Tensor> output_grads,
+                                                  std::span<const bool> /*needed*/) const {
   if (inputs.empty() || output_grads.empty()) return InvalidArgument("Transpose backward needs data and a gradient");
   FOVEA_ASSIGN_OR_RETURN(auto perm, Permutation(inputs[0].rank()));
   std::vector<int64_t> inverse(perm.size());

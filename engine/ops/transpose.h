@@ -30,7 +30,8 @@ class Transpose final : public Op {
   }
   // The gradient is the output gradient transposed back by the inverse permutation.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit Transpose(const TransposeParams& params) : params_(params) {}

@@ -186,7 +186,8 @@ StatusOr<std::vector<PlanValue>> Variadic::Emit(PlanBuilder& builder, std::span<
 }
 
 StatusOr<std::vector<Tensor>> Variadic::Backward(std::span<const Tensor> inputs, std::span<const Tensor>,
-                                                 std::span<const Tensor> output_grads) const {
+                                                 std::span<const Tensor> output_grads,
+                                                 std::span<const bool> /*needed*/) const {
   if (inputs.empty() || output_grads.empty()) return InvalidArgument(std::string(type()) + " backward needs X and dY");
   Shape out;
   for (const Tensor& x : inputs) {

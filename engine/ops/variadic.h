@@ -30,7 +30,8 @@ class Variadic final : public Op {
   // dXi summed over the axes along which Xi was broadcast; Min and Max pass each gradient element to the first input
   // holding the chosen value.
   StatusOr<std::vector<Tensor>> Backward(std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-                                         std::span<const Tensor> output_grads) const override;
+                                         std::span<const Tensor> output_grads,
+                                         std::span<const bool> needed) const override;
 
  private:
   explicit Variadic(const VariadicParams& params) : params_(params) {}

@@ -131,7 +131,7 @@ TEST(ConvBackwardTest, AFusedSumWithoutItsResidualIsRefused) {
   FOVEA_ASSERT_OK_AND_ASSIGN(auto op, ops::Conv::Create(ConvWith({}, 1, {PostOp::Sum()})));
   const std::vector<Tensor> inputs = {RandomTensor({1, 2, 4, 4}, 1), RandomTensor({2, 2, 3, 3}, 2)};
   const std::vector<Tensor> grads = {RandomTensor({1, 2, 2, 2}, 4)};
-  EXPECT_EQ(StatusCode::kInvalidArgument, op->Backward(inputs, {}, grads).status().code());
+  EXPECT_EQ(StatusCode::kInvalidArgument, op->Backward(inputs, {}, grads, {}).status().code());
 }
 
 struct PoolCase {
@@ -221,9 +221,44 @@ TEST(MatMulBackwardTest, ABatchedBIsRefusedByName) {
   FOVEA_ASSERT_OK_AND_ASSIGN(auto op, ops::MatMul::Create());
   const std::vector<Tensor> inputs = {RandomTensor({2, 3, 4}, 1), RandomTensor({2, 4, 5}, 2)};
   const std::vector<Tensor> grads = {RandomTensor({2, 3, 5}, 3)};
-  const auto result = op->Backward(inputs, {}, grads);
+  const auto result = op->Backward(inputs, {}, grads, {});
   EXPECT_EQ(result.status().code(), StatusCode::kUnimplemented);
   EXPECT_NE(result.status().message().find("batched B"), std::string::npos) << result.status().message();
+}
+
+// Asked for the data gradient alone (Grad-CAM's case: the weights are constants), Conv, Gemm and MatMul return the
+// same data gradient as when every gradient is asked for, and skip the weight and bias gradients.
+TEST(BackwardNeededTest, DataGradientAloneSkipsTheWeightGradients) {
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto conv, ops::Conv::Create(ConvWith(Attributes({3, 3}, {1, 1}, {1, 1, 1, 1}), 1)));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto matmul, ops::MatMul::Create());
+  ops::GemmParams gemm_params;
+  gemm_params.trans_b = true;
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto gemm, ops::Gemm::Create(gemm_params));
+  struct Case {
+    const Op* op;
+    std::vector<Tensor> inputs;
+    Shape output;
+  };
+  const Case cases[] = {
+      {conv.get(),
+       {RandomTensor({2, 3, 6, 6}, 61), RandomTensor({4, 3, 3, 3}, 62), RandomTensor({4}, 63)},
+       {2, 4, 6, 6}},
+      {gemm.get(), {RandomTensor({2, 5}, 64), RandomTensor({3, 5}, 65), RandomTensor({3}, 66)}, {2, 3}},
+      {matmul.get(), {RandomTensor({2, 5}, 67), RandomTensor({5, 3}, 68)}, {2, 3}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.op->type()));
+    const std::vector<Tensor> dy = {RandomTensor(c.output, 69)};
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto all, c.op->Backward(c.inputs, {}, dy, {}));
+    const bool data_only[] = {true, false, false};
+    FOVEA_ASSERT_OK_AND_ASSIGN(auto some, c.op->Backward(c.inputs, {}, dy, std::span(data_only, c.inputs.size())));
+    ASSERT_EQ(all.size(), some.size());
+    EXPECT_TRUE(TensorsNear(all[0], some[0]));
+    for (size_t i = 1; i < some.size(); ++i) {
+      EXPECT_TRUE(all[i].has_data()) << "input " << i;
+      EXPECT_FALSE(some[i].has_data()) << "input " << i;
+    }
+  }
 }
 
 // The queries passes ask instead of casting (engine/op.h): each op answers for itself and every other op says no.

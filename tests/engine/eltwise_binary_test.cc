@@ -111,7 +111,7 @@ TEST(BinaryEltwise, OnlyAddIsAResidualSum) {
 TEST(BinaryEltwise, MinGradientGoesToTheChosenOperand) {
   const auto min = ops::Binary::Create({BinaryKind::kMin}).value();
   const std::vector<Tensor> inputs = {Floats({3}, {1.0f, 5.0f, 2.0f}), Floats({1}, {3.0f})};
-  FOVEA_ASSERT_OK_AND_ASSIGN(auto grads, min->Backward(inputs, {}, std::vector<Tensor>{Floats({3}, {1, 2, 4})}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto grads, min->Backward(inputs, {}, std::vector<Tensor>{Floats({3}, {1, 2, 4})}, {}));
   EXPECT_TRUE(TensorsNear(Floats({3}, {1.0f, 0.0f, 4.0f}), grads[0]));
   EXPECT_TRUE(TensorsNear(Floats({1}, {2.0f}), grads[1]));  // summed over the broadcast axis
 }
@@ -195,7 +195,7 @@ TEST(VariadicEltwise, ReferenceValues) {
 TEST(VariadicEltwise, MaxGradientGoesToTheFirstMaximum) {
   FOVEA_ASSERT_OK_AND_ASSIGN(auto max, ops::Variadic::Create({VariadicKind::kMax}));
   const std::vector<Tensor> inputs = {Floats({2}, {1.0f, 4.0f}), Floats({2}, {3.0f, 4.0f}), Floats({2}, {2.0f, 0.0f})};
-  FOVEA_ASSERT_OK_AND_ASSIGN(auto grads, max->Backward(inputs, {}, std::vector<Tensor>{Floats({2}, {1.0f, 2.0f})}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto grads, max->Backward(inputs, {}, std::vector<Tensor>{Floats({2}, {1.0f, 2.0f})}, {}));
   ASSERT_EQ(grads.size(), 3u);
   EXPECT_TRUE(TensorsNear(Floats({2}, {0.0f, 2.0f}), grads[0]));
   EXPECT_TRUE(TensorsNear(Floats({2}, {1.0f, 0.0f}), grads[1]));

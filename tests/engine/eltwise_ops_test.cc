@@ -222,7 +222,8 @@ TEST(ActivationEltwise, ClipFusesWithItsConstantBounds) {
 TEST(ActivationEltwise, ClipBackwardUsesItsBoundInputs) {
   FOVEA_ASSERT_OK_AND_ASSIGN(auto clip, ops::Activation::Create(ops::DefaultActivationParams(ActivationKind::kClip)));
   const std::vector<Tensor> inputs = {Floats({4}, {-2.0f, -0.5f, 0.5f, 2.0f}), Floats({}, {-1.0f}), Tensor()};
-  FOVEA_ASSERT_OK_AND_ASSIGN(auto grads, clip->Backward(inputs, {}, std::vector<Tensor>{Floats({4}, {1, 1, 1, 1})}));
+  FOVEA_ASSERT_OK_AND_ASSIGN(auto grads,
+                             clip->Backward(inputs, {}, std::vector<Tensor>{Floats({4}, {1, 1, 1, 1})}, {}));
   ASSERT_EQ(grads.size(), 3u);
   EXPECT_TRUE(TensorsNear(Floats({4}, {0.0f, 1.0f, 1.0f, 1.0f}), grads[0]));
   EXPECT_FALSE(grads[1].has_data());

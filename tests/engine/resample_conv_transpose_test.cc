@@ -233,7 +233,7 @@ TEST(ConvTransposeBackward, RefusesFusedPostOps) {
   params.post_ops = {kRelu};
   const std::vector<Tensor> inputs = {RandomTensor({1, 1, 2, 2}, 1), RandomTensor({1, 1, 2, 2}, 2)};
   FOVEA_ASSERT_OK_AND_ASSIGN(auto y, Make(params)->Reference(inputs));
-  EXPECT_EQ(Make(params)->Backward(inputs, y, y).status().code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(Make(params)->Backward(inputs, y, y, {}).status().code(), StatusCode::kUnimplemented);
 }
 
 TEST(ConvTransposeGeometry, KernelEqualToStrideWithoutPadsUpsamples) {

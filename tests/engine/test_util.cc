@@ -129,7 +129,7 @@ StatusOr<double> WeightedLoss(const Op& op, const std::vector<Tensor>& inputs, c
   for (size_t o = 0; o < outputs->size(); ++o) {
     weights.push_back(RandomTensor((*outputs)[o].shape(), 1000 + static_cast<uint32_t>(o)));
   }
-  auto grads = op.Backward(inputs, *outputs, weights);
+  auto grads = op.Backward(inputs, *outputs, weights, {});
   if (!grads.ok()) return ::testing::AssertionFailure() << "backward: " << grads.status().ToString();
   for (size_t index : differentiable_inputs) {
     if (index >= grads->size() || !(*grads)[index].has_data()) {
