@@ -122,6 +122,12 @@ class Op {
   virtual StatusOr<SpatialGeometry> Geometry(std::span<const Shape> /*input_shapes*/) const {
     return FailedPrecondition(std::string(type()) + " does not describe how it maps pixels");
   }
+  // Geometry when some inputs are constants: `parameters` are inputs 1... (a Tensor without data where an input is
+  // computed at run time). Ops whose geometry depends on a constant input's values (Pad's pads) override this.
+  virtual StatusOr<SpatialGeometry> GeometryWith(std::span<const Shape> input_shapes,
+                                                 std::span<const Tensor> /*parameters*/) const {
+    return Geometry(input_shapes);
+  }
 
   // Fusion role: the elementwise function this op applies to its first input when it can run as a oneDNN eltwise
   // post-op of the op producing that input. `parameters` are its other inputs, known at plan time (Clip's bounds);

@@ -22,31 +22,6 @@ Tensor Cropped(const Tensor& image, int64_t dy, int64_t dx) {
   return crop;
 }
 
-// The stride the rewritten head adds after the feature map (a MaxPool kept before a Flatten, say): the product of the
-// strides of the nodes from `feature` to the dense graph's output, each as its op states its geometry.
-StatusOr<int64_t> HeadStride(const Graph& dense, const std::string& feature) {
-  int64_t stride = 1;
-  std::string value = dense.outputs.at(0).name;
-  while (value != feature) {
-    const int producer = dense.ProducerOf(value);
-    if (producer < 0)
-      return FailedPrecondition("value '" + value + "' of the dense head does not follow the feature map");
-    const Node& node = dense.nodes[static_cast<size_t>(producer)];
-    std::vector<Shape> shapes;
-    for (const auto& input : node.inputs) {
-      const auto found = dense.initializers.find(input);
-      shapes.push_back(found == dense.initializers.end() ? Shape{} : found->second.shape());
-    }
-    FOVEA_ASSIGN_OR_RETURN(const SpatialGeometry geometry, node.op->Geometry(shapes));
-    if (geometry.stride[0] != geometry.stride[1]) {
-      return FailedPrecondition("node '" + node.name + "' of the head has different strides per axis");
-    }
-    stride *= geometry.stride[0];
-    value = node.inputs.at(0);
-  }
-  return stride;
-}
-
 }  // namespace
 
 StatusOr<Shape> ModelInputShape(const Model& model) {
@@ -66,7 +41,7 @@ StatusOr<Shape> ModelInputShape(const Model& model) {
 }
 
 StatusOr<std::map<std::string, Shape>> HeadShapes(const Model& model, const ClassifierHead& head) {
-  std::vector<std::string> values = {head.feature};
+  std::vector<std::string> values = {head.dense_input};
   for (int node : head.chain) values.push_back(model.graph().nodes[static_cast<size_t>(node)].outputs.at(0));
   FOVEA_ASSIGN_OR_RETURN(auto tapped,
                          Model::Create(WithOutputs(model.graph(), values), model.metadata(), {.optimize = false}));
@@ -82,16 +57,14 @@ StatusOr<std::map<std::string, Shape>> HeadShapes(const Model& model, const Clas
 
 StatusOr<std::unique_ptr<DenseMapper>> DenseMapper::Create(const Model& model) {
   FOVEA_ASSIGN_OR_RETURN(const ClassifierHead head, AnalyzeHead(model.graph()));
-  FOVEA_RETURN_IF_ERROR(head.chain_status);
-  FOVEA_RETURN_IF_ERROR(head.stride_status);
+  FOVEA_RETURN_IF_ERROR(head.dense_status);
   FOVEA_ASSIGN_OR_RETURN(const auto shapes, HeadShapes(model, head));
   FOVEA_ASSIGN_OR_RETURN(Graph dense, FullyConvolutional(model.graph(), head, shapes));
-  FOVEA_ASSIGN_OR_RETURN(const int64_t head_stride, HeadStride(dense, head.feature));
   FOVEA_ASSIGN_OR_RETURN(auto dense_model, Model::Create(std::move(dense), model.metadata(), {.optimize = false}));
   FOVEA_ASSIGN_OR_RETURN(const Shape input, ModelInputShape(model));
   std::unique_ptr<DenseMapper> mapper(new DenseMapper());
   FOVEA_ASSIGN_OR_RETURN(mapper->session_, Session::Create(dense_model));
-  mapper->natural_stride_ = head.natural_stride * head_stride;
+  mapper->natural_stride_ = head.natural_stride;
   mapper->channels_ = input[0];
   mapper->window_height_ = input[1];
   mapper->window_width_ = input[2];

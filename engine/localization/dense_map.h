@@ -58,7 +58,7 @@ class DenseMapper {
 // The model's input as [channels, height, width]: the fovea.input.* metadata, else the graph input's fixed dims.
 StatusOr<Shape> ModelInputShape(const Model& model);
 
-// The shapes at the model's input size of the head's feature map and chain values (one plan compilation, no run).
+// The shapes at the model's input size of the head's dense input and chain values (one plan compilation, no run).
 StatusOr<std::map<std::string, Shape>> HeadShapes(const Model& model, const ClassifierHead& head);
 
 }  // namespace fovea::engine::localization

@@ -4,12 +4,23 @@
 #include <array>
 
 #include "engine/ops/conv.h"
+#include "engine/ops/pool.h"
 #include "engine/ops/softmax.h"
 
 namespace fovea::engine::localization {
 namespace {
 
 constexpr int64_t kChannelAxis = 1;
+
+// Average pooling over `window` (height, width) at stride 1: a global average pooling slid over a larger map.
+StatusOr<std::shared_ptr<const Op>> AveragePoolOver(std::array<int64_t, 2> window) {
+  ops::PoolParams params;
+  params.kind = ops::PoolParams::Kind::kAverage;
+  params.window.kernel = {window[0], window[1]};
+  params.window.strides = {1, 1};
+  FOVEA_ASSIGN_OR_RETURN(auto pool, ops::Pool::Create(params));
+  return std::shared_ptr<const Op>(std::move(pool));
+}
 
 // What a head value is in the rewritten network: still a spatial feature map, a vector of features per cell, or a
 // spatial map the original model flattened (its next Gemm sees every position of the window at once).
@@ -43,7 +54,11 @@ struct Rewriter {
 
   Status GlobalOp(const Node& node) {
     FOVEA_ASSIGN_OR_RETURN(const Shape in, ShapeOf(node.inputs.at(0)));
-    auto windowed = node.op->WindowedOver({in[2], in[3]});
+    std::shared_ptr<const Op> windowed = node.op->WindowedOver({in[2], in[3]});
+    // A ReduceMean over the spatial axes has no windowed form of its own; it is an average pooling.
+    if (windowed == nullptr && IsSpatialMean(source, node)) {
+      FOVEA_ASSIGN_OR_RETURN(windowed, AveragePoolOver({in[2], in[3]}));
+    }
     if (windowed == nullptr) {
       return FailedPrecondition("dense maps cannot slide " + std::string(node.op->type()) + " node '" + node.name +
                                 "' over a larger image: it has no windowed form");
@@ -112,7 +127,8 @@ struct Rewriter {
     }
     return FailedPrecondition("dense maps cannot turn " + std::string(op.type()) + " node '" + node.name +
                               "' of the classifier head into a convolution" +
-                              (geometry.ok() ? std::string() : ": " + geometry.status().message()));
+                              (geometry.ok() ? std::string() : ": " + geometry.status().message()) +
+                              "; use GRAD_CAM instead");
   }
 };
 
@@ -137,8 +153,8 @@ void RemoveDeadNodes(Graph& graph) {
 
 StatusOr<Graph> FullyConvolutional(const Graph& graph, const ClassifierHead& head,
                                    const std::map<std::string, Shape>& shapes) {
-  FOVEA_RETURN_IF_ERROR(head.chain_status);
-  if (head.chain.empty()) return FailedPrecondition("the model ends at its last convolution; there is no classifier");
+  FOVEA_RETURN_IF_ERROR(head.dense_status);
+  if (head.chain.empty()) return FailedPrecondition("the model has no classifier after its global pooling or Flatten");
   Rewriter rewriter{graph, shapes, {}, {}, Form::kMap, {}};
   rewriter.out.initializers = graph.initializers;
   rewriter.out.inputs = graph.inputs;

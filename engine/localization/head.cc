@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -18,26 +19,22 @@ std::vector<int> ConsumersOf(const Graph& graph, const std::string& value) {
   return consumers;
 }
 
-// The stride of one trunk node along the path to the feature map, as the op states its geometry. An op that cannot
-// say (or that upsamples, or collapses the grid) makes the model's heatmaps unmappable, which is an error, not 1.
-StatusOr<int64_t> NodeStride(const Graph& graph, const Node& node) {
+const Tensor* FindInitializer(const Graph& graph, const Node& node, size_t input) {
+  if (input >= node.inputs.size() || node.inputs[input].empty()) return nullptr;
+  const auto found = graph.initializers.find(node.inputs[input]);
+  return found == graph.initializers.end() ? nullptr : &found->second;
+}
+
+// How `node` maps pixels, told the shapes and values of its constant inputs (a Conv's kernel, a Pad's pads).
+StatusOr<SpatialGeometry> NodeGeometry(const Graph& graph, const Node& node) {
   std::vector<Shape> shapes;
-  for (const auto& input : node.inputs) {
-    const auto found = graph.initializers.find(input);
-    shapes.push_back(found == graph.initializers.end() ? Shape{} : found->second.shape());
+  std::vector<Tensor> parameters;
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const Tensor* constant = FindInitializer(graph, node, i);
+    shapes.push_back(constant == nullptr ? Shape{} : constant->shape());
+    if (i > 0) parameters.push_back(constant == nullptr ? Tensor() : *constant);
   }
-  auto geometry = node.op->Geometry(shapes);
-  if (!geometry.ok()) {
-    return FailedPrecondition("node '" + node.name + "' on the way to the feature map: " + geometry.status().message());
-  }
-  if (geometry->global || geometry->upsample != std::array<int64_t, 2>{1, 1}) {
-    return FailedPrecondition("node '" + node.name + "' (" + std::string(node.op->type()) +
-                              ") changes the pixel grid in a way a stride cannot describe");
-  }
-  if (geometry->stride[0] != geometry->stride[1]) {
-    return FailedPrecondition("node '" + node.name + "' has different strides per axis; localization needs the same");
-  }
-  return geometry->stride[0];
+  return node.op->GeometryWith(shapes, parameters);
 }
 
 // The values that are still a pixel grid: the image and every value computed from one by nodes that do not collapse
@@ -49,37 +46,13 @@ std::set<std::string> SpatialValues(const Graph& graph, const std::string& input
     const bool reads_grid = std::any_of(node.inputs.begin(), node.inputs.end(),
                                         [&](const std::string& value) { return spatial.count(value) > 0; });
     if (!reads_grid) continue;
-    std::vector<Shape> shapes;
-    for (const auto& value : node.inputs) {
-      const auto found = graph.initializers.find(value);
-      shapes.push_back(found == graph.initializers.end() ? Shape{} : found->second.shape());
-    }
-    const auto geometry = node.op->Geometry(shapes);
+    const auto geometry = NodeGeometry(graph, node);
     if (geometry.ok() && geometry->global) continue;
     for (const auto& value : node.outputs) {
       if (!value.empty()) spatial.insert(value);
     }
   }
   return spatial;
-}
-
-// The product of the strides from the image to `feature`, along the pixel-grid inputs (a squeeze-excitation Mul reads
-// its per-channel scale first; the stride runs through its other operand).
-StatusOr<int64_t> NaturalStride(const Graph& graph, const std::string& input, const std::string& feature,
-                                const std::set<std::string>& spatial) {
-  int64_t stride = 1;
-  std::string value = feature;
-  while (value != input) {
-    const int producer = graph.ProducerOf(value);
-    if (producer < 0) return FailedPrecondition("value '" + value + "' is not computed from the image input");
-    const Node& node = graph.nodes[static_cast<size_t>(producer)];
-    FOVEA_ASSIGN_OR_RETURN(const int64_t node_stride, NodeStride(graph, node));
-    stride *= node_stride;
-    const auto grid = std::find_if(node.inputs.begin(), node.inputs.end(),
-                                   [&](const std::string& v) { return spatial.count(v) > 0; });
-    value = grid == node.inputs.end() ? node.inputs.at(0) : *grid;
-  }
-  return stride;
 }
 
 // The last convolution whose output is still a pixel grid; the last convolution at all when none is (-1 for none).
@@ -92,29 +65,6 @@ int LastSpatialConv(const Graph& graph, const std::set<std::string>& spatial) {
     if (last < 0) last = i;
   }
   return last;
-}
-
-const Tensor* FindInitializer(const Graph& graph, const Node& node, size_t input) {
-  if (input >= node.inputs.size() || node.inputs[input].empty()) return nullptr;
-  const auto found = graph.initializers.find(node.inputs[input]);
-  return found == graph.initializers.end() ? nullptr : &found->second;
-}
-
-// Global average pooling of an NCHW map: GlobalAveragePool, or ReduceMean over exactly the two spatial axes
-// (torchvision's ShuffleNet and MNASNet write x.mean([2, 3])).
-bool IsSpatialMean(const Graph& graph, const Node& node) {
-  constexpr int64_t kMapRank = 4;
-  if (node.op->IsGlobalAverage()) return true;
-  std::vector<Tensor> parameters;
-  for (size_t i = 1; i < node.inputs.size(); ++i) {
-    const Tensor* t = FindInitializer(graph, node, i);
-    parameters.push_back(t == nullptr ? Tensor() : *t);
-  }
-  const auto reduction = node.op->AsReduction(parameters);
-  if (!reduction || reduction->kind != ops::ReduceKind::kMean) return false;
-  std::set<int64_t> axes;
-  for (int64_t axis : reduction->axes) axes.insert(axis < 0 ? axis + kMapRank : axis);
-  return axes == std::set<int64_t>{kMapRank - 2, kMapRank - 1};
 }
 
 // outer ∘ inner: y = (x · innerᵀ + inner_b) · outerᵀ + outer_b, as one map.
@@ -142,6 +92,21 @@ StatusOr<LinearMap> Compose(const LinearMap& outer, const LinearMap& inner) {
 }
 
 }  // namespace
+
+bool IsSpatialMean(const Graph& graph, const Node& node) {
+  constexpr int64_t kMapRank = 4;
+  if (node.op->IsGlobalAverage()) return true;
+  std::vector<Tensor> parameters;
+  for (size_t i = 1; i < node.inputs.size(); ++i) {
+    const Tensor* t = FindInitializer(graph, node, i);
+    parameters.push_back(t == nullptr ? Tensor() : *t);
+  }
+  const auto reduction = node.op->AsReduction(parameters);
+  if (!reduction || reduction->kind != ops::ReduceKind::kMean) return false;
+  std::set<int64_t> axes;
+  for (int64_t axis : reduction->axes) axes.insert(axis < 0 ? axis + kMapRank : axis);
+  return axes == std::set<int64_t>{kMapRank - 2, kMapRank - 1};
+}
 
 StatusOr<LinearMap> LinearMapOf(const Graph& graph, const Node& node) {
   std::vector<Tensor> parameters;
@@ -174,6 +139,117 @@ StatusOr<std::vector<int>> NodeChain(const Graph& graph, const std::string& from
   return chain;
 }
 
+namespace {
+
+// What each dense refusal adds: the methods that work on any trunk.
+constexpr char kDenseWayOut[] = "; use GRAD_CAM (or CAM when the head is linear after a global pooling) instead";
+
+// Where dense maps split the model, walking back from the logits over views, linear layers and per-cell ops: the
+// first global pooling met, or a view (Flatten, Reshape) of a pixel grid, as VGG and AlexNet flatten theirs.
+StatusOr<int> DenseSplit(const Graph& graph, const std::string& logits, const std::set<std::string>& spatial) {
+  std::string value = logits;
+  for (int producer = graph.ProducerOf(value); producer >= 0; producer = graph.ProducerOf(value)) {
+    const Node& node = graph.nodes[static_cast<size_t>(producer)];
+    const auto geometry = NodeGeometry(graph, node);
+    const bool linear = LinearMapOf(graph, node).ok();
+    const bool reads_grid = spatial.count(node.inputs.at(0)) > 0;
+    if (node.op->IsView() && reads_grid) return producer;
+    if (IsSpatialMean(graph, node) || (!linear && geometry.ok() && geometry->global)) return producer;
+    const bool per_cell = node.op->IsView() || linear || (geometry.ok() && *geometry == SpatialGeometry::Pointwise());
+    if (!per_cell && !reads_grid) {
+      return FailedPrecondition("dense maps cannot run " + std::string(node.op->type()) + " node '" + node.name +
+                                "' of the classifier head per window: after the global pooling only views, linear "
+                                "layers and per-cell activations can be turned into convolutions" +
+                                kDenseWayOut);
+    }
+    if (!per_cell) break;
+    value = node.inputs.at(0);
+  }
+  return FailedPrecondition(std::string("dense maps need a global pooling or a Flatten of the feature map before the "
+                                        "class scores, and none comes before '") +
+                            logits + "'" + kDenseWayOut);
+}
+
+// The nodes `value` is computed from (its producer included), as indices into graph.nodes, ascending.
+std::set<int> AncestorsOf(const Graph& graph, const std::string& value) {
+  std::set<int> ancestors;
+  std::vector<std::string> pending = {value};
+  while (!pending.empty()) {
+    const int producer = graph.ProducerOf(pending.back());
+    pending.pop_back();
+    if (producer < 0 || !ancestors.insert(producer).second) continue;
+    for (const auto& input : graph.nodes[static_cast<size_t>(producer)].inputs) {
+      if (!input.empty()) pending.push_back(input);
+    }
+  }
+  return ancestors;
+}
+
+// The stride from the image to `trunk_output` when every node computing it is spatially local: a stride each op
+// states, the same on both axes, and equal on every pixel-grid input a node joins (so all paths agree). A global
+// pooling among them (a squeeze-excitation) would pool a whole larger image instead of one window:
+// FAILED_PRECONDITION naming the node, as for every other node that breaks the window correspondence.
+StatusOr<int64_t> TrunkStride(const Graph& graph, const std::string& input, const std::string& trunk_output,
+                              const std::set<std::string>& spatial) {
+  std::map<std::string, int64_t> strides = {{input, 1}};
+  for (const int index : AncestorsOf(graph, trunk_output)) {
+    const Node& node = graph.nodes[static_cast<size_t>(index)];
+    // The first pixel-grid input is the one the op's geometry reads; any other (a fused residual sum, a Concat's
+    // other branches, an Add's second operand) joins the output grid.
+    std::vector<int64_t> input_strides;
+    for (const auto& value : node.inputs) {
+      if (spatial.count(value) > 0 && strides.count(value) > 0) input_strides.push_back(strides.at(value));
+    }
+    if (input_strides.empty()) continue;  // constants, or a squeeze-excitation's per-channel vector
+    const std::string described = std::string(node.op->type()) + " node '" + node.name + "'";
+    auto geometry = NodeGeometry(graph, node);
+    if (!geometry.ok()) {
+      return FailedPrecondition("dense maps cannot slide " + described +
+                                " of the trunk over a larger image: " + geometry.status().message() + kDenseWayOut);
+    }
+    if (geometry->global) {
+      return FailedPrecondition(described +
+                                " pools the whole map inside the trunk (a squeeze-excitation); on an image larger than "
+                                "the model input it would pool the whole image, not one window, so a dense map would "
+                                "not be the classifier's answer for each window" +
+                                kDenseWayOut);
+    }
+    if (geometry->upsample != std::array<int64_t, 2>{1, 1} || geometry->stride[0] != geometry->stride[1]) {
+      return FailedPrecondition(described + " upsamples or has different strides per axis; dense maps need one stride" +
+                                kDenseWayOut);
+    }
+    const int64_t output_stride = input_strides[0] * geometry->stride[0];
+    for (size_t i = 1; i < input_strides.size(); ++i) {
+      if (input_strides[i] != output_stride) {
+        return FailedPrecondition(described + " joins maps of strides " + std::to_string(output_stride) + " and " +
+                                  std::to_string(input_strides[i]) +
+                                  "; a dense map's cells would have no single geometry" + kDenseWayOut);
+      }
+    }
+    for (const auto& value : node.outputs) {
+      if (!value.empty()) strides[value] = output_stride;
+    }
+  }
+  const auto found = strides.find(trunk_output);
+  if (found == strides.end()) return FailedPrecondition("value '" + trunk_output + "' is not computed from the image");
+  return found->second;
+}
+
+// Fills the head's dense fields, or its dense_status.
+Status PrepareDense(const Graph& graph, const std::set<std::string>& spatial, ClassifierHead& head) {
+  FOVEA_ASSIGN_OR_RETURN(const int split, DenseSplit(graph, head.logits, spatial));
+  const std::string trunk_output = graph.nodes[static_cast<size_t>(split)].inputs.at(0);
+  FOVEA_ASSIGN_OR_RETURN(const int64_t stride, TrunkStride(graph, head.input, trunk_output, spatial));
+  auto chain = NodeChain(graph, trunk_output, head.logits);
+  if (!chain.ok()) return FailedPrecondition("dense maps: " + chain.status().message() + kDenseWayOut);
+  head.dense_input = trunk_output;
+  head.chain = std::move(chain).value();
+  head.natural_stride = stride;
+  return OkStatus();
+}
+
+}  // namespace
+
 StatusOr<ClassifierHead> AnalyzeHead(const Graph& graph) {
   if (graph.inputs.size() != 1 || graph.outputs.empty()) {
     return FailedPrecondition("localization needs a model with one image input and a class output");
@@ -189,12 +265,7 @@ StatusOr<ClassifierHead> AnalyzeHead(const Graph& graph) {
   const Node* last = producer < 0 ? nullptr : &graph.nodes[static_cast<size_t>(producer)];
   head.ends_in_softmax = last != nullptr && last->op->IsSoftmax();
   head.logits = head.ends_in_softmax ? last->inputs.at(0) : head.output;
-  auto chain = NodeChain(graph, head.feature, head.logits);
-  head.chain_status = chain.status();
-  if (chain.ok()) head.chain = std::move(chain).value();
-  auto stride = NaturalStride(graph, head.input, head.feature, spatial);
-  head.stride_status = stride.status();
-  if (stride.ok()) head.natural_stride = *stride;
+  head.dense_status = PrepareDense(graph, spatial, head);
   return head;
 }
 

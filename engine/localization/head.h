@@ -1,7 +1,8 @@
 #pragma once
 // How localization sees a classifier: a convolutional trunk ending in the last Conv node whose output is still a pixel
-// grid (its "feature map"), then the nodes from that feature map to the class scores. CAM and dense maps need those
-// nodes to be a single chain; Grad-CAM differentiates any graph of them (backward.h). All three start from this split.
+// grid (its "feature map", which Grad-CAM explains), and the split dense maps make where the map stops being a pixel
+// grid (a global pooling, or a Flatten of a spatial map): everything before it runs unchanged on a larger image,
+// whatever graph it forms, and the chain of nodes after it becomes convolutions (fully_convolutional.h).
 
 #include <string>
 #include <vector>
@@ -16,18 +17,21 @@ struct ClassifierHead {
   // a Flatten or a classifier: the last map with spatial extent, not a squeeze-excitation's 1×1 convolutions.
   std::string feature;
   int feature_node = -1;  // index of that Conv node in graph.nodes
-  // Nodes from the feature map to the class scores, in order, when they form a single chain; each reads the previous
-  // one's output (the first reads `feature`). A final Softmax is not part of the chain. Empty otherwise, and
-  // chain_status says where the path forks (a residual sum, a Concat, a squeeze-excitation).
+  // Dense maps: `dense_input` is the value the head's global pooling (GlobalAveragePool, ReduceMean over the spatial
+  // axes, a global max pooling) or its Flatten of a spatial map reads, and `chain` the nodes from there to the class
+  // scores, in order, each reading the previous one's output (a final Softmax is not part of it). Both are set only
+  // when a dense map can be exact: every node computing `dense_input` is spatially local with a stride it can state,
+  // the same along every path from the image. Otherwise `chain` is empty and dense_status says why, naming the node
+  // (a squeeze-excitation's global pooling inside the trunk, a node that cannot state its geometry, branches of
+  // different strides joined, a fork or a non-linear layer the head cannot run per cell).
+  std::string dense_input;
   std::vector<int> chain;
-  Status chain_status;
-  std::string logits;            // the class scores before softmax: the last chain value, or `feature`
+  Status dense_status;
+  // Product of the strides from the image to `dense_input`, the same along every path (1 when dense_status is not OK).
+  int64_t natural_stride = 1;
+  std::string logits;            // the class scores before softmax
   bool ends_in_softmax = false;  // the graph output is softmax(logits)
   std::string output;            // the graph's class output
-  // Product of the conv and pooling strides from the input to `feature`, which dense maps need; when a node on the
-  // way cannot state its stride (a Pad, whose pads are an input), stride_status says which and the stride is 1.
-  int64_t natural_stride = 1;
-  Status stride_status;
 };
 
 // Finds the split in `graph` (one image input, one class output). FAILED_PRECONDITION, naming what is missing,
@@ -58,6 +62,10 @@ StatusOr<LinearHead> GapLinearHead(const Graph& graph, const ClassifierHead& hea
 // when every value on the way has exactly one reader. FAILED_PRECONDITION naming the value where the path forks or
 // ends. Empty when from == to.
 StatusOr<std::vector<int>> NodeChain(const Graph& graph, const std::string& from, const std::string& to);
+
+// Whether `node` is a global average pooling of an NCHW map: GlobalAveragePool, or ReduceMean over exactly the two
+// spatial axes (torchvision's ShuffleNet and MNASNet write x.mean([2, 3])).
+bool IsSpatialMean(const Graph& graph, const Node& node);
 
 // The linear map node `node` applies (Op::AsLinearMap with its constant inputs), or FAILED_PRECONDITION naming it.
 StatusOr<LinearMap> LinearMapOf(const Graph& graph, const Node& node);

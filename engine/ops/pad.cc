@@ -91,4 +91,26 @@ StatusOr<std::vector<PlanValue>> Pad::Emit(PlanBuilder& builder, std::span<const
   return std::vector<PlanValue>{y};
 }
 
+StatusOr<SpatialGeometry> Pad::Geometry(std::span<const Shape> input_shapes) const {
+  return GeometryWith(input_shapes, {});
+}
+
+StatusOr<SpatialGeometry> Pad::GeometryWith(std::span<const Shape> /*input_shapes*/,
+                                            std::span<const Tensor> parameters) const {
+  constexpr int64_t kImageRank = 4;
+  constexpr size_t kHeightAxis = 2, kWidthAxis = 3;
+  // parameters[0] is input 1 (pads), parameters[1] input 2 (constant_value).
+  std::vector<Tensor> constants(1);
+  constants.insert(constants.end(), parameters.begin(), parameters.end());
+  const Tensor* pads = Present(constants, 1);
+  if (params_.pads.empty() && pads == nullptr) {
+    return FailedPrecondition("Pad with pads computed at run time does not describe how it maps pixels");
+  }
+  auto resolved = Resolve(kImageRank, pads, nullptr);
+  if (!resolved.ok()) return FailedPrecondition("Pad: " + resolved.status().message());
+  SpatialGeometry geometry;
+  geometry.offset = {resolved->pads[kHeightAxis], resolved->pads[kWidthAxis]};
+  return geometry;
+}
+
 }  // namespace fovea::engine::ops

@@ -25,6 +25,11 @@ class Pad final : public Op {
   const PadParams& params() const { return params_; }
   StatusOr<std::vector<Tensor>> Reference(std::span<const Tensor> inputs) const override;
   StatusOr<std::vector<PlanValue>> Emit(PlanBuilder& builder, std::span<const PlanValue> inputs) const override;
+  // Stride 1, each output pixel reading the input pixel `pad_begin` before it; known when the pads are an attribute or
+  // a constant input.
+  StatusOr<SpatialGeometry> Geometry(std::span<const Shape> input_shapes) const override;
+  StatusOr<SpatialGeometry> GeometryWith(std::span<const Shape> input_shapes,
+                                         std::span<const Tensor> parameters) const override;
 
  private:
   explicit Pad(PadParams params) : params_(std::move(params)) {}

@@ -29,6 +29,21 @@ TEST(PadReference, RejectsEdgeCasesWithClearErrors) {
   EXPECT_EQ(MakePad()->Reference(crop).status().code(), StatusCode::kUnimplemented);
 }
 
+// Localization reads a Pad's geometry (stride 1, shifted by the leading pads of height and width) from its constant
+// pads, as DenseNet's and Inception-v3's exports give them; pads computed at run time leave it unknown.
+TEST(PadGeometry, ComesFromConstantPads) {
+  const Shape shapes[] = {{}, {8}};
+  const Tensor parameters[] = {Int64s({8}, {0, 0, 1, 2, 0, 0, 1, 2})};
+  FOVEA_ASSERT_OK_AND_ASSIGN(const SpatialGeometry geometry, MakePad()->GeometryWith(shapes, parameters));
+  EXPECT_EQ((std::array<int64_t, 2>{1, 1}), geometry.stride);
+  EXPECT_EQ((std::array<int64_t, 2>{1, 2}), geometry.offset);
+  EXPECT_FALSE(geometry.global);
+  FOVEA_ASSERT_OK_AND_ASSIGN(const SpatialGeometry attribute,
+                             MakePad({.pads = {0, 0, 3, 3, 0, 0, 3, 3}})->Geometry(shapes));
+  EXPECT_EQ((std::array<int64_t, 2>{3, 3}), attribute.offset);
+  EXPECT_EQ(StatusCode::kFailedPrecondition, MakePad()->Geometry(shapes).status().code());
+}
+
 struct PadCase {
   Shape shape;
   std::vector<int64_t> pads;

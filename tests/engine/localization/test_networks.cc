@@ -128,6 +128,23 @@ NetBuilder& NetBuilder::Inception(int64_t a, int64_t b) {
   return *this;
 }
 
+NetBuilder& NetBuilder::UnpaddedInception(int64_t a, int64_t b) {
+  const std::string input = last_;
+  const int64_t channels = channels_, height = height_, width = width_;
+  Conv(a, 3, 0);
+  const std::string first = last_;
+  last_ = input;
+  channels_ = channels;
+  height_ = height;
+  width_ = width;
+  Conv(b, 1, 0).Conv(b, 3, 0);
+  const std::string name = Next("concat");
+  AddNode(graph_, name, ops::Concat::Create({.axis = 1}), {first, last_}, {name});
+  last_ = name;
+  channels_ = a + b;
+  return *this;
+}
+
 NetBuilder& NetBuilder::SqueezeExcite(int64_t reduced) {
   const std::string input = last_;
   const int64_t channels = channels_, height = height_, width = width_;

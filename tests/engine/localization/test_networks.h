@@ -27,6 +27,9 @@ class NetBuilder {
   // Concat of a 1×1 conv branch (`a` channels), a 3×3 conv branch (`b` channels) and a 3×3 max-pool branch (stride 1),
   // as an Inception block.
   NetBuilder& Inception(int64_t a, int64_t b);
+  // Concat of an unpadded 3×3 conv branch (`a` channels) and an unpadded 1×1 → 3×3 conv branch (`b` channels): an
+  // Inception block whose windows see no padding; height and width shrink by 2.
+  NetBuilder& UnpaddedInception(int64_t a, int64_t b);
   // sigmoid(conv 1×1(ReLU(conv 1×1(GAP(x))))) · x with `reduced` inner channels (squeeze-excitation, the scale as
   // Mul's first operand as torchvision exports it).
   NetBuilder& SqueezeExcite(int64_t reduced);
