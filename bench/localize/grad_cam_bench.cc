@@ -3,11 +3,12 @@
 // autograd on the same weights, image and class.
 //
 // usage: grad_cam_bench MODEL INPUT.bin 1,C,H,W CLASS [--layer NAME] [--map-out FILE] [--feature-out FILE]
-// INPUT.bin: raw float32 of that shape (the model's input size, or any size when its height and width are free). On start the tool compiles the tapped model, runs one
-// map (written raw float32 to --map-out; the target value to --feature-out, so the caller can find the same layer in
-// PyTorch), and prints one JSON line: target, map and feature shapes. Then it reads lines from stdin: each line "N"
-// times N more maps and prints one JSON line with the median wall and process CPU milliseconds of one map. That lets
-// the caller interleave its rounds with PyTorch's while the model stays loaded. Threads come from OMP_NUM_THREADS.
+// INPUT.bin: raw float32 of that shape (the model's input size, or any size when its height and width are free). On
+// start the tool compiles the tapped model, runs one map (written raw float32 to --map-out; the target value to
+// --feature-out, so the caller can find the same layer in PyTorch), and prints one JSON line: target, map and feature
+// shapes. Then it reads lines from stdin: each line "N" times N more maps and prints one JSON line with the median wall
+// and process CPU milliseconds of one map. That lets the caller interleave its rounds with PyTorch's while the model
+// stays loaded. Threads come from OMP_NUM_THREADS.
 
 #include <algorithm>
 #include <chrono>
