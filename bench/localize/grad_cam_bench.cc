@@ -21,6 +21,7 @@
 
 #include "engine/localization/grad_cam.h"
 #include "modelio/onnx_import.h"
+#include "tests/raw_tensor_file.h"
 
 namespace {
 
@@ -31,16 +32,6 @@ struct Options {
   std::string model, input, shape, layer, map_out, feature_out;
   int64_t class_index = 0;
 };
-
-engine::Shape ParseShape(const std::string& text) {
-  engine::Shape shape;
-  for (size_t start = 0; start <= text.size();) {
-    const size_t comma = std::min(text.find(',', start), text.size());
-    shape.push_back(std::stoll(text.substr(start, comma - start)));
-    start = comma + 1;
-  }
-  return shape;
-}
 
 double CpuSeconds() {
   timespec t{};
@@ -84,11 +75,9 @@ int Run(const Options& options) {
   if (!model.ok()) return Fail("load", model.status());
   auto grad_cam = localization::GradCam::Create(*model, options.layer);
   if (!grad_cam.ok()) return Fail("Grad-CAM", grad_cam.status());
-  const engine::Shape shape = ParseShape(options.shape);
+  const engine::Shape shape = fovea::testing::ParseShapeText(options.shape);
   engine::Tensor input(engine::DataType::kFloat32, shape);
-  std::ifstream in(options.input, std::ios::binary);
-  in.read(static_cast<char*>(input.raw_data()), static_cast<std::streamsize>(input.byte_size()));
-  if (in.gcount() != static_cast<std::streamsize>(input.byte_size())) {
+  if (!fovea::testing::ReadRawFloats(options.input, input)) {
     std::fprintf(stderr, "%s holds fewer than the %s floats of the input shape\n", options.input.c_str(),
                  ShapeJson(shape).c_str());
     return 1;

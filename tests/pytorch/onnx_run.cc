@@ -7,29 +7,13 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 
 #include "engine/session.h"
 #include "modelio/onnx_import.h"
+#include "tests/raw_tensor_file.h"
 
-namespace {
-
-fovea::engine::Shape ParseShape(const std::string& text) {
-  fovea::engine::Shape shape;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ',')) shape.push_back(std::stoll(part));
-  return shape;
-}
-
-bool ReadFloats(const std::string& path, fovea::engine::Tensor& tensor) {
-  std::ifstream in(path, std::ios::binary);
-  in.read(static_cast<char*>(tensor.raw_data()), static_cast<std::streamsize>(tensor.byte_size()));
-  return in.gcount() == static_cast<std::streamsize>(tensor.byte_size());
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 5) {
@@ -46,8 +30,8 @@ int main(int argc, char** argv) {
     std::cerr << session.status().ToString() << "\n";
     return 1;
   }
-  fovea::engine::Tensor input(fovea::engine::DataType::kFloat32, ParseShape(argv[3]));
-  if (!ReadFloats(argv[2], input)) {
+  fovea::engine::Tensor input(fovea::engine::DataType::kFloat32, fovea::testing::ParseShapeText(argv[3]));
+  if (!fovea::testing::ReadRawFloats(argv[2], input)) {
     std::cerr << "input file is shorter than the shape says\n";
     return 1;
   }

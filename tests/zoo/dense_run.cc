@@ -10,31 +10,16 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 
 #include "engine/localization/dense_map.h"
 #include "modelio/onnx_import.h"
+#include "tests/raw_tensor_file.h"
 
 namespace {
 
 namespace engine = fovea::engine;
-
-engine::Shape ParseShape(const std::string& text) {
-  engine::Shape shape;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ',')) shape.push_back(std::stoll(part));
-  return shape;
-}
-
-bool ReadFloats(const std::string& path, engine::Tensor& tensor) {
-  std::ifstream in(path, std::ios::binary);
-  in.read(static_cast<char*>(tensor.raw_data()), static_cast<std::streamsize>(tensor.byte_size()));
-  return in.gcount() == static_cast<std::streamsize>(tensor.byte_size());
-}
 
 int Fail(const std::string& what, const fovea::Status& status) {
   std::cerr << what << ": " << status.ToString() << "\n";
@@ -62,8 +47,8 @@ int main(int argc, char** argv) {
   std::cout << "dense stride " << dense.natural_stride() << " window " << dense.window_height() << " "
             << dense.window_width() << "\n";
   if (argc == kInfoArgs) return 0;
-  engine::Tensor input(engine::DataType::kFloat32, ParseShape(argv[4]));
-  if (!ReadFloats(argv[3], input)) {
+  engine::Tensor input(engine::DataType::kFloat32, fovea::testing::ParseShapeText(argv[4]));
+  if (!fovea::testing::ReadRawFloats(argv[3], input)) {
     std::cerr << "input file is shorter than the shape says\n";
     return 1;
   }

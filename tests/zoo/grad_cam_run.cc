@@ -9,32 +9,17 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
 
 #include "engine/localization/cam.h"
 #include "engine/localization/grad_cam.h"
 #include "modelio/onnx_import.h"
+#include "tests/raw_tensor_file.h"
 
 namespace {
 
 namespace engine = fovea::engine;
-
-engine::Shape ParseShape(const std::string& text) {
-  engine::Shape shape;
-  std::stringstream in(text);
-  std::string part;
-  while (std::getline(in, part, ',')) shape.push_back(std::stoll(part));
-  return shape;
-}
-
-bool ReadFloats(const std::string& path, engine::Tensor& tensor) {
-  std::ifstream in(path, std::ios::binary);
-  in.read(static_cast<char*>(tensor.raw_data()), static_cast<std::streamsize>(tensor.byte_size()));
-  return in.gcount() == static_cast<std::streamsize>(tensor.byte_size());
-}
 
 void PrintValues(const char* label, const engine::Tensor& tensor) {
   std::cout << label;
@@ -59,8 +44,8 @@ int main(int argc, char** argv) {
   if (!model.ok()) return Fail("load failed", model.status());
   auto grad_cam = engine::localization::GradCam::Create(*model, argc == kMaxArgs ? argv[5] : "");
   if (!grad_cam.ok()) return Fail("Grad-CAM", grad_cam.status());
-  engine::Tensor input(engine::DataType::kFloat32, ParseShape(argv[3]));
-  if (!ReadFloats(argv[2], input)) {
+  engine::Tensor input(engine::DataType::kFloat32, fovea::testing::ParseShapeText(argv[3]));
+  if (!fovea::testing::ReadRawFloats(argv[2], input)) {
     std::cerr << "input file is shorter than the shape says\n";
     return 1;
   }
