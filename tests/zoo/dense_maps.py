@@ -18,12 +18,10 @@ REFUSED models: the engine must answer FAILED_PRECONDITION naming the node (the 
 
 The models and their weights are tests/zoo/zoo.py's (same seed, same export cache).
 """
-import argparse
 import math
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -212,27 +210,7 @@ def check(name, runner, cache, workdir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runner", required=True, help="path to the dense_run binary")
-    parser.add_argument("--cache", required=True, help="the zoo's export cache (tests/zoo/zoo.py)")
-    parser.add_argument("models", nargs="*", help="models to check (default: all)")
-    args = parser.parse_args()
-    os.makedirs(args.cache, exist_ok=True)
-    torch.set_num_threads(1)
-    names = args.models or list(DENSE) + list(REFUSED)
-    unknown = [n for n in names if n not in DENSE and n not in REFUSED]
-    if unknown:
-        print(f"unknown models: {unknown}; known: {sorted(DENSE) + sorted(REFUSED)}")
-        return 2
-    results = []
-    with tempfile.TemporaryDirectory(prefix="dense-") as workdir:
-        for name in names:
-            try:
-                results.append(check(name, args.runner, args.cache, workdir))
-            except Exception as error:  # noqa: BLE001 -- any failure to export, load or run is this model's failure
-                print(f"FAIL {name}: {error}")
-                results.append(False)
-    return 0 if all(results) else 1
+    return zoo.run_checks(__doc__, "dense_run", {name: check for name in list(DENSE) + list(REFUSED)}, "dense-")
 
 
 if __name__ == "__main__":

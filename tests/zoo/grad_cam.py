@@ -20,11 +20,9 @@ SEGMENTATION instead (tests/zoo/segmentation_maps.py).
 
 The models and their weights are tests/zoo/zoo.py's (same seed, same export cache).
 """
-import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -250,28 +248,8 @@ def check_geometry(name, runner, cache, workdir):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runner", required=True, help="path to the grad_cam_run binary")
-    parser.add_argument("--cache", required=True, help="the zoo's export cache (tests/zoo/zoo.py)")
-    parser.add_argument("models", nargs="*", help="models to check (default: all)")
-    args = parser.parse_args()
-    os.makedirs(args.cache, exist_ok=True)
-    torch.set_num_threads(1)
-    names = args.models or list(LAYERS) + GEOMETRY_ONLY
-    unknown = [n for n in names if n not in LAYERS and n not in GEOMETRY_ONLY]
-    if unknown:
-        print(f"unknown models: {unknown}; known: {sorted(LAYERS) + sorted(GEOMETRY_ONLY)}")
-        return 2
-    with tempfile.TemporaryDirectory(prefix="grad-cam-") as workdir:
-        results = []
-        for name in names:
-            try:
-                checker = check if name in LAYERS else check_geometry
-                results.append(checker(name, args.runner, args.cache, workdir))
-            except Exception as error:  # noqa: BLE001 -- any failure to export, load or run is this model's failure
-                print(f"FAIL {name}: {error}")
-                results.append(False)
-    return 0 if all(results) else 1
+    checkers = {name: check for name in LAYERS} | {name: check_geometry for name in GEOMETRY_ONLY}
+    return zoo.run_checks(__doc__, "grad_cam_run", checkers, "grad-cam-")
 
 
 if __name__ == "__main__":

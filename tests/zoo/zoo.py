@@ -187,6 +187,34 @@ def check(name, opset, runner, cache, workdir):
         return False
 
 
+def run_checks(description, runner_name, checkers, prefix):
+    """The command line of a zoo check driven by a runner binary (grad_cam.py, dense_maps.py): --runner, --cache and
+    the models to check (default: every model in `checkers`, which maps a name to its check(name, runner, cache,
+    workdir) -> bool). An exception while exporting, loading or running is that model's failure. Returns the exit
+    status."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--runner", required=True, help=f"path to the {runner_name} binary")
+    parser.add_argument("--cache", required=True, help="the zoo's export cache (tests/zoo/zoo.py)")
+    parser.add_argument("models", nargs="*", help="models to check (default: all)")
+    args = parser.parse_args()
+    os.makedirs(args.cache, exist_ok=True)
+    torch.set_num_threads(1)
+    names = args.models or list(checkers)
+    unknown = [n for n in names if n not in checkers]
+    if unknown:
+        print(f"unknown models: {unknown}; known: {sorted(checkers)}")
+        return 2
+    results = []
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
+        for name in names:
+            try:
+                results.append(checkers[name](name, args.runner, args.cache, workdir))
+            except Exception as error:  # noqa: BLE001 -- any failure to export, load or run is this model's failure
+                print(f"FAIL {name}: {error}")
+                results.append(False)
+    return 0 if all(results) else 1
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runner", required=True, help="path to the onnx_run binary")
