@@ -43,7 +43,6 @@ struct BenchOptions {
   int batch_size = 1;
   bool raw = false;
   bool stream = false;  // ModelStreamInfer streams instead of unary Classify calls
-  int timeout_seconds = kDefaultTimeoutSeconds;
   std::string json_path;
   std::vector<std::string> files;
 };
@@ -77,8 +76,8 @@ FlagSet BenchFlags(BenchOptions& o) {
   flags.Add(SwitchFlag("stream", &o.stream,
                        "Send Open Inference Protocol requests on one ModelStreamInfer stream per worker instead of "
                        "unary Classify calls (--timeout then does not apply)."));
-  flags.Add(IntegerFlag("timeout", &o.timeout_seconds, 1, INT32_MAX, "SECONDS", "Deadline per request."));
   flags.Add(TextFlag("json", &o.json_path, "FILE", "Also write the report as JSON to FILE."));
+  o.connection.timeout_seconds = kDefaultTimeoutSeconds;
   AddConnectionFlags(flags, o.connection);
   return flags;
 }
@@ -344,7 +343,6 @@ int RunBench(const std::vector<std::string>& args, std::ostream& out, std::ostre
           "bench", flags, args, options.connection, options.server, client_options, check, out, err, parsed)) {
     return *exit_code;
   }
-  client_options.timeout = std::chrono::seconds(options.timeout_seconds);
   const std::unique_ptr<FoveaClient> client = FoveaClient::Connect(options.server, client_options);
   const std::string model = ResolveModel(*client, options, err);
   if (model.empty()) return kExitFailure;

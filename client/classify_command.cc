@@ -34,7 +34,6 @@ struct ClassifyOptions {
   int concurrency = kDefaultConcurrency;
   OutputFormat format = OutputFormat::kTable;
   bool decode_locally = false;
-  int timeout_seconds = kDefaultTimeoutSeconds;
 };
 
 // The flag table of `fovea classify`, bound to `o` (which must outlive it).
@@ -58,9 +57,9 @@ FlagSet ClassifyFlags(ClassifyOptions& o) {
               o.format = *format;
               return OkStatus();
             }).Default("table"));
-  flags.Add(IntegerFlag("timeout", &o.timeout_seconds, 1, INT32_MAX, "SECONDS", "Deadline per request."));
   flags.Add(SwitchFlag("decode-locally", &o.decode_locally,
                        "Decode images here and send pixels instead of the encoded file."));
+  o.connection.timeout_seconds = kDefaultTimeoutSeconds;
   AddConnectionFlags(flags, o.connection);
   return flags;
 }
@@ -184,7 +183,6 @@ int RunClassify(const std::vector<std::string>& args, std::ostream& out, std::os
     return *exit_code;
   }
   const auto start = std::chrono::steady_clock::now();
-  client_options.timeout = std::chrono::seconds(options.timeout_seconds);
   int exit_code = kExitSuccess;
   const std::optional<ModelConnection> connection =
       ConnectToModel(options.server, client_options, options.model, err, exit_code);

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <chrono>
+#include <climits>
 #include <fstream>
 #include <sstream>
 
@@ -55,6 +57,7 @@ void AddConnectionFlags(FlagSet& flags, ConnectionFlags& connection) {
   flags.Add(TextFlag("server", &connection.server, "HOST:PORT",
                      "Server address; a comma-separated list of IP:PORT or a dns:///NAME:PORT balances round-robin "
                      "over the replicas."));
+  flags.Add(IntegerFlag("timeout", &connection.timeout_seconds, 1, INT32_MAX, "SECONDS", "Deadline per request."));
   flags.Add(SwitchFlag("tls", &connection.tls, "Connect with TLS, trusting the system's CA certificates."));
   flags.Add(
       TextFlag("tls-ca", &connection.tls_ca, "FILE", "Connect with TLS, trusting the CA certificates in FILE (PEM)."));
@@ -90,6 +93,7 @@ std::string ReadConnectionFlags(const ConnectionFlags& connection, std::string& 
   const ServerTarget target = ParseServerList(connection.server);
   if (!target.error.empty()) return target.error;
   server = target.target;
+  options.timeout = std::chrono::seconds(connection.timeout_seconds);
   std::string error;
   std::string token_file;
   if (!ReadFlagFile(connection.tls_ca, "tls-ca", options.tls_root_certs, error) ||

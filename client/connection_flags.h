@@ -11,19 +11,21 @@
 
 namespace fovea::client {
 
-// What the connection flags were given as; the files are read by ReadConnectionFlags.
+// What the connection flags were given as; the files are read by ReadConnectionFlags. A command whose calls take
+// longer than a minute (classify's batches, localize's maps) raises timeout_seconds before adding the flags.
 struct ConnectionFlags {
   std::string server = kDefaultServer;
+  int timeout_seconds = 60;  // the deadline of each call
   bool tls = false;
   std::optional<std::string> tls_ca, tls_cert, tls_key, auth_token_file;  // file paths, when given
 };
 
-// Adds --server, --tls, --tls-ca, --tls-cert, --tls-key and --auth-token-file to `flags`, bound to `connection`
-// (which must outlive `flags`).
+// Adds --server, --timeout, --tls, --tls-ca, --tls-cert, --tls-key and --auth-token-file to `flags`, bound to
+// `connection` (which must outlive `flags`).
 void AddConnectionFlags(FlagSet& flags, ConnectionFlags& connection);
 
-// Turns parsed connection flags into the channel target `server` and the security fields of `options`, loading the
-// PEM and token files. Returns a message naming the flag and the problem, or "" on success.
+// Turns parsed connection flags into the channel target `server`, the deadline and the security fields of `options`,
+// loading the PEM and token files. Returns a message naming the flag and the problem, or "" on success.
 std::string ReadConnectionFlags(const ConnectionFlags& connection, std::string& server, ClientOptions& options);
 
 // ParseCommandArgs for a command that talks to a server: the connection flags (bound to `connection` in `flags`) are

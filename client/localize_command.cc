@@ -37,7 +37,6 @@ struct LocalizeOptions {
   v1::HeatmapFormat map_format = v1::HEATMAP_FORMAT_PNG;  // 8-bit maps keep many-class answers small
   bool no_overlays = false;
   std::string layer;  // Grad-CAM's layer; empty = the server's default
-  int timeout_seconds = kDefaultLocalizeTimeoutSeconds;
 };
 
 // One input's answer, or why there is none.
@@ -123,7 +122,7 @@ FlagSet LocalizeFlags(LocalizeOptions& o) {
                 .Default("the last convolution with spatial extent"));
   flags.Add(TextFlag("model", &o.model, "NAME", "Model to use.").Default("the server's only model"));
   flags.Add(IntegerFlag("version", &o.version, 0, INT64_MAX, "N", "Model version; 0 = latest."));
-  flags.Add(IntegerFlag("timeout", &o.timeout_seconds, 1, INT32_MAX, "SECONDS", "Deadline per request."));
+  o.connection.timeout_seconds = kDefaultLocalizeTimeoutSeconds;
   AddConnectionFlags(flags, o.connection);
   return flags;
 }
@@ -309,7 +308,6 @@ int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::os
     err << "fovea localize: cannot create " << out_dir.string() << ": " << created.message() << "\n";
     return kExitFailure;
   }
-  client_options.timeout = std::chrono::seconds(options.timeout_seconds);
   int exit_code = kExitSuccess;
   const std::optional<ModelConnection> connection =
       ConnectToModel(options.server, client_options, options.model, err, exit_code);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -44,6 +45,13 @@ TEST_F(ConnectionFlagsTest, DefaultsArePlaintextToLocalhost) {
   EXPECT_EQ(server_, "localhost:50051");
   EXPECT_FALSE(options_.tls);
   EXPECT_TRUE(options_.bearer_token.empty());
+  EXPECT_EQ(options_.timeout, std::chrono::seconds(60));
+}
+
+TEST_F(ConnectionFlagsTest, TimeoutIsEachCallsDeadline) {
+  EXPECT_EQ(Read({"--timeout", "7"}), "");
+  EXPECT_EQ(options_.timeout, std::chrono::seconds(7));
+  EXPECT_NE(Read({"--timeout", "0"}), "") << "a call needs a deadline of at least a second";
 }
 
 TEST_F(ConnectionFlagsTest, TlsCaAndTokenFilesAreRead) {
