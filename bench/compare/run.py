@@ -4,10 +4,13 @@
 Engine: the ONNX classifier (--model, the bundled fashion-mnist/1 by default) through Fovea's engine_bench at each
 --precisions entry (fp32; bf16 = engine_bench --precision bf16; int8 = engine_bench on the quantized --int8-model),
 PyTorch eager, TorchScript (trace + freeze) and TorchScript + optimize_for_inference on a torch module built from the
-ONNX initializers (peers.TorchClassifier), and OpenCV DNN (cv2.dnn.readNetFromONNX on the same file, its own CPU
-backend), at every --batches size and --threads count. Threads: OMP_NUM_THREADS for Fovea, torch.set_num_threads and
-cv2.setNumThreads for the peers. The runners of one (threads, batch) cell run back to back; --rounds repeats the
-whole sweep and each figure is the median over rounds.
+ONNX initializers (peers.TorchClassifier), OpenCV DNN (cv2.dnn.readNetFromONNX on the same file, its own CPU
+backend) and ONNX Runtime (bench/peers/ort_bench.js on the same file, graph optimizations 'all'; install it with
+bench/peers/install.sh, or leave it out with --skip-ort), at every --batches size and --threads count. Threads:
+OMP_NUM_THREADS for Fovea, torch.set_num_threads, cv2.setNumThreads and ORT's intraOpNumThreads for the peers. The
+runners of one (threads, batch) cell run back to back; --rounds repeats the whole sweep; each figure is the median
+over rounds and each ratio the median of the ratios taken within each round. Before timing, Fovea (onnx_run) and ORT
+must agree on one random batch within the zoo test's tolerance.
 
 Server: fovea-server (defaults: dynamic batching, one single-threaded instance per core; a temporary repository
 holding only --model as version 1; --metrics-port 0) against peer_server.py (Python gRPC + the PyTorch module, one
@@ -20,7 +23,7 @@ answer the same class with the same probability.
 usage: /usr/bin/python3 bench/compare/run.py --bin build/bin [--model models/fashion-mnist/1/model.onnx]
            [--precisions fp32,bf16,int8 --int8-model models/fashion-mnist/2/model.onnx] [--batches 1,64]
            [--threads 1,2] [--seconds 3] [--concurrency 1,16] [--server-seconds 5] [--rounds 1]
-           [--skip-engine] [--skip-server]
+           [--skip-engine] [--skip-server] [--skip-ort]
 """
 import argparse
 import os
@@ -36,6 +39,9 @@ import torch
 
 import peers
 
+sys.path.insert(0, os.path.join(peers.BENCH, "peers"))
+import ort_peer  # noqa: E402 (bench/peers)
+
 engine_run = peers.load_bench_script("engine")
 batching_run = peers.load_bench_script("batching")
 
@@ -45,6 +51,7 @@ MODEL_NAME = "fashion-mnist"
 MODEL_VERSION = 1
 SERVER_START_SECONDS = 60
 AGREEMENT_TOLERANCE = 1e-4  # probabilities of the same weights in different runtimes (float32 summation order)
+AGREEMENT_BATCH = 4  # items in the random batch every runtime computes once before timing
 
 
 def parse_list(text, kind=int):
@@ -78,7 +85,7 @@ def measure_fovea(args, precision, threads):
 
 def check_peers_agree(runners, item_shape):
     """Max |difference| of every peer's output from PyTorch eager's on one random batch."""
-    x = torch.rand(4, *item_shape)
+    x = torch.rand(AGREEMENT_BATCH, *item_shape)
     with torch.no_grad():
         reference = runners["torch_eager"](x).numpy()
         return {name: float(np.max(np.abs(np.asarray(fn(x)) - reference))) for name, fn in runners.items()}
@@ -96,19 +103,37 @@ def measure_engine_round(args, module, item_shape):
             cell = {f"Fovea {p}": fovea[p][batch] for p in args.precision_list}
             for name, fn in runners.items():
                 cell[TORCH_PEERS.get(name, name)] = engine_run.time_torch(fn, batch, args.seconds, item_shape)
+            if not args.skip_ort:
+                cell[ort_peer.NAME] = ort_peer.measure(args.model, [batch, *item_shape], threads, args.seconds)
             cells[(threads, batch)] = cell
     return cells, check_peers_agree(runners, item_shape)
 
 
-def median_cells(rounds):
-    """Per cell and runner: median img/s and p50 over the rounds."""
+def median_cells(rounds, fovea_names):
+    """Per cell and runner: median img/s and p50 over the rounds, and for each Fovea runner the median over rounds of
+    its img/s and p50 ratios to this runner, each taken within its round (the machine drifts between rounds)."""
     merged = {}
     for key in rounds[0]:
         merged[key] = {}
         for runner in rounds[0][key]:
             samples = [r[key][runner] for r in rounds]
-            merged[key][runner] = {m: statistics.median(s[m] for s in samples) for m in ("images_per_s", "p50_ms")}
+            row = {m: statistics.median(s[m] for s in samples) for m in ("images_per_s", "p50_ms")}
+            for f in fovea_names:
+                row[f] = {m: statistics.median(r[key][f][m] / r[key][runner][m] for r in rounds)
+                          for m in ("images_per_s", "p50_ms")}
+            merged[key][runner] = row
     return merged
+
+
+def check_ort_agrees(args, item_shape):
+    """Max relative difference of Fovea's output from ORT's on one random batch; stops the run when they disagree,
+    since timing two runtimes that compute different things compares nothing."""
+    x = np.random.default_rng(0).random((AGREEMENT_BATCH, *item_shape), dtype=np.float32)
+    with tempfile.TemporaryDirectory() as workdir:
+        diff = ort_peer.agreement(os.path.join(args.bin, "onnx_run"), args.model, x, workdir)
+    if diff > ort_peer.MAX_RELATIVE_DIFF:
+        raise SystemExit(f"Fovea and {ort_peer.NAME} disagree on {args.model}: max relative difference {diff:.2e}")
+    return diff
 
 
 def print_engine_table(cells, precisions):
@@ -122,22 +147,26 @@ def print_engine_table(cells, precisions):
             if runner in fovea_names:
                 row += [""] * (2 * len(fovea_names))
             else:
-                row += [f"{cell[f]['images_per_s'] / r['images_per_s']:.2f}x" for f in fovea_names]
-                row += [f"{cell[f]['p50_ms'] / r['p50_ms']:.2f}" for f in fovea_names]
+                row += [f"{r[f]['images_per_s']:.2f}x" for f in fovea_names]
+                row += [f"{r[f]['p50_ms']:.2f}" for f in fovea_names]
             print("| " + " | ".join(row) + " |")
 
 
 def run_engine(args):
     module = peers.TorchClassifier(args.model).eval()
     item_shape = peers.input_spec(args.model)[:3]
+    ort_diff = None if args.skip_ort else check_ort_agrees(args, item_shape)
     rounds, agreement = [], {}
     for _ in range(args.rounds):
         cells, agreement = measure_engine_round(args, module, item_shape)
         rounds.append(cells)
     print(f"\n### Engine: {args.model}, {args.rounds} round(s) x {args.seconds} s per cell, median\n")
-    print_engine_table(median_cells(rounds), args.precision_list)
-    print("\nmax |output - PyTorch eager| on a random batch of 4: " +
+    print_engine_table(median_cells(rounds, [f"Fovea {p}" for p in args.precision_list]), args.precision_list)
+    print(f"\nmax |output - PyTorch eager| on a random batch of {AGREEMENT_BATCH}: " +
           ", ".join(f"{TORCH_PEERS.get(k, k)} {v:.1e}" for k, v in agreement.items()))
+    if ort_diff is not None:
+        print(f"max |Fovea - {ort_peer.NAME}| / max |{ort_peer.NAME}| on a random batch of {AGREEMENT_BATCH}: "
+              f"{ort_diff:.1e}")
 
 
 # ---------------------------------------------------------------------------------------------------------- server
@@ -279,6 +308,7 @@ def main():
     parser.add_argument("--peer-variant", default="torchscript_optimized", choices=list(TORCH_PEERS))
     parser.add_argument("--skip-engine", action="store_true")
     parser.add_argument("--skip-server", action="store_true")
+    parser.add_argument("--skip-ort", action="store_true", help="leave ONNX Runtime out (not installed)")
     args = parser.parse_args()
     args.precision_list = parse_list(args.precisions, str)
     args.batch_list = parse_list(args.batches)
@@ -286,6 +316,8 @@ def main():
     args.concurrency_list = parse_list(args.concurrency)
     if "int8" in args.precision_list and not args.int8_model:
         parser.error("--precisions int8 needs --int8-model")
+    if not args.skip_engine and not args.skip_ort:
+        ort_peer.require_installed()
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     if not args.skip_engine:
         run_engine(args)

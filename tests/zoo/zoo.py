@@ -40,13 +40,18 @@ class FirstOutput(torch.nn.Module):
 
 
 def classifier(name, size=224):
-    return lambda: (getattr(torchvision.models, name)(weights=None), size)
+    def make():
+        return getattr(torchvision.models, name)(weights=None), size
+    # Tagged so that the zoo benchmark (bench/zoo/run.py) lists the classifiers and their sides without building.
+    make.task, make.side = "classify", size
+    return make
 
 
 def segmentation(name, size=224):
     def make():
         model = getattr(torchvision.models.segmentation, name)(weights=None, weights_backbone=None, num_classes=21)
         return FirstOutput(model), size
+    make.task, make.side = "segment", size
     return make
 
 
@@ -96,6 +101,16 @@ OTHER_SIZES = {
     "deeplabv3_mobilenet_v3_large": (160, 192),
     "lraspp_mobilenet_v3_large": (160, 192),
 }
+
+
+def classifier_sides():
+    """name -> input side (pixels) of every classifier in MODELS, in MODELS' order: what bench/zoo/run.py times."""
+    return {name: make.side for name, make in MODELS.items() if make.task == "classify"}
+
+
+def relative_difference(got, expected):
+    """max |got - expected| / max |expected|: the zoo's measure of agreement (MAX_RELATIVE_DIFF bounds it)."""
+    return float(np.max(np.abs(got - expected)) / max(float(np.max(np.abs(expected))), 1e-12))
 
 
 def randomize(model, generator):
@@ -174,7 +189,7 @@ def check(name, opset, runner, cache, workdir):
             if got.shape != expected.shape:
                 print(f"FAIL {label} {shown}: output shape {got.shape}, PyTorch {expected.shape}")
                 return False
-            rel = float(np.max(np.abs(got - expected)) / max(float(np.max(np.abs(expected))), 1e-12))
+            rel = relative_difference(got, expected)
             ok = rel <= MAX_RELATIVE_DIFF
             print(f"{'PASS' if ok else 'FAIL'} {label} {shown}: max relative difference {rel:.2e} "
                   f"(limit {MAX_RELATIVE_DIFF:.0e}), output {list(got.shape)}, engine {time.monotonic() - started:.1f} s, "
