@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/graph_patterns.h"
 #include "engine/ops/layer_norm.h"
 
 namespace fovea::engine {
@@ -22,27 +23,6 @@ struct Match {
   int64_t axis = -1;
   float epsilon = 0.0f;
 };
-
-const Tensor* Initializer(const Graph& graph, const std::string& name) {
-  const auto it = graph.initializers.find(name);
-  return it == graph.initializers.end() ? nullptr : &it->second;
-}
-
-// The single value of a one-element initializer, as a double.
-std::optional<double> ScalarInitializer(const Graph& graph, const std::string& name) {
-  const Tensor* t = Initializer(graph, name);
-  if (t == nullptr || t->num_elements() != 1) return std::nullopt;
-  if (t->dtype() == DataType::kFloat32) return t->floats()[0];
-  if (t->dtype() == DataType::kInt64) return static_cast<double>(t->int64s()[0]);
-  return std::nullopt;
-}
-
-// The node at `index` when it is a Binary of `kind`.
-const Node* BinaryNode(const Graph& graph, int index, BinaryKind kind) {
-  if (index < 0) return nullptr;
-  const Node& node = graph.nodes[static_cast<size_t>(index)];
-  return node.op->AsBinary() == kind && node.inputs.size() == 2 ? &node : nullptr;
-}
 
 // The first normalized axis of a keepdims ReduceMean over trailing axes written as negative numbers (…, −2, −1).
 std::optional<int64_t> TrailingMeanAxis(const Graph& graph, int index) {
@@ -72,16 +52,6 @@ bool IsSquareOf(const Graph& graph, int index, const std::string& d) {
   if (BinaryNode(graph, index, BinaryKind::kMul) != nullptr) return node.inputs[0] == d && node.inputs[1] == d;
   return BinaryNode(graph, index, BinaryKind::kPow) != nullptr && node.inputs[0] == d &&
          ScalarInitializer(graph, node.inputs[1]) == kSquareExponent;
-}
-
-// The only node reading `value`, or -1 (none, several, or a graph output).
-int SoleReader(const Graph& graph, const std::string& value) {
-  if (graph.UseCount(value) != 1) return -1;
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    const auto& in = graph.nodes[i].inputs;
-    if (std::find(in.begin(), in.end(), value) != in.end()) return static_cast<int>(i);
-  }
-  return -1;
 }
 
 // An initializer the Mul/Add after the division applies along the normalized axes only (`normalized` of them): one
@@ -175,13 +145,7 @@ Status Rewrite(Graph& graph, const Match& match) {
   }
   fused.inputs = {match.x, scale, match.bias};
   fused.outputs = {match.output};
-  const size_t last = *std::max_element(match.nodes.begin(), match.nodes.end());
-  graph.nodes[last] = std::move(fused);
-  std::vector<size_t> removed = match.nodes;
-  std::sort(removed.begin(), removed.end(), std::greater<>());
-  for (size_t index : removed) {
-    if (index != last) graph.nodes.erase(graph.nodes.begin() + static_cast<std::ptrdiff_t>(index));
-  }
+  ReplaceNodes(graph, match.nodes, std::move(fused));
   return OkStatus();
 }
 

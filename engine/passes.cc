@@ -1,6 +1,7 @@
 #include "engine/passes.h"
 
 #include "engine/channel_shuffle_pass.h"
+#include "engine/gelu_pass.h"
 #include "engine/layer_norm_pass.h"
 
 #include <algorithm>
@@ -325,6 +326,7 @@ StatusOr<Graph> FusePostOps(Graph graph) {
 StatusOr<Graph> OptimizeForInference(Graph graph) {
   FOVEA_ASSIGN_OR_RETURN(graph, RemoveNoOps(std::move(graph)));
   FOVEA_ASSIGN_OR_RETURN(graph, FuseLayerNormPattern(std::move(graph)));
+  FOVEA_ASSIGN_OR_RETURN(graph, FuseGeluPattern(std::move(graph)));
   FOVEA_ASSIGN_OR_RETURN(graph, FuseChannelShuffle(std::move(graph)));
   FOVEA_ASSIGN_OR_RETURN(graph, FoldBatchNorm(std::move(graph)));
   FOVEA_ASSIGN_OR_RETURN(graph, FusePostOps(std::move(graph)));

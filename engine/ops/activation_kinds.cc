@@ -41,7 +41,11 @@ constexpr float kHardSwishSlope = 1.0f / 6.0f;
 constexpr float kHardSwishOffset = 0.5f;
 constexpr float kHardSwishEdge = 3.0f;
 constexpr float kTwoOverSqrtPi = static_cast<float>(std::numbers::inv_sqrtpi * 2.0);
+constexpr float kInverseSqrtTwo = static_cast<float>(1.0 / std::numbers::sqrt2);
+constexpr float kInverseSqrtTwoPi = static_cast<float>(std::numbers::inv_sqrtpi / std::numbers::sqrt2);
 
+// Φ(x), the standard normal CDF.
+float NormalCdf(float x) { return 0.5f * (1.0f + std::erf(x * kInverseSqrtTwo)); }
 float Logistic(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 float Softplus(float x) { return x > 0.0f ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
 float Elu(float x, float alpha) { return x > 0.0f ? x : alpha * std::expm1(x); }
@@ -137,6 +141,9 @@ constexpr KindRow kKinds[] = {
     {ActivationKind::kShrink, "Shrink", kDefaultShrinkLambda, 0.0f,
      [](float x, float lambda, float bias) { return x < -lambda ? x + bias : (x > lambda ? x - bias : 0.0f); },
      [](float x, float lambda, float) { return Step(x < -lambda || x > lambda); }, nullptr},
+    {ActivationKind::kGelu, "Gelu", 0.0f, 0.0f, [](float x, float, float) { return x * NormalCdf(x); },
+     [](float x, float, float) { return NormalCdf(x) + x * kInverseSqrtTwoPi * std::exp(-0.5f * x * x); },
+     [](float, float) { return Single(algorithm::eltwise_gelu_erf); }},
 };
 
 constexpr bool RowsFollowEnumOrder() {
@@ -146,7 +153,7 @@ constexpr bool RowsFollowEnumOrder() {
   return true;
 }
 static_assert(RowsFollowEnumOrder(), "kKinds must list the kinds in ActivationKind's order");
-static_assert(std::size(kKinds) == static_cast<size_t>(ActivationKind::kShrink) + 1, "every kind needs a row");
+static_assert(std::size(kKinds) == static_cast<size_t>(ActivationKind::kGelu) + 1, "every kind needs a row");
 
 const KindRow& Row(ActivationKind kind) { return kKinds[static_cast<size_t>(kind)]; }
 

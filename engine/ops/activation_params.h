@@ -36,6 +36,9 @@ enum class ActivationKind {
   kRound,
   kThresholdedRelu,
   kShrink,
+  // x·Φ(x), Φ the standard normal CDF written with erf: no ONNX operator before opset 20, so what FuseGeluPattern
+  // (engine/gelu_pass.h) makes of the decomposed GELU exporters write; one oneDNN eltwise (gelu_erf).
+  kGelu,
 };
 
 // The two attributes of an activation; what they mean depends on the kind.

@@ -109,10 +109,18 @@ TEST_P(MatMulTest, OneDnnMatchesReference) {
 }
 
 const ShapesCase kMatMulCases[] = {
-    {"Matrix", {3, 4}, {4, 5}},        {"Batched", {2, 3, 4}, {2, 4, 5}},
-    {"BroadcastB", {2, 3, 4}, {4, 5}}, {"BroadcastBoth", {2, 1, 3, 4}, {3, 4, 2}},
-    {"VectorA", {4}, {4, 5}},          {"VectorB", {2, 3, 4}, {4}},
-    {"VectorBoth", {6}, {6}},          {"BroadcastA", {3, 4}, {2, 4, 5}},
+    {"Matrix", {3, 4}, {4, 5}},
+    {"Batched", {2, 3, 4}, {2, 4, 5}},
+    {"BroadcastB", {2, 3, 4}, {4, 5}},
+    {"BroadcastBoth", {2, 1, 3, 4}, {3, 4, 2}},
+    {"VectorA", {4}, {4, 5}},
+    {"VectorB", {2, 3, 4}, {4}},
+    {"VectorBoth", {6}, {6}},
+    {"BroadcastA", {3, 4}, {2, 4, 5}},
+    // B one matrix for every batch position: run as one product of A's rows (a Linear layer per pixel, convnext).
+    {"PerPixelLinear", {2, 5, 6, 8}, {8, 7}},
+    {"BatchOnesB", {2, 3, 4}, {1, 4, 5}},
+    {"OneRowBatches", {4, 1, 3}, {1, 3, 2}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Numpy, MatMulTest,

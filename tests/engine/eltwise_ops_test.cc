@@ -47,6 +47,7 @@ const ActivationParams kAllKinds[] = {
     {ActivationKind::kRound},
     ops::DefaultActivationParams(ActivationKind::kThresholdedRelu),
     {ActivationKind::kShrink, 0.5f, 0.25f},
+    {ActivationKind::kGelu},
 };
 
 std::string ParamsName(const ActivationParams& p) {
