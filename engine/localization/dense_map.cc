@@ -1,5 +1,6 @@
 #include "engine/localization/dense_map.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/localization/fully_convolutional.h"
@@ -20,6 +21,21 @@ Tensor Cropped(const Tensor& image, int64_t dy, int64_t dx) {
     }
   }
   return crop;
+}
+
+// A dense cell pools `feature` pixels [c, c + k) of the trunk's output (k: its size at the model input), which depend
+// on image pixels [c·s − before, (c + k − 1)·s + after): beyond the window [c·s, c·s + window) by `before` and by
+// (k − 1)·s + after − window.
+DenseContext ContextBeyondWindow(const ClassifierHead& head, const Shape& feature, const Shape& input) {
+  const int64_t s = head.natural_stride;
+  const auto beyond = [&](size_t axis) {
+    const int64_t pooled = feature.at(2 + axis), window = input.at(1 + axis);
+    return std::max<int64_t>(0, (pooled - 1) * s + head.reach_after[axis] - window);
+  };
+  return {.top = std::max<int64_t>(0, head.reach_before[0]),
+          .bottom = beyond(0),
+          .left = std::max<int64_t>(0, head.reach_before[1]),
+          .right = beyond(1)};
 }
 
 }  // namespace
@@ -68,6 +84,7 @@ StatusOr<std::unique_ptr<DenseMapper>> DenseMapper::Create(const Model& model) {
   mapper->channels_ = input[0];
   mapper->window_height_ = input[1];
   mapper->window_width_ = input[2];
+  mapper->context_ = ContextBeyondWindow(head, shapes.at(head.dense_input), input);
   return mapper;
 }
 

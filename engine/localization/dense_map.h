@@ -26,6 +26,14 @@ struct ClassMaps {
   MapGeometry geometry;
 };
 
+// How many pixels beyond its window, on each side, a dense cell's value depends on (a trunk's padding and its
+// receptive field reach past the window). A crop of the image, starting at a multiple of the natural stride, gives
+// exactly the whole image's values for every cell whose window plus this context lies inside the crop, or reaches the
+// image's own edge: what stitching tiles of a huge image needs.
+struct DenseContext {
+  int64_t top = 0, bottom = 0, left = 0, right = 0;
+};
+
 class DenseMapper {
  public:
   // FAILED_PRECONDITION when the model's head cannot become convolutions (the message names the node).
@@ -34,6 +42,7 @@ class DenseMapper {
   int64_t natural_stride() const { return natural_stride_; }
   int64_t window_width() const { return window_width_; }
   int64_t window_height() const { return window_height_; }
+  const DenseContext& context() const { return context_; }
   const Graph& graph() const { return session_->model().graph(); }
 
   // The stride a request asks for: 0 means natural; a divisor or multiple of the natural stride is used as is;
@@ -53,6 +62,7 @@ class DenseMapper {
   int64_t window_width_ = 0;
   int64_t window_height_ = 0;
   int64_t channels_ = 0;
+  DenseContext context_;
 };
 
 // The model's input as [channels, height, width]: the fovea.input.* metadata, else the graph input's fixed dims.

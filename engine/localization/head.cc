@@ -185,22 +185,42 @@ std::set<int> AncestorsOf(const Graph& graph, const std::string& value) {
   return ancestors;
 }
 
-// The stride from the image to `trunk_output` when every node computing it is spatially local: a stride each op
-// states, the same on both axes, and equal on every pixel-grid input a node joins (so all paths agree). A global
-// pooling among them (a squeeze-excitation) would pool a whole larger image instead of one window:
+// Where pixel i of a value lies in the image: it depends on image pixels [i·stride − before, i·stride + after) per
+// axis (height, width).
+struct PixelReach {
+  int64_t stride = 1;
+  std::array<int64_t, 2> before = {0, 0};
+  std::array<int64_t, 2> after = {1, 1};
+};
+
+// The reach of an op's output pixels, from its first pixel-grid input's reach: output pixel i reads that input's pixels
+// [i·s − offset, i·s − offset + window).
+PixelReach ThroughOp(const PixelReach& in, const SpatialGeometry& geometry) {
+  PixelReach out;
+  out.stride = in.stride * geometry.stride[0];
+  for (size_t axis = 0; axis < 2; ++axis) {
+    out.before[axis] = geometry.offset[axis] * in.stride + in.before[axis];
+    out.after[axis] = (geometry.window[axis] - 1 - geometry.offset[axis]) * in.stride + in.after[axis];
+  }
+  return out;
+}
+
+// The stride and reach of `trunk_output` when every node computing it is spatially local: a stride each op states,
+// the same on both axes, and equal on every pixel-grid input a node joins (so all paths agree; the reach is their
+// union). A global pooling among them (a squeeze-excitation) would pool a whole larger image instead of one window:
 // FAILED_PRECONDITION naming the node, as for every other node that breaks the window correspondence.
-StatusOr<int64_t> TrunkStride(const Graph& graph, const std::string& input, const std::string& trunk_output,
-                              const std::set<std::string>& spatial) {
-  std::map<std::string, int64_t> strides = {{input, 1}};
+StatusOr<PixelReach> TrunkReach(const Graph& graph, const std::string& input, const std::string& trunk_output,
+                                const std::set<std::string>& spatial) {
+  std::map<std::string, PixelReach> reaches = {{input, PixelReach{}}};
   for (const int index : AncestorsOf(graph, trunk_output)) {
     const Node& node = graph.nodes[static_cast<size_t>(index)];
     // The first pixel-grid input is the one the op's geometry reads; any other (a fused residual sum, a Concat's
     // other branches, an Add's second operand) joins the output grid.
-    std::vector<int64_t> input_strides;
+    std::vector<PixelReach> inputs;
     for (const auto& value : node.inputs) {
-      if (spatial.count(value) > 0 && strides.count(value) > 0) input_strides.push_back(strides.at(value));
+      if (spatial.count(value) > 0 && reaches.count(value) > 0) inputs.push_back(reaches.at(value));
     }
-    if (input_strides.empty()) continue;  // constants, or a squeeze-excitation's per-channel vector
+    if (inputs.empty()) continue;  // constants, or a squeeze-excitation's per-channel vector
     const std::string described = std::string(node.op->type()) + " node '" + node.name + "'";
     auto geometry = NodeGeometry(graph, node);
     if (!geometry.ok()) {
@@ -218,20 +238,24 @@ StatusOr<int64_t> TrunkStride(const Graph& graph, const std::string& input, cons
       return FailedPrecondition(described + " upsamples or has different strides per axis; dense maps need one stride" +
                                 kDenseWayOut);
     }
-    const int64_t output_stride = input_strides[0] * geometry->stride[0];
-    for (size_t i = 1; i < input_strides.size(); ++i) {
-      if (input_strides[i] != output_stride) {
-        return FailedPrecondition(described + " joins maps of strides " + std::to_string(output_stride) + " and " +
-                                  std::to_string(input_strides[i]) +
+    PixelReach output = ThroughOp(inputs[0], *geometry);
+    for (size_t i = 1; i < inputs.size(); ++i) {
+      if (inputs[i].stride != output.stride) {
+        return FailedPrecondition(described + " joins maps of strides " + std::to_string(output.stride) + " and " +
+                                  std::to_string(inputs[i].stride) +
                                   "; a dense map's cells would have no single geometry" + kDenseWayOut);
+      }
+      for (size_t axis = 0; axis < 2; ++axis) {
+        output.before[axis] = std::max(output.before[axis], inputs[i].before[axis]);
+        output.after[axis] = std::max(output.after[axis], inputs[i].after[axis]);
       }
     }
     for (const auto& value : node.outputs) {
-      if (!value.empty()) strides[value] = output_stride;
+      if (!value.empty()) reaches[value] = output;
     }
   }
-  const auto found = strides.find(trunk_output);
-  if (found == strides.end()) return FailedPrecondition("value '" + trunk_output + "' is not computed from the image");
+  const auto found = reaches.find(trunk_output);
+  if (found == reaches.end()) return FailedPrecondition("value '" + trunk_output + "' is not computed from the image");
   return found->second;
 }
 
@@ -239,12 +263,14 @@ StatusOr<int64_t> TrunkStride(const Graph& graph, const std::string& input, cons
 Status PrepareDense(const Graph& graph, const std::set<std::string>& spatial, ClassifierHead& head) {
   FOVEA_ASSIGN_OR_RETURN(const int split, DenseSplit(graph, head.logits, spatial));
   const std::string trunk_output = graph.nodes[static_cast<size_t>(split)].inputs.at(0);
-  FOVEA_ASSIGN_OR_RETURN(const int64_t stride, TrunkStride(graph, head.input, trunk_output, spatial));
+  FOVEA_ASSIGN_OR_RETURN(const PixelReach reach, TrunkReach(graph, head.input, trunk_output, spatial));
   auto chain = NodeChain(graph, trunk_output, head.logits);
   if (!chain.ok()) return FailedPrecondition("dense maps: " + chain.status().message() + kDenseWayOut);
   head.dense_input = trunk_output;
   head.chain = std::move(chain).value();
-  head.natural_stride = stride;
+  head.natural_stride = reach.stride;
+  head.reach_before = reach.before;
+  head.reach_after = reach.after;
   return OkStatus();
 }
 

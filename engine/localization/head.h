@@ -4,6 +4,7 @@
 // grid (a global pooling, or a Flatten of a spatial map): everything before it runs unchanged on a larger image,
 // whatever graph it forms, and the chain of nodes after it becomes convolutions (fully_convolutional.h).
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,11 @@ struct ClassifierHead {
   Status dense_status;
   // Product of the strides from the image to `dense_input`, the same along every path (1 when dense_status is not OK).
   int64_t natural_stride = 1;
+  // Which image pixels a pixel i of `dense_input` depends on, per axis (height, width): [i·natural_stride −
+  // reach_before, i·natural_stride + reach_after), the union over every path (padding included: a padded pixel of an
+  // inner layer stands for image pixels beyond the edge). Tiling an image exactly needs this much context.
+  std::array<int64_t, 2> reach_before = {0, 0};
+  std::array<int64_t, 2> reach_after = {1, 1};
   std::string logits;            // the class scores before softmax
   bool ends_in_softmax = false;  // the graph output is softmax(logits)
   std::string output;            // the graph's class output
