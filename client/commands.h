@@ -36,6 +36,9 @@ std::optional<int> ParseCommandArgs(const std::string& command, const FlagSet& f
                                     const std::function<std::string(const ParsedArgs& parsed)>& check,
                                     std::ostream& out, std::ostream& err, ParsedArgs& parsed);
 
+// Reads a --classes value ("3,7,9") into `classes`; INVALID_ARGUMENT naming the text otherwise.
+Status ReadClassIndices(const std::string& text, std::vector<int64_t>& classes);
+
 class FoveaClient;
 
 // The model a command should use: `model` when given, else the server's only model. On failure prints why to `err`,

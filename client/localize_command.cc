@@ -14,6 +14,7 @@
 #include "client/connection_flags.h"
 #include "client/fovea_client.h"
 #include "client/input_files.h"
+#include "client/result_output.h"
 #include "common/json_text.h"
 
 namespace fovea::client {
@@ -58,18 +59,6 @@ std::optional<v1::LocalizationMethod> ParseMethod(const std::string& text) {
   return std::nullopt;
 }
 
-Status ReadClasses(const std::string& text, std::vector<int64_t>& classes) {
-  std::stringstream stream(text);
-  std::string item;
-  classes.clear();
-  while (std::getline(stream, item, ',')) {
-    const StatusOr<int64_t> index = ParseInteger(item, 0, INT64_MAX);
-    if (!index.ok()) return InvalidArgument("'" + text + "' is not a comma-separated list of class indices");
-    classes.push_back(*index);
-  }
-  return OkStatus();
-}
-
 // The flag table of `fovea localize`, bound to `o` (which must outlive it). Stride, threshold and IoU are passed
 // through: the server owns their valid ranges and names them in its errors.
 FlagSet LocalizeFlags(LocalizeOptions& o) {
@@ -95,7 +84,7 @@ FlagSet LocalizeFlags(LocalizeOptions& o) {
                        })
                 .Default("auto"));
   flags.Add(CustomFlag("classes", "A,B,...", "Class indices to map.", [&o](const std::string& value) {
-              return ReadClasses(value, o.classes);
+              return ReadClassIndices(value, o.classes);
             }).Default("the image's top-k"));
   flags.Add(IntegerFlag("top-k", &o.top_k, 1, INT32_MAX, "K", "Classes to map when --classes is not given.")
                 .Default("1 for cam/gradcam; dense: all up to 32 classes, else 5"));
@@ -127,13 +116,6 @@ FlagSet LocalizeFlags(LocalizeOptions& o) {
   return flags;
 }
 
-// A file-name-safe version of a class label ("T-shirt/top" → "T-shirt_top").
-std::string Slug(const std::string& text) {
-  std::string slug;
-  for (char c : text) slug += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
-  return slug;
-}
-
 // Writes `bytes` to `file` and records it in `written`; false (with the outcome's error set) when it cannot.
 bool WriteFile(const std::filesystem::path& file, const std::string& bytes, std::vector<std::string>& written,
                LocalizeOutcome& outcome) {
@@ -152,7 +134,7 @@ bool WriteFile(const std::filesystem::path& file, const std::string& bytes, std:
 // `stem` is unique among the inputs.
 void WriteImages(const std::filesystem::path& out, const std::string& stem, LocalizeOutcome& outcome) {
   for (const v1::Heatmap& heatmap : outcome.response.heatmaps()) {
-    const std::string name = stem + "." + std::to_string(heatmap.class_index()) + "-" + Slug(heatmap.label());
+    const std::string name = stem + "." + std::to_string(heatmap.class_index()) + "-" + FileNameSlug(heatmap.label());
     if (!heatmap.overlay_png().empty() &&
         !WriteFile(out / (name + ".png"), heatmap.overlay_png(), outcome.overlays, outcome)) {
       return;
@@ -336,6 +318,18 @@ int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::os
   const bool any_failed =
       std::any_of(outcomes.begin(), outcomes.end(), [](const LocalizeOutcome& o) { return o.error_code != 0; });
   return any_failed ? kExitFailure : kExitSuccess;
+}
+
+Status ReadClassIndices(const std::string& text, std::vector<int64_t>& classes) {
+  std::stringstream stream(text);
+  std::string item;
+  classes.clear();
+  while (std::getline(stream, item, ',')) {
+    const StatusOr<int64_t> index = ParseInteger(item, 0, INT64_MAX);
+    if (!index.ok()) return InvalidArgument("'" + text + "' is not a comma-separated list of class indices");
+    classes.push_back(*index);
+  }
+  return OkStatus();
 }
 
 }  // namespace fovea::client

@@ -1,6 +1,7 @@
 #include "client/result_output.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <iomanip>
 
@@ -8,6 +9,13 @@
 #include "common/json_text.h"
 
 namespace fovea::client {
+
+std::string FileNameSlug(const std::string& text) {
+  std::string slug;
+  for (char c : text) slug += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
+  return slug;
+}
+
 namespace {
 
 constexpr int kProbabilityDigits = 4;

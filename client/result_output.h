@@ -20,6 +20,9 @@ struct ImageOutcome {
   bool failed() const { return error_code != 0; }
 };
 
+// A file-name-safe version of a class label ("T-shirt/top" → "T-shirt_top"), for the files written per class.
+std::string FileNameSlug(const std::string& text);
+
 enum class OutputFormat { kTable, kCsv, kJson };
 
 // "table", "csv" or "json"; std::nullopt for anything else.

@@ -22,6 +22,7 @@ if [ "${1:-}" != "--build-only" ]; then
     podman runc catatonit debootstrap nginx  # make docker-test (podman --init) and the nginx scale-out test
     wrk  # bench/RESULTS.md, "REST port under keep-alive load" (by hand)
     chromium nodejs  # tests/browser: the demo page in headless Chromium (playwright-core from npm, below)
+    libvips-dev libvips-tools python3-tifffile  # fovea-slide (libvips reads slides, OpenSlide's formats through it)
   )
 fi
 

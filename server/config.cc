@@ -120,6 +120,11 @@ void AddLimitFlags(FlagSet& flags, ServerConfig& c) {
   flags.Add(IntegerFlag("max-image-pixels", &c.max_image_pixels, 1, int64_t{1} << 40, "N",
                         "Largest width*height of one image, checked from the header before decoding.")
                 .Env("FOVEA_MAX_IMAGE_PIXELS"));
+  flags.Add(IntegerFlag("max-dense-pixels", &c.max_dense_pixels, 1, int64_t{1} << 40, "N",
+                        "Largest width*height of one image a DENSE Localize maps: the trunk runs on the whole image, "
+                        "so its memory grows with it (a 32-channel activation of 1 Mpixel is 128 MiB). Clients that "
+                        "tile (fovea slide) read it from GetModel and size their tiles under it.")
+                .Env("FOVEA_MAX_DENSE_PIXELS"));
   flags.Add(BytesFlag("max-message-bytes", &c.max_message_bytes,
                       "Largest gRPC request or response message (suffixes KiB, MiB, GiB); larger requests fail with "
                       "RESOURCE_EXHAUSTED.")

@@ -28,6 +28,7 @@ struct ServerConfig {
   std::vector<std::string> load_models;          // explicit control: the models to load at start-up
   size_t max_image_bytes = size_t{32} << 20;     // per encoded image or raw tensor
   int64_t max_image_pixels = int64_t{64} << 20;  // width * height of one image, checked before decoding
+  int64_t max_dense_pixels = int64_t{1} << 20;   // width * height of one DENSE Localize image
   size_t max_message_bytes = size_t{64} << 20;   // largest request gRPC accepts (its own default is 4 MB)
   int64_t max_images_per_request = 1024;
   int threads = 0;              // image-decoding workers; 0 = one per hardware thread

@@ -158,8 +158,10 @@ int Serve(const ServerConfig& config, const sigset_t& stop_signals) {
   const BatchingOptions batching = BatchingDefaults(config, cpus.usable);
   ModelBatchers batchers(repository, config.model_repository, batching, metrics);
   common::ThreadPool workers("fovea-worker", WorkerCount(config, cpus.usable));
-  const ClassifyOptions options{
-      {config.max_image_bytes, config.max_image_pixels}, config.max_images_per_request, config.max_message_bytes};
+  const ClassifyOptions options{{config.max_image_bytes, config.max_image_pixels},
+                                config.max_images_per_request,
+                                config.max_message_bytes,
+                                config.max_dense_pixels};
   const ServingContext serving{repository, workers, batchers, metrics, poller, options};
   InferenceService service(serving);
   OipService oip_service(serving);

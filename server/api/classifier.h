@@ -22,6 +22,8 @@ struct ClassifyOptions {
   int64_t max_images_per_request = 1024;
   // The largest gRPC message either way (--max-message-bytes); Localize sizes its answer against it before any work.
   size_t max_message_bytes = size_t{64} << 20;
+  // The largest image a DENSE Localize maps (--max-dense-pixels; LocalizeOptions::max_dense_pixels).
+  int64_t max_dense_pixels = int64_t{1} << 20;
 };
 
 // top_k when the request leaves it unset (capped at the class count).

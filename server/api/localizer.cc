@@ -159,7 +159,8 @@ Status PlanDense(const ServedModel& model, const imageio::Image& image, const v1
   if (image.width * image.height > options.max_dense_pixels) {
     return ResourceExhausted("image is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
                              " pixels, over the dense-map limit of " + std::to_string(options.max_dense_pixels) +
-                             " pixels");
+                             " pixels (the server's --max-dense-pixels); send a smaller image or tiles of it "
+                             "(fovea slide tiles a huge image so that the stitched map is exact)");
   }
   if (image.width < mapper->window_width() || image.height < mapper->window_height()) {
     return InvalidArgument("image is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
@@ -421,6 +422,7 @@ LocalizeOptions LocalizeOptionsFor(const ClassifyOptions& options) {
   LocalizeOptions localize;
   localize.image_limits = options.image_limits;
   localize.limits.max_response_bytes = static_cast<int64_t>(options.max_message_bytes);
+  localize.max_dense_pixels = options.max_dense_pixels;
   return localize;
 }
 

@@ -20,11 +20,14 @@ flags_fuzz/             command lines (a mode byte, then NUL-separated arguments
                         switches, positionals after "--", environment values, and each kind of error
 triton_config_json_fuzz/  ModelConfig JSON as a load request's "config" carries it: Triton's example, camelCase
                         names, fields outside Fovea's subset, wrong types, not an object
+slide_read_fuzz/        slide files: a two-level pyramidal tiled TIFF, one with an Aperio-style description (OpenSlide's
+                        SVS reader takes it), a strip TIFF, a PNG and a JPEG, and a tiled TIFF cut in half
 triton_config_fuzz/     config.pbtxt texts: Triton's documented ONNX example, every field of Fovea's subset, fields
                         outside it (skipped and named), Fovea's parameters, and syntax and validation errors
 Deterministic: fixed seeds, so rerunning rewrites the same bytes.
 """
 import gzip
+import io
 import json
 import os
 import struct
@@ -34,6 +37,7 @@ import zlib
 import cv2
 import numpy as np
 import onnx
+import tifffile
 from onnx import TensorProto, helper, numpy_helper
 
 SIDE = 8  # the tiny model's input: 1 x 8 x 8 gray
@@ -321,6 +325,36 @@ def triton_config_jsons():
     }
 
 
+def tiff(pages, tiled=True, description=None):
+    """A TIFF of `pages` (RGB arrays, largest first: a pyramid's levels), deflate-compressed."""
+    out = io.BytesIO()
+    with tifffile.TiffWriter(out) as writer:
+        for i, page in enumerate(pages):
+            writer.write(np.ascontiguousarray(page), photometric="rgb", compression="zlib",
+                         tile=(16, 16) if tiled else None, description=description if i == 0 else None,
+                         metadata=None)
+    return out.getvalue()
+
+
+def slides():
+    rng = np.random.RandomState(5)
+    level0 = rng.randint(0, 256, size=(48, 64, 3)).astype(np.uint8)
+    level1 = level0[::2, ::2].copy()
+    pyramid = tiff([level0, level1])
+    aperio = "Aperio Image Library v10.0.0\r\n64x48 [0,0 64x48] (16x16) RGB|AppMag = 20|MPP = 0.5"
+    ok_png, png = cv2.imencode(".png", level0)
+    ok_jpeg, jpeg = cv2.imencode(".jpg", level0)
+    assert ok_png and ok_jpeg
+    return {
+        "pyramid_64x48_2_levels.tif": pyramid,
+        "aperio_64x48.svs": tiff([level0, level1], description=aperio),
+        "strips_64x48.tif": tiff([level0], tiled=False),
+        "plain_64x48.png": png.tobytes(),
+        "plain_64x48.jpg": jpeg.tobytes(),
+        "pyramid_cut_in_half.tif": pyramid[:len(pyramid) // 2],
+    }
+
+
 def write(folder, files):
     os.makedirs(folder, exist_ok=True)
     for name, data in files.items():
@@ -344,6 +378,7 @@ def main():
     write(os.path.join(corpus, "rest_body_fuzz"), rest_bodies(pictures))
     write(os.path.join(corpus, "triton_config_fuzz"), triton_configs())
     write(os.path.join(corpus, "triton_config_json_fuzz"), triton_config_jsons())
+    write(os.path.join(corpus, "slide_read_fuzz"), slides())
 
 
 if __name__ == "__main__":

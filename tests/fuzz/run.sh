@@ -11,7 +11,7 @@
 #   --jobs        parallel compile jobs (default 2)
 #   --configure-only  only configure the clang build (tests/sanitizers/run.sh builds its suites in it)
 #   TARGET        onnx_import_fuzz, image_decode_fuzz, classify_request_fuzz, model_infer_request_fuzz, flags_fuzz,
-#                 rest_body_fuzz, triton_config_fuzz, triton_config_json_fuzz (default: all)
+#                 rest_body_fuzz, triton_config_fuzz, triton_config_json_fuzz, slide_read_fuzz (default: all)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds=20
@@ -32,7 +32,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ ${#targets[@]} -gt 0 ]] || targets=(onnx_import_fuzz image_decode_fuzz classify_request_fuzz model_infer_request_fuzz flags_fuzz
-  rest_body_fuzz triton_config_fuzz triton_config_json_fuzz)
+  rest_body_fuzz triton_config_fuzz triton_config_json_fuzz slide_read_fuzz)
 
 if [[ ! -f "$build_dir/build.ninja" ]]; then
   # -O1 with line tables: what OSS-Fuzz uses; quicker to compile than -O2 and stack traces stay exact.

@@ -95,6 +95,17 @@ TEST_F(RpcTest, GetModelDescribesLabelsInputAndVersions) {
   ASSERT_EQ(response.input().mean_size(), 1);
   EXPECT_FLOAT_EQ(response.input().mean(0), kTinyMean);
   EXPECT_EQ(response.metadata().at("fovea.input.height"), "28");
+  // One padded 3x3 convolution before the global pooling: cells one pixel apart, each reading one pixel beyond its
+  // window on every side.
+  ASSERT_TRUE(response.has_dense());
+  EXPECT_EQ(response.dense().window_width(), kTinySize);
+  EXPECT_EQ(response.dense().window_height(), kTinySize);
+  EXPECT_EQ(response.dense().natural_stride(), 1);
+  EXPECT_EQ(response.dense().context_left(), 1);
+  EXPECT_EQ(response.dense().context_top(), 1);
+  EXPECT_EQ(response.dense().context_right(), 1);
+  EXPECT_EQ(response.dense().context_bottom(), 1);
+  EXPECT_EQ(response.dense().max_image_pixels(), int64_t{1} << 20);  // --max-dense-pixels' default
 
   v1::GetModelResponse first;
   ASSERT_TRUE(client_->GetModel("tiny", 1, &first).ok());

@@ -23,6 +23,7 @@ ALLOWED = {
     "trainer": {"engine", "modelio", "imageio", "common"},
     "server": {"engine", "modelio", "imageio", "common", "proto"},
     "client": {"imageio", "common", "proto"},
+    "slide": {"client", "imageio", "common", "proto"},
 }
 PROTO_PREFIXES = {"inference", "fovea", "grpc"}
 
@@ -36,6 +37,7 @@ ALLOWED_THIRD_PARTY = {
     "modelio": {"google", "onnx"},
     "imageio": {"spng.h", "jpeglib.h", "jerror.h"},
     "client": {"grpcpp", "grpc"},
+    "slide": {"grpcpp", "grpc", "vips", "nlohmann"},
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]')

@@ -119,13 +119,36 @@ grpc::ServerUnaryReactor* InferenceService::GetModel(grpc::CallbackServerContext
   StatusOr<std::shared_ptr<const ServedModel>> model =
       Admit(serving_.repository.Find(request->model_name(), request->model_version()), log);
   if (model.ok()) {
-    DescribeModel(**model, VersionsOf(*serving_.repository.Snapshot(), (*model)->name), *response);
+    DescribeModel(**model, VersionsOf(*serving_.repository.Snapshot(), (*model)->name),
+                  serving_.options.max_dense_pixels, *response);
   }
   FinishCall(reactor, log, model.status(), "model=" + request->model_name());
   return reactor;
 }
 
-void DescribeModel(const ServedModel& model, const std::vector<int64_t>& versions, v1::GetModelResponse& response) {
+namespace {
+
+// The model's dense geometry, when it has dense maps (a classifier whose head becomes convolutions exactly).
+void DescribeDenseGeometry(const ServedModel& model, int64_t max_dense_pixels, v1::GetModelResponse& response) {
+  if (model.localizer == nullptr) return;
+  const auto mapper = model.localizer->Dense();
+  if (!mapper.ok()) return;
+  const engine::localization::DenseContext& context = (*mapper)->context();
+  v1::DenseGeometry* dense = response.mutable_dense();
+  dense->set_window_width(static_cast<int32_t>((*mapper)->window_width()));
+  dense->set_window_height(static_cast<int32_t>((*mapper)->window_height()));
+  dense->set_natural_stride(static_cast<int32_t>((*mapper)->natural_stride()));
+  dense->set_context_left(static_cast<int32_t>(context.left));
+  dense->set_context_top(static_cast<int32_t>(context.top));
+  dense->set_context_right(static_cast<int32_t>(context.right));
+  dense->set_context_bottom(static_cast<int32_t>(context.bottom));
+  dense->set_max_image_pixels(max_dense_pixels);
+}
+
+}  // namespace
+
+void DescribeModel(const ServedModel& model, const std::vector<int64_t>& versions, int64_t max_dense_pixels,
+                   v1::GetModelResponse& response) {
   const engine::ModelMetadata& metadata = model.model->metadata();
   response.set_name(model.name);
   response.set_version(model.version);
@@ -140,6 +163,7 @@ void DescribeModel(const ServedModel& model, const std::vector<int64_t>& version
   for (float mean : metadata.mean) input->add_mean(mean);
   for (float std : metadata.std) input->add_std(std);
   for (const auto& [key, value] : metadata.properties) (*response.mutable_metadata())[key] = value;
+  DescribeDenseGeometry(model, max_dense_pixels, response);
 }
 
 }  // namespace fovea::server

@@ -34,6 +34,7 @@ class InferenceService final : public v1::Inference::CallbackService {
 };
 
 // Fills `response` with the description of `model`; `versions` lists every loaded version of it.
-void DescribeModel(const ServedModel& model, const std::vector<int64_t>& versions, v1::GetModelResponse& response);
+void DescribeModel(const ServedModel& model, const std::vector<int64_t>& versions, int64_t max_dense_pixels,
+                   v1::GetModelResponse& response);
 
 }  // namespace fovea::server
