@@ -256,18 +256,6 @@ void ReportOutcome(std::ostream& out, const LocalizeOutcome& o) {
   out << ", " << o.overlays.size() << " overlay(s)\n";
 }
 
-// File stems for the inputs, made unique with a counter when two inputs share one.
-std::vector<std::string> UniqueStems(const std::vector<LocalizeOutcome>& outcomes) {
-  std::map<std::string, int> seen;
-  std::vector<std::string> stems;
-  for (const LocalizeOutcome& o : outcomes) {
-    std::string stem = std::filesystem::path(o.path).stem().string();
-    const int count = seen[stem]++;
-    stems.push_back(count == 0 ? stem : stem + "-" + std::to_string(count + 1));
-  }
-  return stems;
-}
-
 }  // namespace
 
 int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -300,7 +288,9 @@ int RunLocalize(const std::vector<std::string>& args, std::ostream& out, std::os
   const InputList inputs = ExpandInputs(parsed.positionals);
   std::vector<LocalizeOutcome> outcomes(inputs.files.size());
   for (size_t i = 0; i < inputs.files.size(); ++i) outcomes[i].path = inputs.files[i].path;
-  const std::vector<std::string> stems = UniqueStems(outcomes);
+  std::vector<std::string> paths;
+  for (const LocalizeOutcome& o : outcomes) paths.push_back(o.path);
+  const std::vector<std::string> stems = UniqueFileStems(paths);
   for (size_t i = 0; i < outcomes.size(); ++i) {
     if (!inputs.files[i].error.empty()) {
       outcomes[i].error_code = static_cast<int>(grpc::StatusCode::NOT_FOUND);

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <iomanip>
+#include <map>
 
 #include "client/fovea_client.h"
 #include "common/json_text.h"
@@ -14,6 +16,17 @@ std::string FileNameSlug(const std::string& text) {
   std::string slug;
   for (char c : text) slug += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
   return slug;
+}
+
+std::vector<std::string> UniqueFileStems(const std::vector<std::string>& paths) {
+  std::map<std::string, int> seen;
+  std::vector<std::string> stems;
+  for (const std::string& path : paths) {
+    const std::string stem = std::filesystem::path(path).stem().string();
+    const int count = seen[stem]++;
+    stems.push_back(count == 0 ? stem : stem + "-" + std::to_string(count + 1));
+  }
+  return stems;
 }
 
 namespace {

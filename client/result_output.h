@@ -23,6 +23,10 @@ struct ImageOutcome {
 // A file-name-safe version of a class label ("T-shirt/top" → "T-shirt_top"), for the files written per class.
 std::string FileNameSlug(const std::string& text);
 
+// The file names of `paths` without folder and extension, numbered ("scan-2") where two inputs share one: the stems of
+// the output files written per input.
+std::vector<std::string> UniqueFileStems(const std::vector<std::string>& paths);
+
 enum class OutputFormat { kTable, kCsv, kJson };
 
 // "table", "csv" or "json"; std::nullopt for anything else.

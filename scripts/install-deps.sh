@@ -50,4 +50,12 @@ if [ "${1:-}" != "--build-only" ]; then
     echo "install-deps: npm ci in $browser_dir"
     (cd "$browser_dir" && npm ci --no-audit --no-fund)
   fi
+  # fovea slide's viewer page: OpenSeadragon, pinned in slide/viewer/package-lock.json, copied next to each page.
+  viewer_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/slide/viewer"
+  if [ ! -f "$viewer_dir/node_modules/openseadragon/package.json" ]; then
+    command -v npm >/dev/null ||
+      DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends npm
+    echo "install-deps: npm ci in $viewer_dir"
+    (cd "$viewer_dir" && npm ci --no-audit --no-fund --ignore-scripts)
+  fi
 fi

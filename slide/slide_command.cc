@@ -19,6 +19,7 @@
 #include "slide/slide_image.h"
 #include "slide/slide_outputs.h"
 #include "slide/slide_store.h"
+#include "slide/slide_viewer.h"
 #include "slide/tile_plan.h"
 #include "slide/tissue_mask.h"
 
@@ -47,6 +48,7 @@ struct SlideOptions {
   int concurrency = 4;
   bool tissue_mask = true;
   bool restart = false;
+  bool viewer = true;
 };
 
 FlagSet SlideFlags(SlideOptions& o) {
@@ -82,6 +84,11 @@ FlagSet SlideFlags(SlideOptions& o) {
   flags.Add(IntegerFlag("concurrency", &o.concurrency, 1, 256, "N", "Tiles in flight at once.").Default("4"));
   flags.Add(SwitchFlag("no-tissue-mask", &o.tissue_mask, "Map every tile, glass included.", false));
   flags.Add(SwitchFlag("restart", &o.restart, "Discard an earlier run in DIR with other settings and start over."));
+  flags.Add(
+      SwitchFlag("no-viewer", &o.viewer,
+                 "Write no viewer page (<name>.html: the slide and the map as DeepZoom pyramids in OpenSeadragon; "
+                 "the slide's pyramid takes about as long to write as a full-resolution copy).",
+                 false));
   o.connection.timeout_seconds = kDefaultSlideTimeoutSeconds;
   AddConnectionFlags(flags, o.connection);
   return flags;
@@ -159,7 +166,8 @@ Status StoreMaps(const SlideRun& run, const Tile& tile, const v1::LocalizeRespon
     if (slot == run.slot_of_class.end() || !fits) {
       return Internal("tile " + std::to_string(tile.index) + ": the server's map of class " +
                       std::to_string(heatmap.class_index()) + " (" + std::to_string(heatmap.width()) + "x" +
-                      std::to_string(heatmap.height()) + " cells) is not the one asked for; is the model's dense "
+                      std::to_string(heatmap.height()) +
+                      " cells) is not the one asked for; is the model's dense "
                       "geometry what GetModel said?");
     }
     FOVEA_RETURN_IF_ERROR(run.store->WriteCells(tile, slot->second, heatmap.values().data(), heatmap.width()));
@@ -215,8 +223,8 @@ Status MapTiles(const SlideRun& run, const TilePlan& plan, TileTally& tally) {
         return;
       }
       (record->skipped ? tally.skipped : tally.mapped)++;
-      const double megapixels = static_cast<double>(tile.cells.width * tile.cells.height * run.grid.stride *
-                                                    run.grid.stride) / 1e6;
+      const double megapixels =
+          static_cast<double>(tile.cells.width * tile.cells.height * run.grid.stride * run.grid.stride) / 1e6;
       progress.Advance(1, megapixels);
     }
   };
@@ -233,21 +241,20 @@ std::string RunSettings(const SlideRun& run, const std::string& path, const Slid
   std::error_code error;
   const auto size = fs::file_size(path, error);
   const auto modified = fs::last_write_time(path, error).time_since_epoch().count();
-  nlohmann::json json = {
-      {"slide", fs::absolute(path).string()},
-      {"slide_bytes", error ? 0 : size},
-      {"slide_modified", modified},
-      {"level", o.level},
-      {"model", run.model},
-      {"version", run.version},
-      {"grid",
-       {run.grid.window_width, run.grid.window_height, run.grid.stride, run.grid.context_left, run.grid.context_top,
-        run.grid.context_right, run.grid.context_bottom}},
-      {"classes", run.classes},
-      {"tile_cells", tile_cells},
-      {"threshold", o.threshold ? nlohmann::json(*o.threshold) : nlohmann::json()},
-      {"nms_iou", o.nms_iou ? nlohmann::json(*o.nms_iou) : nlohmann::json()},
-      {"tissue_mask", o.tissue_mask}};
+  nlohmann::json json = {{"slide", fs::absolute(path).string()},
+                         {"slide_bytes", error ? 0 : size},
+                         {"slide_modified", modified},
+                         {"level", o.level},
+                         {"model", run.model},
+                         {"version", run.version},
+                         {"grid",
+                          {run.grid.window_width, run.grid.window_height, run.grid.stride, run.grid.context_left,
+                           run.grid.context_top, run.grid.context_right, run.grid.context_bottom}},
+                         {"classes", run.classes},
+                         {"tile_cells", tile_cells},
+                         {"threshold", o.threshold ? nlohmann::json(*o.threshold) : nlohmann::json()},
+                         {"nms_iou", o.nms_iou ? nlohmann::json(*o.nms_iou) : nlohmann::json()},
+                         {"tissue_mask", o.tissue_mask}};
   return json.dump();
 }
 
@@ -264,14 +271,18 @@ StatusOr<ModelFacts> AskModel(const client::FoveaClient& client, const std::stri
   const grpc::Status status = client.GetModel(model, version, &response);
   if (!status.ok()) return Status(static_cast<StatusCode>(status.error_code()), status.error_message());
   if (!response.has_dense()) {
-    return FailedPrecondition("model '" + model + "' has no dense maps (only a classifier whose head becomes "
-                              "convolutions exactly has them; docs/localization.md, \"Dense\"); fovea slide needs them");
+    return FailedPrecondition(
+        "model '" + model +
+        "' has no dense maps (only a classifier whose head becomes "
+        "convolutions exactly has them; docs/localization.md, \"Dense\"); fovea slide needs them");
   }
   const v1::DenseGeometry& d = response.dense();
-  ModelFacts facts{response.name(), response.version(),
-                   DenseGrid{d.window_width(), d.window_height(), d.natural_stride(), d.context_left(),
-                             d.context_top(), d.context_right(), d.context_bottom(), d.max_image_pixels()},
-                   {response.labels().begin(), response.labels().end()}, response.num_classes()};
+  ModelFacts facts{response.name(),
+                   response.version(),
+                   DenseGrid{d.window_width(), d.window_height(), d.natural_stride(), d.context_left(), d.context_top(),
+                             d.context_right(), d.context_bottom(), d.max_image_pixels()},
+                   {response.labels().begin(), response.labels().end()},
+                   response.num_classes()};
   return facts;
 }
 
@@ -309,8 +320,8 @@ StatusOr<nlohmann::json> WriteOutputs(const SlideRun& run, const ModelFacts& mod
   for (size_t slot = 0; slot < run.classes.size(); ++slot) {
     const int64_t c = run.classes[slot];
     maps.push_back({c, LabelOf(model, c), run.store->MapPath(static_cast<int64_t>(slot))});
-    const fs::path tiff = dir / (name + "." + std::to_string(c) + "-" + client::FileNameSlug(maps.back().label) +
-                                 ".tif");
+    const fs::path tiff =
+        dir / (name + "." + std::to_string(c) + "-" + client::FileNameSlug(maps.back().label) + ".tif");
     FOVEA_RETURN_IF_ERROR(WriteHeatmapTiff(maps.back(), plan.map_rows, plan.map_cols, tiff.string()));
     files.push_back(tiff.filename().string());
   }
@@ -333,9 +344,14 @@ StatusOr<nlohmann::json> WriteOutputs(const SlideRun& run, const ModelFacts& mod
                         {"downsample", run.slide->downsample()},
                         {"model", run.model},
                         {"version", run.version},
-                        {"map", {{"cols", plan.map_cols}, {"rows", plan.map_rows}, {"stride", run.grid.stride},
-                                 {"window_width", run.grid.window_width}, {"window_height", run.grid.window_height},
-                                 {"classes", run.classes}, {"maps", name + ".maps"}}},
+                        {"map",
+                         {{"cols", plan.map_cols},
+                          {"rows", plan.map_rows},
+                          {"stride", run.grid.stride},
+                          {"window_width", run.grid.window_width},
+                          {"window_height", run.grid.window_height},
+                          {"classes", run.classes},
+                          {"maps", name + ".maps"}}},
                         {"detections", detections.size()},
                         {"files", files}};
 }
@@ -351,52 +367,65 @@ Status MapSlide(const client::FoveaClient& client, const SlideOptions& o, const 
   FOVEA_ASSIGN_OR_RETURN(const Pixels thumbnail, slide->Thumbnail(kMaskThumbnailSide));
   const TissueMask mask(thumbnail, slide->width(), slide->height());
 
-  SlideRun run{&client, &o, model.name, model.version, slide.get(), model.grid, classes, {}, nullptr,
-               o.tissue_mask ? &mask : nullptr};
+  SlideRun run{&client,    &o,      model.name, model.version, slide.get(),
+               model.grid, classes, {},         nullptr,       o.tissue_mask ? &mask : nullptr};
   for (size_t slot = 0; slot < classes.size(); ++slot) run.slot_of_class[classes[slot]] = static_cast<int64_t>(slot);
-  FOVEA_ASSIGN_OR_RETURN(auto store, SlideStore::Open(o.out, name, RunSettings(run, path, o, tile_cells),
-                                                      static_cast<int64_t>(classes.size()), plan.map_rows,
-                                                      plan.map_cols, o.restart));
+  FOVEA_ASSIGN_OR_RETURN(
+      auto store, SlideStore::Open(o.out, name, RunSettings(run, path, o, tile_cells),
+                                   static_cast<int64_t>(classes.size()), plan.map_rows, plan.map_cols, o.restart));
   run.store = store.get();
   const int64_t resumed = static_cast<int64_t>(store->finished().size());
   TileTally tally;
   const Status mapped = MapTiles(run, plan, tally);
   if (!mapped.ok()) {
     return Status(mapped.code(), mapped.message() + "; " + std::to_string(resumed + tally.mapped + tally.skipped) +
-                                     " of " + std::to_string(plan.tiles.size()) +
-                                     " tiles are kept in " + o.out + ": run the same command again to resume");
+                                     " of " + std::to_string(plan.tiles.size()) + " tiles are kept in " + o.out +
+                                     ": run the same command again to resume");
   }
+  const double mapping_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   FOVEA_ASSIGN_OR_RETURN(nlohmann::json summary, WriteOutputs(run, model, path, name, plan, thumbnail, mask));
+  summary["viewer"] = o.viewer ? "" : "not asked for (--no-viewer)";
+  if (o.viewer) {
+    const std::string assets = FindViewerAssets();
+    if (assets.empty()) {
+      summary["viewer"] = "skipped: OpenSeadragon not found (npm ci in slide/viewer, or set FOVEA_VIEWER_ASSETS)";
+    } else {
+      std::vector<ClassMap> maps;
+      for (size_t slot = 0; slot < classes.size(); ++slot) {
+        maps.push_back({classes[slot], LabelOf(model, classes[slot]), store->MapPath(static_cast<int64_t>(slot))});
+      }
+      const ViewerPage page{o.out,
+                            name,
+                            fs::path(path).filename().string() + " — " + model.name,
+                            slide->width(),
+                            slide->height(),
+                            model.grid,
+                            plan.map_rows,
+                            plan.map_cols,
+                            maps,
+                            assets};
+      FOVEA_RETURN_IF_ERROR(WriteViewer(page, *slide));
+      summary["viewer"] = name + ".html";
+    }
+  }
   int64_t skipped = 0;
   for (const auto& [index, record] : store->finished()) skipped += record.skipped ? 1 : 0;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double megapixels = static_cast<double>(slide->width() * slide->height()) / 1e6;
-  summary["tiles"] = {{"total", plan.tiles.size()}, {"across", plan.tiles_across}, {"down", plan.tiles_down},
-                      {"mapped_now", tally.mapped.load()}, {"skipped_background", skipped},
-                      {"resumed", resumed}, {"tile_cells", tile_cells}};
-  summary["tissue"] = {{"mask", o.tissue_mask}, {"threshold", mask.threshold()},
-                       {"fraction", mask.tissue_fraction()}};
+  summary["tiles"] = {{"total", plan.tiles.size()},        {"across", plan.tiles_across},   {"down", plan.tiles_down},
+                      {"mapped_now", tally.mapped.load()}, {"skipped_background", skipped}, {"resumed", resumed},
+                      {"tile_cells", tile_cells}};
+  summary["tissue"] = {{"mask", o.tissue_mask}, {"threshold", mask.threshold()}, {"fraction", mask.tissue_fraction()}};
   summary["seconds"] = seconds;
-  summary["megapixels_per_second"] = megapixels / seconds;
+  summary["mapping_seconds"] = mapping_seconds;  // tiles only: reading, the server's maps, writing cells
+  summary["megapixels_per_second"] = megapixels / mapping_seconds;
   std::ofstream(fs::path(o.out) / (name + ".json")) << summary.dump(1) << "\n";
-  out << path << ": " << slide->width() << "x" << slide->height() << " (level " << o.level << "), "
-      << plan.map_cols << "x" << plan.map_rows << " cells, " << plan.tiles.size() << " tiles (" << skipped
-      << " background, skipped; " << resumed << " resumed), " << summary["detections"].get<size_t>()
-      << " detections, " << seconds << " s, " << megapixels / seconds << " MP/s -> "
+  out << path << ": " << slide->width() << "x" << slide->height() << " (level " << o.level << "), " << plan.map_cols
+      << "x" << plan.map_rows << " cells, " << plan.tiles.size() << " tiles (" << skipped << " background, skipped; "
+      << resumed << " resumed), " << summary["detections"].get<size_t>() << " detections, " << mapping_seconds
+      << " s mapping (" << megapixels / mapping_seconds << " MP/s), " << seconds << " s in all -> "
       << (fs::path(o.out) / (name + ".*")).string() << "\n";
   return OkStatus();
-}
-
-// Output names per slide: the file name without its extension, numbered when two slides share one.
-std::vector<std::string> SlideNames(const std::vector<std::string>& paths) {
-  std::map<std::string, int> seen;
-  std::vector<std::string> names;
-  for (const std::string& path : paths) {
-    const std::string stem = fs::path(path).stem().string();
-    const int count = seen[stem]++;
-    names.push_back(count == 0 ? stem : stem + "-" + std::to_string(count + 1));
-  }
-  return names;
 }
 
 }  // namespace
@@ -428,7 +457,7 @@ int RunSlide(const std::vector<std::string>& args, std::ostream& out, std::ostre
     err << "fovea slide: " << classes.status().message() << "\n";
     return client::kExitUsage;
   }
-  const std::vector<std::string> names = SlideNames(parsed.positionals);
+  const std::vector<std::string> names = client::UniqueFileStems(parsed.positionals);
   for (size_t i = 0; i < parsed.positionals.size(); ++i) {
     const Status status =
         MapSlide(*connection->client, options, *model, *classes, parsed.positionals[i], names[i], out);

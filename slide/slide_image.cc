@@ -37,20 +37,19 @@ int LevelCount(VipsImage* image, const std::string& loader) {
 }
 
 // Opens `path` with exactly `loader` (not whichever libvips would pick) at `level`.
-VipsImage* OpenLevel(const std::string& path, const std::string& loader, int level) {
+VipsImage* OpenLevel(const std::string& path, const std::string& loader, int level,
+                     VipsAccess access = VIPS_ACCESS_RANDOM) {
   VipsImage* image = nullptr;
   const char* file = path.c_str();
   int failed = -1;
   if (loader == "openslideload") {
-    failed = vips_openslideload(file, &image, "level", level, "access", VIPS_ACCESS_RANDOM, "fail_on",
-                                VIPS_FAIL_ON_ERROR, nullptr);
+    failed = vips_openslideload(file, &image, "level", level, "access", access, "fail_on", VIPS_FAIL_ON_ERROR, nullptr);
   } else if (loader == "tiffload") {
-    failed = vips_tiffload(file, &image, "page", level, "access", VIPS_ACCESS_RANDOM, "fail_on", VIPS_FAIL_ON_ERROR,
-                           nullptr);
+    failed = vips_tiffload(file, &image, "page", level, "access", access, "fail_on", VIPS_FAIL_ON_ERROR, nullptr);
   } else if (loader == "pngload") {
-    failed = vips_pngload(file, &image, "access", VIPS_ACCESS_RANDOM, "fail_on", VIPS_FAIL_ON_ERROR, nullptr);
+    failed = vips_pngload(file, &image, "access", access, "fail_on", VIPS_FAIL_ON_ERROR, nullptr);
   } else if (loader == "jpegload") {
-    failed = vips_jpegload(file, &image, "access", VIPS_ACCESS_RANDOM, "fail_on", VIPS_FAIL_ON_ERROR, nullptr);
+    failed = vips_jpegload(file, &image, "access", access, "fail_on", VIPS_FAIL_ON_ERROR, nullptr);
   }
   return failed == 0 ? image : nullptr;
 }
@@ -102,7 +101,8 @@ StatusOr<std::unique_ptr<SlideImage>> SlideImage::Open(const std::string& path, 
   const std::string loader = LoaderOf(path);
   if (loader.empty()) {
     vips_error_clear();
-    return InvalidArgument("'" + path + "' is not a slide or image fovea slide reads (OpenSlide's formats: SVS, NDPI, "
+    return InvalidArgument("'" + path +
+                           "' is not a slide or image fovea slide reads (OpenSlide's formats: SVS, NDPI, "
                            "MIRAX, ...; TIFF, PNG, JPEG), or cannot be opened");
   }
   std::unique_ptr<SlideImage> slide(new SlideImage());
@@ -135,8 +135,7 @@ SlideImage::~SlideImage() {
 
 StatusOr<Pixels> SlideImage::ReadRegion(int64_t x, int64_t y, int64_t width, int64_t height) const {
   const std::string what = "'" + path_ + "' level " + std::to_string(level_) + " region " + std::to_string(width) +
-                           "x" + std::to_string(height) + " at (" + std::to_string(x) + ", " + std::to_string(y) +
-                           ")";
+                           "x" + std::to_string(height) + " at (" + std::to_string(x) + ", " + std::to_string(y) + ")";
   if (x < 0 || y < 0 || width <= 0 || height <= 0 || x + width > width_ || y + height > height_) {
     return InvalidArgument(what + " is outside the " + std::to_string(width_) + "x" + std::to_string(height_) +
                            " image");
@@ -149,6 +148,13 @@ StatusOr<Pixels> SlideImage::ReadRegion(int64_t x, int64_t y, int64_t width, int
   return ToPixels(crop.image, what);
 }
 
+StatusOr<VipsImage*> SlideImage::OpenSequential() const {
+  VipsRef opened{OpenLevel(path_, loader_, level_, VIPS_ACCESS_SEQUENTIAL)};
+  VipsImage* rgb = opened.image == nullptr ? nullptr : AsRgb(opened.image);
+  if (rgb == nullptr) return DataLoss("'" + path_ + "' cannot be read again: " + TakeVipsError());
+  return rgb;
+}
+
 StatusOr<Pixels> SlideImage::Thumbnail(int64_t max_side) const {
   // From the smallest pyramid level still at least max_side (level 0 when none is), so a gigapixel slide is not
   // decoded whole for its thumbnail.
@@ -156,7 +162,8 @@ StatusOr<Pixels> SlideImage::Thumbnail(int64_t max_side) const {
   for (int level = levels_ - 1; level >= 0 && source.image == nullptr; --level) {
     VipsRef candidate{OpenLevel(path_, loader_, level)};
     if (candidate.image == nullptr) return DataLoss("'" + path_ + "' thumbnail: " + TakeVipsError());
-    if (level == 0 || std::max(vips_image_get_width(candidate.image), vips_image_get_height(candidate.image)) >= max_side) {
+    if (level == 0 ||
+        std::max(vips_image_get_width(candidate.image), vips_image_get_height(candidate.image)) >= max_side) {
       std::swap(source.image, candidate.image);
     }
   }

@@ -41,7 +41,11 @@ class SlideImage {
   int levels() const { return levels_; }
   // Level-0 pixels per pixel of the opened level (1 at level 0), to give results in level-0 coordinates.
   double downsample() const { return downsample_; }
-  const std::string& loader() const { return loader_; }  // vips' loader, e.g. "tiffload", "openslideload"
+  const std::string& loader() const { return loader_; }
+  // The opened level again as 8-bit RGB, for one top-to-bottom pass (the viewer's DeepZoom pyramid): sequential
+  // access, so libvips keeps a few strips rather than a random-access tile cache. A new reference, which the caller
+  // drops.
+  StatusOr<VipsImage*> OpenSequential() const;  // vips' loader, e.g. "tiffload", "openslideload"
 
   // RGB pixels of [x, x + width) × [y, y + height) at the opened level (alpha flattened onto white). DATA_LOSS naming
   // the file and region when the file is truncated or corrupt there.

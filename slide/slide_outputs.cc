@@ -1,6 +1,5 @@
 #include "slide/slide_outputs.h"
 
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -12,23 +11,18 @@
 namespace fovea::slide {
 namespace {
 
-
-
-// The map file as a lazy vips image (nothing is read until it is written somewhere).
 Status LoadMap(const ClassMap& map, int64_t rows, int64_t cols, VipsRef& out) {
-  if (vips_rawload(map.raw_path.c_str(), &out.image, static_cast<int>(cols), static_cast<int>(rows),
-                   1, "format", VIPS_FORMAT_FLOAT, "interpretation",
-                   VIPS_INTERPRETATION_B_W, nullptr) != 0) {
-    return DataLoss("cannot read map '" + map.raw_path + "': " + TakeVipsError());
-  }
+  out.image = LoadMapImage(map, rows, cols);
+  if (out.image == nullptr) return DataLoss("cannot read map '" + map.raw_path + "': " + TakeVipsError());
   return OkStatus();
 }
 
 // 20 well-separated hues (Kelly's colours of maximum contrast, without black and white).
 constexpr std::array<std::array<uint8_t, 3>, 20> kPalette = {{
-    {230, 25, 75}, {60, 180, 75}, {255, 225, 25}, {0, 130, 200}, {245, 130, 48}, {145, 30, 180}, {70, 240, 240},
-    {240, 50, 230}, {210, 245, 60}, {250, 190, 212}, {0, 128, 128}, {220, 190, 255}, {170, 110, 40},
-    {255, 250, 200}, {128, 0, 0}, {170, 255, 195}, {128, 128, 0}, {255, 215, 180}, {0, 0, 128}, {128, 128, 128},
+    {230, 25, 75},   {60, 180, 75},   {255, 225, 25},  {0, 130, 200},   {245, 130, 48},
+    {145, 30, 180},  {70, 240, 240},  {240, 50, 230},  {210, 245, 60},  {250, 190, 212},
+    {0, 128, 128},   {220, 190, 255}, {170, 110, 40},  {255, 250, 200}, {128, 0, 0},
+    {170, 255, 195}, {128, 128, 0},   {255, 215, 180}, {0, 0, 128},     {128, 128, 128},
 }};
 
 // The map shrunk to about cells_wide x cells_high (nearest-neighbour in memory: it is at most a preview's size).
@@ -55,6 +49,15 @@ StatusOr<std::vector<float>> ShrunkMap(const ClassMap& map, int64_t rows, int64_
 }
 
 }  // namespace
+
+VipsImage* LoadMapImage(const ClassMap& map, int64_t rows, int64_t cols) {
+  VipsImage* image = nullptr;
+  if (vips_rawload(map.raw_path.c_str(), &image, static_cast<int>(cols), static_cast<int>(rows), 1, "format",
+                   VIPS_FORMAT_FLOAT, "interpretation", VIPS_INTERPRETATION_B_W, nullptr) != 0) {
+    return nullptr;
+  }
+  return image;
+}
 
 std::array<uint8_t, 3> ClassColour(int64_t class_index) {
   return kPalette[static_cast<size_t>(class_index) % kPalette.size()];
@@ -108,8 +111,8 @@ Status WritePreviewPng(const Pixels& thumbnail, const TissueMask& mask, int64_t 
     const float alpha = shown ? kMaxOpacity * std::clamp(best[i], 0.0f, 1.0f) : 0.0f;
     const auto colour = best_class[i] < 0 ? std::array<uint8_t, 3>{0, 0, 0} : ClassColour(best_class[i]);
     for (size_t b = 0; b < 3; ++b) {
-      const float under = thumbnail.data[i * static_cast<size_t>(thumbnail.bands) + std::min<size_t>(
-                                                                                         b, thumbnail.bands - 1)];
+      const float under =
+          thumbnail.data[i * static_cast<size_t>(thumbnail.bands) + std::min<size_t>(b, thumbnail.bands - 1)];
       rgb[i * 3 + b] = static_cast<uint8_t>(std::lround((1.0f - alpha) * under + alpha * colour[b]));
     }
   }
@@ -124,25 +127,28 @@ Status WritePreviewPng(const Pixels& thumbnail, const TissueMask& mask, int64_t 
 
 Status WriteGeoJson(const std::vector<SlideDetection>& detections, const std::string& slide_path,
                     const std::string& path) {
-  nlohmann::json features = nlohmann::json::array();
-  for (const SlideDetection& d : detections) {
-    const auto colour = ClassColour(d.class_index);
-    const nlohmann::json ring = {{d.x_min, d.y_min}, {d.x_max, d.y_min}, {d.x_max, d.y_max},
-                                 {d.x_min, d.y_max}, {d.x_min, d.y_min}};
-    features.push_back(
-        {{"type", "Feature"},
-         {"geometry", {{"type", "Polygon"}, {"coordinates", {ring}}}},
-         {"properties",
-          {{"objectType", "detection"},
-           {"name", d.label},
-           {"classification", {{"name", d.label}, {"color", {colour[0], colour[1], colour[2]}}}},
-           {"class_index", d.class_index},
-           {"score", d.score}}}});
-  }
-  const nlohmann::json collection = {
-      {"type", "FeatureCollection"}, {"features", features}, {"fovea", {{"slide", slide_path}}}};
+  // Streamed feature by feature: a large slide has hundreds of thousands of detections, and a JSON document of them
+  // all would take far more memory than the detections themselves.
   std::ofstream out(path, std::ios::trunc);
-  out << collection.dump(1) << "\n";
+  out << "{\"type\": \"FeatureCollection\", \"fovea\": " << nlohmann::json{{"slide", slide_path}}.dump()
+      << ",\n \"features\": [";
+  for (size_t i = 0; i < detections.size(); ++i) {
+    const SlideDetection& d = detections[i];
+    const auto colour = ClassColour(d.class_index);
+    const nlohmann::json ring = {
+        {d.x_min, d.y_min}, {d.x_max, d.y_min}, {d.x_max, d.y_max}, {d.x_min, d.y_max}, {d.x_min, d.y_min}};
+    const nlohmann::json feature = {
+        {"type", "Feature"},
+        {"geometry", {{"type", "Polygon"}, {"coordinates", {ring}}}},
+        {"properties",
+         {{"objectType", "detection"},
+          {"name", d.label},
+          {"classification", {{"name", d.label}, {"color", {colour[0], colour[1], colour[2]}}}},
+          {"class_index", d.class_index},
+          {"score", d.score}}}};
+    out << (i == 0 ? "\n  " : ",\n  ") << feature.dump();
+  }
+  out << "\n ]}\n";
   out.close();
   if (!out) return DataLoss("cannot write '" + path + "'");
   return OkStatus();

@@ -3,6 +3,7 @@
 // (slide_store.h): per-class heatmaps as pyramidal tiled TIFFs, a PNG preview of the slide with the map over it, and
 // the detections as a GeoJSON FeatureCollection that QuPath imports.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -12,6 +13,8 @@
 #include "slide/slide_store.h"
 #include "slide/tile_plan.h"
 #include "slide/tissue_mask.h"
+
+typedef struct _VipsImage VipsImage;
 
 namespace fovea::slide {
 
@@ -37,6 +40,10 @@ Status WritePreviewPng(const Pixels& thumbnail, const TissueMask& mask, int64_t 
 // class (QuPath's "classification" with name and colour), score and class index in `properties`.
 Status WriteGeoJson(const std::vector<SlideDetection>& detections, const std::string& slide_path,
                     const std::string& path);
+
+// The map file as a lazy float vips image (nothing is read until it is written somewhere): a new reference, or null
+// with libvips' error set.
+VipsImage* LoadMapImage(const ClassMap& map, int64_t rows, int64_t cols);
 
 // The colour a class is drawn in (previews, GeoJSON), from a fixed palette of distinct hues.
 std::array<uint8_t, 3> ClassColour(int64_t class_index);

@@ -74,7 +74,9 @@ std::string Canonical(const std::string& settings) {
 std::string TileRecordLine(const TileRecord& record) {
   nlohmann::json detections = nlohmann::json::array();
   for (const SlideDetection& d : record.detections) {
-    detections.push_back({{"class", d.class_index}, {"label", d.label}, {"score", d.score},
+    detections.push_back({{"class", d.class_index},
+                          {"label", d.label},
+                          {"score", d.score},
                           {"box", {d.x_min, d.y_min, d.x_max, d.y_max}}});
   }
   return nlohmann::json{{"tile", record.tile}, {"skipped", record.skipped}, {"detections", detections}}.dump();

@@ -25,8 +25,8 @@ std::vector<Span> AxisSpans(int64_t map_cells, int64_t tile_cells, int64_t image
                             int64_t context_before, int64_t context_after) {
   std::vector<Span> spans;
   for (int64_t first = 0; first < map_cells; first += tile_cells) {
-    spans.push_back(AxisSpan(first, std::min(map_cells, first + tile_cells), image_size, window, stride,
-                             context_before, context_after));
+    spans.push_back(AxisSpan(first, std::min(map_cells, first + tile_cells), image_size, window, stride, context_before,
+                             context_after));
   }
   return spans;
 }
@@ -47,8 +47,8 @@ StatusOr<TilePlan> PlanTiles(int64_t width, int64_t height, const DenseGrid& gri
   TilePlan plan;
   plan.map_cols = (width - grid.window_width) / grid.stride + 1;
   plan.map_rows = (height - grid.window_height) / grid.stride + 1;
-  const auto columns = AxisSpans(plan.map_cols, tile_cells, width, grid.window_width, grid.stride,
-                                 grid.context_left, grid.context_right);
+  const auto columns = AxisSpans(plan.map_cols, tile_cells, width, grid.window_width, grid.stride, grid.context_left,
+                                 grid.context_right);
   const auto rows = AxisSpans(plan.map_rows, tile_cells, height, grid.window_height, grid.stride, grid.context_top,
                               grid.context_bottom);
   plan.tiles_across = static_cast<int64_t>(columns.size());
@@ -80,8 +80,9 @@ StatusOr<int64_t> ChooseTileCells(const DenseGrid& grid, int64_t tile_pixels) {
   };
   if (!fits(1)) {
     return InvalidArgument("one window with its context (" + std::to_string(RequestSide(grid, 1, false)) + "x" +
-                           std::to_string(RequestSide(grid, 1, true)) + " pixels) is over the server's dense limit of " +
-                           std::to_string(grid.max_request_pixels) + " pixels; raise its --max-dense-pixels");
+                           std::to_string(RequestSide(grid, 1, true)) +
+                           " pixels) is over the server's dense limit of " + std::to_string(grid.max_request_pixels) +
+                           " pixels; raise its --max-dense-pixels");
   }
   int64_t largest = 1;  // that fits, up to the default's cap: the limit is in the millions, so a linear search is short
   const int64_t cap = CellsForTilePixels(grid, tile_pixels > 0 ? tile_pixels : kLargestDefaultTilePixels);

@@ -29,9 +29,9 @@ struct PixelRect {
 };
 
 struct Tile {
-  int64_t index = 0;    // row-major position in the plan
-  PixelRect pixels;     // what to read and send, in the image's pixels
-  PixelRect cells;      // the cells the tile owns, in the whole map's cells (x = column, y = row)
+  int64_t index = 0;                     // row-major position in the plan
+  PixelRect pixels;                      // what to read and send, in the image's pixels
+  PixelRect cells;                       // the cells the tile owns, in the whole map's cells (x = column, y = row)
   int64_t first_col = 0, first_row = 0;  // where those cells start in the tile's own map
 };
 

@@ -57,10 +57,10 @@ bool TissueMask::AnyTissue(const PixelRect& rect) const {
   const auto clamp = [](int64_t v, int64_t hi) { return std::clamp<int64_t>(v, 0, hi); };
   const int64_t x0 = clamp(static_cast<int64_t>(std::floor(static_cast<double>(rect.x) / scale_x_)), width_ - 1);
   const int64_t y0 = clamp(static_cast<int64_t>(std::floor(static_cast<double>(rect.y) / scale_y_)), height_ - 1);
-  const int64_t x1 = clamp(static_cast<int64_t>(std::ceil(static_cast<double>(rect.x + rect.width) / scale_x_)),
-                           width_);
-  const int64_t y1 = clamp(static_cast<int64_t>(std::ceil(static_cast<double>(rect.y + rect.height) / scale_y_)),
-                           height_);
+  const int64_t x1 =
+      clamp(static_cast<int64_t>(std::ceil(static_cast<double>(rect.x + rect.width) / scale_x_)), width_);
+  const int64_t y1 =
+      clamp(static_cast<int64_t>(std::ceil(static_cast<double>(rect.y + rect.height) / scale_y_)), height_);
   for (int64_t y = y0; y < std::max(y1, y0 + 1); ++y) {
     for (int64_t x = x0; x < std::max(x1, x0 + 1); ++x) {
       if (tissue_[static_cast<size_t>(y * width_ + x)] != 0) return true;

@@ -23,12 +23,12 @@ class TissueMask {
   // Whether thumbnail pixel (x, y) is tissue.
   bool IsTissue(int64_t x, int64_t y) const { return tissue_[static_cast<size_t>(y * width_ + x)] != 0; }
 
-  int threshold() const { return threshold_; }        // grey levels at or below are tissue (255: everything)
+  int threshold() const { return threshold_; }          // grey levels at or below are tissue (255: everything)
   double tissue_fraction() const { return fraction_; }  // of the thumbnail's pixels
   static constexpr int kMinContrast = 20;
 
  private:
-  int64_t width_ = 0, height_ = 0;  // the thumbnail's
+  int64_t width_ = 0, height_ = 0;        // the thumbnail's
   double scale_x_ = 1.0, scale_y_ = 1.0;  // image pixels per thumbnail pixel
   std::vector<uint8_t> tissue_;
   int threshold_ = 255;

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+import grpc
 import numpy as np
 import tifffile
 
@@ -98,7 +99,10 @@ def main():
                                 repository=repo,
                                 extra_args=("--max-dense-pixels", str(args.size * args.size), "--max-message-bytes",
                                             "1GiB", "--max-image-bytes", "1GiB"))
-        fovea = v1_grpc.InferenceStub(server.channel)
+        # A whole-image answer is tens of MB: past gRPC Python's 4 MB default.
+        big = [("grpc.max_receive_message_length", 1 << 30), ("grpc.max_send_message_length", 1 << 30)]
+        channel = grpc.insecure_channel(server.address, options=big)
+        fovea = v1_grpc.InferenceStub(channel)
         rows = []
         try:
             for model, classes in models.items():
@@ -114,6 +118,7 @@ def main():
                                  "x".join(map(str, reference.shape[1:])), difference, reference_seconds, seconds))
                     shutil.rmtree(out)
         finally:
+            channel.close()
             server.stop()
         print(f"slide {args.size}x{args.size}, `fovea slide --no-tissue-mask --concurrency 2` against one DENSE "
               f"Localize of the whole image (server --max-dense-pixels {args.size * args.size})\n")

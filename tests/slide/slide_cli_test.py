@@ -11,8 +11,12 @@ CLI through the real fovea-server serving the bundled Fashion-MNIST model.
 - Resume: a run killed part-way and started again recomputes only the tiles it had not finished, and its maps equal
   the whole-image map.
 - A truncated slide is a clear error naming the file, with exit status 1.
+- The viewer page (OpenSeadragon copied next to it) opened in headless Chromium from file:// with the network refused
+  shows the slide and the map over it, and its slider sets the map's opacity (tests/browser/slide_viewer_check.mjs;
+  it saves the screenshot the docs show).
 
 Usage: slide_cli_test.py --fovea-bin BIN --server-bin BIN --proto-dir DIR --models DIR --make-slide SCRIPT
+       --node BIN --viewer-check SCRIPT --viewer-screenshot PNG
 """
 import argparse
 import json
@@ -175,6 +179,18 @@ class SlideCliTest(unittest.TestCase):
         self.assertEqual(summary["tiles"]["resumed"] + summary["tiles"]["mapped_now"], summary["tiles"]["total"])
         self.assertLessEqual(float(np.abs(maps - self.reference).max()), SAME_VALUE)
 
+    def test_the_viewer_page_shows_the_map_over_the_slide_offline(self):
+        out = os.path.join(self.work, "viewer")
+        self.run_slide(out, "--tile", "400")
+        summary = read_json(os.path.join(out, "slide.json"))
+        self.assertEqual(summary["viewer"], "slide.html")
+        for needed in ("slide.html", "slide.dzi", "slide.overlay.dzi", "openseadragon/openseadragon.min.js"):
+            self.assertTrue(os.path.exists(os.path.join(out, needed)), needed)
+        result = subprocess.run([ARGS.node, ARGS.viewer_check, "--page", os.path.join(out, "slide.html"),
+                                 "--screenshot", ARGS.viewer_screenshot], capture_output=True, text=True,
+                                timeout=CLI_TIMEOUT_SECONDS)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
     def test_a_truncated_slide_is_a_clear_error(self):
         truncated = os.path.join(self.work, "truncated.tif")
         with open(self.slide, "rb") as source, open(truncated, "wb") as target:
@@ -196,6 +212,9 @@ def main():
     parser.add_argument("--proto-dir", required=True)
     parser.add_argument("--models", required=True)
     parser.add_argument("--make-slide", required=True)
+    parser.add_argument("--node", required=True)
+    parser.add_argument("--viewer-check", required=True)
+    parser.add_argument("--viewer-screenshot", required=True)
     ARGS, rest = parser.parse_known_args()
     unittest.main(argv=[sys.argv[0], "-v", *rest])
 

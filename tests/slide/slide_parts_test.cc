@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 TEST(Otsu, SplitsTwoPopulationsBetweenThem) {
   std::vector<int64_t> histogram(256, 0);
-  histogram[30] = 700;   // tissue
+  histogram[30] = 700;  // tissue
   histogram[40] = 300;
   histogram[230] = 900;  // glass
   const OtsuSplit split = Otsu(histogram);
@@ -66,7 +66,7 @@ TEST(MergeDetections, KeepsTheBestOfOverlappingSameClassBoxes) {
   ASSERT_EQ(kept.size(), 4u);
   EXPECT_FLOAT_EQ(kept[0].score, 0.9f);  // the 0.6 box at x=100 overlaps it by 0.75 and goes
   EXPECT_FLOAT_EQ(kept[1].score, 0.8f);
-  EXPECT_FLOAT_EQ(kept[2].score, 0.7f);  // another class stays
+  EXPECT_FLOAT_EQ(kept[2].score, 0.7f);   // another class stays
   EXPECT_FLOAT_EQ(kept[3].score, 0.55f);  // x=128 overlaps x=104 by 4/52 < 0.3
 }
 

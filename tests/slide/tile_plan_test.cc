@@ -67,8 +67,8 @@ TEST(TilePlan, TileSidesFollowTheRequestedPixels) {
   EXPECT_EQ(cells, 250);  // 249 steps of 4 and one 28-pixel window span 1024 pixels
   const auto plan = PlanTiles(4096, 4096, kBundled, cells);
   ASSERT_TRUE(plan.ok());
-  EXPECT_EQ(plan->tiles_across, 5);  // 1018 cells
-  const Tile& inner = plan->tiles[6];  // second row, second column: context on every side
+  EXPECT_EQ(plan->tiles_across, 5);               // 1018 cells
+  const Tile& inner = plan->tiles[6];             // second row, second column: context on every side
   EXPECT_EQ(inner.pixels.width, 1024 + 16 + 14);  // context 14 left rounded out to the grid (16), 14 right
   EXPECT_EQ(CellsForTilePixels(kBundled, 10), 1);
 }

@@ -111,34 +111,23 @@ WholeAndCrop MapsOfWholeAndCrop(const DenseMapper& mapper, const Tensor& image, 
   return {whole->values, crop->values, left / kStride};
 }
 
-TEST(DenseContext, IsZeroWithoutPadding) {
-  auto mapper = MapperFor(UnpaddedNet());
+void ExpectContext(const Graph& graph, const DenseContext& expected) {
+  auto mapper = MapperFor(graph);
   ASSERT_NE(nullptr, mapper);
   const DenseContext& c = mapper->context();
-  EXPECT_EQ(0, c.top);
-  EXPECT_EQ(0, c.bottom);
-  EXPECT_EQ(0, c.left);
-  EXPECT_EQ(0, c.right);
+  EXPECT_EQ(expected.top, c.top);
+  EXPECT_EQ(expected.bottom, c.bottom);
+  EXPECT_EQ(expected.left, c.left);
+  EXPECT_EQ(expected.right, c.right);
 }
 
-TEST(DenseContext, CountsPaddingThroughEveryLayer) {
-  auto mapper = MapperFor(PaddedGapNet());
-  ASSERT_NE(nullptr, mapper);
-  const DenseContext& c = mapper->context();
-  EXPECT_EQ(7, c.top);
-  EXPECT_EQ(7, c.bottom);
-  EXPECT_EQ(7, c.left);
-  EXPECT_EQ(7, c.right);
-}
+TEST(DenseContext, IsZeroWithoutPadding) { ExpectContext(UnpaddedNet(), {0, 0, 0, 0}); }
 
-TEST(DenseContext, TakesTheWidestPathThroughAResidualSum) {
-  auto mapper = MapperFor(PaddedResidualNet());
-  ASSERT_NE(nullptr, mapper);
-  // Before the block: 3 on each side (as above, before the last convolution); the block's two convolutions at
-  // stride 4 add 4 each. The identity path is narrower and does not count.
-  EXPECT_EQ(11, mapper->context().left);
-  EXPECT_EQ(11, mapper->context().right);
-}
+TEST(DenseContext, CountsPaddingThroughEveryLayer) { ExpectContext(PaddedGapNet(), {7, 7, 7, 7}); }
+
+// Before the block: 3 on each side (as above, before the last convolution); the block's two convolutions at stride 4
+// add 4 each. The identity path is narrower and does not count.
+TEST(DenseContext, TakesTheWidestPathThroughAResidualSum) { ExpectContext(PaddedResidualNet(), {11, 11, 11, 11}); }
 
 class CropWithContext : public ::testing::TestWithParam<int> {};
 
