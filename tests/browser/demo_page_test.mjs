@@ -10,43 +10,23 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { deflateSync, gunzipSync } from "node:zlib";
+
+import { check, requiredArgs, withChromium } from "./headless.mjs";
 
 const STARTUP_MS = 60_000;
 const STEP_TIMEOUT_MS = 60_000;
-const CHROMIUM = "/usr/bin/chromium";
-// Chromium must not reach anything but the server under test.
-const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const IMAGE_SIDE = 28;
 // Fashion-MNIST test images the bundled model classifies confidently (models/fashion-mnist/*/MODEL.md).
 const PICKED = { index: 0, label: "Ankle boot" };
 const DROPPED = { index: 1, label: "Pullover" };
 
-const { values: args } = parseArgs({
-  options: {
-    "server-bin": { type: "string" },
-    models: { type: "string" },
-    dataset: { type: "string", default: "/usr/share/datasets/fashion-mnist" },
-    screenshot: { type: "string" },
-  },
-});
-for (const required of ["server-bin", "models", "screenshot"]) {
-  if (!args[required]) throw new Error(`--${required} is required`);
-}
-
-let chromium;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch (error) {
-  console.error("playwright-core is not installed: run scripts/install-deps.sh (npm ci in tests/browser)");
-  process.exit(1);
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
-}
+const args = requiredArgs({
+  "server-bin": { type: "string" },
+  models: { type: "string" },
+  dataset: { type: "string", default: "/usr/share/datasets/fashion-mnist" },
+  screenshot: { type: "string" },
+}, ["server-bin", "models", "screenshot"]);
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -169,48 +149,44 @@ async function run() {
   const picked = join(workdir, `fashion-mnist-${PICKED.index}.png`);
   writeFileSync(picked, fashionMnistPng(PICKED.index));
   const { server, base, log } = await startServer();
-  let context;
   try {
-    context = await chromium.launchPersistentContext(join(workdir, "profile"), {
-      executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, viewport: { width: 1000, height: 600 },
-    });
-    const page = context.pages()[0] ?? await context.newPage();
-    const foreign = [];
-    page.on("request", (request) => {
-      const url = request.url();
-      if (!url.startsWith(base) && !url.startsWith("data:") && !url.startsWith("blob:")) foreign.push(url);
-    });
-    const pageErrors = [];
-    page.on("pageerror", (error) => pageErrors.push(String(error)));
+    await withChromium({ width: 1000, height: 600 }, [], async (page) => {
+      const foreign = [];
+      page.on("request", (request) => {
+        const url = request.url();
+        if (!url.startsWith(base) && !url.startsWith("data:") && !url.startsWith("blob:")) foreign.push(url);
+      });
+      const pageErrors = [];
+      page.on("pageerror", (error) => pageErrors.push(String(error)));
 
-    await page.goto(`${base}/`);
-    await page.waitForFunction(() => document.querySelector("#model").options.length > 0,
-                               null, { timeout: STEP_TIMEOUT_MS });
-    check(await page.inputValue("#model") === `fashion-mnist\n${servedVersion()}`, "the bundled model is selected");
+      await page.goto(`${base}/`);
+      await page.waitForFunction(() => document.querySelector("#model").options.length > 0,
+                                 null, { timeout: STEP_TIMEOUT_MS });
+      check(await page.inputValue("#model") === `fashion-mnist\n${servedVersion()}`, "the bundled model is selected");
 
-    await page.setInputFiles("#file", picked);  // "pick an image"
-    await expectResult(page, PICKED.label);
-    check((await page.textContent("#overlay-caption")).startsWith("cam map"), "auto means CAM for this model");
-    await page.screenshot({ path: args.screenshot });
-    console.log(`ok: screenshot ${args.screenshot}`);
+      await page.setInputFiles("#file", picked);  // "pick an image"
+      await expectResult(page, PICKED.label);
+      check((await page.textContent("#overlay-caption")).startsWith("cam map"), "auto means CAM for this model");
+      await page.screenshot({ path: args.screenshot });
+      console.log(`ok: screenshot ${args.screenshot}`);
 
-    await dropImage(page, fashionMnistPng(DROPPED.index), `fashion-mnist-${DROPPED.index}.png`);  // "drop"
-    await expectResult(page, DROPPED.label);
-
-    for (const method of ["grad-cam", "dense"]) {
-      await page.selectOption("#method", method);
-      await page.waitForFunction((name) => document.querySelector("#overlay-caption").textContent.startsWith(name),
-                                 method, { timeout: STEP_TIMEOUT_MS });
+      await dropImage(page, fashionMnistPng(DROPPED.index), `fashion-mnist-${DROPPED.index}.png`);  // "drop"
       await expectResult(page, DROPPED.label);
-      console.log(`ok: method ${method}`);
-    }
-    check(pageErrors.length === 0, `no script errors (${pageErrors.join("; ")})`);
-    check(foreign.length === 0, `the page requested only the server (also ${foreign.join(", ")})`);
+
+      for (const method of ["grad-cam", "dense"]) {
+        await page.selectOption("#method", method);
+        await page.waitForFunction((name) => document.querySelector("#overlay-caption").textContent.startsWith(name),
+                                   method, { timeout: STEP_TIMEOUT_MS });
+        await expectResult(page, DROPPED.label);
+        console.log(`ok: method ${method}`);
+      }
+      check(pageErrors.length === 0, `no script errors (${pageErrors.join("; ")})`);
+      check(foreign.length === 0, `the page requested only the server (also ${foreign.join(", ")})`);
+    });
   } catch (error) {
     console.error(`server log:\n${Buffer.concat(log)}`);
     throw error;
   } finally {
-    if (context) await context.close();
     const exitCode = await stopServer(server);
     rmSync(workdir, { recursive: true, force: true });
     check(exitCode === 0, `fovea-server exits 0 on SIGTERM (got ${exitCode})`);

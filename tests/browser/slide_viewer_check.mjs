@@ -6,43 +6,16 @@
 // Usage: node slide_viewer_check.mjs --page HTML --screenshot PNG
 // Exit status 0 when every check passed; otherwise 1 with the failed check.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { parseArgs } from "node:util";
+
+import { check, requiredArgs, withChromium } from "./headless.mjs";
 
 const STEP_TIMEOUT_MS = 60_000;
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        "--allow-file-access-from-files"];
-
-const { values: args } = parseArgs({ options: { page: { type: "string" }, screenshot: { type: "string" } } });
-for (const required of ["page", "screenshot"]) {
-  if (!args[required]) throw new Error(`--${required} is required`);
-}
-
-let chromium;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch (error) {
-  console.error("playwright-core is not installed: run scripts/install-deps.sh (npm ci in tests/browser)");
-  process.exit(1);
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
-}
+const args = requiredArgs({ page: { type: "string" }, screenshot: { type: "string" } }, ["page", "screenshot"]);
 
 async function run() {
-  const workdir = mkdtempSync(join(tmpdir(), "fovea-slide-viewer-"));
-  let context;
-  try {
-    context = await chromium.launchPersistentContext(join(workdir, "profile"), {
-      executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, viewport: { width: 900, height: 700 },
-    });
-    const page = context.pages()[0] ?? await context.newPage();
+  await withChromium({ width: 900, height: 700 }, ["--allow-file-access-from-files"], async (page) => {
     const network = [];
     await page.route("**/*", (route) => {
       const url = route.request().url();
@@ -75,10 +48,7 @@ async function run() {
     check(pageErrors.length === 0, `no script errors (${pageErrors.join("; ")})`);
     check(network.length === 0, `no network requests (${network.join(", ")})`);
     console.log(`ok: viewer ${args.page}, screenshot ${args.screenshot}`);
-  } finally {
-    if (context) await context.close();
-    rmSync(workdir, { recursive: true, force: true });
-  }
+  });
 }
 
 try {
