@@ -120,24 +120,27 @@ Status RunHostStep(const PlanStep& step, const std::unordered_map<int, dnnl::mem
 
 }  // namespace
 
-struct Plan::ExecutionContext {
+struct Plan::ExecutionContext : PooledContext {
   std::unique_ptr<void, FreeDeleter> arena;
   dnnl::stream stream;
   std::vector<dnnl::memory> memories;  // one per buffer; externals get their handle per run
   std::vector<std::unordered_map<int, dnnl::memory>> step_args;
 };
 
-Plan::~Plan() = default;
+Plan::~Plan() {
+  if (contexts_) contexts_->Forget(this);
+}
 
 StatusOr<std::unique_ptr<Plan>> Plan::Compile(const Graph& graph, std::span<const Shape> input_shapes,
-                                              const dnnl::engine& engine, Precision precision,
-                                              SharedConstants* shared) {
+                                              const dnnl::engine& engine, Precision precision, SharedConstants* shared,
+                                              std::shared_ptr<ContextPool> contexts) {
   if (input_shapes.size() != graph.inputs.size()) {
     return InvalidArgument("the model has " + std::to_string(graph.inputs.size()) + " inputs, got " +
                            std::to_string(input_shapes.size()));
   }
   std::unique_ptr<Plan> plan(new Plan());
   plan->engine_ = engine;
+  plan->contexts_ = contexts ? std::move(contexts) : std::make_shared<ContextPool>();
   const bool bf16 = precision == Precision::kBf16 && CpuSupportsBf16();
   PlanBuilder builder(engine, bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32, shared);
   std::map<std::string, PlanValue> values;
@@ -237,8 +240,7 @@ void Plan::AssignStorageOffsets(const std::vector<size_t>& storage_sizes) {
 
 std::unique_ptr<Plan::ExecutionContext> Plan::NewContext() const {
   auto context = std::make_unique<ExecutionContext>();
-  const size_t bytes = AlignUp(arena_bytes_ + scratchpad_bytes_) + kArenaAlignment;
-  context->arena.reset(std::aligned_alloc(kArenaAlignment, bytes));
+  context->arena.reset(std::aligned_alloc(kArenaAlignment, context_bytes()));
   auto* base = static_cast<char*>(context->arena.get());
   context->stream = dnnl::stream(engine_);
   for (const auto& buffer : buffers_) {
@@ -259,21 +261,18 @@ std::unique_ptr<Plan::ExecutionContext> Plan::NewContext() const {
   return context;
 }
 
+size_t Plan::context_bytes() const { return AlignUp(arena_bytes_ + scratchpad_bytes_) + kArenaAlignment; }
+
 std::unique_ptr<Plan::ExecutionContext> Plan::AcquireContext() const {
-  {
-    std::lock_guard lock(pool_mutex_);
-    if (!pool_.empty()) {
-      auto context = std::move(pool_.back());
-      pool_.pop_back();
-      return context;
-    }
+  if (std::unique_ptr<PooledContext> kept = contexts_->Take(this)) {
+    return std::unique_ptr<ExecutionContext>(static_cast<ExecutionContext*>(kept.release()));
   }
+  contexts_->MakeRoom(context_bytes());
   return NewContext();
 }
 
 void Plan::ReleaseContext(std::unique_ptr<ExecutionContext> context) const {
-  std::lock_guard lock(pool_mutex_);
-  pool_.push_back(std::move(context));
+  contexts_->Keep(this, std::move(context), context_bytes());
 }
 
 Status Plan::Run(std::span<const Tensor> inputs, std::span<Tensor> outputs) const {

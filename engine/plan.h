@@ -4,7 +4,8 @@
 //
 // Threading: a Plan is immutable after compilation and Run() may be called from many threads at once. Every
 // primitive is created with scratchpad_mode::user, and each execution takes its own ExecutionContext (arena,
-// scratchpad, stream) from a pool, so no two concurrent executions share writable memory.
+// scratchpad, stream), so no two concurrent executions share writable memory. Contexts are reused from a ContextPool
+// (engine/context_pool.h) that the plans of one session share, bounded in bytes.
 
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "engine/context_pool.h"
 #include "engine/graph.h"
 #include "engine/model.h"
 #include "engine/plan_builder.h"
@@ -24,10 +26,12 @@ class Plan {
  public:
   // Compiles `graph` for inputs of exactly `input_shapes` (in graph input order).
   // `precision` is the float arithmetic of convolutions and inner products (engine/model.h). `shared` (optional,
-  // borrowed) holds reordered constants shared with the other plans of the same model.
+  // borrowed) holds reordered constants shared with the other plans of the same model; `contexts` (optional) the idle
+  // execution contexts they share (without one the plan keeps its own pool of the default size).
   static StatusOr<std::unique_ptr<Plan>> Compile(const Graph& graph, std::span<const Shape> input_shapes,
                                                  const dnnl::engine& engine, Precision precision = Precision::kFp32,
-                                                 SharedConstants* shared = nullptr);
+                                                 SharedConstants* shared = nullptr,
+                                                 std::shared_ptr<ContextPool> contexts = nullptr);
   ~Plan();
 
   const std::vector<Shape>& output_shapes() const { return output_shapes_; }
@@ -52,6 +56,7 @@ class Plan {
   std::unique_ptr<ExecutionContext> NewContext() const;
   std::unique_ptr<ExecutionContext> AcquireContext() const;
   void ReleaseContext(std::unique_ptr<ExecutionContext> context) const;
+  size_t context_bytes() const;
 
   dnnl::engine engine_;
   std::vector<PlanStep> steps_;
@@ -65,8 +70,7 @@ class Plan {
   std::vector<Shape> output_shapes_;
   std::vector<DataType> output_dtypes_;
 
-  mutable std::mutex pool_mutex_;
-  mutable std::vector<std::unique_ptr<ExecutionContext>> pool_;
+  std::shared_ptr<ContextPool> contexts_;
 };
 
 }  // namespace fovea::engine

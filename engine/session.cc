@@ -6,17 +6,19 @@
 
 namespace fovea::engine {
 
-Session::Session(std::shared_ptr<const Model> model, size_t max_cached_plans)
+Session::Session(std::shared_ptr<const Model> model, size_t max_cached_plans, size_t idle_context_bytes)
     : model_(std::move(model)),
       engine_(dnnl::engine::kind::cpu, 0),
       constants_(model_->graph().initializers),
+      contexts_(std::make_shared<ContextPool>(idle_context_bytes)),
       max_cached_plans_(max_cached_plans) {}
 
-StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> model, size_t max_cached_plans) {
+StatusOr<std::unique_ptr<Session>> Session::Create(std::shared_ptr<const Model> model, size_t max_cached_plans,
+                                                   size_t idle_context_bytes) {
   if (!model) return InvalidArgument("no model");
   if (max_cached_plans == 0) return InvalidArgument("a session must be able to keep at least one plan");
   try {
-    return std::unique_ptr<Session>(new Session(std::move(model), max_cached_plans));
+    return std::unique_ptr<Session>(new Session(std::move(model), max_cached_plans, idle_context_bytes));
   } catch (const dnnl::error& e) {
     return Internal(std::string("cannot create the oneDNN CPU engine: ") + e.what());
   }
@@ -41,7 +43,7 @@ StatusOr<std::shared_ptr<const Plan>> Session::PlanFor(std::span<const Shape> in
     }
   }
   if (compile_here) {
-    auto plan = Plan::Compile(model_->graph(), input_shapes, engine_, model_->precision(), &constants_);
+    auto plan = Plan::Compile(model_->graph(), input_shapes, engine_, model_->precision(), &constants_, contexts_);
     if (plan.ok()) {
       promise.set_value(std::shared_ptr<const Plan>(std::move(plan).value()));
     } else {

@@ -18,6 +18,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "engine/context_pool.h"
 #include "engine/model.h"
 #include "engine/plan.h"
 
@@ -30,8 +31,10 @@ inline constexpr size_t kDefaultMaxCachedPlans = 32;
 
 class Session {
  public:
+  // `idle_context_bytes` bounds the execution contexts its plans keep between runs (engine/context_pool.h).
   static StatusOr<std::unique_ptr<Session>> Create(std::shared_ptr<const Model> model,
-                                                   size_t max_cached_plans = kDefaultMaxCachedPlans);
+                                                   size_t max_cached_plans = kDefaultMaxCachedPlans,
+                                                   size_t idle_context_bytes = kDefaultIdleContextBytes);
 
   const Model& model() const { return *model_; }
 
@@ -43,11 +46,13 @@ class Session {
   StatusOr<std::shared_ptr<const Plan>> PlanFor(std::span<const Shape> input_shapes) const;
 
   size_t cached_plans() const;
+  // The idle execution contexts its plans keep between runs.
+  const ContextPool& contexts() const { return *contexts_; }
   // Reordered constants the plans share (one per weight and layout).
   size_t shared_constants() const { return constants_.size(); }
 
  private:
-  Session(std::shared_ptr<const Model> model, size_t max_cached_plans);
+  Session(std::shared_ptr<const Model> model, size_t max_cached_plans, size_t idle_context_bytes);
   // Drops least recently used compiled plans until at most max_cached_plans_ remain. Caller holds mutex_.
   void EvictLeastRecentlyUsed() const;
 
@@ -61,6 +66,8 @@ class Session {
   dnnl::engine engine_;
   // The model's weights in the layouts its plans chose, one copy per layout for all batch sizes.
   mutable SharedConstants constants_;
+  // Idle execution contexts of all its plans, bounded in bytes (engine/context_pool.h).
+  std::shared_ptr<ContextPool> contexts_;
   mutable std::mutex mutex_;
   struct CachedPlan {
     PlanFuture future;

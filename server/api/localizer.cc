@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 #include "engine/localization/detections.h"
 #include "engine/localization/resample.h"
@@ -260,6 +261,17 @@ std::vector<int64_t> TopDenseClasses(const engine::Tensor& values, std::vector<i
   return candidates;
 }
 
+// The server maps one dense image at a time. Each pass already runs on every core of the calling thread's team, so a
+// second one at once only splits them (and oversubscribes them), while it doubles the memory: a pass holds a working
+// set proportional to the image, about 265 MB for a 1-Mpixel tile on the bundled model. Whole-slide clients keep
+// several tiles in flight; they queue here, decoded, rather than each taking its working set.
+StatusOr<loc::ClassMaps> ComputeOneAtATime(const loc::DenseMapper& mapper, const engine::Tensor& input,
+                                           int64_t stride) {
+  static std::mutex one_pass;
+  const std::lock_guard lock(one_pass);
+  return mapper.Compute(input, stride);
+}
+
 StatusOr<MethodResult> RunDense(const ServedModel& model, const imageio::Image& image, const LocalizePlan& plan) {
   FOVEA_ASSIGN_OR_RETURN(const loc::DenseMapper* mapper, model.localizer->Dense());
   // Native resolution: the spec takes the image's own size, so PreparePixels converts and normalizes only.
@@ -269,7 +281,7 @@ StatusOr<MethodResult> RunDense(const ServedModel& model, const imageio::Image& 
   spec.preprocessing.resize = ResizeMode::kStretch;
   engine::Tensor input(engine::DataType::kFloat32, {1, spec.channels, spec.height, spec.width});
   FOVEA_RETURN_IF_ERROR(PreparePixels(image, spec, input.floats()));
-  FOVEA_ASSIGN_OR_RETURN(loc::ClassMaps maps, mapper->Compute(input, plan.stride));
+  FOVEA_ASSIGN_OR_RETURN(loc::ClassMaps maps, ComputeOneAtATime(*mapper, input, plan.stride));
   MethodResult result;
   result.geometry = maps.geometry;
   result.box_shape = loc::BoxShape::kWindow;
