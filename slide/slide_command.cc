@@ -310,20 +310,28 @@ std::string LabelOf(const ModelFacts& model, int64_t c) {
   return c < static_cast<int64_t>(model.labels.size()) ? model.labels[static_cast<size_t>(c)] : std::to_string(c);
 }
 
+// The run's class maps: the float maps the store keeps, and the TIFF each becomes in the output folder.
+std::vector<ClassMap> RunMaps(const SlideRun& run, const ModelFacts& model, const std::string& name) {
+  std::vector<ClassMap> maps;
+  for (size_t slot = 0; slot < run.classes.size(); ++slot) {
+    const int64_t c = run.classes[slot];
+    const std::string label = LabelOf(model, c);
+    const fs::path tiff =
+        fs::path(run.options->out) / (name + "." + std::to_string(c) + "-" + client::FileNameSlug(label) + ".tif");
+    maps.push_back({c, label, run.store->MapPath(static_cast<int64_t>(slot)), tiff.string()});
+  }
+  return maps;
+}
+
 // Writes the slide's result files and summary from the finished store; returns the summary.
-StatusOr<nlohmann::json> WriteOutputs(const SlideRun& run, const ModelFacts& model, const std::string& path,
+StatusOr<nlohmann::json> WriteOutputs(const SlideRun& run, const std::vector<ClassMap>& maps, const std::string& path,
                                       const std::string& name, const TilePlan& plan, const Pixels& thumbnail,
                                       const TissueMask& mask) {
   const fs::path dir(run.options->out);
-  std::vector<ClassMap> maps;
   nlohmann::json files = nlohmann::json::array();
-  for (size_t slot = 0; slot < run.classes.size(); ++slot) {
-    const int64_t c = run.classes[slot];
-    maps.push_back({c, LabelOf(model, c), run.store->MapPath(static_cast<int64_t>(slot))});
-    const fs::path tiff =
-        dir / (name + "." + std::to_string(c) + "-" + client::FileNameSlug(maps.back().label) + ".tif");
-    FOVEA_RETURN_IF_ERROR(WriteHeatmapTiff(maps.back(), plan.map_rows, plan.map_cols, tiff.string()));
-    files.push_back(tiff.filename().string());
+  for (const ClassMap& map : maps) {
+    FOVEA_RETURN_IF_ERROR(WriteHeatmapTiff(map, plan.map_rows, plan.map_cols));
+    files.push_back(fs::path(map.tiff_path).filename().string());
   }
   const fs::path preview = dir / (name + ".preview.png");
   FOVEA_RETURN_IF_ERROR(WritePreviewPng(thumbnail, mask, run.slide->width(), run.slide->height(), run.grid, maps,
@@ -383,17 +391,14 @@ Status MapSlide(const client::FoveaClient& client, const SlideOptions& o, const 
                                      ": run the same command again to resume");
   }
   const double mapping_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  FOVEA_ASSIGN_OR_RETURN(nlohmann::json summary, WriteOutputs(run, model, path, name, plan, thumbnail, mask));
+  const std::vector<ClassMap> maps = RunMaps(run, model, name);
+  FOVEA_ASSIGN_OR_RETURN(nlohmann::json summary, WriteOutputs(run, maps, path, name, plan, thumbnail, mask));
   summary["viewer"] = o.viewer ? "" : "not asked for (--no-viewer)";
   if (o.viewer) {
     const std::string assets = FindViewerAssets();
     if (assets.empty()) {
       summary["viewer"] = "skipped: OpenSeadragon not found (npm ci in slide/viewer, or set FOVEA_VIEWER_ASSETS)";
     } else {
-      std::vector<ClassMap> maps;
-      for (size_t slot = 0; slot < classes.size(); ++slot) {
-        maps.push_back({classes[slot], LabelOf(model, classes[slot]), store->MapPath(static_cast<int64_t>(slot))});
-      }
       const ViewerPage page{o.out,
                             name,
                             fs::path(path).filename().string() + " — " + model.name,

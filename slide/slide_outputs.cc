@@ -63,7 +63,17 @@ std::array<uint8_t, 3> ClassColour(int64_t class_index) {
   return kPalette[static_cast<size_t>(class_index) % kPalette.size()];
 }
 
-Status WriteHeatmapTiff(const ClassMap& map, int64_t rows, int64_t cols, const std::string& path) {
+VipsImage* LoadMapBytes(const ClassMap& map) {
+  VipsImage* image = nullptr;
+  if (vips_tiffload(map.tiff_path.c_str(), &image, "access", VIPS_ACCESS_SEQUENTIAL, "fail_on", VIPS_FAIL_ON_ERROR,
+                    nullptr) != 0) {
+    return nullptr;
+  }
+  return image;
+}
+
+Status WriteHeatmapTiff(const ClassMap& map, int64_t rows, int64_t cols) {
+  const std::string& path = map.tiff_path;
   VipsRef raw, scaled, bytes;
   FOVEA_RETURN_IF_ERROR(LoadMap(map, rows, cols, raw));
   if (vips_linear1(raw.image, &scaled.image, 255.0, 0.0, nullptr) != 0 ||

@@ -22,12 +22,13 @@ namespace fovea::slide {
 struct ClassMap {
   int64_t class_index = 0;
   std::string label;
-  std::string raw_path;  // rows x cols float32, row-major
+  std::string raw_path;   // rows x cols float32, row-major
+  std::string tiff_path;  // the 8-bit pyramidal TIFF WriteHeatmapTiff makes of it
 };
 
-// Writes `map` as an 8-bit (probability × 255) pyramidal tiled TIFF, one pixel per cell, deflate-compressed, without
-// holding the map in memory.
-Status WriteHeatmapTiff(const ClassMap& map, int64_t rows, int64_t cols, const std::string& path);
+// Writes `map` as an 8-bit (probability × 255) pyramidal tiled TIFF at map.tiff_path, one pixel per cell,
+// deflate-compressed, without holding the map in memory.
+Status WriteHeatmapTiff(const ClassMap& map, int64_t rows, int64_t cols);
 
 // Writes `thumbnail` of a width x height slide with the maps over its tissue (`mask`, made from the same thumbnail):
 // each pixel takes the colour of its most probable class, as opaque as that probability; glass stays as it is, as in
@@ -44,6 +45,11 @@ Status WriteGeoJson(const std::vector<SlideDetection>& detections, const std::st
 // The map file as a lazy float vips image (nothing is read until it is written somewhere): a new reference, or null
 // with libvips' error set.
 VipsImage* LoadMapImage(const ClassMap& map, int64_t rows, int64_t cols);
+
+// The 8-bit TIFF of the map as a lazy vips image read tile by tile, the same way. Whole-map passes that only draw
+// (the viewer's overlay) read these: the float maps are memory-mapped, and every page a pass over them touches counts
+// in the process's resident memory until the pass ends (360 MB over ten 10,000² maps).
+VipsImage* LoadMapBytes(const ClassMap& map);
 
 // The colour a class is drawn in (previews, GeoJSON), from a fixed palette of distinct hues.
 std::array<uint8_t, 3> ClassColour(int64_t class_index);

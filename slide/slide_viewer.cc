@@ -29,15 +29,16 @@ Status ConstantColour(int64_t rows, int64_t cols, const std::array<uint8_t, 3>& 
   return OkStatus();
 }
 
-// The overlay as a lazy vips pipeline: per cell the most probable class's colour, alpha its probability.
+// The overlay as a lazy vips pipeline: per cell the most probable class's colour, alpha its probability. It reads the
+// 8-bit TIFFs (LoadMapBytes): a colour and an alpha need no more than 8 bits, and memory stays bounded.
 Status OverlayImage(const ViewerPage& page, VipsRef& rgba) {
   VipsRef best, colour;
-  best.image = LoadMapImage(page.maps.at(0), page.rows, page.cols);
-  if (best.image == nullptr) return DataLoss("cannot read '" + page.maps[0].raw_path + "': " + TakeVipsError());
+  best.image = LoadMapBytes(page.maps.at(0));
+  if (best.image == nullptr) return DataLoss("cannot read '" + page.maps[0].tiff_path + "': " + TakeVipsError());
   FOVEA_RETURN_IF_ERROR(ConstantColour(page.rows, page.cols, ClassColour(page.maps[0].class_index), colour));
   for (size_t k = 1; k < page.maps.size(); ++k) {
-    VipsRef map{LoadMapImage(page.maps[k], page.rows, page.cols)}, this_colour, greater, new_best, new_colour;
-    if (map.image == nullptr) return DataLoss("cannot read '" + page.maps[k].raw_path + "': " + TakeVipsError());
+    VipsRef map{LoadMapBytes(page.maps[k])}, this_colour, greater, new_best, new_colour;
+    if (map.image == nullptr) return DataLoss("cannot read '" + page.maps[k].tiff_path + "': " + TakeVipsError());
     FOVEA_RETURN_IF_ERROR(ConstantColour(page.rows, page.cols, ClassColour(page.maps[k].class_index), this_colour));
     if (vips_more(map.image, best.image, &greater.image, nullptr) != 0 ||
         vips_ifthenelse(greater.image, map.image, best.image, &new_best.image, nullptr) != 0 ||
@@ -48,7 +49,7 @@ Status OverlayImage(const ViewerPage& page, VipsRef& rgba) {
     std::swap(colour.image, new_colour.image);
   }
   VipsRef scaled, alpha, joined;
-  if (vips_linear1(best.image, &scaled.image, 255.0 * kMaxAlpha, 0.0, nullptr) != 0 ||
+  if (vips_linear1(best.image, &scaled.image, kMaxAlpha, 0.0, nullptr) != 0 ||
       vips_cast_uchar(scaled.image, &alpha.image, nullptr) != 0 ||
       vips_bandjoin2(colour.image, alpha.image, &joined.image, nullptr) != 0 ||
       vips_copy(joined.image, &rgba.image, "interpretation", VIPS_INTERPRETATION_sRGB, nullptr) != 0) {

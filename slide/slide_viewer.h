@@ -30,7 +30,8 @@ std::string FindViewerAssets();
 
 // Writes DIR/<name>.html, the slide's DeepZoom pyramid from `slide` (its mapped level) and the overlay's: each
 // cell the colour of its most probable class (ClassColour), alpha the probability, one pixel per cell, placed over the
-// cell's window centre. Streams through libvips: memory stays bounded whatever the slide's size.
+// cell's window centre. The overlay is read from the maps' 8-bit TIFFs (ClassMap::tiff_path), which must exist. Streams
+// through libvips: memory stays bounded whatever the slide's size.
 Status WriteViewer(const ViewerPage& page, const SlideImage& slide);
 
 }  // namespace fovea::slide
