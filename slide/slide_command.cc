@@ -40,7 +40,7 @@ struct SlideOptions {
   std::string model;
   int64_t version = 0;
   std::string out;
-  int level = 0;
+  Resolution resolution;
   int64_t tile_pixels = 0;  // 0: as large as the server's dense limit allows
   std::vector<int64_t> classes;
   std::optional<float> threshold;
@@ -68,7 +68,15 @@ FlagSet SlideFlags(SlideOptions& o) {
   flags.Add(TextFlag("out", &o.out, "DIR", "Output folder, created if missing (required)."));
   flags.Add(TextFlag("model", &o.model, "NAME", "Model to use.").Default("the server's only model"));
   flags.Add(IntegerFlag("version", &o.version, 0, INT64_MAX, "N", "Model version; 0 = latest."));
-  flags.Add(IntegerFlag("level", &o.level, 0, 64, "N", "Pyramid level to map (0 = full resolution)."));
+  flags.Add(IntegerFlag("level", &o.resolution.level, 0, 64, "N", "Pyramid level to map (0 = full resolution)."));
+  flags.Add(NumberFlag("downsample", &o.resolution.downsample, 1, 1e6, "D",
+                       "Map at D level-0 pixels per pixel instead of a --level: read from the largest pyramid level at "
+                       "least as fine, resampled (Lanczos) when no level is exactly D.")
+                .Default("off (--level)"));
+  flags.Add(NumberFlag("mpp", &o.resolution.microns_per_pixel, 1e-6, 1e6, "MICRONS",
+                       "Map at this many microns per pixel (the resolution the model was trained at), from the "
+                       "slide's metadata (OpenSlide's mpp, or a TIFF's resolution), as --downsample does.")
+                .Default("off (--level)"));
   flags.Add(IntegerFlag("tile", &o.tile_pixels, 1, int64_t{1} << 20, "PIXELS",
                         "Tile side: each tile owns the map cells whose windows span this many pixels, and is read with "
                         "the context they need.")
@@ -244,7 +252,9 @@ std::string RunSettings(const SlideRun& run, const std::string& path, const Slid
   nlohmann::json json = {{"slide", fs::absolute(path).string()},
                          {"slide_bytes", error ? 0 : size},
                          {"slide_modified", modified},
-                         {"level", o.level},
+                         {"level", o.resolution.level},
+                         {"downsample", o.resolution.downsample},
+                         {"mpp", o.resolution.microns_per_pixel},
                          {"model", run.model},
                          {"version", run.version},
                          {"grid",
@@ -348,7 +358,8 @@ StatusOr<nlohmann::json> WriteOutputs(const SlideRun& run, const std::vector<Cla
   return nlohmann::json{{"slide", path},
                         {"width", run.slide->width()},
                         {"height", run.slide->height()},
-                        {"level", run.options->level},
+                        {"level", run.slide->level()},
+                        {"microns_per_pixel", run.slide->microns_per_pixel()},
                         {"downsample", run.slide->downsample()},
                         {"model", run.model},
                         {"version", run.version},
@@ -369,7 +380,7 @@ Status MapSlide(const client::FoveaClient& client, const SlideOptions& o, const 
                 const std::vector<int64_t>& classes, const std::string& path, const std::string& name,
                 std::ostream& out) {
   const auto start = std::chrono::steady_clock::now();
-  FOVEA_ASSIGN_OR_RETURN(const auto slide, SlideImage::Open(path, o.level));
+  FOVEA_ASSIGN_OR_RETURN(const auto slide, SlideImage::Open(path, o.resolution));
   FOVEA_ASSIGN_OR_RETURN(const int64_t tile_cells, ChooseTileCells(model.grid, o.tile_pixels));
   FOVEA_ASSIGN_OR_RETURN(const TilePlan plan, PlanTiles(slide->width(), slide->height(), model.grid, tile_cells));
   FOVEA_ASSIGN_OR_RETURN(const Pixels thumbnail, slide->Thumbnail(kMaskThumbnailSide));
@@ -425,10 +436,11 @@ Status MapSlide(const client::FoveaClient& client, const SlideOptions& o, const 
   summary["mapping_seconds"] = mapping_seconds;  // tiles only: reading, the server's maps, writing cells
   summary["megapixels_per_second"] = megapixels / mapping_seconds;
   std::ofstream(fs::path(o.out) / (name + ".json")) << summary.dump(1) << "\n";
-  out << path << ": " << slide->width() << "x" << slide->height() << " (level " << o.level << "), " << plan.map_cols
-      << "x" << plan.map_rows << " cells, " << plan.tiles.size() << " tiles (" << skipped << " background, skipped; "
-      << resumed << " resumed), " << summary["detections"].get<size_t>() << " detections, " << mapping_seconds
-      << " s mapping (" << megapixels / mapping_seconds << " MP/s), " << seconds << " s in all -> "
+  out << path << ": " << slide->width() << "x" << slide->height() << " (level " << slide->level() << ", downsample "
+      << slide->downsample() << "), " << plan.map_cols << "x" << plan.map_rows << " cells, " << plan.tiles.size()
+      << " tiles (" << skipped << " background, skipped; " << resumed << " resumed), "
+      << summary["detections"].get<size_t>() << " detections, " << mapping_seconds << " s mapping ("
+      << megapixels / mapping_seconds << " MP/s), " << seconds << " s in all -> "
       << (fs::path(o.out) / (name + ".*")).string() << "\n";
   return OkStatus();
 }
@@ -442,6 +454,10 @@ int RunSlide(const std::vector<std::string>& args, std::ostream& out, std::ostre
   ParsedArgs parsed;
   const auto check = [&](const ParsedArgs& p) -> std::string {
     if (options.out.empty()) return "--out DIR is required";
+    const Resolution& r = options.resolution;
+    if ((r.level != 0) + (r.downsample != 0) + (r.microns_per_pixel != 0) > 1) {
+      return "--level, --downsample and --mpp each choose the resolution: give one";
+    }
     return p.positionals.empty() ? "no SLIDE given" : "";
   };
   if (const std::optional<int> exit_code = client::ParseServerCommandArgs(

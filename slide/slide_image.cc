@@ -1,6 +1,7 @@
 #include "slide/slide_image.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <mutex>
 
@@ -87,6 +88,30 @@ StatusOr<Pixels> ToPixels(VipsImage* image, const std::string& what) {
   return pixels;
 }
 
+// Microns per pixel of level 0 from the slide's metadata: OpenSlide's "openslide.mpp-x", or a TIFF resolution given
+// with a unit (libvips' xres is pixels per millimetre); 0 when neither says.
+double LevelZeroMicronsPerPixel(VipsImage* image) {
+  const char* mpp = nullptr;
+  if (vips_image_get_typeof(image, "openslide.mpp-x") != 0 &&
+      vips_image_get_string(image, "openslide.mpp-x", &mpp) == 0 && mpp != nullptr && std::atof(mpp) > 0) {
+    return std::atof(mpp);
+  }
+  if (vips_image_get_typeof(image, "resolution-unit") != 0 && vips_image_get_xres(image) > 0) {
+    return 1000.0 / vips_image_get_xres(image);
+  }
+  return 0;
+}
+
+// `image` shrunk by `scale` (< 1) with libvips' Lanczos kernel, or `image` itself at scale 1. A new reference.
+VipsImage* Rescaled(VipsImage* image, double scale) {
+  if (scale == 1.0) {
+    g_object_ref(image);
+    return image;
+  }
+  VipsImage* out = nullptr;
+  return vips_resize(image, &out, scale, nullptr) == 0 ? out : nullptr;
+}
+
 }  // namespace
 
 Status InitVips(const char* argv0) {
@@ -97,7 +122,56 @@ Status InitVips(const char* argv0) {
   return OkStatus();
 }
 
-StatusOr<std::unique_ptr<SlideImage>> SlideImage::Open(const std::string& path, int level) {
+// The level to read `resolution` from and the resampling it needs: the largest level whose downsample is at most the
+// target's (within 0.1%, so a level that has it is read as it is).
+Status SlideImage::ChooseLevel(VipsImage* first, const Resolution& resolution) {
+  const double width0 = vips_image_get_width(first);
+  const double mpp0 = LevelZeroMicronsPerPixel(first);
+  double target = 0;
+  if (resolution.microns_per_pixel > 0) {
+    if (mpp0 <= 0) {
+      return InvalidArgument("'" + path_ +
+                             "' does not say its microns per pixel (no openslide.mpp-x, no TIFF "
+                             "resolution unit); choose a --level or a --downsample instead");
+    }
+    target = resolution.microns_per_pixel / mpp0;
+  } else if (resolution.downsample > 0) {
+    target = resolution.downsample;
+  }
+  microns_per_pixel_ = mpp0;
+  if (target == 0) {
+    if (resolution.level < 0 || resolution.level >= levels_) {
+      return InvalidArgument("'" + path_ + "' has " + std::to_string(levels_) + " pyramid level(s), 0 to " +
+                             std::to_string(levels_ - 1) + "; --level " + std::to_string(resolution.level) +
+                             " is not one of them");
+    }
+    level_ = resolution.level;
+    return OkStatus();
+  }
+  constexpr double kSameScale = 1e-3;
+  if (target < 1.0 - kSameScale) {
+    return InvalidArgument("'" + path_ + "' level 0 is " + std::to_string(mpp0 > 0 ? mpp0 : 1.0) +
+                           (mpp0 > 0 ? " microns" : " level-0 pixels") +
+                           " per pixel; fovea slide maps at that resolution or coarser, not finer (downsample " +
+                           std::to_string(target) + " < 1)");
+  }
+  level_ = 0;
+  double level_downsample = 1.0;
+  for (int level = 1; level < levels_; ++level) {
+    VipsRef candidate{OpenLevel(path_, loader_, level)};
+    if (candidate.image == nullptr)
+      return InvalidArgument("'" + path_ + "' level " + std::to_string(level) +
+                             " cannot be opened: " + TakeVipsError());
+    const double downsample = width0 / vips_image_get_width(candidate.image);
+    if (downsample > target * (1.0 + kSameScale)) break;
+    level_ = level;
+    level_downsample = downsample;
+  }
+  scale_ = std::abs(level_downsample / target - 1.0) <= kSameScale ? 1.0 : level_downsample / target;
+  return OkStatus();
+}
+
+StatusOr<std::unique_ptr<SlideImage>> SlideImage::Open(const std::string& path, const Resolution& resolution) {
   const std::string loader = LoaderOf(path);
   if (loader.empty()) {
     vips_error_clear();
@@ -111,21 +185,19 @@ StatusOr<std::unique_ptr<SlideImage>> SlideImage::Open(const std::string& path, 
   VipsRef first{OpenLevel(path, loader, 0)};
   if (first.image == nullptr) return InvalidArgument("'" + path + "' cannot be opened: " + TakeVipsError());
   slide->levels_ = LevelCount(first.image, loader);
-  if (level < 0 || level >= slide->levels_) {
-    return InvalidArgument("'" + path + "' has " + std::to_string(slide->levels_) + " pyramid level(s), 0 to " +
-                           std::to_string(slide->levels_ - 1) + "; --level " + std::to_string(level) +
-                           " is not one of them");
-  }
+  FOVEA_RETURN_IF_ERROR(slide->ChooseLevel(first.image, resolution));
+  const int level = slide->level_;
   VipsRef opened{level == 0 ? nullptr : OpenLevel(path, loader, level)};
   if (level != 0 && opened.image == nullptr) {
     return InvalidArgument("'" + path + "' level " + std::to_string(level) + " cannot be opened: " + TakeVipsError());
   }
-  slide->level_ = level;
-  slide->rgb_ = AsRgb(level == 0 ? first.image : opened.image);
+  VipsRef rgb{AsRgb(level == 0 ? first.image : opened.image)};
+  if (rgb.image != nullptr) slide->rgb_ = Rescaled(rgb.image, slide->scale_);
   if (slide->rgb_ == nullptr) return InvalidArgument("'" + path + "' cannot be read as RGB: " + TakeVipsError());
   slide->width_ = vips_image_get_width(slide->rgb_);
   slide->height_ = vips_image_get_height(slide->rgb_);
   slide->downsample_ = static_cast<double>(vips_image_get_width(first.image)) / static_cast<double>(slide->width_);
+  if (slide->microns_per_pixel_ > 0) slide->microns_per_pixel_ *= slide->downsample_;
   return slide;
 }
 
@@ -150,9 +222,10 @@ StatusOr<Pixels> SlideImage::ReadRegion(int64_t x, int64_t y, int64_t width, int
 
 StatusOr<VipsImage*> SlideImage::OpenSequential() const {
   VipsRef opened{OpenLevel(path_, loader_, level_, VIPS_ACCESS_SEQUENTIAL)};
-  VipsImage* rgb = opened.image == nullptr ? nullptr : AsRgb(opened.image);
-  if (rgb == nullptr) return DataLoss("'" + path_ + "' cannot be read again: " + TakeVipsError());
-  return rgb;
+  VipsRef rgb{opened.image == nullptr ? nullptr : AsRgb(opened.image)};
+  VipsImage* scaled = rgb.image == nullptr ? nullptr : Rescaled(rgb.image, scale_);
+  if (scaled == nullptr) return DataLoss("'" + path_ + "' cannot be read again: " + TakeVipsError());
+  return scaled;
 }
 
 StatusOr<Pixels> SlideImage::Thumbnail(int64_t max_side) const {

@@ -26,12 +26,22 @@ struct Pixels {
   std::vector<uint8_t> data;  // height × width × bands
 };
 
+// Which resolution of a slide to map: a pyramid level as it is, or a scale (relative to level 0, or in microns per
+// pixel) read from the nearest finer level and resampled to it when no level has it exactly.
+struct Resolution {
+  int level = 0;                 // used when neither of the below is set
+  double downsample = 0;         // level-0 pixels per mapped pixel (e.g. 4)
+  double microns_per_pixel = 0;  // from the slide's own metadata (OpenSlide's mpp, or a TIFF's resolution)
+};
+
 class SlideImage {
  public:
-  // Opens `path` at pyramid `level` (0 = full resolution): OpenSlide's levels for its formats, the pages of a
-  // pyramidal TIFF; any other image has only level 0. INVALID_ARGUMENT naming the file for an unreadable image or a
-  // level it does not have.
-  static StatusOr<std::unique_ptr<SlideImage>> Open(const std::string& path, int level);
+  // Opens `path` at `resolution`: OpenSlide's levels for its formats, the pages of a pyramidal TIFF; any other image
+  // has only level 0. A downsample or microns-per-pixel is read from the largest level at least as fine, shrunk by
+  // libvips (Lanczos) to exactly that scale; the shrunk image is what every region, and the viewer, reads.
+  // INVALID_ARGUMENT naming the file for an unreadable image, a level it does not have, a scale finer than level 0,
+  // or microns per pixel asked of a slide whose metadata has none.
+  static StatusOr<std::unique_ptr<SlideImage>> Open(const std::string& path, const Resolution& resolution);
   ~SlideImage();
   SlideImage(const SlideImage&) = delete;
   SlideImage& operator=(const SlideImage&) = delete;
@@ -41,11 +51,15 @@ class SlideImage {
   int levels() const { return levels_; }
   // Level-0 pixels per pixel of the opened level (1 at level 0), to give results in level-0 coordinates.
   double downsample() const { return downsample_; }
-  const std::string& loader() const { return loader_; }
+  // The opened level's pyramid index (the level a scale was read from).
+  int level() const { return level_; }
+  // Microns per pixel of the mapped image, 0 when the slide's metadata does not say.
+  double microns_per_pixel() const { return microns_per_pixel_; }
+  const std::string& loader() const { return loader_; }  // vips' loader, e.g. "tiffload", "openslideload"
   // The opened level again as 8-bit RGB, for one top-to-bottom pass (the viewer's DeepZoom pyramid): sequential
   // access, so libvips keeps a few strips rather than a random-access tile cache. A new reference, which the caller
   // drops.
-  StatusOr<VipsImage*> OpenSequential() const;  // vips' loader, e.g. "tiffload", "openslideload"
+  StatusOr<VipsImage*> OpenSequential() const;
 
   // RGB pixels of [x, x + width) × [y, y + height) at the opened level (alpha flattened onto white). DATA_LOSS naming
   // the file and region when the file is truncated or corrupt there.
@@ -57,6 +71,8 @@ class SlideImage {
 
  private:
   SlideImage() = default;
+  // Sets level_ and scale_ for `resolution`; `first` is level 0.
+  Status ChooseLevel(VipsImage* first, const Resolution& resolution);
 
   std::string path_;
   std::string loader_;
@@ -64,7 +80,9 @@ class SlideImage {
   int64_t width_ = 0, height_ = 0;
   int levels_ = 1;
   int level_ = 0;
+  double scale_ = 1.0;  // the resampling applied to the opened level (1: none)
   double downsample_ = 1.0;
+  double microns_per_pixel_ = 0;
 };
 
 }  // namespace fovea::slide

@@ -31,7 +31,7 @@ std::string ScratchFile() {
 
 // Opens and reads one level; returns the file's level count (0 when it does not open).
 int ReadLevel(const std::string& path, int level) {
-  auto slide = fovea::slide::SlideImage::Open(path, level);
+  auto slide = fovea::slide::SlideImage::Open(path, {.level = level});
   if (!slide.ok()) return 0;
   const int64_t width = (*slide)->width(), height = (*slide)->height();
   if (width * height > kReadablePixels) return (*slide)->levels();

@@ -11,6 +11,9 @@ CLI through the real fovea-server serving the bundled Fashion-MNIST model.
 - Resume: a run killed part-way and started again recomputes only the tiles it had not finished, and its maps equal
   the whole-image map.
 - A truncated slide is a clear error naming the file, with exit status 1.
+- Resolution: --downsample between two pyramid levels is read from the finer one and shrunk by libvips, and the stitched
+  maps equal one dense pass over the same shrink made by the `vips` command; --mpp takes the SVS's MPP from its
+  metadata, and a TIFF without a resolution refuses it.
 - The viewer page (OpenSeadragon copied next to it) opened in headless Chromium from file:// with the network refused
   shows the slide and the map over it, and its slider sets the map's opacity (tests/browser/slide_viewer_check.mjs;
   it saves the screenshot the docs show).
@@ -77,7 +80,11 @@ class SlideCliTest(unittest.TestCase):
     @classmethod
     def whole_image_maps(cls):
         """[classes, rows, cols]: one DENSE Localize over the slide's full-resolution pixels."""
-        pixels = tifffile.imread(cls.slide, key=0)
+        return cls.dense_maps(tifffile.imread(cls.slide, key=0))
+
+    @classmethod
+    def dense_maps(cls, pixels):
+        """[classes, rows, cols]: one DENSE Localize over `pixels` (height x width x 3, uint8)."""
         request = cls.v1.LocalizeRequest(model_name="fashion-mnist", method=cls.v1.LOCALIZATION_METHOD_DENSE,
                                          class_indices=list(range(cls.model.num_classes)),
                                          map_format=cls.v1.HEATMAP_FORMAT_FLOAT, render_overlays=False)
@@ -101,6 +108,19 @@ class SlideCliTest(unittest.TestCase):
                 for slot in range(len(summary["map"]["classes"]))]
         return summary, np.stack(maps)
 
+    def make_svs(self):
+        """The slide's pixels as an Aperio SVS (a tiled TIFF whose description OpenSlide recognizes), MPP 0.5."""
+        svs = os.path.join(self.work, "slide.svs")
+        if os.path.exists(svs):
+            return svs
+        description = f"Aperio Image Library v10.0.0\r\n{SLIDE_WIDTH}x{SLIDE_HEIGHT} [0,0 {SLIDE_WIDTH}x{SLIDE_HEIGHT}] " \
+                      "(256x256) RGB|AppMag = 20|MPP = 0.5"
+        with tifffile.TiffFile(self.slide) as source, tifffile.TiffWriter(svs) as writer:
+            for i, page in enumerate(source.pages):
+                writer.write(page.asarray(), photometric="rgb", compression="zlib", tile=(256, 256),
+                             description=description if i == 0 else None, metadata=None)
+        return svs
+
     def test_stitched_map_equals_one_dense_pass_for_two_tile_sizes(self):
         for tile in (256, 400):
             with self.subTest(tile=tile):
@@ -114,18 +134,42 @@ class SlideCliTest(unittest.TestCase):
     def test_an_openslide_slide_maps_like_its_tiff(self):
         """The same pixels as an Aperio SVS (a tiled TIFF whose description OpenSlide recognizes), read through
         libvips' openslideload: the same maps."""
-        svs = os.path.join(self.work, "slide.svs")
-        description = f"Aperio Image Library v10.0.0\r\n{SLIDE_WIDTH}x{SLIDE_HEIGHT} [0,0 {SLIDE_WIDTH}x{SLIDE_HEIGHT}] " \
-                      "(256x256) RGB|AppMag = 20|MPP = 0.5"
-        with tifffile.TiffFile(self.slide) as source, tifffile.TiffWriter(svs) as writer:
-            for i, page in enumerate(source.pages):
-                writer.write(page.asarray(), photometric="rgb", compression="zlib", tile=(256, 256),
-                             description=description if i == 0 else None, metadata=None)
+        svs = self.make_svs()
         out = os.path.join(self.work, "openslide")
         result = self.run_slide(out, "--tile", "400", "--no-tissue-mask", slide=svs)
         self.assertIn("slide.svs", result.stdout)
         summary, maps = self.stitched_maps(out)
         self.assertLessEqual(float(np.abs(maps - self.reference).max()), SAME_VALUE)
+
+    def test_a_downsample_between_levels_is_resampled_and_stays_exact(self):
+        """--downsample 2.4 reads level 1 (2x) and shrinks it by 2/2.4 with libvips' Lanczos: the stitched maps equal
+        one dense pass over the same shrink made by the vips command."""
+        shrunk = os.path.join(self.work, "shrunk.tif")
+        scale = 2.0 / 2.4
+        subprocess.run([ARGS.vips_bin, "resize", self.slide + "[page=1]", shrunk, repr(scale)], check=True)
+        reference = self.dense_maps(tifffile.imread(shrunk))
+        out = os.path.join(self.work, "downsample")
+        self.run_slide(out, "--downsample", "2.4", "--tile", "200", "--no-tissue-mask")
+        summary, maps = self.stitched_maps(out)
+        self.assertEqual(summary["level"], 1)
+        self.assertAlmostEqual(summary["downsample"], SLIDE_WIDTH / summary["width"], places=6)
+        self.assertGreater(summary["tiles"]["total"], 1)
+        self.assertEqual(maps.shape, reference.shape)
+        self.assertLessEqual(float(np.abs(maps - reference).max()), SAME_VALUE)
+
+    def test_microns_per_pixel_choose_the_level_from_the_slides_metadata(self):
+        """The SVS says MPP = 0.5: --mpp 1 is its level 1 as it is; a TIFF without a resolution refuses --mpp."""
+        svs = self.make_svs()
+        out = os.path.join(self.work, "mpp")
+        self.run_slide(out, "--mpp", "1", "--no-tissue-mask", "--no-viewer", slide=svs)
+        summary = read_json(os.path.join(out, "slide.json"))
+        self.assertEqual(summary["level"], 1)
+        self.assertAlmostEqual(summary["microns_per_pixel"], 1.0, places=2)
+        bare = os.path.join(self.work, "bare.tif")
+        tifffile.imwrite(bare, tifffile.imread(self.slide, key=0)[:300, :300], resolution=None, metadata=None)
+        result = self.run_slide(os.path.join(self.work, "bare"), "--mpp", "1", slide=bare, check=False)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("microns per pixel", result.stderr)
 
     def test_background_tiles_are_skipped_and_the_rest_stay_exact(self):
         out = os.path.join(self.work, "masked")
@@ -215,6 +259,7 @@ def main():
     parser.add_argument("--node", required=True)
     parser.add_argument("--viewer-check", required=True)
     parser.add_argument("--viewer-screenshot", required=True)
+    parser.add_argument("--vips-bin", default=shutil.which("vips") or "vips")
     ARGS, rest = parser.parse_known_args()
     unittest.main(argv=[sys.argv[0], "-v", *rest])
 
