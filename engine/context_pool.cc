@@ -30,10 +30,9 @@ void ContextPool::MakeRoom(size_t bytes) {
 }
 
 void ContextPool::Keep(const void* owner, std::unique_ptr<PooledContext> context, size_t bytes) {
-  if (bytes > limit_) return;  // `context` is freed here
-  std::list<Idle> freed;       // declared before the lock: freed after it is released
+  std::list<Idle> freed;  // declared before the lock: freed after it is released
   std::lock_guard lock(mutex_);
-  EvictFor(bytes, freed);
+  EvictFor(bytes, freed);  // a context larger than the limit frees every other one, and is kept alone
   idle_.push_back({owner, bytes, std::move(context)});
   idle_bytes_ += bytes;
 }

@@ -6,7 +6,8 @@
 // concurrent run, without a bound, holds memory nobody uses: a session caches up to 32 plans (one per input shape),
 // and a dense map over a 1-Mpixel tile needs an arena of about 265 MB, so a server mapping slide tiles of a few shapes
 // kept 1.3 GB idle. Here idle contexts stay within `limit` bytes: the least recently kept are freed first, also
-// before a new arena is allocated, so idle plus new stays within the limit whenever the idle ones can make room.
+// before a new arena is allocated, so idle plus new stays within the limit whenever the idle ones can make room. The
+// one exception is a single context larger than the limit, kept alone until another is allocated (Keep).
 //
 // Threading: every member may be called from many threads at once. Contexts are freed outside the lock.
 
@@ -41,8 +42,9 @@ class ContextPool {
   // Frees the least recently kept contexts until `bytes` more fit beside the rest within the limit (or none is left).
   // Called before allocating a context of `bytes`.
   void MakeRoom(size_t bytes);
-  // Keeps `context` (`bytes` large) for `owner`'s next run, freeing older ones to make room; frees it instead when it
-  // is larger than the limit.
+  // Keeps `context` (`bytes` large) for `owner`'s next run, freeing older ones to make room. One larger than the limit
+  // is kept alone: a steady run of one large shape (a ResNet-50 batch of 64 needs 460 MB) then reuses it instead of
+  // faulting in a fresh arena each time, and the next allocation of any other context frees it (MakeRoom).
   void Keep(const void* owner, std::unique_ptr<PooledContext> context, size_t bytes);
   // Frees every context `owner` kept (it is going away).
   void Forget(const void* owner);

@@ -2,9 +2,12 @@
 // OMP_NUM_THREADS (oneDNN's OpenMP runtime), so a driver script can compare 1 and 2 threads.
 //
 // usage: engine_bench MODEL [--batches 1,8,64,256] [--seconds 3] [--input C,H,W] [--precision fp32|bf16] [--mix]
+//                     [--idle-context-mib N]
 // prints one JSON object per batch size: images/s, p50 and p99 latency in milliseconds, runs, precision.
 // --mix runs the batch sizes in turn instead, one run of each per cycle, as a batching server alternates between
-// them, and prints one JSON object with the images/s of the whole mix.
+// them, and prints one JSON object with the images/s of the whole mix, and the bytes of execution contexts the session
+// kept idle at the end. --idle-context-mib bounds those (engine/context_pool.h; default its default), to measure what
+// the bound costs a mix whose contexts do not all fit.
 // A quantized model (QuantizeLinear/DequantizeLinear around its convolutions) runs them in int8 whatever --precision
 // says; its JSON says "int8".
 
@@ -98,8 +101,12 @@ void BenchMix(const fovea::engine::Session& session, const fovea::engine::Shape&
     if (!mix.empty()) mix += ',';
     mix += std::to_string(batch);
   }
-  std::printf("{\"mix\": \"%s\", \"images_per_s\": %.1f, \"cycles\": %ld, \"precision\": \"%s\"}\n", mix.c_str(),
-              static_cast<double>(images) / total_s, static_cast<long>(cycles), precision);
+  std::printf(
+      "{\"mix\": \"%s\", \"images_per_s\": %.1f, \"cycles\": %ld, \"precision\": \"%s\", \"idle_context_mib\": %.1f, "
+      "\"idle_context_limit_mib\": %.1f}\n",
+      mix.c_str(), static_cast<double>(images) / total_s, static_cast<long>(cycles), precision,
+      static_cast<double>(session.contexts().idle_bytes()) / (1 << 20),
+      static_cast<double>(session.contexts().limit()) / (1 << 20));
   std::fflush(stdout);
 }
 
@@ -109,7 +116,7 @@ int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: engine_bench MODEL [--batches 1,8,64,256] [--seconds 3] [--input C,H,W] "
-                 "[--precision fp32|bf16] [--mix]\n");
+                 "[--precision fp32|bf16] [--mix] [--idle-context-mib N]\n");
     return 2;
   }
   std::vector<int64_t> batches = {1, 8, 64, 256};
@@ -117,6 +124,7 @@ int main(int argc, char** argv) {
   double seconds = 3.0;
   fovea::engine::ModelOptions options;
   bool mix = false;
+  size_t idle_context_bytes = fovea::engine::kDefaultIdleContextBytes;
   for (int i = 2; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--mix") {
@@ -128,6 +136,7 @@ int main(int argc, char** argv) {
     if (flag == "--batches") batches = ParseList(argv[i]);
     if (flag == "--seconds") seconds = std::stod(argv[i]);
     if (flag == "--input") item = ParseList(argv[i]);
+    if (flag == "--idle-context-mib") idle_context_bytes = std::stoull(argv[i]) << 20;
     if (flag == "--precision") {
       auto precision = fovea::engine::ParsePrecision(argv[i]);
       if (!precision.ok()) {
@@ -142,7 +151,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
     return 1;
   }
-  auto session = fovea::engine::Session::Create(*model);
+  auto session = fovea::engine::Session::Create(*model, fovea::engine::kDefaultMaxCachedPlans, idle_context_bytes);
   if (!session.ok()) return 1;
   const char* precision = (*model)->quantized() ? "int8" : PrecisionName(options.precision);
   if (mix) {
