@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "slide/openslide_probe.h"
 #include "slide/slide_command.h"
 #include "slide/slide_image.h"
 
@@ -15,6 +16,9 @@ int main(int argc, char** argv) {
     std::cerr << "fovea slide: " << started.ToString() << "\n";
     return 1;
   }
+  if (argc == 3 && std::string(argv[1]) == fovea::slide::kProbeFlag) return fovea::slide::RunOpenSlideProbe(argv[2]);
+  fovea::slide::SetFileCheck(
+      [](const std::string& path) { return fovea::slide::ProbeOpenSlideInChild("/proc/self/exe", path); });
   // Invoked as `fovea-slide slide ...` by `fovea slide ...`, or directly as `fovea-slide ...`.
   int first = 1;
   if (argc > 1 && std::string(argv[1]) == "slide") first = 2;

@@ -171,7 +171,16 @@ Status SlideImage::ChooseLevel(VipsImage* first, const Resolution& resolution) {
   return OkStatus();
 }
 
+std::function<Status(const std::string&)>& FileCheck() {
+  static std::function<Status(const std::string&)> check;
+  return check;
+}
+
+void SetFileCheck(std::function<Status(const std::string& path)> check) { FileCheck() = std::move(check); }
+
 StatusOr<std::unique_ptr<SlideImage>> SlideImage::Open(const std::string& path, const Resolution& resolution) {
+  // Before LoaderOf: even telling whether OpenSlide reads a file means parsing its header with OpenSlide.
+  if (FileCheck()) FOVEA_RETURN_IF_ERROR(FileCheck()(path));
   const std::string loader = LoaderOf(path);
   if (loader.empty()) {
     vips_error_clear();

@@ -7,6 +7,7 @@
 // Threading: ReadRegion may be called from many threads at once (libvips evaluates a shared image thread-safely).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,11 @@ namespace fovea::slide {
 
 // Starts libvips (once per process; `argv0` names the program in its messages). INTERNAL when it cannot start.
 Status InitVips(const char* argv0);
+
+// A check SlideImage::Open runs on every file before any loader reads it: fovea-slide's opens the file in a child
+// process first (slide/openslide_probe.h), since OpenSlide crashes on some corrupt files. None by default (tests,
+// the fuzz target, the child itself).
+void SetFileCheck(std::function<Status(const std::string& path)> check);
 
 // 8-bit interleaved pixels of one region.
 struct Pixels {

@@ -10,7 +10,8 @@ CLI through the real fovea-server serving the bundled Fashion-MNIST model.
   score in properties.
 - Resume: a run killed part-way and started again recomputes only the tiles it had not finished, and its maps equal
   the whole-image map.
-- A truncated slide is a clear error naming the file, with exit status 1.
+- A truncated slide is a clear error naming the file, with exit status 1; so are the corrupt SVS files on which
+  OpenSlide crashes (tests/fuzz/openslide-crashes/, read in a child process first).
 - Resolution: --downsample between two pyramid levels is read from the finer one and shrunk by libvips, and the stitched
   maps equal one dense pass over the same shrink made by the `vips` command; --mpp takes the SVS's MPP from its
   metadata, and a TIFF without a resolution refuses it.
@@ -171,6 +172,20 @@ class SlideCliTest(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("microns per pixel", result.stderr)
 
+    def test_slides_that_crash_openslide_are_refused_with_a_clear_error(self):
+        """tests/fuzz/openslide-crashes/: corrupt SVS files on which OpenSlide 3.4.1 crashes, aborts or asks for
+        gigabytes. fovea-slide reads each in a child first: exit status 1 and a message naming the file, never a
+        crash."""
+        for name in sorted(os.listdir(ARGS.openslide_crashes)):
+            if not name.endswith(".svs"):
+                continue
+            with self.subTest(slide=name):
+                path = os.path.join(ARGS.openslide_crashes, name)
+                result = self.run_slide(os.path.join(self.work, "crash-" + name), "--no-viewer", slide=path,
+                                        check=False)
+                self.assertEqual(result.returncode, 1, result.stderr[-500:])
+                self.assertIn(f"fovea slide: {path}:", result.stderr)
+
     def test_background_tiles_are_skipped_and_the_rest_stay_exact(self):
         out = os.path.join(self.work, "masked")
         self.run_slide(out, "--tile", "200")
@@ -260,6 +275,7 @@ def main():
     parser.add_argument("--viewer-check", required=True)
     parser.add_argument("--viewer-screenshot", required=True)
     parser.add_argument("--vips-bin", default=shutil.which("vips") or "vips")
+    parser.add_argument("--openslide-crashes", required=True)
     ARGS, rest = parser.parse_known_args()
     unittest.main(argv=[sys.argv[0], "-v", *rest])
 
