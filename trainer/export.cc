@@ -22,6 +22,27 @@ std::vector<int64_t> OnnxPads(const engine::ops::WindowAttributes& w) {
   return pads;
 }
 
+StatusOr<std::string> AppendLayer(const LayerDef& layer, const engine::Shape& shape, const ParameterStore& store,
+                                  std::string x, modelio::ExportGraph& graph);
+
+// A residual block as ResNet's ONNX files have it: the branches' Conv/BatchNormalization(/Relu) nodes, then Add and
+// Relu. (The branch layers are convolutions and normalizations, which do not read `shape`.)
+StatusOr<std::string> AppendResidual(const LayerDef& block, const engine::Shape& shape, const ParameterStore& store,
+                                     const std::string& x, modelio::ExportGraph& graph) {
+  const ResidualBranches branches = ExpandResidual(block, shape[1]);
+  std::string ends[2] = {x, x};
+  const std::vector<LayerDef>* chains[2] = {&branches.main, &branches.shortcut};
+  for (int b = 0; b < 2; ++b) {
+    for (const LayerDef& inner : *chains[b]) {
+      FOVEA_ASSIGN_OR_RETURN(ends[b], AppendLayer(inner, shape, store, ends[b], graph));
+    }
+  }
+  const std::string sum = block.name + ".add";
+  graph.nodes.push_back({"Add", sum, {ends[0], ends[1]}, {sum}, {}});
+  graph.nodes.push_back({"Relu", block.name + ".relu", {sum}, {block.name}, {}});
+  return block.name;
+}
+
 // Appends the nodes for `layer` reading `x` (of `shape`, batch 1) and returns the name of its output.
 StatusOr<std::string> AppendLayer(const LayerDef& layer, const engine::Shape& shape, const ParameterStore& store,
                                   std::string x, modelio::ExportGraph& graph) {
@@ -31,6 +52,12 @@ StatusOr<std::string> AppendLayer(const LayerDef& layer, const engine::Shape& sh
     return p;
   };
   const std::string y = layer.name;
+  if (std::holds_alternative<ResidualLayerParams>(layer.params)) return AppendResidual(layer, shape, store, x, graph);
+  if (std::holds_alternative<FrozenLayerParams>(layer.params)) {
+    return Unimplemented(
+        "a frozen backbone is exported by replacing the source model's classifier "
+        "(trainer/finetune.h), not rebuilt from layers");
+  }
   if (const auto* conv = std::get_if<ConvLayerParams>(&layer.params)) {
     FOVEA_ASSIGN_OR_RETURN(const Parameter* w, param(".weight"));
     graph.initializers[w->name] = ParameterTensor(*w, w->shape);

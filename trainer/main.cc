@@ -7,12 +7,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
+#include "modelio/onnx_export.h"
 #include "trainer/background.h"
 #include "trainer/dataset_folder.h"
 #include "trainer/dataset_idx.h"
 #include "trainer/engine_check.h"
 #include "trainer/export.h"
+#include "trainer/finetune.h"
 #include "trainer/options.h"
 #include "trainer/progress.h"
 #include "trainer/quantize.h"
@@ -99,23 +102,56 @@ StatusOr<EngineAgreement> CheckExportWithEngine(const std::string& model_path, c
   return agreement;
 }
 
-Status Run(const CommandLine& c) {
-  if (c.threads > 0) omp_set_num_threads(c.threads);
-  std::filesystem::create_directories(c.output_dir);
+// With --from, the source model decides the input geometry and, when it states them, mean and std.
+CommandLine AdaptToSource(CommandLine c, const FineTuneSource& source) {
+  c.image_channels = source.input.channels;
+  c.image_height = source.input.height;
+  c.image_width = source.input.width;
+  if (!source.metadata.mean.empty()) c.train.normalization.mean = source.metadata.mean;
+  if (!source.metadata.std.empty()) c.train.normalization.std = source.metadata.std;
+  return c;
+}
+
+StatusOr<std::unique_ptr<Network>> CreateNetwork(const CommandLine& c, const Data& data,
+                                                 const std::optional<FineTuneSource>& source) {
+  const InputGeometry geometry{data.train.channels, data.train.height, data.train.width};
+  if (source.has_value()) {
+    return Network::CreateOnFrozenBackbone(source->backbone, geometry, data.train.num_classes(), c.train.seed);
+  }
+  return Network::Create(c.architecture, geometry, data.train.num_classes(), c.train.seed);
+}
+
+Status Run(const CommandLine& typed) {
+  if (typed.threads > 0) omp_set_num_threads(typed.threads);
+  std::filesystem::create_directories(typed.output_dir);
+  std::optional<FineTuneSource> source;
+  if (!typed.from_model.empty()) {
+    FOVEA_ASSIGN_OR_RETURN(source, LoadFineTuneSource(typed.from_model));
+    spdlog::info("fine-tuning {}: final layer reads '{}' ({} features) and writes '{}'; backbone frozen", source->path,
+                 source->final_layer.features, source->backbone.features, source->final_layer.logits);
+  }
+  const CommandLine c = source.has_value() ? AdaptToSource(typed, *source) : typed;
   FOVEA_ASSIGN_OR_RETURN(Data data, LoadData(c));
   spdlog::info("data: {} training, {} validation, {} test images of {}x{}x{}", data.train.size(),
                data.validation.size(), data.test.size(), data.train.channels, data.train.height, data.train.width);
-  const InputGeometry geometry{data.train.channels, data.train.height, data.train.width};
-  FOVEA_ASSIGN_OR_RETURN(auto network,
-                         Network::Create(c.architecture, geometry, data.train.num_classes(), c.train.seed));
-  spdlog::info("architecture {} with {} parameters; {}", network->spec(), network->parameters().TrainableCount(),
-               RecipeSummary(c.train));
+  FOVEA_ASSIGN_OR_RETURN(auto network, CreateNetwork(c, data, source));
+  spdlog::info("architecture {} with {} trainable parameters; {}", network->spec(),
+               network->parameters().TrainableCount(), RecipeSummary(c.train));
   FOVEA_ASSIGN_OR_RETURN(auto trainer, Trainer::Create(*network, data.train, data.validation, c.train));
   FOVEA_RETURN_IF_ERROR(trainer->Run());
 
   const EvaluationResult test = Evaluate(trainer->inference_network(), data.test, c.train.normalization);
   const std::string model_path = c.output_dir + "/model.onnx";
-  FOVEA_RETURN_IF_ERROR(ExportNetwork(*network, BuildMetadata(c, *network, data, test), model_path));
+  engine::ModelMetadata metadata = BuildMetadata(c, *network, data, test);
+  if (source.has_value()) {
+    engine::ModelMetadata tuned = FineTunedMetadata(*source, metadata.labels, c.train.normalization);
+    for (const auto& [key, value] : metadata.properties) tuned.properties[key] = value;
+    tuned.properties["fovea.train.source"] = source->path;
+    FOVEA_ASSIGN_OR_RETURN(const std::string bytes, ExportFineTuned(*source, *network, tuned));
+    FOVEA_RETURN_IF_ERROR(modelio::WriteFileAtomically(model_path, bytes));
+  } else {
+    FOVEA_RETURN_IF_ERROR(ExportNetwork(*network, metadata, model_path));
+  }
   FOVEA_ASSIGN_OR_RETURN(const EngineAgreement agreement, CheckExportWithEngine(model_path, data.test, c, test));
   ReportInputs report{
       c.model_name,

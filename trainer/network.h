@@ -28,6 +28,12 @@ class Network {
   static StatusOr<std::unique_ptr<Network>> Create(const std::string& spec, const InputGeometry& input,
                                                    int64_t num_classes, uint64_t seed);
 
+  // A classifier for `num_classes` on a frozen backbone (fine-tuning, trainer/finetune.h): the backbone, then a new
+  // fully connected layer, the only parameters.
+  static StatusOr<std::unique_ptr<Network>> CreateOnFrozenBackbone(const FrozenLayerParams& backbone,
+                                                                   const InputGeometry& input, int64_t num_classes,
+                                                                   uint64_t seed);
+
   const std::string& spec() const { return spec_; }
   const std::vector<LayerDef>& layers() const { return layers_; }
   const InputGeometry& input() const { return input_; }
@@ -43,6 +49,13 @@ class Network {
  private:
   Network() = default;
   Status CreateParameters(uint64_t seed);
+  Status CreateLayerParameters(const LayerDef& layer, const engine::Shape& shape, std::mt19937_64& rng);
+  // Compiles one layer (a residual block with its branches) or a chain of them for the input layout `src`; the
+  // chain's first layer computes its input gradient only when `needs_diff_src`.
+  StatusOr<std::unique_ptr<Layer>> MakeLayer(const LayerDef& layer, const dnnl::memory::desc& src, bool needs_diff_src,
+                                             const LayerContext& context);
+  StatusOr<std::vector<std::unique_ptr<Layer>>> MakeChain(const std::vector<LayerDef>& layers, dnnl::memory::desc src,
+                                                          bool needs_diff_src, const LayerContext& context);
 
   std::string spec_;
   InputGeometry input_;

@@ -40,10 +40,29 @@ bool ReadSuffixes(const std::string& token, size_t pos, int64_t& kernel, int64_t
 
 Status BadToken(const std::string& token) {
   return InvalidArgument("architecture token '" + token +
-                         "' is not one of cN[kK][sS], p[K][sS], a[K][sS], gap, fcN (see --help)");
+                         "' is not one of cN[kK][sS], rN[sS], p[K][sS], a[K][sS], gap, fcN (see --help)");
 }
 
-Status AppendToken(const std::string& token, std::vector<LayerDef>& layers, int& conv_count, int& fc_count) {
+// A convolution with "same" padding and no bias, as every conv token and residual branch uses.
+LayerDef SameConv(const std::string& name, int64_t filters, int64_t kernel, int64_t stride) {
+  const int64_t pad = kernel / 2;
+  ConvLayerParams conv{name, {}, false};
+  conv.window.strides = {stride, stride};
+  conv.window.pads_begin = conv.window.pads_end = {pad, pad};
+  return {name, conv, filters, kernel};
+}
+
+LayerDef BatchNorm(const std::string& name, bool fuse_relu) {
+  BatchNormLayerParams bn{name};
+  bn.fuse_relu = fuse_relu;
+  return {name, bn};
+}
+
+struct TokenCounts {
+  int conv = 0, fc = 0, residual = 0;
+};
+
+Status AppendToken(const std::string& token, std::vector<LayerDef>& layers, TokenCounts& counts) {
   const engine::ops::ActivationParams relu{engine::ops::ActivationKind::kRelu};
   if (token == "gap") {
     layers.push_back({"gap", PoolLayerParams{PoolLayerParams::Kind::kAverage, true, {}}});
@@ -53,7 +72,7 @@ Status AppendToken(const std::string& token, std::vector<LayerDef>& layers, int&
     size_t pos = 2;
     const int64_t width = ReadNumber(token, pos, -1);
     if (width <= 0 || pos != token.size()) return BadToken(token);
-    const std::string name = "fc" + std::to_string(++fc_count);
+    const std::string name = "fc" + std::to_string(++counts.fc);
     layers.push_back({name, LinearLayerParams{name}, width});
     layers.push_back({name + ".relu", relu});
     return OkStatus();
@@ -64,17 +83,20 @@ Status AppendToken(const std::string& token, std::vector<LayerDef>& layers, int&
     const int64_t filters = ReadNumber(token, pos, -1);
     int64_t kernel = kDefaultConvKernel, stride = 1;
     if (filters <= 0 || !ReadSuffixes(token, pos, kernel, stride)) return BadToken(token);
-    const int index = ++conv_count;
-    const std::string name = "conv" + std::to_string(index);
-    const int64_t pad = kernel / 2;
-    ConvLayerParams conv{name, {}, false};
-    conv.window.strides = {stride, stride};
-    conv.window.pads_begin = conv.window.pads_end = {pad, pad};
-    layers.push_back({name, conv, filters, kernel});
+    const std::string index = std::to_string(++counts.conv);
+    layers.push_back(SameConv("conv" + index, filters, kernel, stride));
     // The block's ReLU runs fused into the batch normalization (exported as its own Relu node).
-    BatchNormLayerParams bn{"bn" + std::to_string(index)};
-    bn.fuse_relu = true;
-    layers.push_back({bn.name, bn});
+    layers.push_back(BatchNorm("bn" + index, true));
+    return OkStatus();
+  }
+  if (token[0] == 'r') {
+    const int64_t filters = ReadNumber(token, pos, -1);
+    int64_t kernel = kDefaultConvKernel, stride = 1;
+    if (filters <= 0 || !ReadSuffixes(token, pos, kernel, stride) || kernel != kDefaultConvKernel) {
+      return BadToken(token);
+    }
+    const std::string name = "res" + std::to_string(++counts.residual);
+    layers.push_back({name, ResidualLayerParams{name, stride}, filters, kDefaultConvKernel});
     return OkStatus();
   }
   if (token[0] == 'p' || token[0] == 'a') {
@@ -98,7 +120,8 @@ std::vector<std::pair<std::string, std::string>> Presets() {
   return {{"default", "c32,c32,p,c64,c64,p,c128,c128,gap"},
           {"small", "c32,p,c64,p,c128,gap"},
           {"tiny", "c8,p,c16,p,gap"},
-          {"wide", "c64,c64,p,c128,c128,p,c256,c256,gap"}};
+          {"wide", "c64,c64,p,c128,c128,p,c256,c256,gap"},
+          {"residual", "c32,r32,r64s2,r128s2,gap"}};
 }
 
 std::string ResolvePreset(const std::string& text) {
@@ -112,23 +135,47 @@ StatusOr<std::vector<LayerDef>> ParseNetworkSpec(const std::string& spec, int64_
   if (num_classes < 2)
     return InvalidArgument("a classifier needs at least 2 classes, got " + std::to_string(num_classes));
   std::vector<LayerDef> layers;
-  int conv_count = 0, fc_count = 0;
+  TokenCounts counts;
   std::stringstream stream(ResolvePreset(spec));
   std::string token;
   while (std::getline(stream, token, ',')) {
     token.erase(0, token.find_first_not_of(" \t"));
     token.erase(token.find_last_not_of(" \t") + 1);
-    FOVEA_RETURN_IF_ERROR(AppendToken(token, layers, conv_count, fc_count));
+    FOVEA_RETURN_IF_ERROR(AppendToken(token, layers, counts));
   }
   if (layers.empty()) return InvalidArgument("architecture '" + spec + "' has no layers");
   layers.push_back({"classifier", LinearLayerParams{"classifier"}, num_classes});
   return layers;
 }
 
+ResidualBranches ExpandResidual(const LayerDef& block, int64_t in_channels) {
+  const auto& params = std::get<ResidualLayerParams>(block.params);
+  const std::string& name = block.name;
+  ResidualBranches branches;
+  branches.main = {SameConv(name + ".conv1", block.out_features, kDefaultConvKernel, params.stride),
+                   BatchNorm(name + ".bn1", true), SameConv(name + ".conv2", block.out_features, kDefaultConvKernel, 1),
+                   BatchNorm(name + ".bn2", false)};
+  if (params.stride != 1 || in_channels != block.out_features) {
+    branches.shortcut = {SameConv(name + ".projection", block.out_features, 1, params.stride),
+                         BatchNorm(name + ".projection_bn", false)};
+  }
+  return branches;
+}
+
 StatusOr<engine::Shape> OutputShape(const LayerDef& layer, const engine::Shape& shape) {
+  if (std::holds_alternative<ResidualLayerParams>(layer.params)) {
+    engine::Shape out = shape;
+    for (const LayerDef& inner : ExpandResidual(layer, shape[1]).main) {
+      FOVEA_ASSIGN_OR_RETURN(out, OutputShape(inner, out));
+    }
+    return out;
+  }
   if (const auto* linear = std::get_if<LinearLayerParams>(&layer.params)) {
     (void)linear;
     return engine::Shape{shape[0], layer.out_features};
+  }
+  if (const auto* frozen = std::get_if<FrozenLayerParams>(&layer.params)) {
+    return engine::Shape{shape[0], frozen->features};
   }
   if (const auto* conv = std::get_if<ConvLayerParams>(&layer.params)) {
     if (shape.size() != 4) return InvalidArgument(layer.name + " needs an image input, not a flat vector");

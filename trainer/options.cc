@@ -91,9 +91,14 @@ void AddDataFlags(FlagSet& flags, CommandLine& c) {
 void AddModelFlags(FlagSet& flags, CommandLine& c) {
   flags.Section("Model");
   flags.Add(TextFlag("arch", &c.architecture, "SPEC",
-                     "Architecture spec or preset (listed below). Tokens: cN[kK][sS] conv+BN+ReLU, p[K][sS] max "
-                     "pool, a[K][sS] average pool, gap global average pool, fcN dense+ReLU; the classifier is "
-                     "appended."));
+                     "Architecture spec or preset (listed below). Tokens: cN[kK][sS] conv+BN+ReLU, rN[sS] residual "
+                     "block (two 3x3 conv+BN, the first with stride S, plus the input or its 1x1 projection, "
+                     "then ReLU), p[K][sS] max pool, a[K][sS] average pool, gap global average pool, fcN "
+                     "dense+ReLU; the classifier is appended."));
+  flags.Add(TextFlag("from", &c.from_model, "MODEL.onnx",
+                     "Fine-tune this classifier (any ONNX CNN the engine loads) instead of training --arch: its "
+                     "final fully connected layer is replaced for the new classes and trained with the rest frozen; "
+                     "its input size and normalization are used."));
 }
 
 void AddTrainingFlags(FlagSet& flags, CommandLine& c) {

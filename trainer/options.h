@@ -17,6 +17,7 @@ struct CommandLine {
   int64_t image_channels = 1, image_height = 28, image_width = 28;  // what folder images are converted to
   bool background_class = false;                                    // add a generated "background" class
   std::string architecture = "default";
+  std::string from_model;  // fine-tune this ONNX model instead of training --arch from scratch (trainer/finetune.h)
   std::string model_name = "fashion-mnist";
   std::string checkpoint_path;  // default <output>/checkpoint.bin
   double validation_fraction = 0.05;

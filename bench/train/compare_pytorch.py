@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Epoch time of fovea-train against PyTorch training the same network on the same data.
 
-Both sides train the same architecture (conv3x3 + BatchNorm + ReLU blocks, 2x2 max pooling, global average pooling,
-linear classifier) with the same batch size, augmentation (random crop from a 2-pixel zero padding, horizontal flip),
+Both sides train the same architecture (conv3x3 + BatchNorm + ReLU blocks, residual basic blocks, 2x2 max pooling,
+global average pooling, linear classifier) with the same batch size, augmentation (random crop from a 2-pixel zero padding, horizontal flip),
 optimizer (SGD, Nesterov momentum 0.9, weight decay 5e-4) and thread count, on the same Fashion-MNIST subset. Each
-trains two epochs; the second epoch's time is compared (the first includes one-time set-up on both sides).
+trains two epochs; the second epoch's time is compared (the first includes one-time set-up on both sides). With
+--rounds R the two trainers alternate R times and the median of the per-round ratios is reported with its range.
 
 Usage: /usr/bin/python3 bench/train/compare_pytorch.py --fovea-train build/bin/fovea-train [--images 12000]
-       [--threads 2] [--arch c32,c32,p,c64,c64,p,c128,c128,gap] [--batch-size 128]
+       [--threads 2] [--arch c32,c32,p,c64,c64,p,c128,c128,gap] [--batch-size 128] [--rounds 1]
 """
 import argparse
 import gzip
@@ -51,8 +52,24 @@ def balanced_subset(labels, per_class):
     return np.array(keep)
 
 
+class BasicBlock(nn.Module):
+    """fovea-train's rN[sS] token: relu(bn(conv(relu(bn(conv(x))))) + shortcut(x)), as torchvision's BasicBlock."""
+
+    def __init__(self, channels, width, stride):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(channels, width, 3, stride, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width))
+        self.shortcut = nn.Identity()
+        if stride != 1 or channels != width:
+            self.shortcut = nn.Sequential(nn.Conv2d(channels, width, 1, stride, bias=False), nn.BatchNorm2d(width))
+
+    def forward(self, x):
+        return torch.relu(self.main(x) + self.shortcut(x))
+
+
 def build_torch_model(spec):
-    """The network fovea-train builds for `spec` (tokens cN, p, gap), followed by the linear classifier."""
+    """The network fovea-train builds for `spec` (tokens cN, rN[sS], p, gap), followed by the linear classifier."""
     layers, channels = [], 1
     for token in spec.split(","):
         if token == "gap":
@@ -63,8 +80,12 @@ def build_torch_model(spec):
             width = int(token[1:])
             layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
             channels = width
+        elif match := re.fullmatch(r"r(\d+)(?:s(\d+))?", token):
+            width, stride = int(match[1]), int(match[2] or 1)
+            layers.append(BasicBlock(channels, width, stride))
+            channels = width
         else:
-            sys.exit(f"compare_pytorch.py supports only cN, p and gap tokens, not {token!r}")
+            sys.exit(f"compare_pytorch.py supports only cN, rN[sS], p and gap tokens, not {token!r}")
     return nn.Sequential(*layers, nn.Linear(channels, CLASSES))
 
 
@@ -125,6 +146,7 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--arch", default="c32,c32,p,c64,c64,p,c128,c128,gap")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=1, help="alternate the two trainers this many times")
     args = parser.parse_args()
     epochs = 2
     per_class = args.images // CLASSES
@@ -134,13 +156,19 @@ def main():
     keep = balanced_subset(all_labels, per_class)
     images = load_idx_images(f"{FASHION_MNIST}/train-images-idx3-ubyte.gz")[keep]
 
-    fovea, command = fovea_epoch_seconds(args.fovea_train, per_class, args.arch, args.batch_size, args.threads, epochs)
-    torch_times = pytorch_epoch_seconds(images, all_labels[keep], args.arch, args.batch_size, epochs)
-    ratio = fovea[-1] / torch_times[-1]
     print(f"architecture {args.arch}, {len(keep)} images, batch {args.batch_size}, {args.threads} threads")
-    print(f"fovea-train epoch times (s): {', '.join(f'{t:.2f}' for t in fovea)}   ({command})")
-    print(f"PyTorch {torch.__version__} epoch times (s): {', '.join(f'{t:.2f}' for t in torch_times)}")
-    print(f"second-epoch ratio fovea/PyTorch: {ratio:.2f} (target <= 0.70)")
+    ratios = []
+    for round_index in range(args.rounds):
+        fovea, command = fovea_epoch_seconds(args.fovea_train, per_class, args.arch, args.batch_size, args.threads,
+                                             epochs)
+        torch_times = pytorch_epoch_seconds(images, all_labels[keep], args.arch, args.batch_size, epochs)
+        ratios.append(fovea[-1] / torch_times[-1])
+        print(f"round {round_index + 1}: fovea-train epoch times (s): {', '.join(f'{t:.2f}' for t in fovea)}; "
+              f"PyTorch {torch.__version__}: {', '.join(f'{t:.2f}' for t in torch_times)}; "
+              f"ratio {ratios[-1]:.2f}", flush=True)
+    print(f"fovea-train command: {command}")
+    print(f"second-epoch ratio fovea/PyTorch: median {np.median(ratios):.2f} (range {min(ratios):.2f}-"
+          f"{max(ratios):.2f} over {args.rounds} rounds; target <= 0.70)")
 
 
 if __name__ == "__main__":

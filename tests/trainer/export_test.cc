@@ -27,6 +27,24 @@ TEST(Export, GraphMirrorsTheNetwork) {
   EXPECT_EQ(graph->initializers.at("bn1.running_var").shape(), (engine::Shape{8}));
 }
 
+TEST(Export, ResidualBlocksBecomeBranchesAddAndRelu) {
+  auto network = Network::Create("c4,r4,r8s2", {1, 8, 8}, 3, 1);
+  ASSERT_TRUE(network.ok());
+  auto graph = BuildExportGraph(**network);
+  ASSERT_TRUE(graph.ok()) << graph.status().ToString();
+  const std::vector<std::string> block = {"Conv", "BatchNormalization", "Relu", "Conv", "BatchNormalization"};
+  std::vector<std::string> expected = {"Conv", "BatchNormalization", "Relu"};
+  expected.insert(expected.end(), block.begin(), block.end());  // res1: identity shortcut
+  expected.insert(expected.end(), {"Add", "Relu"});
+  expected.insert(expected.end(), block.begin(), block.end());  // res2: projection shortcut
+  expected.insert(expected.end(), {"Conv", "BatchNormalization", "Add", "Relu", "Flatten", "Gemm", "Softmax"});
+  EXPECT_EQ(OpTypes(*graph), expected);
+  const modelio::ExportNode& identity_add = graph->nodes[8];
+  EXPECT_EQ(identity_add.inputs, (std::vector<std::string>{"res1.bn2", "bn1"}));
+  EXPECT_EQ(graph->initializers.at("res2.projection.weight").shape(), (engine::Shape{8, 4, 1, 1}));
+  EXPECT_TRUE(modelio::ExportOnnx(*graph, {}).ok());
+}
+
 TEST(Export, WritesCheckedOnnxWithMetadata) {
   auto network = Network::Create("c4,p,fc6", {1, 8, 8}, 2, 1);
   ASSERT_TRUE(network.ok());

@@ -11,6 +11,7 @@
 #include "trainer/layers/layers.h"
 #include "trainer/loss.h"
 #include "trainer/network.h"
+#include "trainer/network_spec.h"
 
 namespace fovea::trainer {
 namespace {
@@ -246,6 +247,83 @@ TEST(GradientCheck, GlobalAveragePool) {
              [&](const memory::desc& src, const LayerContext& c) { return MakePoolLayer(params, src, c); });
 }
 
+// A residual block over branch layers made from `store` (filled with random values, every normalization scale
+// nonzero so both branches carry gradient).
+LayerHarness::Factory ResidualFactory(const std::string& spec, int64_t in_channels, ParameterStore& store) {
+  auto defs = ParseNetworkSpec(spec, 2);
+  EXPECT_TRUE(defs.ok()) << defs.status().ToString();
+  const LayerDef block = defs->front();
+  const ResidualBranches branches = ExpandResidual(block, in_channels);
+  uint64_t seed = 100;
+  for (const auto* branch : {&branches.main, &branches.shortcut}) {
+    int64_t channels = in_channels;
+    for (const LayerDef& layer : *branch) {
+      if (std::holds_alternative<ConvLayerParams>(layer.params)) {
+        FillRandom(
+            store.Add(layer.name + ".weight", {layer.out_features, channels, layer.kernel, layer.kernel}, true, true),
+            0.3f, ++seed);
+        channels = layer.out_features;
+      } else {
+        FillRandom(store.Add(layer.name + ".scale", {channels}, true, false), 1.0f, ++seed);
+        FillRandom(store.Add(layer.name + ".shift", {channels}, true, false), 1.0f, ++seed);
+        store.Add(layer.name + ".running_mean", {channels}, false, false);
+        store.Add(layer.name + ".running_var", {channels}, false, false);
+      }
+    }
+  }
+  return [&store, block, branches](const memory::desc& src, const LayerContext& c) -> StatusOr<std::unique_ptr<Layer>> {
+    std::vector<std::unique_ptr<Layer>> chains[2];
+    const std::vector<LayerDef>* defs[2] = {&branches.main, &branches.shortcut};
+    for (int b = 0; b < 2; ++b) {
+      memory::desc x = src;
+      for (const LayerDef& layer : *defs[b]) {
+        auto made = std::holds_alternative<ConvLayerParams>(layer.params)
+                        ? MakeConvLayer(std::get<ConvLayerParams>(layer.params), store, x, true, c)
+                        : MakeBatchNormLayer(std::get<BatchNormLayerParams>(layer.params), store, x, c);
+        if (!made.ok()) return made.status();
+        x = (*made)->dst_desc();
+        chains[b].push_back(std::move(made).value());
+      }
+    }
+    return MakeResidualLayer(std::get<ResidualLayerParams>(block.params), std::move(chains[0]), std::move(chains[1]),
+                             src, true, c);
+  };
+}
+
+TEST(GradientCheck, ResidualBlockWithIdentityShortcut) {
+  ParameterStore store;
+  CheckLayer({2, 3, 5, 5}, store, ResidualFactory("r3", 3, store));
+}
+
+TEST(GradientCheck, ResidualBlockWithIdentityShortcutOnPaddedBlockedLayout) {
+  ParameterStore store;
+  CheckLayer({2, 5, 4, 4}, store, ResidualFactory("r5", 5, store), true);
+}
+
+TEST(GradientCheck, ResidualBlockWithStridedProjection) {
+  ParameterStore store;
+  CheckLayer({2, 3, 6, 6}, store, ResidualFactory("r4s2", 3, store));
+}
+
+TEST(GradientCheck, ResidualBlockRefusesAShapeChangeWithoutProjection) {
+  ParameterStore store;
+  auto defs = ParseNetworkSpec("r4", 2);
+  ASSERT_TRUE(defs.ok());
+  LayerHarness harness(
+      {1, 3, 4, 4},
+      [&](const memory::desc& src, const LayerContext& c) {
+        store.Add("conv.weight", {4, 3, 3, 3}, true, true);
+        ConvLayerParams conv{"conv", {}, false};
+        conv.window.pads_begin = conv.window.pads_end = {1, 1};
+        std::vector<std::unique_ptr<Layer>> main;
+        main.push_back(MakeConvLayer(conv, store, src, true, c).value());
+        return MakeResidualLayer({"res1"}, std::move(main), {}, src, true, c);
+      },
+      1);
+  EXPECT_EQ(harness.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(harness.status().message().find("needs a projection"), std::string::npos);
+}
+
 TEST(GradientCheck, SoftmaxCrossEntropyWithLabelSmoothing) {
   const int64_t classes = 5;
   std::vector<float> logits = {0.3f, -1.2f, 2.0f, 0.1f, 0.5f, 1.5f, 0.2f, -0.7f, 0.9f, -2.0f};
@@ -263,11 +341,15 @@ TEST(GradientCheck, SoftmaxCrossEntropyWithLabelSmoothing) {
   }
 }
 
-// The layers chained: conv, BN, ReLU, pooling and the classifier, through CompiledNetwork and the real loss.
-TEST(GradientCheck, WholeNetworkThroughTheLoss) {
+// A whole network through CompiledNetwork and the real loss. Residual blocks start with their last normalization's
+// scale at zero, which would leave their main branch without a gradient to check, so those scales are set to one.
+void CheckWholeNetwork(const std::string& spec) {
   omp_set_num_threads(1);
-  auto network = Network::Create("c4,p,c6s2,gap,fc5", {1, 8, 8}, 3, 11);
+  auto network = Network::Create(spec, {1, 8, 8}, 3, 11);
   ASSERT_TRUE(network.ok()) << network.status().ToString();
+  for (const auto& p : (*network)->parameters().all()) {
+    if (p->name.ends_with(".bn2.scale")) std::fill(p->value.begin(), p->value.end(), 1.0f);
+  }
   auto compiled = (*network)->Compile(4, true);
   ASSERT_TRUE(compiled.ok()) << compiled.status().ToString();
   std::mt19937 rng(5);
@@ -305,6 +387,12 @@ TEST(GradientCheck, WholeNetworkThroughTheLoss) {
     EXPECT_LT(std::sqrt(error_norm / (numeric_norm + 1e-30)), kMaxRelativeError) << p->name;
   }
 }
+
+// The layers chained: conv, BN, ReLU, pooling and the classifier.
+TEST(GradientCheck, WholeNetworkThroughTheLoss) { CheckWholeNetwork("c4,p,c6s2,gap,fc5"); }
+
+// Residual blocks (identity and strided projection) between plain layers.
+TEST(GradientCheck, WholeResidualNetworkThroughTheLoss) { CheckWholeNetwork("c4,r4,r6s2,gap"); }
 
 }  // namespace
 }  // namespace fovea::trainer

@@ -5,7 +5,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "engine/model.h"
 #include "engine/ops/activation.h"
 #include "engine/ops/pool.h"
 #include "engine/ops/spatial.h"
@@ -40,6 +42,22 @@ struct LinearLayerParams {
   std::string name;
 };
 
+// A residual block's identity: which branch layers run and how they meet. The block computes
+// relu(main(x) + shortcut(x)), where shortcut is the identity when it has no layers (network_spec.h says which
+// layers the spec puts in each branch).
+struct ResidualLayerParams {
+  std::string name;
+  int64_t stride = 1;  // of the block's first convolution and of its projection shortcut
+};
+
+// A frozen backbone: `model` (one image input [N, C, H, W], one output [N, features]) run by the engine in inference
+// mode; it has no parameters the trainer updates and no input gradient, so it can only be the first layer.
+struct FrozenLayerParams {
+  std::string name;
+  std::shared_ptr<const engine::Model> model;
+  int64_t features = 0;
+};
+
 StatusOr<std::unique_ptr<Layer>> MakeConvLayer(const ConvLayerParams& params, ParameterStore& store,
                                                const dnnl::memory::desc& src, bool needs_diff_src,
                                                const LayerContext& context);
@@ -52,6 +70,18 @@ StatusOr<std::unique_ptr<Layer>> MakeActivationLayer(const engine::ops::Activati
 StatusOr<std::unique_ptr<Layer>> MakeLinearLayer(const LinearLayerParams& params, ParameterStore& store,
                                                  const dnnl::memory::desc& src, bool needs_diff_src,
                                                  const LayerContext& context);
+
+// The block relu(main(x) + shortcut(x)) from its compiled branches (each compiled for `src`, in order; an empty
+// shortcut is the identity). The sum and the ReLU run as one oneDNN binary primitive with a ReLU post-op; the
+// backward pass sends the same gradient down both branches and adds what they return.
+StatusOr<std::unique_ptr<Layer>> MakeResidualLayer(const ResidualLayerParams& params,
+                                                   std::vector<std::unique_ptr<Layer>> main,
+                                                   std::vector<std::unique_ptr<Layer>> shortcut,
+                                                   const dnnl::memory::desc& src, bool needs_diff_src,
+                                                   const LayerContext& context);
+
+StatusOr<std::unique_ptr<Layer>> MakeFrozenLayer(const FrozenLayerParams& params, const dnnl::memory::desc& src,
+                                                 bool needs_diff_src, const LayerContext& context);
 
 // The parameter `name` with exactly `shape`, or an error naming it.
 StatusOr<Parameter*> FindParameter(ParameterStore& store, const std::string& name, const engine::Shape& shape);
