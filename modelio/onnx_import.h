@@ -1,7 +1,7 @@
 #pragma once
 // ONNX → engine import: parse, run the ONNX checker, map each node through the op table (modelio/op_table.h), read
 // initializers (raw or typed fields) and the `fovea.*` metadata (docs/model-format.md). The only code besides
-// modelio/onnx_export that sees ONNX protobuf.
+// modelio/onnx_export and modelio/onnx_edit that sees ONNX protobuf.
 
 #include <cstdint>
 #include <memory>

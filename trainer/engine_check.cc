@@ -35,6 +35,9 @@ StatusOr<std::vector<float>> ClassifyWithEngine(const engine::Session& session, 
   std::vector<int64_t> indices(static_cast<size_t>(dataset.size()));
   for (int64_t i = 0; i < dataset.size(); ++i) indices[static_cast<size_t>(i)] = i;
   std::vector<float> probabilities;
+  // A model that outputs the class scores themselves (torchvision's, and so a model fine-tuned from one) is compared
+  // through their softmax, as fovea.v1 serves it.
+  const bool scores = !session.model().OutputIsProbability(0);
   FOVEA_RETURN_IF_ERROR(ForEachEngineBatch(
       session, dataset, indices, normalization, [&](std::span<const engine::Tensor> outputs, int64_t count) {
         if (outputs.empty() || outputs[0].num_elements() != count * classes) {
@@ -43,7 +46,9 @@ StatusOr<std::vector<float>> ClassifyWithEngine(const engine::Session& session, 
               " for a batch of " + std::to_string(count) + " images of " + std::to_string(classes) + " classes");
         }
         const auto values = outputs[0].floats();
+        const size_t first = probabilities.size();
         probabilities.insert(probabilities.end(), values.begin(), values.end());
+        if (scores) Softmax(values, classes, std::span<float>(probabilities).subspan(first));
         return OkStatus();
       }));
   return probabilities;

@@ -28,7 +28,8 @@ Status ForEachEngineBatch(const engine::Session& session, const Dataset& dataset
                           const Normalization& normalization,
                           const std::function<Status(std::span<const engine::Tensor>, int64_t)>& consume);
 
-// The first output (class probabilities, images × classes) of `session` on every image of `dataset`.
+// The class probabilities (images × classes) of `session` on every image of `dataset`: its first output, or that
+// output's softmax when the model outputs class scores.
 StatusOr<std::vector<float>> ClassifyWithEngine(const engine::Session& session, const Dataset& dataset,
                                                 const Normalization& normalization);
 
