@@ -123,6 +123,38 @@ StatusOr<FineTuneSource> LoadFineTuneSource(const std::string& path) {
   return source;
 }
 
+StatusOr<std::unique_ptr<Network>> UnfrozenNetwork(const FineTuneSource& source, const Network& head,
+                                                   float backbone_lr_scale, uint64_t seed) {
+  const auto spec = source.metadata.properties.find(std::string(modelio::kTrainPrefix) + "architecture");
+  if (spec == source.metadata.properties.end()) {
+    return FailedPrecondition(source.path +
+                              " has no fovea.train.architecture, so fovea-train cannot rebuild its layers to train "
+                              "them; fine-tune it head-only (without --unfreeze-epochs)");
+  }
+  FOVEA_ASSIGN_OR_RETURN(auto network, Network::Create(spec->second, source.input, head.num_classes(), seed));
+  FOVEA_ASSIGN_OR_RETURN(const modelio::ImportedModel imported, modelio::ImportOnnx(source.bytes));
+  for (const auto& p : network->parameters().all()) {
+    const bool classifier = p->name.rfind("classifier.", 0) == 0;
+    const Parameter* trained = classifier ? head.parameters().Find(p->name) : nullptr;
+    const auto initializer = imported.graph.initializers.find(p->name);
+    if (!classifier && (initializer == imported.graph.initializers.end() ||
+                        initializer->second.dtype() != engine::DataType::kFloat32)) {
+      return FailedPrecondition(source.path + " has no float32 initializer '" + p->name + "' that its architecture '" +
+                                spec->second + "' needs");
+    }
+    const std::span<const float> values =
+        classifier ? std::span<const float>(trained->value) : initializer->second.floats();
+    if (values.size() != p->value.size()) {
+      return FailedPrecondition(source.path + ": '" + p->name + "' has " + std::to_string(values.size()) +
+                                " values, its architecture '" + spec->second + "' needs " +
+                                std::to_string(p->value.size()));
+    }
+    std::copy(values.begin(), values.end(), p->value.begin());
+    if (!classifier) p->lr_scale = backbone_lr_scale;
+  }
+  return network;
+}
+
 engine::ModelMetadata FineTunedMetadata(const FineTuneSource& source, const std::vector<std::string>& labels,
                                         const Normalization& normalization) {
   engine::ModelMetadata metadata = source.metadata;

@@ -44,6 +44,14 @@ struct FineTuneSource {
 // Errors name the file and what does not fit (no fixed input size, no final fully connected layer).
 StatusOr<FineTuneSource> LoadFineTuneSource(const std::string& path);
 
+// The second phase, every layer trained: `source` rebuilt as a trainer network (a fovea-train model: its
+// fovea.train.architecture spec, every backbone parameter and running statistic loaded by name from its
+// initializers), with the new layer `head` trained in the first phase, and the backbone's learning rate scaled by
+// `backbone_lr_scale`. FAILED_PRECONDITION when the source cannot be rebuilt (not trained by fovea-train, or its
+// weights do not fit the spec), naming what is missing.
+StatusOr<std::unique_ptr<Network>> UnfrozenNetwork(const FineTuneSource& source, const Network& head,
+                                                   float backbone_lr_scale, uint64_t seed);
+
 // `source`'s metadata for a fine-tuned model: `labels` instead of the source's, the preprocessing kept, the source's
 // fovea.train.* entries and background class dropped. `normalization` is what training used (the source's mean/std
 // when it has them).

@@ -137,8 +137,33 @@ Status Run(const CommandLine& typed) {
   FOVEA_ASSIGN_OR_RETURN(auto network, CreateNetwork(c, data, source));
   spdlog::info("architecture {} with {} trainable parameters; {}", network->spec(),
                network->parameters().TrainableCount(), RecipeSummary(c.train));
+  const bool unfrozen = source.has_value() && c.unfreeze_epochs > 0;
+  // Refused before any training when the source cannot be rebuilt for the second phase.
+  if (unfrozen) FOVEA_RETURN_IF_ERROR(UnfrozenNetwork(*source, *network, c.backbone_lr_scale, c.train.seed).status());
   FOVEA_ASSIGN_OR_RETURN(auto trainer, Trainer::Create(*network, data.train, data.validation, c.train));
   FOVEA_RETURN_IF_ERROR(trainer->Run());
+  std::vector<EpochRecord> history = trainer->history();
+  double training_seconds = trainer->training_seconds();
+  if (unfrozen) {
+    FOVEA_ASSIGN_OR_RETURN(auto whole, UnfrozenNetwork(*source, *network, c.backbone_lr_scale, c.train.seed));
+    TrainOptions options = c.train;
+    options.epochs = c.unfreeze_epochs;
+    options.resume = false;
+    if (!options.checkpoint_path.empty()) options.checkpoint_path += ".unfrozen";
+    spdlog::info(
+        "unfrozen: every layer of {} ({} parameters) trains {} more epochs, the backbone at {}x the "
+        "learning rate",
+        whole->spec(), whole->parameters().TrainableCount(), options.epochs, c.backbone_lr_scale);
+    FOVEA_ASSIGN_OR_RETURN(auto second, Trainer::Create(*whole, data.train, data.validation, options));
+    FOVEA_RETURN_IF_ERROR(second->Run());
+    for (EpochRecord record : second->history()) {
+      record.epoch += static_cast<int64_t>(history.size());
+      history.push_back(record);
+    }
+    training_seconds += second->training_seconds();
+    trainer = std::move(second);  // before the network it trained is replaced
+    network = std::move(whole);
+  }
 
   const EvaluationResult test = Evaluate(trainer->inference_network(), data.test, c.train.normalization);
   const std::string model_path = c.output_dir + "/model.onnx";
@@ -147,8 +172,14 @@ Status Run(const CommandLine& typed) {
     engine::ModelMetadata tuned = FineTunedMetadata(*source, metadata.labels, c.train.normalization);
     for (const auto& [key, value] : metadata.properties) tuned.properties[key] = value;
     tuned.properties["fovea.train.source"] = source->path;
-    FOVEA_ASSIGN_OR_RETURN(const std::string bytes, ExportFineTuned(*source, *network, tuned));
-    FOVEA_RETURN_IF_ERROR(modelio::WriteFileAtomically(model_path, bytes));
+    if (unfrozen) {
+      // Every weight changed: the rebuilt network is exported whole.
+      tuned.properties["fovea.train.architecture"] = network->spec();
+      FOVEA_RETURN_IF_ERROR(ExportNetwork(*network, tuned, model_path));
+    } else {
+      FOVEA_ASSIGN_OR_RETURN(const std::string bytes, ExportFineTuned(*source, *network, tuned));
+      FOVEA_RETURN_IF_ERROR(modelio::WriteFileAtomically(model_path, bytes));
+    }
   } else {
     FOVEA_RETURN_IF_ERROR(ExportNetwork(*network, metadata, model_path));
   }
@@ -166,18 +197,17 @@ Status Run(const CommandLine& typed) {
       network->parameters().TrainableCount(),
       c.threads > 0 ? c.threads : omp_get_max_threads(),
       c.train.seed,
-      trainer->training_seconds(),
+      training_seconds,
       data.train.class_names,
       c.background_class ? data.train.num_classes() - 1 : -1,
-      trainer->history(),
+      history,
       test,
       agreement.same_top1,
       agreement.max_probability_difference};
   FOVEA_RETURN_IF_ERROR(WriteReport(c.output_dir, report));
   if (!c.predictions_path.empty()) FOVEA_RETURN_IF_ERROR(WritePredictions(c.predictions_path, data.test, test));
   spdlog::info("done: test accuracy {:.2f}% (loss {:.4f}) on {} images; training time {} ({:.0f} s)",
-               100.0 * test.accuracy, test.loss, data.test.size(), FormatDuration(trainer->training_seconds()),
-               trainer->training_seconds());
+               100.0 * test.accuracy, test.loss, data.test.size(), FormatDuration(training_seconds), training_seconds);
   spdlog::info("wrote {}, {}/MODEL.md, training_curves.svg, confusion_matrix.svg", model_path, c.output_dir);
   return OkStatus();
 }

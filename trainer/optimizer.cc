@@ -27,6 +27,7 @@ class SgdOptimizer final : public Optimizer {
       std::vector<float>& v = velocity_[index++];
       const float decay = p->decay ? options_.weight_decay : 0.0f;
       const float momentum = options_.momentum;
+      const float rate = lr * p->lr_scale;
       const auto n = static_cast<int64_t>(p->value.size());
       float* w = p->value.data();
       const float* g = p->grad.data();
@@ -35,7 +36,7 @@ class SgdOptimizer final : public Optimizer {
       for (int64_t i = 0; i < n; ++i) {
         const float grad = g[i] + decay * w[i];
         vel[i] = momentum * vel[i] + grad;
-        w[i] -= lr * (options_.nesterov ? grad + momentum * vel[i] : vel[i]);
+        w[i] -= rate * (options_.nesterov ? grad + momentum * vel[i] : vel[i]);
       }
     }
   }
@@ -67,6 +68,7 @@ class AdamWOptimizer final : public Optimizer {
       float* m = first_[index].data();
       float* v = second_[index++].data();
       const float decay = p->decay ? options_.weight_decay : 0.0f;
+      const float rate = lr * p->lr_scale;
       const auto n = static_cast<int64_t>(p->value.size());
       float* w = p->value.data();
       const float* g = p->grad.data();
@@ -74,7 +76,7 @@ class AdamWOptimizer final : public Optimizer {
         m[i] = options_.beta1 * m[i] + (1.0f - options_.beta1) * g[i];
         v[i] = options_.beta2 * v[i] + (1.0f - options_.beta2) * g[i] * g[i];
         const float update = (m[i] / correction1) / (std::sqrt(v[i] / correction2) + options_.epsilon);
-        w[i] -= lr * (update + decay * w[i]);
+        w[i] -= rate * (update + decay * w[i]);
       }
     }
   }

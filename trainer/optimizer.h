@@ -21,7 +21,7 @@ struct OptimizerOptions {
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
-  // Applies one update with learning rate `lr` using the gradients currently in the store.
+  // Applies one update with learning rate `lr` (times each parameter's lr_scale) using the gradients in the store.
   virtual void Step(ParameterStore& store, float lr) = 0;
   // Optimizer state (momentum buffers, moments) as named vectors, for checkpoints.
   virtual std::vector<std::vector<float>*> State() = 0;

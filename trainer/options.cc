@@ -99,6 +99,11 @@ void AddModelFlags(FlagSet& flags, CommandLine& c) {
                      "Fine-tune this classifier (any ONNX CNN the engine loads) instead of training --arch: its "
                      "final fully connected layer is replaced for the new classes and trained with the rest frozen; "
                      "its input size and normalization are used."));
+  flags.Add(IntegerFlag("unfreeze-epochs", &c.unfreeze_epochs, 0, 1'000'000, "N",
+                        "With --from: after the head-only epochs, train every layer N more epochs (the source must "
+                        "be a fovea-train model: its fovea.train.architecture rebuilds the network)."));
+  flags.Add(NumberFlag("backbone-lr-scale", &c.backbone_lr_scale, 0, 1, "F",
+                       "With --unfreeze-epochs: the backbone's learning rate as a fraction of the new layer's."));
 }
 
 void AddTrainingFlags(FlagSet& flags, CommandLine& c) {
@@ -168,6 +173,9 @@ StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
   FOVEA_ASSIGN_OR_RETURN(const ParsedArgs parsed, TrainFlags(c).Parse(flags));
   c.help = parsed.help;
   if (!c.help && c.output_dir.empty()) return InvalidArgument("--output DIR is required (see --help)");
+  if (c.unfreeze_epochs > 0 && c.from_model.empty()) {
+    return InvalidArgument("--unfreeze-epochs fine-tunes a model given with --from MODEL.onnx");
+  }
   if (c.train.checkpoint_path.empty() && !c.output_dir.empty())
     c.train.checkpoint_path = c.output_dir + "/checkpoint.bin";
   return c;

@@ -18,6 +18,8 @@ struct CommandLine {
   bool background_class = false;                                    // add a generated "background" class
   std::string architecture = "default";
   std::string from_model;  // fine-tune this ONNX model instead of training --arch from scratch (trainer/finetune.h)
+  int64_t unfreeze_epochs = 0;     // then train every layer this many epochs (a fovea-train source only)
+  float backbone_lr_scale = 0.1f;  // the backbone's learning rate relative to the new layer's while unfrozen
   std::string model_name = "fashion-mnist";
   std::string checkpoint_path;  // default <output>/checkpoint.bin
   double validation_fraction = 0.05;

@@ -18,6 +18,7 @@ struct Parameter {
   std::vector<float> grad;   // same size; overwritten by each backward pass (empty for state)
   bool trainable = true;     // false for running statistics
   bool decay = true;         // weight decay applies (weights yes; biases and BatchNorm scale/shift no)
+  float lr_scale = 1.0f;     // multiplies the schedule's learning rate (a fine-tuned backbone's is lower)
 };
 
 class ParameterStore {

@@ -6,13 +6,15 @@ three most confused classes), --train-per-class training and --test-per-class te
 fovea-train with --from, and checks:
 - the stated accuracy: at least --min-accuracy on the test images after --epochs epochs;
 - the backbone is bit-identical: every initializer of the source model except its final layer's is in the output
-  with the same bytes, and no other initializer was added but the new layer's [3, F] weight and [3] bias;
+  with the same bytes, and no other initializer was added but the new layer's [3, F] weight and [3] bias; with
+  --unfreeze-epochs N (every layer trained N more epochs), every backbone weight is there with its shape instead, and
+  the convolutions' weights have moved;
 - the metadata: the folder's labels, the source named;
 - with --opencv, another runtime agrees: OpenCV DNN gives fovea-train's predictions on every test image (for 28x28
   gray models, whose input needs no resizing that two libraries would do differently).
 
 Usage: finetune_check.py --fovea-train BIN --source MODEL.onnx --work DIR [--epochs 5] [--min-accuracy 0.88]
-       [--train-per-class 300] [--test-per-class 200] [--opencv]
+       [--train-per-class 300] [--test-per-class 200] [--opencv] [--unfreeze-epochs N]
 """
 import argparse
 import csv
@@ -80,6 +82,7 @@ def main():
     parser.add_argument("--train-per-class", type=int, default=300)
     parser.add_argument("--test-per-class", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--unfreeze-epochs", type=int, default=0)
     parser.add_argument("--opencv", action="store_true", help="also compare with OpenCV DNN (28x28 gray models)")
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
@@ -88,7 +91,8 @@ def main():
     predictions = os.path.join(args.work, "predictions.csv")
     command = [args.fovea_train, "--from", args.source, "--image-folder", os.path.join(args.work, "train"),
                "--test-folder", os.path.join(args.work, "test"), "--output", out, "--epochs", str(args.epochs),
-               "--batch-size", str(args.batch_size), "--no-progress", "--predictions", predictions]
+               "--batch-size", str(args.batch_size), "--no-progress", "--predictions", predictions,
+               "--unfreeze-epochs", str(args.unfreeze_epochs)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     sys.stderr.write(result.stderr)
     if result.returncode != 0:
@@ -97,20 +101,18 @@ def main():
 
     rows = list(csv.DictReader(open(predictions)))
     accuracy = np.mean([r["label"] == r["predicted"] for r in rows])
-    print(f"test accuracy {accuracy:.4f} on {len(rows)} images after {args.epochs} epochs")
+    print(f"test accuracy {accuracy:.4f} on {len(rows)} images after {args.epochs} epochs"
+          + (f" and {args.unfreeze_epochs} unfrozen" if args.unfreeze_epochs else ""))
     if len(rows) != len(CLASSES) * args.test_per_class or accuracy < args.min_accuracy:
         failures.append(f"accuracy {accuracy:.4f} on {len(rows)} images, wanted >= {args.min_accuracy}")
 
     source, tuned = initializers(args.source), initializers(os.path.join(out, "model.onnx"))
     replaced, features = final_layer(onnx.load(args.source).graph)
     kept = {name: t for name, t in source.items() if name not in replaced}
-    for name, tensor in kept.items():
-        if name not in tuned or tuned[name].SerializeToString() != tensor.SerializeToString():
-            failures.append(f"backbone initializer {name} is missing or changed")
-    added = {name: numpy_helper.to_array(t).shape for name, t in tuned.items() if name not in kept}
-    print(f"{len(kept)} backbone initializers bit-identical; new: {added}")
-    if sorted(added.values()) != sorted([(len(CLASSES), features), (len(CLASSES),)]):
-        failures.append(f"new initializers {added}, wanted a [3, {features}] weight and a [3] bias")
+    if args.unfreeze_epochs:
+        failures += check_trained_backbone(kept, tuned)
+    else:
+        failures += check_identical_backbone(kept, tuned, features)
 
     model = onnx.load(os.path.join(out, "model.onnx"))
     onnx.checker.check_model(model, full_check=True)
@@ -125,6 +127,33 @@ def main():
     if failures:
         sys.exit("FAILED: " + "; ".join(failures))
     print("ok")
+
+
+def check_identical_backbone(kept, tuned, features):
+    failures = []
+    for name, tensor in kept.items():
+        if name not in tuned or tuned[name].SerializeToString() != tensor.SerializeToString():
+            failures.append(f"backbone initializer {name} is missing or changed")
+    added = {name: numpy_helper.to_array(t).shape for name, t in tuned.items() if name not in kept}
+    print(f"{len(kept)} backbone initializers bit-identical; new: {added}")
+    if sorted(added.values()) != sorted([(len(CLASSES), features), (len(CLASSES),)]):
+        failures.append(f"new initializers {added}, wanted a [3, {features}] weight and a [3] bias")
+    return failures
+
+
+def check_trained_backbone(kept, tuned):
+    failures, moved = [], []
+    for name, tensor in kept.items():
+        before = numpy_helper.to_array(tensor)
+        after = numpy_helper.to_array(tuned[name]) if name in tuned else None
+        if after is None or after.shape != before.shape:
+            failures.append(f"backbone initializer {name} is missing or reshaped")
+        elif name.startswith("conv") and name.endswith(".weight"):
+            moved.append(float(np.abs(after - before).max()))
+    print(f"{len(kept)} backbone initializers kept by name; convolution weights moved by up to {moved}")
+    if not moved or min(moved) == 0:
+        failures.append("a convolution's weights did not change while unfrozen")
+    return failures
 
 
 def compare_with_opencv(model_path, work, rows, test_per_class):

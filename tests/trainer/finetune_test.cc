@@ -172,5 +172,36 @@ TEST(ExportFineTuned, ReplacesOnlyTheFinalLayer) {
   }
 }
 
+// The second phase rebuilds a fovea-train source from its architecture: backbone weights and statistics from the file,
+// the new layer from the first phase, the backbone's learning rate scaled. A source without an architecture is
+// refused, naming the way out.
+TEST(UnfrozenNetwork, RebuildsAFoveaTrainSourceAndRefusesOthers) {
+  auto source = LoadFineTuneSource(FOVEA_BUNDLED_MODEL);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  auto head = Network::CreateOnFrozenBackbone(source->backbone, source->input, 3, 1);
+  ASSERT_TRUE(head.ok());
+  auto whole = UnfrozenNetwork(*source, **head, 0.25f, 1);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ((*whole)->num_classes(), 3);
+  const auto reimported = modelio::ImportOnnx(source->bytes);
+  const auto expected = reimported->graph.initializers.at("bn3.running_var").floats();
+  const Parameter* loaded = (*whole)->parameters().Find("bn3.running_var");
+  EXPECT_TRUE(std::equal(expected.begin(), expected.end(), loaded->value.begin(), loaded->value.end()));
+  EXPECT_EQ((*whole)->parameters().Find("conv1.weight")->lr_scale, 0.25f);
+  EXPECT_EQ((*whole)->parameters().Find("classifier.weight")->lr_scale, 1.0f);
+  EXPECT_EQ((*whole)->parameters().Find("classifier.weight")->value,
+            (*head)->parameters().Find("classifier.weight")->value);
+
+  const std::string path = WriteTemporary(Classifier("gemm"), "fovea_finetune_unfreeze.onnx");
+  auto foreign = LoadFineTuneSource(path);
+  ASSERT_TRUE(foreign.ok());
+  auto foreign_head = Network::CreateOnFrozenBackbone(foreign->backbone, foreign->input, 3, 1);
+  auto refused = UnfrozenNetwork(*foreign, **foreign_head, 0.1f, 1);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("fovea.train.architecture"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("head-only"));
+}
+
 }  // namespace
 }  // namespace fovea::trainer

@@ -33,6 +33,24 @@ TEST(Optimizer, SgdMomentumWithWeightDecayOnlyWhereAllowed) {
   EXPECT_FLOAT_EQ(w.value[0], 0.79f - 0.1f * v2);
 }
 
+TEST(Optimizer, EachParametersLearningRateScaleApplies) {
+  for (const std::string kind : {"sgd", "adamw"}) {
+    ParameterStore store;
+    Parameter& backbone = store.Add("backbone", {1}, true, false);
+    Parameter& head = store.Add("head", {1}, true, false);
+    backbone.lr_scale = 0.1f;
+    backbone.grad = head.grad = {1.0f};
+    OptimizerOptions options;
+    options.kind = kind;
+    options.nesterov = false;
+    auto optimizer = MakeOptimizer(options, store);
+    ASSERT_TRUE(optimizer.ok()) << kind;
+    (*optimizer)->Step(store, 0.5f);
+    EXPECT_FLOAT_EQ(head.value[0], -0.5f) << kind;  // both first steps move by lr (SGD: grad 1; AdamW: normalized)
+    EXPECT_NEAR(backbone.value[0], -0.05f, 1e-6) << kind;
+  }
+}
+
 TEST(Optimizer, AdamWFirstStepMovesByTheLearningRate) {
   ParameterStore store;
   Parameter& w = store.Add("w", {2}, true, true);
