@@ -129,7 +129,9 @@ StatusOr<std::string> ReplaceClassifier(std::string_view source, const Classifie
     entry->set_value(value);
   }
   model.set_producer_name(producer_name);
-  return CheckAndSerialize(model);
+  // The source's nodes are the user's: structural check only (CheckAndSerialize says why). Fine-tuning re-imports
+  // the result and runs it in the engine before reporting success.
+  return CheckAndSerialize(model, false);
 }
 
 }  // namespace fovea::modelio

@@ -25,8 +25,9 @@ struct ClassifierReplacement {
   std::string name_prefix = "finetuned_classifier";  // of the new node and its initializers
 };
 
-// Applies `replacement` to the ONNX model `source`, replaces its metadata_props with `metadata`, and checks and
-// serializes the result (CheckAndSerialize). Errors name the value or node that does not fit.
+// Applies `replacement` to the ONNX model `source`, replaces its metadata_props with `metadata`, and checks the result
+// with the ONNX checker (structure only: the source's own nodes are not shape-inferred, see CheckAndSerialize) and
+// serializes it. Errors name the value or node that does not fit.
 StatusOr<std::string> ReplaceClassifier(std::string_view source, const ClassifierReplacement& replacement,
                                         const MetadataEntries& metadata, const std::string& producer_name);
 

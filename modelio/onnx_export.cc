@@ -118,12 +118,14 @@ StatusOr<std::string> ExportOnnx(const ExportGraph& graph, const engine::ModelMe
   return CheckAndSerialize(model);
 }
 
-StatusOr<std::string> CheckAndSerialize(onnx::ModelProto& model) {
+StatusOr<std::string> CheckAndSerialize(onnx::ModelProto& model, bool infer_shapes) {
   try {
     onnx::checker::check_model(model);
     // Strict shape inference runs every op's shape function too, which the structural checker does not.
-    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
-                                       onnx::ShapeInferenceOptions{true, 1, false});
+    if (infer_shapes) {
+      onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                         onnx::ShapeInferenceOptions{true, 1, false});
+    }
   } catch (const std::exception& e) {
     return Internal(std::string("exported model fails the ONNX checker: ") + e.what());
   }

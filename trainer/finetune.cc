@@ -13,23 +13,6 @@
 namespace fovea::trainer {
 namespace {
 
-bool IsConstant(const engine::Graph& graph, const std::string& value) { return graph.initializers.count(value) > 0; }
-
-std::string Describe(const engine::Node& node) { return std::string(node.op->type()) + " node '" + node.name + "'"; }
-
-// The Gemm or MatMul at `index` with constant weights, as the final layer writing `outputs`.
-StatusOr<FinalLayer> LinearNode(const engine::Graph& graph, int index) {
-  const engine::Node& node = graph.nodes[static_cast<size_t>(index)];
-  const std::string_view type = node.op->type();
-  if ((type != "Gemm" && type != "MatMul") || node.inputs.size() < 2 || !IsConstant(graph, node.inputs[1])) {
-    return FailedPrecondition(
-        "fine-tuning replaces a final fully connected layer (Gemm, or MatMul with an optional "
-        "Add, with constant weights); the class scores come from " +
-        Describe(node));
-  }
-  return FinalLayer{node.inputs[0], node.outputs[0], node.outputs, {}};
-}
-
 engine::Shape StaticInputShape(const engine::Graph& graph) {
   return graph.inputs.empty() ? engine::Shape{} : graph.inputs[0].shape;
 }
@@ -60,31 +43,6 @@ bool WrittenFromFields(const std::string& key) {
 
 }  // namespace
 
-StatusOr<FinalLayer> FindFinalLayer(const engine::Graph& graph) {
-  FOVEA_ASSIGN_OR_RETURN(const engine::localization::ClassifierHead head, engine::localization::AnalyzeHead(graph));
-  const int producer = graph.ProducerOf(head.logits);
-  if (producer < 0) return FailedPrecondition("the class scores '" + head.logits + "' are not computed by a node");
-  const engine::Node& node = graph.nodes[static_cast<size_t>(producer)];
-  FinalLayer layer;
-  if (node.op->type() == "Add" && node.inputs.size() == 2) {
-    // MatMul + Add: the bias is the constant operand, the product the other one, read by nothing else.
-    const int constant = IsConstant(graph, node.inputs[0]) ? 0 : 1;
-    const std::string& product = node.inputs[static_cast<size_t>(1 - constant)];
-    const int matmul = graph.ProducerOf(product);
-    if (!IsConstant(graph, node.inputs[static_cast<size_t>(constant)]) || matmul < 0 || graph.UseCount(product) != 1) {
-      return FailedPrecondition("fine-tuning replaces a final fully connected layer; the class scores come from " +
-                                Describe(node) + ", which is not a MatMul's bias");
-    }
-    FOVEA_ASSIGN_OR_RETURN(layer, LinearNode(graph, matmul));
-    layer.layer_outputs.insert(layer.layer_outputs.end(), node.outputs.begin(), node.outputs.end());
-    layer.logits = head.logits;
-  } else {
-    FOVEA_ASSIGN_OR_RETURN(layer, LinearNode(graph, producer));
-  }
-  layer.class_outputs = {head.output};
-  return layer;
-}
-
 StatusOr<FineTuneSource> LoadFineTuneSource(const std::string& path) {
   FineTuneSource source;
   source.path = path;
@@ -96,7 +54,7 @@ StatusOr<FineTuneSource> LoadFineTuneSource(const std::string& path) {
   auto imported = modelio::ImportOnnx(source.bytes);
   if (!imported.ok()) return imported.status().WithContext(path);
   source.metadata = imported->metadata;
-  auto final_layer = FindFinalLayer(imported->graph);
+  auto final_layer = engine::localization::FindFinalLayer(imported->graph);
   if (!final_layer.ok()) return final_layer.status().WithContext(path);
   source.final_layer = *std::move(final_layer);
   auto geometry = SourceGeometry(imported->graph, source.metadata);

@@ -12,30 +12,18 @@
 #include <vector>
 
 #include "engine/graph.h"
+#include "engine/localization/final_layer.h"
 #include "engine/model.h"
 #include "trainer/augment.h"
 #include "trainer/network.h"
 
 namespace fovea::trainer {
 
-// Where a classifier graph's final fully connected layer is.
-struct FinalLayer {
-  std::string features;                    // the value it reads, [N, F]
-  std::string logits;                      // the value it writes: the class scores
-  std::vector<std::string> layer_outputs;  // every output of its nodes (Gemm; or MatMul and Add)
-  std::vector<std::string> class_outputs;  // graph outputs with a class dimension (the scores or their softmax)
-};
-
-// Finds the final layer of `graph` (as imported, before inference passes): the Gemm, MatMul, or MatMul + Add with
-// constant weights computing the class scores (the input of a final Softmax, or the graph output).
-// FAILED_PRECONDITION naming the node that computes the scores when it is none of these.
-StatusOr<FinalLayer> FindFinalLayer(const engine::Graph& graph);
-
 struct FineTuneSource {
   std::string path;
   std::string bytes;               // the source file
   engine::ModelMetadata metadata;  // as imported (labels, preprocessing, properties)
-  FinalLayer final_layer;
+  engine::localization::FinalLayer final_layer;
   InputGeometry input;         // from the fovea.input.* metadata or the graph input's static shape
   FrozenLayerParams backbone;  // the source graph with `final_layer.features` as its only output
 };

@@ -74,6 +74,14 @@ StatusOr<SpatialGeometry> WindowGeometry(const WindowAttributes& attributes, con
   const std::vector<int64_t> window = attributes.kernel.empty() ? kernel : attributes.kernel;
   if (window.size() != kAxes) return FailedPrecondition(name + " is not a 2-D window; localization maps 2-D images");
   const auto pads = attributes.auto_pad == AutoPad::kValid ? std::vector<int64_t>{} : attributes.pads_begin;
+  // Attributes are checked against the input's rank only when a plan is built; a graph analysed before that (the
+  // head of a model being loaded) may still carry a 1-D stride list on a 2-D kernel (found by classifier_edit_fuzz).
+  for (const auto* list : {&attributes.strides, &attributes.dilations, &pads}) {
+    if (!list->empty() && list->size() != kAxes) {
+      return FailedPrecondition(name + " has " + std::to_string(list->size()) +
+                                " values in a per-axis attribute of its 2-D window");
+    }
+  }
   SpatialGeometry g;
   for (size_t a = 0; a < kAxes; ++a) {
     const int64_t dilation = attributes.dilations.empty() ? 1 : attributes.dilations[a];

@@ -53,6 +53,21 @@ TEST(ReferenceOps, GroupedStridedConv) {
   EXPECT_TRUE(TensorsNear(Floats({2, 1, 1, 1}, {3, 10}).Reshaped({1, 2, 1, 1}).value(), y));
 }
 
+// How a window maps pixels (for localization's head analysis) is asked of graphs whose attributes were not yet checked
+// against the input's rank: a per-axis list of the wrong length is refused, not read past its end.
+TEST(ReferenceOps, SpatialGeometryRefusesPerAxisListsOfTheWrongLength) {
+  for (const int which : {0, 1, 2}) {
+    WindowAttributes attributes;
+    (which == 0 ? attributes.strides : which == 1 ? attributes.dilations : attributes.pads_begin) = {2};
+    const auto geometry = WindowGeometry(attributes, {3, 3}, "Conv");
+    ASSERT_FALSE(geometry.ok()) << which;
+    EXPECT_NE(geometry.status().message().find("per-axis attribute"), std::string::npos) << which;
+  }
+  WindowAttributes fine;
+  fine.strides = {2, 2};
+  EXPECT_TRUE(WindowGeometry(fine, {3, 3}, "Conv").ok());
+}
+
 // The window geometry is shared by the oneDNN path and the reference kernels, so it is checked on its own here.
 TEST(ReferenceOps, WindowGeometry) {
   WindowAttributes same;

@@ -10,8 +10,9 @@
 #   --build-dir   default build-fuzz (relative to the repository root)
 #   --jobs        parallel compile jobs (default 2)
 #   --configure-only  only configure the clang build (tests/sanitizers/run.sh builds its suites in it)
-#   TARGET        onnx_import_fuzz, image_decode_fuzz, classify_request_fuzz, model_infer_request_fuzz, flags_fuzz,
-#                 rest_body_fuzz, triton_config_fuzz, triton_config_json_fuzz, slide_read_fuzz (default: all)
+#   TARGET        onnx_import_fuzz, classifier_edit_fuzz, image_decode_fuzz, classify_request_fuzz,
+#                 model_infer_request_fuzz, flags_fuzz, rest_body_fuzz, triton_config_fuzz, triton_config_json_fuzz,
+#                 slide_read_fuzz (default: all)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds=20
@@ -27,11 +28,11 @@ while [[ $# -gt 0 ]]; do
     --build-dir) build_dir="$2"; shift 2 ;;
     --jobs) jobs="$2"; shift 2 ;;
     --configure-only) configure_only=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
-[[ ${#targets[@]} -gt 0 ]] || targets=(onnx_import_fuzz image_decode_fuzz classify_request_fuzz model_infer_request_fuzz flags_fuzz
+[[ ${#targets[@]} -gt 0 ]] || targets=(onnx_import_fuzz classifier_edit_fuzz image_decode_fuzz classify_request_fuzz model_infer_request_fuzz flags_fuzz
   rest_body_fuzz triton_config_fuzz triton_config_json_fuzz slide_read_fuzz)
 
 if [[ ! -f "$build_dir/build.ninja" ]]; then

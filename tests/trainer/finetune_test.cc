@@ -18,6 +18,7 @@
 namespace fovea::trainer {
 namespace {
 
+using engine::localization::FindFinalLayer;
 using ::testing::HasSubstr;
 
 engine::Tensor Random(const engine::Shape& shape, uint32_t seed) {
