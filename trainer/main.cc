@@ -156,8 +156,9 @@ Status Run(const CommandLine& typed) {
         whole->spec(), whole->parameters().TrainableCount(), options.epochs, c.backbone_lr_scale);
     FOVEA_ASSIGN_OR_RETURN(auto second, Trainer::Create(*whole, data.train, data.validation, options));
     FOVEA_RETURN_IF_ERROR(second->Run());
+    const auto first_phase_epochs = static_cast<int64_t>(history.size());
     for (EpochRecord record : second->history()) {
-      record.epoch += static_cast<int64_t>(history.size());
+      record.epoch += first_phase_epochs;
       history.push_back(record);
     }
     training_seconds += second->training_seconds();
