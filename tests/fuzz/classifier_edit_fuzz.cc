@@ -10,23 +10,11 @@
 #include "engine/localization/final_layer.h"
 #include "modelio/onnx_edit.h"
 #include "modelio/onnx_import.h"
-
-namespace {
-
-// Small ceilings so one input cannot make the fuzzer spend its time allocating gigabytes of weights.
-fovea::modelio::ImportLimits FuzzLimits() {
-  fovea::modelio::ImportLimits limits;
-  limits.max_file_bytes = size_t{1} << 20;
-  limits.max_tensor_elements = int64_t{1} << 20;
-  limits.max_nodes = 1000;
-  return limits;
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_import_limits.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace fovea;
-  static const modelio::ImportLimits limits = FuzzLimits();
+  static const fovea::modelio::ImportLimits limits = fovea::fuzz::FuzzImportLimits();
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   auto imported = modelio::ImportOnnx(bytes, limits);
   if (!imported.ok()) return 0;
