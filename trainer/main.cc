@@ -173,9 +173,13 @@ Status Run(const CommandLine& typed) {
     engine::ModelMetadata tuned = FineTunedMetadata(*source, metadata.labels, c.train.normalization);
     for (const auto& [key, value] : metadata.properties) tuned.properties[key] = value;
     tuned.properties["fovea.train.source"] = source->path;
+    // The architecture is the source's (a spec has no class count), so a fine-tuned model can be fine-tuned again
+    // with --unfreeze-epochs; a foreign source has none.
+    tuned.properties.erase("fovea.train.architecture");
+    const auto architecture = source->metadata.properties.find("fovea.train.architecture");
+    if (architecture != source->metadata.properties.end()) tuned.properties.insert(*architecture);
     if (unfrozen) {
       // Every weight changed: the rebuilt network is exported whole.
-      tuned.properties["fovea.train.architecture"] = network->spec();
       FOVEA_RETURN_IF_ERROR(ExportNetwork(*network, tuned, model_path));
     } else {
       FOVEA_ASSIGN_OR_RETURN(const std::string bytes, ExportFineTuned(*source, *network, tuned));

@@ -121,6 +121,10 @@ def main():
         failures.append(f"labels {metadata.get('fovea.labels')!r}")
     if metadata.get("fovea.train.source") != args.source:
         failures.append(f"fovea.train.source {metadata.get('fovea.train.source')!r}")
+    source_metadata = {p.key: p.value for p in onnx.load(args.source).metadata_props}
+    if metadata.get("fovea.train.architecture") != source_metadata.get("fovea.train.architecture"):
+        failures.append(f"fovea.train.architecture {metadata.get('fovea.train.architecture')!r}, the source's is "
+                        f"{source_metadata.get('fovea.train.architecture')!r}")
 
     if args.opencv:
         failures += compare_with_opencv(os.path.join(out, "model.onnx"), args.work, rows, args.test_per_class)
