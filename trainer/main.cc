@@ -121,6 +121,57 @@ StatusOr<std::unique_ptr<Network>> CreateNetwork(const CommandLine& c, const Dat
   return Network::Create(c.architecture, geometry, data.train.num_classes(), c.train.seed);
 }
 
+// A network with the trainer that trained it last, and the epochs of every phase.
+struct Trained {
+  std::unique_ptr<Network> network;
+  std::unique_ptr<Trainer> trainer;
+  std::vector<EpochRecord> history;
+  double seconds = 0.0;
+};
+
+// Fine-tuning's second phase: `source` rebuilt with every layer trainable and the head trained so far, trained
+// c.unfreeze_epochs more epochs; `trained` then holds it.
+Status TrainUnfrozen(const CommandLine& c, const FineTuneSource& source, const Data& data, Trained& trained) {
+  FOVEA_ASSIGN_OR_RETURN(auto whole, UnfrozenNetwork(source, *trained.network, c.backbone_lr_scale, c.train.seed));
+  TrainOptions options = c.train;
+  options.epochs = c.unfreeze_epochs;
+  options.resume = false;
+  if (!options.checkpoint_path.empty()) options.checkpoint_path += ".unfrozen";
+  spdlog::info(
+      "unfrozen: every layer of {} ({} parameters) trains {} more epochs, the backbone at {}x the learning rate",
+      whole->spec(), whole->parameters().TrainableCount(), options.epochs, c.backbone_lr_scale);
+  FOVEA_ASSIGN_OR_RETURN(auto second, Trainer::Create(*whole, data.train, data.validation, options));
+  FOVEA_RETURN_IF_ERROR(second->Run());
+  const auto first_phase_epochs = static_cast<int64_t>(trained.history.size());
+  for (EpochRecord record : second->history()) {
+    record.epoch += first_phase_epochs;
+    trained.history.push_back(record);
+  }
+  trained.seconds += second->training_seconds();
+  trained.trainer = std::move(second);  // before the network it trained is replaced
+  trained.network = std::move(whole);
+  return OkStatus();
+}
+
+// Writes model.onnx: the network as trained from scratch, or a fine-tuned source (its final layer replaced after a
+// head-only run; rebuilt whole after an unfrozen one) with the source's preprocessing metadata.
+Status ExportModel(const CommandLine& c, const std::optional<FineTuneSource>& source, const Network& network,
+                   const engine::ModelMetadata& metadata, const std::string& model_path) {
+  if (!source.has_value()) return ExportNetwork(network, metadata, model_path);
+  engine::ModelMetadata tuned = FineTunedMetadata(*source, metadata.labels, c.train.normalization);
+  for (const auto& [key, value] : metadata.properties) tuned.properties[key] = value;
+  tuned.properties["fovea.train.source"] = source->path;
+  // The architecture is the source's (a spec has no class count), so a fine-tuned model can be fine-tuned again
+  // with --unfreeze-epochs; a foreign source has none.
+  tuned.properties.erase("fovea.train.architecture");
+  const auto architecture = source->metadata.properties.find("fovea.train.architecture");
+  if (architecture != source->metadata.properties.end()) tuned.properties.insert(*architecture);
+  // After an unfrozen phase every weight changed: the rebuilt network is exported whole.
+  if (c.unfreeze_epochs > 0) return ExportNetwork(network, tuned, model_path);
+  FOVEA_ASSIGN_OR_RETURN(const std::string bytes, ExportFineTuned(*source, network, tuned));
+  return modelio::WriteFileAtomically(model_path, bytes);
+}
+
 Status Run(const CommandLine& typed) {
   if (typed.threads > 0) omp_set_num_threads(typed.threads);
   std::filesystem::create_directories(typed.output_dir);
@@ -134,85 +185,50 @@ Status Run(const CommandLine& typed) {
   FOVEA_ASSIGN_OR_RETURN(Data data, LoadData(c));
   spdlog::info("data: {} training, {} validation, {} test images of {}x{}x{}", data.train.size(),
                data.validation.size(), data.test.size(), data.train.channels, data.train.height, data.train.width);
-  FOVEA_ASSIGN_OR_RETURN(auto network, CreateNetwork(c, data, source));
-  spdlog::info("architecture {} with {} trainable parameters; {}", network->spec(),
-               network->parameters().TrainableCount(), RecipeSummary(c.train));
+  Trained trained;
+  FOVEA_ASSIGN_OR_RETURN(trained.network, CreateNetwork(c, data, source));
+  spdlog::info("architecture {} with {} trainable parameters; {}", trained.network->spec(),
+               trained.network->parameters().TrainableCount(), RecipeSummary(c.train));
   const bool unfrozen = source.has_value() && c.unfreeze_epochs > 0;
   // Refused before any training when the source cannot be rebuilt for the second phase.
-  if (unfrozen) FOVEA_RETURN_IF_ERROR(UnfrozenNetwork(*source, *network, c.backbone_lr_scale, c.train.seed).status());
-  FOVEA_ASSIGN_OR_RETURN(auto trainer, Trainer::Create(*network, data.train, data.validation, c.train));
-  FOVEA_RETURN_IF_ERROR(trainer->Run());
-  std::vector<EpochRecord> history = trainer->history();
-  double training_seconds = trainer->training_seconds();
   if (unfrozen) {
-    FOVEA_ASSIGN_OR_RETURN(auto whole, UnfrozenNetwork(*source, *network, c.backbone_lr_scale, c.train.seed));
-    TrainOptions options = c.train;
-    options.epochs = c.unfreeze_epochs;
-    options.resume = false;
-    if (!options.checkpoint_path.empty()) options.checkpoint_path += ".unfrozen";
-    spdlog::info(
-        "unfrozen: every layer of {} ({} parameters) trains {} more epochs, the backbone at {}x the "
-        "learning rate",
-        whole->spec(), whole->parameters().TrainableCount(), options.epochs, c.backbone_lr_scale);
-    FOVEA_ASSIGN_OR_RETURN(auto second, Trainer::Create(*whole, data.train, data.validation, options));
-    FOVEA_RETURN_IF_ERROR(second->Run());
-    const auto first_phase_epochs = static_cast<int64_t>(history.size());
-    for (EpochRecord record : second->history()) {
-      record.epoch += first_phase_epochs;
-      history.push_back(record);
-    }
-    training_seconds += second->training_seconds();
-    trainer = std::move(second);  // before the network it trained is replaced
-    network = std::move(whole);
+    FOVEA_RETURN_IF_ERROR(UnfrozenNetwork(*source, *trained.network, c.backbone_lr_scale, c.train.seed).status());
   }
+  FOVEA_ASSIGN_OR_RETURN(trained.trainer, Trainer::Create(*trained.network, data.train, data.validation, c.train));
+  FOVEA_RETURN_IF_ERROR(trained.trainer->Run());
+  trained.history = trained.trainer->history();
+  trained.seconds = trained.trainer->training_seconds();
+  if (unfrozen) FOVEA_RETURN_IF_ERROR(TrainUnfrozen(c, *source, data, trained));
+  const Network& network = *trained.network;
 
-  const EvaluationResult test = Evaluate(trainer->inference_network(), data.test, c.train.normalization);
+  const EvaluationResult test = Evaluate(trained.trainer->inference_network(), data.test, c.train.normalization);
   const std::string model_path = c.output_dir + "/model.onnx";
-  engine::ModelMetadata metadata = BuildMetadata(c, *network, data, test);
-  if (source.has_value()) {
-    engine::ModelMetadata tuned = FineTunedMetadata(*source, metadata.labels, c.train.normalization);
-    for (const auto& [key, value] : metadata.properties) tuned.properties[key] = value;
-    tuned.properties["fovea.train.source"] = source->path;
-    // The architecture is the source's (a spec has no class count), so a fine-tuned model can be fine-tuned again
-    // with --unfreeze-epochs; a foreign source has none.
-    tuned.properties.erase("fovea.train.architecture");
-    const auto architecture = source->metadata.properties.find("fovea.train.architecture");
-    if (architecture != source->metadata.properties.end()) tuned.properties.insert(*architecture);
-    if (unfrozen) {
-      // Every weight changed: the rebuilt network is exported whole.
-      FOVEA_RETURN_IF_ERROR(ExportNetwork(*network, tuned, model_path));
-    } else {
-      FOVEA_ASSIGN_OR_RETURN(const std::string bytes, ExportFineTuned(*source, *network, tuned));
-      FOVEA_RETURN_IF_ERROR(modelio::WriteFileAtomically(model_path, bytes));
-    }
-  } else {
-    FOVEA_RETURN_IF_ERROR(ExportNetwork(*network, metadata, model_path));
-  }
+  FOVEA_RETURN_IF_ERROR(ExportModel(c, source, network, BuildMetadata(c, network, data, test), model_path));
   FOVEA_ASSIGN_OR_RETURN(const EngineAgreement agreement, CheckExportWithEngine(model_path, data.test, c, test));
   ReportInputs report{
       c.model_name,
       c.command,
-      network->spec(),
+      network.spec(),
       RecipeSummary(c.train),
       c.image_folder.empty() ? c.data_dir + " train" : c.image_folder,
       c.image_folder.empty() ? c.data_dir + " t10k" : (c.test_folder.empty() ? "validation split" : c.test_folder),
       data.train.size(),
       data.validation.size(),
       data.test.size(),
-      network->parameters().TrainableCount(),
+      network.parameters().TrainableCount(),
       c.threads > 0 ? c.threads : omp_get_max_threads(),
       c.train.seed,
-      training_seconds,
+      trained.seconds,
       data.train.class_names,
       c.background_class ? data.train.num_classes() - 1 : -1,
-      history,
+      trained.history,
       test,
       agreement.same_top1,
       agreement.max_probability_difference};
   FOVEA_RETURN_IF_ERROR(WriteReport(c.output_dir, report));
   if (!c.predictions_path.empty()) FOVEA_RETURN_IF_ERROR(WritePredictions(c.predictions_path, data.test, test));
   spdlog::info("done: test accuracy {:.2f}% (loss {:.4f}) on {} images; training time {} ({:.0f} s)",
-               100.0 * test.accuracy, test.loss, data.test.size(), FormatDuration(training_seconds), training_seconds);
+               100.0 * test.accuracy, test.loss, data.test.size(), FormatDuration(trained.seconds), trained.seconds);
   spdlog::info("wrote {}, {}/MODEL.md, training_curves.svg, confusion_matrix.svg", model_path, c.output_dir);
   return OkStatus();
 }
